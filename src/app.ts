@@ -1,0 +1,34 @@
+/**
+ * Builds the two uWS apps from their dependencies, without listening, so tests and the
+ * composition root share one construction.
+ */
+import uws, { type TemplatedApp } from 'uWebSockets.js';
+import type { Settings } from './config/settings.js';
+import type { SnapshotRef } from './campaigns/snapshot.js';
+import type { BidderMetrics } from './metrics/bidder-metrics.js';
+import { registerBidRoutes } from './http/bid-route.js';
+import { registerAdminRoutes } from './http/admin-routes.js';
+
+export interface AppDeps {
+  readonly settings: Settings;
+  readonly snapshots: SnapshotRef;
+  readonly metrics: BidderMetrics;
+  readonly isReady: () => boolean;
+  readonly metricsText?: () => Promise<string>;
+}
+
+export function buildBidApp(deps: AppDeps): TemplatedApp {
+  const app = uws.App();
+  registerBidRoutes(app, deps);
+  return app;
+}
+
+export function buildAdminApp(deps: AppDeps): TemplatedApp {
+  const app = uws.App();
+  registerAdminRoutes(app, {
+    snapshots: deps.snapshots,
+    isReady: deps.isReady,
+    metricsText: deps.metricsText ?? (() => deps.metrics.text()),
+  });
+  return app;
+}

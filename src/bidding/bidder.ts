@@ -1,0 +1,121 @@
+/**
+ * The bidding decision: request view + snapshot → the best eligible campaign and creative per imp,
+ * or a no-bid reason. Pure and synchronous: no I/O, no clock reads (the caller passes `nowMs`).
+ */
+import type { BidRequestView, DealView, ImpView } from '../openrtb/request-view.js';
+import type { ExchangeProfile, Snapshot } from '../campaigns/snapshot.js';
+import type { CompiledCampaign, CompiledCreative } from '../targeting/compiled-campaign.js';
+import type { DeviceFacts, TargetingIndex } from '../targeting/targeting-index.js';
+import { nextBit, type Bits } from '../targeting/bitset.js';
+import { parseIp, type IpAddress } from '../targeting/cidr.js';
+import { parseUserAgent } from '../targeting/user-agent.js';
+import { readNativeRequest, type NativeRequest } from '../openrtb/native.js';
+import { fitCreative } from './creative-fit.js';
+import { biddablePrice, campaignPrice } from './pricing.js';
+import { furthest, type NoBidReason } from './no-bid-reason.js';
+
+export interface BidDecision {
+  readonly imp: ImpView;
+  readonly campaign: CompiledCampaign;
+  readonly creative: CompiledCreative;
+  /** CPM in the response currency. */
+  readonly price: number;
+  readonly deal: DealView | undefined;
+  readonly native: NativeRequest | undefined;
+}
+
+export type Decision =
+  | { readonly bids: readonly BidDecision[]; readonly currency: string; readonly noBid?: undefined }
+  | { readonly noBid: NoBidReason; readonly bids?: undefined };
+
+const NO_DEVICE: DeviceFacts = { deviceType: undefined, os: undefined, browser: undefined };
+const noBid = (reason: NoBidReason): Decision => ({ noBid: reason });
+
+/** Scratch bit sets per index, so a request allocates none. */
+const impScratch = new WeakMap<TargetingIndex, Bits>();
+
+export function decide(req: BidRequestView, snap: Snapshot, ex: ExchangeProfile, nowMs: number): Decision {
+  if (req.wseat && req.wseat.length > 0 && req.wseat.indexOf(ex.seat) < 0) return noBid('seat_blocked');
+  if (req.bseat.indexOf(ex.seat) >= 0) return noBid('seat_blocked');
+  const currency = responseCurrency(req, ex, snap);
+  if (currency === undefined) return noBid('unsupported_currency');
+
+  const index = snap.index;
+  const device = deviceFacts(req, index);
+  const reqBits = index.requestCandidates(req, device, nowMs);
+  const ip = index.needsIp ? parseIp(req.ip, req.ipv6) : undefined;
+  let scratch = impScratch.get(index);
+  if (!scratch) impScratch.set(index, (scratch = index.newScratch()));
+
+  let bids: BidDecision[] | undefined;
+  let reason: NoBidReason = 'no_campaign';
+  for (let k = 0; k < req.imps.length; k++) {
+    const imp = req.imps[k];
+    const impBits = index.impCandidates(imp, reqBits, scratch);
+    const native = imp.native ? readNativeRequest(imp.native.request) : undefined;
+    let best: BidDecision | undefined;
+    let bestBase = 0;
+    for (let i = nextBit(impBits, 0); i >= 0; i = nextBit(impBits, i + 1)) {
+      const c = index.campaigns[i];
+      if (best && c.maxBidBase < bestBase) break; // ranked by max bid: nobody further can beat it
+      if (nowMs < c.startMs || nowMs >= c.endMs || !ipAllowed(c, ip)) continue;
+      const deal = pickDeal(c, imp, ex.seat);
+      if (deal === null) continue;
+      const creative = fitCreative(c, imp, native);
+      if (!creative) {
+        reason = furthest(reason, 'no_creative_fit');
+        continue;
+      }
+      const wanted = campaignPrice(c, req, device, deal ? c.deals!.get(deal.id)! : 1);
+      const price = biddablePrice(c, wanted, imp, deal, currency, snap.currencies);
+      if (price < 0) {
+        reason = furthest(reason, 'below_floor');
+        continue;
+      }
+      const priceBase = snap.currencies.convert(price, currency, snap.currencies.base);
+      if (!best || priceBase > bestBase) {
+        best = { imp, campaign: c, creative, price, deal, native };
+        bestBase = priceBase;
+      }
+    }
+    if (best) (bids ??= []).push(best);
+  }
+  return bids ? { bids, currency } : noBid(reason);
+}
+
+/** The exchange's currency when the request accepts it, else the first accepted one we have a rate for. */
+function responseCurrency(req: BidRequestView, ex: ExchangeProfile, snap: Snapshot): string | undefined {
+  const cur = req.cur;
+  if (!cur || cur.length === 0 || cur.indexOf(ex.currency) >= 0) return ex.currency;
+  for (let i = 0; i < cur.length; i++) if (snap.currencies.has(cur[i])) return cur[i];
+  return undefined;
+}
+
+function deviceFacts(req: BidRequestView, index: TargetingIndex): DeviceFacts {
+  if (!index.needsUserAgent) return req.os !== undefined || req.deviceType !== undefined ? { deviceType: req.deviceType, os: req.os, browser: undefined } : NO_DEVICE;
+  const ua = req.ua ? parseUserAgent(req.ua) : undefined;
+  return { deviceType: req.deviceType ?? ua?.deviceType, os: req.os ?? ua?.os, browser: ua?.browser };
+}
+
+function ipAllowed(c: CompiledCampaign, ip: IpAddress | undefined): boolean {
+  if (c.ipAllow && (!ip || !c.ipAllow.contains(ip))) return false;
+  if (c.ipBlock && ip && c.ipBlock.contains(ip)) return false;
+  return true;
+}
+
+/**
+ * The offered deal this campaign bids through; undefined to bid in the open market;
+ * null when it may not bid at all (private auction or deal-only campaign, and no usable deal).
+ */
+function pickDeal(c: CompiledCampaign, imp: ImpView, seat: string): DealView | undefined | null {
+  if (c.deals) {
+    for (let i = 0; i < imp.deals.length; i++) {
+      const d = imp.deals[i];
+      if (!c.deals.has(d.id)) continue;
+      if (d.wseat && d.wseat.length > 0 && d.wseat.indexOf(seat) < 0) continue;
+      if (d.wadomain && d.wadomain.length > 0 && !c.adomain.some((a) => d.wadomain!.indexOf(a) >= 0)) continue;
+      return d;
+    }
+  }
+  return imp.privateAuction || !c.openMarket ? null : undefined;
+}

@@ -1,0 +1,60 @@
+/**
+ * Which of a campaign's creatives an imp accepts: size or format, durations, mimes, protocols,
+ * blocked creative attributes (`battr`), `secure`, and native required assets.
+ */
+import type { AudioView, ImpView, VideoView } from '../openrtb/request-view.js';
+import type { CompiledCampaign, CompiledCreative } from '../targeting/compiled-campaign.js';
+import { nativeFits, type NativeRequest } from '../openrtb/native.js';
+
+function attrsAllowed(cr: CompiledCreative, battr: readonly number[]): boolean {
+  if (battr.length === 0 || cr.attrs.length === 0) return true;
+  for (let i = 0; i < cr.attrs.length; i++) if (battr.indexOf(cr.attrs[i]) >= 0) return false;
+  return true;
+}
+
+function basicFit(cr: CompiledCreative, imp: ImpView, battr: readonly number[]): boolean {
+  return (!imp.secure || cr.secure) && attrsAllowed(cr, battr);
+}
+
+function durationFits(d: number, min: number, max: number, required: readonly number[] | undefined): boolean {
+  if (required && required.length) return required.indexOf(d) >= 0;
+  return (min === 0 || d >= min) && (max === 0 || d <= max);
+}
+
+function someIn<T>(mine: readonly T[], theirs: readonly T[]): boolean {
+  for (let i = 0; i < mine.length; i++) if (theirs.indexOf(mine[i]) >= 0) return true;
+  return false;
+}
+
+function avFits(cr: CompiledCreative, spec: VideoView | AudioView): boolean {
+  return (
+    durationFits(cr.duration, spec.minDuration, spec.maxDuration, spec.requiredDurations) &&
+    (spec.mimes.length === 0 || someIn(cr.mimes, spec.mimes)) &&
+    (spec.protocols.length === 0 || cr.protocols.length === 0 || someIn(cr.protocols, spec.protocols))
+  );
+}
+
+/**
+ * The first creative of `c` that the imp accepts, or undefined.
+ * `native` is the imp's parsed Native request (undefined when absent or malformed).
+ */
+export function fitCreative(c: CompiledCampaign, imp: ImpView, native: NativeRequest | undefined): CompiledCreative | undefined {
+  const banner = imp.banner;
+  if (banner && c.banners.length) {
+    if (banner.sizes.length === 0) {
+      for (const cr of c.banners) if (basicFit(cr, imp, banner.battr)) return cr;
+    } else {
+      for (let s = 0; s < banner.sizes.length; s++) {
+        const list = c.bannersBySize.get(banner.sizes[s]);
+        if (list) for (const cr of list) if (basicFit(cr, imp, banner.battr)) return cr;
+      }
+    }
+  }
+  const video = imp.video;
+  if (video) for (const cr of c.videos) if (basicFit(cr, imp, video.battr) && avFits(cr, video)) return cr;
+  const audio = imp.audio;
+  if (audio) for (const cr of c.audios) if (basicFit(cr, imp, audio.battr) && avFits(cr, audio)) return cr;
+  if (imp.native && native)
+    for (const cr of c.natives) if (basicFit(cr, imp, imp.native.battr) && nativeFits(native, cr.native!)) return cr;
+  return undefined;
+}

@@ -1,0 +1,23 @@
+/**
+ * Why a request got no bid. A bounded set: each is a metric label and, in debug mode,
+ * the `x-nobid-reason` header. Ordered from "earliest filter" to "latest", so when imps of one
+ * request fail for different reasons the request reports the one that got furthest.
+ */
+export const NO_BID_REASONS = [
+  'deadline',
+  'seat_blocked',
+  'unsupported_currency',
+  'no_campaign',
+  'no_creative_fit',
+  'below_floor',
+  'internal_error',
+] as const;
+
+export type NoBidReason = (typeof NO_BID_REASONS)[number];
+
+const RANK: Record<NoBidReason, number> = Object.fromEntries(NO_BID_REASONS.map((r, i) => [r, i])) as Record<NoBidReason, number>;
+
+/** The reason that got further through the pipeline of the two. */
+export function furthest(a: NoBidReason, b: NoBidReason): NoBidReason {
+  return RANK[b] > RANK[a] ? b : a;
+}

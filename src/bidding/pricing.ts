@@ -1,0 +1,51 @@
+/**
+ * Prices. A campaign bids its base CPM times the multipliers that apply to the request,
+ * never above its max bid. When a floor sits above that price but within max bid, the bid is
+ * raised to the floor; when even max bid cannot meet the floor, there is no bid.
+ */
+import type { BidRequestView, DealView, ImpView } from '../openrtb/request-view.js';
+import type { CompiledCampaign } from '../targeting/compiled-campaign.js';
+import type { DeviceFacts } from '../targeting/targeting-index.js';
+import type { Currencies } from './currency.js';
+
+/** The campaign's wanted CPM for this request, in the campaign's currency, capped at max bid. */
+export function campaignPrice(c: CompiledCampaign, req: BidRequestView, device: DeviceFacts, dealMultiplier: number): number {
+  let price = c.baseBid * dealMultiplier;
+  const m = c.multipliers;
+  if (m) {
+    if (m.deviceType && device.deviceType !== undefined) price *= m.deviceType.get(device.deviceType) ?? 1;
+    if (m.os && device.os !== undefined) price *= m.os.get(device.os) ?? 1;
+    if (m.country && req.country !== undefined) price *= m.country.get(req.country) ?? 1;
+    if (m.domain && req.domain !== undefined) price *= m.domain.get(req.domain) ?? 1;
+    if (m.bundle && req.bundle !== undefined) price *= m.bundle.get(req.bundle) ?? 1;
+  }
+  return price < c.maxBid ? price : c.maxBid;
+}
+
+const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
+const ceil4 = (x: number) => Math.ceil(x * 1e4 - 1e-7) / 1e4;
+const floor4 = (x: number) => Math.floor(x * 1e4 + 1e-7) / 1e4;
+
+/**
+ * The price to bid in `currency`, or -1 when the floors (imp floor, and the deal floor when
+ * bidding through a deal) cannot be met within max bid, or a currency has no rate.
+ */
+export function biddablePrice(
+  c: CompiledCampaign,
+  wanted: number,
+  imp: ImpView,
+  deal: DealView | undefined,
+  currency: string,
+  currencies: Currencies,
+): number {
+  let floor = imp.bidFloor > 0 ? currencies.convert(imp.bidFloor, imp.bidFloorCur, currency) : 0;
+  if (deal && deal.bidFloor > 0) {
+    const dealFloor = currencies.convert(deal.bidFloor, deal.bidFloorCur, currency);
+    if (!(dealFloor <= floor)) floor = dealFloor;
+  }
+  const max = floor4(currencies.convert(c.maxBid, c.currency, currency));
+  let price = Math.min(round4(currencies.convert(wanted, c.currency, currency)), max);
+  if (!(price >= floor)) price = ceil4(floor);
+  if (!(price <= max) || !(price > 0)) return -1;
+  return price;
+}

@@ -1,0 +1,264 @@
+/**
+ * The shapes of advertisers, campaigns and creatives, as TypeBox schemas.
+ * One source of truth: ajv validates files (and later API bodies) against these,
+ * and the TypeScript types below are derived from them.
+ */
+import { Type, type Static, type TString } from '@sinclair/typebox';
+
+const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' });
+const NonEmpty = Type.String({ minLength: 1, maxLength: 512 });
+const Cpm = Type.Number({ exclusiveMinimum: 0, maximum: 10_000 });
+const Factor = Type.Number({ exclusiveMinimum: 0, maximum: 100 });
+const Currency = Type.String({ pattern: '^[A-Z]{3}$' });
+const Url = Type.String({ minLength: 8, maxLength: 4096, pattern: '^https?://' });
+const IsoDate = Type.String({ format: 'date-time' });
+const IabCategory = Type.String({ pattern: '^[A-Za-z0-9-]{1,32}$' });
+const Mime = Type.String({ pattern: '^[a-z]+/[A-Za-z0-9.+-]+$' });
+const Strings = (item: TString = NonEmpty) => Type.Array(item, { maxItems: 100_000 });
+const AllowBlock = (item: TString = NonEmpty) =>
+  Type.Object(
+    { allow: Type.Optional(Strings(item)), block: Type.Optional(Strings(item)) },
+    { additionalProperties: false },
+  );
+const Closed = { additionalProperties: false } as const;
+
+/** A string enum as a plain JSON-schema `enum`, so validation errors name the allowed values once. */
+export function StringEnum<const T extends readonly string[]>(values: T, options: object = {}) {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+}
+
+const Weekday = StringEnum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+
+export const DaypartingSchema = Type.Object(
+  {
+    timezone: Type.String({ minLength: 1, default: 'UTC' }),
+    windows: Type.Array(
+      Type.Object(
+        {
+          days: Type.Array(Weekday, { minItems: 1, maxItems: 7 }),
+          from: Type.Integer({ minimum: 0, maximum: 23 }),
+          to: Type.Integer({ minimum: 1, maximum: 24 }),
+        },
+        Closed,
+      ),
+      { minItems: 1 },
+    ),
+  },
+  Closed,
+);
+
+export const TargetingSchema = Type.Object(
+  {
+    channels: Type.Optional(Type.Array(StringEnum(['site', 'app']), { minItems: 1 })),
+    countries: Type.Optional(Strings(Type.String({ pattern: '^[A-Za-z]{2,3}$' }))),
+    regions: Type.Optional(Strings(Type.String({ pattern: '^[A-Za-z]{2,3}-[A-Za-z0-9]{1,3}$' }))),
+    cities: Type.Optional(Strings()),
+    deviceTypes: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 8 }))),
+    os: Type.Optional(Strings()),
+    browsers: Type.Optional(Strings()),
+    domains: Type.Optional(AllowBlock()),
+    bundles: Type.Optional(AllowBlock()),
+    publishers: Type.Optional(AllowBlock()),
+    categories: Type.Optional(
+      Type.Object(
+        { include: Type.Optional(Strings(IabCategory)), exclude: Type.Optional(Strings(IabCategory)) },
+        Closed,
+      ),
+    ),
+    dayparting: Type.Optional(DaypartingSchema),
+    ipRanges: Type.Optional(AllowBlock(Type.String({ minLength: 3, maxLength: 64 }))),
+  },
+  Closed,
+);
+
+export const DealSchema = Type.Object(
+  { id: Id, multiplier: Type.Optional(Factor) },
+  Closed,
+);
+
+const CreativeBase = {
+  id: Id,
+  name: Type.Optional(NonEmpty),
+  attrs: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 100 }))),
+  secure: Type.Optional(Type.Boolean()),
+  landingUrl: Type.Optional(Url),
+};
+
+export const BannerCreativeSchema = Type.Object(
+  {
+    ...CreativeBase,
+    type: Type.Literal('banner'),
+    w: Type.Integer({ minimum: 1, maximum: 10_000 }),
+    h: Type.Integer({ minimum: 1, maximum: 10_000 }),
+    html: Type.Optional(Type.String({ minLength: 1, maxLength: 65_536 })),
+    imageUrl: Type.Optional(Url),
+  },
+  Closed,
+);
+
+const Protocols = Type.Array(Type.Integer({ minimum: 1, maximum: 20 }), { minItems: 1 });
+
+export const VideoCreativeSchema = Type.Object(
+  {
+    ...CreativeBase,
+    type: Type.Literal('video'),
+    vast: Type.String({ minLength: 1, maxLength: 262_144 }),
+    duration: Type.Integer({ minimum: 1, maximum: 3600 }),
+    mimes: Type.Array(Mime, { minItems: 1 }),
+    protocols: Protocols,
+    w: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+    h: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+  },
+  Closed,
+);
+
+export const AudioCreativeSchema = Type.Object(
+  {
+    ...CreativeBase,
+    type: Type.Literal('audio'),
+    vast: Type.String({ minLength: 1, maxLength: 262_144 }),
+    duration: Type.Integer({ minimum: 1, maximum: 3600 }),
+    mimes: Type.Array(Mime, { minItems: 1 }),
+    protocols: Type.Optional(Protocols),
+  },
+  Closed,
+);
+
+const NativeImage = Type.Object(
+  { url: Url, w: Type.Integer({ minimum: 1 }), h: Type.Integer({ minimum: 1 }) },
+  Closed,
+);
+
+export const NativeCreativeSchema = Type.Object(
+  {
+    ...CreativeBase,
+    type: Type.Literal('native'),
+    title: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    image: Type.Optional(NativeImage),
+    icon: Type.Optional(NativeImage),
+    sponsored: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    description: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+    cta: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    rating: Type.Optional(Type.Number({ minimum: 0, maximum: 5 })),
+    clickUrl: Url,
+    impressionTrackers: Type.Optional(Type.Array(Url)),
+  },
+  Closed,
+);
+
+/** Discriminated on `type`, so a bad creative is reported against its own kind only. */
+export const CreativeSchema = Type.Unsafe<
+  | Static<typeof BannerCreativeSchema>
+  | Static<typeof VideoCreativeSchema>
+  | Static<typeof AudioCreativeSchema>
+  | Static<typeof NativeCreativeSchema>
+>({
+  type: 'object',
+  required: ['type'],
+  discriminator: { propertyName: 'type' },
+  oneOf: [BannerCreativeSchema, VideoCreativeSchema, AudioCreativeSchema, NativeCreativeSchema],
+});
+
+const MultiplierMap = Type.Record(Type.String({ minLength: 1 }), Factor);
+
+export const CampaignSchema = Type.Object(
+  {
+    id: Id,
+    advertiserId: Id,
+    name: Type.Optional(NonEmpty),
+    status: Type.Optional(StringEnum(['active', 'paused'])),
+    start: Type.Optional(IsoDate),
+    end: Type.Optional(IsoDate),
+    currency: Type.Optional(Currency),
+    bid: Type.Object({ base: Cpm, max: Cpm }, Closed),
+    adomain: Type.Optional(Type.Array(NonEmpty, { minItems: 1, maxItems: 10 })),
+    categories: Type.Optional(Type.Array(IabCategory, { maxItems: 10 })),
+    bundle: Type.Optional(NonEmpty),
+    deals: Type.Optional(Type.Array(DealSchema, { maxItems: 1000 })),
+    openMarket: Type.Optional(Type.Boolean()),
+    multipliers: Type.Optional(
+      Type.Object(
+        {
+          deviceType: Type.Optional(MultiplierMap),
+          os: Type.Optional(MultiplierMap),
+          country: Type.Optional(MultiplierMap),
+          domain: Type.Optional(MultiplierMap),
+          bundle: Type.Optional(MultiplierMap),
+        },
+        Closed,
+      ),
+    ),
+    targeting: Type.Optional(TargetingSchema),
+    creatives: Type.Array(CreativeSchema, { minItems: 1, maxItems: 1000 }),
+  },
+  Closed,
+);
+
+export const AdvertiserSchema = Type.Object(
+  {
+    id: Id,
+    name: NonEmpty,
+    domains: Type.Optional(Type.Array(NonEmpty, { maxItems: 10 })),
+    currency: Type.Optional(Currency),
+  },
+  Closed,
+);
+
+export const ExchangeSchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9_-]+$' }),
+    name: Type.Optional(NonEmpty),
+    seat: Type.String({ minLength: 1, maxLength: 128 }),
+    currency: Type.Optional(Currency),
+    versions: Type.Optional(
+      Type.Array(StringEnum(['2.5', '2.6']), { minItems: 1 }),
+    ),
+    macros: Type.Optional(
+      Type.Object(
+        {
+          price: Type.Optional(NonEmpty),
+          minToWin: Type.Optional(NonEmpty),
+          loss: Type.Optional(NonEmpty),
+          currency: Type.Optional(NonEmpty),
+        },
+        Closed,
+      ),
+    ),
+    sendNurl: Type.Optional(Type.Boolean()),
+  },
+  Closed,
+);
+
+export const CurrencyTableSchema = Type.Object(
+  {
+    base: Type.Optional(Currency),
+    rates: Type.Record(Type.String({ pattern: '^[A-Z]{3}$' }), Type.Number({ exclusiveMinimum: 0 })),
+  },
+  Closed,
+);
+
+/** Everything a config directory (or, later, the config API) provides, merged. */
+export const ConfigBundleSchema = Type.Object(
+  {
+    defaultExchange: Type.Optional(Type.String({ minLength: 1 })),
+    exchanges: Type.Optional(Type.Array(ExchangeSchema)),
+    currencies: Type.Optional(CurrencyTableSchema),
+    advertisers: Type.Optional(Type.Array(AdvertiserSchema)),
+    campaigns: Type.Optional(Type.Array(CampaignSchema)),
+  },
+  Closed,
+);
+
+export type Dayparting = Static<typeof DaypartingSchema>;
+export type Targeting = Static<typeof TargetingSchema>;
+export type Deal = Static<typeof DealSchema>;
+export type BannerCreative = Static<typeof BannerCreativeSchema>;
+export type VideoCreative = Static<typeof VideoCreativeSchema>;
+export type AudioCreative = Static<typeof AudioCreativeSchema>;
+export type NativeCreative = Static<typeof NativeCreativeSchema>;
+export type Creative = Static<typeof CreativeSchema>;
+export type Campaign = Static<typeof CampaignSchema>;
+export type Advertiser = Static<typeof AdvertiserSchema>;
+export type Exchange = Static<typeof ExchangeSchema>;
+export type CurrencyTable = Static<typeof CurrencyTableSchema>;
+export type ConfigBundle = Static<typeof ConfigBundleSchema>;

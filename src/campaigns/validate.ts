@@ -1,0 +1,148 @@
+/**
+ * Validation of a configuration bundle: schema first (ajv, every error at once),
+ * then the rules a schema cannot express (references, ranges between fields, time zones, CIDRs).
+ */
+import AjvModule from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import ipaddr from 'ipaddr.js';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import type { FieldError } from '../errors.js';
+import { ConfigBundleSchema, type Campaign, type ConfigBundle } from './schema.js';
+import { normalizeCountry } from '../targeting/geo.js';
+
+const Ajv = AjvModule.default ?? AjvModule;
+const addFormats = addFormatsModule.default ?? addFormatsModule;
+
+const ajv = new Ajv({ allErrors: true, discriminator: true, strict: false, useDefaults: false });
+addFormats(ajv);
+const validateBundleSchema: ValidateFunction = ajv.compile(ConfigBundleSchema);
+
+/** Turns ajv's errors into field errors with stable codes and JSON-pointer paths. */
+export function fromAjvErrors(errors: readonly ErrorObject[] | null | undefined, prefix = ''): FieldError[] {
+  if (!errors) return [];
+  const out: FieldError[] = [];
+  for (const e of errors) {
+    let path = e.instancePath;
+    let message = e.message ?? 'is invalid';
+    let code = e.keyword;
+    if (e.keyword === 'additionalProperties') {
+      const extra = (e.params as { additionalProperty: string }).additionalProperty;
+      path = `${path}/${extra}`;
+      code = 'unknown_field';
+      message = 'is not a known field';
+    } else if (e.keyword === 'required') {
+      path = `${path}/${(e.params as { missingProperty: string }).missingProperty}`;
+      code = 'required';
+      message = 'is required';
+    } else if (e.keyword === 'enum') {
+      message = `must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
+    }
+    out.push({ path: prefix + (path || '/'), code, message });
+  }
+  return out;
+}
+
+/** Schema validation of one file's bundle. */
+export function validateBundleShape(value: unknown, prefix = ''): FieldError[] {
+  if (validateBundleSchema(value)) return [];
+  return fromAjvErrors(validateBundleSchema.errors, prefix);
+}
+
+/** Where each item of a merged bundle came from, so semantic errors point into the right file. */
+export type OriginOf = (item: object) => string;
+
+/** Cross-field and cross-reference rules over a merged, schema-valid bundle. */
+export function validateBundleRules(bundle: ConfigBundle, originOf: OriginOf): FieldError[] {
+  const errors: FieldError[] = [];
+  const err = (item: object, sub: string, code: string, message: string) =>
+    errors.push({ path: originOf(item) + sub, code, message });
+
+  const rates = bundle.currencies?.rates ?? {};
+  const baseCurrency = bundle.currencies?.base ?? 'USD';
+  const knownCurrency = (c: string) => c === baseCurrency || c in rates;
+
+  const exchangeIds = new Set<string>();
+  for (const ex of bundle.exchanges ?? []) {
+    if (exchangeIds.has(ex.id)) err(ex, '/id', 'duplicate_id', `exchange id "${ex.id}" is used twice`);
+    exchangeIds.add(ex.id);
+    if (ex.currency && !knownCurrency(ex.currency))
+      err(ex, '/currency', 'unknown_currency', `no rate for ${ex.currency} in the currency table`);
+  }
+  if (bundle.defaultExchange && !exchangeIds.has(bundle.defaultExchange))
+    errors.push({ path: '/defaultExchange', code: 'unknown_reference', message: `no exchange "${bundle.defaultExchange}"` });
+
+  const advertisers = new Map<string, NonNullable<ConfigBundle['advertisers']>[number]>();
+  for (const adv of bundle.advertisers ?? []) {
+    if (advertisers.has(adv.id)) err(adv, '/id', 'duplicate_id', `advertiser id "${adv.id}" is used twice`);
+    advertisers.set(adv.id, adv);
+    if (adv.currency && !knownCurrency(adv.currency))
+      err(adv, '/currency', 'unknown_currency', `no rate for ${adv.currency} in the currency table`);
+  }
+
+  const campaignIds = new Set<string>();
+  const creativeIds = new Set<string>();
+  for (const c of bundle.campaigns ?? []) {
+    if (campaignIds.has(c.id)) err(c, '/id', 'duplicate_id', `campaign id "${c.id}" is used twice`);
+    campaignIds.add(c.id);
+    const adv = advertisers.get(c.advertiserId);
+    if (!adv) err(c, '/advertiserId', 'unknown_reference', `no advertiser "${c.advertiserId}"`);
+    const currency = c.currency ?? adv?.currency ?? baseCurrency;
+    if (!knownCurrency(currency)) err(c, '/currency', 'unknown_currency', `no rate for ${currency} in the currency table`);
+    if (c.bid.base > c.bid.max) err(c, '/bid/base', 'out_of_range', 'must not exceed bid.max');
+    if (c.start && c.end && Date.parse(c.start) >= Date.parse(c.end))
+      err(c, '/end', 'out_of_range', 'must be after start');
+    if (!c.adomain && !adv?.domains?.length)
+      err(c, '/adomain', 'required', 'is required when the advertiser has no domains');
+    if (c.openMarket === false && !c.deals?.length)
+      err(c, '/openMarket', 'never_bids', 'a campaign closed to the open market needs deals');
+    for (const [i, cr] of c.creatives.entries()) {
+      if (creativeIds.has(cr.id)) err(c, `/creatives/${i}/id`, 'duplicate_id', `creative id "${cr.id}" is used twice`);
+      creativeIds.add(cr.id);
+      if (cr.type === 'banner' && !cr.html && !cr.imageUrl)
+        err(c, `/creatives/${i}`, 'required', 'a banner needs html or imageUrl');
+      if (cr.type === 'banner' && cr.imageUrl && !cr.landingUrl)
+        err(c, `/creatives/${i}/landingUrl`, 'required', 'an image banner needs a landingUrl');
+      if (cr.type === 'native' && !cr.title && !cr.image)
+        err(c, `/creatives/${i}`, 'required', 'a native creative needs a title or an image');
+    }
+    validateCampaignTargeting(c, (sub, code, message) => err(c, sub, code, message));
+    const dt = c.multipliers?.deviceType ?? {};
+    for (const key of Object.keys(dt))
+      if (!/^[1-8]$/.test(key)) err(c, `/multipliers/deviceType/${key}`, 'invalid_key', 'must be a device type 1..8');
+  }
+  return errors;
+}
+
+type Report = (sub: string, code: string, message: string) => void;
+
+function validateCampaignTargeting(c: Campaign, report: Report): void {
+  const t = c.targeting;
+  if (!t) return;
+  for (const [i, cc] of (t.countries ?? []).entries())
+    if (!normalizeCountry(cc)) report(`/targeting/countries/${i}`, 'unknown_country', `"${cc}" is not an ISO 3166 country code`);
+  for (const [i, r] of (t.regions ?? []).entries())
+    if (!normalizeCountry(r.split('-')[0]))
+      report(`/targeting/regions/${i}`, 'unknown_country', `"${r}" does not start with an ISO 3166 country code`);
+  const d = t.dayparting;
+  if (d) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: d.timezone });
+    } catch {
+      report('/targeting/dayparting/timezone', 'unknown_timezone', `"${d.timezone}" is not an IANA time zone`);
+    }
+    for (const [i, w] of d.windows.entries())
+      if (w.from >= w.to) report(`/targeting/dayparting/windows/${i}/to`, 'out_of_range', 'must be after from');
+  }
+  for (const side of ['allow', 'block'] as const)
+    for (const [i, cidr] of (t.ipRanges?.[side] ?? []).entries())
+      if (!isCidr(cidr)) report(`/targeting/ipRanges/${side}/${i}`, 'invalid_cidr', `"${cidr}" is not a CIDR range`);
+}
+
+function isCidr(value: string): boolean {
+  try {
+    ipaddr.parseCIDR(value);
+    return true;
+  } catch {
+    return ipaddr.isValid(value);
+  }
+}

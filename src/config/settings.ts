@@ -1,0 +1,66 @@
+/**
+ * Process settings from the environment: validated, defaulted, frozen.
+ * Every variable is documented in the README's Configuration section.
+ */
+import { randomBytes } from 'node:crypto';
+import { ConfigError, type FieldError } from '../errors.js';
+
+export interface Settings {
+  readonly host: string;
+  readonly port: number;
+  readonly adminPort: number;
+  readonly configDir: string;
+  /** Largest accepted request body in bytes, counted after gzip decompression too. */
+  readonly bodyLimitBytes: number;
+  readonly maxJsonDepth: number;
+  /** Deadline used when a request carries no tmax. */
+  readonly defaultTmaxMs: number;
+  /** Upper bound on any request's deadline, whatever its tmax says. */
+  readonly tmaxCapMs: number;
+  /** Taken off every deadline for the way back to the exchange. */
+  readonly networkAllowanceMs: number;
+  /** Adds an `x-nobid-reason` header to no-bids. */
+  readonly debugNoBid: boolean;
+  /** Base of the win/billing/loss notice URLs put in bids. */
+  readonly noticeBaseUrl: string;
+  /** Unique per process; prefixes bid ids so they never collide across instances. */
+  readonly instanceId: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadSettings(env: Env = process.env): Settings {
+  const errors: FieldError[] = [];
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      errors.push({ path: name, code: 'out_of_range', message: `must be an integer from ${min} to ${max}` });
+      return fallback;
+    }
+    return n;
+  };
+  const bool = (name: string): boolean => /^(1|true|yes|on)$/i.test(env[name] ?? '');
+  const port = int('PORT', 8080, 0, 65535);
+  const settings: Settings = {
+    host: env.HOST || '0.0.0.0',
+    port,
+    adminPort: int('ADMIN_PORT', 8081, 0, 65535),
+    configDir: env.CONFIG_DIR || 'config',
+    bodyLimitBytes: int('BODY_LIMIT_BYTES', 256 * 1024, 1024, 64 * 1024 * 1024),
+    maxJsonDepth: int('MAX_JSON_DEPTH', 64, 8, 1000),
+    defaultTmaxMs: int('DEFAULT_TMAX_MS', 100, 1, 10_000),
+    tmaxCapMs: int('TMAX_CAP_MS', 200, 1, 10_000),
+    networkAllowanceMs: int('NETWORK_ALLOWANCE_MS', 10, 0, 1000),
+    debugNoBid: bool('DEBUG_NOBID'),
+    noticeBaseUrl: (env.NOTICE_BASE_URL || `http://localhost:${port}`).replace(/\/+$/, ''),
+    instanceId: env.INSTANCE_ID || randomBytes(4).toString('hex'),
+  };
+  if (!/^https?:\/\//.test(settings.noticeBaseUrl))
+    errors.push({ path: 'NOTICE_BASE_URL', code: 'invalid_url', message: 'must start with http:// or https://' });
+  if (!/^[A-Za-z0-9]{1,16}$/.test(settings.instanceId))
+    errors.push({ path: 'INSTANCE_ID', code: 'invalid', message: 'must be 1 to 16 letters or digits' });
+  if (errors.length) throw new ConfigError(errors);
+  return Object.freeze(settings);
+}

@@ -1,0 +1,44 @@
+/**
+ * The admin port: liveness, readiness and Prometheus metrics. (The config API joins it later.)
+ */
+import type { TemplatedApp } from 'uWebSockets.js';
+import type { SnapshotRef } from '../campaigns/snapshot.js';
+
+export interface AdminDeps {
+  readonly snapshots: SnapshotRef;
+  /** Prometheus text exposition (aggregated across workers when there are several). */
+  readonly metricsText: () => Promise<string>;
+  /** False while starting or draining. */
+  readonly isReady: () => boolean;
+}
+
+export function registerAdminRoutes(app: TemplatedApp, deps: AdminDeps): void {
+  app.get('/healthz', (res) => {
+    res.writeHeader('content-type', 'application/json').end('{"status":"ok"}');
+  });
+  app.get('/readyz', (res) => {
+    const snap = deps.snapshots.current;
+    const body = JSON.stringify({
+      ready: deps.isReady(),
+      configVersion: snap.version,
+      campaigns: snap.index.campaigns.length,
+      loadedAt: snap.loadedAt.toISOString(),
+    });
+    res.writeStatus(deps.isReady() ? '200 OK' : '503 Service Unavailable').writeHeader('content-type', 'application/json').end(body);
+  });
+  app.get('/metrics', (res) => {
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    deps.metricsText().then(
+      (text) => {
+        if (!aborted) res.cork(() => res.writeHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8').end(text));
+      },
+      (e: Error) => {
+        if (!aborted) res.cork(() => res.writeStatus('500 Internal Server Error').end(`metrics failed: ${e.message}`));
+      },
+    );
+  });
+  app.any('/*', (res) => {
+    res.writeStatus('404 Not Found').end('not found');
+  });
+}

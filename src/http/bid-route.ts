@@ -1,0 +1,151 @@
+/**
+ * The exchange-facing bid endpoint: `POST /bid` (default exchange) and `POST /bid/{exchange}`.
+ * uWS glue only: headers, body with limits, gzip, status codes. Parsing, bidding and
+ * response building live in openrtb/ and bidding/.
+ */
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { Settings } from '../config/settings.js';
+import type { ExchangeProfile, Snapshot, SnapshotRef } from '../campaigns/snapshot.js';
+import type { BidderMetrics, ExchangeMetrics, RejectReason } from '../metrics/bidder-metrics.js';
+import { isInvalid, parseBidRequest } from '../openrtb/parse-request.js';
+import { buildBidResponse, type ResponseContext } from '../openrtb/build-response.js';
+import { decide } from '../bidding/bidder.js';
+import { deadlineMs } from '../bidding/deadline.js';
+import type { NoBidReason } from '../bidding/no-bid-reason.js';
+import { BidIds } from '../bidding/notice-urls.js';
+import { readBody, type BodySink } from './read-body.js';
+import { acceptsGzip, gunzipLimited, gzip } from './gzip.js';
+
+export interface BidRouteDeps {
+  readonly settings: Settings;
+  readonly snapshots: SnapshotRef;
+  readonly metrics: BidderMetrics;
+  /** Monotonic milliseconds; injectable for tests. */
+  readonly clock?: () => number;
+}
+
+const now = () => performance.now();
+
+export function registerBidRoutes(app: TemplatedApp, deps: BidRouteDeps): void {
+  const handler = new BidHandler(deps);
+  app.post('/bid', (res, req) => handler.handle(res, req, undefined));
+  app.post('/bid/:exchange', (res, req) => handler.handle(res, req, req.getParameter(0)));
+  app.any('/*', (res) => {
+    res.writeStatus('404 Not Found').end('not found');
+  });
+}
+
+class BidHandler {
+  readonly ctx: ResponseContext;
+  readonly clock: () => number;
+  constructor(readonly deps: BidRouteDeps) {
+    this.ctx = { noticeBaseUrl: deps.settings.noticeBaseUrl, bidIds: new BidIds(deps.settings.instanceId) };
+    this.clock = deps.clock ?? now;
+  }
+
+  handle(res: HttpResponse, req: HttpRequest, exchangeName: string | undefined): void {
+    const start = this.clock();
+    const snap = this.deps.snapshots.current;
+    const ex = exchangeName === undefined ? snap.defaultExchange : snap.exchanges.get(exchangeName);
+    if (!ex) {
+      this.deps.metrics.forExchange('unknown').rejected.unknown_exchange.inc();
+      res.writeStatus('404 Not Found').end('unknown exchange', true);
+      return;
+    }
+    const m = this.deps.metrics.forExchange(ex.id);
+    const encoding = req.getHeader('content-encoding').toLowerCase();
+    const contentType = req.getHeader('content-type');
+    const lengthHeader = req.getHeader('content-length');
+    const pending = new PendingBid(this, res, snap, ex, m, start, acceptsGzip(req.getHeader('accept-encoding')), encoding === 'gzip');
+    if (encoding !== '' && encoding !== 'gzip' && encoding !== 'identity') return pending.reject('415 Unsupported Media Type', 'unsupported_encoding', 'unsupported content-encoding');
+    // Exchanges label JSON loosely (text/plain, form types, none); only binary framings are refused.
+    if (contentType.includes('protobuf') || contentType.includes('octet-stream'))
+      return pending.reject('415 Unsupported Media Type', 'unsupported_media_type', 'only JSON bid requests are accepted');
+    const length = lengthHeader === '' ? 0 : Number(lengthHeader);
+    const limit = this.deps.settings.bodyLimitBytes;
+    if (!(length >= 0) || length > limit) return pending.reject('413 Payload Too Large', 'body_too_large', 'body too large', true);
+    res.onAborted(() => {
+      pending.aborted = true;
+    });
+    readBody(res, length, limit, pending);
+  }
+}
+
+class PendingBid implements BodySink {
+  aborted = false;
+  constructor(
+    private readonly h: BidHandler,
+    private readonly res: HttpResponse,
+    private readonly snap: Snapshot,
+    private readonly ex: ExchangeProfile,
+    private readonly m: ExchangeMetrics,
+    private readonly start: number,
+    private readonly acceptGzip: boolean,
+    private readonly gzipped: boolean,
+  ) {}
+
+  onTooLarge(): void {
+    this.res.cork(() => this.reject('413 Payload Too Large', 'body_too_large', 'body too large', true));
+  }
+
+  onBody(raw: Buffer): void {
+    if (this.aborted) return;
+    this.res.cork(() => this.answer(raw));
+  }
+
+  reject(status: string, reason: RejectReason, message: string, close = false): void {
+    this.m.rejected[reason].inc();
+    this.m.outcome.invalid.inc();
+    if (this.aborted) return;
+    this.aborted = true;
+    this.res.writeStatus(status).writeHeader('content-type', 'text/plain').end(message, close);
+  }
+
+  private answer(raw: Buffer): void {
+    const settings = this.h.deps.settings;
+    let body = raw;
+    if (this.gzipped) {
+      const inflated = gunzipLimited(raw, settings.bodyLimitBytes);
+      if (inflated === 'too_large') return this.reject('413 Payload Too Large', 'body_too_large', 'body too large after decompression', true);
+      if (inflated === 'bad_gzip') return this.reject('400 Bad Request', 'bad_gzip', 'body is not valid gzip');
+      body = inflated;
+    }
+    const req = parseBidRequest(body, settings.maxJsonDepth);
+    if (isInvalid(req)) return this.reject('400 Bad Request', req.invalid, req.message);
+
+    const budget = deadlineMs(req.tmax, settings);
+    if (this.h.clock() - this.start >= budget) return this.noBid('deadline');
+    let decision;
+    try {
+      decision = decide(req, this.snap, this.ex, Date.now());
+    } catch (e) {
+      this.m.outcome.error.inc();
+      return this.noBid('internal_error', e);
+    }
+    if (decision.noBid !== undefined) return this.noBid(decision.noBid);
+    const json = buildBidResponse(req.id, decision.bids, decision.currency, this.ex, this.h.ctx);
+    if (this.h.clock() - this.start >= budget) return this.noBid('deadline');
+    const res = this.res.writeStatus('200 OK').writeHeader('content-type', 'application/json').writeHeader('x-openrtb-version', this.ex.responseVersion);
+    if (this.acceptGzip) res.writeHeader('content-encoding', 'gzip').end(gzip(json));
+    else res.end(json);
+    const m = this.m;
+    m.outcome.bid.inc();
+    const currencies = this.snap.currencies;
+    for (const b of decision.bids) {
+      m.bids.inc();
+      m.bidPrice.observe(currencies.convert(b.price, decision.currency, currencies.base));
+    }
+    m.duration.observe((this.h.clock() - this.start) / 1000);
+  }
+
+  private noBid(reason: NoBidReason, error?: unknown): void {
+    const res = this.res.writeStatus('204 No Content').writeHeader('x-openrtb-version', this.ex.responseVersion);
+    if (this.h.deps.settings.debugNoBid) res.writeHeader('x-nobid-reason', reason);
+    res.endWithoutBody();
+    if (reason === 'deadline') this.m.outcome.timeout.inc();
+    else if (reason !== 'internal_error') this.m.outcome.no_bid.inc();
+    this.m.noBid[reason].inc();
+    this.m.duration.observe((this.h.clock() - this.start) / 1000);
+    if (error !== undefined) process.emitWarning(`bid handler error: ${(error as Error)?.stack ?? error}`);
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Composition root: settings from the environment, campaigns from the config directory,
+ * in-process stores, the bid and admin listeners, and signal handling
+ * (SIGHUP reloads campaigns; SIGTERM/SIGINT stop).
+ */
+import { loadSettings } from './config/settings.js';
+import { SnapshotRef } from './campaigns/snapshot.js';
+import { loadSnapshot, reloadSnapshot } from './campaigns/config-source.js';
+import { BidderMetrics } from './metrics/bidder-metrics.js';
+import { buildAdminApp, buildBidApp } from './app.js';
+import { listenExclusive } from './http/listen.js';
+import { ConfigError, formatFieldErrors } from './errors.js';
+import { log } from './log.js';
+
+async function main(): Promise<void> {
+  const settings = loadSettings();
+  const metrics = new BidderMetrics();
+  const snapshots = new SnapshotRef(await loadSnapshot(settings.configDir, 1));
+  metrics.configVersion.set(1);
+  metrics.campaignsLive.set(snapshots.current.index.campaigns.length);
+  for (const id of snapshots.current.exchanges.keys()) metrics.forExchange(id);
+
+  let ready = false;
+  const deps = { settings, snapshots, metrics, isReady: () => ready };
+  const bid = await listenExclusive(buildBidApp(deps), settings.host, settings.port);
+  const admin = await listenExclusive(buildAdminApp(deps), settings.host, settings.adminPort);
+  ready = true;
+  log('info', 'bidder listening', {
+    bid: `http://${settings.host}:${bid.port}/bid`,
+    admin: `http://${settings.host}:${admin.port}`,
+    campaigns: snapshots.current.index.campaigns.length,
+    exchanges: [...snapshots.current.exchanges.keys()],
+    instance: settings.instanceId,
+  });
+
+  process.on('SIGHUP', () => {
+    void reloadSnapshot(settings.configDir, snapshots, metrics).then((r) => {
+      if (r.ok) log('info', 'configuration reloaded', { version: r.snapshot.version, campaigns: r.snapshot.index.campaigns.length });
+      else log('error', 'configuration reload refused; keeping the running campaigns', describe(r.error));
+    });
+  });
+  const stop = (signal: string) => {
+    log('info', 'stopping', { signal });
+    ready = false;
+    bid.close();
+    admin.close();
+    setTimeout(() => process.exit(0), 50).unref();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+function describe(e: Error): Record<string, unknown> {
+  return e instanceof ConfigError ? { errors: e.errors } : { error: e.message };
+}
+
+main().catch((e: unknown) => {
+  if (e instanceof ConfigError) process.stderr.write(`${e.message.split('\n')[0]}\n${formatFieldErrors(e.errors)}\n`);
+  else log('error', 'bidder failed to start', { error: (e as Error)?.stack ?? String(e) });
+  process.exit(1);
+});

@@ -1,0 +1,125 @@
+/**
+ * Bidder metrics in domain words, implemented with prom-client. Label values are bounded:
+ * exchanges come from config, outcomes and reasons from fixed lists. Label children are made once
+ * per exchange and kept, so the hot path does no label lookups.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { NO_BID_REASONS, type NoBidReason } from '../bidding/no-bid-reason.js';
+import { INVALID_REASONS } from '../openrtb/parse-request.js';
+
+export const REJECT_REASONS = [
+  ...INVALID_REASONS,
+  'body_too_large',
+  'bad_gzip',
+  'unsupported_encoding',
+  'unsupported_media_type',
+  'unknown_exchange',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export const OUTCOMES = ['bid', 'no_bid', 'invalid', 'timeout', 'error'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+type Inc = { inc(n?: number): void };
+type Observe = { observe(v: number): void };
+
+/** Pre-bound children for one exchange. */
+export interface ExchangeMetrics {
+  readonly outcome: Record<Outcome, Inc>;
+  readonly noBid: Record<NoBidReason, Inc>;
+  readonly rejected: Record<RejectReason, Inc>;
+  readonly bids: Inc;
+  readonly bidPrice: Observe;
+  readonly duration: Observe;
+}
+
+/** Sub-millisecond resolution where a healthy bidder lives, up to the longest sane tmax. */
+export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
+const PRICE_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 50];
+
+export class BidderMetrics {
+  readonly registry = new Registry();
+  private readonly byExchange = new Map<string, ExchangeMetrics>();
+
+  readonly requests = new Counter({
+    name: 'bidder_bid_requests_total',
+    help: 'Bid requests by exchange and outcome (bid, no_bid, invalid, timeout, error).',
+    labelNames: ['exchange', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly noBids = new Counter({
+    name: 'bidder_no_bids_total',
+    help: 'No-bid answers by exchange and reason.',
+    labelNames: ['exchange', 'reason'],
+    registers: [this.registry],
+  });
+  readonly rejected = new Counter({
+    name: 'bidder_rejected_requests_total',
+    help: 'Requests refused before bidding (HTTP 4xx), by exchange and reason.',
+    labelNames: ['exchange', 'reason'],
+    registers: [this.registry],
+  });
+  readonly bids = new Counter({
+    name: 'bidder_bids_total',
+    help: 'Bids sent (one per imp bid on), by exchange.',
+    labelNames: ['exchange'],
+    registers: [this.registry],
+  });
+  readonly bidPrice = new Histogram({
+    name: 'bidder_bid_price_cpm',
+    help: 'Bid prices sent, CPM in the base currency.',
+    labelNames: ['exchange'],
+    buckets: PRICE_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: 'bidder_request_duration_seconds',
+    help: 'Time from receiving a bid request to answering it, in seconds.',
+    labelNames: ['exchange'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly campaignsLive = new Gauge({
+    name: 'bidder_campaigns_live',
+    help: 'Campaigns in the live targeting index.',
+    registers: [this.registry],
+  });
+  readonly configVersion = new Gauge({
+    name: 'bidder_config_version',
+    help: 'Version of the live configuration snapshot.',
+    registers: [this.registry],
+  });
+  readonly configReloads = new Counter({
+    name: 'bidder_config_reloads_total',
+    help: 'Configuration reloads by result (ok, refused).',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Bound children for an exchange id (from config, or "unknown"); made on first use, then kept. */
+  forExchange(exchange: string): ExchangeMetrics {
+    let m = this.byExchange.get(exchange);
+    if (!m) {
+      const bind = <K extends string>(names: readonly K[], f: (k: K) => Inc) =>
+        Object.fromEntries(names.map((k) => [k, f(k)])) as Record<K, Inc>;
+      m = {
+        outcome: bind(OUTCOMES, (o) => this.requests.labels(exchange, o)),
+        noBid: bind(NO_BID_REASONS, (r) => this.noBids.labels(exchange, r)),
+        rejected: bind(REJECT_REASONS, (r) => this.rejected.labels(exchange, r)),
+        bids: this.bids.labels(exchange),
+        bidPrice: this.bidPrice.labels(exchange),
+        duration: this.duration.labels(exchange),
+      };
+      this.byExchange.set(exchange, m);
+    }
+    return m;
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,293 @@
+/**
+ * Bid request parsing: bytes → BidRequestView, or an InvalidRequest with a bounded reason.
+ * Never throws. Fields that constrain what we may bid (bcat, badv, floors, sizes...) must be
+ * well-typed or the request is refused; fields that only inform targeting are read when
+ * well-typed and otherwise treated as absent (which can only make targeted campaigns ineligible).
+ */
+import { exceedsJsonDepth } from './json-depth.js';
+import {
+  NO_DEALS,
+  NO_NUMBERS,
+  NO_STRINGS,
+  type AudioView,
+  type BannerView,
+  type BidRequestView,
+  type Channel,
+  type DealView,
+  type ImpView,
+  type NativeView,
+  type VideoView,
+} from './request-view.js';
+import { cityKey, normalizeCountry, regionKey } from '../targeting/geo.js';
+import { withParentCategories } from '../targeting/categories.js';
+
+export const INVALID_REASONS = ['empty_body', 'bad_json', 'too_deep', 'not_object', 'bad_id', 'bad_imp', 'bad_field'] as const;
+export type InvalidReason = (typeof INVALID_REASONS)[number];
+
+export interface InvalidRequest {
+  readonly invalid: InvalidReason;
+  readonly message: string;
+}
+
+class Refusal {
+  constructor(readonly reason: InvalidReason, readonly message: string) {}
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const obj = (v: unknown): Obj | undefined => (isObj(v) ? v : undefined);
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const int = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) ? v : undefined);
+
+function strictNumber(v: unknown, path: string, fallback: number): number {
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Refusal('bad_field', `${path} must be a non-negative number`);
+  return v;
+}
+
+function strictStrings(v: unknown, path: string): readonly string[] {
+  if (v === undefined || v === null) return NO_STRINGS;
+  if (!Array.isArray(v)) throw new Refusal('bad_field', `${path} must be an array of strings`);
+  for (let i = 0; i < v.length; i++)
+    if (typeof v[i] !== 'string') throw new Refusal('bad_field', `${path}[${i}] must be a string`);
+  return v as string[];
+}
+
+function strictInts(v: unknown, path: string): readonly number[] {
+  if (v === undefined || v === null) return NO_NUMBERS;
+  if (!Array.isArray(v)) throw new Refusal('bad_field', `${path} must be an array of integers`);
+  for (let i = 0; i < v.length; i++)
+    if (!Number.isInteger(v[i])) throw new Refusal('bad_field', `${path}[${i}] must be an integer`);
+  return v as number[];
+}
+
+function strictDim(v: unknown, path: string): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Number.isInteger(v) || (v as number) < 0) throw new Refusal('bad_field', `${path} must be a non-negative integer`);
+  return v as number;
+}
+
+/** Parses a request body (UTF-8 bytes or text). */
+export function parseBidRequest(body: Buffer | string, maxDepth = 64): BidRequestView | InvalidRequest {
+  if (body.length === 0) return { invalid: 'empty_body', message: 'empty body' };
+  if (exceedsJsonDepth(body, maxDepth)) return { invalid: 'too_deep', message: `JSON nested deeper than ${maxDepth}` };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+  } catch {
+    return { invalid: 'bad_json', message: 'body is not valid JSON' };
+  }
+  return viewFromDocument(doc);
+}
+
+/** Builds the view from an already-decoded document (JSON today, protobuf later). */
+export function viewFromDocument(doc: unknown): BidRequestView | InvalidRequest {
+  try {
+    return buildView(doc);
+  } catch (e) {
+    if (e instanceof Refusal) return { invalid: e.reason, message: e.message };
+    return { invalid: 'bad_field', message: 'request could not be read' };
+  }
+}
+
+export function isInvalid(v: BidRequestView | InvalidRequest): v is InvalidRequest {
+  return (v as InvalidRequest).invalid !== undefined;
+}
+
+function buildView(doc: unknown): BidRequestView {
+  if (!isObj(doc)) throw new Refusal('not_object', 'request must be a JSON object');
+  const id = doc.id;
+  if (typeof id !== 'string' || id.length === 0 || id.length > 256) throw new Refusal('bad_id', 'id must be a non-empty string');
+  const imps = doc.imp;
+  if (!Array.isArray(imps) || imps.length === 0) throw new Refusal('bad_imp', 'imp must be a non-empty array');
+  if (imps.length > 100) throw new Refusal('bad_imp', 'more than 100 imp objects');
+  const impViews: ImpView[] = new Array(imps.length);
+  for (let i = 0; i < imps.length; i++) {
+    impViews[i] = buildImp(imps[i], i);
+    for (let j = 0; j < i; j++) if (impViews[j].id === impViews[i].id) throw new Refusal('bad_imp', `imp[${i}].id is not unique`);
+  }
+  const tmax = doc.tmax;
+  if (tmax !== undefined && tmax !== null && (!Number.isInteger(tmax) || (tmax as number) < 0))
+    throw new Refusal('bad_field', 'tmax must be a non-negative integer');
+
+  const site = obj(doc.site);
+  const app = site ? undefined : obj(doc.app);
+  const dooh = site || app ? undefined : obj(doc.dooh);
+  const inventory = site ?? app ?? dooh;
+  const channel: Channel = site ? 'site' : app ? 'app' : dooh ? 'dooh' : undefined;
+  const publisher = obj(inventory?.publisher);
+  const content = obj(inventory?.content);
+
+  const device = obj(doc.device);
+  const user = obj(doc.user);
+  const userExt = obj(user?.ext);
+  const geo = obj(device?.geo) ?? obj(user?.geo);
+  const country = normalizeCountry(str(geo?.country));
+  const regs = obj(doc.regs);
+  const regsExt = obj(regs?.ext);
+  const source = obj(doc.source);
+
+  return {
+    id,
+    tmax: tmax as number | undefined,
+    test: doc.test === 1,
+    at: int(doc.at) ?? 2,
+    cur: doc.cur === undefined ? undefined : strictStrings(doc.cur, 'cur'),
+    imps: impViews,
+    channel,
+    domain: normalizeDomain(str(site?.domain) ?? domainOfPage(str(site?.page))),
+    bundle: app ? str(app.bundle)?.toLowerCase() : undefined,
+    publisherId: str(publisher?.id),
+    categories: withParentCategories(inventory?.cat, inventory?.pagecat, inventory?.sectioncat, content?.cat),
+    country,
+    region: regionKey(country, str(geo?.region)),
+    city: cityKey(str(geo?.city)),
+    deviceType: int(device?.devicetype),
+    os: str(device?.os)?.toLowerCase(),
+    ua: str(device?.ua),
+    ip: str(device?.ip),
+    ipv6: str(device?.ipv6),
+    bcat: strictStrings(doc.bcat, 'bcat'),
+    badv: strictStrings(doc.badv, 'badv'),
+    bapp: strictStrings(doc.bapp, 'bapp'),
+    wseat: doc.wseat === undefined ? undefined : strictStrings(doc.wseat, 'wseat'),
+    bseat: strictStrings(doc.bseat, 'bseat'),
+    gdpr: int(regs?.gdpr) ?? int(regsExt?.gdpr),
+    consent: str(user?.consent) ?? str(userExt?.consent),
+    usPrivacy: str(regs?.us_privacy) ?? str(regsExt?.us_privacy),
+    coppa: regs?.coppa === 1,
+    lmt: device?.lmt === 1,
+    schain: source?.schain ?? obj(source?.ext)?.schain,
+    buyerUid: str(user?.buyeruid),
+    userId: str(user?.id),
+    ifa: str(device?.ifa),
+    eids: user?.eids ?? userExt?.eids,
+  };
+}
+
+function buildImp(raw: unknown, i: number): ImpView {
+  if (!isObj(raw)) throw new Refusal('bad_imp', `imp[${i}] must be an object`);
+  const id = raw.id;
+  if (typeof id !== 'string' || id.length === 0 || id.length > 256) throw new Refusal('bad_imp', `imp[${i}].id must be a non-empty string`);
+  const path = `imp[${i}]`;
+  const pmp = raw.pmp === undefined || raw.pmp === null ? undefined : obj(raw.pmp);
+  if (raw.pmp !== undefined && raw.pmp !== null && !pmp) throw new Refusal('bad_field', `${path}.pmp must be an object`);
+  const bidFloorCur = raw.bidfloorcur === undefined ? 'USD' : raw.bidfloorcur;
+  if (typeof bidFloorCur !== 'string' || !/^[A-Z]{3}$/.test(bidFloorCur))
+    throw new Refusal('bad_field', `${path}.bidfloorcur must be an ISO-4217 code`);
+  return {
+    id,
+    banner: buildBanner(raw.banner, `${path}.banner`),
+    video: buildVideo(raw.video, `${path}.video`),
+    audio: buildAudio(raw.audio, `${path}.audio`),
+    native: buildNative(raw.native, `${path}.native`),
+    bidFloor: strictNumber(raw.bidfloor, `${path}.bidfloor`, 0),
+    bidFloorCur,
+    secure: raw.secure === 1,
+    privateAuction: pmp?.private_auction === 1,
+    deals: pmp ? buildDeals(pmp.deals, `${path}.pmp.deals`, bidFloorCur) : NO_DEALS,
+  };
+}
+
+function present(v: unknown, path: string): Obj | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isObj(v)) throw new Refusal('bad_field', `${path} must be an object`);
+  return v;
+}
+
+function buildBanner(v: unknown, path: string): BannerView | undefined {
+  const b = present(v, path);
+  if (!b) return undefined;
+  const sizes: string[] = [];
+  if (b.format !== undefined && b.format !== null) {
+    if (!Array.isArray(b.format)) throw new Refusal('bad_field', `${path}.format must be an array`);
+    for (let i = 0; i < b.format.length; i++) {
+      const f = present(b.format[i], `${path}.format[${i}]`);
+      const w = strictDim(f?.w, `${path}.format[${i}].w`);
+      const h = strictDim(f?.h, `${path}.format[${i}].h`);
+      if (w && h) sizes.push(`${w}x${h}`);
+    }
+  }
+  const w = strictDim(b.w, `${path}.w`);
+  const h = strictDim(b.h, `${path}.h`);
+  if (w && h && sizes.indexOf(`${w}x${h}`) < 0) sizes.push(`${w}x${h}`);
+  return { sizes, battr: strictInts(b.battr, `${path}.battr`) };
+}
+
+function buildVideo(v: unknown, path: string): VideoView | undefined {
+  const o = present(v, path);
+  if (!o) return undefined;
+  return {
+    mimes: strictStrings(o.mimes, `${path}.mimes`),
+    minDuration: strictDim(o.minduration, `${path}.minduration`) ?? 0,
+    maxDuration: strictDim(o.maxduration, `${path}.maxduration`) ?? 0,
+    requiredDurations: o.rqddurs === undefined ? undefined : strictInts(o.rqddurs, `${path}.rqddurs`),
+    protocols: mergeProtocols(o, path),
+    battr: strictInts(o.battr, `${path}.battr`),
+    w: strictDim(o.w, `${path}.w`),
+    h: strictDim(o.h, `${path}.h`),
+  };
+}
+
+function buildAudio(v: unknown, path: string): AudioView | undefined {
+  const o = present(v, path);
+  if (!o) return undefined;
+  return {
+    mimes: strictStrings(o.mimes, `${path}.mimes`),
+    minDuration: strictDim(o.minduration, `${path}.minduration`) ?? 0,
+    maxDuration: strictDim(o.maxduration, `${path}.maxduration`) ?? 0,
+    requiredDurations: o.rqddurs === undefined ? undefined : strictInts(o.rqddurs, `${path}.rqddurs`),
+    protocols: mergeProtocols(o, path),
+    battr: strictInts(o.battr, `${path}.battr`),
+  };
+}
+
+/** `protocols` (2.3+) and the single deprecated `protocol`. */
+function mergeProtocols(o: Obj, path: string): readonly number[] {
+  const list = strictInts(o.protocols, `${path}.protocols`);
+  const single = int(o.protocol);
+  return single !== undefined && list.indexOf(single) < 0 ? [...list, single] : list;
+}
+
+function buildNative(v: unknown, path: string): NativeView | undefined {
+  const o = present(v, path);
+  if (!o) return undefined;
+  if (typeof o.request !== 'string' && !isObj(o.request)) throw new Refusal('bad_field', `${path}.request must be a string`);
+  return { request: o.request, battr: strictInts(o.battr, `${path}.battr`) };
+}
+
+function buildDeals(v: unknown, path: string, impCur: string): readonly DealView[] {
+  if (v === undefined || v === null) return NO_DEALS;
+  if (!Array.isArray(v)) throw new Refusal('bad_field', `${path} must be an array`);
+  const deals: DealView[] = [];
+  for (let i = 0; i < v.length; i++) {
+    const d = present(v[i], `${path}[${i}]`);
+    const id = d?.id;
+    if (typeof id !== 'string' || id === '') throw new Refusal('bad_field', `${path}[${i}].id must be a non-empty string`);
+    const cur = d!.bidfloorcur === undefined ? impCur : d!.bidfloorcur;
+    if (typeof cur !== 'string' || !/^[A-Z]{3}$/.test(cur)) throw new Refusal('bad_field', `${path}[${i}].bidfloorcur must be an ISO-4217 code`);
+    deals.push({
+      id,
+      bidFloor: strictNumber(d!.bidfloor, `${path}[${i}].bidfloor`, 0),
+      bidFloorCur: cur,
+      wseat: d!.wseat === undefined ? undefined : strictStrings(d!.wseat, `${path}[${i}].wseat`),
+      wadomain: d!.wadomain === undefined ? undefined : strictStrings(d!.wadomain, `${path}[${i}].wadomain`),
+    });
+  }
+  return deals;
+}
+
+function normalizeDomain(d: string | undefined): string | undefined {
+  if (!d) return undefined;
+  const lower = d.toLowerCase();
+  return lower.startsWith('www.') ? lower.slice(4) : lower;
+}
+
+function domainOfPage(page: string | undefined): string | undefined {
+  if (!page) return undefined;
+  const start = page.indexOf('://');
+  if (start < 0) return undefined;
+  let end = start + 3;
+  while (end < page.length && page[end] !== '/' && page[end] !== ':' && page[end] !== '?' && page[end] !== '#') end++;
+  return page.slice(start + 3, end) || undefined;
+}

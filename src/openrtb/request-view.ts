@@ -1,0 +1,110 @@
+/**
+ * The bidder's view of an OpenRTB 2.5/2.6 bid request: the fields the hot path reads,
+ * normalised once (2.5 `ext` places and 2.6 top-level places merged), in objects of one fixed shape.
+ */
+
+export type Channel = 'site' | 'app' | 'dooh' | undefined;
+
+export interface BannerView {
+  /** Accepted sizes as `WxH` keys, from `format[]` and `w`/`h`. Empty means any size. */
+  readonly sizes: readonly string[];
+  readonly battr: readonly number[];
+}
+
+export interface VideoView {
+  readonly mimes: readonly string[];
+  readonly minDuration: number;
+  readonly maxDuration: number;
+  /** 2.6 `rqddurs`: exact durations only, when present. */
+  readonly requiredDurations: readonly number[] | undefined;
+  readonly protocols: readonly number[];
+  readonly battr: readonly number[];
+  readonly w: number | undefined;
+  readonly h: number | undefined;
+}
+
+export interface AudioView {
+  readonly mimes: readonly string[];
+  readonly minDuration: number;
+  readonly maxDuration: number;
+  readonly requiredDurations: readonly number[] | undefined;
+  readonly protocols: readonly number[];
+  readonly battr: readonly number[];
+}
+
+export interface NativeView {
+  /** The Native 1.x request as sent: a JSON string (standard) or an object (seen in the wild). */
+  readonly request: unknown;
+  readonly battr: readonly number[];
+}
+
+export interface DealView {
+  readonly id: string;
+  readonly bidFloor: number;
+  readonly bidFloorCur: string;
+  readonly wseat: readonly string[] | undefined;
+  readonly wadomain: readonly string[] | undefined;
+}
+
+export interface ImpView {
+  readonly id: string;
+  readonly banner: BannerView | undefined;
+  readonly video: VideoView | undefined;
+  readonly audio: AudioView | undefined;
+  readonly native: NativeView | undefined;
+  readonly bidFloor: number;
+  readonly bidFloorCur: string;
+  readonly secure: boolean;
+  readonly privateAuction: boolean;
+  readonly deals: readonly DealView[];
+}
+
+export interface BidRequestView {
+  readonly id: string;
+  readonly tmax: number | undefined;
+  readonly test: boolean;
+  /** Auction type: 1 first price, 2 second price plus. */
+  readonly at: number;
+  readonly cur: readonly string[] | undefined;
+  readonly imps: readonly ImpView[];
+
+  readonly channel: Channel;
+  readonly domain: string | undefined;
+  readonly bundle: string | undefined;
+  readonly publisherId: string | undefined;
+  /** IAB content categories of the site/app, its page and its content, each with its tier-1 parent. */
+  readonly categories: readonly string[];
+
+  readonly country: string | undefined;
+  readonly region: string | undefined;
+  readonly city: string | undefined;
+  readonly deviceType: number | undefined;
+  readonly os: string | undefined;
+  readonly ua: string | undefined;
+  readonly ip: string | undefined;
+  readonly ipv6: string | undefined;
+
+  readonly bcat: readonly string[];
+  readonly badv: readonly string[];
+  readonly bapp: readonly string[];
+  readonly wseat: readonly string[] | undefined;
+  readonly bseat: readonly string[];
+
+  /** Privacy signals, read from both their 2.6 and 2.5 `ext` places. */
+  readonly gdpr: number | undefined;
+  readonly consent: string | undefined;
+  readonly usPrivacy: string | undefined;
+  readonly coppa: boolean;
+  readonly lmt: boolean;
+  readonly schain: unknown;
+
+  /** User identity, for the audiences work. */
+  readonly buyerUid: string | undefined;
+  readonly userId: string | undefined;
+  readonly ifa: string | undefined;
+  readonly eids: unknown;
+}
+
+export const NO_NUMBERS: readonly number[] = Object.freeze([]);
+export const NO_STRINGS: readonly string[] = Object.freeze([]);
+export const NO_DEALS: readonly DealView[] = Object.freeze([]);

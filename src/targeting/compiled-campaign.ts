@@ -1,0 +1,175 @@
+/**
+ * Campaigns and creatives as the hot path uses them: prices in numbers, sets as Maps,
+ * markup prebuilt, CIDRs parsed, all computed once when the index is compiled.
+ */
+import type { Advertiser, Campaign, Creative } from '../campaigns/schema.js';
+import type { Currencies } from '../bidding/currency.js';
+import { CidrSet } from './cidr.js';
+import { normalizeCountry } from './geo.js';
+
+export type MediaType = 'banner' | 'video' | 'audio' | 'native';
+export const MTYPE: Record<MediaType, number> = { banner: 1, video: 2, audio: 3, native: 4 };
+
+export interface CompiledCreative {
+  readonly id: string;
+  readonly campaignId: string;
+  readonly type: MediaType;
+  readonly mtype: number;
+  readonly w: number | undefined;
+  readonly h: number | undefined;
+  readonly attrs: readonly number[];
+  readonly secure: boolean;
+  /** Banner HTML, or VAST/DAAST XML; undefined for native (built per request from its assets). */
+  readonly markup: string | undefined;
+  readonly duration: number;
+  readonly mimes: readonly string[];
+  readonly protocols: readonly number[];
+  readonly native: NativeAssets | undefined;
+}
+
+export interface NativeAssets {
+  readonly title?: string;
+  readonly image?: { url: string; w: number; h: number };
+  readonly icon?: { url: string; w: number; h: number };
+  readonly sponsored?: string;
+  readonly description?: string;
+  readonly cta?: string;
+  readonly rating?: number;
+  readonly clickUrl: string;
+  readonly impressionTrackers: readonly string[];
+}
+
+export interface Multipliers {
+  readonly deviceType: ReadonlyMap<number, number> | undefined;
+  readonly os: ReadonlyMap<string, number> | undefined;
+  readonly country: ReadonlyMap<string, number> | undefined;
+  readonly domain: ReadonlyMap<string, number> | undefined;
+  readonly bundle: ReadonlyMap<string, number> | undefined;
+}
+
+export interface CompiledCampaign {
+  /** Position in the index: campaigns are ranked by max bid (in the base currency), highest first. */
+  rank: number;
+  readonly id: string;
+  readonly advertiserId: string;
+  readonly currency: string;
+  readonly baseBid: number;
+  readonly maxBid: number;
+  /** maxBid in the base currency; the order of the index. */
+  readonly maxBidBase: number;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly adomain: readonly string[];
+  readonly categories: readonly string[];
+  readonly bundle: string | undefined;
+  /** Deal id → price multiplier. */
+  readonly deals: ReadonlyMap<string, number> | undefined;
+  readonly openMarket: boolean;
+  readonly multipliers: Multipliers | undefined;
+  readonly ipAllow: CidrSet | undefined;
+  readonly ipBlock: CidrSet | undefined;
+  readonly bannersBySize: ReadonlyMap<string, readonly CompiledCreative[]>;
+  readonly banners: readonly CompiledCreative[];
+  readonly videos: readonly CompiledCreative[];
+  readonly audios: readonly CompiledCreative[];
+  readonly natives: readonly CompiledCreative[];
+}
+
+export function compileCampaign(c: Campaign, adv: Advertiser | undefined, currencies: Currencies): CompiledCampaign {
+  const currency = c.currency ?? adv?.currency ?? currencies.base;
+  const creatives = c.creatives.map((cr) => compileCreative(cr, c.id));
+  const bannersBySize = new Map<string, CompiledCreative[]>();
+  for (const cr of creatives) {
+    if (cr.type !== 'banner') continue;
+    const key = `${cr.w}x${cr.h}`;
+    const list = bannersBySize.get(key);
+    if (list) list.push(cr);
+    else bannersBySize.set(key, [cr]);
+  }
+  const ip = c.targeting?.ipRanges;
+  return {
+    rank: -1,
+    id: c.id,
+    advertiserId: c.advertiserId,
+    currency,
+    baseBid: c.bid.base,
+    maxBid: c.bid.max,
+    maxBidBase: currencies.convert(c.bid.max, currency, currencies.base),
+    startMs: c.start ? Date.parse(c.start) : -Infinity,
+    endMs: c.end ? Date.parse(c.end) : Infinity,
+    adomain: c.adomain ?? adv?.domains ?? [],
+    categories: c.categories ?? [],
+    bundle: c.bundle?.toLowerCase(),
+    deals: c.deals?.length ? new Map(c.deals.map((d) => [d.id, d.multiplier ?? 1])) : undefined,
+    openMarket: c.openMarket ?? !c.deals?.length,
+    multipliers: compileMultipliers(c.multipliers),
+    ipAllow: ip?.allow?.length ? new CidrSet(ip.allow) : undefined,
+    ipBlock: ip?.block?.length ? new CidrSet(ip.block) : undefined,
+    bannersBySize,
+    banners: creatives.filter((cr) => cr.type === 'banner'),
+    videos: creatives.filter((cr) => cr.type === 'video'),
+    audios: creatives.filter((cr) => cr.type === 'audio'),
+    natives: creatives.filter((cr) => cr.type === 'native'),
+  };
+}
+
+function compileMultipliers(m: Campaign['multipliers']): Multipliers | undefined {
+  if (!m) return undefined;
+  const lower = (r: Record<string, number> | undefined) =>
+    r ? new Map(Object.entries(r).map(([k, v]) => [k.toLowerCase(), v])) : undefined;
+  return {
+    deviceType: m.deviceType ? new Map(Object.entries(m.deviceType).map(([k, v]) => [Number(k), v])) : undefined,
+    os: lower(m.os),
+    country: m.country
+      ? new Map(Object.entries(m.country).map(([k, v]) => [normalizeCountry(k) ?? k.toUpperCase(), v]))
+      : undefined,
+    domain: lower(m.domain),
+    bundle: lower(m.bundle),
+  };
+}
+
+const isSecure = (...texts: (string | undefined)[]) => texts.every((t) => !t || !t.includes('http://'));
+
+function compileCreative(cr: Creative, campaignId: string): CompiledCreative {
+  const base = { id: cr.id, campaignId, attrs: cr.attrs ?? [], type: cr.type, mtype: MTYPE[cr.type] };
+  switch (cr.type) {
+    case 'banner': {
+      const markup =
+        cr.html ??
+        `<a href="${escapeAttr(cr.landingUrl!)}" target="_blank" rel="noopener"><img src="${escapeAttr(cr.imageUrl!)}" width="${cr.w}" height="${cr.h}" alt="" style="border:0"></a>`;
+      return { ...base, w: cr.w, h: cr.h, markup, secure: cr.secure ?? isSecure(markup), duration: 0, mimes: [], protocols: [], native: undefined };
+    }
+    case 'video':
+    case 'audio':
+      return {
+        ...base,
+        w: cr.type === 'video' ? cr.w : undefined,
+        h: cr.type === 'video' ? cr.h : undefined,
+        markup: cr.vast,
+        secure: cr.secure ?? isSecure(cr.vast),
+        duration: cr.duration,
+        mimes: cr.mimes,
+        protocols: cr.protocols ?? [],
+        native: undefined,
+      };
+    case 'native': {
+      const { title, image, icon, sponsored, description, cta, rating, clickUrl } = cr;
+      const impressionTrackers = cr.impressionTrackers ?? [];
+      return {
+        ...base,
+        w: undefined,
+        h: undefined,
+        markup: undefined,
+        secure: cr.secure ?? isSecure(image?.url, icon?.url, clickUrl, ...impressionTrackers),
+        duration: 0,
+        mimes: [],
+        protocols: [],
+        native: { title, image, icon, sponsored, description, cta, rating, clickUrl, impressionTrackers },
+      };
+    }
+  }
+}
+
+function escapeAttr(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+}

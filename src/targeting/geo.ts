@@ -1,0 +1,44 @@
+/**
+ * Country codes. OpenRTB says ISO-3166-1 alpha-3, but many exchanges send alpha-2;
+ * both are normalised to upper-case alpha-3 (campaign rules and requests alike).
+ */
+import countries from 'i18n-iso-countries';
+
+const alpha3 = new Map<string, string>();
+for (const [a2, a3] of Object.entries(countries.getAlpha2Codes()) as [string, string][]) {
+  const three = countries.alpha2ToAlpha3(a2);
+  if (three) {
+    alpha3.set(a2, three);
+    alpha3.set(three, three);
+  }
+  void a3;
+}
+
+/** `us`, `US`, `usa` → `USA`; unknown codes → undefined. */
+export function normalizeCountry(code: string | undefined): string | undefined {
+  if (!code) return undefined;
+  const hit = alpha3.get(code);
+  return hit ?? alpha3.get(code.toUpperCase());
+}
+
+/**
+ * A region key: `<alpha-3 country>-<subdivision>` upper-cased. Campaigns write ISO 3166-2 (`US-CA`);
+ * requests carry `geo.country` and `geo.region` (`CA`, sometimes `US-CA`).
+ */
+export function regionKey(country: string | undefined, region: string | undefined): string | undefined {
+  if (!country || !region) return undefined;
+  const dash = region.indexOf('-');
+  const sub = dash >= 0 ? region.slice(dash + 1) : region;
+  return `${country}-${sub.toUpperCase()}`;
+}
+
+/** Campaign side: `US-CA` → `USA-CA`. */
+export function regionRuleKey(rule: string): string | undefined {
+  const dash = rule.indexOf('-');
+  const country = normalizeCountry(rule.slice(0, dash));
+  return country ? `${country}-${rule.slice(dash + 1).toUpperCase()}` : undefined;
+}
+
+export function cityKey(city: string | undefined): string | undefined {
+  return city ? city.trim().toLowerCase() : undefined;
+}

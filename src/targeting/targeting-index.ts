@@ -1,0 +1,237 @@
+/**
+ * The immutable targeting index: campaigns compiled into bit-set rules, built off the hot path
+ * whenever campaigns change and published by swapping one reference. A request ANDs a fixed number
+ * of rules (one per dimension it carries), so its cost does not grow with the number of campaigns
+ * that cannot match.
+ */
+import type { ConfigBundle } from '../campaigns/schema.js';
+import type { Currencies } from '../bidding/currency.js';
+import type { BidRequestView, ImpView } from '../openrtb/request-view.js';
+import { and, copy, fill, newBits, or, setBit, wordsFor, type Bits } from './bitset.js';
+import { compileCampaign, type CompiledCampaign } from './compiled-campaign.js';
+import { DaypartTable } from './dayparting.js';
+import { AllowRule, BlockRule } from './rules.js';
+import { cityKey, normalizeCountry, regionRuleKey } from './geo.js';
+import { parentCategory } from './categories.js';
+
+/** What the request's user agent adds when the request does not say it directly. */
+export interface DeviceFacts {
+  readonly deviceType: number | undefined;
+  readonly os: string | undefined;
+  readonly browser: string | undefined;
+}
+
+export class TargetingIndex {
+  readonly campaigns: readonly CompiledCampaign[];
+  readonly byId: ReadonlyMap<string, CompiledCampaign>;
+  readonly words: number;
+  /** Some campaign targets device type, OS or browser, so the user agent may need parsing. */
+  readonly needsUserAgent: boolean;
+  /** Some campaign has an IP rule, so the request's address needs parsing. */
+  readonly needsIp: boolean;
+
+  private readonly all: Bits;
+  readonly channel: AllowRule;
+  readonly country: AllowRule;
+  readonly region: AllowRule;
+  readonly city: AllowRule;
+  readonly deviceType: AllowRule<number>;
+  readonly os: AllowRule;
+  readonly browser: AllowRule;
+  readonly domainAllow: AllowRule;
+  readonly domainBlock: BlockRule;
+  readonly bundleAllow: AllowRule;
+  readonly bundleBlock: BlockRule;
+  readonly publisherAllow: AllowRule;
+  readonly publisherBlock: BlockRule;
+  readonly categoryInclude: AllowRule;
+  readonly categoryExclude: BlockRule;
+  /** Request-side block lists, keyed by what campaigns carry. */
+  readonly byOwnCategory: BlockRule;
+  readonly byAdomain: BlockRule;
+  readonly byAppBundle: BlockRule;
+  readonly dayparts: DaypartTable;
+  private readonly bannerAny: Bits;
+  private readonly bannerBySize = new Map<string, Bits>();
+  private readonly video: Bits;
+  private readonly audio: Bits;
+  private readonly native: Bits;
+  private readonly openMarket: Bits;
+  private readonly byDeal = new Map<string, Bits>();
+  private readonly hasDealOnly: boolean;
+
+  /** Scratch space, reused by every request (one request runs at a time per thread). */
+  private readonly reqBits: Bits;
+  private readonly tmp: Bits;
+
+  constructor(bundle: ConfigBundle, currencies: Currencies) {
+    const advertisers = new Map((bundle.advertisers ?? []).map((a) => [a.id, a]));
+    const compiled = (bundle.campaigns ?? [])
+      .filter((c) => (c.status ?? 'active') === 'active')
+      .map((c) => compileCampaign(c, advertisers.get(c.advertiserId), currencies))
+      .sort((a, b) => b.maxBidBase - a.maxBidBase || (a.id < b.id ? -1 : 1));
+    compiled.forEach((c, i) => (c.rank = i));
+    this.campaigns = compiled;
+    this.byId = new Map(compiled.map((c) => [c.id, c]));
+    const words = (this.words = wordsFor(compiled.length));
+    const allow = <V extends string | number = string>() => new AllowRule<V>(words);
+    const block = () => new BlockRule(words);
+    this.all = newBits(words);
+    fill(this.all, compiled.length);
+    this.channel = allow();
+    this.country = allow();
+    this.region = allow();
+    this.city = allow();
+    this.deviceType = allow<number>();
+    this.os = allow();
+    this.browser = allow();
+    this.domainAllow = allow();
+    this.domainBlock = block();
+    this.bundleAllow = allow();
+    this.bundleBlock = block();
+    this.publisherAllow = allow();
+    this.publisherBlock = block();
+    this.categoryInclude = allow();
+    this.categoryExclude = block();
+    this.byOwnCategory = block();
+    this.byAdomain = block();
+    this.byAppBundle = block();
+    const unconstrainedHours = newBits(words);
+    this.dayparts = new DaypartTable(words, unconstrainedHours);
+    this.bannerAny = newBits(words);
+    this.video = newBits(words);
+    this.audio = newBits(words);
+    this.native = newBits(words);
+    this.openMarket = newBits(words);
+    this.reqBits = newBits(words);
+    this.tmp = newBits(words);
+
+    const source = new Map((bundle.campaigns ?? []).map((c) => [c.id, c]));
+    for (const c of compiled) this.addCampaign(c, source.get(c.id)!.targeting ?? {}, unconstrainedHours);
+    this.hasDealOnly = compiled.some((c) => !c.openMarket);
+    this.needsUserAgent = this.deviceType.constrained || this.os.constrained || this.browser.constrained;
+    this.needsIp = compiled.some((c) => c.ipAllow || c.ipBlock);
+  }
+
+  private addCampaign(c: CompiledCampaign, t: NonNullable<ConfigBundle['campaigns']>[number]['targeting'] & object, noHours: Bits): void {
+    const r = c.rank;
+    const lower = (xs: readonly string[] | undefined) => xs?.map((x) => x.toLowerCase().replace(/^www\./, ''));
+    this.channel.add(r, t.channels);
+    this.country.add(r, t.countries?.map((x) => normalizeCountry(x)!));
+    this.region.add(r, t.regions?.map((x) => regionRuleKey(x)!));
+    this.city.add(r, t.cities?.map((x) => cityKey(x)!));
+    this.deviceType.add(r, t.deviceTypes);
+    this.os.add(r, lower(t.os));
+    this.browser.add(r, lower(t.browsers));
+    this.domainAllow.add(r, lower(t.domains?.allow));
+    this.domainBlock.add(r, lower(t.domains?.block));
+    this.bundleAllow.add(r, lower(t.bundles?.allow));
+    this.bundleBlock.add(r, lower(t.bundles?.block));
+    this.publisherAllow.add(r, t.publishers?.allow);
+    this.publisherBlock.add(r, t.publishers?.block);
+    this.categoryInclude.add(r, t.categories?.include);
+    this.categoryExclude.add(r, t.categories?.exclude);
+    this.byOwnCategory.add(r, withParents(c.categories));
+    this.byAdomain.add(r, c.adomain.flatMap(domainAndParents));
+    if (c.bundle) this.byAppBundle.add(r, [c.bundle]);
+    if (t.dayparting) this.dayparts.add(r, t.dayparting);
+    else setBit(noHours, r);
+    if (c.openMarket) setBit(this.openMarket, r);
+    for (const id of c.deals?.keys() ?? []) setBit(this.bitsFor(this.byDeal, id), r);
+    if (c.banners.length) setBit(this.bannerAny, r);
+    for (const size of c.bannersBySize.keys()) setBit(this.bitsFor(this.bannerBySize, size), r);
+    if (c.videos.length) setBit(this.video, r);
+    if (c.audios.length) setBit(this.audio, r);
+    if (c.natives.length) setBit(this.native, r);
+  }
+
+  private bitsFor(map: Map<string, Bits>, key: string): Bits {
+    let bits = map.get(key);
+    if (!bits) map.set(key, (bits = newBits(this.words)));
+    return bits;
+  }
+
+  /**
+   * Campaigns whose request-level rules all accept this request. Returns shared scratch space,
+   * valid until the next call.
+   */
+  requestCandidates(req: BidRequestView, device: DeviceFacts, nowMs: number): Bits {
+    const bits = this.reqBits;
+    copy(bits, this.all);
+    this.channel.apply(bits, req.channel);
+    this.country.apply(bits, req.country);
+    this.region.apply(bits, req.region);
+    this.city.apply(bits, req.city);
+    this.deviceType.apply(bits, device.deviceType);
+    this.os.apply(bits, device.os);
+    this.browser.apply(bits, device.browser);
+    this.domainAllow.apply(bits, req.domain);
+    this.domainBlock.apply(bits, req.domain);
+    this.bundleAllow.apply(bits, req.bundle);
+    this.bundleBlock.apply(bits, req.bundle);
+    this.publisherAllow.apply(bits, req.publisherId);
+    this.publisherBlock.apply(bits, req.publisherId);
+    this.categoryInclude.applyAny(bits, req.categories, this.tmp);
+    this.categoryExclude.applyAll(bits, req.categories);
+    this.byOwnCategory.applyAll(bits, req.bcat);
+    for (let i = 0; i < req.badv.length; i++) this.byAdomain.apply(bits, bareDomain(req.badv[i]));
+    this.byAppBundle.applyAll(bits, req.bapp);
+    if (this.dayparts.constrained) and(bits, this.dayparts.activeAt(nowMs));
+    return bits;
+  }
+
+  /** Narrows request candidates to campaigns with a creative of a media type the imp accepts and a deal it allows. */
+  impCandidates(imp: ImpView, requestBits: Bits, out: Bits): Bits {
+    out.fill(0);
+    if (imp.banner) {
+      if (imp.banner.sizes.length === 0) or(out, this.bannerAny);
+      else
+        for (let i = 0; i < imp.banner.sizes.length; i++) {
+          const bits = this.bannerBySize.get(imp.banner.sizes[i]);
+          if (bits) or(out, bits);
+        }
+    }
+    if (imp.video) or(out, this.video);
+    if (imp.audio) or(out, this.audio);
+    if (imp.native) or(out, this.native);
+    and(out, requestBits);
+    if (imp.privateAuction || this.hasDealOnly) {
+      if (imp.privateAuction) this.tmp.fill(0);
+      else copy(this.tmp, this.openMarket);
+      for (let i = 0; i < imp.deals.length; i++) {
+        const bits = this.byDeal.get(imp.deals[i].id);
+        if (bits) or(this.tmp, bits);
+      }
+      and(out, this.tmp);
+    }
+    return out;
+  }
+
+  newScratch(): Bits {
+    return newBits(this.words);
+  }
+}
+
+function withParents(cats: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const c of cats) {
+    out.add(c);
+    const p = parentCategory(c);
+    if (p) out.add(p);
+  }
+  return [...out];
+}
+
+/** `shop.example.com` → itself and `example.com`, so a badv entry blocks its subdomains too. */
+function domainAndParents(domain: string): string[] {
+  const parts = domain.toLowerCase().replace(/^www\./, '').split('.');
+  const out: string[] = [];
+  for (let i = 0; i + 2 <= parts.length; i++) out.push(parts.slice(i).join('.'));
+  return out.length ? out : [domain.toLowerCase()];
+}
+
+
+function bareDomain(d: string): string {
+  const lower = d.toLowerCase();
+  return lower.startsWith('www.') ? lower.slice(4) : lower;
+}
