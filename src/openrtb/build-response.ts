@@ -1,6 +1,6 @@
 /**
  * OpenRTB BidResponse JSON from the bidder's decisions: one seat (the exchange's), one bid per imp.
- * Fields new in 2.6 (`mtype`) are sent only to exchanges that speak 2.6.
+ * Fields new in 2.6 (`mtype`, `dur`) are sent only to exchanges that speak 2.6.
  */
 import type { ExchangeProfile } from '../campaigns/snapshot.js';
 import type { BidDecision } from '../bidding/bidder.js';
@@ -43,7 +43,7 @@ export function buildBidResponse(
       h: cr.h ?? (cr.type === 'video' ? video?.h : undefined),
       dealid: d.deal?.id,
       mtype: is26 ? cr.mtype : undefined,
-      dur: cr.type === 'video' || cr.type === 'audio' ? cr.duration : undefined,
+      dur: is26 && (cr.type === 'video' || cr.type === 'audio') ? cr.duration : undefined,
       adm: cr.markup ?? nativeMarkup(d.native!, cr.native!),
       nurl: urls.nurl,
       burl: urls.burl,
