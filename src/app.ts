@@ -8,6 +8,8 @@ import type { SnapshotRef } from './campaigns/snapshot.js';
 import type { BidderMetrics } from './metrics/bidder-metrics.js';
 import { registerBidRoutes } from './http/bid-route.js';
 import { registerAdminRoutes } from './http/admin-routes.js';
+import type { AudienceService } from './audiences/audience-service.js';
+import type { AudienceMetrics } from './metrics/audience-metrics.js';
 
 export interface AppDeps {
   readonly settings: Settings;
@@ -15,6 +17,8 @@ export interface AppDeps {
   readonly metrics: BidderMetrics;
   readonly isReady: () => boolean;
   readonly metricsText?: () => Promise<string>;
+  readonly audiences?: AudienceService;
+  readonly audienceMetrics?: AudienceMetrics;
 }
 
 export function buildBidApp(deps: AppDeps): TemplatedApp {
@@ -29,6 +33,10 @@ export function buildAdminApp(deps: AppDeps): TemplatedApp {
     snapshots: deps.snapshots,
     isReady: deps.isReady,
     metricsText: deps.metricsText ?? (() => deps.metrics.text()),
+    audiences:
+      deps.audiences && deps.audienceMetrics
+        ? { audiences: deps.audiences, metrics: deps.audienceMetrics, uploadLimitBytes: deps.settings.uploadLimitBytes }
+        : undefined,
   });
   return app;
 }

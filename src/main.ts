@@ -11,6 +11,8 @@ import { buildAdminApp, buildBidApp } from './app.js';
 import { listenExclusive } from './http/listen.js';
 import { ConfigError, formatFieldErrors } from './errors.js';
 import { log } from './log.js';
+import { AudienceMetrics } from './metrics/audience-metrics.js';
+import { buildAudiences } from './audiences/build-audiences.js';
 
 async function main(): Promise<void> {
   const settings = loadSettings();
@@ -20,8 +22,11 @@ async function main(): Promise<void> {
   metrics.campaignsLive.set(snapshots.current.index.campaigns.length);
   for (const id of snapshots.current.exchanges.keys()) metrics.forExchange(id);
 
+  const audienceMetrics = new AudienceMetrics(metrics.registry);
+  const audiences = await buildAudiences(settings, audienceMetrics);
+
   let ready = false;
-  const deps = { settings, snapshots, metrics, isReady: () => ready };
+  const deps = { settings, snapshots, metrics, audiences, audienceMetrics, isReady: () => ready };
   const bid = await listenExclusive(buildBidApp(deps), settings.host, settings.port);
   const admin = await listenExclusive(buildAdminApp(deps), settings.host, settings.adminPort);
   ready = true;
@@ -31,6 +36,7 @@ async function main(): Promise<void> {
     campaigns: snapshots.current.index.campaigns.length,
     exchanges: [...snapshots.current.exchanges.keys()],
     instance: settings.instanceId,
+    segmentStore: audiences.store.kind,
   });
 
   process.on('SIGHUP', () => {
@@ -44,7 +50,7 @@ async function main(): Promise<void> {
     ready = false;
     bid.close();
     admin.close();
-    setTimeout(() => process.exit(0), 50).unref();
+    void audiences.close().finally(() => setTimeout(() => process.exit(0), 50).unref());
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

@@ -13,6 +13,8 @@ import { readNativeRequest, type NativeRequest } from '../openrtb/native.js';
 import { fitCreative } from './creative-fit.js';
 import { biddablePrice, campaignPrice } from './pricing.js';
 import { furthest, type NoBidReason } from './no-bid-reason.js';
+import { audienceAllows } from './audience-rules.js';
+import { NO_AUDIENCE, type Audience } from '../audiences/audience-service.js';
 
 export interface BidDecision {
   readonly imp: ImpView;
@@ -34,7 +36,7 @@ const noBid = (reason: NoBidReason): Decision => ({ noBid: reason });
 /** Scratch bit sets per index, so a request allocates none. */
 const impScratch = new WeakMap<TargetingIndex, Bits>();
 
-export function decide(req: BidRequestView, snap: Snapshot, ex: ExchangeProfile, nowMs: number): Decision {
+export function decide(req: BidRequestView, snap: Snapshot, ex: ExchangeProfile, nowMs: number, audience: Audience = NO_AUDIENCE): Decision {
   if (req.wseat && req.wseat.length > 0 && req.wseat.indexOf(ex.seat) < 0) return noBid('seat_blocked');
   if (req.bseat.indexOf(ex.seat) >= 0) return noBid('seat_blocked');
   const currency = responseCurrency(req, ex, snap);
@@ -43,6 +45,7 @@ export function decide(req: BidRequestView, snap: Snapshot, ex: ExchangeProfile,
   const index = snap.index;
   const device = deviceFacts(req, index);
   const reqBits = index.requestCandidates(req, device, nowMs);
+  if (audience.complete && index.usesSegments) index.narrowByAudience(reqBits, audience.segments);
   const ip = index.needsIp ? parseIp(req.ip, req.ipv6) : undefined;
   let scratch = impScratch.get(index);
   if (!scratch) impScratch.set(index, (scratch = index.newScratch()));
@@ -58,7 +61,7 @@ export function decide(req: BidRequestView, snap: Snapshot, ex: ExchangeProfile,
     for (let i = nextBit(impBits, 0); i >= 0; i = nextBit(impBits, i + 1)) {
       const c = index.campaigns[i];
       if (best && c.maxBidBase < bestBase) break; // ranked by max bid: nobody further can beat it
-      if (nowMs < c.startMs || nowMs >= c.endMs || !ipAllowed(c, ip)) continue;
+      if (nowMs < c.startMs || nowMs >= c.endMs || !ipAllowed(c, ip) || !audienceAllows(c.segments, audience)) continue;
       const deal = pickDeal(c, imp, ex.seat);
       if (deal === null) continue;
       const creative = fitCreative(c, imp, native);
@@ -66,7 +69,7 @@ export function decide(req: BidRequestView, snap: Snapshot, ex: ExchangeProfile,
         reason = furthest(reason, 'no_creative_fit');
         continue;
       }
-      const wanted = campaignPrice(c, req, device, deal ? c.deals!.get(deal.id)! : 1);
+      const wanted = campaignPrice(c, req, device, audience, deal ? c.deals!.get(deal.id)! : 1);
       const price = biddablePrice(c, wanted, imp, deal, currency, snap.currencies);
       if (price < 0) {
         reason = furthest(reason, 'below_floor');

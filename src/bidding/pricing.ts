@@ -1,5 +1,5 @@
 /**
- * Prices. A campaign bids its base CPM times the multipliers that apply to the request,
+ * Prices. A campaign bids its base CPM times the multipliers that apply to the request and user,
  * never above its max bid. When a floor sits above that price but within max bid, the bid is
  * raised to the floor; when even max bid cannot meet the floor, there is no bid.
  */
@@ -7,9 +7,17 @@ import type { BidRequestView, DealView, ImpView } from '../openrtb/request-view.
 import type { CompiledCampaign } from '../targeting/compiled-campaign.js';
 import type { DeviceFacts } from '../targeting/targeting-index.js';
 import type { Currencies } from './currency.js';
+import type { Audience } from '../audiences/audience-service.js';
+import { segmentMultiplier } from './audience-rules.js';
 
 /** The campaign's wanted CPM for this request, in the campaign's currency, capped at max bid. */
-export function campaignPrice(c: CompiledCampaign, req: BidRequestView, device: DeviceFacts, dealMultiplier: number): number {
+export function campaignPrice(
+  c: CompiledCampaign,
+  req: BidRequestView,
+  device: DeviceFacts,
+  audience: Audience,
+  dealMultiplier: number,
+): number {
   let price = c.baseBid * dealMultiplier;
   const m = c.multipliers;
   if (m) {
@@ -18,6 +26,7 @@ export function campaignPrice(c: CompiledCampaign, req: BidRequestView, device: 
     if (m.country && req.country !== undefined) price *= m.country.get(req.country) ?? 1;
     if (m.domain && req.domain !== undefined) price *= m.domain.get(req.domain) ?? 1;
     if (m.bundle && req.bundle !== undefined) price *= m.bundle.get(req.bundle) ?? 1;
+    if (m.segment) price *= segmentMultiplier(m.segment, audience);
   }
   return price < c.maxBid ? price : c.maxBid;
 }

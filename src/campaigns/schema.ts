@@ -47,6 +47,23 @@ export const DaypartingSchema = Type.Object(
   Closed,
 );
 
+const SegmentId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$' });
+
+/** Audience rules: the user must be in any of / all of some segments, and in none of others. */
+export const SegmentRulesSchema = Type.Object(
+  {
+    anyOf: Type.Optional(Type.Array(SegmentId, { minItems: 1, maxItems: 1000 })),
+    allOf: Type.Optional(Type.Array(SegmentId, { minItems: 1, maxItems: 100 })),
+    exclude: Type.Optional(Type.Array(SegmentId, { minItems: 1, maxItems: 1000 })),
+    /**
+     * When the user's segments cannot be known in time (store slow or down): `skip` the campaign
+     * (default), or `bid` as if the audience rules were met, without segment multipliers.
+     */
+    whenUnavailable: Type.Optional(StringEnum(['skip', 'bid'])),
+  },
+  Closed,
+);
+
 export const TargetingSchema = Type.Object(
   {
     channels: Type.Optional(Type.Array(StringEnum(['site', 'app']), { minItems: 1 })),
@@ -67,6 +84,7 @@ export const TargetingSchema = Type.Object(
     ),
     dayparting: Type.Optional(DaypartingSchema),
     ipRanges: Type.Optional(AllowBlock(Type.String({ minLength: 3, maxLength: 64 }))),
+    segments: Type.Optional(SegmentRulesSchema),
   },
   Closed,
 );
@@ -184,6 +202,7 @@ export const CampaignSchema = Type.Object(
           country: Type.Optional(MultiplierMap),
           domain: Type.Optional(MultiplierMap),
           bundle: Type.Optional(MultiplierMap),
+          segment: Type.Optional(MultiplierMap),
         },
         Closed,
       ),
@@ -251,6 +270,7 @@ export const ConfigBundleSchema = Type.Object(
 
 export type Dayparting = Static<typeof DaypartingSchema>;
 export type Targeting = Static<typeof TargetingSchema>;
+export type SegmentRules = Static<typeof SegmentRulesSchema>;
 export type Deal = Static<typeof DealSchema>;
 export type BannerCreative = Static<typeof BannerCreativeSchema>;
 export type VideoCreative = Static<typeof VideoCreativeSchema>;

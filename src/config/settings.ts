@@ -25,6 +25,17 @@ export interface Settings {
   readonly noticeBaseUrl: string;
   /** Unique per process; prefixes bid ids so they never collide across instances. */
   readonly instanceId: string;
+  /** Set: segments live in Redis (`redis://` or `redis+cluster://`). Unset: in this process. */
+  readonly redisUrl: string | undefined;
+  /** Longest a request waits for the segment store, carved out of its deadline. */
+  readonly audienceLookupBudgetMs: number;
+  /** Time kept back from the deadline for scoring and answering after a segment lookup. */
+  readonly scoringReserveMs: number;
+  readonly audienceCacheUsers: number;
+  readonly audienceCacheTtlMs: number;
+  readonly audienceNegativeTtlMs: number;
+  /** Largest audience upload, in bytes (streamed, never held whole). */
+  readonly uploadLimitBytes: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -56,7 +67,16 @@ export function loadSettings(env: Env = process.env): Settings {
     debugNoBid: bool('DEBUG_NOBID'),
     noticeBaseUrl: (env.NOTICE_BASE_URL || `http://localhost:${port}`).replace(/\/+$/, ''),
     instanceId: env.INSTANCE_ID || randomBytes(4).toString('hex'),
+    redisUrl: env.REDIS_URL || undefined,
+    audienceLookupBudgetMs: int('AUDIENCE_LOOKUP_BUDGET_MS', 10, 0, 1000),
+    scoringReserveMs: int('SCORING_RESERVE_MS', 2, 0, 100),
+    audienceCacheUsers: int('AUDIENCE_CACHE_USERS', 500_000, 0, 50_000_000),
+    audienceCacheTtlMs: int('AUDIENCE_CACHE_TTL_MS', 60_000, 1, 86_400_000),
+    audienceNegativeTtlMs: int('AUDIENCE_NEGATIVE_TTL_MS', 30_000, 1, 86_400_000),
+    uploadLimitBytes: int('UPLOAD_LIMIT_BYTES', 2 * 1024 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
   };
+  if (settings.redisUrl && !/^redis(s|\+cluster)?:\/\//.test(settings.redisUrl))
+    errors.push({ path: 'REDIS_URL', code: 'invalid_url', message: 'must start with redis://, rediss:// or redis+cluster://' });
   if (!/^https?:\/\//.test(settings.noticeBaseUrl))
     errors.push({ path: 'NOTICE_BASE_URL', code: 'invalid_url', message: 'must start with http:// or https://' });
   if (!/^[A-Za-z0-9]{1,16}$/.test(settings.instanceId))

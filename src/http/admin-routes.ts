@@ -1,8 +1,9 @@
 /**
- * The admin port: liveness, readiness and Prometheus metrics. (The config API joins it later.)
+ * The admin port: liveness, readiness, Prometheus metrics and the audience API.
  */
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { SnapshotRef } from '../campaigns/snapshot.js';
+import { registerAudienceRoutes, type AudienceRouteDeps } from './audience-routes.js';
 
 export interface AdminDeps {
   readonly snapshots: SnapshotRef;
@@ -10,6 +11,8 @@ export interface AdminDeps {
   readonly metricsText: () => Promise<string>;
   /** False while starting or draining. */
   readonly isReady: () => boolean;
+  /** The audience API, when this process owns a segment store. */
+  readonly audiences?: AudienceRouteDeps;
 }
 
 export function registerAdminRoutes(app: TemplatedApp, deps: AdminDeps): void {
@@ -38,6 +41,7 @@ export function registerAdminRoutes(app: TemplatedApp, deps: AdminDeps): void {
       },
     );
   });
+  if (deps.audiences) registerAudienceRoutes(app, deps.audiences);
   app.any('/*', (res) => {
     res.writeStatus('404 Not Found').end('not found');
   });

@@ -14,12 +14,17 @@ import { deadlineMs } from '../bidding/deadline.js';
 import type { NoBidReason } from '../bidding/no-bid-reason.js';
 import { BidIds } from '../bidding/notice-urls.js';
 import { readBody, type BodySink } from './read-body.js';
+import { NO_AUDIENCE, type Audience, type AudienceService } from '../audiences/audience-service.js';
+import { userKeys } from '../audiences/identity.js';
+import type { BidRequestView } from '../openrtb/request-view.js';
 import { acceptsGzip, gunzipLimited, gzip } from './gzip.js';
 
 export interface BidRouteDeps {
   readonly settings: Settings;
   readonly snapshots: SnapshotRef;
   readonly metrics: BidderMetrics;
+  /** The user's segments; absent: no audience lookups (every user is segment-less). */
+  readonly audiences?: AudienceService;
   /** Monotonic milliseconds; injectable for tests. */
   readonly clock?: () => number;
 }
@@ -115,9 +120,20 @@ class PendingBid implements BodySink {
 
     const budget = deadlineMs(req.tmax, settings);
     if (this.h.clock() - this.start >= budget) return this.noBid('deadline');
+    const audiences = this.h.deps.audiences;
+    if (!audiences || !this.snap.index.usesSegments) return this.bid(req, budget, NO_AUDIENCE);
+    const left = budget - (this.h.clock() - this.start) - settings.scoringReserveMs;
+    const audience = audiences.resolve(userKeys(req, this.ex.id), Math.min(settings.audienceLookupBudgetMs, left));
+    if (!(audience instanceof Promise)) return this.bid(req, budget, audience);
+    audience.then((a) => {
+      if (!this.aborted) this.res.cork(() => this.bid(req, budget, a));
+    });
+  }
+
+  private bid(req: BidRequestView, budget: number, audience: Audience): void {
     let decision;
     try {
-      decision = decide(req, this.snap, this.ex, Date.now());
+      decision = decide(req, this.snap, this.ex, Date.now(), audience);
     } catch (e) {
       this.m.outcome.error.inc();
       return this.noBid('internal_error', e);

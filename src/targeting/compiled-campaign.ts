@@ -2,7 +2,7 @@
  * Campaigns and creatives as the hot path uses them: prices in numbers, sets as Maps,
  * markup prebuilt, CIDRs parsed, all computed once when the index is compiled.
  */
-import type { Advertiser, Campaign, Creative } from '../campaigns/schema.js';
+import type { Advertiser, Campaign, Creative, SegmentRules } from '../campaigns/schema.js';
 import type { Currencies } from '../bidding/currency.js';
 import { CidrSet } from './cidr.js';
 import { normalizeCountry } from './geo.js';
@@ -39,12 +39,21 @@ export interface NativeAssets {
   readonly impressionTrackers: readonly string[];
 }
 
+export interface CompiledSegmentRules {
+  readonly anyOf: readonly string[] | undefined;
+  readonly allOf: readonly string[] | undefined;
+  readonly exclude: readonly string[] | undefined;
+  /** Policy when the user's segments are not fully known: skip the campaign, or bid anyway. */
+  readonly skipWhenUnavailable: boolean;
+}
+
 export interface Multipliers {
   readonly deviceType: ReadonlyMap<number, number> | undefined;
   readonly os: ReadonlyMap<string, number> | undefined;
   readonly country: ReadonlyMap<string, number> | undefined;
   readonly domain: ReadonlyMap<string, number> | undefined;
   readonly bundle: ReadonlyMap<string, number> | undefined;
+  readonly segment: ReadonlyMap<string, number> | undefined;
 }
 
 export interface CompiledCampaign {
@@ -68,6 +77,7 @@ export interface CompiledCampaign {
   readonly multipliers: Multipliers | undefined;
   readonly ipAllow: CidrSet | undefined;
   readonly ipBlock: CidrSet | undefined;
+  readonly segments: CompiledSegmentRules | undefined;
   readonly bannersBySize: ReadonlyMap<string, readonly CompiledCreative[]>;
   readonly banners: readonly CompiledCreative[];
   readonly videos: readonly CompiledCreative[];
@@ -105,6 +115,7 @@ export function compileCampaign(c: Campaign, adv: Advertiser | undefined, curren
     multipliers: compileMultipliers(c.multipliers),
     ipAllow: ip?.allow?.length ? new CidrSet(ip.allow) : undefined,
     ipBlock: ip?.block?.length ? new CidrSet(ip.block) : undefined,
+    segments: compileSegmentRules(c.targeting?.segments),
     bannersBySize,
     banners: creatives.filter((cr) => cr.type === 'banner'),
     videos: creatives.filter((cr) => cr.type === 'video'),
@@ -125,7 +136,13 @@ function compileMultipliers(m: Campaign['multipliers']): Multipliers | undefined
       : undefined,
     domain: lower(m.domain),
     bundle: lower(m.bundle),
+    segment: m.segment ? new Map(Object.entries(m.segment)) : undefined,
   };
+}
+
+function compileSegmentRules(r: SegmentRules | undefined): CompiledSegmentRules | undefined {
+  if (!r || (!r.anyOf && !r.allOf && !r.exclude)) return undefined;
+  return { anyOf: r.anyOf, allOf: r.allOf, exclude: r.exclude, skipWhenUnavailable: (r.whenUnavailable ?? 'skip') === 'skip' };
 }
 
 const isSecure = (...texts: (string | undefined)[]) => texts.every((t) => !t || !t.includes('http://'));

@@ -44,6 +44,17 @@ export class AllowRule<V extends string | number = string> {
     and(candidates, scratch);
   }
 
+  /** As applyAny, for a set of values. */
+  applyAnyIn(candidates: Bits, values: ReadonlySet<V>, scratch: Bits): void {
+    if (!this.constrained) return;
+    copy(scratch, this.any);
+    for (const v of values) {
+      const bits = this.byValue.get(v);
+      if (bits) or(scratch, bits);
+    }
+    and(candidates, scratch);
+  }
+
   private bitsFor(v: V): Bits {
     let bits = this.byValue.get(v);
     if (!bits) {

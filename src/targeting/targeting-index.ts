@@ -29,6 +29,10 @@ export class TargetingIndex {
   readonly needsUserAgent: boolean;
   /** Some campaign has an IP rule, so the request's address needs parsing. */
   readonly needsIp: boolean;
+  /** Some campaign has audience rules or segment multipliers, so the user's segments are looked up. */
+  readonly usesSegments: boolean;
+  /** Campaigns by the segments of their `anyOf` rule (applied only when the audience is fully known). */
+  readonly segmentAnyOf: AllowRule;
 
   private readonly all: Bits;
   readonly channel: AllowRule;
@@ -96,6 +100,7 @@ export class TargetingIndex {
     this.byOwnCategory = block();
     this.byAdomain = block();
     this.byAppBundle = block();
+    this.segmentAnyOf = allow();
     const unconstrainedHours = newBits(words);
     this.dayparts = new DaypartTable(words, unconstrainedHours);
     this.bannerAny = newBits(words);
@@ -111,6 +116,7 @@ export class TargetingIndex {
     this.hasDealOnly = compiled.some((c) => !c.openMarket);
     this.needsUserAgent = this.deviceType.constrained || this.os.constrained || this.browser.constrained;
     this.needsIp = compiled.some((c) => c.ipAllow || c.ipBlock);
+    this.usesSegments = compiled.some((c) => c.segments || c.multipliers?.segment);
   }
 
   private addCampaign(c: CompiledCampaign, t: NonNullable<ConfigBundle['campaigns']>[number]['targeting'] & object, noHours: Bits): void {
@@ -134,6 +140,7 @@ export class TargetingIndex {
     this.byOwnCategory.add(r, withParents(c.categories));
     this.byAdomain.add(r, c.adomain.flatMap(domainAndParents));
     if (c.bundle) this.byAppBundle.add(r, [c.bundle]);
+    this.segmentAnyOf.add(r, c.segments?.anyOf);
     if (t.dayparting) this.dayparts.add(r, t.dayparting);
     else setBit(noHours, r);
     if (c.openMarket) setBit(this.openMarket, r);
@@ -178,6 +185,14 @@ export class TargetingIndex {
     this.byAppBundle.applyAll(bits, req.bapp);
     if (this.dayparts.constrained) and(bits, this.dayparts.activeAt(nowMs));
     return bits;
+  }
+
+  /**
+   * Keeps campaigns whose `anyOf` audience rule the user meets. Only for a fully known audience:
+   * with a partial one, each campaign's own policy decides (see bidding/audience-rules).
+   */
+  narrowByAudience(requestBits: Bits, segments: ReadonlySet<string>): void {
+    this.segmentAnyOf.applyAnyIn(requestBits, segments, this.tmp);
   }
 
   /** Narrows request candidates to campaigns with a creative of a media type the imp accepts and a deal it allows. */

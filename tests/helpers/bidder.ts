@@ -10,6 +10,10 @@ import type { ConfigBundle } from '../../src/campaigns/schema.js';
 import { BidderMetrics } from '../../src/metrics/bidder-metrics.js';
 import { buildAdminApp, buildBidApp } from '../../src/app.js';
 import { listenExclusive } from '../../src/http/listen.js';
+import { AudienceMetrics } from '../../src/metrics/audience-metrics.js';
+import { AudienceService, DEFAULT_AUDIENCE_SETTINGS, type AudienceSettings } from '../../src/audiences/audience-service.js';
+import { MemorySegmentStore } from '../../src/audiences/memory-segment-store.js';
+import type { SegmentStore } from '../../src/audiences/segment-store.js';
 
 export interface HttpResult {
   status: number;
@@ -24,6 +28,7 @@ export interface TestBidder {
   readonly adminPort: number;
   readonly snapshots: SnapshotRef;
   readonly metrics: BidderMetrics;
+  readonly audiences: AudienceService;
   post(path: string, body: string | Buffer | object, headers?: Record<string, string>): Promise<HttpResult>;
   get(path: string, admin?: boolean): Promise<HttpResult>;
   metricsText(): Promise<string>;
@@ -35,12 +40,27 @@ export function validBundle(bundle: ConfigBundle): ConfigBundle {
   return bundleFromTexts([{ name: 'test.json', text: JSON.stringify(bundle) }]);
 }
 
-export async function startBidder(opts: { bundle?: ConfigBundle; configDir?: string; env?: Record<string, string> } = {}): Promise<TestBidder> {
+export interface StartOptions {
+  bundle?: ConfigBundle;
+  configDir?: string;
+  env?: Record<string, string>;
+  /** The segment store behind the audience service (default: a fresh in-process one). */
+  segmentStore?: SegmentStore;
+  audienceSettings?: Partial<AudienceSettings>;
+}
+
+export async function startBidder(opts: StartOptions = {}): Promise<TestBidder> {
   const settings = loadSettings({ HOST: '127.0.0.1', PORT: '0', ADMIN_PORT: '0', INSTANCE_ID: 'test', ...opts.env });
   const bundle = opts.bundle ? validBundle(opts.bundle) : await loadBundleFromDir(opts.configDir ?? 'config');
   const snapshots = new SnapshotRef(buildSnapshot(bundle, 1));
   const metrics = new BidderMetrics({ defaultMetrics: false });
-  const deps = { settings, snapshots, metrics, isReady: () => true };
+  const audienceMetrics = new AudienceMetrics(metrics.registry);
+  const audiences = new AudienceService(opts.segmentStore ?? new MemorySegmentStore(), audienceMetrics, {
+    ...DEFAULT_AUDIENCE_SETTINGS,
+    ...opts.audienceSettings,
+  });
+  await audiences.refreshRegistry(true).catch(() => {});
+  const deps = { settings, snapshots, metrics, audiences, audienceMetrics, isReady: () => true };
   const bid = await listenExclusive(buildBidApp(deps), '127.0.0.1', 0);
   const admin = await listenExclusive(buildAdminApp(deps), '127.0.0.1', 0);
   return {
@@ -48,6 +68,7 @@ export async function startBidder(opts: { bundle?: ConfigBundle; configDir?: str
     adminPort: admin.port,
     snapshots,
     metrics,
+    audiences,
     post: (path, body, headers = {}) =>
       httpRequest(bid.port, 'POST', path, typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body), headers),
     get: (path, isAdmin = true) => httpRequest(isAdmin ? admin.port : bid.port, 'GET', path),
@@ -55,6 +76,7 @@ export async function startBidder(opts: { bundle?: ConfigBundle; configDir?: str
     close() {
       bid.close();
       admin.close();
+      void audiences.close();
     },
   };
 }

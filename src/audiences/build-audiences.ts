@@ -1,0 +1,26 @@
+/** Chooses the segment store from settings: Redis when REDIS_URL is set, in-process otherwise. */
+import type { Settings } from '../config/settings.js';
+import type { AudienceMetrics } from '../metrics/audience-metrics.js';
+import { AudienceService, DEFAULT_AUDIENCE_SETTINGS } from './audience-service.js';
+import { MemorySegmentStore } from './memory-segment-store.js';
+import { createRedis } from './redis-client.js';
+import { RedisSegmentStore } from './redis-segment-store.js';
+import type { SegmentStore } from './segment-store.js';
+
+export function buildSegmentStore(settings: Settings): SegmentStore {
+  if (!settings.redisUrl) return new MemorySegmentStore();
+  return new RedisSegmentStore(createRedis(settings.redisUrl), createRedis(settings.redisUrl, { admin: true }));
+}
+
+export async function buildAudiences(settings: Settings, metrics: AudienceMetrics, store = buildSegmentStore(settings)): Promise<AudienceService> {
+  const service = new AudienceService(store, metrics, {
+    ...DEFAULT_AUDIENCE_SETTINGS,
+    cacheMaxUsers: Math.max(1, settings.audienceCacheUsers),
+    cacheTtlMs: settings.audienceCacheTtlMs,
+    negativeTtlMs: settings.audienceNegativeTtlMs,
+  });
+  // A store that is down at start must not stop the bidder: it bids without segments until it is back.
+  await service.refreshRegistry(true).catch(() => {});
+  service.startRegistryPolling();
+  return service;
+}

@@ -1,0 +1,126 @@
+/**
+ * The production segment store, in Redis (single server or Cluster).
+ *
+ * Data model (`P` = key prefix, default `aud:`):
+ * - `P u:{<user key>}`  hash: segment id → membership expiry (unix seconds). The key expires with its
+ *                       latest membership, so every user has a TTL. Small hashes use Redis's listpack
+ *                       encoding (see README for measured bytes per user). The braces make the whole
+ *                       user key the Cluster hash tag: one user's data lives in one slot.
+ * - `P segments`        hash: segment id → metadata JSON.
+ * - `P hll:{<segment>}` HyperLogLog of the users uploaded into a segment (approximate size).
+ * - `P version`         counter bumped on every metadata change (other bidders poll it).
+ * A lookup issues one HGETALL per user key; with auto-pipelining they leave together, one round
+ * trip (on a Cluster, one pipeline per node, in parallel).
+ */
+import type { RedisLike } from './redis-client.js';
+import type { MembershipRow, SegmentMeta, SegmentStore, UserSegments } from './segment-store.js';
+
+/** Adds memberships to one user hash, keeping later expiries, and pushes the key's TTL out. */
+const ADD_SCRIPT = `
+local exp = tonumber(ARGV[1])
+for i = 2, #ARGV do
+  local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
+  if cur < exp then redis.call('HSET', KEYS[1], ARGV[i], exp) end
+end
+local t = redis.call('EXPIRETIME', KEYS[1])
+if t < exp then redis.call('EXPIREAT', KEYS[1], exp) end
+return 1`;
+
+type WithAdd = RedisLike & { audAdd(key: string, expiresAt: number, ...segments: string[]): Promise<number> };
+
+export class RedisSegmentStore implements SegmentStore {
+  readonly kind = 'redis' as const;
+  private readonly redis: WithAdd;
+
+  constructor(
+    redis: RedisLike,
+    private readonly admin: RedisLike = redis,
+    private readonly prefix = 'aud:',
+  ) {
+    this.redis = redis as WithAdd;
+    for (const client of new Set([redis, admin])) client.defineCommand('audAdd', { numberOfKeys: 1, lua: ADD_SCRIPT });
+  }
+
+  userKey(key: string): string {
+    return `${this.prefix}u:{${key}}`;
+  }
+
+  async lookup(keys: readonly string[]): Promise<(UserSegments | undefined)[]> {
+    const replies = await Promise.all(keys.map((k) => this.redis.hgetall(this.userKey(k))));
+    return replies.map((h) => {
+      let out: { segment: string; expiresAt: number }[] | undefined;
+      for (const segment in h) (out ??= []).push({ segment, expiresAt: Number(h[segment]) });
+      return out;
+    });
+  }
+
+  async addMemberships(rows: readonly MembershipRow[]): Promise<void> {
+    const admin = this.admin as WithAdd;
+    const work: Promise<unknown>[] = [];
+    const bySegment = new Map<string, string[]>();
+    for (const row of rows) {
+      work.push(admin.audAdd(this.userKey(row.key), row.expiresAt, ...row.segments));
+      for (const seg of row.segments) {
+        let list = bySegment.get(seg);
+        if (!list) bySegment.set(seg, (list = []));
+        list.push(row.key);
+      }
+    }
+    for (const [seg, keys] of bySegment) work.push(admin.pfadd(`${this.prefix}hll:{${seg}}`, ...keys));
+    await Promise.all(work);
+  }
+
+  async removeUser(key: string): Promise<boolean> {
+    return (await this.admin.del(this.userKey(key))) > 0;
+  }
+
+  async putSegment(meta: SegmentMeta): Promise<void> {
+    const { approximateSize: _ignored, ...stored } = meta;
+    await this.admin.hset(`${this.prefix}segments`, meta.id, JSON.stringify(stored));
+    await this.admin.incr(`${this.prefix}version`);
+  }
+
+  async getSegment(id: string): Promise<SegmentMeta | undefined> {
+    const raw = await this.admin.hget(`${this.prefix}segments`, id);
+    if (!raw) return undefined;
+    return { ...(JSON.parse(raw) as SegmentMeta), approximateSize: await this.admin.pfcount(`${this.prefix}hll:{${id}}`) };
+  }
+
+  async listSegments(): Promise<SegmentMeta[]> {
+    const all = await this.admin.hgetall(`${this.prefix}segments`);
+    const metas = Object.values(all).map((raw) => JSON.parse(raw) as SegmentMeta);
+    const sizes = await Promise.all(metas.map((m) => this.admin.pfcount(`${this.prefix}hll:{${m.id}}`)));
+    return metas.map((m, i) => ({ ...m, approximateSize: sizes[i] }));
+  }
+
+  /** Metadata goes at once (bidders stop using the segment on their next refresh); memberships are swept. */
+  async dropSegment(id: string): Promise<boolean> {
+    const removed = await this.admin.hdel(`${this.prefix}segments`, id);
+    if (!removed) return false;
+    await this.admin.del(`${this.prefix}hll:{${id}}`);
+    await this.admin.incr(`${this.prefix}version`);
+    await this.sweep(id);
+    return true;
+  }
+
+  /** Removes one segment from every user hash (SCAN in batches on every master). */
+  private async sweep(segment: string): Promise<void> {
+    const nodes = 'nodes' in this.admin && typeof this.admin.nodes === 'function' ? this.admin.nodes('master') : [this.admin];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${this.prefix}u:*`, 'COUNT', 1000);
+        cursor = next;
+        await Promise.all(keys.map((k) => node.hdel(k, segment)));
+      } while (cursor !== '0');
+    }
+  }
+
+  async metaVersion(): Promise<number> {
+    return Number((await this.redis.get(`${this.prefix}version`)) ?? 0);
+  }
+
+  async close(): Promise<void> {
+    for (const client of new Set([this.redis as RedisLike, this.admin])) client.disconnect();
+  }
+}

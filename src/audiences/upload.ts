@@ -1,0 +1,247 @@
+/**
+ * First-party audience uploads, streamed: bytes arrive in chunks, are split into lines (UTF-8
+ * safe across chunk boundaries), validated row by row and written to the segment store in batches.
+ * Nothing holds the whole file. The caller pauses the upload stream while a batch is being written.
+ *
+ * CSV: `user_id,id_type[,segments[,ttl]]` (a header line starting with `user_id` is skipped;
+ * `segments` lists extra segment ids separated by `|`; `ttl` in seconds).
+ * NDJSON: `{"user_id": "...", "id_type": "uid", "segments": ["..."], "ttl": 86400}` per line.
+ * Every row joins the segment named in the URL, plus its extra segments.
+ */
+import { StringDecoder } from 'node:string_decoder';
+import { uploadKey } from './identity.js';
+import type { MembershipRow, SegmentStore } from './segment-store.js';
+
+export type UploadFormat = 'csv' | 'ndjson';
+
+export interface RowError {
+  readonly line: number;
+  readonly message: string;
+}
+
+export interface UploadProgress {
+  readonly uploadId: string;
+  readonly segmentId: string;
+  readonly format: UploadFormat;
+  state: 'running' | 'done' | 'failed' | 'aborted';
+  bytes: number;
+  lines: number;
+  accepted: number;
+  rejected: number;
+  /** The first errors, with line numbers (at most MAX_ERRORS). */
+  readonly errors: RowError[];
+  readonly startedAt: string;
+  finishedAt?: string;
+  failure?: string;
+}
+
+const MAX_ERRORS = 20;
+const BATCH_ROWS = 1_000;
+const MAX_LINE_BYTES = 16 * 1024;
+const MAX_TTL_SECONDS = 400 * 24 * 3600;
+const SEGMENT_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+export interface UploadOptions {
+  readonly uploadId: string;
+  readonly segmentId: string;
+  readonly format: UploadFormat;
+  readonly defaultTtlSeconds: number;
+  /** Segments that exist (rows naming others are rejected). */
+  readonly knownSegments: ReadonlySet<string>;
+  readonly nowSeconds: number;
+}
+
+export class AudienceUpload {
+  readonly progress: UploadProgress;
+  private readonly decoder = new StringDecoder('utf8');
+  private partial = '';
+  private batch: MembershipRow[] = [];
+  private writing: Promise<void> = Promise.resolve();
+  private failed: Error | undefined;
+  /** The current line passed MAX_LINE_BYTES and was rejected; drop the rest of it. */
+  private skipRestOfLine = false;
+
+  constructor(
+    private readonly store: SegmentStore,
+    private readonly o: UploadOptions,
+    /** Called with the keys of each batch written (to invalidate caches). */
+    private readonly onWritten: (keys: string[]) => void = () => {},
+  ) {
+    this.progress = {
+      uploadId: o.uploadId,
+      segmentId: o.segmentId,
+      format: o.format,
+      state: 'running',
+      bytes: 0,
+      lines: 0,
+      accepted: 0,
+      rejected: 0,
+      errors: [],
+      startedAt: new Date().toISOString(),
+    };
+  }
+
+  /** Feeds a chunk. Returns a promise when a batch write is in flight: pause the source until it settles. */
+  push(chunk: Uint8Array): Promise<void> | undefined {
+    this.progress.bytes += chunk.byteLength;
+    const text = this.partial + this.decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+      this.line(text.slice(start, nl));
+      start = nl + 1;
+    }
+    this.partial = text.slice(start);
+    if (this.partial.length > MAX_LINE_BYTES) {
+      this.progress.lines++;
+      this.reject(`line longer than ${MAX_LINE_BYTES} bytes`);
+      this.partial = '';
+      this.skipRestOfLine = true;
+    }
+    return this.batch.length >= BATCH_ROWS ? this.flush() : undefined;
+  }
+
+  /** The stream ended: parses the last line, writes what is left, and reports. */
+  async end(): Promise<UploadProgress> {
+    const last = this.partial + this.decoder.end();
+    this.partial = '';
+    if (last.length) this.line(last);
+    await this.flush();
+    this.progress.state = this.failed ? 'failed' : 'done';
+    if (this.failed) this.progress.failure = this.failed.message;
+    this.progress.finishedAt = new Date().toISOString();
+    return this.progress;
+  }
+
+  abort(): void {
+    this.progress.state = 'aborted';
+    this.progress.finishedAt = new Date().toISOString();
+  }
+
+  private flush(): Promise<void> {
+    if (this.batch.length === 0) return this.writing;
+    const rows = this.batch;
+    this.batch = [];
+    this.writing = this.writing
+      .then(() => this.store.addMemberships(rows))
+      .then(
+        () => {
+          this.progress.accepted += rows.length;
+          this.onWritten(rows.map((r) => r.key));
+        },
+        (e: Error) => {
+          this.failed ??= e;
+          this.progress.rejected += rows.length;
+          this.note(0, `store write failed for ${rows.length} rows: ${e.message}`);
+        },
+      );
+    return this.writing;
+  }
+
+  private line(raw: string): void {
+    if (this.skipRestOfLine) {
+      this.skipRestOfLine = false;
+      return;
+    }
+    const n = ++this.progress.lines;
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.trim() === '') return;
+    if (n === 1 && this.o.format === 'csv' && /^\s*"?user_id"?\s*,/i.test(line)) return;
+    const row = this.o.format === 'csv' ? fromCsv(line) : fromNdjson(line);
+    if (typeof row === 'string') return this.reject(row);
+    const key = uploadKey(row.idType, row.userId);
+    if (typeof key !== 'string') return this.reject(key.error);
+    const segments = [this.o.segmentId];
+    for (const s of row.segments) {
+      if (!SEGMENT_ID.test(s)) return this.reject(`"${s}" is not a valid segment id`);
+      if (!this.o.knownSegments.has(s)) return this.reject(`unknown segment "${s}"`);
+      if (segments.indexOf(s) < 0) segments.push(s);
+    }
+    let ttl = this.o.defaultTtlSeconds;
+    if (row.ttl !== undefined) {
+      if (!Number.isInteger(row.ttl) || row.ttl <= 0 || row.ttl > MAX_TTL_SECONDS)
+        return this.reject(`ttl must be whole seconds from 1 to ${MAX_TTL_SECONDS}`);
+      ttl = row.ttl;
+    }
+    this.batch.push({ key, segments, expiresAt: this.o.nowSeconds + ttl });
+  }
+
+  private reject(message: string): void {
+    this.progress.rejected++;
+    this.note(this.progress.lines, message);
+  }
+
+  private note(line: number, message: string): void {
+    if (this.progress.errors.length < MAX_ERRORS) this.progress.errors.push({ line, message });
+  }
+}
+
+interface ParsedRow {
+  userId: string;
+  idType: string;
+  segments: string[];
+  ttl: number | undefined;
+}
+
+function fromCsv(line: string): ParsedRow | string {
+  const f = splitCsv(line);
+  if (typeof f === 'string') return f;
+  if (f.length < 2 || f.length > 4) return 'expected user_id,id_type[,segments[,ttl]]';
+  const ttlText = f[3]?.trim();
+  return {
+    userId: f[0],
+    idType: f[1],
+    segments: f[2] ? f[2].split('|').map((s) => s.trim()).filter(Boolean) : [],
+    ttl: ttlText ? (/^\d+$/.test(ttlText) ? Number(ttlText) : NaN) : undefined,
+  };
+}
+
+/** RFC 4180 fields: commas, optional double quotes, doubled quotes inside quotes. */
+function splitCsv(line: string): string[] | string {
+  const out: string[] = [];
+  let i = 0;
+  while (i <= line.length) {
+    if (line[i] === '"') {
+      let value = '';
+      i++;
+      for (;;) {
+        const q = line.indexOf('"', i);
+        if (q < 0) return 'unterminated quoted field';
+        value += line.slice(i, q);
+        if (line[q + 1] === '"') {
+          value += '"';
+          i = q + 2;
+        } else {
+          i = q + 1;
+          break;
+        }
+      }
+      out.push(value);
+      if (i < line.length && line[i] !== ',') return 'unexpected text after a quoted field';
+      i++;
+    } else {
+      const comma = line.indexOf(',', i);
+      const end = comma < 0 ? line.length : comma;
+      out.push(line.slice(i, end));
+      i = end + 1;
+    }
+  }
+  return out;
+}
+
+function fromNdjson(line: string): ParsedRow | string {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(line);
+  } catch {
+    return 'not valid JSON';
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return 'each line must be a JSON object';
+  const d = doc as Record<string, unknown>;
+  for (const k of Object.keys(d)) if (!['user_id', 'id_type', 'segments', 'ttl'].includes(k)) return `unknown field "${k}"`;
+  if (typeof d.user_id !== 'string') return 'user_id must be a string';
+  if (typeof d.id_type !== 'string') return 'id_type must be a string';
+  if (d.segments !== undefined && (!Array.isArray(d.segments) || d.segments.some((s) => typeof s !== 'string')))
+    return 'segments must be an array of strings';
+  if (d.ttl !== undefined && typeof d.ttl !== 'number') return 'ttl must be a number of seconds';
+  return { userId: d.user_id, idType: d.id_type, segments: (d.segments as string[]) ?? [], ttl: d.ttl as number | undefined };
+}

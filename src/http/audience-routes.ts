@@ -1,0 +1,213 @@
+/**
+ * Audience API on the admin port:
+ * - `GET    /api/v1/audiences`                       segments with metadata and approximate size
+ * - `GET    /api/v1/audiences/{segmentId}`           one segment
+ * - `PUT    /api/v1/audiences/{segmentId}`           create or update metadata {name, advertiserId, ttlSeconds}
+ * - `DELETE /api/v1/audiences/{segmentId}`           drop a segment (metadata now, memberships swept)
+ * - `POST   /api/v1/audiences/{segmentId}/members`   streamed CSV (text/csv) or NDJSON (application/x-ndjson) upload
+ * - `GET    /api/v1/audience-uploads[/{uploadId}]`   progress of running and recent uploads
+ * - `DELETE /api/v1/users/{idType}/{userId}/segments` forget one user's segments
+ */
+import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { randomUUID } from 'node:crypto';
+import type { AudienceService } from '../audiences/audience-service.js';
+import type { AudienceMetrics } from '../metrics/audience-metrics.js';
+import { AudienceUpload, type UploadFormat, type UploadProgress } from '../audiences/upload.js';
+import { DEFAULT_SEGMENT_TTL_SECONDS, type SegmentMeta } from '../audiences/segment-store.js';
+import { uploadKey } from '../audiences/identity.js';
+import { validateSegmentInput } from '../audiences/segment-input.js';
+import { readJson, sendError, sendJson } from './json-body.js';
+
+const SEGMENT_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+const KEEP_UPLOADS = 100;
+
+export interface AudienceRouteDeps {
+  readonly audiences: AudienceService;
+  readonly metrics: AudienceMetrics;
+  readonly uploadLimitBytes: number;
+}
+
+export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDeps): void {
+  const { audiences } = deps;
+  const store = audiences.store;
+  const uploads = new Map<string, UploadProgress>();
+  const guard = (res: HttpResponse, work: Promise<void>) =>
+    work.catch((e: Error) => sendError(res, '503 Service Unavailable', 'store_unavailable', e.message));
+
+  app.get('/api/v1/audiences', (res) => {
+    res.onAborted(() => {});
+    guard(res, store.listSegments().then((segments) => sendJson(res, '200 OK', { segments })));
+  });
+
+  app.get('/api/v1/audiences/:segmentId', (res, req) => {
+    const id = req.getParameter(0);
+    res.onAborted(() => {});
+    guard(
+      res,
+      store.getSegment(id).then((m) => (m ? sendJson(res, '200 OK', m) : sendError(res, '404 Not Found', 'not_found', `no segment "${id}"`))),
+    );
+  });
+
+  app.put('/api/v1/audiences/:segmentId', (res, req) => {
+    const id = req.getParameter(0);
+    readJson(res, req.getHeader('content-length'), 64 * 1024, (body, aborted) => {
+      if (!SEGMENT_ID.test(id)) return sendError(res, '400 Bad Request', 'invalid_id', 'segment ids are 1-64 of A-Z a-z 0-9 . _ : -');
+      const errors = validateSegmentInput(body);
+      if (errors.length) return sendError(res, '400 Bad Request', 'validation_failed', 'the segment is invalid', errors);
+      const input = body as { name?: string; advertiserId?: string; ttlSeconds?: number };
+      guard(
+        res,
+        store.getSegment(id).then(async (existing) => {
+          const meta: SegmentMeta = {
+            id,
+            name: input.name ?? existing?.name ?? id,
+            advertiserId: input.advertiserId ?? existing?.advertiserId,
+            ttlSeconds: input.ttlSeconds ?? existing?.ttlSeconds ?? DEFAULT_SEGMENT_TTL_SECONDS,
+            createdAt: existing?.createdAt ?? new Date().toISOString(),
+          };
+          await store.putSegment(meta);
+          await audiences.refreshRegistry(true);
+          if (!aborted()) sendJson(res, existing ? '200 OK' : '201 Created', await store.getSegment(id));
+        }),
+      );
+    });
+  });
+
+  app.del('/api/v1/audiences/:segmentId', (res, req) => {
+    const id = req.getParameter(0);
+    res.onAborted(() => {});
+    guard(
+      res,
+      store.dropSegment(id).then(async (dropped) => {
+        await audiences.refreshRegistry(true);
+        if (dropped) sendJson(res, '200 OK', { id, dropped: true });
+        else sendError(res, '404 Not Found', 'not_found', `no segment "${id}"`);
+      }),
+    );
+  });
+
+  app.post('/api/v1/audiences/:segmentId/members', (res, req) => {
+    const id = req.getParameter(0);
+    const type = req.getHeader('content-type').toLowerCase();
+    const query = new URLSearchParams(req.getQuery() ?? '');
+    const length = req.getHeader('content-length');
+    const format: UploadFormat | undefined = /csv|text\/plain/.test(type) ? 'csv' : /ndjson|jsonl|x-json-stream/.test(type) ? 'ndjson' : undefined;
+    if (!SEGMENT_ID.test(id)) return sendError(res, '400 Bad Request', 'invalid_id', 'segment ids are 1-64 of A-Z a-z 0-9 . _ : -');
+    if (!format) return sendError(res, '415 Unsupported Media Type', 'unsupported_media_type', 'send text/csv or application/x-ndjson');
+    if (length !== '' && Number(length) > deps.uploadLimitBytes)
+      return sendError(res, '413 Payload Too Large', 'body_too_large', `uploads are limited to ${deps.uploadLimitBytes} bytes`);
+    streamUpload(res, deps, id, format, query);
+  });
+
+  app.get('/api/v1/audience-uploads', (res) => sendJson(res, '200 OK', { uploads: [...uploads.values()].reverse() }));
+  app.get('/api/v1/audience-uploads/:uploadId', (res, req) => {
+    const u = uploads.get(req.getParameter(0));
+    if (u) sendJson(res, '200 OK', u);
+    else sendError(res, '404 Not Found', 'not_found', 'no such upload');
+  });
+
+  app.del('/api/v1/users/:idType/:userId/segments', (res, req) => {
+    const key = uploadKey(req.getParameter(0), decodeURIComponent(req.getParameter(1)));
+    res.onAborted(() => {});
+    if (typeof key !== 'string') return sendError(res, '400 Bad Request', 'invalid_user', key.error);
+    guard(
+      res,
+      store.removeUser(key).then((removed) => {
+        audiences.invalidate([key]);
+        if (removed) sendJson(res, '200 OK', { key, removed: true });
+        else sendError(res, '404 Not Found', 'not_found', `no segments for ${key}`);
+      }),
+    );
+  });
+
+  function remember(p: UploadProgress): void {
+    uploads.set(p.uploadId, p);
+    if (uploads.size > KEEP_UPLOADS) uploads.delete(uploads.keys().next().value!);
+  }
+
+  /** Streams the body into an AudienceUpload, pausing the socket while batches are written. */
+  function streamUpload(res: HttpResponse, d: AudienceRouteDeps, segmentId: string, format: UploadFormat, query: URLSearchParams) {
+    let aborted = false;
+    let upload: AudienceUpload | undefined;
+    let received = 0;
+    let finished = false;
+    const early: Buffer[] = [];
+    let endedEarly = false;
+    res.onAborted(() => {
+      aborted = true;
+      upload?.abort();
+    });
+    res.pause(); // until the segment exists
+    const feed = (chunk: Uint8Array) => {
+      const wait = upload!.push(chunk);
+      if (wait) {
+        res.pause();
+        void wait.then(() => !aborted && res.resume());
+      }
+    };
+    const finish = () => {
+      finished = true;
+      void upload!.end().then((p) => {
+        d.metrics.uploadRows.labels('accepted').inc(p.accepted);
+        d.metrics.uploadRows.labels('rejected').inc(p.rejected);
+        if (!aborted) sendJson(res, p.state === 'failed' ? '503 Service Unavailable' : '200 OK', p);
+      });
+    };
+    res.onData((ab, isLast) => {
+      if (aborted || finished) return;
+      received += ab.byteLength;
+      if (received > d.uploadLimitBytes) {
+        finished = true;
+        upload?.abort();
+        return sendError(res, '413 Payload Too Large', 'body_too_large', `uploads are limited to ${d.uploadLimitBytes} bytes`);
+      }
+      if (!upload) {
+        early.push(Buffer.from(new Uint8Array(ab)));
+        endedEarly ||= isLast;
+        return;
+      }
+      feed(new Uint8Array(ab));
+      if (isLast) finish();
+    });
+    ensureSegment(d.audiences, segmentId, query).then(
+      () => {
+        if (aborted || finished) return;
+        upload = new AudienceUpload(
+          d.audiences.store,
+          {
+            uploadId: query.get('uploadId') || randomUUID(),
+            segmentId,
+            format,
+            defaultTtlSeconds: Number(query.get('ttl')) || d.audiences.segmentTtl(segmentId),
+            knownSegments: d.audiences.liveSegments(),
+            nowSeconds: Math.floor(Date.now() / 1000),
+          },
+          (keys) => d.audiences.invalidate(keys),
+        );
+        remember(upload.progress);
+        for (const chunk of early) feed(chunk);
+        early.length = 0;
+        if (endedEarly) finish();
+        else res.resume();
+      },
+      (e: Error) => !aborted && sendError(res, '503 Service Unavailable', 'store_unavailable', e.message),
+    );
+  }
+}
+
+/** Creates the segment with defaults (name = id) when an upload names one that does not exist yet. */
+async function ensureSegment(audiences: AudienceService, id: string, query: URLSearchParams): Promise<void> {
+  if (audiences.liveSegments().has(id)) return;
+  const existing = await audiences.store.getSegment(id);
+  if (!existing) {
+    const ttl = Number(query.get('ttl'));
+    await audiences.store.putSegment({
+      id,
+      name: query.get('name') || id,
+      advertiserId: query.get('advertiserId') || undefined,
+      ttlSeconds: Number.isInteger(ttl) && ttl > 0 ? ttl : DEFAULT_SEGMENT_TTL_SECONDS,
+      createdAt: new Date().toISOString(),
+    });
+  }
+  await audiences.refreshRegistry(true);
+}
