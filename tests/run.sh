@@ -1,6 +1,21 @@
 #!/usr/bin/env bash
-# The whole test suite. Starts (and stops) whatever real servers the tests need, then runs vitest.
+# The whole test suite. Installs the real servers the tests need when they are missing
+# (Debian packages; the tests start and stop their own instances on free ports), type-checks,
+# then runs vitest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing test servers: ${need[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # Debian's package may start a system instance; the tests use their own on free ports.
+  $sudo_cmd service redis-server stop >/dev/null 2>&1 || true
+fi
+
 npx tsc -p tsconfig.json --noEmit
 npx vitest run "$@"
