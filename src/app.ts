@@ -10,6 +10,7 @@ import { registerBidRoutes } from './http/bid-route.js';
 import { registerAdminRoutes } from './http/admin-routes.js';
 import type { AudienceService } from './audiences/audience-service.js';
 import type { AudienceMetrics } from './metrics/audience-metrics.js';
+import type { NoticeSigner } from './events/notice-signer.js';
 
 export interface AppDeps {
   readonly settings: Settings;
@@ -17,6 +18,7 @@ export interface AppDeps {
   readonly metrics: BidderMetrics;
   readonly isReady: () => boolean;
   readonly metricsText?: () => Promise<string>;
+  readonly signer: NoticeSigner;
   readonly audiences?: AudienceService;
   readonly audienceMetrics?: AudienceMetrics;
 }

@@ -13,6 +13,7 @@ import { ConfigError, formatFieldErrors } from './errors.js';
 import { log } from './log.js';
 import { AudienceMetrics } from './metrics/audience-metrics.js';
 import { buildAudiences } from './audiences/build-audiences.js';
+import { loadSigner } from './events/load-signer.js';
 
 async function main(): Promise<void> {
   const settings = loadSettings();
@@ -26,7 +27,8 @@ async function main(): Promise<void> {
   const audiences = await buildAudiences(settings, audienceMetrics);
 
   let ready = false;
-  const deps = { settings, snapshots, metrics, audiences, audienceMetrics, isReady: () => ready };
+  const signer = await loadSigner(settings);
+  const deps = { settings, snapshots, metrics, audiences, audienceMetrics, signer, isReady: () => ready };
   const bid = await listenExclusive(buildBidApp(deps), settings.host, settings.port);
   const admin = await listenExclusive(buildAdminApp(deps), settings.host, settings.adminPort);
   ready = true;

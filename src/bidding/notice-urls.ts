@@ -1,29 +1,31 @@
 /**
- * Win, billing and loss notice URLs for a bid. They point at this bidder, carry what identifies
- * the bid later (bid id, request id, imp id, campaign, creative, our price and currency), and
- * end with the exchange's macros, which it substitutes before calling them.
+ * Notice URLs for a bid: win (nurl), billing (burl), loss (lurl), the impression pixel and the click
+ * redirect. They point at this bidder, carry the bid's signed identity (bid, request, imp, campaign,
+ * creative, our price and currency) and end with the exchange's macros, which it substitutes before
+ * calling them. The identity is signed once per bid and shared by all five URLs.
  */
 import type { ExchangeProfile } from '../campaigns/snapshot.js';
-import type { BidDecision } from './bidder.js';
+import type { NoticeSigner } from '../events/notice-signer.js';
+import { identityQuery, type BidIdentity } from '../events/bid-identity.js';
 
 export interface NoticeUrls {
   readonly nurl: string | undefined;
   readonly burl: string;
   readonly lurl: string;
+  readonly impression: string;
+  readonly click: string;
 }
 
-export function noticeUrls(base: string, ex: ExchangeProfile, requestId: string, bidId: string, d: BidDecision, currency: string): NoticeUrls {
-  const query =
-    `?b=${bidId}&r=${encodeURIComponent(requestId)}&i=${encodeURIComponent(d.imp.id)}` +
-    `&c=${d.campaign.id}&cr=${d.creative.id}&bp=${d.price}&bc=${currency}` +
-    (d.deal ? `&d=${encodeURIComponent(d.deal.id)}` : '');
+export function noticeUrls(base: string, ex: ExchangeProfile, id: BidIdentity, signer: NoticeSigner): NoticeUrls {
+  const q = identityQuery(id, signer);
   const m = ex.macros;
-  const prefix = `${base}/notice/`;
-  const exPath = `/${ex.id}${query}`;
+  const at = (type: string) => `${base}/notice/${type}/${ex.id}?${q}`;
   return {
-    nurl: ex.sendNurl ? `${prefix}win${exPath}&p=${m.price}&m=${m.minToWin}&pc=${m.currency}` : undefined,
-    burl: `${prefix}billing${exPath}&p=${m.price}&pc=${m.currency}`,
-    lurl: `${prefix}loss${exPath}&l=${m.loss}&m=${m.minToWin}`,
+    nurl: ex.sendNurl ? `${at('win')}&p=${m.price}&m=${m.minToWin}&pc=${m.currency}` : undefined,
+    burl: `${at('billing')}&p=${m.price}&pc=${m.currency}`,
+    lurl: `${at('loss')}&l=${m.loss}&m=${m.minToWin}&p=${m.price}&pc=${m.currency}`,
+    impression: at('impression'),
+    click: at('click'),
   };
 }
 

@@ -36,6 +36,10 @@ export interface Settings {
   readonly audienceNegativeTtlMs: number;
   /** Largest audience upload, in bytes (streamed, never held whole). */
   readonly uploadLimitBytes: number;
+  /** Local state: embedded stores, the event spool, the generated notice signing key. */
+  readonly dataDir: string;
+  /** `id:secret,id:secret`: the first signs notice URLs, all verify. Unset: a key generated once under dataDir. */
+  readonly noticeSigningKeys: string | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -74,6 +78,8 @@ export function loadSettings(env: Env = process.env): Settings {
     audienceCacheTtlMs: int('AUDIENCE_CACHE_TTL_MS', 60_000, 1, 86_400_000),
     audienceNegativeTtlMs: int('AUDIENCE_NEGATIVE_TTL_MS', 30_000, 1, 86_400_000),
     uploadLimitBytes: int('UPLOAD_LIMIT_BYTES', 2 * 1024 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
+    dataDir: env.DATA_DIR || 'data',
+    noticeSigningKeys: env.NOTICE_SIGNING_KEYS || undefined,
   };
   if (settings.redisUrl && !/^redis(s|\+cluster)?:\/\//.test(settings.redisUrl))
     errors.push({ path: 'REDIS_URL', code: 'invalid_url', message: 'must start with redis://, rediss:// or redis+cluster://' });

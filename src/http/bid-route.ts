@@ -13,6 +13,7 @@ import { decide } from '../bidding/bidder.js';
 import { deadlineMs } from '../bidding/deadline.js';
 import type { NoBidReason } from '../bidding/no-bid-reason.js';
 import { BidIds } from '../bidding/notice-urls.js';
+import type { NoticeSigner } from '../events/notice-signer.js';
 import { readBody, type BodySink } from './read-body.js';
 import { NO_AUDIENCE, type Audience, type AudienceService } from '../audiences/audience-service.js';
 import { userKeys } from '../audiences/identity.js';
@@ -23,6 +24,8 @@ export interface BidRouteDeps {
   readonly settings: Settings;
   readonly snapshots: SnapshotRef;
   readonly metrics: BidderMetrics;
+  /** Signs the notice URLs of every bid. */
+  readonly signer: NoticeSigner;
   /** The user's segments; absent: no audience lookups (every user is segment-less). */
   readonly audiences?: AudienceService;
   /** Monotonic milliseconds; injectable for tests. */
@@ -44,7 +47,7 @@ class BidHandler {
   readonly ctx: ResponseContext;
   readonly clock: () => number;
   constructor(readonly deps: BidRouteDeps) {
-    this.ctx = { noticeBaseUrl: deps.settings.noticeBaseUrl, bidIds: new BidIds(deps.settings.instanceId) };
+    this.ctx = { noticeBaseUrl: deps.settings.noticeBaseUrl, bidIds: new BidIds(deps.settings.instanceId), signer: deps.signer };
     this.clock = deps.clock ?? now;
   }
 
@@ -132,14 +135,17 @@ class PendingBid implements BodySink {
 
   private bid(req: BidRequestView, budget: number, audience: Audience): void {
     let decision;
+    let json = '';
     try {
       decision = decide(req, this.snap, this.ex, Date.now(), audience);
+      // Inside the try too: a throw while writing the response must be a counted no-bid, not an uncaught exception.
+      if (decision.noBid === undefined)
+        json = buildBidResponse(req.id, decision.bids, decision.currency, this.ex, this.h.ctx, Math.floor(Date.now() / 1000)).json;
     } catch (e) {
       this.m.outcome.error.inc();
       return this.noBid('internal_error', e);
     }
     if (decision.noBid !== undefined) return this.noBid(decision.noBid);
-    const json = buildBidResponse(req.id, decision.bids, decision.currency, this.ex, this.h.ctx);
     if (this.h.clock() - this.start >= budget) return this.noBid('deadline');
     const res = this.res.writeStatus('200 OK').writeHeader('content-type', 'application/json').writeHeader('x-openrtb-version', this.ex.responseVersion);
     if (this.acceptGzip) res.writeHeader('content-encoding', 'gzip').end(gzip(json));

@@ -5,11 +5,20 @@
 import type { ExchangeProfile } from '../campaigns/snapshot.js';
 import type { BidDecision } from '../bidding/bidder.js';
 import { BidIds, noticeUrls } from '../bidding/notice-urls.js';
-import { nativeMarkup } from './native.js';
+import { adMarkup } from '../bidding/ad-markup.js';
+import type { NoticeSigner } from '../events/notice-signer.js';
+import type { BidIdentity } from '../events/bid-identity.js';
 
 export interface ResponseContext {
   readonly noticeBaseUrl: string;
   readonly bidIds: BidIds;
+  readonly signer: NoticeSigner;
+}
+
+export interface BuiltResponse {
+  readonly json: string;
+  /** The identity of each bid, in the order of the decisions (for the bid log). */
+  readonly identities: readonly BidIdentity[];
 }
 
 export function buildBidResponse(
@@ -18,18 +27,33 @@ export function buildBidResponse(
   currency: string,
   ex: ExchangeProfile,
   ctx: ResponseContext,
-): string {
+  nowSec: number,
+): BuiltResponse {
   const is26 = ex.responseVersion === '2.6';
   const out = new Array(bids.length);
+  const identities = new Array<BidIdentity>(bids.length);
   for (let i = 0; i < bids.length; i++) {
     const d = bids[i];
     const cr = d.creative;
     const c = d.campaign;
-    const id = ctx.bidIds.next();
-    const urls = noticeUrls(ctx.noticeBaseUrl, ex, requestId, id, d, currency);
+    const id: BidIdentity = {
+      bidId: ctx.bidIds.next(),
+      requestId,
+      impId: d.imp.id,
+      exchange: ex.id,
+      advertiserId: c.advertiserId,
+      campaignId: c.id,
+      creativeId: cr.id,
+      dealId: d.deal?.id ?? '',
+      price: d.price,
+      currency,
+      issuedAt: nowSec,
+    };
+    identities[i] = id;
+    const urls = noticeUrls(ctx.noticeBaseUrl, ex, id, ctx.signer);
     const video = d.imp.video;
     out[i] = {
-      id,
+      id: id.bidId,
       impid: d.imp.id,
       price: d.price,
       adid: cr.id,
@@ -44,11 +68,11 @@ export function buildBidResponse(
       dealid: d.deal?.id,
       mtype: is26 ? cr.mtype : undefined,
       dur: is26 && (cr.type === 'video' || cr.type === 'audio') ? cr.duration : undefined,
-      adm: cr.markup ?? nativeMarkup(d.native!, cr.native!),
+      adm: adMarkup(cr, urls, d.native),
       nurl: urls.nurl,
       burl: urls.burl,
       lurl: urls.lurl,
     };
   }
-  return JSON.stringify({ id: requestId, cur: currency, seatbid: [{ seat: ex.seat, bid: out }] });
+  return { json: JSON.stringify({ id: requestId, cur: currency, seatbid: [{ seat: ex.seat, bid: out }] }), identities };
 }

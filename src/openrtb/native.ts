@@ -101,19 +101,28 @@ function fill(a: NativeAssetRequest, c: NativeAssets): Filled | undefined {
   }
 }
 
-/** True when the creative can fill every required asset. */
+/** True when the creative can fill every required asset, and at least one asset (an ad with none is no ad). */
 export function nativeFits(req: NativeRequest, c: NativeAssets): boolean {
-  for (const a of req.assets) if (a.required && !fill(a, c)) return false;
-  return true;
+  let filled = false;
+  for (const a of req.assets) {
+    const fits = fill(a, c) !== undefined;
+    if (a.required && !fits) return false;
+    filled ||= fits;
+  }
+  return filled;
 }
 
-/** Native 1.2 response markup (JSON text) with every asset the creative can fill. */
-export function nativeMarkup(req: NativeRequest, c: NativeAssets): string {
+/**
+ * Native 1.2 response markup (JSON text) with every asset the creative can fill. The link goes
+ * through the bidder's click redirect when one is given; our impression tracker joins the creative's.
+ */
+export function nativeMarkup(req: NativeRequest, c: NativeAssets, impressionUrl?: string, clickUrl?: string): string {
   const assets: Filled[] = [];
   for (const a of req.assets) {
     const f = fill(a, c);
     if (f) assets.push(f);
   }
-  const body = { ver: '1.2', assets, link: { url: c.clickUrl }, imptrackers: c.impressionTrackers };
+  const imptrackers = impressionUrl ? [...c.impressionTrackers, impressionUrl] : c.impressionTrackers;
+  const body = { ver: '1.2', assets, link: { url: clickUrl ?? c.clickUrl }, imptrackers };
   return JSON.stringify(req.wrapped ? { native: body } : body);
 }

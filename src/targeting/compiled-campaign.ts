@@ -21,6 +21,12 @@ export interface CompiledCreative {
   readonly secure: boolean;
   /** Banner HTML, or VAST/DAAST XML; undefined for native (built per request from its assets). */
   readonly markup: string | undefined;
+  /** Banner HTML split at each `${DSP_CLICK_URL}`, so the click URL is joined in per bid. */
+  readonly markupParts: readonly string[] | undefined;
+  /** VAST/DAAST: where our <Impression> tracker goes (just inside <InLine> or <Wrapper>); -1: nowhere. */
+  readonly vastInsertAt: number;
+  /** Where the click redirect sends the browser (never taken from the URL: no open redirect). */
+  readonly landingUrl: string | undefined;
   readonly duration: number;
   readonly mimes: readonly string[];
   readonly protocols: readonly number[];
@@ -153,8 +159,21 @@ function compileCreative(cr: Creative, campaignId: string): CompiledCreative {
     case 'banner': {
       const markup =
         cr.html ??
-        `<a href="${escapeAttr(cr.landingUrl!)}" target="_blank" rel="noopener"><img src="${escapeAttr(cr.imageUrl!)}" width="${cr.w}" height="${cr.h}" alt="" style="border:0"></a>`;
-      return { ...base, w: cr.w, h: cr.h, markup, secure: cr.secure ?? isSecure(markup), duration: 0, mimes: [], protocols: [], native: undefined };
+        `<a href="${CLICK_MACRO}" target="_blank" rel="noopener"><img src="${escapeAttr(cr.imageUrl!)}" width="${cr.w}" height="${cr.h}" alt="" style="border:0"></a>`;
+      return {
+        ...base,
+        w: cr.w,
+        h: cr.h,
+        markup,
+        markupParts: markup.split(CLICK_MACRO),
+        vastInsertAt: -1,
+        landingUrl: cr.landingUrl,
+        secure: cr.secure ?? isSecure(markup),
+        duration: 0,
+        mimes: [],
+        protocols: [],
+        native: undefined,
+      };
     }
     case 'video':
     case 'audio':
@@ -163,6 +182,9 @@ function compileCreative(cr: Creative, campaignId: string): CompiledCreative {
         w: cr.type === 'video' ? cr.w : undefined,
         h: cr.type === 'video' ? cr.h : undefined,
         markup: cr.vast,
+        markupParts: undefined,
+        vastInsertAt: vastInsertPoint(cr.vast),
+        landingUrl: cr.landingUrl,
         secure: cr.secure ?? isSecure(cr.vast),
         duration: cr.duration,
         mimes: cr.mimes,
@@ -177,6 +199,9 @@ function compileCreative(cr: Creative, campaignId: string): CompiledCreative {
         w: undefined,
         h: undefined,
         markup: undefined,
+        markupParts: undefined,
+        vastInsertAt: -1,
+        landingUrl: clickUrl,
         secure: cr.secure ?? isSecure(image?.url, icon?.url, clickUrl, ...impressionTrackers),
         duration: 0,
         mimes: [],
@@ -185,6 +210,14 @@ function compileCreative(cr: Creative, campaignId: string): CompiledCreative {
       };
     }
   }
+}
+
+/** In banner HTML, where the bidder's click-tracking URL goes (it redirects to the creative's landingUrl). */
+export const CLICK_MACRO = '${DSP_CLICK_URL}';
+
+function vastInsertPoint(vast: string): number {
+  const m = /<(InLine|Wrapper)(\s[^>]*)?>/.exec(vast);
+  return m ? m.index + m[0].length : -1;
 }
 
 function escapeAttr(s: string): string {

@@ -8,7 +8,7 @@ import type { ConfigBundle } from '../campaigns/schema.js';
 import type { Currencies } from '../bidding/currency.js';
 import type { BidRequestView, ImpView } from '../openrtb/request-view.js';
 import { and, copy, fill, newBits, or, setBit, wordsFor, type Bits } from './bitset.js';
-import { compileCampaign, type CompiledCampaign } from './compiled-campaign.js';
+import { compileCampaign, type CompiledCampaign, type CompiledCreative } from './compiled-campaign.js';
 import { DaypartTable } from './dayparting.js';
 import { AllowRule, BlockRule } from './rules.js';
 import { cityKey, normalizeCountry, regionRuleKey } from './geo.js';
@@ -24,6 +24,7 @@ export interface DeviceFacts {
 export class TargetingIndex {
   readonly campaigns: readonly CompiledCampaign[];
   readonly byId: ReadonlyMap<string, CompiledCampaign>;
+  private readonly creatives: ReadonlyMap<string, CompiledCreative>;
   readonly words: number;
   /** Some campaign targets device type, OS or browser, so the user agent may need parsing. */
   readonly needsUserAgent: boolean;
@@ -70,13 +71,17 @@ export class TargetingIndex {
 
   constructor(bundle: ConfigBundle, currencies: Currencies) {
     const advertisers = new Map((bundle.advertisers ?? []).map((a) => [a.id, a]));
-    const compiled = (bundle.campaigns ?? [])
-      .filter((c) => (c.status ?? 'active') === 'active')
-      .map((c) => compileCampaign(c, advertisers.get(c.advertiserId), currencies))
+    const all = (bundle.campaigns ?? []).map((c) => compileCampaign(c, advertisers.get(c.advertiserId), currencies));
+    const compiled = all
+      .filter((c, i) => (bundle.campaigns![i].status ?? 'active') === 'active')
       .sort((a, b) => b.maxBidBase - a.maxBidBase || (a.id < b.id ? -1 : 1));
     compiled.forEach((c, i) => (c.rank = i));
     this.campaigns = compiled;
     this.byId = new Map(compiled.map((c) => [c.id, c]));
+    // Paused campaigns' creatives too: ads already served keep their click redirect.
+    this.creatives = new Map(
+      all.flatMap((c) => [...c.banners, ...c.videos, ...c.audios, ...c.natives]).map((cr) => [cr.id, cr] as const),
+    );
     const words = (this.words = wordsFor(compiled.length));
     const allow = <V extends string | number = string>() => new AllowRule<V>(words);
     const block = () => new BlockRule(words);
@@ -220,6 +225,11 @@ export class TargetingIndex {
       and(out, this.tmp);
     }
     return out;
+  }
+
+  /** A live creative by id (for the click redirect's landing page). */
+  creative(id: string): CompiledCreative | undefined {
+    return this.creatives.get(id);
   }
 
   newScratch(): Bits {

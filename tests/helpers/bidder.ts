@@ -14,6 +14,7 @@ import { AudienceMetrics } from '../../src/metrics/audience-metrics.js';
 import { AudienceService, DEFAULT_AUDIENCE_SETTINGS, type AudienceSettings } from '../../src/audiences/audience-service.js';
 import { MemorySegmentStore } from '../../src/audiences/memory-segment-store.js';
 import type { SegmentStore } from '../../src/audiences/segment-store.js';
+import { NoticeSigner, parseSigningKeys } from '../../src/events/notice-signer.js';
 
 export interface HttpResult {
   status: number;
@@ -29,6 +30,7 @@ export interface TestBidder {
   readonly snapshots: SnapshotRef;
   readonly metrics: BidderMetrics;
   readonly audiences: AudienceService;
+  readonly signer: NoticeSigner;
   post(path: string, body: string | Buffer | object, headers?: Record<string, string>): Promise<HttpResult>;
   get(path: string, admin?: boolean): Promise<HttpResult>;
   metricsText(): Promise<string>;
@@ -60,7 +62,8 @@ export async function startBidder(opts: StartOptions = {}): Promise<TestBidder> 
     ...opts.audienceSettings,
   });
   await audiences.refreshRegistry(true).catch(() => {});
-  const deps = { settings, snapshots, metrics, audiences, audienceMetrics, isReady: () => true };
+  const signer = new NoticeSigner(parseSigningKeys(opts.env?.NOTICE_SIGNING_KEYS ?? 'test:0123456789abcdef0123456789abcdef'));
+  const deps = { settings, snapshots, metrics, audiences, audienceMetrics, signer, isReady: () => true };
   const bid = await listenExclusive(buildBidApp(deps), '127.0.0.1', 0);
   const admin = await listenExclusive(buildAdminApp(deps), '127.0.0.1', 0);
   return {
@@ -69,6 +72,7 @@ export async function startBidder(opts: StartOptions = {}): Promise<TestBidder> 
     snapshots,
     metrics,
     audiences,
+    signer,
     post: (path, body, headers = {}) =>
       httpRequest(bid.port, 'POST', path, typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body), headers),
     get: (path, isAdmin = true) => httpRequest(isAdmin ? admin.port : bid.port, 'GET', path),

@@ -1,0 +1,65 @@
+/**
+ * What identifies a bid in its notice URLs, and the canonical text that is signed. The same
+ * identity is written into nurl/burl/lurl, the impression pixel and the click URL, and read
+ * back (and verified) when the exchange or the browser calls them.
+ */
+import type { NoticeSigner } from './notice-signer.js';
+
+export interface BidIdentity {
+  readonly bidId: string;
+  readonly requestId: string;
+  readonly impId: string;
+  readonly exchange: string;
+  readonly advertiserId: string;
+  readonly campaignId: string;
+  readonly creativeId: string;
+  readonly dealId: string;
+  /** Our bid, CPM in `currency`. */
+  readonly price: number;
+  readonly currency: string;
+  /** Unix seconds when the bid was made. */
+  readonly issuedAt: number;
+}
+
+export function identityPayload(id: BidIdentity): string {
+  return `${id.bidId}|${id.requestId}|${id.impId}|${id.exchange}|${id.advertiserId}|${id.campaignId}|${id.creativeId}|${id.dealId}|${id.price}|${id.currency}|${id.issuedAt}`;
+}
+
+/** The signed query string (without `?`), ready for type-specific parameters to follow. */
+export function identityQuery(id: BidIdentity, signer: NoticeSigner): string {
+  return (
+    `b=${id.bidId}&r=${encodeURIComponent(id.requestId)}&i=${encodeURIComponent(id.impId)}` +
+    `&a=${id.advertiserId}&c=${id.campaignId}&cr=${id.creativeId}` +
+    (id.dealId ? `&d=${encodeURIComponent(id.dealId)}` : '') +
+    `&bp=${id.price}&bc=${id.currency}&t=${id.issuedAt}&s=${signer.sign(identityPayload(id))}`
+  );
+}
+
+export type IdentityProblem = 'missing_field' | 'bad_signature';
+
+/** Reads and verifies the identity of a notice; the exchange comes from the path. */
+export function readIdentity(q: URLSearchParams, exchange: string, signer: NoticeSigner): BidIdentity | IdentityProblem {
+  const bidId = q.get('b');
+  const campaignId = q.get('c');
+  const creativeId = q.get('cr');
+  const price = Number(q.get('bp'));
+  const currency = q.get('bc');
+  const issuedAt = Number(q.get('t'));
+  const signature = q.get('s');
+  if (!bidId || !campaignId || !creativeId || !currency || !signature || !(price > 0) || !Number.isInteger(issuedAt))
+    return 'missing_field';
+  const id: BidIdentity = {
+    bidId,
+    requestId: q.get('r') ?? '',
+    impId: q.get('i') ?? '',
+    exchange,
+    advertiserId: q.get('a') ?? '',
+    campaignId,
+    creativeId,
+    dealId: q.get('d') ?? '',
+    price,
+    currency,
+    issuedAt,
+  };
+  return signer.verify(identityPayload(id), signature) ? id : 'bad_signature';
+}

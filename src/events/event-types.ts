@@ -1,0 +1,83 @@
+/**
+ * The events the bidder records, one table each in ClickHouse. Every row has an `event_id`
+ * that is the same on every retry and every instance (so storage can keep each event once),
+ * a time, and the bid's identity. Prices are CPM; `*_base` prices are in the base currency.
+ */
+
+export const EVENT_TABLES = {
+  request: 'requests',
+  bid: 'bids',
+  win: 'wins',
+  billing: 'billings',
+  loss: 'losses',
+  impression: 'impressions',
+  click: 'clicks',
+  conversion: 'conversions',
+} as const;
+
+export type EventType = keyof typeof EVENT_TABLES;
+
+/** Columns every event has. Strings are '' when not applicable (ClickHouse 18.16 has no Nullable in keys). */
+export interface EventBase {
+  event_id: string;
+  /** Unix seconds (DateTime). */
+  event_time: number;
+  exchange: string;
+  advertiser_id: string;
+  campaign_id: string;
+  creative_id: string;
+  bid_id: string;
+  request_id: string;
+  imp_id: string;
+  deal_id: string;
+}
+
+/** A sampled bid request (bid or not): `sample_weight` = how many requests it stands for. */
+export interface RequestEvent extends EventBase {
+  type: 'request';
+  outcome: string;
+  sample_weight: number;
+}
+
+export interface BidEvent extends EventBase {
+  type: 'bid';
+  bid_cpm_base: number;
+  currency: string;
+  sample_weight: number;
+}
+
+export interface WinEvent extends EventBase {
+  type: 'win' | 'billing';
+  bid_cpm_base: number;
+  clear_cpm_base: number;
+  currency: string;
+}
+
+export interface LossEvent extends EventBase {
+  type: 'loss';
+  bid_cpm_base: number;
+  loss_reason: number;
+  /** ${AUCTION_MIN_TO_WIN} when the exchange sends it, else 0. */
+  min_to_win_base: number;
+}
+
+export interface ImpressionEvent extends EventBase {
+  type: 'impression' | 'click';
+}
+
+export interface ConversionEvent extends EventBase {
+  type: 'conversion';
+  order_id: string;
+  value_base: number;
+  currency: string;
+}
+
+export type BidderEvent = RequestEvent | BidEvent | WinEvent | LossEvent | ImpressionEvent | ConversionEvent;
+
+/** Where events go. `write` never blocks and never throws: it buffers (or spools) and returns. */
+export interface EventSink {
+  write(event: BidderEvent): void;
+  /** Everything written so far is stored (or durably spooled). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}

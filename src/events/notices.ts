@@ -1,0 +1,89 @@
+/**
+ * Reading a notice (win, billing, loss, impression, click): the signed bid identity, the prices
+ * the exchange substituted into its macros, and the checks that keep forged, stale and over-priced
+ * notices out. Pure: the caller supplies the time, the signer and the currency table.
+ */
+import type { Currencies } from '../bidding/currency.js';
+import type { NoticeSigner } from './notice-signer.js';
+import { readIdentity, type BidIdentity } from './bid-identity.js';
+import type { BidderEvent } from './event-types.js';
+
+export const NOTICE_TYPES = ['win', 'billing', 'loss', 'impression', 'click'] as const;
+export type NoticeType = (typeof NOTICE_TYPES)[number];
+
+export const NOTICE_REJECTIONS = ['missing_field', 'bad_signature', 'expired', 'bad_price', 'over_bid', 'unknown_currency'] as const;
+export type NoticeRejection = (typeof NOTICE_REJECTIONS)[number];
+
+export interface NoticeContext {
+  readonly signer: NoticeSigner;
+  readonly currencies: Currencies;
+  readonly nowSec: number;
+  /** Notices older than this are refused (the dedupe window covers at least this long). */
+  readonly maxAgeSec: number;
+}
+
+export interface AcceptedNotice {
+  readonly identity: BidIdentity;
+  readonly event: BidderEvent;
+  /** The exchange did not substitute the price macro; the bid price stands in for the clearing price. */
+  readonly priceMissing: boolean;
+}
+
+/** A macro the exchange left as it was (`${AUCTION_PRICE}`, `%%WINNING_PRICE%%`, ...). */
+const unsubstituted = (v: string) => v.includes('$') || v.includes('%') || v.includes('{');
+
+function optionalNumber(v: string | null): number | undefined | 'bad' {
+  if (v === null || v === '' || unsubstituted(v)) return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : 'bad';
+}
+
+export function readNotice(type: NoticeType, exchange: string, q: URLSearchParams, ctx: NoticeContext): AcceptedNotice | NoticeRejection {
+  const id = readIdentity(q, exchange, ctx.signer);
+  if (typeof id === 'string') return id;
+  if (ctx.nowSec - id.issuedAt > ctx.maxAgeSec || id.issuedAt - ctx.nowSec > 300) return 'expired';
+  const base = ctx.currencies.base;
+  const bidBase = ctx.currencies.convert(id.price, id.currency, base);
+  if (!Number.isFinite(bidBase)) return 'unknown_currency';
+  const common = {
+    event_id: `${type}:${id.bidId}`,
+    event_time: ctx.nowSec,
+    exchange,
+    advertiser_id: id.advertiserId,
+    campaign_id: id.campaignId,
+    creative_id: id.creativeId,
+    bid_id: id.bidId,
+    request_id: id.requestId,
+    imp_id: id.impId,
+    deal_id: id.dealId,
+  };
+  if (type === 'impression' || type === 'click') return { identity: id, event: { ...common, type }, priceMissing: false };
+
+  const priceCurrency = (() => {
+    const pc = q.get('pc');
+    return pc && !unsubstituted(pc) ? pc.toUpperCase() : id.currency;
+  })();
+  if (!ctx.currencies.has(priceCurrency)) return 'unknown_currency';
+  const toBase = (n: number) => ctx.currencies.convert(n, priceCurrency, base);
+  const price = optionalNumber(q.get('p'));
+  const minToWin = optionalNumber(q.get('m'));
+  if (price === 'bad' || minToWin === 'bad') return 'bad_price';
+
+  if (type === 'loss') {
+    const reason = optionalNumber(q.get('l'));
+    if (reason === 'bad') return 'bad_price';
+    return {
+      identity: id,
+      event: { ...common, type, bid_cpm_base: bidBase, loss_reason: reason ?? 0, min_to_win_base: minToWin === undefined ? 0 : toBase(minToWin) },
+      priceMissing: false,
+    };
+  }
+  // Win and billing: we never pay more than we bid (a little slack for rounding and conversion).
+  const clearBase = price === undefined ? bidBase : toBase(price);
+  if (clearBase > bidBase * (1 + 1e-6) + 1e-9) return 'over_bid';
+  return {
+    identity: id,
+    event: { ...common, type, bid_cpm_base: bidBase, clear_cpm_base: clearBase, currency: id.currency },
+    priceMissing: price === undefined,
+  };
+}
