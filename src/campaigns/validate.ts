@@ -68,13 +68,15 @@ export function validateBundleRules(bundle: ConfigBundle, originOf: OriginOf): F
     if (ex.currency && !knownCurrency(ex.currency))
       err(ex, '/currency', 'unknown_currency', `no rate for ${ex.currency} in the currency table`);
   }
+  // The bundle's own origin is the file that set defaultExchange.
   if (bundle.defaultExchange && !exchangeIds.has(bundle.defaultExchange))
-    errors.push({ path: '/defaultExchange', code: 'unknown_reference', message: `no exchange "${bundle.defaultExchange}"` });
+    err(bundle, '/defaultExchange', 'unknown_reference', `no exchange "${bundle.defaultExchange}"`);
 
   const advertisers = new Map<string, NonNullable<ConfigBundle['advertisers']>[number]>();
   for (const adv of bundle.advertisers ?? []) {
+    // The first one stays: a duplicate must not change what earlier campaigns are checked against.
     if (advertisers.has(adv.id)) err(adv, '/id', 'duplicate_id', `advertiser id "${adv.id}" is used twice`);
-    advertisers.set(adv.id, adv);
+    else advertisers.set(adv.id, adv);
     if (adv.currency && !knownCurrency(adv.currency))
       err(adv, '/currency', 'unknown_currency', `no rate for ${adv.currency} in the currency table`);
   }

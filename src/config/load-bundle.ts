@@ -50,6 +50,7 @@ export function bundleFromTexts(parts: readonly { name: string; text: string }[]
       if (bundle[key] === undefined) continue;
       if (merged[key] !== undefined) errors.push({ path: `${name}#/${key}`, code: 'duplicate', message: 'is set in more than one file' });
       (merged as Record<string, unknown>)[key] = bundle[key];
+      if (key === 'defaultExchange') origin.set(merged, `${name}#`);
     }
   }
   if (!errors.length) errors.push(...validateBundleRules(merged, (item) => origin.get(item) ?? ''));

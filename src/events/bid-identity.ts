@@ -28,11 +28,26 @@ export function identityPayload(id: BidIdentity): string {
 /** The signed query string (without `?`), ready for type-specific parameters to follow. */
 export function identityQuery(id: BidIdentity, signer: NoticeSigner): string {
   return (
-    `b=${id.bidId}&r=${encodeURIComponent(id.requestId)}&i=${encodeURIComponent(id.impId)}` +
+    `b=${id.bidId}&r=${encodeParam(id.requestId)}&i=${encodeParam(id.impId)}` +
     `&a=${id.advertiserId}&c=${id.campaignId}&cr=${id.creativeId}` +
-    (id.dealId ? `&d=${encodeURIComponent(id.dealId)}` : '') +
+    (id.dealId ? `&d=${encodeParam(id.dealId)}` : '') +
     `&bp=${id.price}&bc=${id.currency}&t=${id.issuedAt}&s=${signer.sign(identityPayload(id))}`
   );
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * encodeURIComponent for ids the exchange sent. JSON allows lone surrogates (`"\ud800"`), on which
+ * encodeURIComponent throws; they become U+FFFD, as UTF-8 encoding does when the payload is signed,
+ * so the signature still verifies.
+ */
+function encodeParam(value: string): string {
+  try {
+    return encodeURIComponent(value);
+  } catch {
+    return encodeURIComponent(value.replace(LONE_SURROGATE, '\ufffd'));
+  }
 }
 
 export type IdentityProblem = 'missing_field' | 'bad_signature';
