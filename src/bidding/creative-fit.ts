@@ -2,7 +2,7 @@
  * Which of a campaign's creatives an imp accepts: size or format, durations, mimes, protocols,
  * blocked creative attributes (`battr`), `secure`, and native required assets.
  */
-import type { AudioView, ImpView, VideoView } from '../openrtb/request-view.js';
+import type { AudioView, ImpView, SizeLimits, VideoView } from '../openrtb/request-view.js';
 import type { CompiledCampaign, CompiledCreative } from '../targeting/compiled-campaign.js';
 import { nativeFits, type NativeRequest } from '../openrtb/native.js';
 
@@ -14,6 +14,10 @@ function attrsAllowed(cr: CompiledCreative, battr: readonly number[]): boolean {
 
 function basicFit(cr: CompiledCreative, imp: ImpView, battr: readonly number[]): boolean {
   return (!imp.secure || cr.secure) && attrsAllowed(cr, battr);
+}
+
+function withinLimits(cr: CompiledCreative, l: SizeLimits | undefined): boolean {
+  return !l || (cr.w! >= l.wmin && cr.w! <= l.wmax && cr.h! >= l.hmin && cr.h! <= l.hmax);
 }
 
 function durationFits(d: number, min: number, max: number, required: readonly number[] | undefined): boolean {
@@ -42,7 +46,7 @@ export function fitCreative(c: CompiledCampaign, imp: ImpView, native: NativeReq
   const banner = imp.banner;
   if (banner && c.banners.length) {
     if (banner.sizes.length === 0) {
-      for (const cr of c.banners) if (basicFit(cr, imp, banner.battr)) return cr;
+      for (const cr of c.banners) if (withinLimits(cr, banner.limits) && basicFit(cr, imp, banner.battr)) return cr;
     } else {
       for (let s = 0; s < banner.sizes.length; s++) {
         const list = c.bannersBySize.get(banner.sizes[s]);

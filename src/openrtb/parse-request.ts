@@ -16,6 +16,7 @@ import {
   type DealView,
   type ImpView,
   type NativeView,
+  type SizeLimits,
   type VideoView,
 } from './request-view.js';
 import { cityKey, normalizeCountry, regionKey } from '../targeting/geo.js';
@@ -211,7 +212,16 @@ function buildBanner(v: unknown, path: string): BannerView | undefined {
   const w = strictDim(b.w, `${path}.w`);
   const h = strictDim(b.h, `${path}.h`);
   if (w && h && sizes.indexOf(`${w}x${h}`) < 0) sizes.push(`${w}x${h}`);
-  return { sizes, battr: strictInts(b.battr, `${path}.battr`) };
+  return { sizes, limits: sizes.length ? undefined : sizeLimits(b, w, h, path), battr: strictInts(b.battr, `${path}.battr`) };
+}
+
+/** With no complete size listed, what still bounds the size: a lone `w` or `h`, and the 2.x min/max fields. */
+function sizeLimits(b: Obj, w: number | undefined, h: number | undefined, path: string): SizeLimits | undefined {
+  const wmin = w || strictDim(b.wmin, `${path}.wmin`) || 0;
+  const wmax = w || strictDim(b.wmax, `${path}.wmax`) || Infinity;
+  const hmin = h || strictDim(b.hmin, `${path}.hmin`) || 0;
+  const hmax = h || strictDim(b.hmax, `${path}.hmax`) || Infinity;
+  return wmin || hmin || wmax < Infinity || hmax < Infinity ? { wmin, wmax, hmin, hmax } : undefined;
 }
 
 function buildVideo(v: unknown, path: string): VideoView | undefined {

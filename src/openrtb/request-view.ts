@@ -6,9 +6,19 @@
 export type Channel = 'site' | 'app' | 'dooh' | undefined;
 
 export interface BannerView {
-  /** Accepted sizes as `WxH` keys, from `format[]` and `w`/`h`. Empty means any size. */
+  /** Accepted sizes as `WxH` keys, from `format[]` and `w`/`h`. Empty means any size within `limits`. */
   readonly sizes: readonly string[];
+  /** Only when `sizes` is empty: the bounds a creative must fit; undefined when there are none. */
+  readonly limits: SizeLimits | undefined;
   readonly battr: readonly number[];
+}
+
+/** From the deprecated `wmin`/`wmax`/`hmin`/`hmax`, and a lone `w` or `h` (an exact bound). */
+export interface SizeLimits {
+  readonly wmin: number;
+  readonly wmax: number;
+  readonly hmin: number;
+  readonly hmax: number;
 }
 
 export interface VideoView {
