@@ -49,14 +49,19 @@ export function loadSettings(env: Env = process.env): Settings {
   const int = (name: string, fallback: number, min: number, max: number): number => {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
-    const n = Number(raw);
+    const n = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
     if (!Number.isInteger(n) || n < min || n > max) {
       errors.push({ path: name, code: 'out_of_range', message: `must be an integer from ${min} to ${max}` });
       return fallback;
     }
     return n;
   };
-  const bool = (name: string): boolean => /^(1|true|yes|on)$/i.test(env[name] ?? '');
+  const bool = (name: string): boolean => {
+    const raw = (env[name] ?? '').trim();
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (!/^(|0|false|no|off)$/i.test(raw)) errors.push({ path: name, code: 'invalid', message: 'must be 1/true/yes/on or 0/false/no/off' });
+    return false;
+  };
   const port = int('PORT', 8080, 0, 65535);
   const settings: Settings = {
     host: env.HOST || '0.0.0.0',

@@ -26,19 +26,24 @@ export interface NativeRequest {
 }
 
 const cache = new LRUCache<string, NativeRequest | false>({ max: 2_000 });
+/** Native requests are a few hundred bytes; only those up to this size are cached (bounds the cache's memory). */
+const MAX_CACHED_REQUEST = 8_192;
+
+function parseOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
 
 /** Parses a Native request (string or object). Malformed requests give undefined: no native bid. */
 export function readNativeRequest(raw: unknown): NativeRequest | undefined {
   if (typeof raw === 'string') {
+    if (raw.length > MAX_CACHED_REQUEST) return fromDocument(parseOrUndefined(raw)); // too big to keep
     let hit = cache.get(raw);
     if (hit === undefined) {
-      let doc: unknown;
-      try {
-        doc = JSON.parse(raw);
-      } catch {
-        doc = undefined;
-      }
-      hit = fromDocument(doc) ?? false;
+      hit = fromDocument(parseOrUndefined(raw)) ?? false;
       cache.set(raw, hit);
     }
     return hit || undefined;

@@ -173,7 +173,7 @@ function buildImp(raw: unknown, i: number): ImpView {
   const path = `imp[${i}]`;
   const pmp = raw.pmp === undefined || raw.pmp === null ? undefined : obj(raw.pmp);
   if (raw.pmp !== undefined && raw.pmp !== null && !pmp) throw new Refusal('bad_field', `${path}.pmp must be an object`);
-  const bidFloorCur = raw.bidfloorcur === undefined ? 'USD' : raw.bidfloorcur;
+  const bidFloorCur = raw.bidfloorcur === undefined || raw.bidfloorcur === null ? 'USD' : raw.bidfloorcur;
   if (typeof bidFloorCur !== 'string' || !/^[A-Z]{3}$/.test(bidFloorCur))
     throw new Refusal('bad_field', `${path}.bidfloorcur must be an ISO-4217 code`);
   return {
@@ -274,7 +274,7 @@ function buildDeals(v: unknown, path: string, impCur: string): readonly DealView
     const d = present(v[i], `${path}[${i}]`);
     const id = d?.id;
     if (typeof id !== 'string' || id === '') throw new Refusal('bad_field', `${path}[${i}].id must be a non-empty string`);
-    const cur = d!.bidfloorcur === undefined ? impCur : d!.bidfloorcur;
+    const cur = d!.bidfloorcur === undefined || d!.bidfloorcur === null ? impCur : d!.bidfloorcur;
     if (typeof cur !== 'string' || !/^[A-Z]{3}$/.test(cur)) throw new Refusal('bad_field', `${path}[${i}].bidfloorcur must be an ISO-4217 code`);
     deals.push({
       id,

@@ -16,7 +16,12 @@ export interface UserAgentFacts {
 const cache = new LRUCache<string, UserAgentFacts>({ max: 10_000 });
 const parser = new UAParser();
 
+/** Longer user agents are junk or attacks: not parsed, not cached (the cache must stay small). */
+const MAX_UA_LENGTH = 512;
+const UNKNOWN: UserAgentFacts = Object.freeze({ browser: undefined, os: undefined, deviceType: undefined });
+
 export function parseUserAgent(ua: string): UserAgentFacts {
+  if (ua.length > MAX_UA_LENGTH) return UNKNOWN;
   let facts = cache.get(ua);
   if (facts === undefined) {
     parser.setUA(ua);

@@ -357,7 +357,7 @@ describe('mutated valid requests', () => {
     { path: ['imp', 0], accepts: (v) => (plainImp(v) === true ? (v as { id: string }).id !== '2' : plainImp(v)), reason: 'bad_imp' },
     { path: ['imp', 0, 'id'], accepts: (v) => isId(v) && v !== '2', reason: 'bad_imp' },
     { path: ['imp', 0, 'bidfloor'], accepts: (v) => absent(v) || isNonNegNumber(v), reason: 'bad_field' },
-    { path: ['imp', 0, 'bidfloorcur'], accepts: (v) => v === undefined || (typeof v === 'string' && /^[A-Z]{3}$/.test(v)), reason: 'bad_field' },
+    { path: ['imp', 0, 'bidfloorcur'], accepts: (v) => v === undefined || v === null || (typeof v === 'string' && /^[A-Z]{3}$/.test(v)), reason: 'bad_field' },
     { path: ['tmax'], accepts: (v) => absent(v) || isNonNegInt(v), reason: 'bad_field' },
     { path: ['bcat'], accepts: (v) => absent(v) || isStringArray(v), reason: 'bad_field' },
     { path: ['badv'], accepts: (v) => absent(v) || isStringArray(v), reason: 'bad_field' },
