@@ -17,6 +17,8 @@ export type IdType = (typeof ID_TYPES)[number];
 /** At most this many ids are looked up per request (the rest are ignored). */
 export const MAX_IDS_PER_REQUEST = 8;
 const MAX_ID_LENGTH = 200;
+/** A key is `<type>:` (4 characters for every type) and the id as uploadKey() bounds it, so both sides agree. */
+const MAX_KEY_LENGTH = 4 + MAX_ID_LENGTH;
 
 const ZERO_IFA = /^[0-]+$/;
 
@@ -38,7 +40,7 @@ export function userKeys(req: BidRequestView, exchangeId: string): string[] {
 }
 
 function push(keys: string[], key: string): void {
-  if (keys.length < MAX_IDS_PER_REQUEST && key.length <= MAX_ID_LENGTH && keys.indexOf(key) < 0) keys.push(key);
+  if (keys.length < MAX_IDS_PER_REQUEST && key.length <= MAX_KEY_LENGTH && keys.indexOf(key) < 0) keys.push(key);
 }
 
 /**

@@ -12,6 +12,7 @@
  * A lookup issues one HGETALL per user key; with auto-pipelining they leave together, one round
  * trip (on a Cluster, one pipeline per node, in parallel).
  */
+import type { Redis } from 'ioredis';
 import type { RedisLike } from './redis-client.js';
 import type { MembershipRow, SegmentMeta, SegmentStore, UserSegments } from './segment-store.js';
 
@@ -26,7 +27,24 @@ local t = redis.call('EXPIRETIME', KEYS[1])
 if t < exp then redis.call('EXPIREAT', KEYS[1], exp) end
 return 1`;
 
+/**
+ * Removes one segment from one user hash and re-aims the key's TTL at its latest remaining membership
+ * (HDEL alone would leave a user alive until the dropped segment's expiry).
+ */
+const DROP_SCRIPT = `
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+local vals = redis.call('HVALS', KEYS[1])
+if #vals == 0 then return 1 end
+local latest = 0
+for i = 1, #vals do
+  local v = tonumber(vals[i]) or 0
+  if v > latest then latest = v end
+end
+redis.call('EXPIREAT', KEYS[1], latest)
+return 1`;
+
 type WithAdd = RedisLike & { audAdd(key: string, expiresAt: number, ...segments: string[]): Promise<number> };
+type WithDrop = Redis & { audDrop(key: string, segment: string): Promise<number> };
 
 export class RedisSegmentStore implements SegmentStore {
   readonly kind = 'redis' as const;
@@ -105,13 +123,15 @@ export class RedisSegmentStore implements SegmentStore {
 
   /** Removes one segment from every user hash (SCAN in batches on every master). */
   private async sweep(segment: string): Promise<void> {
-    const nodes = 'nodes' in this.admin && typeof this.admin.nodes === 'function' ? this.admin.nodes('master') : [this.admin];
+    const nodes = 'nodes' in this.admin && typeof this.admin.nodes === 'function' ? this.admin.nodes('master') : [this.admin as Redis];
     for (const node of nodes) {
+      if (!('audDrop' in node)) node.defineCommand('audDrop', { numberOfKeys: 1, lua: DROP_SCRIPT });
+      const dropper = node as WithDrop;
       let cursor = '0';
       do {
         const [next, keys] = await node.scan(cursor, 'MATCH', `${this.prefix}u:*`, 'COUNT', 1000);
         cursor = next;
-        await Promise.all(keys.map((k) => node.hdel(k, segment)));
+        await Promise.all(keys.map((k) => dropper.audDrop(k, segment)));
       } while (cursor !== '0');
     }
   }

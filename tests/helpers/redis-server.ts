@@ -18,6 +18,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** A child killed by a signal keeps exitCode null (its signalCode is set instead). */
+function running(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
 export class RedisServer {
   private child: ChildProcess | undefined;
   private constructor(
@@ -37,7 +42,7 @@ export class RedisServer {
 
   /** (Re)starts the server on the same port and waits until it answers PING. */
   async restart(): Promise<void> {
-    if (this.child && this.child.exitCode === null) return;
+    if (this.child && running(this.child)) return;
     this.child = spawn(
       'redis-server',
       ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...this.extraArgs],
@@ -46,6 +51,7 @@ export class RedisServer {
     const deadline = Date.now() + 10_000;
     for (;;) {
       const probe = new Redis({ port: this.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      probe.on('error', () => {}); // refused while the server starts: expected, and reported by connect() below
       try {
         await probe.connect();
         await probe.ping();
@@ -62,7 +68,7 @@ export class RedisServer {
   /** SIGKILL: the server dies without a goodbye, as in a crash. */
   async kill(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || !running(child)) return;
     await new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
       child.kill('SIGKILL');
