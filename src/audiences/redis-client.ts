@@ -7,6 +7,7 @@
  * with a capped backoff in the background.
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { log } from '../log.js';
 
 export type RedisLike = Redis | Cluster;
 
@@ -36,6 +37,22 @@ export function hotPathRedisOptions(o: RedisClientOptions = {}): RedisOptions {
  * (seed nodes; the client discovers the rest).
  */
 export function createRedis(url: string, o: RedisClientOptions = {}): RedisLike {
+  const client = connect(url, o);
+  // Without a listener ioredis prints every failed reconnect; the breaker and metrics already tell
+  // the story, so connection errors are logged at most every 10 s.
+  let lastLog = 0;
+  client.on('error', (e: Error) => {
+    const now = Date.now();
+    if (now - lastLog < 10_000) return;
+    lastLog = now;
+    log('warn', 'redis connection error', { url: redact(url), error: e.message });
+  });
+  return client;
+}
+
+const redact = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@');
+
+function connect(url: string, o: RedisClientOptions): RedisLike {
   const options = hotPathRedisOptions(o);
   if (url.startsWith('redis+cluster://')) {
     const seeds = url
