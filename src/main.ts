@@ -41,6 +41,11 @@ async function main(): Promise<void> {
     segmentStore: audiences.store.kind,
   });
 
+  if (!settings.noticeBaseUrl.startsWith('https:'))
+    log('warn', 'NOTICE_BASE_URL is not https: bids on secure imps will carry no impression pixel or click tracking', {
+      noticeBaseUrl: settings.noticeBaseUrl,
+    });
+
   process.on('SIGHUP', () => {
     void reloadSnapshot(settings.configDir, snapshots, metrics).then((r) => {
       if (r.ok) log('info', 'configuration reloaded', { version: r.snapshot.version, campaigns: r.snapshot.index.campaigns.length });

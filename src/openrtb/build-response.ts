@@ -68,7 +68,7 @@ export function buildBidResponse(
       dealid: d.deal?.id,
       mtype: is26 ? cr.mtype : undefined,
       dur: is26 && (cr.type === 'video' || cr.type === 'audio') ? cr.duration : undefined,
-      adm: adMarkup(cr, urls, d.native),
+      adm: adMarkup(cr, urls, d.native, !d.imp.secure || ctx.noticeBaseUrl.startsWith('https:')),
       nurl: urls.nurl,
       burl: urls.burl,
       lurl: urls.lurl,

@@ -186,7 +186,7 @@ function buildImp(raw: unknown, i: number): ImpView {
     bidFloorCur,
     secure: raw.secure === 1,
     privateAuction: pmp?.private_auction === 1,
-    deals: pmp ? buildDeals(pmp.deals, `${path}.pmp.deals`, bidFloorCur) : NO_DEALS,
+    deals: pmp ? buildDeals(pmp.deals, `${path}.pmp.deals`) : NO_DEALS,
   };
 }
 
@@ -266,7 +266,8 @@ function buildNative(v: unknown, path: string): NativeView | undefined {
   return { request: o.request, battr: strictInts(o.battr, `${path}.battr`) };
 }
 
-function buildDeals(v: unknown, path: string, impCur: string): readonly DealView[] {
+/** Deal floors default to USD (OpenRTB 2.x `deal.bidfloorcur`), not to the imp's currency. */
+function buildDeals(v: unknown, path: string): readonly DealView[] {
   if (v === undefined || v === null) return NO_DEALS;
   if (!Array.isArray(v)) throw new Refusal('bad_field', `${path} must be an array`);
   const deals: DealView[] = [];
@@ -274,7 +275,7 @@ function buildDeals(v: unknown, path: string, impCur: string): readonly DealView
     const d = present(v[i], `${path}[${i}]`);
     const id = d?.id;
     if (typeof id !== 'string' || id === '') throw new Refusal('bad_field', `${path}[${i}].id must be a non-empty string`);
-    const cur = d!.bidfloorcur === undefined || d!.bidfloorcur === null ? impCur : d!.bidfloorcur;
+    const cur = d!.bidfloorcur === undefined || d!.bidfloorcur === null ? 'USD' : d!.bidfloorcur;
     if (typeof cur !== 'string' || !/^[A-Z]{3}$/.test(cur)) throw new Refusal('bad_field', `${path}[${i}].bidfloorcur must be an ISO-4217 code`);
     deals.push({
       id,
