@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
+# Debian's ClickHouse (18.16) for the event store tests; the server binary is in /usr/sbin.
+if ! command -v clickhouse-server >/dev/null && [ ! -x /usr/sbin/clickhouse-server ]; then
+  need+=(clickhouse-server clickhouse-client)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test servers: ${need[*]}"
   sudo_cmd=""
@@ -15,6 +19,7 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   # Debian's package may start a system instance; the tests use their own on free ports.
   $sudo_cmd service redis-server stop >/dev/null 2>&1 || true
+  $sudo_cmd service clickhouse-server stop >/dev/null 2>&1 || true
 fi
 
 npx tsc -p tsconfig.json --noEmit

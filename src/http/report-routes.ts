@@ -1,0 +1,111 @@
+/**
+ * Reports API on the admin port:
+ * - `GET /api/v1/reports?groupBy=campaign,day&from=2024-05-01&to=2024-05-31`
+ *
+ * `groupBy`: any of advertiser, campaign, creative, exchange, plus one time grain (hour or
+ * day), comma-separated (or repeated). `from` (inclusive) and `to` (exclusive; a date-only
+ * `to` includes that whole day): ISO 8601 dates or date-times, UTC unless an offset is given,
+ * at most 366 days apart. See src/events/reports.ts for the metrics.
+ *
+ * JSON by default: `{ rows: [...], groupBy: [...], from, to }` (`from`/`to` normalized to UTC
+ * date-times, `to` exclusive). CSV (header line, RFC 4180 quoting, CRLF) with
+ * `Accept: text/csv` or `?format=csv`. Invalid parameters: 400 with field-level errors.
+ */
+import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { EventStore } from '../events/event-store.js';
+import { parseReportParams, reportColumns, ReportTooLargeError, runReport, type ReportQuery, type ReportRow } from '../events/reports.js';
+import type { FieldError } from '../errors.js';
+import { sendError, sendJson } from './json-body.js';
+
+export interface ReportRouteDeps {
+  readonly store: EventStore;
+}
+
+export function registerReportRoutes(app: TemplatedApp, deps: ReportRouteDeps): void {
+  app.get('/api/v1/reports', (res, req) => {
+    // Everything from `req` must be read before the first await (uWS reuses it).
+    const params = new URLSearchParams(req.getQuery() ?? '');
+    const accept = req.getHeader('accept');
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+
+    const format = params.get('format');
+    const errors: FieldError[] = [];
+    if (format !== null && format !== 'json' && format !== 'csv') {
+      errors.push({ path: 'format', code: 'unknown_value', message: 'must be json or csv' });
+    }
+    const parsed = parseReportParams({
+      groupBy: params.has('groupBy') ? params.getAll('groupBy') : undefined,
+      from: params.get('from') ?? undefined,
+      to: params.get('to') ?? undefined,
+    });
+    if (!parsed.ok) errors.push(...parsed.errors);
+    if (errors.length || !parsed.ok) return sendError(res, '400 Bad Request', 'validation_failed', 'the report request is invalid', errors);
+
+    const query = parsed.query;
+    const csv = format === 'csv' || (format === null && prefersCsv(accept));
+    runReport(deps.store, query).then(
+      (rows) => {
+        if (aborted) return;
+        if (csv) sendCsv(res, query, rows);
+        else sendJson(res, '200 OK', { rows, groupBy: [...query.dimensions, query.grain], from: iso(query.from), to: iso(query.to) });
+      },
+      (e: Error) => {
+        if (aborted) return;
+        if (e instanceof ReportTooLargeError) sendError(res, '422 Unprocessable Entity', 'report_too_large', e.message);
+        else sendError(res, '503 Service Unavailable', 'store_unavailable', e.message);
+      },
+    );
+  });
+}
+
+function iso(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** True when the Accept header ranks text/csv above application/json (JSON wins ties and wildcards). */
+export function prefersCsv(accept: string): boolean {
+  if (!accept) return false;
+  let csv = 0;
+  let json = 0;
+  for (const part of accept.split(',')) {
+    const [type, ...rest] = part.trim().toLowerCase().split(';');
+    let q = 1;
+    for (const p of rest) {
+      const [k, v] = p.trim().split('=');
+      if (k === 'q') q = Number(v) || 0;
+    }
+    const t = type.trim();
+    if (t === 'text/csv') csv = Math.max(csv, q);
+    else if (t === 'application/json' || t === 'application/*' || t === '*/*') json = Math.max(json, t === 'application/json' ? q : q * 0.999);
+  }
+  return csv > 0 && csv > json;
+}
+
+/** One CSV field: numbers as they are, null as empty, strings quoted when they hold a comma, quote, CR or LF. */
+export function csvField(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  const s = String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function toCsv(query: ReportQuery, rows: readonly ReportRow[]): string {
+  const columns = reportColumns(query);
+  let out = columns.join(',') + '\r\n';
+  for (const row of rows) {
+    const r = row as unknown as Record<string, unknown>;
+    out += columns.map((c) => csvField(r[c])).join(',') + '\r\n';
+  }
+  return out;
+}
+
+function sendCsv(res: HttpResponse, query: ReportQuery, rows: readonly ReportRow[]): void {
+  const body = toCsv(query, rows);
+  res.cork(() =>
+    res
+      .writeStatus('200 OK')
+      .writeHeader('content-type', 'text/csv; charset=utf-8')
+      .writeHeader('content-disposition', 'attachment; filename="report.csv"')
+      .end(body),
+  );
+}
