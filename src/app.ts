@@ -8,6 +8,9 @@ import type { SnapshotRef } from './campaigns/snapshot.js';
 import type { BidderMetrics } from './metrics/bidder-metrics.js';
 import { registerBidRoutes } from './http/bid-route.js';
 import { registerAdminRoutes } from './http/admin-routes.js';
+import { registerNoticeRoutes, type NoticeRouteDeps } from './http/notice-routes.js';
+import type { ReportRouteDeps } from './http/report-routes.js';
+import type { BidLog } from './events/bid-log.js';
 import type { AudienceService } from './audiences/audience-service.js';
 import type { AudienceMetrics } from './metrics/audience-metrics.js';
 import type { NoticeSigner } from './events/notice-signer.js';
@@ -21,10 +24,16 @@ export interface AppDeps {
   readonly signer: NoticeSigner;
   readonly audiences?: AudienceService;
   readonly audienceMetrics?: AudienceMetrics;
+  /** Notice endpoints on the bid port (win, billing, loss, impression, click, conversion). */
+  readonly notices?: Omit<NoticeRouteDeps, 'snapshots' | 'signer'>;
+  readonly bidLog?: BidLog;
+  /** Reports on the admin port. */
+  readonly reports?: ReportRouteDeps;
 }
 
 export function buildBidApp(deps: AppDeps): TemplatedApp {
   const app = uws.App();
+  if (deps.notices) registerNoticeRoutes(app, { ...deps.notices, snapshots: deps.snapshots, signer: deps.signer });
   registerBidRoutes(app, deps);
   return app;
 }
@@ -39,6 +48,7 @@ export function buildAdminApp(deps: AppDeps): TemplatedApp {
       deps.audiences && deps.audienceMetrics
         ? { audiences: deps.audiences, metrics: deps.audienceMetrics, uploadLimitBytes: deps.settings.uploadLimitBytes }
         : undefined,
+    reports: deps.reports,
   });
   return app;
 }

@@ -14,6 +14,9 @@ import { log } from './log.js';
 import { AudienceMetrics } from './metrics/audience-metrics.js';
 import { buildAudiences } from './audiences/build-audiences.js';
 import { loadSigner } from './events/load-signer.js';
+import { buildEvents } from './events/build-events.js';
+import { BidLog } from './events/bid-log.js';
+import { createRedis } from './audiences/redis-client.js';
 
 async function main(): Promise<void> {
   const settings = loadSettings();
@@ -26,9 +29,23 @@ async function main(): Promise<void> {
   const audienceMetrics = new AudienceMetrics(metrics.registry);
   const audiences = await buildAudiences(settings, audienceMetrics);
 
+  const events = await buildEvents(settings, metrics.registry, settings.redisUrl ? createRedis(settings.redisUrl) : undefined);
+  events.schemaReady.catch(() => process.exit(1)); // a schema newer than this code: refuse to run
+
   let ready = false;
   const signer = await loadSigner(settings);
-  const deps = { settings, snapshots, metrics, audiences, audienceMetrics, signer, isReady: () => ready };
+  const deps = {
+    settings,
+    snapshots,
+    metrics,
+    audiences,
+    audienceMetrics,
+    signer,
+    isReady: () => ready,
+    notices: { events: events.writer, dedupe: events.dedupe, metrics: events.noticeMetrics, maxAgeSec: settings.noticeMaxAgeSeconds },
+    bidLog: new BidLog(events.writer, settings.bidLogSampleRate, settings.requestLogSampleRate, `${settings.instanceId}${Date.now().toString(36)}-`),
+    reports: { store: events.store },
+  };
   const bid = await listenExclusive(buildBidApp(deps), settings.host, settings.port);
   const admin = await listenExclusive(buildAdminApp(deps), settings.host, settings.adminPort);
   ready = true;
@@ -39,6 +56,7 @@ async function main(): Promise<void> {
     exchanges: [...snapshots.current.exchanges.keys()],
     instance: settings.instanceId,
     segmentStore: audiences.store.kind,
+    eventStore: events.store.kind,
   });
 
   if (!settings.noticeBaseUrl.startsWith('https:'))
@@ -52,12 +70,30 @@ async function main(): Promise<void> {
       else log('error', 'configuration reload refused; keeping the running campaigns', describe(r.error));
     });
   });
+  // Stop taking traffic, let in-flight requests finish, flush every event (to the store, or durably
+  // to the spool for the next start), then exit. A hard limit keeps a stuck store from holding us.
   const stop = (signal: string) => {
     log('info', 'stopping', { signal });
     ready = false;
     bid.close();
     admin.close();
-    void audiences.close().finally(() => setTimeout(() => process.exit(0), 50).unref());
+    setTimeout(() => {
+      log('error', 'shutdown took too long; exiting (unsent events stay in the spool)');
+      process.exit(1);
+    }, 15_000).unref();
+    void new Promise((r) => setTimeout(r, 100))
+      .then(() => events.close())
+      .then(() => audiences.close())
+      .then(
+        () => {
+          log('info', 'stopped');
+          process.exit(0);
+        },
+        (e: Error) => {
+          log('error', 'shutdown failed', { error: e.message });
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

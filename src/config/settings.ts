@@ -40,6 +40,16 @@ export interface Settings {
   readonly dataDir: string;
   /** `id:secret,id:secret`: the first signs notice URLs, all verify. Unset: a key generated once under dataDir. */
   readonly noticeSigningKeys: string | undefined;
+  /** Set: events go to this ClickHouse server (`http://user:pass@host:8123/db`). Unset: embedded chDB under dataDir. */
+  readonly clickhouseUrl: string | undefined;
+  /** Share of bids written to the bid log (each row weighted by 1/rate in reports). */
+  readonly bidLogSampleRate: number;
+  /** Share of bid requests (bid or not) written to the request log. */
+  readonly requestLogSampleRate: number;
+  /** Notices older than this are refused. */
+  readonly noticeMaxAgeSeconds: number;
+  /** How long a notice is remembered for deduplication (longer than noticeMaxAgeSeconds). */
+  readonly noticeDedupeWindowSeconds: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -55,6 +65,13 @@ export function loadSettings(env: Env = process.env): Settings {
       return fallback;
     }
     return n;
+  };
+  const ratio = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = /^\s*(0(\.\d+)?|1(\.0+)?|\.\d+)\s*$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isFinite(n)) errors.push({ path: name, code: 'out_of_range', message: 'must be a number from 0 to 1' });
+    return Number.isFinite(n) ? n : fallback;
   };
   const bool = (name: string): boolean => {
     const raw = (env[name] ?? '').trim();
@@ -85,7 +102,16 @@ export function loadSettings(env: Env = process.env): Settings {
     uploadLimitBytes: int('UPLOAD_LIMIT_BYTES', 2 * 1024 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
     dataDir: env.DATA_DIR || 'data',
     noticeSigningKeys: env.NOTICE_SIGNING_KEYS || undefined,
+    clickhouseUrl: env.CLICKHOUSE_URL || undefined,
+    bidLogSampleRate: ratio('BID_LOG_SAMPLE_RATE', 1),
+    requestLogSampleRate: ratio('REQUEST_LOG_SAMPLE_RATE', 0.01),
+    noticeMaxAgeSeconds: int('NOTICE_MAX_AGE_SECONDS', 6 * 3600, 60, 7 * 24 * 3600),
+    noticeDedupeWindowSeconds: int('NOTICE_DEDUPE_WINDOW_SECONDS', 7 * 3600, 60, 30 * 24 * 3600),
   };
+  if (settings.noticeDedupeWindowSeconds < settings.noticeMaxAgeSeconds)
+    errors.push({ path: 'NOTICE_DEDUPE_WINDOW_SECONDS', code: 'out_of_range', message: 'must be at least NOTICE_MAX_AGE_SECONDS' });
+  if (settings.clickhouseUrl && !/^https?:\/\//.test(settings.clickhouseUrl))
+    errors.push({ path: 'CLICKHOUSE_URL', code: 'invalid_url', message: 'must start with http:// or https://' });
   if (settings.redisUrl && !/^redis(s|\+cluster)?:\/\//.test(settings.redisUrl))
     errors.push({ path: 'REDIS_URL', code: 'invalid_url', message: 'must start with redis://, rediss:// or redis+cluster://' });
   if (!/^https?:\/\//.test(settings.noticeBaseUrl))

@@ -1,9 +1,10 @@
 /**
- * The admin port: liveness, readiness, Prometheus metrics and the audience API.
+ * The admin port: liveness, readiness, Prometheus metrics, the audience API and reports.
  */
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { SnapshotRef } from '../campaigns/snapshot.js';
 import { registerAudienceRoutes, type AudienceRouteDeps } from './audience-routes.js';
+import { registerReportRoutes, type ReportRouteDeps } from './report-routes.js';
 
 export interface AdminDeps {
   readonly snapshots: SnapshotRef;
@@ -13,6 +14,8 @@ export interface AdminDeps {
   readonly isReady: () => boolean;
   /** The audience API, when this process owns a segment store. */
   readonly audiences?: AudienceRouteDeps;
+  /** Reports from the event store. */
+  readonly reports?: ReportRouteDeps;
 }
 
 export function registerAdminRoutes(app: TemplatedApp, deps: AdminDeps): void {
@@ -42,6 +45,7 @@ export function registerAdminRoutes(app: TemplatedApp, deps: AdminDeps): void {
     );
   });
   if (deps.audiences) registerAudienceRoutes(app, deps.audiences);
+  if (deps.reports) registerReportRoutes(app, deps.reports);
   app.any('/*', (res) => {
     res.writeStatus('404 Not Found').end('not found');
   });

@@ -14,6 +14,7 @@ import { deadlineMs } from '../bidding/deadline.js';
 import type { NoBidReason } from '../bidding/no-bid-reason.js';
 import { BidIds } from '../bidding/notice-urls.js';
 import type { NoticeSigner } from '../events/notice-signer.js';
+import type { BidLog } from '../events/bid-log.js';
 import { readBody, type BodySink } from './read-body.js';
 import { NO_AUDIENCE, type Audience, type AudienceService } from '../audiences/audience-service.js';
 import { userKeys } from '../audiences/identity.js';
@@ -26,6 +27,8 @@ export interface BidRouteDeps {
   readonly metrics: BidderMetrics;
   /** Signs the notice URLs of every bid. */
   readonly signer: NoticeSigner;
+  /** The sampled bid and request logs; absent: nothing is logged. */
+  readonly bidLog?: BidLog;
   /** The user's segments; absent: no audience lookups (every user is segment-less). */
   readonly audiences?: AudienceService;
   /** Monotonic milliseconds; injectable for tests. */
@@ -122,7 +125,7 @@ class PendingBid implements BodySink {
     if (isInvalid(req)) return this.reject('400 Bad Request', req.invalid, req.message);
 
     const budget = deadlineMs(req.tmax, settings);
-    if (this.h.clock() - this.start >= budget) return this.noBid('deadline');
+    if (this.h.clock() - this.start >= budget) return this.noBid('deadline', undefined, req.id);
     const audiences = this.h.deps.audiences;
     if (!audiences || !this.snap.index.usesSegments) return this.bid(req, budget, NO_AUDIENCE);
     const left = budget - (this.h.clock() - this.start) - settings.scoringReserveMs;
@@ -135,18 +138,20 @@ class PendingBid implements BodySink {
 
   private bid(req: BidRequestView, budget: number, audience: Audience): void {
     let decision;
-    let json = '';
+    let built;
+    const nowMs = Date.now();
+    const nowSec = Math.floor(nowMs / 1000);
     try {
-      decision = decide(req, this.snap, this.ex, Date.now(), audience);
+      decision = decide(req, this.snap, this.ex, nowMs, audience);
       // Inside the try too: a throw while writing the response must be a counted no-bid, not an uncaught exception.
-      if (decision.noBid === undefined)
-        json = buildBidResponse(req.id, decision.bids, decision.currency, this.ex, this.h.ctx, Math.floor(Date.now() / 1000)).json;
+      if (decision.noBid === undefined) built = buildBidResponse(req.id, decision.bids, decision.currency, this.ex, this.h.ctx, nowSec);
     } catch (e) {
       this.m.outcome.error.inc();
-      return this.noBid('internal_error', e);
+      return this.noBid('internal_error', e, req.id);
     }
-    if (decision.noBid !== undefined) return this.noBid(decision.noBid);
-    if (this.h.clock() - this.start >= budget) return this.noBid('deadline');
+    if (decision.noBid !== undefined) return this.noBid(decision.noBid, undefined, req.id);
+    if (this.h.clock() - this.start >= budget) return this.noBid('deadline', undefined, req.id);
+    const json = built!.json;
     const res = this.res.writeStatus('200 OK').writeHeader('content-type', 'application/json').writeHeader('x-openrtb-version', this.ex.responseVersion);
     if (this.acceptGzip) res.writeHeader('content-encoding', 'gzip').end(gzip(json));
     else res.end(json);
@@ -158,9 +163,15 @@ class PendingBid implements BodySink {
       m.bidPrice.observe(currencies.convert(b.price, decision.currency, currencies.base));
     }
     m.duration.observe((this.h.clock() - this.start) / 1000);
+    const log = this.h.deps.bidLog;
+    if (log) {
+      log.bids(built!.identities, currencies, nowSec);
+      log.request(this.ex.id, req.id, 'bid', nowSec);
+    }
   }
 
-  private noBid(reason: NoBidReason, error?: unknown): void {
+  /** `requestId` is known once the request parsed; only such requests go to the request log. */
+  private noBid(reason: NoBidReason, error?: unknown, requestId?: string): void {
     const res = this.res.writeStatus('204 No Content').writeHeader('x-openrtb-version', this.ex.responseVersion);
     if (this.h.deps.settings.debugNoBid) res.writeHeader('x-nobid-reason', reason);
     res.endWithoutBody();
@@ -168,6 +179,7 @@ class PendingBid implements BodySink {
     else if (reason !== 'internal_error') this.m.outcome.no_bid.inc();
     this.m.noBid[reason].inc();
     this.m.duration.observe((this.h.clock() - this.start) / 1000);
+    if (requestId !== undefined) this.h.deps.bidLog?.request(this.ex.id, requestId, reason, Math.floor(Date.now() / 1000));
     if (error !== undefined) process.emitWarning(`bid handler error: ${(error as Error)?.stack ?? error}`);
   }
 }
