@@ -23,4 +23,6 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 npx tsc -p tsconfig.json --noEmit
+# Some tests run the bidder as a real process (signals, crashes): they need the build.
+npx tsc -p tsconfig.build.json
 npx vitest run "$@"

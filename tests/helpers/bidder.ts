@@ -15,6 +15,11 @@ import { AudienceService, DEFAULT_AUDIENCE_SETTINGS, type AudienceSettings } fro
 import { MemorySegmentStore } from '../../src/audiences/memory-segment-store.js';
 import type { SegmentStore } from '../../src/audiences/segment-store.js';
 import { NoticeSigner, parseSigningKeys } from '../../src/events/notice-signer.js';
+import type { EventSink } from '../../src/events/event-types.js';
+import type { EventStore } from '../../src/events/event-store.js';
+import { MemoryNoticeDedupe, type NoticeDedupe } from '../../src/events/notice-dedupe.js';
+import { NoticeMetrics } from '../../src/metrics/notice-metrics.js';
+import { BidLog } from '../../src/events/bid-log.js';
 
 export interface HttpResult {
   status: number;
@@ -49,6 +54,12 @@ export interface StartOptions {
   /** The segment store behind the audience service (default: a fresh in-process one). */
   segmentStore?: SegmentStore;
   audienceSettings?: Partial<AudienceSettings>;
+  /** Where notices and bid logs go; with it, the notice routes are served on the bid port. */
+  events?: EventSink;
+  /** Notice deduplication (default: in-process, 7 h window). */
+  dedupe?: NoticeDedupe;
+  /** Serves reports on the admin port from this store. */
+  reportStore?: EventStore;
 }
 
 export async function startBidder(opts: StartOptions = {}): Promise<TestBidder> {
@@ -63,7 +74,23 @@ export async function startBidder(opts: StartOptions = {}): Promise<TestBidder> 
   });
   await audiences.refreshRegistry(true).catch(() => {});
   const signer = new NoticeSigner(parseSigningKeys(opts.env?.NOTICE_SIGNING_KEYS ?? 'test:0123456789abcdef0123456789abcdef'));
-  const deps = { settings, snapshots, metrics, audiences, audienceMetrics, signer, isReady: () => true };
+  const deps = {
+    settings,
+    snapshots,
+    metrics,
+    audiences,
+    audienceMetrics,
+    signer,
+    isReady: () => true,
+    notices: opts.events && {
+      events: opts.events,
+      dedupe: opts.dedupe ?? new MemoryNoticeDedupe(settings.noticeDedupeWindowSeconds),
+      metrics: new NoticeMetrics(metrics.registry),
+      maxAgeSec: settings.noticeMaxAgeSeconds,
+    },
+    bidLog: opts.events && new BidLog(opts.events, settings.bidLogSampleRate, settings.requestLogSampleRate, 'test-'),
+    reports: opts.reportStore && { store: opts.reportStore },
+  };
   const bid = await listenExclusive(buildBidApp(deps), '127.0.0.1', 0);
   const admin = await listenExclusive(buildAdminApp(deps), '127.0.0.1', 0);
   return {
