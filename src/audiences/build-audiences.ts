@@ -20,7 +20,21 @@ export async function buildAudiences(settings: Settings, metrics: AudienceMetric
     negativeTtlMs: settings.audienceNegativeTtlMs,
   });
   // A store that is down at start must not stop the bidder: it bids without segments until it is back.
-  await service.refreshRegistry(true).catch(() => {});
+  // One that is merely still connecting (the hot-path Redis client refuses commands until then) is
+  // waited for briefly, so the bidder does not start out treating every segment as nonexistent.
+  await refreshAtStart(service);
   service.startRegistryPolling();
   return service;
+}
+
+async function refreshAtStart(service: AudienceService, waitMs = 2_000): Promise<void> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await service.refreshRegistry(true);
+    } catch {
+      if (Date.now() >= until) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }

@@ -91,7 +91,8 @@ export class AudienceUpload {
       start = nl + 1;
     }
     this.partial = text.slice(start);
-    if (this.partial.length > MAX_LINE_BYTES) {
+    if (this.skipRestOfLine) this.partial = ''; // still inside a rejected line: drop it up to its newline
+    else if (tooLong(this.partial)) {
       this.progress.lines++;
       this.reject(`line longer than ${MAX_LINE_BYTES} bytes`);
       this.partial = '';
@@ -143,6 +144,7 @@ export class AudienceUpload {
       return;
     }
     const n = ++this.progress.lines;
+    if (tooLong(raw)) return this.reject(`line longer than ${MAX_LINE_BYTES} bytes`); // the same whether it came whole or in pieces
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.trim() === '') return;
     if (n === 1 && this.o.format === 'csv' && /^\s*"?user_id"?\s*,/i.test(line)) return;
@@ -173,6 +175,11 @@ export class AudienceUpload {
   private note(line: number, message: string): void {
     if (this.progress.errors.length < MAX_ERRORS) this.progress.errors.push({ line, message });
   }
+}
+
+/** More than MAX_LINE_BYTES in UTF-8 (a UTF-16 code unit takes 1 to 3 bytes). */
+function tooLong(s: string): boolean {
+  return s.length > MAX_LINE_BYTES || (s.length * 3 > MAX_LINE_BYTES && Buffer.byteLength(s, 'utf8') > MAX_LINE_BYTES);
 }
 
 interface ParsedRow {

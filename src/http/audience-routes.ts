@@ -54,7 +54,7 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
       if (!SEGMENT_ID.test(id)) return sendError(res, '400 Bad Request', 'invalid_id', 'segment ids are 1-64 of A-Z a-z 0-9 . _ : -');
       const errors = validateSegmentInput(body);
       if (errors.length) return sendError(res, '400 Bad Request', 'validation_failed', 'the segment is invalid', errors);
-      const input = body as { name?: string; advertiserId?: string; ttlSeconds?: number };
+      const input = (body ?? {}) as { name?: string; advertiserId?: string; ttlSeconds?: number }; // no body: defaults
       guard(
         res,
         store.getSegment(id).then(async (existing) => {
@@ -107,8 +107,14 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
   });
 
   app.del('/api/v1/users/:idType/:userId/segments', (res, req) => {
-    const key = uploadKey(req.getParameter(0), decodeURIComponent(req.getParameter(1)));
     res.onAborted(() => {});
+    let userId: string;
+    try {
+      userId = decodeURIComponent(req.getParameter(1));
+    } catch {
+      return sendError(res, '400 Bad Request', 'invalid_user', 'the user id is not valid percent-encoding'); // a throw here would take the process down
+    }
+    const key = uploadKey(req.getParameter(0), userId);
     if (typeof key !== 'string') return sendError(res, '400 Bad Request', 'invalid_user', key.error);
     guard(
       res,

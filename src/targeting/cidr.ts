@@ -4,10 +4,11 @@
  */
 import ipaddr from 'ipaddr.js';
 
+/** A device's addresses: it may send both `ip` and `ipv6`, and a range rule applies when either is in it. */
 export interface IpAddress {
-  /** IPv4 as an unsigned 32-bit number, or -1 for IPv6. */
+  /** IPv4 as an unsigned 32-bit number, or -1 when there is none. */
   readonly v4: number;
-  /** IPv6 as 16 bytes (IPv4-mapped addresses are folded into v4). */
+  /** IPv6 as 16 bytes, or undefined when there is none (IPv4-mapped addresses are folded into v4). */
   readonly v6: Uint8Array | undefined;
 }
 
@@ -22,7 +23,12 @@ export class CidrSet {
 
   constructor(cidrs: readonly string[]) {
     for (const text of cidrs) {
-      const [addr, prefix] = text.includes('/') ? ipaddr.parseCIDR(text) : single(ipaddr.parse(text));
+      let [addr, prefix] = text.includes('/') ? ipaddr.parseCIDR(text) : single(ipaddr.parse(text));
+      // ::ffff:a.b.c.d/96+ is an IPv4 range written in IPv6: requests fold such addresses into v4, so rules do too.
+      if (addr.kind() === 'ipv6' && prefix >= 96 && (addr as ipaddr.IPv6).isIPv4MappedAddress()) {
+        addr = (addr as ipaddr.IPv6).toIPv4Address();
+        prefix -= 96;
+      }
       if (addr.kind() === 'ipv4') {
         const start = v4Number((addr as ipaddr.IPv4).octets) & mask(prefix);
         this.v4.push(start >>> 0, (start | ~mask(prefix)) >>> 0);
@@ -33,25 +39,29 @@ export class CidrSet {
   }
 
   contains(ip: IpAddress): boolean {
-    if (ip.v4 >= 0) {
+    if (ip.v4 >= 0)
       for (let i = 0; i < this.v4.length; i += 2) if (ip.v4 >= this.v4[i] && ip.v4 <= this.v4[i + 1]) return true;
-      return false;
-    }
-    if (!ip.v6) return false;
-    for (const r of this.v6) if (prefixMatches(ip.v6, r.bytes, r.prefix)) return true;
+    if (ip.v6) for (const r of this.v6) if (prefixMatches(ip.v6, r.bytes, r.prefix)) return true;
     return false;
   }
 }
 
+/** `device.ip` and `device.ipv6`, both kept when both are valid; undefined when neither is. */
 export function parseIp(ip: string | undefined, ipv6: string | undefined): IpAddress | undefined {
-  const text = ip ?? ipv6;
+  const a = parseOne(ip);
+  const b = parseOne(ipv6);
+  if (!a || !b) return a ?? b;
+  return { v4: a.v4 >= 0 ? a.v4 : b.v4, v6: a.v6 ?? b.v6 };
+}
+
+function parseOne(text: string | undefined): IpAddress | undefined {
   if (!text) return undefined;
   const fast = parseDottedQuad(text);
   if (fast >= 0) return { v4: fast, v6: undefined };
-  if (!ipaddr.isValid(text)) return undefined;
-  const parsed = ipaddr.parse(text);
-  if (parsed.kind() === 'ipv4') return { v4: v4Number((parsed as ipaddr.IPv4).octets), v6: undefined };
-  const v6 = parsed as ipaddr.IPv6;
+  // Not a dotted quad: IPv6 or nothing. ipaddr's IPv4 parser takes inet_aton forms ("1.2.3" is 1.2.0.3),
+  // which would put a truncated address in the wrong range.
+  if (!ipaddr.IPv6.isValid(text)) return undefined;
+  const v6 = ipaddr.IPv6.parse(text);
   if (v6.isIPv4MappedAddress()) return { v4: v4Number(v6.toIPv4Address().octets), v6: undefined };
   return { v4: -1, v6: Uint8Array.from(v6.toByteArray()) };
 }

@@ -140,7 +140,9 @@ function compileMultipliers(m: Campaign['multipliers']): Multipliers | undefined
     country: m.country
       ? new Map(Object.entries(m.country).map(([k, v]) => [normalizeCountry(k) ?? k.toUpperCase(), v]))
       : undefined,
-    domain: lower(m.domain),
+    domain: m.domain // keys as domain rules read them: lower case, no www.
+      ? new Map(Object.entries(m.domain).map(([k, v]) => [k.toLowerCase().replace(/^www\./, ''), v]))
+      : undefined,
     bundle: lower(m.bundle),
     segment: m.segment ? new Map(Object.entries(m.segment)) : undefined,
   };

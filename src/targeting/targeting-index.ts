@@ -119,7 +119,12 @@ export class TargetingIndex {
     const source = new Map((bundle.campaigns ?? []).map((c) => [c.id, c]));
     for (const c of compiled) this.addCampaign(c, source.get(c.id)!.targeting ?? {}, unconstrainedHours);
     this.hasDealOnly = compiled.some((c) => !c.openMarket);
-    this.needsUserAgent = this.deviceType.constrained || this.os.constrained || this.browser.constrained;
+    // Multipliers read the same facts: a price must not depend on whether some other campaign targets devices.
+    this.needsUserAgent =
+      this.deviceType.constrained ||
+      this.os.constrained ||
+      this.browser.constrained ||
+      compiled.some((c) => c.multipliers?.deviceType || c.multipliers?.os);
     this.needsIp = compiled.some((c) => c.ipAllow || c.ipBlock);
     this.usesSegments = compiled.some((c) => c.segments || c.multipliers?.segment);
   }
@@ -187,7 +192,7 @@ export class TargetingIndex {
     this.categoryExclude.applyAll(bits, req.categories);
     this.byOwnCategory.applyAll(bits, req.bcat);
     for (let i = 0; i < req.badv.length; i++) this.byAdomain.apply(bits, bareDomain(req.badv[i]));
-    this.byAppBundle.applyAll(bits, req.bapp);
+    for (let i = 0; i < req.bapp.length; i++) this.byAppBundle.apply(bits, req.bapp[i].toLowerCase()); // campaign bundles are lower-cased
     if (this.dayparts.constrained) and(bits, this.dayparts.activeAt(nowMs));
     return bits;
   }
