@@ -122,8 +122,10 @@ function buildView(doc: unknown): BidRequestView {
   const device = obj(doc.device);
   const user = obj(doc.user);
   const userExt = obj(user?.ext);
-  const geo = obj(device?.geo) ?? obj(user?.geo);
-  const country = normalizeCountry(str(geo?.country));
+  // Field by field: a device.geo with only lat/lon must not hide user.geo's country.
+  const dgeo = obj(device?.geo);
+  const ugeo = obj(user?.geo);
+  const country = normalizeCountry(str(dgeo?.country) ?? str(ugeo?.country));
   const regs = obj(doc.regs);
   const regsExt = obj(regs?.ext);
   const source = obj(doc.source);
@@ -141,8 +143,8 @@ function buildView(doc: unknown): BidRequestView {
     publisherId: str(publisher?.id),
     categories: withParentCategories(inventory?.cat, inventory?.pagecat, inventory?.sectioncat, content?.cat),
     country,
-    region: regionKey(country, str(geo?.region)),
-    city: cityKey(str(geo?.city)),
+    region: regionKey(country, str(dgeo?.region) ?? str(ugeo?.region)),
+    city: cityKey(str(dgeo?.city) ?? str(ugeo?.city)),
     deviceType: int(device?.devicetype),
     os: str(device?.os)?.toLowerCase(),
     ua: str(device?.ua),

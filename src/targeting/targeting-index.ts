@@ -136,7 +136,8 @@ export class TargetingIndex {
     this.country.add(r, t.countries?.map((x) => normalizeCountry(x)!));
     this.region.add(r, t.regions?.map((x) => regionRuleKey(x)!));
     this.city.add(r, t.cities?.map((x) => cityKey(x)!));
-    this.deviceType.add(r, t.deviceTypes);
+    // 1 is the 2.x "mobile/tablet" type: a rule on it covers phones (4) and tablets (5) too.
+    this.deviceType.add(r, t.deviceTypes?.includes(1) ? [...new Set([...t.deviceTypes, 4, 5])] : t.deviceTypes);
     this.os.add(r, lower(t.os));
     this.browser.add(r, lower(t.browsers));
     this.domainAllow.add(r, lower(t.domains?.allow));
@@ -182,8 +183,12 @@ export class TargetingIndex {
     this.deviceType.apply(bits, device.deviceType);
     this.os.apply(bits, device.os);
     this.browser.apply(bits, device.browser);
-    this.domainAllow.apply(bits, req.domain);
-    this.domainBlock.apply(bits, req.domain);
+    if ((this.domainAllow.constrained || this.domainBlock.constrained) && req.domain !== undefined) {
+      // A rule on example.com covers news.example.com too.
+      const domains = domainAndParents(req.domain);
+      this.domainAllow.applyAny(bits, domains, this.tmp);
+      this.domainBlock.applyAll(bits, domains);
+    } else this.domainAllow.apply(bits, req.domain);
     this.bundleAllow.apply(bits, req.bundle);
     this.bundleBlock.apply(bits, req.bundle);
     this.publisherAllow.apply(bits, req.publisherId);

@@ -63,7 +63,17 @@ export interface StartOptions {
 }
 
 export async function startBidder(opts: StartOptions = {}): Promise<TestBidder> {
-  const settings = loadSettings({ HOST: '127.0.0.1', PORT: '0', ADMIN_PORT: '0', INSTANCE_ID: 'test', ...opts.env });
+  // A generous default deadline: a loaded CI machine must not turn functional tests into deadline no-bids.
+  // Tests about deadlines set tmax (or these variables) themselves.
+  const settings = loadSettings({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    ADMIN_PORT: '0',
+    INSTANCE_ID: 'test',
+    DEFAULT_TMAX_MS: '2000',
+    TMAX_CAP_MS: '2000',
+    ...opts.env,
+  });
   const bundle = opts.bundle ? validBundle(opts.bundle) : await loadBundleFromDir(opts.configDir ?? 'config');
   const snapshots = new SnapshotRef(buildSnapshot(bundle, 1));
   const metrics = new BidderMetrics({ defaultMetrics: false });

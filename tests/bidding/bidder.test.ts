@@ -1,0 +1,92 @@
+/**
+ * decide() directly, where HTTP cannot set the input: the clock (flight boundaries) and large
+ * random campaign sets checked against a brute-force search for the best price.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { Campaign } from '../../src/campaigns/schema.js';
+import { Currencies } from '../../src/bidding/currency.js';
+import { campaign, decideAt, outcome, snapshotOf } from './support.js';
+
+describe('flight dates', () => {
+  const snap = snapshotOf([campaign('flight', { start: '2026-03-01T00:00:00Z', end: '2026-04-01T00:00:00Z' })]);
+  it('start is inclusive, end exclusive', () => {
+    expect(outcome(decideAt(snap, Date.parse('2026-02-28T23:59:59.999Z')))).toBe('no_campaign');
+    expect(outcome(decideAt(snap, Date.parse('2026-03-01T00:00:00Z')))).toEqual(['flight']);
+    expect(outcome(decideAt(snap, Date.parse('2026-03-31T23:59:59.999Z')))).toEqual(['flight']);
+    expect(outcome(decideAt(snap, Date.parse('2026-04-01T00:00:00Z')))).toBe('no_campaign');
+  });
+
+  it('start and end with a UTC offset are instants', () => {
+    const s = snapshotOf([campaign('tz', { start: '2026-03-01T09:00:00+09:00', end: '2026-03-02T00:00:00-05:00' })]);
+    expect(outcome(decideAt(s, Date.parse('2026-02-28T23:59:59Z')))).toBe('no_campaign');
+    expect(outcome(decideAt(s, Date.parse('2026-03-01T00:00:00Z')))).toEqual(['tz']);
+    expect(outcome(decideAt(s, Date.parse('2026-03-02T04:59:59Z')))).toEqual(['tz']);
+    expect(outcome(decideAt(s, Date.parse('2026-03-02T05:00:00Z')))).toBe('no_campaign');
+  });
+});
+
+describe('best campaign per imp', () => {
+  const SIZES = ['300x250', '728x90', '320x50'];
+  const COUNTRIES = ['US', 'GB', 'DE'];
+  const arbCampaign = fc.record({
+    base: fc.integer({ min: 1, max: 500 }).map((c) => c / 100),
+    extra: fc.integer({ min: 0, max: 500 }).map((c) => c / 100),
+    currency: fc.constantFrom('USD', 'EUR', 'GBP'),
+    sizes: fc.subarray(SIZES, { minLength: 1 }),
+    countries: fc.option(fc.subarray(COUNTRIES, { minLength: 1 }), { nil: undefined }),
+    mobileBoost: fc.option(fc.integer({ min: 50, max: 300 }).map((p) => p / 100), { nil: undefined }),
+  });
+  const arbImp = fc.record({ size: fc.constantFrom(...SIZES), floor: fc.integer({ min: 0, max: 600 }).map((c) => c / 100) });
+
+  it('decide() bids the highest price any eligible campaign offers, for each imp (property)', () => {
+    const currencies = new Currencies({ base: 'USD', rates: { EUR: 0.8, GBP: 0.5 } });
+    fc.assert(
+      fc.property(
+        fc.array(arbCampaign, { minLength: 1, maxLength: 40 }),
+        fc.array(arbImp, { minLength: 1, maxLength: 4 }),
+        fc.constantFrom(...COUNTRIES),
+        fc.constantFrom(2, 4),
+        (specs, imps, country, devicetype) => {
+          const campaigns: Campaign[] = specs.map((s, i) =>
+            campaign(`c${i}`, {
+              currency: s.currency,
+              bid: { base: s.base, max: s.base + s.extra },
+              ...(s.countries ? { targeting: { countries: s.countries } } : {}),
+              ...(s.mobileBoost ? { multipliers: { deviceType: { 4: s.mobileBoost } } } : {}),
+              creatives: s.sizes.map((size, k) => {
+                const [w, h] = size.split('x').map(Number);
+                return { id: `cr-c${i}-${k}`, type: 'banner' as const, w, h, html: '<b>ad</b>' };
+              }),
+            }),
+          );
+          const snap = snapshotOf(campaigns);
+          const request = {
+            imp: imps.map((m, k) => ({ id: String(k), banner: { format: [{ w: +m.size.split('x')[0], h: +m.size.split('x')[1] }] }, bidfloor: m.floor })),
+            device: { devicetype, geo: { country } },
+          };
+          const d = decideAt(snap, Date.parse('2026-01-12T12:00:00Z'), request);
+          const got = new Map((d.bids ?? []).map((b) => [b.imp.id, b.price]));
+
+          imps.forEach((m, k) => {
+            // brute force: every campaign that targets this country and has this size, priced by hand
+            let best = -1;
+            specs.forEach((s) => {
+              if (s.countries && !s.countries.includes(country)) return;
+              if (!s.sizes.includes(m.size)) return;
+              const toUsd = (x: number) => currencies.convert(x, s.currency, 'USD');
+              const max = Math.floor(toUsd(s.base + s.extra) * 1e4 + 1e-7) / 1e4;
+              const wanted = Math.min(s.base * (devicetype === 4 ? (s.mobileBoost ?? 1) : 1), s.base + s.extra);
+              let price = Math.min(Math.round(toUsd(wanted) * 1e4) / 1e4, max);
+              if (price < m.floor) price = Math.ceil(m.floor * 1e4 - 1e-7) / 1e4;
+              if (price <= max && price > 0 && price > best) best = price;
+            });
+            if (best < 0) expect(got.has(String(k)), `imp ${k} should get no bid`).toBe(false);
+            else expect(got.get(String(k)), `imp ${k}`).toBe(best);
+          });
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
