@@ -11,7 +11,7 @@
  *   syncMs tick plus the time of the append and fdatasync, plus any event-loop stall (see
  *   `events_spool_sync_lag_seconds`). Measured with the default syncMs = 100 ms on a local SSD
  *   (tests/events/event-writer.crash.test.ts, SIGKILL at random moments): a process crash lost
- *   at most the last 107 ms of events; write() to completed fdatasync took at most 110-215 ms
+ *   at most the last 107 ms of events; write() to completed fdatasync took at most 110-240 ms
  *   (typically 100-150 ms, 317 ms once with a 106 ms event-loop stall on a loaded machine).
  * - Closed segments are inserted oldest first, grouped per table (consecutive waiting segments
  *   are merged up to maxInsertRows), and deleted only after every table's insert succeeded. A

@@ -1,0 +1,396 @@
+/**
+ * The event writer against a fake store that records inserts and fails, hangs or slows down on
+ * demand, with a real spool on a temporary directory.
+ */
+import { mkdtemp, readdir, readFile, rm, appendFile, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Registry, register, type Counter, type Gauge, type Histogram } from 'prom-client';
+import { EventWriter, type EventWriterOptions, type LogFn } from '../../src/events/event-writer.js';
+import { EventMetrics } from '../../src/metrics/event-metrics.js';
+import { EVENT_TABLES, type BidderEvent } from '../../src/events/event-types.js';
+import { segmentName } from '../../src/events/spool.js';
+import { FakeEventStore, idsByTable, makeEvent } from '../helpers/fake-event-store.js';
+
+let dataDir: string;
+let writers: EventWriter[] = [];
+
+beforeEach(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'event-writer-'));
+  writers = [];
+});
+afterEach(async () => {
+  for (const w of writers) w.abandon();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+interface Made {
+  writer: EventWriter;
+  store: FakeEventStore;
+  metrics: EventMetrics;
+  logs: { level: string; msg: string; fields?: Record<string, unknown> }[];
+}
+
+function make(opts: Partial<EventWriterOptions> & { store?: FakeEventStore } = {}): Made {
+  const store = opts.store ?? new FakeEventStore();
+  const metrics = new EventMetrics(new Registry());
+  const logs: Made['logs'] = [];
+  const log: LogFn = (level, msg, fields) => logs.push({ level, msg, fields });
+  const writer = new EventWriter({
+    dataDir,
+    batchRows: 1000,
+    batchMs: 200,
+    syncMs: 20,
+    retryMinMs: 20,
+    retryMaxMs: 100,
+    log,
+    ...opts,
+    store,
+    metrics,
+  });
+  writers.push(writer);
+  return { writer, store, metrics, logs };
+}
+
+const spoolDir = () => join(dataDir, 'spool');
+
+async function spoolFiles(): Promise<string[]> {
+  return (await readdir(spoolDir()).catch(() => [] as string[])).filter((f) => f.endsWith('.ndjson')).sort();
+}
+
+/** Event ids in the spool, in file and line order. */
+async function spooledIds(): Promise<string[]> {
+  const ids: string[] = [];
+  for (const f of await spoolFiles()) {
+    for (const line of (await readFile(join(spoolDir(), f), 'utf8')).split('\n')) {
+      if (line) ids.push((JSON.parse(line) as { r: { event_id: string } }).r.event_id);
+    }
+  }
+  return ids;
+}
+
+async function value(metric: Counter | Gauge | Histogram, labels: Record<string, string> = {}, suffix = ''): Promise<number> {
+  const got = await metric.get();
+  const name = got.name + suffix;
+  const v = got.values.find(
+    (x) => (suffix === '' || (x as { metricName?: string }).metricName === name) && Object.entries(labels).every(([k, l]) => x.labels[k] === l),
+  );
+  return v?.value ?? 0;
+}
+
+function events(n: number, from = 0, type?: BidderEvent['type']): BidderEvent[] {
+  return Array.from({ length: n }, (_, i) => makeEvent(from + i, type));
+}
+
+function expectInOrderOnce(store: FakeEventStore, written: readonly BidderEvent[]): void {
+  for (const [table, ids] of idsByTable(written)) expect(store.ids(table), table).toEqual(ids);
+  expect(store.rowCount).toBe(written.length);
+}
+
+describe('EventWriter', () => {
+  it('batches by size: a full batch is inserted well before batchMs', async () => {
+    const { writer, store } = make({ batchRows: 100, maxInsertRows: 100, batchMs: 60_000 });
+    await writer.started;
+    const evs = events(250, 0, 'win');
+    const t0 = Date.now();
+    for (const e of evs) writer.write(e);
+    await vi.waitFor(() => expect(store.inserts.length).toBe(2), { timeout: 2000, interval: 5 });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(store.inserts.map((i) => i.rows.length)).toEqual([100, 100]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(store.inserts.length).toBe(2); // the 50 left wait for size, time or flush
+    await writer.flush();
+    expect(store.inserts.map((i) => i.rows.length)).toEqual([100, 100, 50]);
+    expectInOrderOnce(store, evs);
+  });
+
+  it('batches by time: a small batch is inserted after batchMs, as one insert per table', async () => {
+    const { writer, store } = make({ batchRows: 10_000, batchMs: 300 });
+    await writer.started;
+    const evs = events(16); // two of each type
+    const t0 = Date.now();
+    for (const e of evs) writer.write(e);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(store.inserts.length).toBe(0);
+    await vi.waitFor(() => expect(store.rowCount).toBe(16), { timeout: 2000, interval: 5 });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(store.inserts.length).toBe(8);
+    expect(store.inserts.every((i) => i.rows.length === 2)).toBe(true);
+    expectInOrderOnce(store, evs);
+  });
+
+  it('inserts rows as BidderEvents, type included', async () => {
+    const { writer, store } = make();
+    const e = makeEvent(7, 'conversion');
+    writer.write(e);
+    await writer.flush();
+    expect(store.inserts).toEqual([{ table: 'conversions', rows: [e] }]);
+  });
+
+  it('keeps per-table order and inserts each row once when inserts fail now and then', async () => {
+    const { writer, store, metrics } = make({ batchRows: 300, batchMs: 50 });
+    store.failTables.add('wins');
+    const written: BidderEvent[] = [];
+    for (let wave = 0; wave < 8; wave++) {
+      const evs = events(400, wave * 400);
+      for (const e of evs) writer.write(e);
+      written.push(...evs);
+      if (wave === 2) store.failTables.clear();
+      if (wave === 4) store.failNext = 3;
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    await writer.close();
+    expect(store.failures).toBeGreaterThan(3);
+    expect(await value(metrics.insertErrorsTotal, { table: 'wins' })).toBeGreaterThan(0);
+    expectInOrderOnce(store, written);
+    expect(await spoolFiles()).toEqual([]);
+  });
+
+  it('spools to disk while the store is down and replays in order, once, when it is back', async () => {
+    const { writer, store, metrics } = make({ batchRows: 500, batchMs: 100 });
+    store.mode = 'fail';
+    const evs = events(3000);
+    for (const e of evs.slice(0, 1500)) writer.write(e);
+    await new Promise((r) => setTimeout(r, 150));
+    for (const e of evs.slice(1500)) writer.write(e);
+    const t0 = Date.now();
+    await writer.flush(); // the store is failing: flush returns once everything is durable on disk
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(store.rowCount).toBe(0);
+    expect(await spooledIds()).toEqual(evs.map((e) => e.event_id));
+    expect((await spoolFiles()).length).toBeGreaterThanOrEqual(6);
+    expect(await value(metrics.spoolSegments)).toBe((await spoolFiles()).length);
+    expect(await value(metrics.spoolBytes)).toBeGreaterThan(3000 * 100);
+
+    store.mode = 'ok';
+    await vi.waitFor(() => expect(store.rowCount).toBe(3000), { timeout: 3000, interval: 10 });
+    expectInOrderOnce(store, evs);
+    expect(store.inserts.length).toBe(8); // the backlog went in as one insert per table
+    await vi.waitFor(async () => expect(await spoolFiles()).toEqual([]), { timeout: 1000 });
+    expect(await value(metrics.spoolSegments)).toBe(0);
+    expect(await value(metrics.spoolBytes)).toBe(0);
+    expect(await value(metrics.droppedTotal)).toBe(0);
+    await writer.close();
+    expect(store.rowCount).toBe(3000);
+  });
+
+  it('close() flushes everything to the store', async () => {
+    const { writer, store } = make({ batchMs: 60_000 });
+    const evs = events(1234);
+    for (const e of evs) writer.write(e);
+    await writer.close();
+    expectInOrderOnce(store, evs);
+    expect(await spoolFiles()).toEqual([]);
+  });
+
+  it('close() with the store down leaves everything durably spooled for the next start', async () => {
+    const a = make({ batchMs: 60_000 });
+    a.store.mode = 'fail';
+    const evs = events(800);
+    for (const e of evs) a.writer.write(e);
+    const t0 = Date.now();
+    await a.writer.close();
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(await spooledIds()).toEqual(evs.map((e) => e.event_id));
+    expect(a.logs.some((l) => l.msg.includes('events left in the spool'))).toBe(true);
+
+    a.writer.write(makeEvent(9999));
+    expect(await value(a.metrics.droppedTotal, { reason: 'closed' })).toBe(1);
+
+    const b = make();
+    await b.writer.flush();
+    expectInOrderOnce(b.store, evs);
+    expect(await spoolFiles()).toEqual([]);
+    expect(b.logs.some((l) => l.msg === 'replaying spooled events')).toBe(true);
+  });
+
+  it('close() does not wait forever for a hanging store', async () => {
+    const { writer, store } = make({ closeTimeoutMs: 300 });
+    store.mode = 'hang';
+    const evs = events(100);
+    for (const e of evs) writer.write(e);
+    const t0 = Date.now();
+    await writer.close();
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(await spooledIds()).toEqual(evs.map((e) => e.event_id));
+    store.release();
+  });
+
+  it('after a crash, a new writer replays what was synced', async () => {
+    const a = make({ batchRows: 200, batchMs: 60_000 });
+    a.store.mode = 'fail';
+    const synced = events(1000);
+    for (const e of synced) a.writer.write(e);
+    await a.writer.flush(); // durable (the store is failing)
+    for (const e of events(50, 1000)) a.writer.write(e); // still in memory
+    a.writer.abandon(); // crash: no close, no flush
+
+    const b = make();
+    await b.writer.flush();
+    expectInOrderOnce(b.store, synced);
+    expect(await spoolFiles()).toEqual([]);
+  });
+
+  it('skips and counts a torn last line (crash mid-write)', async () => {
+    await mkdir(spoolDir(), { recursive: true });
+    const line = (e: BidderEvent) => JSON.stringify({ t: EVENT_TABLES[e.type], r: e }) + '\n';
+    const first = events(3);
+    const second = events(2, 3);
+    const torn = line(makeEvent(5)).slice(0, 40);
+    await writeFile(join(spoolDir(), segmentName(1)), first.map(line).join(''));
+    await writeFile(join(spoolDir(), segmentName(2)), second.map(line).join('') + torn);
+    await writeFile(join(spoolDir(), segmentName(3)), ''); // created, never written
+    const { writer, store, metrics, logs } = make();
+    await writer.flush();
+    expectInOrderOnce(store, [...first, ...second]);
+    expect(await value(metrics.droppedTotal, { reason: 'spool_corrupt' })).toBe(1);
+    expect(logs.find((l) => l.msg === 'unreadable spool lines skipped')?.fields).toMatchObject({ lines: [3] });
+    expect(await spoolFiles()).toEqual([]);
+
+    // New segments continue after the leftovers' numbers.
+    writer.write(makeEvent(6));
+    await writer.close();
+    expect(store.rowCount).toBe(6);
+  });
+
+  it('a writer appending to a crashed segment picks up a torn tail', async () => {
+    const a = make({ batchMs: 60_000 });
+    a.store.mode = 'fail';
+    const evs = events(10);
+    for (const e of evs) a.writer.write(e);
+    await a.writer.close();
+    const [file] = await spoolFiles();
+    await appendFile(join(spoolDir(), file), '{"t":"wins","r":{"event_id":"torn');
+    const b = make();
+    await b.writer.flush();
+    expectInOrderOnce(b.store, evs);
+    expect(await value(b.metrics.droppedTotal, { reason: 'spool_corrupt' })).toBe(1);
+  });
+
+  it('write() is O(1) and never waits, even while inserts hang', async () => {
+    const { writer, store, metrics } = make({ batchRows: 5000, batchMs: 100, closeTimeoutMs: 200 });
+    store.mode = 'hang';
+    await writer.started;
+    writer.write(makeEvent(0));
+    await vi.waitFor(() => expect(store.hangingInserts).toBe(1), { timeout: 2000, interval: 5 });
+
+    const evs = events(100_000, 1);
+    const t0 = performance.now();
+    let worst = 0;
+    for (const e of evs) {
+      const s = performance.now();
+      const r = writer.write(e) as unknown;
+      const d = performance.now() - s;
+      if (d > worst) worst = d;
+      if (r !== undefined) throw new Error('write returned something');
+    }
+    const total = performance.now() - t0;
+    // Typically ~30 ms for 100k (0.3 us each); generous bounds for slow CI machines.
+    expect(total).toBeLessThan(1000);
+    expect(worst).toBeLessThan(100); // a GC pause at most: nothing waits on the hung store
+    expect(metrics.bufferProbe()).toBe(100_000);
+
+    // The buffer drains to disk while the store still hangs.
+    await vi.waitFor(() => expect(metrics.bufferProbe()).toBe(0), { timeout: 10_000, interval: 10 });
+    expect(store.hangingInserts).toBe(1);
+    expect(await value(metrics.droppedTotal)).toBe(0);
+    await writer.close();
+    const lines = (await Promise.all((await spoolFiles()).map((f) => readFile(join(spoolDir(), f), 'utf8')))).reduce(
+      (n, text) => n + text.split('\n').length - 1,
+      0,
+    );
+    expect(lines).toBe(100_001);
+    store.release();
+  });
+
+  it('over the hard cap, events are dropped, counted and logged (never silently)', async () => {
+    const { writer, store, metrics, logs } = make({ maxBufferedRows: 1000 });
+    for (const e of events(1500)) writer.write(e);
+    expect(await value(metrics.droppedTotal, { reason: 'buffer_full' })).toBe(500);
+    expect(await value(metrics.receivedTotal, { type: 'win' })).toBeGreaterThan(0);
+    await writer.close();
+    expect(store.rowCount).toBe(1000);
+    expect(logs.find((l) => l.msg === 'events dropped')?.fields).toEqual({ dropped: { buffer_full: 500 } });
+  });
+
+  it('over the spool size cap, new events are dropped, counted and logged', async () => {
+    const { writer, store, metrics, logs } = make({ maxSpoolBytes: 20_000, batchRows: 50, batchMs: 60_000 });
+    store.mode = 'fail';
+    for (const e of events(100)) writer.write(e);
+    await writer.flush(); // ~35 KB spooled: over the cap
+    for (const e of events(10, 100)) writer.write(e);
+    await writer.close();
+    expect(await value(metrics.droppedTotal, { reason: 'spool_full' })).toBe(10);
+    expect(logs.find((l) => l.msg === 'events dropped')?.fields).toEqual({ dropped: { spool_full: 10 } });
+    expect((await spooledIds()).length).toBe(100);
+  });
+
+  it('when the spool cannot be written, keeps events in memory, counts errors and retries', async () => {
+    await writeFile(spoolDir(), 'not a directory');
+    const { writer, store, metrics, logs } = make();
+    const evs = events(100);
+    for (const e of evs) writer.write(e);
+    await vi.waitFor(async () => expect(await value(metrics.spoolErrors)).toBeGreaterThanOrEqual(2), { timeout: 2000, interval: 5 });
+    expect(metrics.bufferProbe()).toBe(100);
+    expect(store.rowCount).toBe(0);
+    expect(logs.some((l) => l.msg.startsWith('event spool write failed'))).toBe(true);
+    await rm(spoolDir());
+    await vi.waitFor(() => expect(metrics.bufferProbe()).toBe(0), { timeout: 2000, interval: 5 });
+    await writer.close();
+    expectInOrderOnce(store, evs);
+  });
+
+  it('at close without a spool, inserts buffered events directly; what the store refuses too is dropped, counted, logged', async () => {
+    await writeFile(spoolDir(), 'not a directory');
+    const a = make();
+    const evs = events(40);
+    for (const e of evs) a.writer.write(e);
+    await a.writer.close();
+    expectInOrderOnce(a.store, evs);
+
+    const b = make({ closeTimeoutMs: 200 });
+    b.store.mode = 'fail';
+    for (const e of events(16)) b.writer.write(e);
+    await b.writer.close();
+    expect(await value(b.metrics.droppedTotal, { reason: 'closed' })).toBe(16);
+    expect(b.logs.find((l) => l.msg === 'events dropped')?.fields).toEqual({ dropped: { closed: 16 } });
+  });
+
+  it('rejects invalid events with a count and a log line, without throwing', async () => {
+    const { writer, metrics, logs } = make();
+    writer.write({ ...makeEvent(1, 'click'), event_id: '' });
+    writer.write({ ...makeEvent(2), type: 'nope' } as unknown as BidderEvent);
+    writer.write({ ...makeEvent(2), type: 'constructor' } as unknown as BidderEvent);
+    writer.write(null as unknown as BidderEvent);
+    expect(await value(metrics.rejectedTotal, { type: 'click', reason: 'invalid_event' })).toBe(1);
+    await writer.close();
+    expect(logs.find((l) => l.msg.startsWith('invalid events rejected'))?.fields).toEqual({ rejected: 4 });
+    expect(await value(metrics.rejectedTotal, { type: 'unknown', reason: 'invalid_event' })).toBe(3);
+    // Notice endpoints count their own rejections on the same counter.
+    metrics.rejected.win.bad_signature.inc();
+    expect(await value(metrics.rejectedTotal, { type: 'win', reason: 'bad_signature' })).toBe(1);
+  });
+
+  it('metrics move', async () => {
+    const { writer, store, metrics } = make({ batchRows: 100, maxInsertRows: 100 });
+    store.delayMs = 5;
+    store.failNext = 1;
+    for (const e of events(400)) writer.write(e);
+    await vi.waitFor(async () => expect(await value(metrics.spoolBytes)).toBeGreaterThan(0), { timeout: 1000, interval: 2 });
+    await writer.close();
+    expect(await value(metrics.receivedTotal, { type: 'request' })).toBe(50);
+    expect(await value(metrics.storedTotal, { table: 'wins' })).toBe(50);
+    expect(await value(metrics.insertErrorsTotal)).toBe(1);
+    expect(await value(metrics.batchRowsHist, { table: 'wins' }, '_count')).toBeGreaterThan(0);
+    expect(await value(metrics.batchRowsHist, { table: 'wins' }, '_sum')).toBe(50);
+    expect(await value(metrics.insertDurationHist, { table: 'requests' }, '_count')).toBeGreaterThan(0);
+    expect(await value(metrics.syncLag, {}, '_count')).toBeGreaterThan(0);
+    expect(writer.maxSyncLagMs).toBeGreaterThan(0);
+    expect(writer.maxSyncLagMs).toBeLessThan(500);
+    expect(await value(metrics.spoolBytes)).toBe(0);
+    expect(await value(metrics.spoolSegments)).toBe(0);
+    expect(await value(metrics.droppedTotal)).toBe(0);
+    expect(await register.metrics()).not.toContain('events_'); // only in the registry given
+  });
+});
