@@ -95,7 +95,13 @@ export class AudienceService {
         this.breaker.failure();
         resolve(this.partial('timeout', known));
       }, budgetMs);
-      this.store.lookup(misses).then(
+      let lookup: Promise<(UserSegments | undefined)[]>;
+      try {
+        lookup = this.store.lookup(misses);
+      } catch (e) {
+        lookup = Promise.reject(e); // a store that throws synchronously must not leave the request unanswered
+      }
+      lookup.then(
         (results) => {
           this.metrics.lookupDuration.observe((performance.now() - started) / 1000);
           if (settled) return void this.fill(misses, results, undefined, nowSec); // too late for this request; cache it for the next

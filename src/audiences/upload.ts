@@ -84,7 +84,8 @@ export class AudienceUpload {
   /** Feeds a chunk. Returns a promise when a batch write is in flight: pause the source until it settles. */
   push(chunk: Uint8Array): Promise<void> | undefined {
     this.progress.bytes += chunk.byteLength;
-    const text = this.partial + this.decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    let text = this.partial + this.decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    if (this.progress.lines === 0 && text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a UTF-8 byte order mark
     let start = 0;
     for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
       this.line(text.slice(start, nl));

@@ -144,11 +144,16 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
       upload?.abort();
     });
     res.pause(); // until the segment exists
+    let writing = false; // a batch write is in flight: the socket stays paused until it settles
     const feed = (chunk: Uint8Array) => {
       const wait = upload!.push(chunk);
       if (wait) {
+        writing = true;
         res.pause();
-        void wait.then(() => !aborted && res.resume());
+        void wait.then(() => {
+          writing = false;
+          if (!aborted) res.resume();
+        });
       }
     };
     const finish = () => {
@@ -194,7 +199,7 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
         for (const chunk of early) feed(chunk);
         early.length = 0;
         if (endedEarly) finish();
-        else res.resume();
+        else if (!writing) res.resume();
       },
       (e: Error) => !aborted && sendError(res, '503 Service Unavailable', 'store_unavailable', e.message),
     );
