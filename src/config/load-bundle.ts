@@ -3,7 +3,7 @@
  * schema, merges them, then checks the cross-file rules. Any error refuses the whole set,
  * with every field-level error listed at once.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, type FieldError } from '../errors.js';
@@ -61,9 +61,12 @@ export function bundleFromTexts(parts: readonly { name: string; text: string }[]
 async function listFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
+    // Hidden entries are skipped: a Kubernetes ConfigMap volume keeps its real files in `..data` and
+    // timestamped `..2026_...` directories, with the visible names as symlinks to them.
+    if (entry.name.startsWith('.')) continue;
     const full = join(dir, entry.name);
     if (entry.isDirectory()) out.push(...(await listFiles(full)));
-    else if (entry.isFile()) out.push(full);
+    else if (entry.isFile() || (entry.isSymbolicLink() && (await stat(full).catch(() => undefined))?.isFile())) out.push(full);
   }
   return out;
 }

@@ -379,3 +379,23 @@ describe('loadSettings', () => {
     expect(e.message).toMatch(/^configuration refused: 9 error\(s\)\n/);
   });
 });
+
+describe('a config directory mounted from a Kubernetes ConfigMap', () => {
+  it('reads the visible symlinked files once and skips the hidden ..data directories', async () => {
+    const { mkdtemp, mkdir, writeFile, symlink } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'cm-'));
+    const stamped = join(dir, '..2026_11_23_17_00_00.123');
+    await mkdir(stamped);
+    await writeFile(
+      join(stamped, 'bundle.yaml'),
+      'advertisers: [{ id: a, name: A, domains: [a.example] }]\ncampaigns: [{ id: c, advertiserId: a, bid: { base: 1, max: 2 }, creatives: [{ id: cr, type: banner, w: 300, h: 250, html: x }] }]\n',
+    );
+    await symlink('..2026_11_23_17_00_00.123', join(dir, '..data'));
+    await symlink(join('..data', 'bundle.yaml'), join(dir, 'bundle.yaml'));
+    const { loadBundleFromDir: load } = await import('../../src/config/load-bundle.js');
+    const bundle = await load(dir);
+    expect(bundle.campaigns?.map((c) => c.id)).toEqual(['c']);
+  });
+});
