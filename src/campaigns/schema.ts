@@ -57,7 +57,7 @@ export const SegmentRulesSchema = Type.Object(
     exclude: Type.Optional(Type.Array(SegmentId, { minItems: 1, maxItems: 1000 })),
     /**
      * When the user's segments cannot be known in time (store slow or down): `skip` the campaign
-     * (default), or `bid` as if the audience rules were met, without segment multipliers.
+     * (default), or `bid` as if the audience rules were met (multipliers apply only to segments known for the user).
      */
     whenUnavailable: Type.Optional(StringEnum(['skip', 'bid'])),
   },
@@ -244,6 +244,22 @@ export const ExchangeSchema = Type.Object(
       ),
     ),
     sendNurl: Type.Optional(Type.Boolean()),
+    /**
+     * Google Authorized Buyers style encrypted win prices: each key is `${ENV_NAME}` (read from that
+     * environment variable) or the key itself, base64 or web-safe base64 of 32 bytes. With it, the
+     * price of a win or billing notice must be encrypted with these keys (see events/encrypted-price.ts).
+     */
+    priceEncryption: Type.Optional(
+      Type.Object(
+        { encryptionKey: Type.String({ minLength: 1, maxLength: 256 }), integrityKey: Type.String({ minLength: 1, maxLength: 256 }) },
+        Closed,
+      ),
+    ),
+    /**
+     * Protobuf bid requests (proto/openrtb.proto). `application/x-protobuf` is always accepted;
+     * `octetStream: true` also reads `application/octet-stream` bodies as protobuf (else 415).
+     */
+    protobuf: Type.Optional(Type.Object({ octetStream: Type.Optional(Type.Boolean()) }, Closed)),
   },
   Closed,
 );

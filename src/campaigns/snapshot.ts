@@ -6,6 +6,8 @@
 import type { ConfigBundle, Exchange } from './schema.js';
 import { Currencies } from '../bidding/currency.js';
 import { TargetingIndex } from '../targeting/targeting-index.js';
+import { resolvePriceKeys, type PriceKeys } from '../events/encrypted-price.js';
+import { ConfigError } from '../errors.js';
 
 export interface ExchangeProfile {
   readonly id: string;
@@ -16,6 +18,10 @@ export interface ExchangeProfile {
   readonly responseVersion: string;
   readonly sendNurl: boolean;
   readonly macros: { readonly price: string; readonly minToWin: string; readonly loss: string; readonly currency: string };
+  /** Set: win and billing prices arrive encrypted with these keys (config `priceEncryption`). */
+  readonly priceKeys: PriceKeys | undefined;
+  /** `application/octet-stream` bodies are protobuf (config `protobuf.octetStream`); else they get 415. */
+  readonly protobufOctetStream: boolean;
 }
 
 export interface Snapshot {
@@ -47,7 +53,19 @@ function profile(ex: Exchange, currencies: Currencies): ExchangeProfile {
     responseVersion: versions.includes('2.6') ? '2.6' : versions[versions.length - 1],
     sendNurl: ex.sendNurl ?? true,
     macros: { ...OPENRTB_MACROS, ...ex.macros },
+    priceKeys: ex.priceEncryption ? priceKeys(ex) : undefined,
+    protobufOctetStream: ex.protobuf?.octetStream === true,
   };
+}
+
+/** Validation already checked the keys; a failure here means the environment changed since. */
+function priceKeys(ex: Exchange): PriceKeys {
+  const keys = resolvePriceKeys(ex.priceEncryption!);
+  if ('errors' in keys)
+    throw new ConfigError(
+      Object.entries(keys.errors).map(([field, message]) => ({ path: `exchanges/${ex.id}/priceEncryption/${field}`, code: 'invalid_key', message: message! })),
+    );
+  return keys;
 }
 
 export function buildSnapshot(bundle: ConfigBundle, version: number): Snapshot {

@@ -9,6 +9,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { FieldError } from '../errors.js';
 import { ConfigBundleSchema, type Campaign, type ConfigBundle } from './schema.js';
 import { normalizeCountry } from '../targeting/geo.js';
+import { resolvePriceKeys } from '../events/encrypted-price.js';
 
 const Ajv = AjvModule.default ?? AjvModule;
 const addFormats = addFormatsModule.default ?? addFormatsModule;
@@ -52,7 +53,8 @@ export function validateBundleShape(value: unknown, prefix = ''): FieldError[] {
 export type OriginOf = (item: object) => string;
 
 /** Cross-field and cross-reference rules over a merged, schema-valid bundle. */
-export function validateBundleRules(bundle: ConfigBundle, originOf: OriginOf): FieldError[] {
+/** `env`: where `${NAME}` references in exchange `priceEncryption` keys are looked up. */
+export function validateBundleRules(bundle: ConfigBundle, originOf: OriginOf, env: Record<string, string | undefined> = process.env): FieldError[] {
   const errors: FieldError[] = [];
   const err = (item: object, sub: string, code: string, message: string) =>
     errors.push({ path: originOf(item) + sub, code, message });
@@ -67,6 +69,11 @@ export function validateBundleRules(bundle: ConfigBundle, originOf: OriginOf): F
     exchangeIds.add(ex.id);
     if (ex.currency && !knownCurrency(ex.currency))
       err(ex, '/currency', 'unknown_currency', `no rate for ${ex.currency} in the currency table`);
+    if (ex.priceEncryption) {
+      const keys = resolvePriceKeys(ex.priceEncryption, env);
+      if ('errors' in keys)
+        for (const [field, message] of Object.entries(keys.errors)) err(ex, `/priceEncryption/${field}`, 'invalid_key', message!);
+    }
   }
   // The bundle's own origin is the file that set defaultExchange.
   if (bundle.defaultExchange && !exchangeIds.has(bundle.defaultExchange))
@@ -104,6 +111,8 @@ export function validateBundleRules(bundle: ConfigBundle, originOf: OriginOf): F
         err(c, `/creatives/${i}`, 'required', 'a banner needs html or imageUrl');
       if (cr.type === 'banner' && cr.imageUrl && !cr.landingUrl)
         err(c, `/creatives/${i}/landingUrl`, 'required', 'an image banner needs a landingUrl');
+      if (cr.type === 'banner' && cr.html?.includes('${DSP_CLICK_URL}') && !cr.landingUrl)
+        err(c, `/creatives/${i}/landingUrl`, 'required', 'html with ${DSP_CLICK_URL} needs a landingUrl for the click redirect');
       if (cr.type === 'native' && !cr.title && !cr.image)
         err(c, `/creatives/${i}`, 'required', 'a native creative needs a title or an image');
     }

@@ -7,11 +7,12 @@ import type { Currencies } from '../bidding/currency.js';
 import type { NoticeSigner } from './notice-signer.js';
 import { readIdentity, type BidIdentity } from './bid-identity.js';
 import type { BidderEvent } from './event-types.js';
+import { decryptPrice, type PriceKeys } from './encrypted-price.js';
 
 export const NOTICE_TYPES = ['win', 'billing', 'loss', 'impression', 'click'] as const;
 export type NoticeType = (typeof NOTICE_TYPES)[number];
 
-export const NOTICE_REJECTIONS = ['missing_field', 'bad_signature', 'expired', 'bad_price', 'over_bid', 'unknown_currency'] as const;
+export const NOTICE_REJECTIONS = ['missing_field', 'bad_signature', 'expired', 'bad_price', 'over_bid', 'unknown_currency', 'bad_encrypted_price'] as const;
 export type NoticeRejection = (typeof NOTICE_REJECTIONS)[number];
 
 export interface NoticeContext {
@@ -20,6 +21,8 @@ export interface NoticeContext {
   readonly nowSec: number;
   /** Notices older than this are refused (the dedupe window covers at least this long). */
   readonly maxAgeSec: number;
+  /** The exchange's price keys: set, the win/billing price `p` must be encrypted with them (encrypted-price.ts). */
+  readonly priceKeys?: PriceKeys;
 }
 
 export interface AcceptedNotice {
@@ -36,6 +39,13 @@ function optionalNumber(v: string | null): number | undefined | 'bad' {
   if (v === null || v === '' || unsubstituted(v)) return undefined;
   const n = Number(v);
   return Number.isFinite(n) && n >= 0 ? n : 'bad';
+}
+
+/** A CPM from an encrypted price (micros); undefined when the macro was not substituted. */
+function encryptedPrice(v: string | null, keys: PriceKeys): number | undefined | 'bad_encrypted_price' {
+  if (v === null || v === '' || unsubstituted(v)) return undefined;
+  const micros = decryptPrice(v, keys);
+  return typeof micros === 'string' ? 'bad_encrypted_price' : micros / 1_000_000;
 }
 
 export function readNotice(type: NoticeType, exchange: string, q: URLSearchParams, ctx: NoticeContext): AcceptedNotice | NoticeRejection {
@@ -65,7 +75,9 @@ export function readNotice(type: NoticeType, exchange: string, q: URLSearchParam
   })();
   if (!ctx.currencies.has(priceCurrency)) return 'unknown_currency';
   const toBase = (n: number) => ctx.currencies.convert(n, priceCurrency, base);
-  const price = optionalNumber(q.get('p'));
+  // An exchange with price keys encrypts `p` (win and billing): only a price that decrypts and verifies counts.
+  const price = !ctx.priceKeys ? optionalNumber(q.get('p')) : type === 'loss' ? undefined : encryptedPrice(q.get('p'), ctx.priceKeys);
+  if (price === 'bad_encrypted_price') return price;
   const minToWin = optionalNumber(q.get('m'));
   if (price === 'bad' || minToWin === 'bad') return 'bad_price';
 

@@ -21,6 +21,12 @@ export interface BuiltResponse {
   readonly identities: readonly BidIdentity[];
 }
 
+/** The BidResponse as an object (what `json` is the text of), for encoders other than JSON. */
+export interface BuiltResponseObject {
+  readonly response: { readonly id: string; readonly cur: string; readonly seatbid: readonly { seat: string; bid: object[] }[] };
+  readonly identities: readonly BidIdentity[];
+}
+
 export function buildBidResponse(
   requestId: string,
   bids: readonly BidDecision[],
@@ -29,6 +35,18 @@ export function buildBidResponse(
   ctx: ResponseContext,
   nowSec: number,
 ): BuiltResponse {
+  const built = buildBidResponseObject(requestId, bids, currency, ex, ctx, nowSec);
+  return { json: JSON.stringify(built.response), identities: built.identities };
+}
+
+export function buildBidResponseObject(
+  requestId: string,
+  bids: readonly BidDecision[],
+  currency: string,
+  ex: ExchangeProfile,
+  ctx: ResponseContext,
+  nowSec: number,
+): BuiltResponseObject {
   const is26 = ex.responseVersion === '2.6';
   const out = new Array(bids.length);
   const identities = new Array<BidIdentity>(bids.length);
@@ -74,5 +92,5 @@ export function buildBidResponse(
       lurl: urls.lurl,
     };
   }
-  return { json: JSON.stringify({ id: requestId, cur: currency, seatbid: [{ seat: ex.seat, bid: out }] }), identities };
+  return { response: { id: requestId, cur: currency, seatbid: [{ seat: ex.seat, bid: out }] }, identities };
 }

@@ -39,6 +39,9 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 const obj = (v: unknown): Obj | undefined => (isObj(v) ? v : undefined);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const int = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) ? v : undefined);
+/** An array of integers, or undefined (informational fields only: a malformed one reads as absent). */
+const ints = (v: unknown): readonly number[] | undefined =>
+  Array.isArray(v) && v.length <= 64 && v.every((x) => Number.isInteger(x)) ? (v as number[]) : undefined;
 
 function strictNumber(v: unknown, path: string, fallback: number): number {
   if (v === undefined || v === null) return fallback;
@@ -158,6 +161,8 @@ function buildView(doc: unknown): BidRequestView {
     gdpr: int(regs?.gdpr) ?? int(regsExt?.gdpr),
     consent: str(user?.consent) ?? str(userExt?.consent),
     usPrivacy: str(regs?.us_privacy) ?? str(regsExt?.us_privacy),
+    gpp: str(regs?.gpp) ?? str(regsExt?.gpp),
+    gppSid: ints(regs?.gpp_sid) ?? ints(regsExt?.gpp_sid),
     coppa: regs?.coppa === 1,
     lmt: device?.lmt === 1,
     schain: source?.schain ?? obj(source?.ext)?.schain,

@@ -104,6 +104,10 @@ export interface BidRequestView {
   readonly gdpr: number | undefined;
   readonly consent: string | undefined;
   readonly usPrivacy: string | undefined;
+  /** IAB Global Privacy Platform string (`regs.gpp`, 2.5: `regs.ext.gpp`) and its applicable section ids. */
+  readonly gpp: string | undefined;
+  /** `regs.gpp_sid` (2.5: `regs.ext.gpp_sid`); undefined when absent or not an array of integers. */
+  readonly gppSid: readonly number[] | undefined;
   readonly coppa: boolean;
   readonly lmt: boolean;
   readonly schain: unknown;
