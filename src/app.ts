@@ -14,6 +14,7 @@ import type { BidLog } from './events/bid-log.js';
 import type { AudienceService } from './audiences/audience-service.js';
 import type { AudienceMetrics } from './metrics/audience-metrics.js';
 import type { NoticeSigner } from './events/notice-signer.js';
+import { drainAware, type RequestGate } from './http/request-gate.js';
 
 export interface AppDeps {
   readonly settings: Settings;
@@ -29,12 +30,18 @@ export interface AppDeps {
   readonly bidLog?: BidLog;
   /** Reports on the admin port. */
   readonly reports?: ReportRouteDeps;
+  /** The bid thread's gate: load shedding, in-flight accounting, `Connection: close` while draining. */
+  readonly gate?: RequestGate;
+  /** Extra fields for /readyz (the workers' state). */
+  readonly readyStatus?: () => Record<string, unknown>;
 }
 
 export function buildBidApp(deps: AppDeps): TemplatedApp {
   const app = uws.App();
-  if (deps.notices) registerNoticeRoutes(app, { ...deps.notices, snapshots: deps.snapshots, signer: deps.signer });
-  registerBidRoutes(app, deps);
+  // Routes are registered through the gate's wrapper, so every answer closes its connection while draining.
+  const routes = deps.gate ? drainAware(app, deps.gate) : app;
+  if (deps.notices) registerNoticeRoutes(routes, { ...deps.notices, snapshots: deps.snapshots, signer: deps.signer });
+  registerBidRoutes(routes, deps);
   return app;
 }
 
@@ -43,6 +50,7 @@ export function buildAdminApp(deps: AppDeps): TemplatedApp {
   registerAdminRoutes(app, {
     snapshots: deps.snapshots,
     isReady: deps.isReady,
+    readyStatus: deps.readyStatus,
     metricsText: deps.metricsText ?? (() => deps.metrics.text()),
     audiences:
       deps.audiences && deps.audienceMetrics

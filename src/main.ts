@@ -1,40 +1,87 @@
 /**
  * Composition root: settings from the environment, campaigns from the config directory,
  * in-process stores, the bid and admin listeners, and signal handling
- * (SIGHUP reloads campaigns; SIGTERM/SIGINT stop).
+ * (SIGHUP reloads campaigns; SIGTERM/SIGINT drain and stop).
+ *
+ * Two shapes, chosen by WORKERS:
+ * - WORKERS=1: everything in this thread (the bid app included), as tests start it.
+ * - WORKERS=n>1: this thread owns settings, configuration (validated once here; each worker gets
+ *   the validated bundle and compiles its own index), the admin port, the event writer (one spool
+ *   per DATA_DIR) and the embedded stores; n worker threads (src/workers/) serve the bid port
+ *   together. The port is checked free here first, since the workers listen with SO_REUSEPORT
+ *   and would otherwise silently share it with a leftover process.
  */
+import { AggregatorRegistry } from 'prom-client';
+import type { TemplatedApp } from 'uWebSockets.js';
 import { loadSettings } from './config/settings.js';
-import { SnapshotRef } from './campaigns/snapshot.js';
-import { loadSnapshot, reloadSnapshot } from './campaigns/config-source.js';
+import { buildSnapshot, SnapshotRef } from './campaigns/snapshot.js';
+import { reloadSnapshot } from './campaigns/config-source.js';
+import { loadBundleFromDir } from './config/load-bundle.js';
+import type { ConfigBundle } from './campaigns/schema.js';
 import { BidderMetrics } from './metrics/bidder-metrics.js';
-import { buildAdminApp, buildBidApp } from './app.js';
-import { listenExclusive } from './http/listen.js';
+import { buildAdminApp, buildBidApp, type AppDeps } from './app.js';
+import { assertPortFree, listenExclusive, type Listening } from './http/listen.js';
 import { ConfigError, formatFieldErrors } from './errors.js';
 import { log } from './log.js';
 import { AudienceMetrics } from './metrics/audience-metrics.js';
-import { buildAudiences } from './audiences/build-audiences.js';
+import { buildAudiences, buildSegmentStore } from './audiences/build-audiences.js';
 import { loadSigner } from './events/load-signer.js';
 import { buildEvents } from './events/build-events.js';
 import { BidLog } from './events/bid-log.js';
 import { createRedis } from './audiences/redis-client.js';
+import { busyLoop, closeApp, drainBidServer, threadGate } from './http/bid-server.js';
+import { registerTestHooks } from './http/test-hooks.js';
+import { TrackedDedupe } from './workers/remote.js';
+import { NotifyingSegmentStore } from './workers/notifying-store.js';
+import { WorkerPool } from './workers/pool.js';
+import { PoolMetrics } from './metrics/thread-metrics.js';
+
+/** What differs between the two shapes: where bids are served, and how they are drained. */
+interface BidPlane {
+  readonly port: number;
+  /** Pushes a validated configuration to whoever bids (no-op in one thread: it shares `snapshots`). */
+  reload(bundle: ConfigBundle, version: number): Promise<Record<string, unknown>>;
+  /** Drains bid serving (see drainBidServer); resolves when no bid socket is left open. */
+  drain(delayMs: number, deadline: number): Promise<{ clean: boolean; inFlightLeft: number }>;
+  /** True while bid threads other than this one are alive (exiting then would abort the process). */
+  readonly threadsAlive: boolean;
+}
 
 async function main(): Promise<void> {
   const settings = loadSettings();
+  const multi = settings.workers > 1;
+  // Workers share the bid port (SO_REUSEPORT), so a leftover process on it would silently take part
+  // of the traffic: fail fast here, and check again right before the workers listen.
+  const bidPort = multi ? await assertPortFree(settings.host, settings.port) : settings.port;
   const metrics = new BidderMetrics();
-  const snapshots = new SnapshotRef(await loadSnapshot(settings.configDir, 1));
+  const bundle = await loadBundleFromDir(settings.configDir);
+  const snapshots = new SnapshotRef(buildSnapshot(bundle, 1));
+  let config = { bundle, version: 1 };
   metrics.configVersion.set(1);
   metrics.campaignsLive.set(snapshots.current.index.campaigns.length);
-  for (const id of snapshots.current.exchanges.keys()) metrics.forExchange(id);
+  if (!multi) for (const id of snapshots.current.exchanges.keys()) metrics.forExchange(id);
 
+  let pool: WorkerPool | undefined;
   const audienceMetrics = new AudienceMetrics(metrics.registry);
-  const audiences = await buildAudiences(settings, audienceMetrics);
+  // With workers, changes made through the admin API reach their segment caches at once.
+  const segmentStore = multi
+    ? new NotifyingSegmentStore(buildSegmentStore(settings), {
+        keys: (keys) => pool?.broadcast({ t: 'invalidate', keys }),
+        meta: () => pool?.broadcast({ t: 'registry' }),
+      })
+    : undefined;
+  const audiences = await buildAudiences(settings, audienceMetrics, segmentStore);
 
   const events = await buildEvents(settings, metrics.registry, settings.redisUrl ? createRedis(settings.redisUrl) : undefined);
-  events.schemaReady.catch(() => process.exit(1)); // a schema newer than this code: refuse to run
+  events.schemaReady.catch(() => fatal('event schema refused')); // a schema newer than this code: refuse to run
 
   let ready = false;
+  let stopping = false;
+  /** Set once the event writer starts closing; no bid socket is open by then. */
+  let eventsClosing = false;
   const signer = await loadSigner(settings);
-  const deps = {
+  const dedupe = new TrackedDedupe(events.dedupe);
+  const deps: AppDeps = {
     settings,
     snapshots,
     metrics,
@@ -42,16 +89,80 @@ async function main(): Promise<void> {
     audienceMetrics,
     signer,
     isReady: () => ready,
-    notices: { events: events.writer, dedupe: events.dedupe, metrics: events.noticeMetrics, maxAgeSec: settings.noticeMaxAgeSeconds },
+    notices: {
+      events: events.writer,
+      dedupe,
+      metrics: events.noticeMetrics,
+      maxAgeSec: settings.noticeMaxAgeSeconds,
+      // The drain closes every bid connection before the writer closes, so this only guards against a
+      // notice arriving after that (it would get 503 and retry elsewhere rather than be dropped).
+      accepting: () => !eventsClosing,
+    },
     bidLog: new BidLog(events.writer, settings.bidLogSampleRate, settings.requestLogSampleRate, `${settings.instanceId}${Date.now().toString(36)}-`),
     reports: { store: events.store },
+    metricsText: multi
+      ? async () => AggregatorRegistry.aggregate([await metrics.registry.getMetricsAsJSON(), ...(await pool!.scrape())]).metrics()
+      : undefined,
+    readyStatus: multi ? () => ({ workers: pool!.status() }) : undefined,
   };
-  const bid = await listenExclusive(buildBidApp(deps), settings.host, settings.port);
-  const admin = await listenExclusive(buildAdminApp(deps), settings.host, settings.adminPort);
+
+  let plane: BidPlane;
+  let adminApp: TemplatedApp;
+  let admin: Listening;
+  if (!multi) {
+    const thread = threadGate(settings, metrics.registry, 'main');
+    const bidApp = buildBidApp({ ...deps, gate: thread.gate });
+    const bid = await listenExclusive(bidApp, settings.host, settings.port);
+    adminApp = buildAdminApp(deps);
+    if (settings.testHooks)
+      registerTestHooks(adminApp, { crash: () => false, lag: (busy, every, forMs) => void busyLoop(busy, every, forMs) });
+    admin = await listenExclusive(adminApp, settings.host, settings.adminPort);
+    plane = {
+      port: bid.port,
+      threadsAlive: false,
+      reload: async () => ({}),
+      async drain(delayMs, deadline) {
+        const r = await drainBidServer(bidApp, bid, thread.gate, { delayMs, deadline, pending: () => dedupe.pending });
+        thread.lag.stop();
+        return { clean: r.inFlightLeft === 0, inFlightLeft: r.inFlightLeft };
+      },
+    };
+  } else {
+    adminApp = buildAdminApp(deps);
+    admin = await listenExclusive(adminApp, settings.host, settings.adminPort);
+    const port = await assertPortFree(settings.host, bidPort).catch((e: Error) => fatal(e.message));
+    pool = new WorkerPool({
+      settings,
+      size: settings.workers,
+      port,
+      config: () => config,
+      events: events.writer,
+      segmentStore: audiences.store,
+      dedupe,
+      metrics: new PoolMetrics(metrics.registry),
+    });
+    const workers = pool;
+    if (settings.testHooks)
+      registerTestHooks(adminApp, { crash: (n) => workers.crash(n), lag: (busyMs, everyMs, forMs) => workers.broadcast({ t: 'test-lag', busyMs, everyMs, forMs }) });
+    process.on('uncaughtException', (e) => fatal(`uncaught exception: ${e?.stack ?? e}`));
+    await workers.start().catch((e: Error) => fatal(e.message));
+    plane = {
+      port,
+      get threadsAlive() {
+        return workers.aliveCount > 0;
+      },
+      async reload(next, version) {
+        const r = await workers.broadcastConfig(next, version);
+        return { workers: r.acked, ...(r.failed.length ? { failed: r.failed } : {}) };
+      },
+      drain: (delayMs, deadline) => workers.drain(delayMs, deadline),
+    };
+  }
   ready = true;
   log('info', 'bidder listening', {
-    bid: `http://${settings.host}:${bid.port}/bid`,
+    bid: `http://${settings.host}:${plane.port}/bid`,
     admin: `http://${settings.host}:${admin.port}`,
+    workers: settings.workers,
     campaigns: snapshots.current.index.campaigns.length,
     exchanges: [...snapshots.current.exchanges.keys()],
     instance: settings.instanceId,
@@ -64,44 +175,83 @@ async function main(): Promise<void> {
       noticeBaseUrl: settings.noticeBaseUrl,
     });
 
+  // Reloads one at a time, so versions stay in order on every thread.
+  let reloading: Promise<void> = Promise.resolve();
   process.on('SIGHUP', () => {
-    void reloadSnapshot(settings.configDir, snapshots, metrics).then((r) => {
-      if (r.ok) log('info', 'configuration reloaded', { version: r.snapshot.version, campaigns: r.snapshot.index.campaigns.length });
-      else log('error', 'configuration reload refused; keeping the running campaigns', describe(r.error));
+    reloading = reloading.then(async () => {
+      if (stopping) return;
+      const r = await reloadSnapshot(settings.configDir, snapshots, metrics);
+      if (!r.ok) return log('error', 'configuration reload refused; keeping the running campaigns', describe(r.error));
+      config = { bundle: r.bundle, version: r.snapshot.version };
+      const spread = await plane.reload(r.bundle, r.snapshot.version);
+      log('failed' in spread ? 'error' : 'info', 'configuration reloaded', {
+        version: r.snapshot.version,
+        campaigns: r.snapshot.index.campaigns.length,
+        ...spread,
+      });
     });
   });
-  // Stop taking traffic, let in-flight requests finish, flush every event (to the store, or durably
-  // to the spool for the next start), then exit. A hard limit keeps a stuck store from holding us.
+
+  /**
+   * SIGTERM/SIGINT: readiness fails at once; the bid listener stays open SHUTDOWN_DELAY_MS (the
+   * preStop pause: the load balancer stops sending new connections meanwhile) while every answer
+   * already says `Connection: close`; then the listener closes, in-flight requests finish (or are
+   * cut off at the request deadline), every bid connection is closed, the event writer flushes
+   * (to the store, or durably to the spool for the next start), and the process exits 0. All of it
+   * within SHUTDOWN_DELAY_MS + SHUTDOWN_TIMEOUT_MS: requests get the timeout less a reserve for the
+   * flush (min(5 s, half of it)), and a hard timer ends the process with 1 if anything hangs.
+   */
   const stop = (signal: string) => {
-    log('info', 'stopping', { signal });
+    // Once only; a repeated signal (npm and a process-group kill both forwarding SIGTERM, a second
+    // Ctrl-C) must not fall back to the default action and kill the process mid-flush.
+    if (stopping) return log('info', 'already stopping', { signal });
+    stopping = true;
     ready = false;
-    bid.close();
-    admin.close();
+    const t0 = Date.now();
+    const { shutdownDelayMs: delayMs, shutdownTimeoutMs: timeoutMs } = settings;
+    const requestDeadline = t0 + delayMs + timeoutMs - Math.min(5_000, timeoutMs / 2);
+    log('info', 'stopping', { signal, delayMs, timeoutMs });
     setTimeout(() => {
       log('error', 'shutdown took too long; exiting (unsent events stay in the spool)');
-      process.exit(1);
-    }, 15_000).unref();
-    void new Promise((r) => setTimeout(r, 100))
-      .then(() => events.close())
-      .then(() => audiences.close())
-      .then(
-        () => {
-          log('info', 'stopped');
-          process.exit(0);
-        },
-        (e: Error) => {
-          log('error', 'shutdown failed', { error: e.message });
-          process.exit(1);
-        },
-      );
+      exitNow(1);
+    }, delayMs + timeoutMs).unref();
+    void (async () => {
+      const drained = await plane.drain(delayMs, requestDeadline);
+      log(drained.clean ? 'info' : 'warn', 'bid traffic drained', { ms: Date.now() - t0, ...drained });
+      eventsClosing = true;
+      await events.close();
+      await audiences.close();
+      admin.close();
+      closeApp(adminApp);
+      log('info', 'stopped', { ms: Date.now() - t0 });
+      exitNow(0);
+    })().catch((e: Error) => {
+      log('error', 'shutdown failed', { error: e.message });
+      exitNow(1);
+    });
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  /** Exits; with worker threads still holding sockets a normal exit would abort, so they are killed with the process. */
+  function exitNow(code: number): never {
+    if (plane?.threadsAlive) process.kill(process.pid, 'SIGKILL');
+    process.exit(code);
+  }
+
+  /** A fatal error after start-up began: workers are stopped first (a thread exiting with open sockets aborts the process). */
+  async function fatal(message: string): Promise<never> {
+    log('error', 'bidder stopped on a fatal error', { error: message });
+    if (pool) await pool.drain(0, Date.now()).catch(() => undefined);
+    if (pool && pool.aliveCount > 0) process.kill(process.pid, 'SIGKILL');
+    process.exit(1);
+  }
 }
 
 function describe(e: Error): Record<string, unknown> {
   return e instanceof ConfigError ? { errors: e.errors } : { error: e.message };
 }
+
 
 main().catch((e: unknown) => {
   if (e instanceof ConfigError) process.stderr.write(`${e.message.split('\n')[0]}\n${formatFieldErrors(e.errors)}\n`);

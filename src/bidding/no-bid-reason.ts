@@ -4,6 +4,8 @@
  * request fail for different reasons the request reports the one that got furthest.
  */
 export const NO_BID_REASONS = [
+  /** Shed by the bid thread before the request was read (load shedding, request-gate.ts). */
+  'overloaded',
   'deadline',
   'seat_blocked',
   'unsupported_currency',

@@ -3,6 +3,7 @@
  * Every variable is documented in the README's Configuration section.
  */
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { ConfigError, type FieldError } from '../errors.js';
 
 export interface Settings {
@@ -50,6 +51,23 @@ export interface Settings {
   readonly noticeMaxAgeSeconds: number;
   /** How long a notice is remembered for deduplication (longer than noticeMaxAgeSeconds). */
   readonly noticeDedupeWindowSeconds: number;
+  /**
+   * Our vendor id in the IAB TCF Global Vendor List. Unset: no TCF string can consent to us, so every
+   * request where GDPR applies is bid on without user-level data.
+   */
+  readonly gdprVendorId: number | undefined;
+  /** Bid threads. 1: everything in the main thread. More: that many worker threads share the bid port. */
+  readonly workers: number;
+  /** A bid thread sheds new bid requests (fast 204) while its event loop lags more than this; 0: never. */
+  readonly shedLagMs: number;
+  /** ... or while this many of its bid requests are in flight; 0: no cap. */
+  readonly shedMaxInFlight: number;
+  /** On SIGTERM: keep listening this long (readiness already failing) before closing the listener. */
+  readonly shutdownDelayMs: number;
+  /** On SIGTERM, after the delay: longest wait for in-flight requests; the event flush gets what is left of it too. */
+  readonly shutdownTimeoutMs: number;
+  /** Test-only admin routes (crash a worker, lag the bid threads). Never in production. */
+  readonly testHooks: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -107,6 +125,13 @@ export function loadSettings(env: Env = process.env): Settings {
     requestLogSampleRate: ratio('REQUEST_LOG_SAMPLE_RATE', 0.01),
     noticeMaxAgeSeconds: int('NOTICE_MAX_AGE_SECONDS', 6 * 3600, 60, 7 * 24 * 3600),
     noticeDedupeWindowSeconds: int('NOTICE_DEDUPE_WINDOW_SECONDS', 7 * 3600, 60, 30 * 24 * 3600),
+    gdprVendorId: env.GDPR_VENDOR_ID ? int('GDPR_VENDOR_ID', 0, 1, 65535) || undefined : undefined,
+    workers: int('WORKERS', availableParallelism(), 1, 256),
+    shedLagMs: int('SHED_LAG_MS', 20, 0, 10_000),
+    shedMaxInFlight: int('SHED_MAX_IN_FLIGHT', 1_000, 0, 1_000_000),
+    shutdownDelayMs: int('SHUTDOWN_DELAY_MS', 0, 0, 600_000),
+    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+    testHooks: bool('BIDDER_TEST_HOOKS'),
   };
   if (settings.noticeDedupeWindowSeconds < settings.noticeMaxAgeSeconds)
     errors.push({ path: 'NOTICE_DEDUPE_WINDOW_SECONDS', code: 'out_of_range', message: 'must be at least NOTICE_MAX_AGE_SECONDS' });

@@ -7,8 +7,9 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Settings } from '../config/settings.js';
 import type { ExchangeProfile, Snapshot, SnapshotRef } from '../campaigns/snapshot.js';
 import type { BidderMetrics, ExchangeMetrics, RejectReason } from '../metrics/bidder-metrics.js';
-import { isInvalid, parseBidRequest } from '../openrtb/parse-request.js';
-import { buildBidResponse, type ResponseContext } from '../openrtb/build-response.js';
+import { parseBidRequest } from '../openrtb/parse-request.js';
+import { buildBidResponse, buildBidResponseObject, type ResponseContext } from '../openrtb/build-response.js';
+import { isRefusal, openRtbProtobuf, type OpenRtbProtobuf } from '../openrtb/protobuf-codec.js';
 import { decide } from '../bidding/bidder.js';
 import { deadlineMs } from '../bidding/deadline.js';
 import type { NoBidReason } from '../bidding/no-bid-reason.js';
@@ -20,6 +21,8 @@ import { NO_AUDIENCE, type Audience, type AudienceService } from '../audiences/a
 import { userKeys } from '../audiences/identity.js';
 import type { BidRequestView } from '../openrtb/request-view.js';
 import { acceptsGzip, gunzipLimited, gzip } from './gzip.js';
+import { PRIVACY_OUTCOMES, privacyOutcome, type PrivacyOutcome } from '../privacy/privacy-outcome.js';
+import type { RequestGate } from './request-gate.js';
 
 export interface BidRouteDeps {
   readonly settings: Settings;
@@ -33,9 +36,13 @@ export interface BidRouteDeps {
   readonly audiences?: AudienceService;
   /** Monotonic milliseconds; injectable for tests. */
   readonly clock?: () => number;
+  /** Load shedding and in-flight accounting for this thread (request-gate.ts); absent: every request is taken. */
+  readonly gate?: RequestGate;
 }
 
 const now = () => performance.now();
+/** Protobuf media types (application/x-protobuf, application/protobuf, ...) and application/octet-stream. */
+const BINARY_TYPE = /protobuf|octet-stream/i;
 
 export function registerBidRoutes(app: TemplatedApp, deps: BidRouteDeps): void {
   const handler = new BidHandler(deps);
@@ -49,9 +56,12 @@ export function registerBidRoutes(app: TemplatedApp, deps: BidRouteDeps): void {
 class BidHandler {
   readonly ctx: ResponseContext;
   readonly clock: () => number;
+  /** proto/openrtb.proto, compiled here, at start. */
+  readonly protobuf: OpenRtbProtobuf;
   constructor(readonly deps: BidRouteDeps) {
     this.ctx = { noticeBaseUrl: deps.settings.noticeBaseUrl, bidIds: new BidIds(deps.settings.instanceId), signer: deps.signer };
     this.clock = deps.clock ?? now;
+    this.protobuf = openRtbProtobuf();
   }
 
   handle(res: HttpResponse, req: HttpRequest, exchangeName: string | undefined): void {
@@ -64,26 +74,52 @@ class BidHandler {
       return;
     }
     const m = this.deps.metrics.forExchange(ex.id);
+    // Overloaded: a fast no-bid before the body is read or parsed (uWS drops the unread body and the
+    // keep-alive connection stays usable). Notices are never shed: they are not routed here.
+    if (this.deps.gate !== undefined && !this.deps.gate.admit()) return this.shed(res, ex, m, start);
     const encoding = req.getHeader('content-encoding').toLowerCase();
     const contentType = req.getHeader('content-type');
     const lengthHeader = req.getHeader('content-length');
     const pending = new PendingBid(this, res, snap, ex, m, start, acceptsGzip(req.getHeader('accept-encoding')), encoding === 'gzip');
     if (encoding !== '' && encoding !== 'gzip' && encoding !== 'identity') return pending.reject('415 Unsupported Media Type', 'unsupported_encoding', 'unsupported content-encoding');
-    // Exchanges label JSON loosely (text/plain, form types, none); only binary framings are refused.
-    if (contentType.includes('protobuf') || contentType.includes('octet-stream'))
-      return pending.reject('415 Unsupported Media Type', 'unsupported_media_type', 'only JSON bid requests are accepted');
+    // Exchanges label JSON loosely (text/plain, form types, none); binary framings are protobuf, answered in kind.
+    if (BINARY_TYPE.test(contentType)) {
+      if (contentType.toLowerCase().includes('protobuf')) pending.protobufType = 'application/x-protobuf';
+      else if (!ex.protobufOctetStream)
+        return pending.reject('415 Unsupported Media Type', 'unsupported_media_type', 'octet-stream is not enabled for this exchange: send application/x-protobuf or JSON');
+      else pending.protobufType = 'application/octet-stream';
+    }
     const length = lengthHeader === '' ? 0 : Number(lengthHeader);
     const limit = this.deps.settings.bodyLimitBytes;
     if (!(length >= 0) || length > limit) return pending.reject('413 Payload Too Large', 'body_too_large', 'body too large', true);
     res.onAborted(() => {
       pending.aborted = true;
+      pending.settle();
     });
     readBody(res, length, limit, pending);
+  }
+
+  private shed(res: HttpResponse, ex: ExchangeProfile, m: ExchangeMetrics, start: number): void {
+    res.writeStatus('204 No Content').writeHeader('x-openrtb-version', ex.responseVersion);
+    if (this.deps.settings.debugNoBid) res.writeHeader('x-nobid-reason', 'overloaded');
+    res.endWithoutBody();
+    m.outcome.shed.inc();
+    m.noBid.overloaded.inc();
+    m.duration.observe((this.clock() - start) / 1000);
   }
 }
 
 class PendingBid implements BodySink {
   aborted = false;
+  /** Left the gate (answered or aborted): exactly once per admitted request. */
+  private settled = false;
+  /**
+   * Whether this request's user-level data may be used (set once parsed). Anything user-keyed
+   * (segment lookups now, user frequency caps later) must check `privacy.userData` first.
+   */
+  privacy: PrivacyOutcome = PRIVACY_OUTCOMES.gdpr_no_consent;
+  /** Set for a protobuf request: the content type of the request, and of the answer. */
+  protobufType: string | undefined = undefined;
   constructor(
     private readonly h: BidHandler,
     private readonly res: HttpResponse,
@@ -104,7 +140,14 @@ class PendingBid implements BodySink {
     this.res.cork(() => this.answer(raw));
   }
 
+  settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.h.deps.gate?.leave();
+  }
+
   reject(status: string, reason: RejectReason, message: string, close = false): void {
+    this.settle();
     this.m.rejected[reason].inc();
     this.m.outcome.invalid.inc();
     if (this.aborted) return;
@@ -121,13 +164,17 @@ class PendingBid implements BodySink {
       if (inflated === 'bad_gzip') return this.reject('400 Bad Request', 'bad_gzip', 'body is not valid gzip');
       body = inflated;
     }
-    const req = parseBidRequest(body, settings.maxJsonDepth);
-    if (isInvalid(req)) return this.reject('400 Bad Request', req.invalid, req.message);
+    const req =
+      this.protobufType === undefined ? parseBidRequest(body, settings.maxJsonDepth) : this.h.protobuf.parseBidRequest(body, settings.maxJsonDepth);
+    if (isRefusal(req)) return this.reject('400 Bad Request', req.invalid, req.message);
 
     const budget = deadlineMs(req.tmax, settings);
     if (this.h.clock() - this.start >= budget) return this.noBid('deadline', undefined, req.id);
+    this.privacy = privacyOutcome(req, settings);
+    this.h.deps.metrics.privacy[this.privacy.reason].inc();
     const audiences = this.h.deps.audiences;
-    if (!audiences || !this.snap.index.usesSegments) return this.bid(req, budget, NO_AUDIENCE);
+    // Without leave to use user-level data nothing user-keyed is looked up: a complete, empty audience.
+    if (!this.privacy.userData || !audiences || !this.snap.index.usesSegments) return this.bid(req, budget, NO_AUDIENCE);
     const left = budget - (this.h.clock() - this.start) - settings.scoringReserveMs;
     const audience = audiences.resolve(userKeys(req, this.ex.id), Math.min(settings.audienceLookupBudgetMs, left));
     if (!(audience instanceof Promise)) return this.bid(req, budget, audience);
@@ -144,17 +191,24 @@ class PendingBid implements BodySink {
     try {
       decision = decide(req, this.snap, this.ex, nowMs, audience);
       // Inside the try too: a throw while writing the response must be a counted no-bid, not an uncaught exception.
-      if (decision.noBid === undefined) built = buildBidResponse(req.id, decision.bids, decision.currency, this.ex, this.h.ctx, nowSec);
+      if (decision.noBid === undefined) {
+        if (this.protobufType === undefined) built = buildBidResponse(req.id, decision.bids, decision.currency, this.ex, this.h.ctx, nowSec);
+        else {
+          const o = buildBidResponseObject(req.id, decision.bids, decision.currency, this.ex, this.h.ctx, nowSec);
+          built = { json: this.h.protobuf.encodeBidResponse(o.response), identities: o.identities };
+        }
+      }
     } catch (e) {
       this.m.outcome.error.inc();
       return this.noBid('internal_error', e, req.id);
     }
     if (decision.noBid !== undefined) return this.noBid(decision.noBid, undefined, req.id);
     if (this.h.clock() - this.start >= budget) return this.noBid('deadline', undefined, req.id);
-    const json = built!.json;
-    const res = this.res.writeStatus('200 OK').writeHeader('content-type', 'application/json').writeHeader('x-openrtb-version', this.ex.responseVersion);
-    if (this.acceptGzip) res.writeHeader('content-encoding', 'gzip').end(gzip(json));
-    else res.end(json);
+    const body = built!.json; // protobuf bytes for a protobuf request
+    const res = this.res.writeStatus('200 OK').writeHeader('content-type', this.protobufType ?? 'application/json').writeHeader('x-openrtb-version', this.ex.responseVersion);
+    if (this.acceptGzip) res.writeHeader('content-encoding', 'gzip').end(gzip(body));
+    else res.end(body);
+    this.settle();
     const m = this.m;
     m.outcome.bid.inc();
     const currencies = this.snap.currencies;
@@ -175,6 +229,7 @@ class PendingBid implements BodySink {
     const res = this.res.writeStatus('204 No Content').writeHeader('x-openrtb-version', this.ex.responseVersion);
     if (this.h.deps.settings.debugNoBid) res.writeHeader('x-nobid-reason', reason);
     res.endWithoutBody();
+    this.settle();
     if (reason === 'deadline') this.m.outcome.timeout.inc();
     else if (reason !== 'internal_error') this.m.outcome.no_bid.inc();
     this.m.noBid[reason].inc();

@@ -14,7 +14,7 @@ export function gunzipLimited(body: Buffer, limit: number): InflateResult {
   }
 }
 
-export function gzip(body: string): Buffer {
+export function gzip(body: string | Uint8Array): Buffer {
   return gzipSync(body, { level: 3, strategy: constants.Z_DEFAULT_STRATEGY });
 }
 

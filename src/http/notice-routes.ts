@@ -23,12 +23,23 @@ export interface NoticeRouteDeps {
   readonly metrics: NoticeMetrics;
   /** Notices older than this are refused; keep it inside the dedupe window. */
   readonly maxAgeSec: number;
+  /**
+   * False once the process is stopping (the event sink is about to close): win, billing, loss and
+   * conversion notices then get 503 and a closed connection, so the caller retries elsewhere
+   * instead of being told 204 for an event that would be dropped. Default: always true.
+   */
+  readonly accepting?: () => boolean;
 }
 
 const GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 const isNoticeType = (t: string): t is NoticeType => (NOTICE_TYPES as readonly string[]).includes(t);
 
 export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): void {
+  const accepting = deps.accepting ?? (() => true);
+  const unavailable = (res: HttpResponse, type: string) => {
+    deps.metrics.count(type, 'shutting_down');
+    res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '1').writeHeader('content-type', 'text/plain').end('shutting_down', true);
+  };
   const record = (type: string, event: BidderEvent, also?: NoticeResult) => {
     void deps.dedupe.firstSeen(event.event_id).then((first) => {
       if (!first) return deps.metrics.count(type, 'duplicate');
@@ -41,7 +52,11 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
   const notice = (res: HttpResponse, req: HttpRequest) => {
     const type = req.getParameter(0);
     const exchange = req.getParameter(1);
-    if (!isNoticeType(type)) return void res.writeStatus('404 Not Found').end('unknown notice type');
+    if (!isNoticeType(type)) {
+      // Counted under one fixed label: the path segment is the caller's, not ours to make a label of.
+      deps.metrics.count('unknown', 'unknown_type');
+      return void res.writeStatus('404 Not Found').end('unknown notice type');
+    }
     const snap = deps.snapshots.current;
     const refuse = (result: NoticeResult, status: string) => {
       deps.metrics.count(type, result);
@@ -49,9 +64,12 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
       res.writeStatus(status).writeHeader('content-type', 'text/plain').end(result);
     };
     if (!snap.exchanges.has(exchange)) return refuse('unknown_exchange', '404 Not Found');
+    // Impressions and clicks come from browsers, which do not retry: they still get their GIF and redirect.
+    if (type !== 'impression' && type !== 'click' && !accepting()) return unavailable(res, type);
     const q = new URLSearchParams(req.getQuery() ?? '');
     const nowSec = Math.floor(Date.now() / 1000);
-    const r = readNotice(type, exchange, q, { signer: deps.signer, currencies: snap.currencies, nowSec, maxAgeSec: deps.maxAgeSec });
+    const priceKeys = snap.exchanges.get(exchange)!.priceKeys;
+    const r = readNotice(type, exchange, q, { signer: deps.signer, currencies: snap.currencies, nowSec, maxAgeSec: deps.maxAgeSec, priceKeys });
     if (typeof r === 'string') return refuse(r, r === 'bad_signature' ? '403 Forbidden' : '400 Bad Request');
     record(type, r.event, r.priceMissing ? 'price_missing' : undefined);
     if (type === 'impression') return gif(res);
@@ -69,6 +87,7 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
   };
 
   const conversion = (res: HttpResponse, req: HttpRequest) => {
+    if (!accepting()) return unavailable(res, 'conversion');
     const q = new URLSearchParams(req.getQuery() ?? '');
     const token = q.get('click');
     const click = token ? readClickToken(token, deps.signer) : undefined;

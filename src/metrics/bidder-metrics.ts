@@ -6,18 +6,21 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { NO_BID_REASONS, type NoBidReason } from '../bidding/no-bid-reason.js';
 import { INVALID_REASONS } from '../openrtb/parse-request.js';
+import { PRIVACY_REASONS, type PrivacyReason } from '../privacy/privacy-outcome.js';
 
 export const REJECT_REASONS = [
   ...INVALID_REASONS,
   'body_too_large',
   'bad_gzip',
+  'bad_protobuf',
   'unsupported_encoding',
   'unsupported_media_type',
   'unknown_exchange',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
-export const OUTCOMES = ['bid', 'no_bid', 'invalid', 'timeout', 'error'] as const;
+/** `shed`: answered 204 before its body was read, because the thread was overloaded (request-gate.ts). */
+export const OUTCOMES = ['bid', 'no_bid', 'invalid', 'timeout', 'error', 'shed'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 type Inc = { inc(n?: number): void };
@@ -43,7 +46,7 @@ export class BidderMetrics {
 
   readonly requests = new Counter({
     name: 'bidder_bid_requests_total',
-    help: 'Bid requests by exchange and outcome (bid, no_bid, invalid, timeout, error).',
+    help: 'Bid requests by exchange and outcome (bid, no_bid, invalid, timeout, error, shed).',
     labelNames: ['exchange', 'outcome'],
     registers: [this.registry],
   });
@@ -95,6 +98,21 @@ export class BidderMetrics {
     labelNames: ['result'],
     registers: [this.registry],
   });
+
+  readonly privacyOutcomes = new Counter({
+    name: 'bidder_privacy_outcomes_total',
+    help: 'Bid requests that reached bidding, by privacy outcome: allowed (user-level data used), or why not (gdpr_no_consent, gdpr_malformed, coppa, us_privacy_opt_out, gpp_opt_out, lmt).',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  /** Bound children, one per reason, exported (at 0) from construction on. */
+  readonly privacy: Record<PrivacyReason, Inc> = Object.fromEntries(
+    PRIVACY_REASONS.map((r) => {
+      const child = this.privacyOutcomes.labels(r);
+      child.inc(0); // labels() alone makes no series
+      return [r, child];
+    }),
+  ) as Record<PrivacyReason, Inc>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });

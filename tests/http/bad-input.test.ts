@@ -388,13 +388,22 @@ describe('content encodings', () => {
     expect(text).toMatch(/HTTP\/1\.1 200 OK[\s\S]*"id":"req-1"/);
   });
 
-  it('refuses binary framings with 415', async () => {
+  it('refuses octet-stream bodies with 415 (an exchange must enable them as protobuf)', async () => {
     const { result: r, d } = await deltas(main, { mt: rejected('unsupported_media_type') }, () =>
-      main.post('/bid', Buffer.from([8, 1, 2, 3]), { 'Content-Type': 'application/x-protobuf' }),
+      main.post('/bid', Buffer.from([8, 1, 2, 3]), { 'Content-Type': 'application/octet-stream' }),
     );
     expect(r.status).toBe(415);
-    expectShortTextReason(r, /only JSON/);
+    expectShortTextReason(r, /octet-stream is not enabled/);
     expect(d.mt).toBe(1);
+  });
+
+  it('refuses protobuf bodies that do not decode with 400 bad_protobuf', async () => {
+    const { result: r, d } = await deltas(main, { bp: rejected('bad_protobuf') }, () =>
+      main.post('/bid', Buffer.from([8, 1, 2, 3]), { 'Content-Type': 'application/x-protobuf' }),
+    );
+    expect(r.status).toBe(400);
+    expectShortTextReason(r, /not a valid protobuf/);
+    expect(d.bp).toBe(1);
   });
 
   it('gzips the response when Accept-Encoding allows gzip, and only then', async () => {

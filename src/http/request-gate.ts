@@ -1,0 +1,174 @@
+/**
+ * Admission and draining for one bid thread (the main thread with WORKERS=1, else each worker).
+ *
+ * - Load shedding. Before a bid request's body is read, `admit()` decides whether this thread can
+ *   take it: not when its event loop lags more than `shedLagMs`, nor when `maxInFlight` requests are
+ *   already waiting (for their body or an audience lookup). A refused request gets a 204 at once;
+ *   uWS discards the unread body and the keep-alive connection stays usable (tests/http/shedding.test.ts).
+ *   Shedding is cheap (no body copy, no parse, no bidding), so a thread that sheds catches up
+ *   instead of queueing ever more work behind its deadline.
+ * - In-flight accounting: every admitted request `leave()`s exactly once (answered or aborted), so
+ *   the drain knows when the last one is done.
+ * - Draining: once `draining` is set, every answer on the bid port says `Connection: close`
+ *   (see `drainAware`), moving keep-alive clients off this bidder one request at a time.
+ */
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+
+const now = () => performance.now();
+
+/**
+ * Event-loop lag from a cheap timer. Every `intervalMs` the timer notes how late it fired; the lag
+ * seen by a request at time `t` is the larger of the last lateness and how overdue the timer is at
+ * `t`. The second part is live: while one long loop iteration (a burst of requests, a slow
+ * synchronous task) is still running, requests late in that iteration see it grow, without waiting
+ * for the timer to fire. Cost on the hot path: two subtractions and a comparison.
+ */
+export class LoopLag {
+  private last = now();
+  private lastDrift = 0;
+  private maxDrift = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly intervalMs = 10) {
+    this.timer = setInterval(() => {
+      const t = now();
+      this.lastDrift = Math.max(0, t - this.last - this.intervalMs);
+      if (this.lastDrift > this.maxDrift) this.maxDrift = this.lastDrift;
+      this.last = t;
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  /** Milliseconds of lag as seen at `t` (performance.now()). */
+  lagAt(t: number): number {
+    const overdue = t - this.last - this.intervalMs;
+    return overdue > this.lastDrift ? overdue : this.lastDrift;
+  }
+
+  /** The largest lag since the last call (for a gauge read at scrape time). */
+  takeMax(): number {
+    const m = Math.max(this.maxDrift, this.lagAt(now()));
+    this.maxDrift = 0;
+    return m;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+export interface GateOptions {
+  /** Shed new bid requests while the event loop lags more than this (ms); 0: never on lag. */
+  readonly shedLagMs: number;
+  /** Shed new bid requests while this many are in flight on this thread; 0: no cap. */
+  readonly maxInFlight: number;
+}
+
+type Inc = { inc(n?: number): void };
+
+export class RequestGate {
+  /** Admitted bid requests not yet answered or aborted, on this thread. */
+  inFlight = 0;
+  /** Set at SIGTERM: answers close their connection. */
+  draining = false;
+  private idle: (() => void)[] = [];
+
+  constructor(
+    readonly options: GateOptions,
+    readonly lag: Pick<LoopLag, 'lagAt'> | undefined,
+    /** Counts every bid request this thread sees (admitted or shed). */
+    private readonly seen: Inc = { inc() {} },
+  ) {}
+
+  /** True: take the request (and `leave()` once it is done). False: shed it. */
+  admit(): boolean {
+    this.seen.inc();
+    const o = this.options;
+    if (o.maxInFlight > 0 && this.inFlight >= o.maxInFlight) return false;
+    if (o.shedLagMs > 0 && this.lag !== undefined && this.lag.lagAt(now()) > o.shedLagMs) return false;
+    this.inFlight++;
+    return true;
+  }
+
+  leave(): void {
+    if (--this.inFlight <= 0) {
+      this.inFlight = 0;
+      if (this.idle.length > 0) for (const w of this.idle.splice(0)) w();
+    }
+  }
+
+  /** Resolves true once nothing is in flight, false after `timeoutMs`. */
+  whenIdle(timeoutMs: number): Promise<boolean> {
+    if (this.inFlight === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.idle = this.idle.filter((w) => w !== done);
+        resolve(false);
+      }, Math.max(0, timeoutMs));
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.idle.push(done);
+    });
+  }
+}
+
+const ROUTE_METHODS = new Set(['get', 'post', 'put', 'del', 'patch', 'options', 'head', 'any', 'connect', 'trace']);
+type Handler = (res: HttpResponse, req: HttpRequest) => void | Promise<void>;
+
+/**
+ * The app as route registration sees it, with every handler wrapped: while the gate is draining,
+ * the handler gets a response whose `end`/`endWithoutBody` also close the connection. Outside a
+ * drain the wrapper costs one boolean check per request.
+ */
+export function drainAware(app: TemplatedApp, gate: RequestGate): TemplatedApp {
+  const wrapped: TemplatedApp = new Proxy(app, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver);
+      if (typeof key !== 'string' || !ROUTE_METHODS.has(key) || typeof value !== 'function') return value;
+      return (pattern: string, handler: Handler) => {
+        (value as (p: string, h: Handler) => TemplatedApp).call(target, pattern, (res, req) =>
+          handler(gate.draining ? closingResponse(res) : res, req),
+        );
+        return wrapped;
+      };
+    },
+  });
+  return wrapped;
+}
+
+/**
+ * A response that closes its connection when it ends. With a body uWS does it itself
+ * (`end(body, true)`: `Connection: close`, then the socket is shut down once written). A 204 has
+ * no body and must not carry `Content-Length` (uWS would write `Content-Length: 0` for
+ * `endWithoutBody(0, true)`), so it gets the header alone: HTTP/1.1 clients must close on it, and
+ * whatever stays open is closed when the drain ends.
+ */
+export function closingResponse(res: HttpResponse): HttpResponse {
+  const proxy: HttpResponse = new Proxy(res, {
+    get(target, key) {
+      if (key === 'end')
+        return (body?: Parameters<HttpResponse['end']>[0]) => {
+          target.end(body, true);
+          return proxy;
+        };
+      if (key === 'endWithoutBody')
+        return (reportedContentLength?: number) => {
+          if (reportedContentLength === undefined) target.writeHeader('connection', 'close').endWithoutBody();
+          else target.endWithoutBody(reportedContentLength, true);
+          return proxy;
+        };
+      const value = Reflect.get(target, key);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const r = (value as (...a: unknown[]) => unknown).apply(target, args);
+        return r === target ? proxy : r;
+      };
+    },
+    set(target, key, value) {
+      return Reflect.set(target, key, value);
+    },
+  });
+  return proxy;
+}

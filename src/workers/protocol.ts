@@ -1,0 +1,52 @@
+/**
+ * Messages between the main thread and the bid worker threads. One channel per worker (the
+ * Worker object / parentPort), so messages keep their order: a worker's last event batch always
+ * arrives before its `final` message, and a cache invalidation posted after a lookup's answer is
+ * seen after that answer.
+ */
+import type { Registry } from 'prom-client';
+import type { ConfigBundle } from '../campaigns/schema.js';
+import type { Settings } from '../config/settings.js';
+import type { BidderEvent } from '../events/event-types.js';
+
+export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/** What a worker starts from (`workerData`). */
+export interface WorkerInit {
+  /** 1-based slot; a replaced worker takes its predecessor's slot. */
+  readonly index: number;
+  readonly settings: Settings;
+  /** The concrete bid port (picked and checked free by the main thread). */
+  readonly port: number;
+  readonly bundle: ConfigBundle;
+  readonly version: number;
+  /** Test hooks (BIDDER_TEST_HOOKS=1): crash and lag on command. */
+  readonly testHooks: boolean;
+}
+
+/** Calls a worker makes on the main thread (the embedded stores live there). */
+export type RpcMethod = 'lookup' | 'metaVersion' | 'listSegments' | 'firstSeen';
+
+export type ToWorker =
+  | { readonly t: 'config'; readonly bundle: ConfigBundle; readonly version: number }
+  | { readonly t: 'metrics'; readonly id: number }
+  | { readonly t: 'rpc-reply'; readonly id: number; readonly ok: boolean; readonly value?: unknown; readonly error?: string }
+  /** Forget cached segments of these user keys (the main thread changed them). */
+  | { readonly t: 'invalidate'; readonly keys: readonly string[] }
+  /** Segment metadata changed: re-read the registry now. */
+  | { readonly t: 'registry' }
+  /** Drain: `delayMs` still listening (answers close their connection), then stop listening, finish, exit. `deadline` is epoch ms. */
+  | { readonly t: 'drain'; readonly delayMs: number; readonly deadline: number }
+  | { readonly t: 'test-crash' }
+  | { readonly t: 'test-lag'; readonly busyMs: number; readonly everyMs: number; readonly forMs: number };
+
+export type FromWorker =
+  | { readonly t: 'ready'; readonly port: number }
+  | { readonly t: 'fatal'; readonly error: string }
+  | { readonly t: 'events'; readonly events: readonly BidderEvent[] }
+  | { readonly t: 'rpc'; readonly id: number; readonly method: RpcMethod; readonly args: readonly unknown[] }
+  | { readonly t: 'metrics'; readonly id: number; readonly metrics: MetricsJson }
+  | { readonly t: 'config-ok'; readonly version: number }
+  | { readonly t: 'config-failed'; readonly version: number; readonly error: string }
+  /** Last word before exiting: the worker's counters, so the aggregate does not go backwards. */
+  | { readonly t: 'final'; readonly metrics: MetricsJson; readonly inFlightLeft: number };

@@ -1,0 +1,166 @@
+/**
+ * The worker side of what lives on the main thread: calls to the embedded stores, and the event
+ * sink that ships events to the main thread's writer in batches.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { BidderEvent, EventSink } from '../events/event-types.js';
+import type { NoticeDedupe } from '../events/notice-dedupe.js';
+import type { MembershipRow, SegmentMeta, SegmentStore, UserSegments } from '../audiences/segment-store.js';
+import type { FromWorker, RpcMethod } from './protocol.js';
+
+type Post = (m: FromWorker) => void;
+
+/** Request/reply over the worker's port, each call bounded by a timeout. */
+export class MainLink {
+  private seq = 0;
+  private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+
+  constructor(
+    private readonly post: Post,
+    private readonly timeoutMs = 5_000,
+  ) {}
+
+  call<T>(method: RpcMethod, ...args: unknown[]): Promise<T> {
+    const id = ++this.seq;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.calls.delete(id);
+        reject(new Error(`main thread did not answer ${method} within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      timer.unref();
+      this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.post({ t: 'rpc', id, method, args });
+    });
+  }
+
+  reply(id: number, ok: boolean, value: unknown, error: string | undefined): void {
+    const c = this.calls.get(id);
+    if (!c) return; // timed out already
+    this.calls.delete(id);
+    clearTimeout(c.timer);
+    if (ok) c.resolve(value);
+    else c.reject(new Error(error ?? 'failed'));
+  }
+
+  /** Calls still waiting for their answer. */
+  get pending(): number {
+    return this.calls.size;
+  }
+}
+
+const adminOnly = () => Promise.reject(new Error('the embedded segment store is administered on the main thread (admin port)'));
+
+/**
+ * The embedded (in-memory) segment store as a worker sees it: lookups are calls to the main
+ * thread, which owns the one store the admin API writes to. No `lookupNow`, so the worker's
+ * AudienceService keeps its own LRU cache in front and races each call against the request's
+ * lookup budget, exactly as it does for Redis; the main thread invalidates cached keys it changes.
+ */
+export class RemoteSegmentStore implements SegmentStore {
+  readonly kind = 'memory' as const;
+  constructor(private readonly link: MainLink) {}
+  lookup(keys: readonly string[]): Promise<(UserSegments | undefined)[]> {
+    return this.link.call('lookup', keys);
+  }
+  metaVersion(): Promise<number> {
+    return this.link.call('metaVersion');
+  }
+  listSegments(): Promise<SegmentMeta[]> {
+    return this.link.call('listSegments');
+  }
+  addMemberships(_rows: readonly MembershipRow[]): Promise<void> {
+    return adminOnly();
+  }
+  removeUser(_key: string): Promise<boolean> {
+    return adminOnly();
+  }
+  putSegment(_meta: SegmentMeta): Promise<void> {
+    return adminOnly();
+  }
+  getSegment(_id: string): Promise<SegmentMeta | undefined> {
+    return adminOnly();
+  }
+  dropSegment(_id: string): Promise<boolean> {
+    return adminOnly();
+  }
+  async close(): Promise<void> {}
+}
+
+/** The embedded notice dedupe (one LRU on the main thread, so a repeat is caught whichever worker gets it). */
+export class RemoteNoticeDedupe implements NoticeDedupe {
+  constructor(private readonly link: MainLink) {}
+  firstSeen(eventId: string): Promise<boolean> {
+    // Same contract as the others: when the check cannot be made, record (storage keeps one row per event id).
+    return this.link.call<boolean>('firstSeen', eventId).catch(() => true);
+  }
+}
+
+/** Counts dedupe checks under way: a notice's event is written only when its check answers, so a drain waits for them. */
+export class TrackedDedupe implements NoticeDedupe {
+  pending = 0;
+  constructor(private readonly inner: NoticeDedupe) {}
+  firstSeen(eventId: string): Promise<boolean> {
+    this.pending++;
+    const p = this.inner.firstSeen(eventId);
+    // The caller's `.then` (which writes the event) hangs off the returned promise: it runs right
+    // after `pending` drops, in the same microtask checkpoint, so a drain polling with a timer never
+    // sees 0 before the event is written.
+    return p.finally(() => {
+      this.pending--;
+    });
+  }
+}
+
+/**
+ * Events from a worker, shipped to the main thread's writer (one writer per DATA_DIR spool) in
+ * batches: at `maxBatch` events or `maxDelayMs` after the first of a batch, never per event.
+ * A worker that dies abruptly loses at most the batch it holds (≤ maxDelayMs of events); a
+ * worker that drains or crashes through its handler sends it first.
+ */
+export class ForwardingEventSink implements EventSink {
+  private buf: BidderEvent[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly post: Post,
+    private readonly maxBatch = 512,
+    private readonly maxDelayMs = 20,
+  ) {}
+
+  write(event: BidderEvent): void {
+    this.buf.push(event);
+    if (this.buf.length >= this.maxBatch) this.send();
+    else if (this.timer === undefined) {
+      this.timer = setTimeout(() => this.send(), this.maxDelayMs);
+      this.timer.unref();
+    }
+  }
+
+  private send(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.buf.length === 0) return;
+    const events = this.buf;
+    this.buf = [];
+    this.post({ t: 'events', events });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  async flush(): Promise<void> {
+    this.send();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.send();
+  }
+}
+
+/** The worker's port as a typed poster. */
+export function poster(port: MessagePort): Post {
+  return (m) => port.postMessage(m);
+}
