@@ -1,0 +1,601 @@
+/**
+ * `npm run bench`: builds a realistic scenario and benchmarks the bidder against it.
+ *
+ *   1. scenario: N campaigns with mixed targeting (a generated config dir), a request mix shaped like
+ *      ../shared/openrtb-corpus, M users with segments (uploaded through the audience API);
+ *   2. ceiling: a bare uWebSockets.js server that only parses the requests, driven flat out;
+ *   3. the bidder (a child process): floors calibrated to a 20-40 % bid rate, then a fixed-rate run,
+ *      a ramp that finds where latency breaks, and a closed-loop run at saturation;
+ *   4. optionally the same for another git revision (--compare), in the same run;
+ *   5. the report: bench/results/<stamp>.{json,md,svg} and latest.{json,md,svg}.
+ *
+ * Every child process is stopped at the end, on failure and on Ctrl-C.
+ */
+import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { writeScenarioConfig } from './scenario/campaigns.js';
+import { buildRequestMix, describeMix, floorMedians, setFloorScale, type RequestMix } from './scenario/requests.js';
+import { uploadUsers } from './scenario/users.js';
+import { addStatusCounts, drive, fmtInt, newStatusCounts, type DriveTarget, type PhaseResult, type PhaseSpec } from './driver.js';
+import { BidderProcess } from './bidder-process.js';
+import { calibrateFloors, measureBidRate } from './calibrate.js';
+import { killAllNow, startChild, stopAll, stopChild } from './processes.js';
+import { phaseJson, writeReport, type BenchReport, type BidderRun, type PhaseJson } from './report.js';
+import { buildWorktree, checkoutWorktree, gitInfo, type Worktree } from './compare.js';
+import { clickhouseBackend, redisBackend, type Backend } from './backends.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
+const REPO = resolve(HERE, '..', '..');
+
+const HELP = `npm run bench -- [options]
+
+  --duration <s>          total measuring time, split over ceiling, fixed rate, ramp, saturation (default 60)
+  --campaigns <n>         campaigns in the scenario, 1 to 10000 (default 1000)
+  --users <n>             users with segments uploaded before the runs (default 1000000)
+  --requests <n>          distinct bid requests in the mix (default 3000)
+  --rate <req/s>          rate of the fixed-rate run (default 1000)
+  --connections <n>       connections of the closed-loop runs (ceiling, saturation) (default 32)
+  --workers <n>           the bidder's WORKERS (default 1)
+  --slo-ms <ms>           p99 objective a ramp step must meet (default 50)
+  --segment-store <s>     memory (default) or redis (REDIS_URL, or a local redis-server)
+  --event-store <s>       chdb (default) or clickhouse (CLICKHOUSE_URL, or a local clickhouse-server)
+  --compare <git-rev>     also benchmark that revision (built in a temporary git worktree)
+  --floor-scale <x>       skip calibration and multiply every floor by x
+  --seed <s>              scenario seed (default 1)
+  --out <dir>             where reports go (default bench/results)
+  --keep-temp             keep the temporary directory (config, data, logs)
+`;
+
+class Cancelled extends Error {}
+
+interface Options {
+  duration: number;
+  campaigns: number;
+  users: number;
+  requests: number;
+  rate: number;
+  connections: number;
+  workers: number;
+  sloMs: number;
+  segmentStore: 'memory' | 'redis';
+  eventStore: 'chdb' | 'clickhouse';
+  compare?: string;
+  floorScale?: number;
+  seed: string;
+  out: string;
+  keepTemp: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      duration: { type: 'string' },
+      campaigns: { type: 'string' },
+      users: { type: 'string' },
+      requests: { type: 'string' },
+      rate: { type: 'string' },
+      connections: { type: 'string' },
+      workers: { type: 'string' },
+      'slo-ms': { type: 'string' },
+      'segment-store': { type: 'string' },
+      'event-store': { type: 'string' },
+      compare: { type: 'string' },
+      'floor-scale': { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      'keep-temp': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    process.exit(0);
+  }
+  const num = (name: string, raw: string | undefined, def: number, min: number, max: number, integer = true): number => {
+    if (raw === undefined) return def;
+    const n = Number(raw.replace(/[_,]/g, ''));
+    if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
+    return n;
+  };
+  const segmentStore = values['segment-store'] ?? 'memory';
+  if (segmentStore !== 'memory' && segmentStore !== 'redis') throw new UsageError('--segment-store is memory or redis');
+  const eventStore = values['event-store'] ?? 'chdb';
+  if (eventStore !== 'chdb' && eventStore !== 'clickhouse') throw new UsageError('--event-store is chdb or clickhouse');
+  return {
+    duration: num('duration', values.duration, 60, 4, 24 * 3600, false),
+    campaigns: num('campaigns', values.campaigns, 1_000, 1, 10_000),
+    users: num('users', values.users, 1_000_000, 0, 50_000_000),
+    requests: num('requests', values.requests, 3_000, 10, 1_000_000),
+    rate: num('rate', values.rate, 1_000, 1, 10_000_000),
+    connections: num('connections', values.connections, 32, 1, 4_096),
+    workers: num('workers', values.workers, 1, 1, 256),
+    sloMs: num('slo-ms', values['slo-ms'], 50, 0.1, 60_000, false),
+    segmentStore,
+    eventStore,
+    compare: values.compare,
+    floorScale: values['floor-scale'] === undefined ? undefined : num('floor-scale', values['floor-scale'], 1, 0.0001, 10_000, false),
+    seed: values.seed ?? '1',
+    out: resolve(values.out ?? join(REPO, 'bench', 'results')),
+    keepTemp: values['keep-temp'] ?? false,
+  };
+}
+
+class UsageError extends Error {}
+
+// ---------------------------------------------------------------- run state, cleanup, Ctrl-C
+
+let cancelled = false;
+const cleanups: (() => Promise<void>)[] = [];
+const say = (line: string) => process.stderr.write(`${line}\n`);
+const checkCancelled = () => {
+  if (cancelled) throw new Cancelled('cancelled');
+};
+
+function onSignal(signal: string): void {
+  if (cancelled) {
+    say(`\n${signal} again: killing everything now`);
+    killAllNow();
+    process.exit(130);
+  }
+  cancelled = true;
+  say(`\n${signal}: stopping the run and its processes (again to kill at once)`);
+}
+
+// ---------------------------------------------------------------- phases
+
+interface Plan {
+  warmupS: number;
+  ceilingS: number;
+  fixedS: number;
+  rampSteps: number;
+  rampStepS: number;
+  saturationS: number;
+}
+
+function plan(duration: number): Plan {
+  const rampBudget = Math.max(3, duration * 0.45);
+  const rampSteps = Math.max(3, Math.min(8, Math.floor(rampBudget / 3)));
+  return {
+    warmupS: Math.max(1, Math.round(duration * 0.03)),
+    ceilingS: Math.max(1, Math.round(duration * 0.15)),
+    fixedS: Math.max(1, Math.round(duration * 0.2)),
+    rampSteps,
+    rampStepS: Math.max(1, Math.round(rampBudget / rampSteps)),
+    saturationS: Math.max(1, Math.round(duration * 0.2)),
+  };
+}
+
+interface Measured {
+  result: PhaseResult;
+  json: PhaseJson;
+}
+
+async function measure(target: DriveTarget, spec: PhaseSpec, bidder?: BidderProcess, extra: Partial<PhaseJson> = {}): Promise<Measured> {
+  checkCancelled();
+  const before = bidder ? await bidder.missed() : { timeouts: 0, shed: 0 };
+  bidder?.rss.resetPeak();
+  const result = await drive(target, spec, {
+    status: bidder ? () => `  rss ${bidder.rss.last} MB` : undefined,
+    cancelled: () => cancelled,
+  });
+  checkCancelled();
+  const json = phaseJson(result, { goodput_qps: result.qps, ...extra });
+  if (bidder) {
+    // Let answers in flight land in the counters before reading them.
+    await new Promise((r) => setTimeout(r, 200));
+    const after = await bidder.missed();
+    json.bidder_timeouts = Math.max(0, after.timeouts - before.timeouts);
+    json.bidder_shed = Math.max(0, after.shed - before.shed);
+    const wasted = Math.min(result.requests, json.bidder_timeouts + json.bidder_shed);
+    json.goodput_qps = result.requests ? Math.round((result.qps * (result.requests - wasted)) / result.requests) : 0;
+    json.rss_peak_mb = bidder.rss.peak;
+  }
+  say(
+    `  → ${spec.name}: ${fmtInt(result.qps)} req/s, p50 ${result.latency.p50_ms} ms, p99 ${result.latency.p99_ms} ms, max ${result.latency.max_ms} ms, ` +
+      `200 ${fmtInt(result.status_counts['200'])} / 204 ${fmtInt(result.status_counts['204'])}` +
+      (result.status_counts['4xx'] + result.status_counts['5xx'] + result.status_counts.errors + result.status_counts.timeouts
+        ? ` / 4xx ${result.status_counts['4xx']} / 5xx ${result.status_counts['5xx']} / errors ${result.status_counts.errors} / timeouts ${result.status_counts.timeouts}`
+        : '') +
+      (json.bidder_shed ? `, ${fmtInt(json.bidder_shed)} shed` : '') +
+      (json.bidder_timeouts ? `, ${fmtInt(json.bidder_timeouts)} bidder timeouts` : '') +
+      (json.rss_peak_mb ? `, rss peak ${json.rss_peak_mb} MB` : ''),
+  );
+  return { result, json };
+}
+
+/** A ramp step passes when it kept up with its rate, met the p99 objective and lost (almost) nothing. */
+function stepPasses(p: PhaseJson, sloMs: number): boolean {
+  const lost = p.status_counts['5xx'] + p.status_counts.errors + p.status_counts.timeouts + (p.bidder_timeouts ?? 0) + (p.bidder_shed ?? 0) + p.deadline_misses_client;
+  return p.qps >= 0.9 * (p.target_rate ?? 0) && p.latency.p99_ms <= sloMs && lost <= 0.01 * Math.max(1, p.requests);
+}
+
+interface BuildContext {
+  opts: Options;
+  tmp: string;
+  configDir: string;
+  mix: RequestMix;
+  ceilingQps: number;
+  plan: Plan;
+  redis?: Backend;
+  clickhouse?: Backend;
+  /** Set by the first build's calibration; later builds reuse it so every build sees the same requests. */
+  floorScale?: number;
+}
+
+async function benchBuild(ctx: BuildContext, label: string, buildDir: string, rev: string): Promise<BidderRun> {
+  const { opts, mix } = ctx;
+  const setup: Record<string, unknown> = { build: buildDir === REPO ? 'working tree' : buildDir, rev };
+  say(`\n[${label}] starting the bidder (${rev})`);
+  const t0 = Date.now();
+  const logFile = join(ctx.tmp, `bidder-${label.replace(/[^a-z0-9]+/gi, '-')}.log`);
+  const bidder = await BidderProcess.start({
+    buildDir,
+    configDir: ctx.configDir,
+    dataDir: join(ctx.tmp, `data-${label.replace(/[^a-z0-9]+/gi, '-')}`),
+    logFile,
+    redisUrl: ctx.redis?.url,
+    clickhouseUrl: ctx.clickhouse?.url,
+    env: { WORKERS: String(opts.workers) },
+  });
+  cleanups.push(() => bidder.stop());
+  setup.pid = bidder.pid;
+  setup.start_s = (Date.now() - t0) / 1000;
+  setup.rss_after_start_mb = bidder.rss.sample();
+  say(`[${label}] ready in ${setup.start_s} s (pid ${bidder.pid}, rss ${setup.rss_after_start_mb} MB); log: ${logFile}`);
+
+  // Users.
+  checkCancelled();
+  if (opts.users > 0) {
+    say(`[${label}] uploading ${fmtInt(opts.users)} users with segments`);
+    let lastPrint = 0;
+    try {
+      const up = await uploadUsers(bidder.adminPort, opts.users, (rows) => {
+        if (Date.now() - lastPrint > 2_000) {
+          lastPrint = Date.now();
+          say(`  uploading users ${fmtInt(rows)} / ${fmtInt(opts.users)}  rss ${bidder.rss.sample()} MB`);
+        }
+      }, () => cancelled);
+      setup.upload = { accepted: up.accepted, rejected: up.rejected, seconds: up.seconds, rows_per_s: Math.round(up.users / Math.max(0.001, up.seconds)) };
+      say(`[${label}] users: ${fmtInt(up.accepted)} accepted, ${fmtInt(up.rejected)} rejected in ${up.seconds.toFixed(1)} s`);
+      if (up.rejected) setup.upload_errors = up.errors.slice(0, 5);
+    } catch (e) {
+      checkCancelled();
+      if (label === 'working tree') throw e;
+      setup.upload = { failed: (e as Error).message }; // an older revision without the audience API
+      say(`[${label}] user upload failed (${(e as Error).message}); benchmarking without users`);
+    }
+  }
+  checkCancelled();
+
+  // Floors.
+  let calibrated = false;
+  if (ctx.floorScale === undefined) {
+    if (opts.floorScale !== undefined) {
+      ctx.floorScale = opts.floorScale;
+      setup.calibration = { floor_scale: opts.floorScale, skipped: true };
+    } else {
+      say(`[${label}] calibrating floors to a 20-40 % bid rate`);
+      const cal = await calibrateFloors(mix, bidder.port, {
+        onStep: (s) => say(`  floor scale ${s.floor_scale.toFixed(3)} → bid rate ${(s.bid_rate * 100).toFixed(1)} % (${s.seconds.toFixed(1)} s) ${JSON.stringify(s.statuses)}`),
+        cancelled: () => cancelled,
+      });
+      ctx.floorScale = cal.floor_scale;
+      setup.calibration = cal;
+      calibrated = true;
+      if (!cal.in_band) say(`[${label}] warning: calibration ended at ${(cal.bid_rate * 100).toFixed(1)} %, outside 20-40 %`);
+    }
+  }
+  if (mix.floorScale !== ctx.floorScale) setFloorScale(mix, ctx.floorScale);
+  if (!calibrated) {
+    // A later build (--compare) reuses the calibrated floors; one pass over the mix warms it up
+    // as calibration warmed the first, and gives its bid rate on the same requests.
+    const warm = await measureBidRate(mix, bidder.port, 16);
+    setup.warm_up = warm;
+    say(`[${label}] warm-up pass: bid rate ${(warm.bid_rate * 100).toFixed(1)} % at floor scale ${warm.floor_scale}`);
+  }
+  checkCancelled();
+  const rssAfterSetup = bidder.rss.sample() ?? 0;
+  bidder.rss.resetPeak();
+  const target: DriveTarget = { url: bidder.bidUrl, bodies: mix.bodies, tmax: mix.tmax };
+  const P = ctx.plan;
+
+  // Fixed rate.
+  say(`[${label}] fixed rate: ${fmtInt(opts.rate)} req/s for ${P.fixedS} s`);
+  const fixed = await measure(target, { name: 'fixed', label: `fixed ${fmtInt(opts.rate)}/s`, mode: 'open', rate: opts.rate, durationS: P.fixedS }, bidder);
+
+  // Ramp: climb geometrically from 4 % of the ceiling towards it; after the first step that fails,
+  // bisect between the last good rate and the first bad one with the steps left.
+  say(`[${label}] ramp: up to ${P.rampSteps} steps of ${P.rampStepS} s (p99 objective ${opts.sloMs} ms)`);
+  const ramp: PhaseJson[] = [];
+  const lo = Math.max(50, ctx.ceilingQps * 0.04);
+  const factor = Math.pow(Math.max(ctx.ceilingQps, lo * 2) / lo, 1 / Math.max(1, P.rampSteps - 1));
+  let pass: number | undefined;
+  let fail: number | undefined;
+  let rate = lo;
+  for (let s = 0; s < P.rampSteps; s++) {
+    const r = Math.round(rate);
+    const m = await measure(target, { name: `ramp-${s + 1}`, label: `ramp ${s + 1}/${P.rampSteps} @ ${fmtInt(r)}/s`, mode: 'open', rate: r, durationS: P.rampStepS }, bidder);
+    const ok = stepPasses(m.json, opts.sloMs);
+    m.json.ok = ok;
+    ramp.push(m.json);
+    if (ok) pass = Math.max(pass ?? 0, r);
+    else fail = Math.min(fail ?? Infinity, r);
+    if (fail === undefined) rate = r * factor;
+    else if (pass === undefined) rate = r / 3;
+    else if (fail / pass < 1.08) break;
+    else rate = Math.sqrt(pass * fail);
+    if (rate < 10) break;
+  }
+  ramp.sort((a, b) => (a.target_rate ?? 0) - (b.target_rate ?? 0));
+  const sustainable = ramp.filter((p) => p.ok).reduce<number | null>((m, p) => Math.max(m ?? 0, p.qps), null);
+
+  // Saturation: closed loop, driven like the ceiling.
+  say(`[${label}] saturation: closed loop, ${opts.connections} connections for ${P.saturationS} s`);
+  const saturation = await measure(
+    target,
+    { name: 'saturation', label: `saturation (${opts.connections} conns)`, mode: 'closed', connections: opts.connections, durationS: P.saturationS },
+    bidder,
+  );
+
+  const phases = [fixed.json, ...ramp, saturation.json];
+  let status = newStatusCounts();
+  for (const p of phases) status = addStatusCounts(status, p.status_counts);
+  const answered = status['200'] + status['204'];
+  const rssPeak = Math.max(...phases.map((p) => p.rss_peak_mb ?? 0));
+  const rssEnd = bidder.rss.sample() ?? 0;
+  setup.metrics_excerpt = pickMetrics(await bidder.metrics());
+  say(`[${label}] stopping the bidder`);
+  await bidder.stop();
+  return {
+    label,
+    rev,
+    qps: saturation.json.goodput_qps ?? saturation.result.qps,
+    answered_qps: saturation.result.qps,
+    p50_ms: saturation.result.latency.p50_ms,
+    p90_ms: saturation.result.latency.p90_ms,
+    p99_ms: saturation.result.latency.p99_ms,
+    max_ms: saturation.result.latency.max_ms,
+    ratio_to_ceiling: ctx.ceilingQps ? Math.round(((saturation.json.goodput_qps ?? saturation.result.qps) / ctx.ceilingQps) * 10_000) / 10_000 : 0,
+    sustainable_qps: sustainable,
+    status_counts: status,
+    deadline_misses: {
+      bidder_timeouts: phases.reduce((s, p) => s + (p.bidder_timeouts ?? 0), 0),
+      bidder_shed: phases.reduce((s, p) => s + (p.bidder_shed ?? 0), 0),
+      client_late: phases.reduce((s, p) => s + p.deadline_misses_client, 0),
+    },
+    rss_mb: { after_setup: rssAfterSetup, peak: rssPeak, end: rssEnd },
+    bid_rate: answered ? Math.round((status['200'] / answered) * 10_000) / 10_000 : 0,
+    setup,
+    phases: { fixed: fixed.json, ramp, saturation: saturation.json },
+  };
+}
+
+/** A few bidder counters worth keeping with the report (no-bid reasons, audience lookups, events). */
+function pickMetrics(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (!/^(bidder_bid_requests_total|bidder_no_bids_total|audience_store_lookups_total|audience_cache_lookups_total|events_dropped_total|bidder_campaigns_live)\b/.test(line)) continue;
+    const m = /^(\S+)\s+([-+0-9.eE]+)$/.exec(line);
+    if (m && Number(m[2]) !== 0) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<number> {
+  let opts: Options;
+  try {
+    opts = parseOptions(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('exit', killAllNow);
+
+  const startedAt = new Date();
+  const load0 = loadavg();
+  const tmp = await mkdtemp(join(tmpdir(), 'rtb-bench-'));
+  const notes: string[] = [];
+  let worktree: Worktree | undefined;
+  let keepTemp = opts.keepTemp;
+  try {
+    const P = plan(opts.duration);
+    const git = await gitInfo(REPO);
+    say(`rtb-bidder benchmark: ${fmtInt(opts.campaigns)} campaigns, ${fmtInt(opts.users)} users, ${fmtInt(opts.requests)} distinct requests, ~${opts.duration} s of load per build`);
+    say(`  ${cpus().length} CPUs, load average ${load0.map((x) => x.toFixed(2)).join(' ')}, ${fmtInt(freemem() / 2 ** 20)} MB free; temp ${tmp}`);
+    if (load0[0] > cpus().length * 0.75) notes.push(`The machine was busy at the start (load average ${load0[0].toFixed(2)} on ${cpus().length} CPUs): absolute figures are low; compare ratios.`);
+
+    // Scenario.
+    const t0 = Date.now();
+    const configDir = join(tmp, 'config');
+    const written = await writeScenarioConfig(configDir, { seed: opts.seed, campaigns: opts.campaigns });
+    const mix = buildRequestMix(opts.seed, opts.requests, opts.users);
+    const mixInfo = describeMix(mix);
+    say(`scenario: ${written.campaigns} campaigns in ${written.files} files, ${mix.bodies.length} requests (avg ${mixInfo.avg_body_bytes} B) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    // Backends.
+    const ctx: BuildContext = { opts, tmp, configDir, mix, ceilingQps: 0, plan: P };
+    if (opts.segmentStore === 'redis') {
+      ctx.redis = await redisBackend(tmp, join(tmp, 'redis.log'));
+      say(`segment store: Redis at ${ctx.redis.url}${ctx.redis.local ? ' (local, started for this run)' : ''}`);
+    }
+    if (opts.eventStore === 'clickhouse') {
+      ctx.clickhouse = await clickhouseBackend(tmp, join(tmp, 'clickhouse.log'));
+      say(`event store: ClickHouse at ${ctx.clickhouse.url.replace(/\/\/[^@]*@/, '//')}${ctx.clickhouse.local ? ' (local, started for this run)' : ''}`);
+    }
+
+    // The other revision is built first, so a broken build fails before any measuring.
+    if (opts.compare) {
+      say(`building ${opts.compare} in a temporary worktree`);
+      worktree = await checkoutWorktree(REPO, opts.compare, join(tmp, 'compare'));
+      cleanups.push(() => worktree!.remove());
+      const warning = await buildWorktree(REPO, worktree);
+      if (warning) {
+        say(`warning: ${warning}`);
+        notes.push(`The --compare revision built with ${warning.slice(0, 300)}`);
+      }
+    }
+    checkCancelled();
+
+    // Ceiling: the bare server, driven like the bidder's saturation run (requests at the generated floors).
+    say(`\n[ceiling] bare uWebSockets.js server (parse + 204), closed loop, ${opts.connections} connections for ${P.ceilingS} s`);
+    const ceilingChild = startChild(process.execPath, [join(HERE, 'ceiling-server.js')], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1' }, logFile: join(tmp, 'ceiling.log') });
+    const ceilingPort = await new Promise<number>((resolve, reject) => {
+      let buf = '';
+      ceilingChild.stdout!.on('data', (c: Buffer) => {
+        buf += c.toString();
+        const m = /\{"port":(\d+)\}/.exec(buf);
+        if (m) resolve(Number(m[1]));
+      });
+      ceilingChild.once('exit', (code) => reject(new Error(`the ceiling server exited (${code})`)));
+      setTimeout(() => reject(new Error('the ceiling server did not start')), 15_000);
+    });
+    const ceilingTarget = { url: `http://127.0.0.1:${ceilingPort}/bid`, bodies: mix.bodies, tmax: mix.tmax };
+    // Warm up (JIT of the server and of the driver) before measuring; not recorded.
+    await drive(ceilingTarget, { name: 'warm-up', label: 'warm-up', mode: 'closed', connections: opts.connections, durationS: P.warmupS }, { cancelled: () => cancelled });
+    checkCancelled();
+    const ceiling = await measure(
+      ceilingTarget,
+      { name: 'ceiling', label: `ceiling (${opts.connections} conns)`, mode: 'closed', connections: opts.connections, durationS: P.ceilingS },
+    );
+    await stopChild(ceilingChild, 5_000);
+    ctx.ceilingQps = ceiling.result.qps;
+    if (ceiling.result.status_counts['204'] !== ceiling.result.requests) notes.push('The ceiling server did not answer every request with 204: check the request mix.');
+
+    // The builds.
+    const main = await benchBuild(ctx, 'working tree', REPO, `${git.rev}${git.dirty ? '+dirty' : ''}`);
+    const compare = worktree ? await benchBuild(ctx, `rev ${opts.compare}`, worktree.dir, worktree.commit) : undefined;
+
+    if (main.sustainable_qps !== null && opts.rate > main.sustainable_qps)
+      notes.push(`The fixed rate (${fmtInt(opts.rate)} req/s) is above the sustainable rate the ramp found (${fmtInt(main.sustainable_qps)} req/s): its latencies are those of an overloaded bidder.`);
+    if (main.status_counts['4xx'] || main.status_counts['5xx']) notes.push('Some requests were answered 4xx/5xx: see the phases table.');
+    notes.push(
+      '`qps` is the saturation throughput (closed loop, driven exactly like the ceiling); `ratio_to_ceiling` divides it by the ceiling. ' +
+        'Top-level `p50_ms`/`p90_ms`/`p99_ms`/`max_ms` are from the fixed-rate run; latencies at saturation are in `main.phases.saturation`.',
+      'Open-loop runs spread the rate over 10 autocannon instances started 100 ms apart; autocannon paces each connection per second, so load still comes in short bursts.',
+    );
+
+    const finishedAt = new Date();
+    const fixedLat = main.phases.fixed.latency;
+    const report: BenchReport = {
+      qps: main.qps,
+      p50_ms: fixedLat.p50_ms,
+      p99_ms: fixedLat.p99_ms,
+      ceiling_qps: ctx.ceilingQps,
+      ratio_to_ceiling: main.ratio_to_ceiling,
+      campaigns: opts.campaigns,
+      users: opts.users,
+      status_counts: main.status_counts,
+      p90_ms: fixedLat.p90_ms,
+      max_ms: fixedLat.max_ms,
+      sustainable_qps: main.sustainable_qps,
+      fixed_rate: { rate: opts.rate, qps: main.phases.fixed.qps, p50_ms: fixedLat.p50_ms, p90_ms: fixedLat.p90_ms, p99_ms: fixedLat.p99_ms, max_ms: fixedLat.max_ms },
+      deadline_misses: main.deadline_misses,
+      rss_mb: main.rss_mb,
+      bid_rate: main.bid_rate,
+      schema: 1,
+      started_at: startedAt.toISOString(),
+      finished_at: finishedAt.toISOString(),
+      duration_s: Math.round((finishedAt.getTime() - startedAt.getTime()) / 100) / 10,
+      git,
+      machine: {
+        cpus: cpus().length,
+        cpu_model: cpus()[0]?.model ?? 'unknown',
+        node: process.version,
+        platform: `${process.platform} ${process.arch}`,
+        mem_mb: Math.round(totalmem() / 2 ** 20),
+        loadavg_start: load0.map((x) => Math.round(x * 100) / 100),
+        loadavg_end: loadavg().map((x) => Math.round(x * 100) / 100),
+      },
+      options: {
+        duration: opts.duration,
+        campaigns: opts.campaigns,
+        users: opts.users,
+        requests: opts.requests,
+        rate: opts.rate,
+        connections: opts.connections,
+        workers: opts.workers,
+        slo_ms: opts.sloMs,
+        segment_store: opts.segmentStore,
+        event_store: opts.eventStore,
+        compare: opts.compare ?? null,
+        seed: opts.seed,
+        plan: P,
+      },
+      scenario: {
+        campaigns: written.campaigns,
+        config_files: written.files,
+        users: opts.users,
+        requests_distinct: mix.bodies.length,
+        floor_scale: ctx.floorScale,
+        median_floor_usd_cpm: floorMedians(mix),
+        mix: mixInfo,
+        segment_store: ctx.redis ? { kind: 'redis', local: ctx.redis.local } : { kind: 'memory' },
+        event_store: ctx.clickhouse ? { kind: 'clickhouse', local: ctx.clickhouse.local } : { kind: 'chdb' },
+      },
+      ceiling: ceiling.json,
+      main,
+      ...(compare ? { compare } : {}),
+      notes,
+    };
+    const stamp = startedAt.toISOString().replace(/[:.]/g, '-').replace(/Z$/, '') + (compare ? `-vs-${worktree!.commit}` : '');
+    const files = await writeReport(report, opts.out, stamp);
+
+    process.stdout.write(
+      `\nthroughput at saturation: ${fmtInt(main.qps)} req/s = ${main.ratio_to_ceiling.toFixed(3)} of the ceiling (${fmtInt(ctx.ceilingQps)} req/s)\n` +
+        `sustainable rate (p99 ≤ ${opts.sloMs} ms): ${main.sustainable_qps === null ? 'below the first ramp step' : `${fmtInt(main.sustainable_qps)} req/s`}\n` +
+        `latency at ${fmtInt(opts.rate)} req/s: p50 ${fixedLat.p50_ms} ms, p90 ${fixedLat.p90_ms} ms, p99 ${fixedLat.p99_ms} ms, max ${fixedLat.max_ms} ms\n` +
+        `status: 200 ${fmtInt(main.status_counts['200'])}, 204 ${fmtInt(main.status_counts['204'])}, 4xx ${main.status_counts['4xx']}, 5xx ${main.status_counts['5xx']}, errors ${main.status_counts.errors}, timeouts ${main.status_counts.timeouts}; ` +
+        `bid rate ${(main.bid_rate * 100).toFixed(1)} %; deadline misses: ${main.deadline_misses.bidder_timeouts} bidder timeouts, ${main.deadline_misses.bidder_shed} shed, ${main.deadline_misses.client_late} late answers\n` +
+        `bidder RSS: ${main.rss_mb.after_setup} MB after setup, peak ${main.rss_mb.peak} MB\n` +
+        (compare
+          ? `${compare.label}: ${fmtInt(compare.qps)} req/s = ${compare.ratio_to_ceiling.toFixed(3)} of the ceiling; p99 at ${fmtInt(opts.rate)} req/s ${compare.phases.fixed.latency.p99_ms} ms\n`
+          : '') +
+        `report: ${files.md}\n        ${files.json}\n        ${files.svg}\n`,
+    );
+    return 0;
+  } catch (e) {
+    if (e instanceof Cancelled) {
+      say('benchmark cancelled; no report written');
+      return 130;
+    }
+    say(`benchmark failed: ${(e as Error).stack ?? e}`);
+    await printLogTails(tmp);
+    keepTemp = true;
+    return 1;
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    await stopAll(10_000);
+    if (keepTemp) say(`temporary files (config, data, logs) kept in ${tmp}`);
+    else await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+async function printLogTails(tmp: string): Promise<void> {
+  for (const name of ['bidder-working-tree.log', 'ceiling.log']) {
+    try {
+      const text = await readFile(join(tmp, name), 'utf8');
+      const tail = text.trim().split('\n').slice(-15).join('\n');
+      if (tail) say(`--- last lines of ${name}:\n${tail}`);
+    } catch {
+      // no such log
+    }
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    say(String((e as Error)?.stack ?? e));
+    killAllNow();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,80 @@
+/**
+ * `node dist/bench/run.js` end to end, tiny: 50 campaigns, 2,000 users, ~6 s of load. It writes
+ * latest.json (to a temp --out, so a real report in bench/results is never overwritten) with the
+ * contract keys, and leaves no process behind. Ctrl-C stops it and its bidder.
+ * Needs the build (npm test builds dist first). About 15-25 s on a busy 2-core machine.
+ */
+import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const RUN = join(process.cwd(), 'dist', 'bench', 'run.js');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function start(args: string[]) {
+  const child = spawn(process.execPath, [RUN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let stdout = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exited, out: () => ({ stdout, stderr }) };
+}
+
+describe.skipIf(!existsSync(RUN))('npm run bench (tiny run)', () => {
+  it('writes latest.json with the contract keys and stops its processes', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'bench-e2e-'));
+    try {
+      const run = start(['--duration', '6', '--campaigns', '50', '--users', '2000', '--requests', '500', '--out', out]);
+      const code = await run.exited;
+      expect(code, run.out().stderr.slice(-3_000)).toBe(0);
+      const r = JSON.parse(await readFile(join(out, 'latest.json'), 'utf8'));
+      for (const key of ['qps', 'p50_ms', 'p99_ms', 'ceiling_qps', 'ratio_to_ceiling', 'campaigns', 'users']) expect(typeof r[key], key).toBe('number');
+      expect(r.qps).toBeGreaterThan(0);
+      expect(r.ceiling_qps).toBeGreaterThan(0);
+      expect(r.campaigns).toBe(50);
+      expect(r.users).toBe(2_000);
+      expect(r.status_counts['200']).toBeGreaterThan(0);
+      expect(r.status_counts['204']).toBeGreaterThan(0);
+      expect(r.status_counts['5xx']).toBe(0);
+      expect(r.main.setup.upload.accepted).toBe(2_000);
+      expect(existsSync(join(out, 'latest.md'))).toBe(true);
+      expect((await readFile(join(out, 'latest.svg'), 'utf8')).startsWith('<svg')).toBe(true);
+      expect(alive(r.main.setup.pid)).toBe(false);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('stops the bidder and exits 130 on Ctrl-C', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'bench-e2e-'));
+    try {
+      const run = start(['--duration', '8', '--campaigns', '20', '--users', '100', '--requests', '200', '--out', out]);
+      let pid = 0;
+      for (let i = 0; i < 600 && !pid; i++) {
+        const m = /ready in [\d.]+ s \(pid (\d+)/.exec(run.out().stderr);
+        if (m) pid = Number(m[1]);
+        else await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(pid, run.out().stderr).toBeGreaterThan(0);
+      expect(alive(pid)).toBe(true);
+      run.child.kill('SIGINT');
+      expect(await run.exited).toBe(130);
+      expect(alive(pid)).toBe(false);
+      expect(existsSync(join(out, 'latest.json'))).toBe(false);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
