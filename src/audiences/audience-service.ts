@@ -9,7 +9,7 @@
 import { LRUCache } from 'lru-cache';
 import type { AudienceMetrics } from '../metrics/audience-metrics.js';
 import { CircuitBreaker, type BreakerOptions } from './circuit-breaker.js';
-import { DEFAULT_SEGMENT_TTL_SECONDS, type SegmentMeta, type SegmentStore, type UserSegments } from './segment-store.js';
+import { DEFAULT_SEGMENT_TTL_SECONDS, isLiveSegment, type SegmentMeta, type SegmentStore, type UserSegments } from './segment-store.js';
 
 export interface Audience {
   readonly segments: ReadonlySet<string>;
@@ -174,7 +174,7 @@ export class AudienceService {
     const version = await this.store.metaVersion();
     if (!force && version === this.registryVersion) return;
     const metas = await this.store.listSegments();
-    this.live = new Map(metas.map((m) => [m.id, m]));
+    this.live = new Map(metas.filter(isLiveSegment).map((m) => [m.id, m]));
     this.registryVersion = version;
   }
 

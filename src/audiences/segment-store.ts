@@ -21,6 +21,22 @@ export interface SegmentMeta {
   readonly createdAt: string;
   /** Approximate number of distinct users uploaded into it (filled in by getSegment/listSegments). */
   readonly approximateSize?: number;
+  /**
+   * Kept by the config API (src/api/audiences.ts): `paused` and `deleted` segments are not live
+   * (bidding ignores them); a deleted one stays as a tombstone with its history. Unset: active.
+   */
+  readonly status?: 'active' | 'paused';
+  /** The API's revision of this metadata (its ETag); unset counts as 1. */
+  readonly version?: number;
+  readonly updatedAt?: string;
+  readonly createdBy?: string;
+  readonly updatedBy?: string;
+  readonly deletedAt?: string;
+}
+
+/** Whether bidding uses a segment (API-paused and deleted ones are not used). */
+export function isLiveSegment(meta: SegmentMeta): boolean {
+  return meta.deletedAt === undefined && (meta.status === undefined || meta.status === 'active');
 }
 
 /** Adds `key` to each of `segments` until `expiresAt` (an existing later expiry is kept). */

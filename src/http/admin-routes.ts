@@ -1,10 +1,12 @@
 /**
- * The admin port: liveness, readiness, Prometheus metrics, the audience API and reports.
+ * The admin port: liveness, readiness, Prometheus metrics, the config API, the audience API and reports.
  */
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { SnapshotRef } from '../campaigns/snapshot.js';
 import { registerAudienceRoutes, type AudienceRouteDeps } from './audience-routes.js';
 import { registerReportRoutes, type ReportRouteDeps } from './report-routes.js';
+import { registerConfigApi, type ConfigApi } from '../api/index.js';
+import { guardedApp } from '../api/guard.js';
 
 export interface AdminDeps {
   readonly snapshots: SnapshotRef;
@@ -12,10 +14,17 @@ export interface AdminDeps {
   readonly metricsText: () => Promise<string>;
   /** False while starting or draining. */
   readonly isReady: () => boolean;
+  /** Extra fields for /readyz (e.g. each worker's config version). */
+  readonly readyStatus?: () => Record<string, unknown>;
   /** The audience API, when this process owns a segment store. */
   readonly audiences?: AudienceRouteDeps;
   /** Reports from the event store. */
   readonly reports?: ReportRouteDeps;
+  /**
+   * The config API (`/api/v1`, src/api). With it, the audience routes need API keys too and
+   * segment metadata is served by the config API.
+   */
+  readonly configApi?: ConfigApi;
 }
 
 export function registerAdminRoutes(app: TemplatedApp, deps: AdminDeps): void {
@@ -29,6 +38,7 @@ export function registerAdminRoutes(app: TemplatedApp, deps: AdminDeps): void {
       configVersion: snap.version,
       campaigns: snap.index.campaigns.length,
       loadedAt: snap.loadedAt.toISOString(),
+      ...deps.readyStatus?.(),
     });
     res.writeStatus(deps.isReady() ? '200 OK' : '503 Service Unavailable').writeHeader('content-type', 'application/json').end(body);
   });
@@ -44,8 +54,11 @@ export function registerAdminRoutes(app: TemplatedApp, deps: AdminDeps): void {
       },
     );
   });
-  if (deps.audiences) registerAudienceRoutes(app, deps.audiences);
-  if (deps.reports) registerReportRoutes(app, deps.reports);
+  if (deps.configApi) registerConfigApi(app, deps.configApi);
+  if (deps.audiences)
+    registerAudienceRoutes(app, deps.configApi?.audienceAccess ? { ...deps.audiences, access: deps.configApi.audienceAccess } : deps.audiences);
+  // Reports cover every advertiser: with the config API, operators' keys (admin, or read-only without advertisers) only.
+  if (deps.reports) registerReportRoutes(deps.configApi ? guardedApp(app, deps.configApi, 'reports') : app, deps.reports);
   app.any('/*', (res) => {
     res.writeStatus('404 Not Found').end('not found');
   });

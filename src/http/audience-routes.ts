@@ -7,8 +7,14 @@
  * - `POST   /api/v1/audiences/{segmentId}/members`   streamed CSV (text/csv) or NDJSON (application/x-ndjson) upload
  * - `GET    /api/v1/audience-uploads[/{uploadId}]`   progress of running and recent uploads
  * - `DELETE /api/v1/users/{idType}/{userId}/segments` forget one user's segments
+ *
+ * With `access` (the config API, src/api): every route needs an API key; segment metadata is
+ * served by the config API instead of the four metadata routes here (same paths, plus paging,
+ * ETags, pause/resume, soft delete and the audit log); uploads go only into segments of the key's
+ * advertisers (someone else's answers 404, as a missing one does), progress lists only those,
+ * and forgetting a user (every advertiser's segments) is for operators only.
  */
-import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { randomUUID } from 'node:crypto';
 import type { AudienceService } from '../audiences/audience-service.js';
 import type { AudienceMetrics } from '../metrics/audience-metrics.js';
@@ -25,7 +31,39 @@ export interface AudienceRouteDeps {
   readonly audiences: AudienceService;
   readonly metrics: AudienceMetrics;
   readonly uploadLimitBytes: number;
+  /** Set: API keys and tenant rules on every route (see above). */
+  readonly access?: AudienceAccess;
 }
+
+/** The config API's guard over these routes. */
+export interface AudienceAccess {
+  /** The caller's rights from its request headers, or the answer that refuses it (401, 403, 429). */
+  begin(headers: { authorization: string; requestId: string }): Promise<AudienceRights | AccessRefusal>;
+}
+
+/** An answer to send as is: status line, headers, JSON body (the config API's error shape). */
+export interface AccessRefusal {
+  readonly refused: { readonly status: string; readonly headers: Readonly<Record<string, string>>; readonly body: string };
+}
+
+export interface AudienceRights {
+  /** Before an upload: the key may write this segment (created, owned by its advertiser, when missing); else the refusal (404 for someone else's). */
+  prepareUpload(segmentId: string, query: URLSearchParams): Promise<AccessRefusal | undefined>;
+  /** Whether the key sees this segment (upload progress is filtered with it). */
+  sees(segmentId: string): Promise<boolean>;
+  /** Forgetting a user touches every advertiser's segments: operators only. */
+  readonly mayForgetUsers: boolean;
+}
+
+function sendRefusal(res: HttpResponse, r: AccessRefusal): void {
+  res.cork(() => {
+    res.writeStatus(r.refused.status).writeHeader('content-type', 'application/json');
+    for (const [k, v] of Object.entries(r.refused.headers)) res.writeHeader(k, v);
+    res.end(r.refused.body);
+  });
+}
+
+const accessHeaders = (req: HttpRequest) => ({ authorization: req.getHeader('authorization'), requestId: req.getHeader('x-request-id') || randomUUID() });
 
 export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDeps): void {
   const { audiences } = deps;
@@ -33,58 +71,63 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
   const uploads = new Map<string, UploadProgress>();
   const guard = (res: HttpResponse, work: Promise<void>) =>
     work.catch((e: Error) => sendError(res, '503 Service Unavailable', 'store_unavailable', e.message));
+  const access = deps.access;
 
-  app.get('/api/v1/audiences', (res) => {
-    res.onAborted(() => {});
-    guard(res, store.listSegments().then((segments) => sendJson(res, '200 OK', { segments })));
-  });
+  // With access, the config API serves segment metadata (GET list/one, PUT, DELETE) itself.
+  if (!access) registerMetadataRoutes();
+  function registerMetadataRoutes(): void {
+    app.get('/api/v1/audiences', (res) => {
+      res.onAborted(() => {});
+      guard(res, store.listSegments().then((segments) => sendJson(res, '200 OK', { segments })));
+    });
 
-  app.get('/api/v1/audiences/:segmentId', (res, req) => {
-    const id = req.getParameter(0);
-    res.onAborted(() => {});
-    guard(
-      res,
-      store.getSegment(id).then((m) => (m ? sendJson(res, '200 OK', m) : sendError(res, '404 Not Found', 'not_found', `no segment "${id}"`))),
-    );
-  });
-
-  app.put('/api/v1/audiences/:segmentId', (res, req) => {
-    const id = req.getParameter(0);
-    readJson(res, req.getHeader('content-length'), 64 * 1024, (body, aborted) => {
-      if (!SEGMENT_ID.test(id)) return sendError(res, '400 Bad Request', 'invalid_id', 'segment ids are 1-64 of A-Z a-z 0-9 . _ : -');
-      const errors = validateSegmentInput(body);
-      if (errors.length) return sendError(res, '400 Bad Request', 'validation_failed', 'the segment is invalid', errors);
-      const input = (body ?? {}) as { name?: string; advertiserId?: string; ttlSeconds?: number }; // no body: defaults
+    app.get('/api/v1/audiences/:segmentId', (res, req) => {
+      const id = req.getParameter(0);
+      res.onAborted(() => {});
       guard(
         res,
-        store.getSegment(id).then(async (existing) => {
-          const meta: SegmentMeta = {
-            id,
-            name: input.name ?? existing?.name ?? id,
-            advertiserId: input.advertiserId ?? existing?.advertiserId,
-            ttlSeconds: input.ttlSeconds ?? existing?.ttlSeconds ?? DEFAULT_SEGMENT_TTL_SECONDS,
-            createdAt: existing?.createdAt ?? new Date().toISOString(),
-          };
-          await store.putSegment(meta);
+        store.getSegment(id).then((m) => (m ? sendJson(res, '200 OK', m) : sendError(res, '404 Not Found', 'not_found', `no segment "${id}"`))),
+      );
+    });
+
+    app.put('/api/v1/audiences/:segmentId', (res, req) => {
+      const id = req.getParameter(0);
+      readJson(res, req.getHeader('content-length'), 64 * 1024, (body, aborted) => {
+        if (!SEGMENT_ID.test(id)) return sendError(res, '400 Bad Request', 'invalid_id', 'segment ids are 1-64 of A-Z a-z 0-9 . _ : -');
+        const errors = validateSegmentInput(body);
+        if (errors.length) return sendError(res, '400 Bad Request', 'validation_failed', 'the segment is invalid', errors);
+        const input = (body ?? {}) as { name?: string; advertiserId?: string; ttlSeconds?: number }; // no body: defaults
+        guard(
+          res,
+          store.getSegment(id).then(async (existing) => {
+            const meta: SegmentMeta = {
+              id,
+              name: input.name ?? existing?.name ?? id,
+              advertiserId: input.advertiserId ?? existing?.advertiserId,
+              ttlSeconds: input.ttlSeconds ?? existing?.ttlSeconds ?? DEFAULT_SEGMENT_TTL_SECONDS,
+              createdAt: existing?.createdAt ?? new Date().toISOString(),
+            };
+            await store.putSegment(meta);
+            await audiences.refreshRegistry(true);
+            if (!aborted()) sendJson(res, existing ? '200 OK' : '201 Created', await store.getSegment(id));
+          }),
+        );
+      });
+    });
+
+    app.del('/api/v1/audiences/:segmentId', (res, req) => {
+      const id = req.getParameter(0);
+      res.onAborted(() => {});
+      guard(
+        res,
+        store.dropSegment(id).then(async (dropped) => {
           await audiences.refreshRegistry(true);
-          if (!aborted()) sendJson(res, existing ? '200 OK' : '201 Created', await store.getSegment(id));
+          if (dropped) sendJson(res, '200 OK', { id, dropped: true });
+          else sendError(res, '404 Not Found', 'not_found', `no segment "${id}"`);
         }),
       );
     });
-  });
-
-  app.del('/api/v1/audiences/:segmentId', (res, req) => {
-    const id = req.getParameter(0);
-    res.onAborted(() => {});
-    guard(
-      res,
-      store.dropSegment(id).then(async (dropped) => {
-        await audiences.refreshRegistry(true);
-        if (dropped) sendJson(res, '200 OK', { id, dropped: true });
-        else sendError(res, '404 Not Found', 'not_found', `no segment "${id}"`);
-      }),
-    );
-  });
+  }
 
   app.post('/api/v1/audiences/:segmentId/members', (res, req) => {
     const id = req.getParameter(0);
@@ -96,25 +139,68 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
     if (!format) return sendError(res, '415 Unsupported Media Type', 'unsupported_media_type', 'send text/csv or application/x-ndjson');
     if (length !== '' && Number(length) > deps.uploadLimitBytes)
       return sendError(res, '413 Payload Too Large', 'body_too_large', `uploads are limited to ${deps.uploadLimitBytes} bytes`);
-    streamUpload(res, deps, id, format, query);
+    streamUpload(res, req, deps, id, format, query);
   });
 
-  app.get('/api/v1/audience-uploads', (res) => sendJson(res, '200 OK', { uploads: [...uploads.values()].reverse() }));
+  /** Runs `then` with the caller's rights (undefined without access); nothing when access answered already. */
+  const withRights = (res: HttpResponse, req: HttpRequest, then: (rights: AudienceRights | undefined, aborted: () => boolean) => void) => {
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    if (!access) return then(undefined, () => aborted);
+    access.begin(accessHeaders(req)).then(
+      (r) => {
+        if (aborted) return;
+        if ('refused' in r) sendRefusal(res, r);
+        else then(r, () => aborted);
+      },
+      (e: Error) => !aborted && sendError(res, '503 Service Unavailable', 'store_unavailable', e.message),
+    );
+  };
+
+  app.get('/api/v1/audience-uploads', (res, req) =>
+    withRights(res, req, (rights, aborted) => {
+      const all = [...uploads.values()].reverse();
+      if (!rights) return sendJson(res, '200 OK', { uploads: all });
+      guard(
+        res,
+        Promise.all(all.map((u) => rights.sees(u.segmentId))).then((ok) => {
+          if (!aborted()) sendJson(res, '200 OK', { uploads: all.filter((_, i) => ok[i]) });
+        }),
+      );
+    }),
+  );
   app.get('/api/v1/audience-uploads/:uploadId', (res, req) => {
     const u = uploads.get(req.getParameter(0));
-    if (u) sendJson(res, '200 OK', u);
-    else sendError(res, '404 Not Found', 'not_found', 'no such upload');
+    withRights(res, req, (rights, aborted) => {
+      const missing = () => sendError(res, '404 Not Found', 'not_found', 'no such upload');
+      if (!u) return missing();
+      if (!rights) return sendJson(res, '200 OK', u);
+      guard(
+        res,
+        rights.sees(u.segmentId).then((ok) => {
+          if (!aborted()) (ok ? sendJson(res, '200 OK', u) : missing());
+        }),
+      );
+    });
   });
 
   app.del('/api/v1/users/:idType/:userId/segments', (res, req) => {
-    res.onAborted(() => {});
+    const idType = req.getParameter(0);
+    const rawUser = req.getParameter(1);
+    withRights(res, req, (rights) => {
+      if (rights && !rights.mayForgetUsers) return sendError(res, '403 Forbidden', 'forbidden', 'forgetting a user is for operators (admin keys)');
+      forgetUser(res, idType, rawUser);
+    });
+  });
+
+  function forgetUser(res: HttpResponse, idType: string, rawUser: string): void {
     let userId: string;
     try {
-      userId = decodeURIComponent(req.getParameter(1));
+      userId = decodeURIComponent(rawUser);
     } catch {
       return sendError(res, '400 Bad Request', 'invalid_user', 'the user id is not valid percent-encoding'); // a throw here would take the process down
     }
-    const key = uploadKey(req.getParameter(0), userId);
+    const key = uploadKey(idType, userId);
     if (typeof key !== 'string') return sendError(res, '400 Bad Request', 'invalid_user', key.error);
     guard(
       res,
@@ -124,7 +210,7 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
         else sendError(res, '404 Not Found', 'not_found', `no segments for ${key}`);
       }),
     );
-  });
+  }
 
   function remember(p: UploadProgress): void {
     uploads.set(p.uploadId, p);
@@ -132,7 +218,7 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
   }
 
   /** Streams the body into an AudienceUpload, pausing the socket while batches are written. */
-  function streamUpload(res: HttpResponse, d: AudienceRouteDeps, segmentId: string, format: UploadFormat, query: URLSearchParams) {
+  function streamUpload(res: HttpResponse, req: HttpRequest, d: AudienceRouteDeps, segmentId: string, format: UploadFormat, query: URLSearchParams) {
     let aborted = false;
     let upload: AudienceUpload | undefined;
     let received = 0;
@@ -180,9 +266,24 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
       feed(new Uint8Array(ab));
       if (isLast) finish();
     });
-    ensureSegment(d.audiences, segmentId, query).then(
-      () => {
-        if (aborted || finished) return;
+    // With access: the key, then its right to this segment, then as before.
+    const headers = d.access && accessHeaders(req);
+    const refusal: Promise<AccessRefusal | undefined> = d.access
+      ? d.access.begin(headers!).then((r) => ('refused' in r ? r : r.prepareUpload(segmentId, query)))
+      : Promise.resolve(undefined);
+    refusal.then(async (refused): Promise<boolean> => {
+      if (refused) {
+        if (aborted || finished) return false;
+        finished = true; // the rest of the body is ignored
+        res.resume(); // paused above: a keep-alive connection must go on to its next request
+        sendRefusal(res, refused);
+        return false;
+      }
+      await ensureSegment(d.audiences, segmentId, query);
+      return true;
+    }).then(
+      (ok) => {
+        if (!ok || aborted || finished) return;
         upload = new AudienceUpload(
           d.audiences.store,
           {

@@ -39,6 +39,8 @@ export class AudienceMetrics {
       name: 'audience_store_breaker_state',
       help: 'Segment store circuit breaker: 0 closed, 1 half-open, 2 open.',
       registers,
+      // With bid workers each has its own breaker; /metrics shows the worst of them, not a sum.
+      aggregator: 'max',
     });
     this.breakerTransitions = new Counter({
       name: 'audience_store_breaker_transitions_total',

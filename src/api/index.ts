@@ -1,0 +1,160 @@
+/**
+ * The config API (admin port, `/api/v1`) and the config store behind it: the integration points.
+ *
+ * - `openConfigStore(settings, apiSettings)`: the store (memory, seeded from CONFIG_DIR; or Redis,
+ *   seeded from CONFIG_DIR only when empty).
+ * - `createConfigApi({ store, apiSettings, audiences })`: routes, keys, rate limits, audit.
+ * - `registerConfigApi(app, api)` puts the routes on a uWS app (registerAdminRoutes does it when
+ *   AdminDeps.configApi is set, and guards the audience upload routes with `api.audienceAccess`).
+ * - campaigns/config-sync.ts `startConfigSync` keeps a SnapshotRef in step with the store.
+ */
+import type { TemplatedApp } from 'uWebSockets.js';
+import { MemoryConfigStore, seedStore, type ConfigStore } from '../campaigns/config-store.js';
+import { createRedisConfigStore } from '../campaigns/redis-config-store.js';
+import { loadBundleFromDir } from '../config/load-bundle.js';
+import type { AudienceService } from '../audiences/audience-service.js';
+import type { AccessRefusal, AudienceAccess, AudienceRights } from '../http/audience-routes.js';
+import { Authenticator, type Principal, type RateLimit } from './auth.js';
+import { RateLimiter } from './rate-limit.js';
+import { ConfigResources } from './resources.js';
+import { AudienceResources } from './audiences.js';
+import { KeyService } from './keys.js';
+import { buildRoutes } from './routes.js';
+import { errorBody, registerRoutes, type RouteSpec } from './router.js';
+import { openApiDocument } from './openapi.js';
+import { ApiError, STATUS_TEXT, aKey } from './errors.js';
+import { permits } from './policy.js';
+import type { ApiSettings } from './settings.js';
+
+export { loadApiSettings, type ApiSettings } from './settings.js';
+export { startConfigSync, snapshotFromStore, type ConfigSync } from '../campaigns/config-sync.js';
+
+export interface ConfigApiOptions {
+  readonly store: ConfigStore;
+  /** The first admin key (DSP_ADMIN_KEY); undefined: only stored keys work. */
+  readonly adminKey: string | undefined;
+  /** The audience service: with it, `/api/v1/audiences` and guarded uploads. */
+  readonly audiences?: AudienceService;
+  readonly rateLimit?: RateLimit;
+  readonly bodyLimitBytes?: number;
+  readonly importLimitBytes?: number;
+  /** Where `${NAME}` exchange keys are resolved (validation). */
+  readonly env?: Record<string, string | undefined>;
+  readonly version?: string;
+}
+
+export interface ConfigApi {
+  readonly store: ConfigStore;
+  readonly routes: readonly RouteSpec[];
+  readonly auth: Authenticator;
+  readonly limiter: RateLimiter;
+  readonly resources: ConfigResources;
+  readonly keys: KeyService;
+  readonly audiences: AudienceResources | undefined;
+  /** For registerAudienceRoutes (`AudienceRouteDeps.access`): keys and tenant rules on uploads. */
+  readonly audienceAccess: AudienceAccess | undefined;
+  openapi(): Record<string, unknown>;
+}
+
+export function createConfigApi(o: ConfigApiOptions): ConfigApi {
+  const auth = new Authenticator(o.store, o.adminKey);
+  const limiter = new RateLimiter(o.rateLimit ?? { perSecond: 20, burst: 40 });
+  const segments = o.audiences?.store;
+  const resources = new ConfigResources(
+    o.store,
+    segments && { getSegment: (id) => segments.getSegment(id) },
+    o.env,
+  );
+  const audiences = o.audiences && new AudienceResources(o.audiences, o.store, resources);
+  const keys = new KeyService(o.store);
+  let doc: Record<string, unknown> | undefined;
+  const routes = buildRoutes({
+    store: o.store,
+    resources,
+    audiences,
+    keys,
+    importLimit: o.importLimitBytes ?? 64 * 1024 * 1024,
+    openapi: () => (doc ??= openApiDocument(routes, { version: o.version ?? '1' })),
+  });
+  const api: ConfigApi = {
+    store: o.store,
+    routes,
+    auth,
+    limiter,
+    resources,
+    keys,
+    audiences,
+    audienceAccess: audiences && audienceAccess(auth, limiter, audiences),
+    openapi: () => (doc ??= openApiDocument(routes, { version: o.version ?? '1' })),
+  };
+  bodyLimits.set(api, o.bodyLimitBytes ?? 4 * 1024 * 1024);
+  return api;
+}
+
+const bodyLimits = new WeakMap<ConfigApi, number>();
+
+/** Registers every `/api/v1` route of the config API (and a JSON 404 for unknown `/api/v1/*` paths). */
+export function registerConfigApi(app: TemplatedApp, api: ConfigApi): void {
+  registerRoutes(app, api.routes, { auth: api.auth, limiter: api.limiter, bodyLimit: bodyLimits.get(api) ?? 4 * 1024 * 1024 });
+  app.any('/api/v1/*', (res) => {
+    res.onAborted(() => {});
+    res.cork(() =>
+      res.writeStatus('404 Not Found').writeHeader('content-type', 'application/json').end(JSON.stringify(errorBody('not_found', 'no such endpoint'))),
+    );
+  });
+}
+
+/** The guard registerAudienceRoutes calls: same keys, rate limits and tenant rules as the rest of the API. */
+function audienceAccess(auth: Authenticator, limiter: RateLimiter, audiences: AudienceResources): AudienceAccess {
+  const refusal = (e: ApiError): AccessRefusal => ({
+    refused: { status: STATUS_TEXT[e.status] ?? `${e.status} Error`, headers: { ...e.headers }, body: JSON.stringify(errorBody(e.code, e.message, e.errors)) },
+  });
+  return {
+    async begin({ authorization, requestId }): Promise<AudienceRights | AccessRefusal> {
+      const r = await auth.authenticate(authorization);
+      if (!r.ok) return refusal(new ApiError(401, 'unauthorized', r.reason, undefined, { 'www-authenticate': 'Bearer realm="rtb-bidder"' }));
+      const p: Principal = r.principal;
+      const limit = p.rateLimit ?? limiter.defaults;
+      const take = limiter.take(p.keyId, limit);
+      if (!take.ok)
+        return refusal(new ApiError(429, 'rate_limited', `this key is limited to ${limit.perSecond} requests per second`, undefined, { 'retry-after': String(take.retryAfterSeconds) }));
+      if (!permits(p, 'audiences', 'read')) return refusal(new ApiError(403, 'forbidden', `${aKey(p.role)} may not use audiences`));
+      return {
+        mayForgetUsers: p.role === 'admin',
+        sees: (id: string) => audiences.sees(p, id),
+        prepareUpload: async (id: string, query: URLSearchParams) => {
+          try {
+            await audiences.prepareUpload(p, id, query, requestId);
+            return undefined;
+          } catch (e) {
+            if (e instanceof ApiError) return refusal(e);
+            throw e;
+          }
+        },
+      };
+    },
+  };
+}
+
+export interface OpenedStore {
+  readonly store: ConfigStore;
+  /** This start put CONFIG_DIR into the store (always for memory; for Redis, only when it was empty). */
+  readonly seeded: boolean;
+}
+
+/**
+ * Opens the config store the settings name and seeds it from the config directory when it is
+ * empty (a memory store always is). A Redis store that already holds a configuration is the
+ * source of truth: CONFIG_DIR is not even read.
+ */
+export async function openConfigStore(configDir: string, s: Pick<ApiSettings, 'store' | 'redisUrl' | 'redisPrefix'>): Promise<OpenedStore> {
+  const store: ConfigStore = s.store === 'redis' ? createRedisConfigStore(s.redisUrl!, { prefix: s.redisPrefix }) : new MemoryConfigStore();
+  try {
+    if ((await store.version()) > 0) return { store, seeded: false };
+    const seeded = await seedStore(store, await loadBundleFromDir(configDir));
+    return { store, seeded };
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The config plane of one bidder process, in one call for the composition root (src/main.ts):
+ * settings from the environment, the config store (seeded from CONFIG_DIR when empty), the config
+ * API, the configuration to start from, and `follow()` to keep a SnapshotRef in step with the
+ * store (startConfigSync). See README, "Config API", and the wiring in the report.
+ */
+import type { AudienceService } from '../audiences/audience-service.js';
+import type { ConfigBundle } from '../campaigns/schema.js';
+import { bundleFromStore, type ConfigStore } from '../campaigns/config-store.js';
+import { startConfigSync, type ConfigSync, type ConfigSyncOptions } from '../campaigns/config-sync.js';
+import { loadBundleFromDir } from '../config/load-bundle.js';
+import { createConfigApi, openConfigStore, type ConfigApi } from './index.js';
+import { loadApiSettings, type ApiSettings } from './settings.js';
+import { importConfig, type ImportResult } from './transfer.js';
+import { ApiError } from './errors.js';
+import { ConfigError } from '../errors.js';
+
+export interface ConfigPlaneOptions {
+  readonly configDir: string;
+  /** Where DSP_ADMIN_KEY, CONFIG_STORE, ... are read (default: process.env). */
+  readonly env?: Record<string, string | undefined>;
+  /** The audience service: with it, `/api/v1/audiences` and API keys on the upload routes. */
+  readonly audiences?: AudienceService;
+}
+
+export interface ConfigPlane {
+  readonly settings: ApiSettings;
+  readonly store: ConfigStore;
+  /** For AppDeps/AdminDeps `configApi`. */
+  readonly api: ConfigApi;
+  /** The configuration to start bidding with (validated like config/ files) and its config version. */
+  readonly initial: { readonly bundle: ConfigBundle; readonly version: number };
+  /** Keeps `snapshots` in step with the store from now on (see campaigns/config-sync.ts). */
+  follow(o: Omit<ConfigSyncOptions, 'store'>): ConfigSync;
+  /**
+   * SIGHUP. Memory store: config/ is merged in again (resources the files name take the files'
+   * content; resources made through the API stay). Redis store: the store is the source of truth,
+   * config/ is not read; nothing to do but let `follow` re-read. A refused set throws ConfigError.
+   */
+  reload(): Promise<ImportResult | undefined>;
+  /** Fields for the "bidder listening" log line; in the embedded default, the generated admin key (printed once: nobody else knows it). */
+  startInfo(): Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+export async function openConfigPlane(o: ConfigPlaneOptions): Promise<ConfigPlane> {
+  const settings = loadApiSettings(o.env ?? process.env);
+  const { store, seeded } = await openConfigStore(o.configDir, settings);
+  try {
+    const initial = await bundleFromStore(store);
+    const api = createConfigApi({
+      store,
+      adminKey: settings.adminKey,
+      audiences: o.audiences,
+      rateLimit: settings.rateLimit,
+      bodyLimitBytes: settings.bodyLimitBytes,
+      importLimitBytes: settings.importLimitBytes,
+      env: o.env,
+    });
+    return {
+      settings,
+      store,
+      api,
+      initial,
+      follow: (s) => startConfigSync({ ...s, store }),
+      async reload() {
+        if (settings.store !== 'memory') return undefined;
+        const bundle = await loadBundleFromDir(o.configDir); // throws ConfigError (file#/pointer paths) for a bad set
+        try {
+          return await importConfig(store, bundle, new URLSearchParams('mode=merge'), { principal: { keyId: 'sighup', name: 'config/ (SIGHUP)', role: 'admin' } });
+        } catch (e) {
+          // Refused (e.g. it would break a resource made through the API): as a ConfigError, like a bad file set.
+          if (e instanceof ApiError) throw new ConfigError(e.errors?.length ? e.errors : [{ path: o.configDir, code: e.code, message: e.message }]);
+          throw e;
+        }
+      },
+      startInfo: () => ({
+        configStore: settings.store,
+        configSeededFromFiles: seeded,
+        configApi: '/api/v1 (openapi: /api/v1/openapi.json)',
+        ...(settings.adminKeyGenerated ? { adminKey: settings.adminKey, adminKeyNote: 'generated for this run (set DSP_ADMIN_KEY to choose one)' } : {}),
+      }),
+      close: () => store.close(),
+    };
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
