@@ -10,7 +10,8 @@
  * - In-flight accounting: every admitted request `leave()`s exactly once (answered or aborted), so
  *   the drain knows when the last one is done.
  * - Draining: once `draining` is set, every answer on the bid port says `Connection: close`
- *   (see `drainAware`), moving keep-alive clients off this bidder one request at a time.
+ *   (see `drainAware`), moving keep-alive clients off this bidder one request at a time. So does the
+ *   answer to a request that itself said `Connection: close`.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 
@@ -128,9 +129,12 @@ export function drainAware(app: TemplatedApp, gate: RequestGate): TemplatedApp {
       const value = Reflect.get(target, key, receiver);
       if (typeof key !== 'string' || !ROUTE_METHODS.has(key) || typeof value !== 'function') return value;
       return (pattern: string, handler: Handler) => {
-        (value as (p: string, h: Handler) => TemplatedApp).call(target, pattern, (res, req) =>
-          handler(gate.draining ? closingResponse(res) : res, req),
-        );
+        (value as (p: string, h: Handler) => TemplatedApp).call(target, pattern, (res, req) => {
+          // A client that sent `Connection: close` is told so too (RFC 9112 §9.6): uWS closes the socket
+          // after such a request but does not say it, and some keep-alive pools then reuse a dead socket.
+          const asked = asksToClose(req.getHeader('connection'));
+          handler(asked || gate.draining ? closingResponse(res, asked) : res, req);
+        });
         return wrapped;
       };
     },
@@ -138,19 +142,25 @@ export function drainAware(app: TemplatedApp, gate: RequestGate): TemplatedApp {
   return wrapped;
 }
 
+const asksToClose = (connection: string) => connection !== '' && /close/i.test(connection);
+
 /**
  * A response that closes its connection when it ends. With a body uWS does it itself
  * (`end(body, true)`: `Connection: close`, then the socket is shut down once written). A 204 has
  * no body and must not carry `Content-Length` (uWS would write `Content-Length: 0` for
  * `endWithoutBody(0, true)`), so it gets the header alone: HTTP/1.1 clients must close on it, and
  * whatever stays open is closed when the drain ends.
+ *
+ * When the request itself said `Connection: close` (`requestAsked`), uWS closes the socket after the
+ * answer anyway but leaves the header out (even for `end(body, true)`), so it is written here.
  */
-export function closingResponse(res: HttpResponse): HttpResponse {
+export function closingResponse(res: HttpResponse, requestAsked = false): HttpResponse {
   const proxy: HttpResponse = new Proxy(res, {
     get(target, key) {
       if (key === 'end')
         return (body?: Parameters<HttpResponse['end']>[0]) => {
-          target.end(body, true);
+          if (requestAsked) target.writeHeader('connection', 'close').end(body);
+          else target.end(body, true);
           return proxy;
         };
       if (key === 'endWithoutBody')

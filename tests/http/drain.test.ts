@@ -72,6 +72,36 @@ describe('answers while draining', () => {
   });
 });
 
+describe('a request that says Connection: close', () => {
+  it('gets "Connection: close" on every kind of answer, and the socket closed; other requests keep theirs open', async () => {
+    const b = await bidder();
+    const body = (id: string) => bidBody(id);
+    const closing = (path: string, payload: string) =>
+      `POST ${path} HTTP/1.1\r\nHost: t\r\nConnection: Close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`;
+    const cases: [string, string, number][] = [
+      ['bid', closing('/bid', body('c1')), 200],
+      ['no-bid', closing('/bid', JSON.stringify({ id: 'x', imp: [{ id: '1', banner: { w: 1, h: 1 } }] })), 204],
+      ['400', closing('/bid', '{"id":'), 400],
+    ];
+    for (const [name, raw, status] of cases) {
+      const c = await open(b);
+      c.write(raw);
+      const r = await c.next();
+      expect(r?.status, name).toBe(status);
+      expect(r?.headers['connection']?.toLowerCase(), name).toBe('close');
+      expect(await c.whenClosed(), name).toBe(true);
+    }
+    // Without it, keep-alive as usual: no header, the same connection answers again.
+    const keep = await open(b);
+    keep.post('/bid', body('k1'));
+    const first = await keep.next();
+    expect(first?.status).toBe(200);
+    expect(first?.headers['connection']).toBeUndefined();
+    keep.post('/bid', body('k2'));
+    expect((await keep.next())?.status).toBe(200);
+  });
+});
+
 describe('drainBidServer', () => {
   it('finishes in-flight requests, answers requests on open connections, then closes every connection', async () => {
     const b = await bidder();
