@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { freePort, httpGet, isRunning, RssSampler, startChild, stopChild, sumCounter } from './processes.js';
 
+/** The config API's admin key of the bidders the bench starts (audience setup and uploads use it). */
+export const BENCH_ADMIN_KEY = 'bench-admin-key-0123456789';
+
 export interface BidderOptions {
   /** Directory holding dist/src/main.js (and node_modules). */
   readonly buildDir: string;
@@ -53,6 +56,7 @@ export class BidderProcess {
       DATA_DIR: o.dataDir,
       WORKERS: '1',
       INSTANCE_ID: 'bench',
+      DSP_ADMIN_KEY: BENCH_ADMIN_KEY,
       NOTICE_BASE_URL: `http://127.0.0.1:${port}`,
       NOTICE_SIGNING_KEYS: 'bench:benchmark-signing-key-0123456789',
       ...(o.redisUrl ? { REDIS_URL: o.redisUrl } : {}),

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import autocannon from 'autocannon';
+import { BENCH_ADMIN_KEY } from './bidder-process.js';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -89,7 +90,7 @@ function upload(adminPort: number, rows: number): Promise<{ ms: number; body: st
   });
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port: adminPort, method: 'POST', path: '/api/v1/audiences/bench-crm/members', headers: { 'content-type': 'text/csv' } },
+      { host: '127.0.0.1', port: adminPort, method: 'POST', path: '/api/v1/audiences/bench-crm/members', headers: { 'content-type': 'text/csv', authorization: `Bearer ${BENCH_ADMIN_KEY}` } },
       (res) => {
         let body = '';
         res.on('data', (d) => (body += d));
@@ -124,7 +125,7 @@ async function main(): Promise<void> {
   const dir = configDir();
   const [port, adminPort] = [await freePort(), await freePort()];
   const bidder = spawn(process.execPath, ['dist/src/main.js'], {
-    env: { ...process.env, PORT: String(port), ADMIN_PORT: String(adminPort), HOST: '127.0.0.1', CONFIG_DIR: join(dir, 'config'), DATA_DIR: join(dir, 'data'), WORKERS: '1' },
+    env: { ...process.env, PORT: String(port), ADMIN_PORT: String(adminPort), HOST: '127.0.0.1', CONFIG_DIR: join(dir, 'config'), DATA_DIR: join(dir, 'data'), WORKERS: '1', DSP_ADMIN_KEY: BENCH_ADMIN_KEY },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {

@@ -15,6 +15,7 @@ import type { AudienceService } from './audiences/audience-service.js';
 import type { AudienceMetrics } from './metrics/audience-metrics.js';
 import type { NoticeSigner } from './events/notice-signer.js';
 import { drainAware, type RequestGate } from './http/request-gate.js';
+import type { ConfigApi } from './api/index.js';
 
 export interface AppDeps {
   readonly settings: Settings;
@@ -34,6 +35,8 @@ export interface AppDeps {
   readonly gate?: RequestGate;
   /** Extra fields for /readyz (the workers' state). */
   readonly readyStatus?: () => Record<string, unknown>;
+  /** The config API (`/api/v1`) on the admin port; with it, audience routes and reports need API keys. */
+  readonly configApi?: ConfigApi;
 }
 
 export function buildBidApp(deps: AppDeps): TemplatedApp {
@@ -57,6 +60,7 @@ export function buildAdminApp(deps: AppDeps): TemplatedApp {
         ? { audiences: deps.audiences, metrics: deps.audienceMetrics, uploadLimitBytes: deps.settings.uploadLimitBytes }
         : undefined,
     reports: deps.reports,
+    configApi: deps.configApi,
   });
   return app;
 }

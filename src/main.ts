@@ -15,8 +15,7 @@ import { AggregatorRegistry } from 'prom-client';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { loadSettings } from './config/settings.js';
 import { buildSnapshot, SnapshotRef } from './campaigns/snapshot.js';
-import { reloadSnapshot } from './campaigns/config-source.js';
-import { loadBundleFromDir } from './config/load-bundle.js';
+import { openConfigPlane } from './api/plane.js';
 import type { ConfigBundle } from './campaigns/schema.js';
 import { BidderMetrics } from './metrics/bidder-metrics.js';
 import { buildAdminApp, buildBidApp, type AppDeps } from './app.js';
@@ -54,13 +53,6 @@ async function main(): Promise<void> {
   // of the traffic: fail fast here, and check again right before the workers listen.
   const bidPort = multi ? await assertPortFree(settings.host, settings.port) : settings.port;
   const metrics = new BidderMetrics();
-  const bundle = await loadBundleFromDir(settings.configDir);
-  const snapshots = new SnapshotRef(buildSnapshot(bundle, 1));
-  let config = { bundle, version: 1 };
-  metrics.configVersion.set(1);
-  metrics.campaignsLive.set(snapshots.current.index.campaigns.length);
-  if (!multi) for (const id of snapshots.current.exchanges.keys()) metrics.forExchange(id);
-
   let pool: WorkerPool | undefined;
   const audienceMetrics = new AudienceMetrics(metrics.registry);
   // With workers, changes made through the admin API reach their segment caches at once.
@@ -71,6 +63,15 @@ async function main(): Promise<void> {
       })
     : undefined;
   const audiences = await buildAudiences(settings, audienceMetrics, segmentStore);
+
+  // The configuration lives in the config store (memory, seeded from CONFIG_DIR; or Redis, shared by
+  // every bidder), edited through the config API; the bid threads follow it (campaigns/config-sync.ts).
+  const configPlane = await openConfigPlane({ configDir: settings.configDir, audiences });
+  let config = configPlane.initial;
+  const snapshots = new SnapshotRef(buildSnapshot(config.bundle, config.version));
+  metrics.configVersion.set(config.version);
+  metrics.campaignsLive.set(snapshots.current.index.campaigns.length);
+  if (!multi) for (const id of snapshots.current.exchanges.keys()) metrics.forExchange(id);
 
   const events = await buildEvents(settings, metrics.registry, settings.redisUrl ? createRedis(settings.redisUrl) : undefined);
   events.schemaReady.catch(() => fatal('event schema refused')); // a schema newer than this code: refuse to run
@@ -104,6 +105,7 @@ async function main(): Promise<void> {
       ? async () => AggregatorRegistry.aggregate([await metrics.registry.getMetricsAsJSON(), ...(await pool!.scrape())]).metrics()
       : undefined,
     readyStatus: multi ? () => ({ workers: pool!.status() }) : undefined,
+    configApi: configPlane.api,
   };
 
   let plane: BidPlane;
@@ -168,6 +170,7 @@ async function main(): Promise<void> {
     instance: settings.instanceId,
     segmentStore: audiences.store.kind,
     eventStore: events.store.kind,
+    ...configPlane.startInfo(),
   });
 
   if (!settings.noticeBaseUrl.startsWith('https:'))
@@ -175,20 +178,36 @@ async function main(): Promise<void> {
       noticeBaseUrl: settings.noticeBaseUrl,
     });
 
-  // Reloads one at a time, so versions stay in order on every thread.
-  let reloading: Promise<void> = Promise.resolve();
+  // Every new config version (an API change, an import, SIGHUP, another bidder's change in a shared
+  // Redis store) is validated and compiled off the request path and swapped into `snapshots`; then
+  // posted to the bid threads, one version at a time so they stay in order on every thread.
+  let spreading: Promise<void> = Promise.resolve();
+  const sync = configPlane.follow({
+    snapshots,
+    metrics,
+    onSwap: (snap, bundle) => {
+      config = { bundle, version: snap.version };
+      spreading = spreading.then(async () => {
+        const spread = await plane.reload(bundle, snap.version);
+        log('failed' in spread ? 'error' : 'info', 'configuration reloaded', { version: snap.version, campaigns: snap.index.campaigns.length, ...spread });
+      });
+    },
+    onError: (e) => log('error', 'configuration refused; keeping the running campaigns', describe(e)),
+  });
+
+  // SIGHUP: the embedded store merges config/ in again (the change then arrives through `sync`);
+  // a Redis store is the source of truth, so it is re-read at once (the poll would find it anyway).
+  let reloading: Promise<unknown> = Promise.resolve();
   process.on('SIGHUP', () => {
     reloading = reloading.then(async () => {
       if (stopping) return;
-      const r = await reloadSnapshot(settings.configDir, snapshots, metrics);
-      if (!r.ok) return log('error', 'configuration reload refused; keeping the running campaigns', describe(r.error));
-      config = { bundle: r.bundle, version: r.snapshot.version };
-      const spread = await plane.reload(r.bundle, r.snapshot.version);
-      log('failed' in spread ? 'error' : 'info', 'configuration reloaded', {
-        version: r.snapshot.version,
-        campaigns: r.snapshot.index.campaigns.length,
-        ...spread,
-      });
+      try {
+        const r = await configPlane.reload();
+        if (r === undefined) await sync.refresh();
+        else if (r.created + r.updated + r.deleted === 0) log('info', 'configuration unchanged (SIGHUP)', { version: r.configVersion });
+      } catch (e) {
+        log('error', 'configuration reload refused; keeping the running campaigns', describe(e as Error));
+      }
     });
   });
 
@@ -218,8 +237,10 @@ async function main(): Promise<void> {
     void (async () => {
       const drained = await plane.drain(delayMs, requestDeadline);
       log(drained.clean ? 'info' : 'warn', 'bid traffic drained', { ms: Date.now() - t0, ...drained });
+      sync.stop();
       eventsClosing = true;
       await events.close();
+      await configPlane.close();
       await audiences.close();
       admin.close();
       closeApp(adminApp);

@@ -7,6 +7,7 @@
  */
 import { request } from 'node:http';
 import { ALL_USERS_SEGMENT, SEGMENT_COUNT, segmentId, userIdentity, userSegments } from '../../src/simulator/vocabulary.js';
+import { BENCH_ADMIN_KEY } from '../bidder-process.js';
 
 /** The CSV line for user `n` (with its trailing newline). */
 export function userRow(n: number): string {
@@ -56,7 +57,7 @@ export async function uploadUsers(
         port: adminPort,
         method: 'POST',
         path: `/api/v1/audiences/${ALL_USERS_SEGMENT}/members?uploadId=bench-${Date.now().toString(36)}`,
-        headers: { 'content-type': 'text/csv', 'transfer-encoding': 'chunked' },
+        headers: { 'content-type': 'text/csv', 'transfer-encoding': 'chunked', authorization: `Bearer ${BENCH_ADMIN_KEY}` },
       },
       (res) => {
         let text = '';
@@ -92,7 +93,7 @@ export async function uploadUsers(
 
 function send(port: number, host: string, method: string, path: string, body?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request({ host, port, method, path, headers: { 'content-type': 'application/json' } }, (res) => {
+    const req = request({ host, port, method, path, headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_ADMIN_KEY}` } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));

@@ -1,56 +1,47 @@
 /**
- * Two bidder processes on one real Redis config store, both under bid load: a change made through
- * one process's config API shows up in both processes' bids within a second, measured from the
- * moment the API request is sent, with no failed bid request.
- *
- * The processes are tests/helpers/config-bidder-child.mjs (the compiled modules wired as
- * src/main.ts is to be wired: startConfigSync on the Redis store, the config API on the admin
- * port), because main.ts is being restructured separately.
+ * Two bidder processes (the real dist/src/main.js; one with a single bid thread, one with two
+ * worker threads) on one real Redis config store, both under bid load: a change made through one
+ * process's config API shows up in both processes' bids within a second, measured from the moment
+ * the API request is sent, with no failed bid request.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { RedisServer } from '../helpers/redis-server.js';
 import { httpRequest } from '../helpers/bidder.js';
+import { BidderProcess, MAIN } from '../helpers/bidder-process.js';
 import { bidRequest } from '../helpers/config-api.js';
 import { createRedisConfigStore, type RedisConfigStore } from '../../src/campaigns/redis-config-store.js';
 import { seedStore } from '../../src/campaigns/config-store.js';
 import { banner, tenants } from './fixtures.js';
 
 const ADMIN_KEY = 'propagation-admin-key-0123456789';
-const CHILD = 'tests/helpers/config-bidder-child.mjs';
 
-interface Bidder {
-  readonly child: ChildProcess;
-  readonly port: number;
-  readonly adminPort: number;
-  output: string;
-}
+type Bidder = BidderProcess;
 
 let redis: RedisServer;
 let store: RedisConfigStore;
 const bidders: Bidder[] = [];
 
-async function startChild(url: string): Promise<Bidder> {
-  const child = spawn(process.execPath, [CHILD, 'dist'], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CONFIG_STORE: 'redis', CONFIG_REDIS_URL: url, DSP_ADMIN_KEY: ADMIN_KEY, API_RATE_LIMIT: '10000', API_RATE_BURST: '10000' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+const dataDirs: string[] = [];
+
+async function startBidder(url: string, workers: number): Promise<Bidder> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'propagation-'));
+  dataDirs.push(dataDir);
+  return BidderProcess.start({
+    DATA_DIR: dataDir,
+    CONFIG_STORE: 'redis',
+    CONFIG_REDIS_URL: url,
+    DSP_ADMIN_KEY: ADMIN_KEY,
+    API_RATE_LIMIT: '10000',
+    API_RATE_BURST: '10000',
+    WORKERS: String(workers),
+    DEFAULT_TMAX_MS: '1000',
+    TMAX_CAP_MS: '1000',
   });
-  const reap = () => child.kill('SIGKILL');
-  process.once('exit', reap);
-  child.once('exit', () => process.removeListener('exit', reap));
-  let output = '';
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-  const line = await new Promise<string>((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`bidder exited (${code}) at start:\n${output}`)));
-    setTimeout(() => reject(new Error(`bidder not ready in 15 s:\n${output}`)), 15_000);
-  });
-  const { port, adminPort } = JSON.parse(line) as { port: number; adminPort: number };
-  return { child, port, adminPort, output };
 }
 
 const api = (b: Bidder, method: string, path: string, body?: unknown) =>
@@ -73,19 +64,20 @@ async function firstSeen(b: Bidder, crid: string | undefined, timeoutMs = 3_000)
 }
 
 beforeAll(async () => {
-  if (!existsSync('dist/src/api/index.js')) throw new Error('dist is missing: run `npx tsc -p tsconfig.build.json` (tests/run.sh does)');
+  if (!existsSync(MAIN)) throw new Error('dist is missing: run `npx tsc -p tsconfig.build.json` (tests/run.sh does)');
   redis = await RedisServer.start();
   store = createRedisConfigStore(redis.url);
   // The base configuration: globex bids 0.5, so any campaign below outbids it.
   expect(await seedStore(store, { ...tenants, campaigns: [tenants.campaigns![1]] })).toBe(true);
-  bidders.push(...(await Promise.all([startChild(redis.url), startChild(redis.url)])));
+  bidders.push(...(await Promise.all([startBidder(redis.url, 1), startBidder(redis.url, 2)])));
 });
 
 afterAll(async () => {
-  for (const b of bidders) b.child.kill('SIGTERM');
-  await Promise.all(bidders.map((b) => new Promise((r) => (b.child.exitCode !== null ? r(null) : b.child.once('exit', r)))));
+  const exits = await Promise.all(bidders.map((b) => b.terminate()));
+  for (const e of exits) expect(e.code).toBe(0);
   await store?.close();
   await redis?.stop();
+  for (const d of dataDirs) await rm(d, { recursive: true, force: true });
 });
 
 describe('two bidder processes, one Redis config store', () => {
@@ -160,6 +152,10 @@ describe('two bidder processes, one Redis config store', () => {
     }
     // both processes' snapshots are at the store's config version
     const version = await store.version();
-    for (const x of bidders) expect((await httpRequest(x.adminPort, 'GET', '/readyz')).json().configVersion).toBe(version);
+    for (const x of bidders) {
+    const ready = (await httpRequest(x.adminPort, 'GET', '/readyz')).json();
+    expect(ready.configVersion).toBe(version);
+    for (const w of ready.workers ?? []) expect(w.configVersion).toBe(version); // every bid thread of the two-worker bidder
+  }
   }, 60_000);
 });

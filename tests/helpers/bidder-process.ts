@@ -10,6 +10,8 @@ import { freePort } from './redis-server.js';
 import { httpRequest, type HttpResult } from './bidder.js';
 
 export const MAIN = 'dist/src/main.js';
+/** The config API's first admin key in every bidder process a test starts (admin-port API calls send it). */
+export const TEST_ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 
 export class BidderProcess {
   private output = '';
@@ -66,6 +68,7 @@ export class BidderProcess {
         // No load shedding: on a loaded test machine the event loop lags past 20 ms now and then, and a
         // functional test must not see its bid requests shed (tests about shedding set it themselves).
         SHED_LAG_MS: '0',
+        DSP_ADMIN_KEY: TEST_ADMIN_KEY,
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -100,7 +103,9 @@ export class BidderProcess {
   }
 
   get(path: string, admin = false): Promise<HttpResult> {
-    return httpRequest(admin ? this.adminPort : this.port, 'GET', path);
+    return admin
+      ? httpRequest(this.adminPort, 'GET', path, undefined, { authorization: `Bearer ${TEST_ADMIN_KEY}` })
+      : httpRequest(this.port, 'GET', path);
   }
 
   /** SIGTERM, and the exit that follows (SIGKILL after `timeoutMs`). */
