@@ -57,6 +57,9 @@ export class BidderProcess {
       WORKERS: '1',
       INSTANCE_ID: 'bench',
       DSP_ADMIN_KEY: BENCH_ADMIN_KEY,
+      // The setup makes a few hundred API calls in a burst (segments, then the upload).
+      API_RATE_LIMIT: '100000',
+      API_RATE_BURST: '100000',
       NOTICE_BASE_URL: `http://127.0.0.1:${port}`,
       NOTICE_SIGNING_KEYS: 'bench:benchmark-signing-key-0123456789',
       ...(o.redisUrl ? { REDIS_URL: o.redisUrl } : {}),

@@ -125,7 +125,7 @@ async function main(): Promise<void> {
   const dir = configDir();
   const [port, adminPort] = [await freePort(), await freePort()];
   const bidder = spawn(process.execPath, ['dist/src/main.js'], {
-    env: { ...process.env, PORT: String(port), ADMIN_PORT: String(adminPort), HOST: '127.0.0.1', CONFIG_DIR: join(dir, 'config'), DATA_DIR: join(dir, 'data'), WORKERS: '1', DSP_ADMIN_KEY: BENCH_ADMIN_KEY },
+    env: { ...process.env, PORT: String(port), ADMIN_PORT: String(adminPort), HOST: '127.0.0.1', CONFIG_DIR: join(dir, 'config'), DATA_DIR: join(dir, 'data'), WORKERS: '1', DSP_ADMIN_KEY: BENCH_ADMIN_KEY, API_RATE_LIMIT: '100000', API_RATE_BURST: '100000' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {

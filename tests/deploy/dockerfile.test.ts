@@ -186,6 +186,8 @@ describe('the runtime stage, rebuilt from the repository and started like the im
       // Production images carry no chDB: a ClickHouse server that is not there yet (events spool meanwhile).
       CLICKHOUSE_URL: `http://default:@127.0.0.1:${await freePort()}/dsp`,
       WORKERS: '1',
+      // NODE_ENV=production: the config API refuses to start without its first admin key (a Secret in deploy/).
+      DSP_ADMIN_KEY: 'dockerfile-test-admin-key-0123456789',
     };
     const cmd = execForm(ins(runtime, 'CMD').at(-1)!.args);
     let output = '';

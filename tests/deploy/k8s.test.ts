@@ -162,7 +162,9 @@ describe('Kubernetes manifests', () => {
     const secret = one('Secret', 'rtb-bidder-secrets').stringData;
     const direct = container().env.map((e: Obj) => e.name);
     for (const name of [...Object.keys(env), ...Object.keys(secret), ...direct]) expect(known.has(name) || NODE_ENV_NAMES.has(name), name).toBe(true);
-    expect(Object.keys(secret).sort()).toEqual(['CLICKHOUSE_URL', 'NOTICE_SIGNING_KEYS', 'REDIS_URL']);
+    expect(Object.keys(secret).sort()).toEqual(['CLICKHOUSE_URL', 'DSP_ADMIN_KEY', 'NOTICE_SIGNING_KEYS', 'REDIS_URL']);
+    // Every pod follows one shared configuration: a change through one pod's config API reaches all of them.
+    expect(env.CONFIG_STORE).toBe('redis');
     // INSTANCE_ID is left to each process (random, unique per pod): a fixed one would collide.
     expect([...Object.keys(env), ...direct]).not.toContain('INSTANCE_ID');
     const from = container().envFrom.map((e: Obj) => e.configMapRef?.name ?? e.secretRef?.name);

@@ -13,11 +13,13 @@ export const read = (rel: string): string => readFileSync(join(ROOT, rel), 'utf8
 
 /** Every environment variable src/config/settings.ts reads. */
 export function settingsEnvNames(): Set<string> {
-  const src = read('src/config/settings.ts');
+  // The process settings, and the config API's (src/api/settings.ts: CONFIG_STORE, DSP_ADMIN_KEY, ...).
+  const src = read('src/config/settings.ts') + read('src/api/settings.ts');
   const names = new Set<string>();
   for (const m of src.matchAll(/\b(?:int|ratio|bool)\(\s*'([A-Z][A-Z0-9_]*)'/g)) names.add(m[1]);
   for (const m of src.matchAll(/\benv\.([A-Z][A-Z0-9_]*)/g)) names.add(m[1]);
   for (const m of src.matchAll(/\benv\[\s*'([A-Z][A-Z0-9_]*)'\s*\]/g)) names.add(m[1]);
+  for (const m of src.matchAll(/\bnum\(\s*'([A-Z][A-Z0-9_]*)'/g)) names.add(m[1]);
   return names;
 }
 
