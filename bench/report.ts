@@ -64,6 +64,25 @@ export interface BidderRun {
   bid_rate: number;
   setup: Record<string, unknown>;
   phases: { fixed: PhaseJson; ramp: PhaseJson[]; saturation: PhaseJson };
+  /** `--overload <s>`: twice the capacity for that long, then 80 % of it (see bench/overload.ts). */
+  overload?: OverloadJson;
+}
+
+export interface OverloadJson {
+  /** Saturation goodput: what the bidder works out flat out. Overload offers twice this, recovery 80 %. */
+  capacity_qps: number;
+  overload: PhaseJson;
+  recovery: PhaseJson;
+  /** p99 a recovery second must stay under to count as normal: 1.5 × the ramp's p99 nearest 80 % of capacity (at least +2 ms). */
+  normal_p99_ms: number;
+  /** Seconds into the recovery phase after which every second's p99 stayed under normal_p99_ms (null: never). */
+  recovered_after_s: number | null;
+  /** Share of the overload phase's requests the bidder shed (fast 204 before parsing). */
+  shed_share: number;
+  /** The bidder process was still the same, alive process at the end. */
+  survived: boolean;
+  /** The overload phase's answers slower than the request's tmax, as the client saw them. */
+  late_share: number;
 }
 
 export interface BenchReport {
@@ -170,6 +189,34 @@ export function renderMarkdown(r: BenchReport, svgName: string): string {
     phaseRow(x.label, x.phases.saturation);
   }
   out.push('', '✗: the ramp step fell short of its rate or broke the latency objective; the ramp stops there.', '');
+  for (const x of runs) {
+    const o = x.overload;
+    if (!o) continue;
+    out.push(`## Overload (${x.label})`, '');
+    out.push(
+      `Capacity (saturation goodput) ${fmt(o.capacity_qps)} req/s. Offered ${fmt(o.overload.target_rate ?? 0)} req/s for ${o.overload.duration_s} s, then ` +
+        `${fmt(o.recovery.target_rate ?? 0)} req/s for ${o.recovery.duration_s} s.`,
+      '',
+      '| | overload (2×) | recovery (80 %) |',
+      '|---|---:|---:|',
+      `| achieved (req/s) | ${fmt(o.overload.qps)} | ${fmt(o.recovery.qps)} |`,
+      `| worked out (req/s, not shed) | ${fmt(o.overload.goodput_qps ?? o.overload.qps)} | ${fmt(o.recovery.goodput_qps ?? o.recovery.qps)} |`,
+      `| p50 / p99 / max (ms) | ${ms(o.overload.latency.p50_ms)} / ${ms(o.overload.latency.p99_ms)} / ${ms(o.overload.latency.max_ms)} | ${ms(o.recovery.latency.p50_ms)} / ${ms(o.recovery.latency.p99_ms)} / ${ms(o.recovery.latency.max_ms)} |`,
+      `| shed | ${fmt(o.overload.bidder_shed ?? 0)} (${pct(o.shed_share)}) | ${fmt(o.recovery.bidder_shed ?? 0)} |`,
+      `| 5xx / errors / client timeouts | ${fmt(o.overload.status_counts['5xx'])} / ${fmt(o.overload.status_counts.errors)} / ${fmt(o.overload.status_counts.timeouts)} | ${fmt(o.recovery.status_counts['5xx'])} / ${fmt(o.recovery.status_counts.errors)} / ${fmt(o.recovery.status_counts.timeouts)} |`,
+      `| answers later than tmax | ${fmt(o.overload.deadline_misses_client)} (${pct(o.late_share)}) | ${fmt(o.recovery.deadline_misses_client)} |`,
+      '',
+      `Back to normal latency (every second's p99 under ${ms(o.normal_p99_ms)} ms) ${o.recovered_after_s === null ? '**not within the recovery phase**' : `after **${o.recovered_after_s} s**`}; ` +
+        `the bidder ${o.survived ? 'stayed up' : '**died**'}.`,
+      '',
+      'Per second (overload, then recovery): answers, p99 ms',
+      '',
+      '```',
+      ...[...o.overload.series.map((p) => `overload ${p[0]}s ${p[1]} ${ms(p[2])}`), ...o.recovery.series.map((p) => `recovery ${p[0]}s ${p[1]} ${ms(p[2])}`)],
+      '```',
+      '',
+    );
+  }
   out.push('## Scenario', '', '```json', JSON.stringify(r.scenario, null, 2), '```', '');
   for (const x of runs) out.push(`Setup of ${x.label}:`, '', '```json', JSON.stringify(x.setup, null, 2), '```', '');
   if (r.notes.length) out.push('## Notes', '', ...r.notes.map((n) => `- ${n}`), '');

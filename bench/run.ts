@@ -26,6 +26,8 @@ import { killAllNow, startChild, stopAll, stopChild } from './processes.js';
 import { phaseJson, writeReport, type BenchReport, type BidderRun, type PhaseJson } from './report.js';
 import { buildWorktree, checkoutWorktree, gitInfo, type Worktree } from './compare.js';
 import { clickhouseBackend, redisBackend, type Backend } from './backends.js';
+import { normalP99, recoveredAfter, RECOVERY_S } from './overload.js';
+import { isRunning } from './processes.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const REPO = resolve(HERE, '..', '..');
@@ -47,6 +49,7 @@ const HELP = `npm run bench -- [options]
   --seed <s>              scenario seed (default 1)
   --out <dir>             where reports go (default bench/results)
   --keep-temp             keep the temporary directory (config, data, logs)
+  --overload <s>          after saturation, offer twice the capacity for <s> s, then 80 % for 30 s (0: off; default 0)
 `;
 
 class Cancelled extends Error {}
@@ -67,6 +70,7 @@ interface Options {
   seed: string;
   out: string;
   keepTemp: boolean;
+  overloadS: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -88,6 +92,7 @@ function parseOptions(argv: string[]): Options {
       seed: { type: 'string' },
       out: { type: 'string' },
       'keep-temp': { type: 'boolean' },
+      overload: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -122,6 +127,7 @@ function parseOptions(argv: string[]): Options {
     seed: values.seed ?? '1',
     out: resolve(values.out ?? join(REPO, 'bench', 'results')),
     keepTemp: values['keep-temp'] ?? false,
+    overloadS: num('overload', values.overload, 0, 0, 24 * 3600),
   };
 }
 
@@ -342,7 +348,33 @@ async function benchBuild(ctx: BuildContext, label: string, buildDir: string, re
     bidder,
   );
 
-  const phases = [fixed.json, ...ramp, saturation.json];
+  // Overload: twice the capacity, then 80 % of it (bench/overload.ts).
+  let overload: BidderRun['overload'];
+  if (opts.overloadS > 0) {
+    const capacity = saturation.json.goodput_qps ?? saturation.result.qps;
+    const high = Math.max(1, Math.round(2 * capacity));
+    const low = Math.max(1, Math.round(0.8 * capacity));
+    say(`[${label}] overload: ${fmtInt(high)} req/s (2 × ${fmtInt(capacity)}) for ${opts.overloadS} s, then ${fmtInt(low)} req/s (80 %) for ${RECOVERY_S} s`);
+    const over = await measure(target, { name: 'overload', label: `overload ${fmtInt(high)}/s`, mode: 'open', rate: high, durationS: opts.overloadS }, bidder);
+    const rec = await measure(target, { name: 'recovery', label: `recovery ${fmtInt(low)}/s`, mode: 'open', rate: low, durationS: RECOVERY_S }, bidder);
+    const normal = normalP99(ramp, capacity, opts.sloMs);
+    overload = {
+      capacity_qps: capacity,
+      overload: over.json,
+      recovery: rec.json,
+      normal_p99_ms: normal,
+      recovered_after_s: recoveredAfter(rec.json.series, normal),
+      shed_share: over.json.requests ? Math.round(((over.json.bidder_shed ?? 0) / over.json.requests) * 10_000) / 10_000 : 0,
+      survived: isRunning(bidder.child),
+      late_share: over.json.requests ? Math.round((over.json.deadline_misses_client / over.json.requests) * 10_000) / 10_000 : 0,
+    };
+    say(
+      `[${label}] overload: p99 ${over.result.latency.p99_ms} ms, ${(overload.shed_share * 100).toFixed(1)} % shed, ${(overload.late_share * 100).toFixed(1)} % later than tmax; ` +
+        `back under ${normal} ms p99 ${overload.recovered_after_s === null ? 'not within the recovery phase' : `after ${overload.recovered_after_s} s`}`,
+    );
+  }
+
+  const phases = [fixed.json, ...ramp, saturation.json, ...(overload ? [overload.overload, overload.recovery] : [])];
   let status = newStatusCounts();
   for (const p of phases) status = addStatusCounts(status, p.status_counts);
   const answered = status['200'] + status['204'];
@@ -372,6 +404,7 @@ async function benchBuild(ctx: BuildContext, label: string, buildDir: string, re
     bid_rate: answered ? Math.round((status['200'] / answered) * 10_000) / 10_000 : 0,
     setup,
     phases: { fixed: fixed.json, ramp, saturation: saturation.json },
+    ...(overload ? { overload } : {}),
   };
 }
 
