@@ -3,17 +3,21 @@
  * it and answers 204, nothing else. Driven exactly like the bidder, its throughput is what this
  * machine, this Node and this driver can do at best; the report gives the bidder as a ratio of it.
  *
- * Run as its own process (like the bidder): `PORT=0 node dist/bench/ceiling-server.js`; it prints
+ * Run as its own process (like the bidder): `PORT=0 node dist/bench/ceiling-server.js` (with
+ * `CEILING_PROTOBUF=1` the bodies are protobuf and are decoded instead of JSON.parsed); it prints
  * `{"port":N}` on stdout once it listens and exits on SIGTERM/SIGINT.
  */
 import uws from 'uWebSockets.js';
 import { listenExclusive } from '../src/http/listen.js';
 import { readBody } from '../src/http/read-body.js';
+import { isRefusal, openRtbProtobuf } from '../src/openrtb/protobuf-codec.js';
 
 const LIMIT = 256 * 1024;
 
-export function buildCeilingApp(): uws.TemplatedApp {
+/** `protobuf`: bodies are protobuf BidRequests (bench --protobuf), decoded with the bidder's codec instead of JSON.parse. */
+export function buildCeilingApp(protobuf = false): uws.TemplatedApp {
   const app = uws.App();
+  const codec = protobuf ? openRtbProtobuf() : undefined;
   let parsed = 0;
   const handler = (res: uws.HttpResponse, req: uws.HttpRequest) => {
     let aborted = false;
@@ -25,12 +29,17 @@ export function buildCeilingApp(): uws.TemplatedApp {
       onBody(body) {
         if (aborted) return;
         let ok = true;
-        try {
-          const doc = JSON.parse(body.toString('utf8')) as { id?: unknown };
-          if (doc && typeof doc.id === 'string') parsed++; // keep the parse observable
-        } catch {
-          ok = false;
-        }
+        if (codec) {
+          const decoded = codec.decodeRequestDocument(body);
+          if (isRefusal(decoded)) ok = false;
+          else parsed++;
+        } else
+          try {
+            const doc = JSON.parse(body.toString('utf8')) as { id?: unknown };
+            if (doc && typeof doc.id === 'string') parsed++; // keep the parse observable
+          } catch {
+            ok = false;
+          }
         res.cork(() => {
           if (ok) res.writeStatus('204 No Content').endWithoutBody();
           else res.writeStatus('400 Bad Request').end('bad json');
@@ -48,7 +57,7 @@ export function buildCeilingApp(): uws.TemplatedApp {
 }
 
 async function main(): Promise<void> {
-  const listening = await listenExclusive(buildCeilingApp(), process.env.HOST || '127.0.0.1', Number(process.env.PORT || 0));
+  const listening = await listenExclusive(buildCeilingApp(process.env.CEILING_PROTOBUF === '1'), process.env.HOST || '127.0.0.1', Number(process.env.PORT || 0));
   process.stdout.write(`${JSON.stringify({ port: listening.port })}\n`);
   const stop = () => {
     listening.close();

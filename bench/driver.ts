@@ -19,6 +19,8 @@ export interface DriveTarget {
   readonly url: string;
   readonly bodies: readonly Buffer[];
   readonly tmax: readonly number[];
+  /** Content type of the bodies (default application/json; `--protobuf`: application/x-protobuf). */
+  readonly contentType?: string;
 }
 
 export interface PhaseSpec {
@@ -125,7 +127,7 @@ export async function drive(target: DriveTarget, spec: PhaseSpec, hooks: DriveHo
       },
     },
   ];
-  const headers = { 'content-type': 'application/json' };
+  const headers = { 'content-type': target.contentType ?? 'application/json' };
 
   const onResponse = (client: { requestIterator: { context: Record<string, unknown> } }, code: number, _bytes: number, ms: number) => {
     hist.recordMs(ms);

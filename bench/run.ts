@@ -28,6 +28,7 @@ import { buildWorktree, checkoutWorktree, gitInfo, type Worktree } from './compa
 import { clickhouseBackend, redisBackend, type Backend } from './backends.js';
 import { normalP99, recoveredAfter, RECOVERY_S } from './overload.js';
 import { isRunning } from './processes.js';
+import { PROTOBUF_TYPE, protobufBodies } from './protobuf-bodies.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const REPO = resolve(HERE, '..', '..');
@@ -49,6 +50,7 @@ const HELP = `npm run bench -- [options]
   --seed <s>              scenario seed (default 1)
   --out <dir>             where reports go (default bench/results)
   --keep-temp             keep the temporary directory (config, data, logs)
+  --protobuf              send the requests as protobuf (application/x-protobuf), to the ceiling server too
   --overload <s>          after saturation, offer twice the capacity for <s> s, then 80 % for 30 s (0: off; default 0)
 `;
 
@@ -71,6 +73,7 @@ interface Options {
   out: string;
   keepTemp: boolean;
   overloadS: number;
+  protobuf: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -93,6 +96,7 @@ function parseOptions(argv: string[]): Options {
       out: { type: 'string' },
       'keep-temp': { type: 'boolean' },
       overload: { type: 'string' },
+      protobuf: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -128,6 +132,7 @@ function parseOptions(argv: string[]): Options {
     out: resolve(values.out ?? join(REPO, 'bench', 'results')),
     keepTemp: values['keep-temp'] ?? false,
     overloadS: num('overload', values.overload, 0, 0, 24 * 3600),
+    protobuf: values.protobuf ?? false,
   };
 }
 
@@ -307,7 +312,10 @@ async function benchBuild(ctx: BuildContext, label: string, buildDir: string, re
   checkCancelled();
   const rssAfterSetup = bidder.rss.sample() ?? 0;
   bidder.rss.resetPeak();
-  const target: DriveTarget = { url: bidder.bidUrl, bodies: mix.bodies, tmax: mix.tmax };
+  // Floors are calibrated over JSON (the same requests); --protobuf then sends them as protobuf.
+  const target: DriveTarget = opts.protobuf
+    ? { url: bidder.bidUrl, bodies: protobufBodies(mix.bodies), tmax: mix.tmax, contentType: PROTOBUF_TYPE }
+    : { url: bidder.bidUrl, bodies: mix.bodies, tmax: mix.tmax };
   const P = ctx.plan;
 
   // Fixed rate.
@@ -480,7 +488,10 @@ async function main(): Promise<number> {
 
     // Ceiling: the bare server, driven like the bidder's saturation run (requests at the generated floors).
     say(`\n[ceiling] bare uWebSockets.js server (parse + 204), closed loop, ${opts.connections} connections for ${P.ceilingS} s`);
-    const ceilingChild = startChild(process.execPath, [join(HERE, 'ceiling-server.js')], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1' }, logFile: join(tmp, 'ceiling.log') });
+    const ceilingChild = startChild(process.execPath, [join(HERE, 'ceiling-server.js')], {
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', CEILING_PROTOBUF: opts.protobuf ? '1' : '0' },
+      logFile: join(tmp, 'ceiling.log'),
+    });
     const ceilingPort = await new Promise<number>((resolve, reject) => {
       let buf = '';
       ceilingChild.stdout!.on('data', (c: Buffer) => {
@@ -491,7 +502,9 @@ async function main(): Promise<number> {
       ceilingChild.once('exit', (code) => reject(new Error(`the ceiling server exited (${code})`)));
       setTimeout(() => reject(new Error('the ceiling server did not start')), 15_000);
     });
-    const ceilingTarget = { url: `http://127.0.0.1:${ceilingPort}/bid`, bodies: mix.bodies, tmax: mix.tmax };
+    const ceilingTarget: DriveTarget = opts.protobuf
+      ? { url: `http://127.0.0.1:${ceilingPort}/bid`, bodies: protobufBodies(mix.bodies), tmax: mix.tmax, contentType: PROTOBUF_TYPE }
+      : { url: `http://127.0.0.1:${ceilingPort}/bid`, bodies: mix.bodies, tmax: mix.tmax };
     // Warm up (JIT of the server and of the driver) before measuring; not recorded.
     await drive(ceilingTarget, { name: 'warm-up', label: 'warm-up', mode: 'closed', connections: opts.connections, durationS: P.warmupS }, { cancelled: () => cancelled });
     checkCancelled();
@@ -559,6 +572,8 @@ async function main(): Promise<number> {
         slo_ms: opts.sloMs,
         segment_store: opts.segmentStore,
         event_store: opts.eventStore,
+        protocol: opts.protobuf ? 'protobuf' : 'json',
+        overload_s: opts.overloadS,
         compare: opts.compare ?? null,
         seed: opts.seed,
         plan: P,
