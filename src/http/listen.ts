@@ -18,20 +18,22 @@ export interface Listening {
 export function listenExclusive(app: TemplatedApp, host: string, port: number): Promise<Listening> {
   return new Promise((resolve, reject) => {
     // The binding accepts (host, port, options, cb); the published typings omit that overload.
-    (app.listen as unknown as ListenWithOptions).call(app, host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
-      if (!socket) {
-        reject(new Error(`cannot listen on ${host}:${port}: the port is in use (or the address is not available)`));
-        return;
-      }
-      let open = true;
-      resolve({
-        port: uws.us_socket_local_port(socket as never),
-        close() {
-          if (open) uws.us_listen_socket_close(socket);
-          open = false;
-        },
-      });
-    });
+    (app.listen as unknown as ListenWithOptions).call(app, host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) =>
+      settle(socket, resolve, () => reject(new Error(`cannot listen on ${host}:${port}: the port is in use (or the address is not available)`))),
+    );
+  });
+}
+
+/** The listen callback's outcome: a Listening handle for a socket, the refusal otherwise. */
+function settle(socket: unknown, resolve: (l: Listening) => void, refuse: () => void): void {
+  if (!socket) return refuse();
+  let open = true;
+  resolve({
+    port: uws.us_socket_local_port(socket as never),
+    close() {
+      if (open) uws.us_listen_socket_close(socket as never);
+      open = false;
+    },
   });
 }
 
@@ -42,20 +44,7 @@ export function listenExclusive(app: TemplatedApp, host: string, port: number): 
  */
 export function listenShared(app: TemplatedApp, host: string, port: number): Promise<Listening> {
   return new Promise((resolve, reject) => {
-    app.listen(host, port, (socket) => {
-      if (!socket) {
-        reject(new Error(`cannot listen on ${host}:${port}`));
-        return;
-      }
-      let open = true;
-      resolve({
-        port: uws.us_socket_local_port(socket as never),
-        close() {
-          if (open) uws.us_listen_socket_close(socket);
-          open = false;
-        },
-      });
-    });
+    app.listen(host, port, (socket) => settle(socket, resolve, () => reject(new Error(`cannot listen on ${host}:${port}`))));
   });
 }
 
