@@ -3,7 +3,7 @@
  * Every variable is documented in the README's Configuration section.
  */
 import { randomBytes } from 'node:crypto';
-import { availableParallelism } from 'node:os';
+import { usableCpus } from './cpu-count.js';
 import { ConfigError, type FieldError } from '../errors.js';
 
 export interface Settings {
@@ -126,7 +126,7 @@ export function loadSettings(env: Env = process.env): Settings {
     noticeMaxAgeSeconds: int('NOTICE_MAX_AGE_SECONDS', 6 * 3600, 60, 7 * 24 * 3600),
     noticeDedupeWindowSeconds: int('NOTICE_DEDUPE_WINDOW_SECONDS', 7 * 3600, 60, 30 * 24 * 3600),
     gdprVendorId: env.GDPR_VENDOR_ID ? int('GDPR_VENDOR_ID', 0, 1, 65535) || undefined : undefined,
-    workers: int('WORKERS', availableParallelism(), 1, 256),
+    workers: int('WORKERS', usableCpus(), 1, 256),
     shedLagMs: int('SHED_LAG_MS', 20, 0, 10_000),
     shedMaxInFlight: int('SHED_MAX_IN_FLIGHT', 1_000, 0, 1_000_000),
     shutdownDelayMs: int('SHUTDOWN_DELAY_MS', 0, 0, 600_000),
