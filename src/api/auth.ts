@@ -62,14 +62,29 @@ const sha = (s: string) => createHash('sha256').update(s).digest();
 
 export type AuthResult = { ok: true; principal: Principal } | { ok: false; reason: string };
 
+/** Who a request without a key is on the open routes (see Authenticator `openPaths`). */
+export const LOCAL_ADMIN: Principal = { keyId: 'local', name: 'admin port without a key (embedded default)', role: 'admin' };
+
 export class Authenticator {
   private readonly root: Buffer | undefined;
 
   constructor(
     private readonly store: ConfigStore,
     rootKey: string | undefined,
+    /**
+     * Paths (OpenAPI style, e.g. `/api/v1/reports`) that a request without an Authorization header
+     * may use as an operator: the embedded default without DSP_ADMIN_KEY opens the audience data and
+     * report routes this way, as `/metrics` is open. A request that sends a key is checked as usual.
+     */
+    private readonly openPaths: (path: string) => boolean = () => false,
   ) {
     this.root = rootKey ? sha(rootKey) : undefined;
+  }
+
+  /** `authenticate`, except that a request without a key on an open path is LOCAL_ADMIN. */
+  async authenticateOn(path: string, authorization: string): Promise<AuthResult> {
+    if (authorization.trim() === '' && this.openPaths(path)) return { ok: true, principal: LOCAL_ADMIN };
+    return this.authenticate(authorization);
   }
 
   async authenticate(authorization: string): Promise<AuthResult> {

@@ -48,7 +48,7 @@ export function guardedApp(app: TemplatedApp, api: ConfigApi, kind: ApiKind): Te
           for (const [k, v] of Object.entries(e.headers ?? {})) res.writeHeader(k, v);
           res.end(JSON.stringify(errorBody(e.code, e.message)));
         });
-      void api.auth.authenticate(copy.getHeader('authorization')).then(
+      void api.auth.authenticateOn(pattern.replace(/:(\w+)/g, '{$1}'), copy.getHeader('authorization')).then(
         (r) => {
           if (aborted) return;
           if (!r.ok) return refuse(new ApiError(401, 'unauthorized', r.reason, undefined, { 'www-authenticate': 'Bearer realm="rtb-bidder"' }));

@@ -41,7 +41,16 @@ export interface ConfigApiOptions {
   /** Where `${NAME}` exchange keys are resolved (validation). */
   readonly env?: Record<string, string | undefined>;
   readonly version?: string;
+  /**
+   * The embedded default without DSP_ADMIN_KEY: requests without a key may use the audience data and
+   * report routes (OPEN_DATA_PATHS) as an operator, as the quick start's curl examples do. The
+   * campaign, creative, advertiser, exchange, key and audit routes always need a key.
+   */
+  readonly openDataRoutes?: boolean;
 }
+
+/** The routes `openDataRoutes` opens: audience members, uploads, metadata, forgetting a user, reports. */
+export const isOpenDataPath = (path: string) => /^\/api\/v1\/(audiences|audience-uploads|users|reports)(\/|$)/.test(path);
 
 export interface ConfigApi {
   readonly store: ConfigStore;
@@ -57,7 +66,7 @@ export interface ConfigApi {
 }
 
 export function createConfigApi(o: ConfigApiOptions): ConfigApi {
-  const auth = new Authenticator(o.store, o.adminKey);
+  const auth = new Authenticator(o.store, o.adminKey, o.openDataRoutes ? isOpenDataPath : undefined);
   const limiter = new RateLimiter(o.rateLimit ?? { perSecond: 20, burst: 40 });
   const segments = o.audiences?.store;
   const resources = new ConfigResources(
@@ -84,7 +93,7 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
     resources,
     keys,
     audiences,
-    audienceAccess: audiences && audienceAccess(auth, limiter, audiences),
+    audienceAccess: audiences && audienceAccess(auth, limiter, audiences, o.openDataRoutes === true),
     openapi: () => (doc ??= openApiDocument(routes, { version: o.version ?? '1' })),
   };
   bodyLimits.set(api, o.bodyLimitBytes ?? 4 * 1024 * 1024);
@@ -105,13 +114,14 @@ export function registerConfigApi(app: TemplatedApp, api: ConfigApi): void {
 }
 
 /** The guard registerAudienceRoutes calls: same keys, rate limits and tenant rules as the rest of the API. */
-function audienceAccess(auth: Authenticator, limiter: RateLimiter, audiences: AudienceResources): AudienceAccess {
+function audienceAccess(auth: Authenticator, limiter: RateLimiter, audiences: AudienceResources, open: boolean): AudienceAccess {
   const refusal = (e: ApiError): AccessRefusal => ({
     refused: { status: STATUS_TEXT[e.status] ?? `${e.status} Error`, headers: { ...e.headers }, body: JSON.stringify(errorBody(e.code, e.message, e.errors)) },
   });
   return {
     async begin({ authorization, requestId }): Promise<AudienceRights | AccessRefusal> {
-      const r = await auth.authenticate(authorization);
+      // Every route that asks (uploads, their progress, forgetting a user) is an open data path.
+      const r = open ? await auth.authenticateOn('/api/v1/audiences', authorization) : await auth.authenticate(authorization);
       if (!r.ok) return refusal(new ApiError(401, 'unauthorized', r.reason, undefined, { 'www-authenticate': 'Bearer realm="rtb-bidder"' }));
       const p: Principal = r.principal;
       const limit = p.rateLimit ?? limiter.defaults;

@@ -56,6 +56,8 @@ export async function openConfigPlane(o: ConfigPlaneOptions): Promise<ConfigPlan
       bodyLimitBytes: settings.bodyLimitBytes,
       importLimitBytes: settings.importLimitBytes,
       env: o.env,
+      // Embedded and no key chosen: the audience and report routes stay usable without one (README, Config API).
+      openDataRoutes: settings.adminKeyGenerated,
     });
     return {
       settings,
@@ -78,7 +80,12 @@ export async function openConfigPlane(o: ConfigPlaneOptions): Promise<ConfigPlan
         configStore: settings.store,
         configSeededFromFiles: seeded,
         configApi: '/api/v1 (openapi: /api/v1/openapi.json)',
-        ...(settings.adminKeyGenerated ? { adminKey: settings.adminKey, adminKeyNote: 'generated for this run (set DSP_ADMIN_KEY to choose one)' } : {}),
+        ...(settings.adminKeyGenerated
+          ? {
+              adminKey: settings.adminKey,
+              adminKeyNote: 'generated for this run (set DSP_ADMIN_KEY to choose one); until then audience and report routes answer without a key',
+            }
+          : {}),
       }),
       close: () => store.close(),
     };

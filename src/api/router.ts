@@ -146,7 +146,7 @@ async function answer(
     let principal: Principal = { keyId: 'anonymous', role: 'read-only' };
     const headers: Record<string, string> = {};
     if (route.auth !== false) {
-      const r = await deps.auth.authenticate(h.authorization);
+      const r = await deps.auth.authenticateOn(route.path, h.authorization);
       if (!r.ok) throw new ApiError(401, 'unauthorized', r.reason, undefined, { 'www-authenticate': 'Bearer realm="rtb-bidder"' });
       principal = r.principal;
       const limit = principal.rateLimit ?? deps.limiter.defaults;

@@ -53,6 +53,21 @@ describe('the config API in an embedded bidder', () => {
     expect((await httpRequest(p.adminPort, 'GET', '/api/v1/openapi.json')).json().openapi).toMatch(/^3\./);
   });
 
+  it('without DSP_ADMIN_KEY the audience and report routes answer without a key; a wrong key is still refused', async () => {
+    const csv = 'user_id,id_type,segments\nu-open-1,uid,\nu-open-2,uid,\n';
+    const up = await httpRequest(p.adminPort, 'POST', '/api/v1/audiences/open-seg/members', csv, { 'content-type': 'text/csv' });
+    expect(up.status, up.text).toBe(200);
+    expect(up.json()).toMatchObject({ accepted: 2, rejected: 0 });
+    const report = await httpRequest(p.adminPort, 'GET', '/api/v1/reports?groupBy=campaign,day&from=2026-01-01&to=2026-01-02');
+    expect(report.status, report.text).toBe(200);
+    expect((await httpRequest(p.adminPort, 'GET', '/api/v1/audiences/open-seg')).json()).toMatchObject({ id: 'open-seg' });
+    expect((await httpRequest(p.adminPort, 'DELETE', '/api/v1/audiences/open-seg')).status).toBe(200);
+    // A request that sends a key is checked as usual; the config resources always need one.
+    expect((await httpRequest(p.adminPort, 'GET', '/api/v1/reports?groupBy=day&from=2026-01-01&to=2026-01-02', undefined, { authorization: 'Bearer dsp_admin_wrong' })).status).toBe(401);
+    expect((await httpRequest(p.adminPort, 'GET', '/api/v1/advertisers')).status).toBe(401);
+    expect((await httpRequest(p.adminPort, 'GET', '/api/v1/audit')).status).toBe(401);
+  });
+
   it('a campaign created and approved through the API is bid by both worker threads', async () => {
     expect((await p.post('/bid', billboard('before'))).status).toBe(204);
     const adv = (await api('GET', '/api/v1/advertisers')).json().items[0].id as string;
@@ -97,6 +112,24 @@ describe('the config API in an embedded bidder', () => {
     expect(ids).toContain('cmp-file-728-hup');
     expect((await p.post('/bid', billboard('after-hup'))).json().seatbid[0].bid[0].cid).toBe('cmp-api-970');
     expect(p.logs).toMatch(/"msg":"configuration reloaded"/);
+  });
+});
+
+describe('with DSP_ADMIN_KEY set', () => {
+  it('every audience and report route needs the key', async () => {
+    const d = await mkdtemp(join(tmpdir(), 'keyed-api-'));
+    const keyed = await BidderProcess.start({ DATA_DIR: d }); // the helper sets DSP_ADMIN_KEY
+    try {
+      expect(keyed.logs).not.toMatch(/"adminKey"/);
+      expect((await httpRequest(keyed.adminPort, 'POST', '/api/v1/audiences/s/members', 'u1,uid,\n', { 'content-type': 'text/csv' })).status).toBe(401);
+      expect((await httpRequest(keyed.adminPort, 'GET', '/api/v1/reports?groupBy=day&from=2026-01-01&to=2026-01-02')).status).toBe(401);
+      expect((await httpRequest(keyed.adminPort, 'DELETE', '/api/v1/audiences/s')).status).toBe(401);
+      // 503 until the event store's schema is ready (just after start), then 200 with the key.
+      await until('reports answer with the key', async () => (await keyed.get('/api/v1/reports?groupBy=day&from=2026-01-01&to=2026-01-02', true)).status === 200, 15_000);
+    } finally {
+      expect((await keyed.terminate()).code).toBe(0);
+      await rm(d, { recursive: true, force: true });
+    }
   });
 });
 
