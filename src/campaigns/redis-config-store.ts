@@ -204,10 +204,20 @@ export class RedisConfigStore extends BaseConfigStore {
     return () => this.listeners.delete(listener);
   }
 
-  /** Any other version than the last one is news: normally higher; lower only when the store was reset (a Redis without persistence restarted). */
-  private seen(version: number): void {
+  /** Versions taken in so far; a poll that started before the last one may carry an older version. */
+  private seenCount = 0;
+
+  /**
+   * Any other version than the last one is news: normally higher; lower only when the store was
+   * reset (a Redis without persistence restarted), and then only a poll sent after the last version
+   * arrived says so: a lower version from a change message (published before a change a poll already
+   * saw) or from a poll sent earlier (answered after a message on the other connection) is stale.
+   */
+  private seen(version: number, pollStartedAt?: number): void {
     if (version === this.lastSeen || !Number.isFinite(version)) return;
+    if (version < this.lastSeen && pollStartedAt !== this.seenCount) return;
     this.lastSeen = version;
+    this.seenCount++;
     for (const l of [...this.listeners]) l(version);
   }
 
@@ -219,11 +229,13 @@ export class RedisConfigStore extends BaseConfigStore {
     });
     // ioredis subscribes again by itself after a reconnect; the poll covers the gap.
     void this.subscriber.subscribe(this.channel).catch(() => {});
-    const poll = () =>
-      this.version().then(
-        (v) => this.seen(v),
+    const poll = () => {
+      const startedAt = this.seenCount;
+      return this.version().then(
+        (v) => this.seen(v, startedAt),
         () => {}, // Redis down: keep the running snapshot, try again next tick
       );
+    };
     void poll();
     this.poller = setInterval(poll, this.pollMs);
     this.poller.unref();
