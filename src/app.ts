@@ -57,7 +57,7 @@ export function buildAdminApp(deps: AppDeps): TemplatedApp {
     metricsText: deps.metricsText ?? (() => deps.metrics.text()),
     audiences:
       deps.audiences && deps.audienceMetrics
-        ? { audiences: deps.audiences, metrics: deps.audienceMetrics, uploadLimitBytes: deps.settings.uploadLimitBytes }
+        ? { audiences: deps.audiences, metrics: deps.audienceMetrics, uploadLimitBytes: deps.settings.uploadLimitBytes, uploadLoopShare: deps.settings.uploadLoopShare }
         : undefined,
     reports: deps.reports,
     configApi: deps.configApi,

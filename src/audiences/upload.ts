@@ -49,6 +49,13 @@ export interface UploadOptions {
   /** Segments that exist (rows naming others are rejected). */
   readonly knownSegments: ReadonlySet<string>;
   readonly nowSeconds: number;
+  /**
+   * The share of the event loop the upload may hold (0.01-1; default 1: no pacing). Rows are parsed
+   * and written a batch at a time; after each batch the upload rests long enough that its own work
+   * (parsing, and the synchronous part of the write: all of it for the in-process store) stays
+   * within this share, so bids on the same thread keep their latency during a large upload.
+   */
+  readonly loopShare?: number;
 }
 
 export class AudienceUpload {
@@ -81,15 +88,56 @@ export class AudienceUpload {
     };
   }
 
-  /** Feeds a chunk. Returns a promise when a batch write is in flight: pause the source until it settles. */
+  /** Milliseconds the upload has held the event loop: parsing, and the synchronous part of each write. */
+  busyMs = 0;
+  private busyAtRest = 0;
+  /** Chunks fed but not parsed and written yet (each waits for the one before). */
+  private outstanding = 0;
+  private tail: Promise<void> = Promise.resolve();
+
+  /**
+   * Feeds a chunk. Returns a promise while the upload still has work from this or earlier chunks
+   * (a batch write, a rest): pause the source until `drained()`.
+   */
   push(chunk: Uint8Array): Promise<void> | undefined {
     this.progress.bytes += chunk.byteLength;
-    let text = this.partial + this.decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    if (this.progress.lines === 0 && text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a UTF-8 byte order mark
-    let start = 0;
-    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+    const text = this.decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    if (this.outstanding > 0) {
+      this.outstanding++;
+      this.tail = this.tail.then(() => this.consume(text)).finally(() => void this.outstanding--);
+      return this.tail;
+    }
+    const more = this.consume(text);
+    if (more === undefined) return undefined;
+    this.outstanding++;
+    this.tail = more.finally(() => void this.outstanding--);
+    return this.tail;
+  }
+
+  /** Resolves once every chunk fed so far is parsed and written. */
+  async drained(): Promise<void> {
+    while (this.outstanding > 0) await this.tail;
+  }
+
+  /** Parses a chunk's lines, a batch at a time: after each full batch, the write and a rest. */
+  private consume(chunkText: string, from = 0): Promise<void> | undefined {
+    const t0 = performance.now();
+    let text = from === 0 ? this.partial + chunkText : chunkText;
+    if (from === 0) {
+      this.partial = '';
+      if (this.progress.lines === 0 && text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a UTF-8 byte order mark
+    }
+    let start = from;
+    for (let nl = text.indexOf('\n', start); nl >= 0; nl = text.indexOf('\n', start)) {
       this.line(text.slice(start, nl));
       start = nl + 1;
+      if (this.batch.length >= BATCH_ROWS) {
+        this.busyMs += performance.now() - t0;
+        const rest = start;
+        return this.flush()
+          .then(() => this.rest())
+          .then(() => this.consume(text, rest));
+      }
     }
     this.partial = text.slice(start);
     if (this.skipRestOfLine) this.partial = ''; // still inside a rejected line: drop it up to its newline
@@ -99,11 +147,22 @@ export class AudienceUpload {
       this.partial = '';
       this.skipRestOfLine = true;
     }
-    return this.batch.length >= BATCH_ROWS ? this.flush() : undefined;
+    this.busyMs += performance.now() - t0;
+    return undefined;
+  }
+
+  /** Rests so the upload's own loop time since the last rest is at most `loopShare` of the time. */
+  private rest(): Promise<void> | undefined {
+    const share = Math.min(1, Math.max(0.01, this.o.loopShare ?? 1));
+    if (share >= 1) return undefined;
+    const ms = ((this.busyMs - this.busyAtRest) * (1 - share)) / share;
+    this.busyAtRest = this.busyMs;
+    return new Promise((resolve) => (ms < 1 ? setImmediate(resolve) : setTimeout(resolve, Math.min(ms, 1_000))));
   }
 
   /** The stream ended: parses the last line, writes what is left, and reports. */
   async end(): Promise<UploadProgress> {
+    await this.drained();
     const last = this.partial + this.decoder.end();
     this.partial = '';
     if (last.length) this.line(last);
@@ -124,7 +183,14 @@ export class AudienceUpload {
     const rows = this.batch;
     this.batch = [];
     this.writing = this.writing
-      .then(() => this.store.addMemberships(rows))
+      .then(() => {
+        const t0 = performance.now();
+        try {
+          return this.store.addMemberships(rows);
+        } finally {
+          this.busyMs += performance.now() - t0;
+        }
+      })
       .then(
         () => {
           this.progress.accepted += rows.length;

@@ -31,6 +31,8 @@ export interface AudienceRouteDeps {
   readonly audiences: AudienceService;
   readonly metrics: AudienceMetrics;
   readonly uploadLimitBytes: number;
+  /** The share of the event loop an upload may take (default 0.25; see UploadOptions.loopShare). */
+  readonly uploadLoopShare?: number;
   /** Set: API keys and tenant rules on every route (see above). */
   readonly access?: AudienceAccess;
 }
@@ -233,12 +235,13 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
     let writing = false; // a batch write is in flight: the socket stays paused until it settles
     const feed = (chunk: Uint8Array) => {
       const wait = upload!.push(chunk);
-      if (wait) {
+      if (wait && !writing) {
         writing = true;
         res.pause();
-        void wait.then(() => {
+        // Read on once everything fed so far is parsed and written (not after the answer is sent).
+        void upload!.drained().then(() => {
           writing = false;
-          if (!aborted) res.resume();
+          if (!aborted && !finished) res.resume();
         });
       }
     };
@@ -247,7 +250,11 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
       void upload!.end().then((p) => {
         d.metrics.uploadRows.labels('accepted').inc(p.accepted);
         d.metrics.uploadRows.labels('rejected').inc(p.rejected);
-        if (!aborted) sendJson(res, p.state === 'failed' ? '503 Service Unavailable' : '200 OK', p);
+        if (aborted) return;
+        // The body has ended, but the socket may still be paused from the last batch: a keep-alive
+        // connection must read its next request.
+        res.resume();
+        sendJson(res, p.state === 'failed' ? '503 Service Unavailable' : '200 OK', p);
       });
     };
     res.onData((ab, isLast) => {
@@ -293,6 +300,7 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
             defaultTtlSeconds: Number(query.get('ttl')) || d.audiences.segmentTtl(segmentId),
             knownSegments: d.audiences.liveSegments(),
             nowSeconds: Math.floor(Date.now() / 1000),
+            loopShare: d.uploadLoopShare ?? 0.25,
           },
           (keys) => d.audiences.invalidate(keys),
         );
