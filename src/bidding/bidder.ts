@@ -15,6 +15,7 @@ import { biddablePrice, campaignPrice } from './pricing.js';
 import { furthest, type NoBidReason } from './no-bid-reason.js';
 import { audienceAllows } from './audience-rules.js';
 import { NO_AUDIENCE, type Audience } from '../audiences/audience-service.js';
+import type { MoneyGate } from './money-gate.js';
 
 export interface BidDecision {
   readonly imp: ImpView;
@@ -36,7 +37,15 @@ const noBid = (reason: NoBidReason): Decision => ({ noBid: reason });
 /** Scratch bit sets per index, so a request allocates none. */
 const impScratch = new WeakMap<TargetingIndex, Bits>();
 
-export function decide(req: BidRequestView, snap: Snapshot, ex: ExchangeProfile, nowMs: number, audience: Audience = NO_AUDIENCE): Decision {
+export function decide(
+  req: BidRequestView,
+  snap: Snapshot,
+  ex: ExchangeProfile,
+  nowMs: number,
+  audience: Audience = NO_AUDIENCE,
+  money?: MoneyGate,
+): Decision {
+  if (money !== undefined && money.stopAll) return noBid('kill_switch');
   if (req.wseat && req.wseat.length > 0 && req.wseat.indexOf(ex.seat) < 0) return noBid('seat_blocked');
   if (req.bseat.indexOf(ex.seat) >= 0) return noBid('seat_blocked');
   const currency = responseCurrency(req, ex, snap);
@@ -62,6 +71,17 @@ export function decide(req: BidRequestView, snap: Snapshot, ex: ExchangeProfile,
       const c = index.campaigns[i];
       if (best && c.maxBidBase < bestBase) break; // ranked by max bid: nobody further can beat it
       if (nowMs < c.startMs || nowMs >= c.endMs || !ipAllowed(c, ip) || !audienceAllows(c.segments, audience)) continue;
+      if (c.killSwitch) {
+        reason = furthest(reason, 'kill_switch');
+        continue;
+      }
+      if (money !== undefined) {
+        const refused = money.verdict(c, nowMs);
+        if (refused !== undefined) {
+          reason = furthest(reason, refused);
+          continue;
+        }
+      }
       const deal = pickDeal(c, imp, ex.seat);
       if (deal === null) continue;
       const creative = fitCreative(c, imp, native);
