@@ -23,6 +23,7 @@ import type { BidRequestView } from '../openrtb/request-view.js';
 import { acceptsGzip, gunzipLimited, gzip } from './gzip.js';
 import { PRIVACY_OUTCOMES, privacyOutcome, type PrivacyOutcome } from '../privacy/privacy-outcome.js';
 import type { RequestGate } from './request-gate.js';
+import type { BudgetLedger } from '../money/budget-ledger.js';
 
 export interface BidRouteDeps {
   readonly settings: Settings;
@@ -38,6 +39,8 @@ export interface BidRouteDeps {
   readonly clock?: () => number;
   /** Load shedding and in-flight accounting for this thread (request-gate.ts); absent: every request is taken. */
   readonly gate?: RequestGate;
+  /** This thread's budgets, pacing and kill switch (money/budget-ledger.ts); absent: none apply. */
+  readonly money?: BudgetLedger;
 }
 
 const now = () => performance.now();
@@ -189,7 +192,7 @@ class PendingBid implements BodySink {
     const nowMs = Date.now();
     const nowSec = Math.floor(nowMs / 1000);
     try {
-      decision = decide(req, this.snap, this.ex, nowMs, audience);
+      decision = decide(req, this.snap, this.ex, nowMs, audience, this.h.deps.money);
       // Inside the try too: a throw while writing the response must be a counted no-bid, not an uncaught exception.
       if (decision.noBid === undefined) {
         if (this.protobufType === undefined) built = buildBidResponse(req.id, decision.bids, decision.currency, this.ex, this.h.ctx, nowSec);
@@ -205,6 +208,8 @@ class PendingBid implements BodySink {
     if (decision.noBid !== undefined) return this.noBid(decision.noBid, undefined, req.id);
     if (this.h.clock() - this.start >= budget) return this.noBid('deadline', undefined, req.id);
     const body = built!.json; // protobuf bytes for a protobuf request
+    // Counted before the answer leaves: a notice for this bid can never arrive before its reservation.
+    this.h.deps.money?.reserve(built!.identities, this.snap.currencies, nowMs);
     const res = this.res.writeStatus('200 OK').writeHeader('content-type', this.protobufType ?? 'application/json').writeHeader('x-openrtb-version', this.ex.responseVersion);
     if (this.acceptGzip) res.writeHeader('content-encoding', 'gzip').end(gzip(body));
     else res.end(body);

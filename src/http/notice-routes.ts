@@ -14,6 +14,7 @@ import type { NoticeDedupe } from '../events/notice-dedupe.js';
 import type { NoticeMetrics, NoticeResult } from '../metrics/notice-metrics.js';
 import { NOTICE_TYPES, readNotice, type NoticeType } from '../events/notices.js';
 import { clickToken, readClickToken } from '../events/click-token.js';
+import type { BudgetLedger } from '../money/budget-ledger.js';
 
 export interface NoticeRouteDeps {
   readonly snapshots: SnapshotRef;
@@ -29,6 +30,8 @@ export interface NoticeRouteDeps {
    * instead of being told 204 for an event that would be dropped. Default: always true.
    */
   readonly accepting?: () => boolean;
+  /** Budgets: spend notices are recorded against them (once per event id), loss notices end reservations. */
+  readonly money?: BudgetLedger;
 }
 
 const GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
@@ -72,6 +75,12 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
     const r = readNotice(type, exchange, q, { signer: deps.signer, currencies: snap.currencies, nowSec, maxAgeSec: deps.maxAgeSec, priceKeys });
     if (typeof r === 'string') return refuse(r, r === 'bad_signature' ? '403 Forbidden' : '400 Bad Request');
     record(type, r.event, r.priceMissing ? 'price_missing' : undefined);
+    const money = deps.money;
+    if (money !== undefined) {
+      if (type === 'loss') money.release(r.identity.bidId);
+      else if (r.event.type === snap.exchanges.get(exchange)!.spendOn)
+        void money.spend(r.event.event_id, r.identity.bidId, r.identity.campaignId, r.event.clear_cpm_base, snap.currencies, nowSec * 1000);
+    }
     if (type === 'impression') return gif(res);
     if (type === 'click') {
       const landing = snap.index.creative(r.identity.creativeId)?.landingUrl;

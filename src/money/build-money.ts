@@ -1,0 +1,32 @@
+/**
+ * Budgets for a bid thread: the ledger (this thread's slices) on the shared budget store — Redis
+ * when REDIS_URL is set, else the main thread's in-process store.
+ */
+import type { Settings } from '../config/settings.js';
+import type { SnapshotRef } from '../campaigns/snapshot.js';
+import type { RedisLike } from '../audiences/redis-client.js';
+import type { BudgetStore } from './budget-store.js';
+import { MemoryBudgetStore } from './memory-budget-store.js';
+import { RedisBudgetStore } from './redis-budget-store.js';
+import { BudgetLedger } from './budget-ledger.js';
+
+/** The process's own store: Redis (shared by every instance) or in this process. */
+export function buildBudgetStore(redis: RedisLike | undefined): BudgetStore {
+  return redis ? new RedisBudgetStore(redis) : new MemoryBudgetStore();
+}
+
+/** A started ledger; `thread` tells bid threads of one instance apart (holder ids are unique per start). */
+export function buildLedger(settings: Settings, snapshots: SnapshotRef, store: BudgetStore): BudgetLedger {
+  return new BudgetLedger({
+    holder: `${settings.instanceId}.${process.pid}.${Date.now().toString(36)}`,
+    store,
+    snapshots,
+    sliceFraction: settings.budgetSliceFraction,
+    renewMs: settings.budgetRenewMs,
+    holdMs: settings.budgetHoldMs,
+    leaseTtlMs: settings.budgetLeaseTtlMs,
+    staleMs: settings.budgetStaleMs,
+    eventTtlSec: settings.noticeDedupeWindowSeconds,
+    killAll: settings.budgetKillSwitch,
+  }).start();
+}
