@@ -55,7 +55,7 @@ export class EvenPacer {
     const gap = EvenPacer.target(limit, dayStart, dayLength, nowMs) - spent;
     let wanted = spent >= limit || left <= 0 ? 0 : even + gap / Math.max(Math.min(this.horizonMs, left), 1);
     wanted = Math.min(Math.max(wanted, 0), this.maxCatchUp * even);
-    this.p = this.fullRate === undefined || this.fullRate <= 0 ? 1 : Math.min(1, wanted / this.fullRate);
+    this.p = wanted <= 0 ? 0 : this.fullRate === undefined || this.fullRate <= 0 ? 1 : Math.min(1, wanted / this.fullRate);
     this.lastAt = nowMs;
     this.lastSpent = spent;
     this.lastP = this.p;

@@ -132,6 +132,23 @@ describe('BudgetLedger', () => {
     expect(t.bid()).toMatch(/^b:/);
   });
 
+  it('even pacing: a campaign ahead of its curve is paced (participation 0) until the line catches up', async () => {
+    const t = setup({ random: () => 0.5 });
+    const paced = snapshotOf([campaign('p', { bid: { base: 2, max: 2 }, budget: { daily: 10 } })]); // pacing: even by default
+    const ledger = new BudgetLedger({ holder: 'hp', store: t.store, snapshots: new SnapshotRef(paced), sliceFraction: 0.01, renewMs: 100, holdMs: 1000, leaseTtlMs: 3000, staleMs: 60_000, eventTtlSec: 3600, clock: t.now, random: () => 0.5 });
+    await t.store.recordSpend('billing:p', [{ account: 'c:p:d:20260112', amount: 6_000_000, ttlSec: 3600 }], 3600); // 60 % spent at noon
+    await ledger.renew();
+    expect(decide(view({}), paced, paced.defaultExchange, t.now(), undefined, ledger).noBid).toBeUndefined();
+    t.advance(10_000);
+    await ledger.renew();
+    expect(ledger.state()[0].pacing).toBe(0);
+    expect(decide(view({}), paced, paced.defaultExchange, t.now(), undefined, ledger).noBid).toBe('paced');
+    t.advance(3 * 3_600_000); // 15:00: the line (62.5 %) passed the spend
+    await ledger.renew();
+    expect(ledger.state()[0].pacing).toBeGreaterThan(0.5);
+    expect(decide(view({}), paced, paced.defaultExchange, t.now(), undefined, ledger).noBid).toBeUndefined();
+  });
+
   it('four threads on one store spend a budget down together and never pass it', async () => {
     let now = NOW;
     const clock = () => now;
