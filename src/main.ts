@@ -122,7 +122,7 @@ async function main(): Promise<void> {
   let admin: Listening;
   if (!multi) {
     const thread = threadGate(settings, metrics.registry, 'main');
-    money = buildLedger(settings, snapshots, budgetStore);
+    money = buildLedger(settings, snapshots, budgetStore, metrics.registry);
     const bidApp = buildBidApp({ ...deps, gate: thread.gate, money });
     const bid = await listenExclusive(bidApp, settings.host, settings.port);
     adminApp = buildAdminApp(deps);

@@ -80,6 +80,8 @@ export interface Settings {
   readonly budgetStaleMs: number;
   /** The global kill switch at start (BUDGET_KILL_SWITCH=1): no bids at all. */
   readonly budgetKillSwitch: boolean;
+  /** Campaigns with their own label value in per-campaign metrics; the rest are "other". */
+  readonly metricsTopCampaigns: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -150,6 +152,7 @@ export function loadSettings(env: Env = process.env): Settings {
     budgetLeaseTtlMs: int('BUDGET_LEASE_TTL_MS', 3_000, 50, 3_600_000),
     budgetStaleMs: int('BUDGET_STALE_MS', 2_000, 50, 3_600_000),
     budgetKillSwitch: bool('BUDGET_KILL_SWITCH'),
+    metricsTopCampaigns: int('METRICS_TOP_CAMPAIGNS', 20, 0, 1000),
   };
   if (settings.noticeDedupeWindowSeconds < settings.noticeMaxAgeSeconds)
     errors.push({ path: 'NOTICE_DEDUPE_WINDOW_SECONDS', code: 'out_of_range', message: 'must be at least NOTICE_MAX_AGE_SECONDS' });

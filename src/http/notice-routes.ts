@@ -75,11 +75,10 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
     const r = readNotice(type, exchange, q, { signer: deps.signer, currencies: snap.currencies, nowSec, maxAgeSec: deps.maxAgeSec, priceKeys });
     if (typeof r === 'string') return refuse(r, r === 'bad_signature' ? '403 Forbidden' : '400 Bad Request');
     record(type, r.event, r.priceMissing ? 'price_missing' : undefined);
-    const money = deps.money;
-    if (money !== undefined) {
-      if (type === 'loss') money.release(r.identity.bidId);
-      else if (r.event.type === snap.exchanges.get(exchange)!.spendOn)
-        void money.spend(r.event.event_id, r.identity.bidId, r.identity.campaignId, r.event.clear_cpm_base, snap.currencies, nowSec * 1000);
+    if (deps.money !== undefined) {
+      const e = r.event;
+      const prices = e.type === 'win' || e.type === 'billing' ? { clearCpmBase: e.clear_cpm_base, bidCpmBase: e.bid_cpm_base } : {};
+      deps.money.notice(type, snap.exchanges.get(exchange)!.spendOn, { eventId: e.event_id, exchange, identity: r.identity, ...prices }, snap.currencies, nowSec * 1000);
     }
     if (type === 'impression') return gif(res);
     if (type === 'click') {

@@ -18,6 +18,8 @@ import type { Currencies } from '../bidding/currency.js';
 import type { BudgetStore, LeaseRequest, SpendEntry } from './budget-store.js';
 import { accountsOf, dayOf, dayStartMs, DAY_MS } from './accounts.js';
 import { EvenPacer } from './pacing.js';
+import { OTHER, type MoneyMetrics } from '../metrics/money-metrics.js';
+import type { NoticeType } from '../events/notices.js';
 
 export interface LedgerOptions {
   /** Unique per bid thread and start. */
@@ -41,6 +43,17 @@ export interface LedgerOptions {
   readonly clock?: () => number;
   readonly random?: () => number;
   readonly onRenew?: (ledger: BudgetLedger) => void;
+  readonly metrics?: MoneyMetrics;
+}
+
+/** What the ledger reads from an accepted notice. */
+export interface NoticeFacts {
+  readonly eventId: string;
+  readonly exchange: string;
+  readonly identity: BidIdentity;
+  /** CPMs in the base currency (win and billing notices). */
+  readonly clearCpmBase?: number;
+  readonly bidCpmBase?: number;
 }
 
 /** One account as this thread sees it. Amounts in micros of the account's currency. */
@@ -138,8 +151,10 @@ export class BudgetLedger implements MoneyGate {
 
   /** Counts each bid's price against its campaign's slices until a notice ends it or the hold window passes. */
   reserve(bids: readonly BidIdentity[], currencies: Currencies, nowMs: number): void {
+    const metrics = this.o.metrics;
     for (let i = 0; i < bids.length; i++) {
       const b = bids[i];
+      if (metrics !== undefined) metrics.bids.labels(metrics.labels.of(this.o.snapshots.current, b.campaignId)).inc();
       const m = this.campaigns.get(b.campaignId);
       if (m === undefined) continue;
       const amount = currencies.convert(b.price, b.currency, m.campaign.currency) * 1000;
@@ -156,6 +171,24 @@ export class BudgetLedger implements MoneyGate {
   }
 
   // ----- notices
+
+  /**
+   * An accepted notice: a loss ends the bid's reservation; the exchange's spend notice (billing,
+   * or win with `spendOn: win`) records spend; a win counts for the win rate and price metrics.
+   */
+  notice(type: NoticeType, spendOn: 'billing' | 'win', n: NoticeFacts, currencies: Currencies, nowMs: number): void {
+    const metrics = this.o.metrics;
+    if (type === 'loss') return this.release(n.identity.bidId);
+    if (type === 'win' && metrics !== undefined && n.clearCpmBase !== undefined) {
+      metrics.wins.labels(metrics.labels.of(this.o.snapshots.current, n.identity.campaignId)).inc();
+      metrics.clearingPrice.labels(n.exchange).observe(n.clearCpmBase);
+      if (n.bidCpmBase) metrics.clearingToBid.labels(n.exchange).observe(n.clearCpmBase / n.bidCpmBase);
+    }
+    if (type === spendOn && n.clearCpmBase !== undefined)
+      void this.spend(n.eventId, n.identity.bidId, n.identity.campaignId, n.clearCpmBase, currencies, nowMs).then((added) => {
+        if (added && metrics !== undefined) metrics.spend.labels(metrics.labels.of(this.o.snapshots.current, n.identity.campaignId)).inc(n.clearCpmBase! / 1000);
+      });
+  }
 
   /** A loss notice: the bid will cost nothing. */
   release(bidId: string): void {
@@ -230,12 +263,15 @@ export class BudgetLedger implements MoneyGate {
       this.killed = new Set(r.kill.campaigns);
       this.confirmedAt = now;
       this.renewals++;
+      this.o.metrics?.renewals.labels('ok').inc();
       const at = this.clock();
       for (const m of this.campaigns.values())
         if (m.pacer && m.daily) m.pacer.update(m.daily.limit, m.daily.spent, dayStartMs(at), DAY_MS, at);
     } catch {
       this.failures++;
+      this.o.metrics?.renewals.labels('failed').inc();
     }
+    this.report(now);
     this.o.onRenew?.(this);
   }
 
@@ -309,6 +345,41 @@ export class BudgetLedger implements MoneyGate {
   }
 
   // ----- read-outs (metrics, admin)
+
+  private reportedAt = 0;
+
+  /** Gauges, at most once a second: spend, remaining budget and pacing of the labelled campaigns ("other" summed). */
+  private report(now: number): void {
+    const metrics = this.o.metrics;
+    if (metrics === undefined) return;
+    metrics.unconfirmed.set(this.confirmedAt === 0 ? 0 : Math.max(0, now - this.confirmedAt) / 1000);
+    metrics.spendBacklog.set(this.retry.length);
+    if (now - this.reportedAt < 1000) return;
+    this.reportedAt = now;
+    const snap = this.o.snapshots.current;
+    const cur = snap.currencies;
+    const spent = new Map<string, number>();
+    const remaining = new Map<string, number>();
+    const limits = new Map<string, number>();
+    for (const m of this.campaigns.values()) {
+      const label = metrics.labels.of(snap, m.campaign.id);
+      const toBase = (micros: number) => cur.convert(micros / 1e6, m.campaign.currency, cur.base);
+      const main = m.slots[0]; // the campaign's daily account if it has one, else its total (advertiser budgets alone: theirs)
+      if (main === undefined) continue;
+      const factor = m.factors[0];
+      spent.set(label, (spent.get(label) ?? 0) + (m.daily ? toBase(m.daily.spent) : 0));
+      limits.set(label, (limits.get(label) ?? 0) + (m.daily ? toBase(m.daily.limit) : 0));
+      remaining.set(label, (remaining.get(label) ?? 0) + toBase(Math.max(0, main.limit - main.spent) / factor));
+      if (label !== OTHER && m.pacer && m.daily) {
+        const target = EvenPacer.target(m.daily.limit, dayStartMs(now), DAY_MS, now);
+        metrics.pacingRatio.labels(label).set(target > 0 ? m.daily.spent / target : 0);
+        metrics.participation.labels(label).set(m.pacer.p);
+      }
+    }
+    for (const [label, v] of spent) metrics.spent.labels(label).set(v);
+    for (const [label, v] of remaining) metrics.remaining.labels(label).set(v);
+    for (const [label, v] of limits) metrics.dailyLimit.labels(label).set(v);
+  }
 
   /** Per budgeted campaign: its accounts' limit, global spend, grant and what this thread has in flight. */
   state(): { campaign: string; pacing: number | undefined; accounts: Pick<Slot, 'account' | 'limit' | 'spent' | 'granted' | 'outstanding'>[] }[] {

@@ -9,14 +9,16 @@ import type { BudgetStore } from './budget-store.js';
 import { MemoryBudgetStore } from './memory-budget-store.js';
 import { RedisBudgetStore } from './redis-budget-store.js';
 import { BudgetLedger } from './budget-ledger.js';
+import type { Registry } from 'prom-client';
+import { CampaignLabels, MoneyMetrics } from '../metrics/money-metrics.js';
 
 /** The process's own store: Redis (shared by every instance) or in this process. */
 export function buildBudgetStore(redis: RedisLike | undefined): BudgetStore {
   return redis ? new RedisBudgetStore(redis) : new MemoryBudgetStore();
 }
 
-/** A started ledger; `thread` tells bid threads of one instance apart (holder ids are unique per start). */
-export function buildLedger(settings: Settings, snapshots: SnapshotRef, store: BudgetStore): BudgetLedger {
+/** A started ledger, with its metrics in `registry` (holder ids are unique per thread and start). */
+export function buildLedger(settings: Settings, snapshots: SnapshotRef, store: BudgetStore, registry?: Registry): BudgetLedger {
   return new BudgetLedger({
     holder: `${settings.instanceId}.${process.pid}.${Date.now().toString(36)}`,
     store,
@@ -28,5 +30,6 @@ export function buildLedger(settings: Settings, snapshots: SnapshotRef, store: B
     staleMs: settings.budgetStaleMs,
     eventTtlSec: settings.noticeDedupeWindowSeconds,
     killAll: settings.budgetKillSwitch,
+    metrics: registry ? new MoneyMetrics(registry, new CampaignLabels(settings.metricsTopCampaigns)) : undefined,
   }).start();
 }

@@ -149,6 +149,13 @@ describe('budgets across four bidder processes on one Redis', () => {
     expect(took).toBeLessThan(15);
     // Every process now bids its next campaign, with the budgeted one exhausted.
     for (const p of procs) expect((await bidOn(p)).crid).toBe('cr-fresh');
+    // The worker process's metrics (aggregated over its two threads): spend, bids, and the global budget gauges.
+    await new Promise((r) => setTimeout(r, 1100)); // gauges refresh once a second
+    const text = (await procs[3].get('/metrics', true)).text;
+    expect(text).toMatch(/bidder_spend_total\{campaign="budgeted"\} \d/);
+    expect(text).toMatch(/bidder_campaign_bids_total\{campaign="budgeted"\} \d/);
+    expect(Number(/bidder_budget_spent\{campaign="budgeted"\} (\S+)/.exec(text)?.[1])).toBeCloseTo(recorded / 1e6, 6);
+    expect(text).toContain('bidder_budget_daily_limit{campaign="budgeted"} 5');
   }, 30_000);
 
   /** Sends `body` to the kill switch and measures until no process bids `crid` any more. */
