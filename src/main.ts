@@ -34,7 +34,7 @@ import { TrackedDedupe } from './workers/remote.js';
 import { NotifyingSegmentStore } from './workers/notifying-store.js';
 import { WorkerPool } from './workers/pool.js';
 import { PoolMetrics } from './metrics/thread-metrics.js';
-import { buildBudgetStore, buildLedger } from './money/build-money.js';
+import { buildBudgetStore, buildFrequency, buildFrequencyStore, buildLedger } from './money/build-money.js';
 import type { BudgetLedger } from './money/budget-ledger.js';
 
 /** What differs between the two shapes: where bids are served, and how they are drained. */
@@ -79,6 +79,7 @@ async function main(): Promise<void> {
   // its bid threads); each bid thread leases slices of it (money/budget-ledger.ts).
   const budgetRedis = settings.redisUrl ? createRedis(settings.redisUrl) : undefined;
   const budgetStore = buildBudgetStore(budgetRedis);
+  const frequencyStore = buildFrequencyStore(budgetRedis);
   let money: BudgetLedger | undefined;
 
   const events = await buildEvents(settings, metrics.registry, settings.redisUrl ? createRedis(settings.redisUrl) : undefined);
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
   if (!multi) {
     const thread = threadGate(settings, metrics.registry, 'main');
     money = buildLedger(settings, snapshots, budgetStore, metrics.registry);
-    const bidApp = buildBidApp({ ...deps, gate: thread.gate, money });
+    const bidApp = buildBidApp({ ...deps, gate: thread.gate, money, frequency: buildFrequency(settings, frequencyStore, metrics.registry) });
     const bid = await listenExclusive(bidApp, settings.host, settings.port);
     adminApp = buildAdminApp(deps);
     if (settings.testHooks)
@@ -152,6 +153,7 @@ async function main(): Promise<void> {
       segmentStore: audiences.store,
       dedupe,
       budgetStore,
+      frequencyStore,
       metrics: new PoolMetrics(metrics.registry),
     });
     const workers = pool;

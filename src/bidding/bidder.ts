@@ -15,7 +15,7 @@ import { biddablePrice, campaignPrice } from './pricing.js';
 import { furthest, type NoBidReason } from './no-bid-reason.js';
 import { audienceAllows } from './audience-rules.js';
 import { NO_AUDIENCE, type Audience } from '../audiences/audience-service.js';
-import type { MoneyGate } from './money-gate.js';
+import { capsAllow, type MoneyGate, type UserCaps } from './money-gate.js';
 
 export interface BidDecision {
   readonly imp: ImpView;
@@ -25,6 +25,8 @@ export interface BidDecision {
   readonly price: number;
   readonly deal: DealView | undefined;
   readonly native: NativeRequest | undefined;
+  /** The hashed user key, when frequency caps are in use and user data allowed (it goes into the notice URLs). */
+  readonly user: string | undefined;
 }
 
 export type Decision =
@@ -44,6 +46,7 @@ export function decide(
   nowMs: number,
   audience: Audience = NO_AUDIENCE,
   money?: MoneyGate,
+  caps?: UserCaps,
 ): Decision {
   if (money !== undefined && money.stopAll) return noBid('kill_switch');
   if (req.wseat && req.wseat.length > 0 && req.wseat.indexOf(ex.seat) < 0) return noBid('seat_blocked');
@@ -89,6 +92,10 @@ export function decide(
         reason = furthest(reason, 'no_creative_fit');
         continue;
       }
+      if (c.frequency !== undefined && !capsAllow(c, creative.id, caps)) {
+        reason = furthest(reason, 'frequency_capped');
+        continue;
+      }
       const wanted = campaignPrice(c, req, device, audience, deal ? c.deals!.get(deal.id)! : 1);
       const price = biddablePrice(c, wanted, imp, deal, currency, snap.currencies);
       if (price < 0) {
@@ -97,7 +104,7 @@ export function decide(
       }
       const priceBase = snap.currencies.convert(price, currency, snap.currencies.base);
       if (!best || priceBase > bestBase) {
-        best = { imp, campaign: c, creative, price, deal, native };
+        best = { imp, campaign: c, creative, price, deal, native, user: caps?.user };
         bestBase = priceBase;
       }
     }

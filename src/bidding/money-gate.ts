@@ -10,3 +10,26 @@ export interface MoneyGate {
   readonly stopAll: boolean;
   verdict(c: CompiledCampaign, nowMs: number): NoBidReason | undefined;
 }
+
+/** A user's frequency counters as the decision reads them (money/frequency.ts). */
+export interface UserCaps {
+  /** The hashed user key (it goes into the bid's notice URLs, so impressions are counted for this user). */
+  readonly user: string;
+  /** False when the counters could not be read in time: campaigns with caps follow their whenUnavailable. */
+  readonly known: boolean;
+  /** Impressions in the current bucket of `window` for `field` (`c:<campaign>`, `cr:<creative>`, `a:<advertiser>`), this thread's pending bids included. */
+  seen(window: string, field: string): number;
+}
+
+/** Whether a campaign's frequency caps let it show `creativeId` to this user (undefined caps: no user id, or no user data allowed). */
+export function capsAllow(c: CompiledCampaign, creativeId: string, caps: UserCaps | undefined): boolean {
+  const f = c.frequency;
+  if (f === undefined) return true;
+  if (caps === undefined || !caps.known) return f.failOpen;
+  for (let i = 0; i < f.caps.length; i++) {
+    const cap = f.caps[i];
+    const field = cap.scope === 'campaign' ? `c:${c.id}` : cap.scope === 'creative' ? `cr:${creativeId}` : `a:${c.advertiserId}`;
+    if (caps.seen(cap.window, field) >= cap.max) return false;
+  }
+  return true;
+}

@@ -19,6 +19,8 @@ export const NO_BID_REASONS = [
   /** Held back by even pacing. */
   'paced',
   'no_creative_fit',
+  /** The user saw this campaign (creative, advertiser) as often as its frequency caps allow, or the counters are unknown and it fails closed. */
+  'frequency_capped',
   'below_floor',
   'internal_error',
 ] as const;

@@ -227,6 +227,32 @@ export const CampaignSchema = Type.Object(
     ),
     targeting: Type.Optional(TargetingSchema),
     budget: Type.Optional(BudgetSchema),
+    /**
+     * At most `max` impressions per user per window, counted per campaign, creative or advertiser
+     * (from impression notices, or win notices with `countOn: win`). Checked only with leave to use
+     * user-level data; `whenUnavailable`: `skip` the campaign (default) or `bid` when the counters
+     * cannot be read in time or the request carries no user id.
+     */
+    frequencyCaps: Type.Optional(
+      Type.Object(
+        {
+          caps: Type.Array(
+            Type.Object(
+              {
+                scope: StringEnum(['campaign', 'creative', 'advertiser']),
+                window: StringEnum(['hour', 'day', 'week', 'lifetime']),
+                max: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+              },
+              Closed,
+            ),
+            { minItems: 1, maxItems: 12 },
+          ),
+          countOn: Type.Optional(StringEnum(['impression', 'win'])),
+          whenUnavailable: Type.Optional(StringEnum(['skip', 'bid'])),
+        },
+        Closed,
+      ),
+    ),
     /** Stops this campaign's bids at once (every bidder), whatever its budget. */
     killSwitch: Type.Optional(Type.Boolean()),
     creatives: Type.Array(CreativeSchema, { minItems: 1, maxItems: 1000 }),

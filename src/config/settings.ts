@@ -80,6 +80,12 @@ export interface Settings {
   readonly budgetStaleMs: number;
   /** The global kill switch at start (BUDGET_KILL_SWITCH=1): no bids at all. */
   readonly budgetKillSwitch: boolean;
+  /** Frequency caps: how long a user's counters read from the store are trusted. */
+  readonly freqCacheTtlMs: number;
+  /** Frequency caps: how long a thread counts its own bid for a user while the impression notice is on its way. */
+  readonly freqHoldMs: number;
+  /** Frequency caps: users kept in the in-process counter cache. */
+  readonly freqCacheUsers: number;
   /** Campaigns with their own label value in per-campaign metrics; the rest are "other". */
   readonly metricsTopCampaigns: number;
 }
@@ -153,6 +159,9 @@ export function loadSettings(env: Env = process.env): Settings {
     budgetStaleMs: int('BUDGET_STALE_MS', 2_000, 50, 3_600_000),
     budgetKillSwitch: bool('BUDGET_KILL_SWITCH'),
     metricsTopCampaigns: int('METRICS_TOP_CAMPAIGNS', 20, 0, 1000),
+    freqCacheTtlMs: int('FREQ_CACHE_TTL_MS', 1_000, 0, 3_600_000),
+    freqHoldMs: int('FREQ_HOLD_MS', 10_000, 0, 3_600_000),
+    freqCacheUsers: int('FREQ_CACHE_USERS', 200_000, 1, 50_000_000),
   };
   if (settings.noticeDedupeWindowSeconds < settings.noticeMaxAgeSeconds)
     errors.push({ path: 'NOTICE_DEDUPE_WINDOW_SECONDS', code: 'out_of_range', message: 'must be at least NOTICE_MAX_AGE_SECONDS' });

@@ -69,3 +69,15 @@ export class MoneyMetrics {
     for (const r of ['ok', 'failed']) this.renewals.labels(r).inc(0);
   }
 }
+
+/** Frequency-cap lookups by result (money/frequency.ts), exported at 0 from the start. */
+export function frequencyLookups(registry: Registry): Counter<'result'> {
+  const c = new Counter({
+    name: 'bidder_frequency_lookups_total',
+    help: "Frequency-cap lookups of a user's counters by result: cached, store, unavailable (slower than the lookup budget, or failed: capped campaigns then fail open or closed).",
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  for (const r of ['cached', 'store', 'unavailable']) c.labels(r).inc(0);
+  return c;
+}

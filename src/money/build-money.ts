@@ -10,7 +10,9 @@ import { MemoryBudgetStore } from './memory-budget-store.js';
 import { RedisBudgetStore } from './redis-budget-store.js';
 import { BudgetLedger } from './budget-ledger.js';
 import type { Registry } from 'prom-client';
-import { CampaignLabels, MoneyMetrics } from '../metrics/money-metrics.js';
+import { FrequencyService } from './frequency.js';
+import { MemoryFrequencyStore, RedisFrequencyStore, type FrequencyStore } from './frequency-store.js';
+import { CampaignLabels, MoneyMetrics, frequencyLookups } from '../metrics/money-metrics.js';
 
 /** The process's own store: Redis (shared by every instance) or in this process. */
 export function buildBudgetStore(redis: RedisLike | undefined): BudgetStore {
@@ -32,4 +34,15 @@ export function buildLedger(settings: Settings, snapshots: SnapshotRef, store: B
     killAll: settings.budgetKillSwitch,
     metrics: registry ? new MoneyMetrics(registry, new CampaignLabels(settings.metricsTopCampaigns)) : undefined,
   }).start();
+}
+
+/** A bid thread's frequency caps on `store` (Redis, or the main thread's in-process store). */
+export function buildFrequency(settings: Settings, store: FrequencyStore, registry?: Registry): FrequencyService {
+  const lookups = registry ? frequencyLookups(registry) : undefined;
+  return new FrequencyService(store, { cacheTtlMs: settings.freqCacheTtlMs, holdMs: settings.freqHoldMs, maxUsers: settings.freqCacheUsers, lookups });
+}
+
+/** The process's own frequency store: Redis (shared by every instance) or in this process. */
+export function buildFrequencyStore(redis: RedisLike | undefined): FrequencyStore {
+  return redis ? new RedisFrequencyStore(redis) : new MemoryFrequencyStore();
 }

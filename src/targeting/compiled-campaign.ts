@@ -93,6 +93,21 @@ export interface CompiledCampaign {
   readonly killSwitch: boolean;
   /** Its budgets and its advertiser's; undefined: no budget applies. */
   readonly budget: CompiledBudget | undefined;
+  /** Its frequency caps; undefined: none. */
+  readonly frequency: CompiledFrequency | undefined;
+}
+
+export interface CompiledCap {
+  readonly scope: 'campaign' | 'creative' | 'advertiser';
+  readonly window: 'hour' | 'day' | 'week' | 'lifetime';
+  readonly max: number;
+}
+
+export interface CompiledFrequency {
+  readonly caps: readonly CompiledCap[];
+  readonly countOn: 'impression' | 'win';
+  /** Bid when the user's counters are unknown (store down or slow, no user id); else skip. */
+  readonly failOpen: boolean;
 }
 
 /** Budget limits in micros (millionths) of the owner's currency; undefined: no such limit. */
@@ -160,6 +175,9 @@ export function compileCampaign(c: Campaign, adv: Advertiser | undefined, curren
     natives: creatives.filter((cr) => cr.type === 'native'),
     killSwitch: c.killSwitch === true,
     budget: compileBudget(c, adv, currencies.base),
+    frequency: c.frequencyCaps
+      ? { caps: c.frequencyCaps.caps, countOn: c.frequencyCaps.countOn ?? 'impression', failOpen: c.frequencyCaps.whenUnavailable === 'bid' }
+      : undefined,
   };
 }
 

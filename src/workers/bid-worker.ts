@@ -28,10 +28,11 @@ import { BidLog } from '../events/bid-log.js';
 import { buildBidApp } from '../app.js';
 import { listenShared, type Listening } from '../http/listen.js';
 import { busyLoop, closeApp, drainBidServer, threadGate, type ThreadGate } from '../http/bid-server.js';
-import { ForwardingEventSink, MainLink, RemoteBudgetStore, RemoteNoticeDedupe, RemoteSegmentStore, TrackedDedupe } from './remote.js';
+import { ForwardingEventSink, MainLink, RemoteBudgetStore, RemoteFrequencyStore, RemoteNoticeDedupe, RemoteSegmentStore, TrackedDedupe } from './remote.js';
 import { log } from '../log.js';
 import { RedisBudgetStore } from '../money/redis-budget-store.js';
-import { buildLedger } from '../money/build-money.js';
+import { buildFrequency, buildLedger } from '../money/build-money.js';
+import { RedisFrequencyStore } from '../money/frequency-store.js';
 import type { BudgetLedger } from '../money/budget-ledger.js';
 
 /** Reported by the main thread only (they describe the process, not a thread). */
@@ -101,6 +102,7 @@ async function start(): Promise<void> {
     signer,
     gate,
     money,
+    frequency: buildFrequency(settings, redis ? new RedisFrequencyStore(redis) : new RemoteFrequencyStore(link), metrics.registry),
     isReady: () => true,
     notices: {
       events: sink,

@@ -21,6 +21,7 @@ import type { PoolMetrics } from '../metrics/thread-metrics.js';
 import type { FromWorker, MetricsJson, ToWorker, WorkerInit } from './protocol.js';
 import { log } from '../log.js';
 import type { BudgetStore, LeaseRequest, SpendEntry } from '../money/budget-store.js';
+import type { BucketRef, FrequencyHit, FrequencyStore } from '../money/frequency-store.js';
 
 function budgetCall(store: BudgetStore, method: string, args: readonly unknown[]): Promise<unknown> {
   switch (method) {
@@ -49,6 +50,8 @@ export interface PoolDeps {
   readonly dedupe: NoticeDedupe;
   /** The embedded budget store (workers without Redis renew their budget slices against it). */
   readonly budgetStore?: BudgetStore;
+  /** The embedded frequency store (workers without Redis read and count caps on it). */
+  readonly frequencyStore?: FrequencyStore;
   readonly metrics: PoolMetrics;
   /** The worker script (default: bid-worker.js next to this file). */
   readonly workerUrl?: URL;
@@ -225,6 +228,8 @@ export class WorkerPool {
       else if (method === 'listSegments') result = store.listSegments();
       else if (method === 'firstSeen') result = this.deps.dedupe.firstSeen(args[0] as string);
       else if (method.startsWith('budget') && this.deps.budgetStore) result = budgetCall(this.deps.budgetStore, method, args);
+      else if (method === 'freqCounts' && this.deps.frequencyStore) result = this.deps.frequencyStore.counts(args[0] as string, args[1] as BucketRef[]);
+      else if (method === 'freqRecord' && this.deps.frequencyStore) result = this.deps.frequencyStore.record(args[0] as string, args[1] as FrequencyHit);
       else return reply(false, undefined, `unknown call ${method}`);
       Promise.resolve(result).then(
         (v) => reply(true, v),

@@ -8,6 +8,7 @@ import type { NoticeDedupe } from '../events/notice-dedupe.js';
 import type { MembershipRow, SegmentMeta, SegmentStore, UserSegments } from '../audiences/segment-store.js';
 import type { FromWorker, RpcMethod } from './protocol.js';
 import type { BudgetStore, KillState, LeaseRequest, RenewResult, SpendEntry } from '../money/budget-store.js';
+import type { BucketRef, FrequencyHit, FrequencyStore } from '../money/frequency-store.js';
 
 type Post = (m: FromWorker) => void;
 
@@ -111,6 +112,19 @@ export class RemoteBudgetStore implements BudgetStore {
   }
   setKill(on: boolean, campaign?: string): Promise<KillState> {
     return this.link.call('budgetKill', on, campaign);
+  }
+  async close(): Promise<void> {}
+}
+
+/** The embedded frequency store (on the main thread, shared by the process's bid threads). */
+export class RemoteFrequencyStore implements FrequencyStore {
+  readonly kind = 'memory' as const;
+  constructor(private readonly link: MainLink) {}
+  counts(user: string, buckets: readonly BucketRef[]): Promise<Record<string, number>[]> {
+    return this.link.call('freqCounts', user, buckets);
+  }
+  record(user: string, hit: FrequencyHit): Promise<void> {
+    return this.link.call('freqRecord', user, hit);
   }
   async close(): Promise<void> {}
 }

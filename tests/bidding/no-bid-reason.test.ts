@@ -13,7 +13,7 @@ describe('furthest', () => {
     expect(NO_BID_REASONS).toEqual([
       'overloaded', 'deadline', 'seat_blocked', 'unsupported_currency', 'no_campaign',
       'kill_switch', 'budget_unconfirmed', 'budget_exhausted', 'paced',
-      'no_creative_fit', 'below_floor', 'internal_error',
+      'no_creative_fit', 'frequency_capped', 'below_floor', 'internal_error',
     ]);
   });
 
