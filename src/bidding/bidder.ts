@@ -79,7 +79,7 @@ export function decide(
         continue;
       }
       if (money !== undefined) {
-        const refused = money.verdict(c, nowMs);
+        const refused = money.verdict(c, nowMs, bids === undefined || c.budget === undefined ? 0 : pickedFor(bids, c));
         if (refused !== undefined) {
           reason = furthest(reason, refused);
           continue;
@@ -111,6 +111,13 @@ export function decide(
     if (best) (bids ??= []).push(best);
   }
   return bids ? { bids, currency } : noBid(reason);
+}
+
+/** How many bids of the request so far go to `c`. */
+function pickedFor(bids: readonly BidDecision[], c: CompiledCampaign): number {
+  let n = 0;
+  for (let i = 0; i < bids.length; i++) if (bids[i].campaign === c) n++;
+  return n;
 }
 
 /** The exchange's currency when the request accepts it, else the first accepted one we have a rate for. */

@@ -8,7 +8,8 @@ import type { NoBidReason } from './no-bid-reason.js';
 
 export interface MoneyGate {
   readonly stopAll: boolean;
-  verdict(c: CompiledCampaign, nowMs: number): NoBidReason | undefined;
+  /** `picked`: how many of this request's earlier imps the campaign already bids on (their cost counts too). */
+  verdict(c: CompiledCampaign, nowMs: number, picked: number): NoBidReason | undefined;
 }
 
 /** A user's frequency counters as the decision reads them (money/frequency.ts). */

@@ -81,7 +81,7 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
     const frequency = deps.frequency;
     const user = r.identity.userHash;
     const count =
-      frequency !== undefined && user !== undefined && (type === 'impression' || type === 'win') && type === (snap.index.byId.get(r.identity.campaignId)?.frequency?.countOn ?? 'impression')
+      frequency !== undefined && user !== undefined && (type === 'impression' || type === 'win') && type === (snap.index.anyById.get(r.identity.campaignId)?.frequency?.countOn ?? 'impression')
         ? () => void frequency.record(user, r.identity, frequency.windows(snap), nowSec).catch(() => undefined)
         : undefined;
     record(type, r.event, r.priceMissing ? 'price_missing' : undefined, count);

@@ -130,7 +130,7 @@ export class BudgetLedger implements MoneyGate {
 
   // ----- hot path
 
-  verdict(c: CompiledCampaign, nowMs: number): NoBidReason | undefined {
+  verdict(c: CompiledCampaign, nowMs: number, picked = 0): NoBidReason | undefined {
     if (this.killed.size > 0 && this.killed.has(c.id)) return 'kill_switch';
     if (c.budget === undefined) return undefined;
     let m = this.campaigns.get(c.id);
@@ -140,7 +140,7 @@ export class BudgetLedger implements MoneyGate {
       if (m === undefined || m.campaign !== c) return 'budget_unconfirmed';
     }
     if (nowMs - this.confirmedAt > this.o.staleMs) return 'budget_unconfirmed';
-    const cost = c.maxBid * 1000; // micros of one impression at max bid
+    const cost = c.maxBid * 1000 * (picked + 1); // micros of one impression at max bid, with the request's other imps it already won
     for (let i = 0; i < m.slots.length; i++) {
       const s = m.slots[i];
       if (s.base + s.used + cost * m.factors[i] > s.granted) return 'budget_exhausted';
@@ -203,7 +203,7 @@ export class BudgetLedger implements MoneyGate {
    * (CPM in the base currency) once per event id, then ends the bid's reservation when it is ours.
    */
   spend(eventId: string, bidId: string, campaignId: string, clearCpmBase: number, currencies: Currencies, nowMs: number): Promise<boolean> {
-    const c = this.o.snapshots.current.index.byId.get(campaignId) ?? this.campaigns.get(campaignId)?.campaign;
+    const c = this.o.snapshots.current.index.anyById.get(campaignId) ?? this.campaigns.get(campaignId)?.campaign;
     if (c === undefined || c.budget === undefined) {
       this.release(bidId);
       return Promise.resolve(false);

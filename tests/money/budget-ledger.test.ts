@@ -70,6 +70,22 @@ describe('BudgetLedger', () => {
     expect(t.bid()).toMatch(/^b:/);
   });
 
+  it("a request with several imps counts the campaign's earlier imps against the slice too", async () => {
+    const t = setup();
+    await t.ledger.renew();
+    const imps = Array.from({ length: 7 }, (_, i) => ({ id: String(i + 1), banner: { w: 300, h: 250 } }));
+    const d = decide(view({ imp: imps }), t.snap, t.snap.defaultExchange, t.now(), undefined, t.ledger);
+    expect(d.bids!.map((b) => b.campaign.id)).toEqual(['b', 'b', 'b', 'b', 'b', 'free', 'free']); // a 10 000 slice, 2 000 per imp
+  });
+
+  it('spend of a paused campaign still counts against its budget', async () => {
+    const store = new MemoryBudgetStore(() => NOW);
+    const snap = snapshotOf([campaign('p', { status: 'paused', budget: { daily: 1 } })]);
+    const ledger = new BudgetLedger({ holder: 'h', store, snapshots: new SnapshotRef(snap), sliceFraction: 0.01, renewMs: 100, holdMs: 1000, leaseTtlMs: 3000, staleMs: 500, eventTtlSec: 3600, clock: () => NOW });
+    expect(await ledger.spend('billing:x', 'x', 'p', 2, snap.currencies, NOW)).toBe(true);
+    expect(await store.spent(['c:p:d:20260112'])).toEqual([2000]);
+  });
+
   it('stops at the budget: grants shrink to what is left', async () => {
     const t = setup();
     await t.store.recordSpend('billing:old', [{ account: 'c:b:d:20260112', amount: 995_000, ttlSec: 3600 }], 3600);
