@@ -96,7 +96,8 @@ export function decide(
         reason = furthest(reason, 'frequency_capped');
         continue;
       }
-      const wanted = campaignPrice(c, req, device, audience, deal ? c.deals!.get(deal.id)! : 1);
+      let wanted = campaignPrice(c, req, device, audience, deal ? c.deals!.get(deal.id)! : 1);
+      if (c.shading !== undefined && money !== undefined) wanted *= money.shading(c); // ≤ 1: still within max bid
       const price = biddablePrice(c, wanted, imp, deal, currency, snap.currencies);
       if (price < 0) {
         reason = furthest(reason, 'below_floor');

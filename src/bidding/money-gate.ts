@@ -10,6 +10,8 @@ export interface MoneyGate {
   readonly stopAll: boolean;
   /** `picked`: how many of this request's earlier imps the campaign already bids on (their cost counts too). */
   verdict(c: CompiledCampaign, nowMs: number, picked: number): NoBidReason | undefined;
+  /** The campaign's bid shading factor, in (0, 1]; 1 when it does not shade. */
+  shading(c: CompiledCampaign): number;
 }
 
 /** A user's frequency counters as the decision reads them (money/frequency.ts). */

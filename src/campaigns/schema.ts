@@ -253,6 +253,19 @@ export const CampaignSchema = Type.Object(
         Closed,
       ),
     ),
+    /**
+     * Win-rate bid shading (off unless set): the price is multiplied by a factor in [minFactor, 1]
+     * that a controller moves to hold `targetWinRate`, so it pays less per win; never above max bid.
+     */
+    shading: Type.Optional(
+      Type.Object(
+        {
+          targetWinRate: Type.Number({ minimum: 0.01, maximum: 0.99 }),
+          minFactor: Type.Optional(Type.Number({ minimum: 0.1, maximum: 1 })),
+        },
+        Closed,
+      ),
+    ),
     /** Stops this campaign's bids at once (every bidder), whatever its budget. */
     killSwitch: Type.Optional(Type.Boolean()),
     creatives: Type.Array(CreativeSchema, { minItems: 1, maxItems: 1000 }),

@@ -18,6 +18,7 @@ import type { Currencies } from '../bidding/currency.js';
 import type { BudgetStore, LeaseRequest, SpendEntry } from './budget-store.js';
 import { accountsOf, dayOf, dayStartMs, DAY_MS } from './accounts.js';
 import { EvenPacer } from './pacing.js';
+import { ShadingController } from './shading.js';
 import { OTHER, type MoneyMetrics } from '../metrics/money-metrics.js';
 import type { NoticeType } from '../events/notices.js';
 
@@ -97,6 +98,8 @@ export class BudgetLedger implements MoneyGate {
   private killed: ReadonlySet<string> = new Set();
   private campaigns = new Map<string, CampaignMoney>();
   private slots = new Map<string, Slot>();
+  /** Win-rate bid shading, per campaign that has it on. */
+  private shaders = new Map<string, ShadingController>();
   private builtFor: { version: number; day: string } | undefined;
   private readonly held: Reservation[] = [];
   private heldHead = 0;
@@ -149,12 +152,17 @@ export class BudgetLedger implements MoneyGate {
     return undefined;
   }
 
+  shading(c: CompiledCampaign): number {
+    return this.shaders.get(c.id)?.factor ?? 1;
+  }
+
   /** Counts each bid's price against its campaign's slices until a notice ends it or the hold window passes. */
   reserve(bids: readonly BidIdentity[], currencies: Currencies, nowMs: number): void {
     const metrics = this.o.metrics;
     for (let i = 0; i < bids.length; i++) {
       const b = bids[i];
       if (metrics !== undefined) metrics.bids.labels(metrics.labels.of(this.o.snapshots.current, b.campaignId)).inc();
+      if (this.shaders.size > 0) this.shaders.get(b.campaignId)?.bid();
       const m = this.campaigns.get(b.campaignId);
       if (m === undefined) continue;
       const amount = currencies.convert(b.price, b.currency, m.campaign.currency) * 1000;
@@ -179,6 +187,7 @@ export class BudgetLedger implements MoneyGate {
   notice(type: NoticeType, spendOn: 'billing' | 'win', n: NoticeFacts, currencies: Currencies, nowMs: number): void {
     const metrics = this.o.metrics;
     if (type === 'loss') return this.release(n.identity.bidId);
+    if (type === 'win' && this.shaders.size > 0) this.shaders.get(n.identity.campaignId)?.win();
     if (type === 'win' && metrics !== undefined && n.clearCpmBase !== undefined) {
       metrics.wins.labels(metrics.labels.of(this.o.snapshots.current, n.identity.campaignId)).inc();
       metrics.clearingPrice.labels(n.exchange).observe(n.clearCpmBase);
@@ -271,8 +280,21 @@ export class BudgetLedger implements MoneyGate {
       this.failures++;
       this.o.metrics?.renewals.labels('failed').inc();
     }
+    this.steer(this.clock());
     this.report(now);
     this.o.onRenew?.(this);
+  }
+
+  /** Win-rate shading: one control step per campaign when due; decisions and factors as metrics. */
+  private steer(now: number): void {
+    const metrics = this.o.metrics;
+    for (const [id, s] of this.shaders) {
+      const move = s.update(now);
+      if (move === undefined || metrics === undefined) continue;
+      const label = metrics.labels.of(this.o.snapshots.current, id);
+      metrics.shadingMoves.labels(label, move).inc();
+      if (label !== OTHER) metrics.shadingFactor.labels(label).set(s.factor);
+    }
   }
 
   /** Campaign → slots for the current snapshot and day (slots keep their state across rebuilds). */
@@ -284,6 +306,14 @@ export class BudgetLedger implements MoneyGate {
     const slots = new Map<string, Slot>();
     const campaigns = new Map<string, CampaignMoney>();
     const currencies = snap.currencies;
+    const shaders = new Map<string, ShadingController>();
+    for (const c of snap.index.campaigns) {
+      if (c.shading === undefined) continue;
+      const old = this.shaders.get(c.id);
+      const same = old && old.o.targetWinRate === c.shading.targetWinRate && old.o.minFactor === c.shading.minFactor;
+      shaders.set(c.id, same ? old : new ShadingController(c.shading));
+    }
+    this.shaders = shaders;
     for (const c of snap.index.campaigns) {
       if (c.budget === undefined) continue;
       const specs = accountsOf(c, day);

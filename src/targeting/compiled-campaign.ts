@@ -95,6 +95,8 @@ export interface CompiledCampaign {
   readonly budget: CompiledBudget | undefined;
   /** Its frequency caps; undefined: none. */
   readonly frequency: CompiledFrequency | undefined;
+  /** Win-rate bid shading; undefined: off (the default). */
+  readonly shading: { readonly targetWinRate: number; readonly minFactor: number } | undefined;
 }
 
 export interface CompiledCap {
@@ -178,6 +180,7 @@ export function compileCampaign(c: Campaign, adv: Advertiser | undefined, curren
     frequency: c.frequencyCaps
       ? { caps: c.frequencyCaps.caps, countOn: c.frequencyCaps.countOn ?? 'impression', failOpen: c.frequencyCaps.whenUnavailable === 'bid' }
       : undefined,
+    shading: c.shading ? { targetWinRate: c.shading.targetWinRate, minFactor: c.shading.minFactor ?? 0.5 } : undefined,
   };
 }
 
