@@ -16,6 +16,10 @@ import type { AudienceMetrics } from './metrics/audience-metrics.js';
 import type { NoticeSigner } from './events/notice-signer.js';
 import { drainAware, type RequestGate } from './http/request-gate.js';
 import type { ConfigApi } from './api/index.js';
+import type { BudgetLedger } from './money/budget-ledger.js';
+import type { BudgetStore } from './money/budget-store.js';
+import type { FrequencyService } from './money/frequency.js';
+import { registerMoneyRoutes } from './http/money-routes.js';
 
 export interface AppDeps {
   readonly settings: Settings;
@@ -37,19 +41,26 @@ export interface AppDeps {
   readonly readyStatus?: () => Record<string, unknown>;
   /** The config API (`/api/v1`) on the admin port; with it, audience routes and reports need API keys. */
   readonly configApi?: ConfigApi;
+  /** This bid thread's budget ledger (bids reserve against it, notices record spend). */
+  readonly money?: BudgetLedger;
+  /** This bid thread's frequency caps. */
+  readonly frequency?: FrequencyService;
+  /** The budget store the admin port's kill switch writes to (the main thread's). */
+  readonly budgetStore?: BudgetStore;
 }
 
 export function buildBidApp(deps: AppDeps): TemplatedApp {
   const app = uws.App();
   // Routes are registered through the gate's wrapper, so every answer closes its connection while draining.
   const routes = deps.gate ? drainAware(app, deps.gate) : app;
-  if (deps.notices) registerNoticeRoutes(routes, { ...deps.notices, snapshots: deps.snapshots, signer: deps.signer });
+  if (deps.notices) registerNoticeRoutes(routes, { ...deps.notices, snapshots: deps.snapshots, signer: deps.signer, money: deps.money, frequency: deps.frequency });
   registerBidRoutes(routes, deps);
   return app;
 }
 
 export function buildAdminApp(deps: AppDeps): TemplatedApp {
   const app = uws.App();
+  if (deps.budgetStore) registerMoneyRoutes(app, { store: deps.budgetStore, configApi: deps.configApi });
   registerAdminRoutes(app, {
     snapshots: deps.snapshots,
     isReady: deps.isReady,

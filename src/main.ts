@@ -34,6 +34,8 @@ import { TrackedDedupe } from './workers/remote.js';
 import { NotifyingSegmentStore } from './workers/notifying-store.js';
 import { WorkerPool } from './workers/pool.js';
 import { PoolMetrics } from './metrics/thread-metrics.js';
+import { buildBudgetStore, buildFrequency, buildFrequencyStore, buildLedger } from './money/build-money.js';
+import type { BudgetLedger } from './money/budget-ledger.js';
 
 /** What differs between the two shapes: where bids are served, and how they are drained. */
 interface BidPlane {
@@ -73,6 +75,13 @@ async function main(): Promise<void> {
   metrics.campaignsLive.set(snapshots.current.index.campaigns.length);
   if (!multi) for (const id of snapshots.current.exchanges.keys()) metrics.forExchange(id);
 
+  // Budgets: one store per process (Redis, shared by every instance; or in this process, shared by
+  // its bid threads); each bid thread leases slices of it (money/budget-ledger.ts).
+  const budgetRedis = settings.redisUrl ? createRedis(settings.redisUrl) : undefined;
+  const budgetStore = buildBudgetStore(budgetRedis);
+  const frequencyStore = buildFrequencyStore(budgetRedis);
+  let money: BudgetLedger | undefined;
+
   const events = await buildEvents(settings, metrics.registry, settings.redisUrl ? createRedis(settings.redisUrl) : undefined);
   events.schemaReady.catch(() => fatal('event schema refused')); // a schema newer than this code: refuse to run
 
@@ -106,6 +115,7 @@ async function main(): Promise<void> {
       : undefined,
     readyStatus: multi ? () => ({ workers: pool!.status() }) : undefined,
     configApi: configPlane.api,
+    budgetStore,
   };
 
   let plane: BidPlane;
@@ -113,7 +123,8 @@ async function main(): Promise<void> {
   let admin: Listening;
   if (!multi) {
     const thread = threadGate(settings, metrics.registry, 'main');
-    const bidApp = buildBidApp({ ...deps, gate: thread.gate });
+    money = buildLedger(settings, snapshots, budgetStore, metrics.registry);
+    const bidApp = buildBidApp({ ...deps, gate: thread.gate, money, frequency: buildFrequency(settings, frequencyStore, metrics.registry) });
     const bid = await listenExclusive(bidApp, settings.host, settings.port);
     adminApp = buildAdminApp(deps);
     if (settings.testHooks)
@@ -141,6 +152,8 @@ async function main(): Promise<void> {
       events: events.writer,
       segmentStore: audiences.store,
       dedupe,
+      budgetStore,
+      frequencyStore,
       metrics: new PoolMetrics(metrics.registry),
     });
     const workers = pool;
@@ -238,10 +251,12 @@ async function main(): Promise<void> {
       const drained = await plane.drain(delayMs, requestDeadline);
       log(drained.clean ? 'info' : 'warn', 'bid traffic drained', { ms: Date.now() - t0, ...drained });
       sync.stop();
+      await money?.stop();
       eventsClosing = true;
       await events.close();
       await configPlane.close();
       await audiences.close();
+      budgetRedis?.disconnect();
       admin.close();
       closeApp(adminApp);
       log('info', 'stopped', { ms: Date.now() - t0 });

@@ -92,10 +92,19 @@ ts('Breaker transitions', [[`sum by (state) (increase(audience_store_breaker_tra
 ts('Audience upload rows', [[`sum by (result) (rate(audience_upload_rows_total{${inst}}[$__rate_interval]))`, '{{result}}']], 'short', { stack: true });
 flush();
 
+row('Money: budgets, pacing, frequency caps');
+ts('Daily budget spent (share)', [['campaign:bidder_budget_spent:ratio', '{{campaign}}']], 'percentunit', { min: 0, description: 'bidder_budget_spent / bidder_budget_daily_limit (max across instances). Above 1: overspent (alert BudgetOverspend at 101 %).' });
+ts('Spend / s (base currency)', [['campaign:bidder_spend:rate5m', '{{campaign}}']], 'short', { stack: true });
+ts('Win rate per campaign', [['campaign:bidder_win_rate:ratio_rate5m', '{{campaign}}']], 'percentunit', { min: 0 });
+ts('Pacing: spend over target, participation', [['max by (campaign) (bidder_pacing_ratio)', 'ratio {{campaign}}'], ['max by (campaign) (bidder_pacing_participation)', 'participation {{campaign}}']], 'short', { min: 0 });
+ts('Clearing price and clearing / bid (p50)', [[`histogram_quantile(0.5, sum by (le) (rate(bidder_clearing_price_cpm_bucket{${inst}}[$__rate_interval])))`, 'clearing CPM p50'], ['exchange:bidder_clearing_to_bid:p50_15m', 'clearing / bid p50 {{exchange}}']], 'short');
+ts('Budget, pacing and cap no-bids', [[`sum by (reason) (rate(bidder_no_bids_total{reason=~"kill_switch|budget_unconfirmed|budget_exhausted|paced|frequency_capped",${inst}}[$__rate_interval]))`, '{{reason}}'], [`max by (instance) (bidder_budget_unconfirmed_seconds{${inst}})`, 'unconfirmed s {{instance}}']], 'short');
+flush();
+
 const dashboard = {
   __inputs: [],
   annotations: { list: [{ builtIn: 1, datasource: { type: 'grafana', uid: '-- Grafana --' }, enable: true, hide: true, iconColor: 'rgba(0, 211, 255, 1)', name: 'Annotations & Alerts', type: 'dashboard' }] },
-  description: 'rtb-bidder fleet: requests, latency, bids and notices, event pipeline, audiences. Metric names as in the README Metrics table; recording rules from deploy/prometheus/rules.',
+  description: 'rtb-bidder fleet: requests, latency, bids and notices, event pipeline, audiences, money. Metric names as in the README Metrics table; recording rules from deploy/prometheus/rules.',
   editable: true,
   graphTooltip: 1,
   id: null,

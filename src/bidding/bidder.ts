@@ -15,6 +15,7 @@ import { biddablePrice, campaignPrice } from './pricing.js';
 import { furthest, type NoBidReason } from './no-bid-reason.js';
 import { audienceAllows } from './audience-rules.js';
 import { NO_AUDIENCE, type Audience } from '../audiences/audience-service.js';
+import { capsAllow, type MoneyGate, type UserCaps } from './money-gate.js';
 
 export interface BidDecision {
   readonly imp: ImpView;
@@ -24,6 +25,8 @@ export interface BidDecision {
   readonly price: number;
   readonly deal: DealView | undefined;
   readonly native: NativeRequest | undefined;
+  /** The hashed user key, when frequency caps are in use and user data allowed (it goes into the notice URLs). */
+  readonly user: string | undefined;
 }
 
 export type Decision =
@@ -36,7 +39,16 @@ const noBid = (reason: NoBidReason): Decision => ({ noBid: reason });
 /** Scratch bit sets per index, so a request allocates none. */
 const impScratch = new WeakMap<TargetingIndex, Bits>();
 
-export function decide(req: BidRequestView, snap: Snapshot, ex: ExchangeProfile, nowMs: number, audience: Audience = NO_AUDIENCE): Decision {
+export function decide(
+  req: BidRequestView,
+  snap: Snapshot,
+  ex: ExchangeProfile,
+  nowMs: number,
+  audience: Audience = NO_AUDIENCE,
+  money?: MoneyGate,
+  caps?: UserCaps,
+): Decision {
+  if (money !== undefined && money.stopAll) return noBid('kill_switch');
   if (req.wseat && req.wseat.length > 0 && req.wseat.indexOf(ex.seat) < 0) return noBid('seat_blocked');
   if (req.bseat.indexOf(ex.seat) >= 0) return noBid('seat_blocked');
   const currency = responseCurrency(req, ex, snap);
@@ -62,6 +74,17 @@ export function decide(req: BidRequestView, snap: Snapshot, ex: ExchangeProfile,
       const c = index.campaigns[i];
       if (best && c.maxBidBase < bestBase) break; // ranked by max bid: nobody further can beat it
       if (nowMs < c.startMs || nowMs >= c.endMs || !ipAllowed(c, ip) || !audienceAllows(c.segments, audience)) continue;
+      if (c.killSwitch) {
+        reason = furthest(reason, 'kill_switch');
+        continue;
+      }
+      if (money !== undefined) {
+        const refused = money.verdict(c, nowMs, bids === undefined || c.budget === undefined ? 0 : pickedFor(bids, c));
+        if (refused !== undefined) {
+          reason = furthest(reason, refused);
+          continue;
+        }
+      }
       const deal = pickDeal(c, imp, ex.seat);
       if (deal === null) continue;
       const creative = fitCreative(c, imp, native);
@@ -69,7 +92,12 @@ export function decide(req: BidRequestView, snap: Snapshot, ex: ExchangeProfile,
         reason = furthest(reason, 'no_creative_fit');
         continue;
       }
-      const wanted = campaignPrice(c, req, device, audience, deal ? c.deals!.get(deal.id)! : 1);
+      if (c.frequency !== undefined && !capsAllow(c, creative.id, caps)) {
+        reason = furthest(reason, 'frequency_capped');
+        continue;
+      }
+      let wanted = campaignPrice(c, req, device, audience, deal ? c.deals!.get(deal.id)! : 1);
+      if (c.shading !== undefined && money !== undefined) wanted *= money.shading(c); // ≤ 1: still within max bid
       const price = biddablePrice(c, wanted, imp, deal, currency, snap.currencies);
       if (price < 0) {
         reason = furthest(reason, 'below_floor');
@@ -77,13 +105,20 @@ export function decide(req: BidRequestView, snap: Snapshot, ex: ExchangeProfile,
       }
       const priceBase = snap.currencies.convert(price, currency, snap.currencies.base);
       if (!best || priceBase > bestBase) {
-        best = { imp, campaign: c, creative, price, deal, native };
+        best = { imp, campaign: c, creative, price, deal, native, user: caps?.user };
         bestBase = priceBase;
       }
     }
     if (best) (bids ??= []).push(best);
   }
   return bids ? { bids, currency } : noBid(reason);
+}
+
+/** How many bids of the request so far go to `c`. */
+function pickedFor(bids: readonly BidDecision[], c: CompiledCampaign): number {
+  let n = 0;
+  for (let i = 0; i < bids.length; i++) if (bids[i].campaign === c) n++;
+  return n;
 }
 
 /** The exchange's currency when the request accepts it, else the first accepted one we have a rate for. */

@@ -10,7 +10,17 @@ export const NO_BID_REASONS = [
   'seat_blocked',
   'unsupported_currency',
   'no_campaign',
+  /** The global kill switch, or the campaign's. */
+  'kill_switch',
+  /** Budget state not confirmed for longer than BUDGET_STALE_MS (store unreachable): budgeted campaigns stop. */
+  'budget_unconfirmed',
+  /** No budget left in this bid thread's slice (or in the budget). */
+  'budget_exhausted',
+  /** Held back by even pacing. */
+  'paced',
   'no_creative_fit',
+  /** The user saw this campaign (creative, advertiser) as often as its frequency caps allow, or the counters are unknown and it fails closed. */
+  'frequency_capped',
   'below_floor',
   'internal_error',
 ] as const;

@@ -179,6 +179,24 @@ export const CreativeSchema = Type.Unsafe<
 
 const MultiplierMap = Type.Record(Type.String({ minLength: 1 }), Factor);
 
+/** Up to a billion: in micros that stays an exact integer in a double (and in Redis's Lua). */
+const Money = Type.Number({ exclusiveMinimum: 0, maximum: 1e9 });
+
+/**
+ * Budgets in the owner's currency (the campaign's, or the advertiser's). `daily` resets at 00:00 UTC;
+ * `total` covers the whole flight. Spend is counted from billing notices (or win notices, per
+ * exchange `spendOn`) at the clearing price. See src/money/ and the README's budgets section.
+ */
+export const BudgetSchema = Type.Object(
+  {
+    daily: Type.Optional(Money),
+    total: Type.Optional(Money),
+    /** How a daily budget is spent over the day: `even` (default) or `asap`. */
+    pacing: Type.Optional(StringEnum(['even', 'asap'])),
+  },
+  Closed,
+);
+
 export const CampaignSchema = Type.Object(
   {
     id: Id,
@@ -208,6 +226,48 @@ export const CampaignSchema = Type.Object(
       ),
     ),
     targeting: Type.Optional(TargetingSchema),
+    budget: Type.Optional(BudgetSchema),
+    /**
+     * At most `max` impressions per user per window, counted per campaign, creative or advertiser
+     * (from impression notices, or win notices with `countOn: win`). Checked only with leave to use
+     * user-level data; `whenUnavailable`: `skip` the campaign (default) or `bid` when the counters
+     * cannot be read in time or the request carries no user id.
+     */
+    frequencyCaps: Type.Optional(
+      Type.Object(
+        {
+          caps: Type.Array(
+            Type.Object(
+              {
+                scope: StringEnum(['campaign', 'creative', 'advertiser']),
+                window: StringEnum(['hour', 'day', 'week', 'lifetime']),
+                max: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+              },
+              Closed,
+            ),
+            { minItems: 1, maxItems: 12 },
+          ),
+          countOn: Type.Optional(StringEnum(['impression', 'win'])),
+          whenUnavailable: Type.Optional(StringEnum(['skip', 'bid'])),
+        },
+        Closed,
+      ),
+    ),
+    /**
+     * Win-rate bid shading (off unless set): the price is multiplied by a factor in [minFactor, 1]
+     * that a controller moves to hold `targetWinRate`, so it pays less per win; never above max bid.
+     */
+    shading: Type.Optional(
+      Type.Object(
+        {
+          targetWinRate: Type.Number({ minimum: 0.01, maximum: 0.99 }),
+          minFactor: Type.Optional(Type.Number({ minimum: 0.1, maximum: 1 })),
+        },
+        Closed,
+      ),
+    ),
+    /** Stops this campaign's bids at once (every bidder), whatever its budget. */
+    killSwitch: Type.Optional(Type.Boolean()),
     creatives: Type.Array(CreativeSchema, { minItems: 1, maxItems: 1000 }),
   },
   Closed,
@@ -219,6 +279,8 @@ export const AdvertiserSchema = Type.Object(
     name: NonEmpty,
     domains: Type.Optional(Type.Array(NonEmpty, { maxItems: 10 })),
     currency: Type.Optional(Currency),
+    /** Budgets over all of the advertiser's campaigns, in the advertiser's currency (`pacing` is per campaign). */
+    budget: Type.Optional(BudgetSchema),
   },
   Closed,
 );
@@ -244,6 +306,8 @@ export const ExchangeSchema = Type.Object(
       ),
     ),
     sendNurl: Type.Optional(Type.Boolean()),
+    /** Which notice counts as spend: `billing` (default) or `win` (exchanges that send no billing notice). */
+    spendOn: Type.Optional(StringEnum(['billing', 'win'])),
     /**
      * Google Authorized Buyers style encrypted win prices: each key is `${ENV_NAME}` (read from that
      * environment variable) or the key itself, base64 or web-safe base64 of 32 bytes. With it, the
@@ -284,6 +348,7 @@ export const ConfigBundleSchema = Type.Object(
   Closed,
 );
 
+export type Budget = Static<typeof BudgetSchema>;
 export type Dayparting = Static<typeof DaypartingSchema>;
 export type Targeting = Static<typeof TargetingSchema>;
 export type SegmentRules = Static<typeof SegmentRulesSchema>;

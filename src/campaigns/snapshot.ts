@@ -17,6 +17,8 @@ export interface ExchangeProfile {
   /** The OpenRTB protocol version we answer with (the newest it speaks). */
   readonly responseVersion: string;
   readonly sendNurl: boolean;
+  /** The notice that counts as spend against budgets (config `spendOn`, default billing). */
+  readonly spendOn: 'billing' | 'win';
   readonly macros: { readonly price: string; readonly minToWin: string; readonly loss: string; readonly currency: string };
   /** Set: win and billing prices arrive encrypted with these keys (config `priceEncryption`). */
   readonly priceKeys: PriceKeys | undefined;
@@ -52,6 +54,7 @@ function profile(ex: Exchange, currencies: Currencies): ExchangeProfile {
     versions,
     responseVersion: versions.includes('2.6') ? '2.6' : versions[versions.length - 1],
     sendNurl: ex.sendNurl ?? true,
+    spendOn: ex.spendOn ?? 'billing',
     macros: { ...OPENRTB_MACROS, ...ex.macros },
     priceKeys: ex.priceEncryption ? priceKeys(ex) : undefined,
     protobufOctetStream: ex.protobuf?.octetStream === true,

@@ -86,6 +86,8 @@ export function validateBundleRules(bundle: ConfigBundle, originOf: OriginOf, en
     else advertisers.set(adv.id, adv);
     if (adv.currency && !knownCurrency(adv.currency))
       err(adv, '/currency', 'unknown_currency', `no rate for ${adv.currency} in the currency table`);
+    if (adv.budget?.pacing) err(adv, '/budget/pacing', 'not_allowed', 'pacing is set per campaign');
+    validateBudget(adv.budget, (sub, code, message) => err(adv, sub, code, message));
   }
 
   const campaignIds = new Set<string>();
@@ -117,6 +119,7 @@ export function validateBundleRules(bundle: ConfigBundle, originOf: OriginOf, en
         err(c, `/creatives/${i}`, 'required', 'a native creative needs a title or an image');
     }
     validateCampaignTargeting(c, (sub, code, message) => err(c, sub, code, message));
+    validateBudget(c.budget, (sub, code, message) => err(c, sub, code, message));
     const dt = c.multipliers?.deviceType ?? {};
     for (const key of Object.keys(dt))
       if (!/^[1-8]$/.test(key)) err(c, `/multipliers/deviceType/${key}`, 'invalid_key', 'must be a device type 1..8');
@@ -125,6 +128,13 @@ export function validateBundleRules(bundle: ConfigBundle, originOf: OriginOf, en
 }
 
 type Report = (sub: string, code: string, message: string) => void;
+
+function validateBudget(b: Campaign['budget'], report: Report): void {
+  if (!b) return;
+  if (b.daily === undefined && b.total === undefined) report('/budget', 'required', 'needs daily, total or both');
+  if (b.daily !== undefined && b.total !== undefined && b.daily > b.total) report('/budget/daily', 'out_of_range', 'must not exceed total');
+  if (b.pacing !== undefined && b.daily === undefined) report('/budget/pacing', 'required', 'pacing needs a daily budget');
+}
 
 function validateCampaignTargeting(c: Campaign, report: Report): void {
   const t = c.targeting;

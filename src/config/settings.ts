@@ -70,6 +70,26 @@ export interface Settings {
   readonly shutdownTimeoutMs: number;
   /** Test-only admin routes (crash a worker, lag the bid threads). Never in production. */
   readonly testHooks: boolean;
+  /** Budgets (src/money): how often each bid thread renews its budget slices, in ms. */
+  readonly budgetRenewMs: number;
+  /** Share of an account's budget one bid thread leases at a time (the overspend bound is one slice per thread). */
+  readonly budgetSliceFraction: number;
+  /** How long a bid's price stays reserved against the slice when no notice ends it sooner. */
+  readonly budgetHoldMs: number;
+  /** A bid thread's lease lapses this long after its last renewal (a dead instance's slice comes back). */
+  readonly budgetLeaseTtlMs: number;
+  /** Budgeted campaigns stop bidding when budget state could not be confirmed for this long. */
+  readonly budgetStaleMs: number;
+  /** The global kill switch at start (BUDGET_KILL_SWITCH=1): no bids at all. */
+  readonly budgetKillSwitch: boolean;
+  /** Frequency caps: how long a user's counters read from the store are trusted. */
+  readonly freqCacheTtlMs: number;
+  /** Frequency caps: how long a thread counts its own bid for a user while the impression notice is on its way. */
+  readonly freqHoldMs: number;
+  /** Frequency caps: users kept in the in-process counter cache. */
+  readonly freqCacheUsers: number;
+  /** Campaigns with their own label value in per-campaign metrics; the rest are "other". */
+  readonly metricsTopCampaigns: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -135,9 +155,26 @@ export function loadSettings(env: Env = process.env): Settings {
     shutdownDelayMs: int('SHUTDOWN_DELAY_MS', 0, 0, 600_000),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     testHooks: bool('BIDDER_TEST_HOOKS'),
+    budgetRenewMs: int('BUDGET_RENEW_MS', 250, 10, 60_000),
+    budgetSliceFraction: ratio('BUDGET_SLICE', 0.002),
+    budgetHoldMs: int('BUDGET_HOLD_MS', 5_000, 10, 3_600_000),
+    budgetLeaseTtlMs: int('BUDGET_LEASE_TTL_MS', 3_000, 50, 3_600_000),
+    budgetStaleMs: int('BUDGET_STALE_MS', 2_000, 50, 3_600_000),
+    budgetKillSwitch: bool('BUDGET_KILL_SWITCH'),
+    metricsTopCampaigns: int('METRICS_TOP_CAMPAIGNS', 20, 0, 1000),
+    freqCacheTtlMs: int('FREQ_CACHE_TTL_MS', 1_000, 0, 3_600_000),
+    freqHoldMs: int('FREQ_HOLD_MS', 10_000, 0, 3_600_000),
+    freqCacheUsers: int('FREQ_CACHE_USERS', 200_000, 1, 50_000_000),
   };
   if (settings.noticeDedupeWindowSeconds < settings.noticeMaxAgeSeconds)
     errors.push({ path: 'NOTICE_DEDUPE_WINDOW_SECONDS', code: 'out_of_range', message: 'must be at least NOTICE_MAX_AGE_SECONDS' });
+  if (settings.budgetHoldMs < settings.budgetRenewMs)
+    errors.push({ path: 'BUDGET_HOLD_MS', code: 'out_of_range', message: 'must be at least BUDGET_RENEW_MS' });
+  if (settings.budgetLeaseTtlMs <= settings.budgetStaleMs)
+    errors.push({ path: 'BUDGET_LEASE_TTL_MS', code: 'out_of_range', message: 'must exceed BUDGET_STALE_MS (a thread stops bidding before its lease lapses)' });
+  if (settings.budgetStaleMs <= settings.budgetRenewMs)
+    errors.push({ path: 'BUDGET_STALE_MS', code: 'out_of_range', message: 'must exceed BUDGET_RENEW_MS' });
+  if (!(settings.budgetSliceFraction > 0)) errors.push({ path: 'BUDGET_SLICE', code: 'out_of_range', message: 'must be above 0' });
   if (settings.clickhouseUrl && !/^https?:\/\//.test(settings.clickhouseUrl))
     errors.push({ path: 'CLICKHOUSE_URL', code: 'invalid_url', message: 'must start with http:// or https://' });
   if (settings.redisUrl && !/^redis(s|\+cluster)?:\/\//.test(settings.redisUrl))

@@ -19,10 +19,14 @@ export interface BidIdentity {
   readonly currency: string;
   /** Unix seconds when the bid was made. */
   readonly issuedAt: number;
+  /** The hashed user key (frequency caps count the impression for this user); only when caps are in use and user data allowed. */
+  readonly userHash?: string;
 }
 
 export function identityPayload(id: BidIdentity): string {
-  return `${id.bidId}|${id.requestId}|${id.impId}|${id.exchange}|${id.advertiserId}|${id.campaignId}|${id.creativeId}|${id.dealId}|${id.price}|${id.currency}|${id.issuedAt}`;
+  const base = `${id.bidId}|${id.requestId}|${id.impId}|${id.exchange}|${id.advertiserId}|${id.campaignId}|${id.creativeId}|${id.dealId}|${id.price}|${id.currency}|${id.issuedAt}`;
+  // Appended only when present: identities without a user sign exactly as before.
+  return id.userHash === undefined ? base : `${base}|u=${id.userHash}`;
 }
 
 /** The signed query string (without `?`), ready for type-specific parameters to follow. */
@@ -31,7 +35,9 @@ export function identityQuery(id: BidIdentity, signer: NoticeSigner): string {
     `b=${id.bidId}&r=${encodeParam(id.requestId)}&i=${encodeParam(id.impId)}` +
     `&a=${id.advertiserId}&c=${id.campaignId}&cr=${id.creativeId}` +
     (id.dealId ? `&d=${encodeParam(id.dealId)}` : '') +
-    `&bp=${id.price}&bc=${id.currency}&t=${id.issuedAt}&s=${signer.sign(identityPayload(id))}`
+    `&bp=${id.price}&bc=${id.currency}&t=${id.issuedAt}` +
+    (id.userHash !== undefined ? `&u=${id.userHash}` : '') +
+    `&s=${signer.sign(identityPayload(id))}`
   );
 }
 
@@ -61,6 +67,8 @@ export function readIdentity(q: URLSearchParams, exchange: string, signer: Notic
   const currency = q.get('bc');
   const issuedAt = Number(q.get('t'));
   const signature = q.get('s');
+  const userHash = q.get('u');
+  if (userHash !== null && !/^[A-Za-z0-9_-]{1,64}$/.test(userHash)) return 'missing_field';
   if (!bidId || !campaignId || !creativeId || !currency || !signature || !(price > 0) || !Number.isInteger(issuedAt))
     return 'missing_field';
   const id: BidIdentity = {
@@ -75,6 +83,7 @@ export function readIdentity(q: URLSearchParams, exchange: string, signer: Notic
     price,
     currency,
     issuedAt,
+    ...(userHash !== null ? { userHash } : {}),
   };
   return signer.verify(identityPayload(id), signature) ? id : 'bad_signature';
 }

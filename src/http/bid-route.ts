@@ -23,6 +23,9 @@ import type { BidRequestView } from '../openrtb/request-view.js';
 import { acceptsGzip, gunzipLimited, gzip } from './gzip.js';
 import { PRIVACY_OUTCOMES, privacyOutcome, type PrivacyOutcome } from '../privacy/privacy-outcome.js';
 import type { RequestGate } from './request-gate.js';
+import type { BudgetLedger } from '../money/budget-ledger.js';
+import { userHash, type FrequencyService } from '../money/frequency.js';
+import type { UserCaps } from '../bidding/money-gate.js';
 
 export interface BidRouteDeps {
   readonly settings: Settings;
@@ -38,6 +41,10 @@ export interface BidRouteDeps {
   readonly clock?: () => number;
   /** Load shedding and in-flight accounting for this thread (request-gate.ts); absent: every request is taken. */
   readonly gate?: RequestGate;
+  /** This thread's budgets, pacing and kill switch (money/budget-ledger.ts); absent: none apply. */
+  readonly money?: BudgetLedger;
+  /** Frequency caps: the user's counters, looked up alongside the audience; absent: caps are never met (fail-open/closed per campaign). */
+  readonly frequency?: FrequencyService;
 }
 
 const now = () => performance.now();
@@ -173,23 +180,31 @@ class PendingBid implements BodySink {
     this.privacy = privacyOutcome(req, settings);
     this.h.deps.metrics.privacy[this.privacy.reason].inc();
     const audiences = this.h.deps.audiences;
-    // Without leave to use user-level data nothing user-keyed is looked up: a complete, empty audience.
-    if (!this.privacy.userData || !audiences || !this.snap.index.usesSegments) return this.bid(req, budget, NO_AUDIENCE);
+    const frequency = this.h.deps.frequency;
+    // Without leave to use user-level data nothing user-keyed is looked up: a complete, empty audience, no caps.
+    const segments = this.privacy.userData && audiences !== undefined && this.snap.index.usesSegments;
+    const capped = this.privacy.userData && frequency !== undefined && frequency.windows(this.snap).length > 0;
+    if (!segments && !capped) return this.bid(req, budget, NO_AUDIENCE, undefined);
+    const keys = userKeys(req, this.ex.id);
     const left = budget - (this.h.clock() - this.start) - settings.scoringReserveMs;
-    const audience = audiences.resolve(userKeys(req, this.ex.id), Math.min(settings.audienceLookupBudgetMs, left));
-    if (!(audience instanceof Promise)) return this.bid(req, budget, audience);
-    audience.then((a) => {
-      if (!this.aborted) this.res.cork(() => this.bid(req, budget, a));
+    const lookupBudget = Math.min(settings.audienceLookupBudgetMs, left);
+    // Both lookups run at once, inside the same slice of the deadline.
+    const audience = segments ? audiences!.resolve(keys, lookupBudget) : NO_AUDIENCE;
+    const user = capped ? userHash(keys) : undefined;
+    const caps = user !== undefined ? frequency!.resolve(user, frequency!.windows(this.snap), lookupBudget) : undefined;
+    if (!(audience instanceof Promise) && !(caps instanceof Promise)) return this.bid(req, budget, audience, caps);
+    void Promise.all([audience, caps]).then(([a, c]) => {
+      if (!this.aborted) this.res.cork(() => this.bid(req, budget, a, c));
     });
   }
 
-  private bid(req: BidRequestView, budget: number, audience: Audience): void {
+  private bid(req: BidRequestView, budget: number, audience: Audience, caps: UserCaps | undefined): void {
     let decision;
     let built;
     const nowMs = Date.now();
     const nowSec = Math.floor(nowMs / 1000);
     try {
-      decision = decide(req, this.snap, this.ex, nowMs, audience);
+      decision = decide(req, this.snap, this.ex, nowMs, audience, this.h.deps.money, caps);
       // Inside the try too: a throw while writing the response must be a counted no-bid, not an uncaught exception.
       if (decision.noBid === undefined) {
         if (this.protobufType === undefined) built = buildBidResponse(req.id, decision.bids, decision.currency, this.ex, this.h.ctx, nowSec);
@@ -205,6 +220,9 @@ class PendingBid implements BodySink {
     if (decision.noBid !== undefined) return this.noBid(decision.noBid, undefined, req.id);
     if (this.h.clock() - this.start >= budget) return this.noBid('deadline', undefined, req.id);
     const body = built!.json; // protobuf bytes for a protobuf request
+    // Counted before the answer leaves: a notice for this bid can never arrive before its reservation.
+    this.h.deps.money?.reserve(built!.identities, this.snap.currencies, nowMs);
+    if (caps !== undefined) this.h.deps.frequency!.bid(caps.user, built!.identities, this.h.deps.frequency!.windows(this.snap));
     const res = this.res.writeStatus('200 OK').writeHeader('content-type', this.protobufType ?? 'application/json').writeHeader('x-openrtb-version', this.ex.responseVersion);
     if (this.acceptGzip) res.writeHeader('content-encoding', 'gzip').end(gzip(body));
     else res.end(body);

@@ -14,6 +14,8 @@ import type { NoticeDedupe } from '../events/notice-dedupe.js';
 import type { NoticeMetrics, NoticeResult } from '../metrics/notice-metrics.js';
 import { NOTICE_TYPES, readNotice, type NoticeType } from '../events/notices.js';
 import { clickToken, readClickToken } from '../events/click-token.js';
+import type { BudgetLedger } from '../money/budget-ledger.js';
+import type { FrequencyService } from '../money/frequency.js';
 
 export interface NoticeRouteDeps {
   readonly snapshots: SnapshotRef;
@@ -29,6 +31,10 @@ export interface NoticeRouteDeps {
    * instead of being told 204 for an event that would be dropped. Default: always true.
    */
   readonly accepting?: () => boolean;
+  /** Budgets: spend notices are recorded against them (once per event id), loss notices end reservations. */
+  readonly money?: BudgetLedger;
+  /** Frequency caps: impression (or win) notices carrying a user are counted, once per bid. */
+  readonly frequency?: FrequencyService;
 }
 
 const GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
@@ -40,9 +46,10 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
     deps.metrics.count(type, 'shutting_down');
     res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '1').writeHeader('content-type', 'text/plain').end('shutting_down', true);
   };
-  const record = (type: string, event: BidderEvent, also?: NoticeResult) => {
+  const record = (type: string, event: BidderEvent, also?: NoticeResult, onFirst?: () => void) => {
     void deps.dedupe.firstSeen(event.event_id).then((first) => {
       if (!first) return deps.metrics.count(type, 'duplicate');
+      onFirst?.();
       deps.events.write(event);
       deps.metrics.count(type, 'accepted');
       if (also) deps.metrics.count(type, also);
@@ -71,7 +78,18 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
     const priceKeys = snap.exchanges.get(exchange)!.priceKeys;
     const r = readNotice(type, exchange, q, { signer: deps.signer, currencies: snap.currencies, nowSec, maxAgeSec: deps.maxAgeSec, priceKeys });
     if (typeof r === 'string') return refuse(r, r === 'bad_signature' ? '403 Forbidden' : '400 Bad Request');
-    record(type, r.event, r.priceMissing ? 'price_missing' : undefined);
+    const frequency = deps.frequency;
+    const user = r.identity.userHash;
+    const count =
+      frequency !== undefined && user !== undefined && (type === 'impression' || type === 'win') && type === (snap.index.anyById.get(r.identity.campaignId)?.frequency?.countOn ?? 'impression')
+        ? () => void frequency.record(user, r.identity, frequency.windows(snap), nowSec).catch(() => undefined)
+        : undefined;
+    record(type, r.event, r.priceMissing ? 'price_missing' : undefined, count);
+    if (deps.money !== undefined) {
+      const e = r.event;
+      const prices = e.type === 'win' || e.type === 'billing' ? { clearCpmBase: e.clear_cpm_base, bidCpmBase: e.bid_cpm_base } : {};
+      deps.money.notice(type, snap.exchanges.get(exchange)!.spendOn, { eventId: e.event_id, exchange, identity: r.identity, ...prices }, snap.currencies, nowSec * 1000);
+    }
     if (type === 'impression') return gif(res);
     if (type === 'click') {
       const landing = snap.index.creative(r.identity.creativeId)?.landingUrl;

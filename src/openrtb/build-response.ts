@@ -66,6 +66,7 @@ export function buildBidResponseObject(
       price: d.price,
       currency,
       issuedAt: nowSec,
+      ...(d.user !== undefined ? { userHash: d.user } : {}),
     };
     identities[i] = id;
     const urls = noticeUrls(ctx.noticeBaseUrl, ex, id, ctx.signer);

@@ -89,6 +89,54 @@ export interface CompiledCampaign {
   readonly videos: readonly CompiledCreative[];
   readonly audios: readonly CompiledCreative[];
   readonly natives: readonly CompiledCreative[];
+  /** Stops the campaign's bids (config `killSwitch`). */
+  readonly killSwitch: boolean;
+  /** Its budgets and its advertiser's; undefined: no budget applies. */
+  readonly budget: CompiledBudget | undefined;
+  /** Its frequency caps; undefined: none. */
+  readonly frequency: CompiledFrequency | undefined;
+  /** Win-rate bid shading; undefined: off (the default). */
+  readonly shading: { readonly targetWinRate: number; readonly minFactor: number } | undefined;
+}
+
+export interface CompiledCap {
+  readonly scope: 'campaign' | 'creative' | 'advertiser';
+  readonly window: 'hour' | 'day' | 'week' | 'lifetime';
+  readonly max: number;
+}
+
+export interface CompiledFrequency {
+  readonly caps: readonly CompiledCap[];
+  readonly countOn: 'impression' | 'win';
+  /** Bid when the user's counters are unknown (store down or slow, no user id); else skip. */
+  readonly failOpen: boolean;
+}
+
+/** Budget limits in micros (millionths) of the owner's currency; undefined: no such limit. */
+export interface CompiledBudget {
+  readonly daily: number | undefined;
+  readonly total: number | undefined;
+  readonly pacing: 'even' | 'asap';
+  readonly advertiserDaily: number | undefined;
+  readonly advertiserTotal: number | undefined;
+  /** The advertiser's currency (its budgets are kept in it). */
+  readonly advertiserCurrency: string;
+}
+
+const micros = (x: number | undefined) => (x === undefined ? undefined : Math.round(x * 1e6));
+
+function compileBudget(c: Campaign, adv: Advertiser | undefined, base: string): CompiledBudget | undefined {
+  const b = c.budget;
+  const a = adv?.budget;
+  if (!b && !a) return undefined;
+  return {
+    daily: micros(b?.daily),
+    total: micros(b?.total),
+    pacing: b?.pacing ?? 'even',
+    advertiserDaily: micros(a?.daily),
+    advertiserTotal: micros(a?.total),
+    advertiserCurrency: adv?.currency ?? base,
+  };
 }
 
 export function compileCampaign(c: Campaign, adv: Advertiser | undefined, currencies: Currencies): CompiledCampaign {
@@ -127,6 +175,12 @@ export function compileCampaign(c: Campaign, adv: Advertiser | undefined, curren
     videos: creatives.filter((cr) => cr.type === 'video'),
     audios: creatives.filter((cr) => cr.type === 'audio'),
     natives: creatives.filter((cr) => cr.type === 'native'),
+    killSwitch: c.killSwitch === true,
+    budget: compileBudget(c, adv, currencies.base),
+    frequency: c.frequencyCaps
+      ? { caps: c.frequencyCaps.caps, countOn: c.frequencyCaps.countOn ?? 'impression', failOpen: c.frequencyCaps.whenUnavailable === 'bid' }
+      : undefined,
+    shading: c.shading ? { targetWinRate: c.shading.targetWinRate, minFactor: c.shading.minFactor ?? 0.5 } : undefined,
   };
 }
 

@@ -24,6 +24,8 @@ export interface DeviceFacts {
 export class TargetingIndex {
   readonly campaigns: readonly CompiledCampaign[];
   readonly byId: ReadonlyMap<string, CompiledCampaign>;
+  /** Every campaign of the configuration, paused ones too (their late notices still count against budgets and caps). */
+  readonly anyById: ReadonlyMap<string, CompiledCampaign>;
   private readonly creatives: ReadonlyMap<string, CompiledCreative>;
   readonly words: number;
   /** Some campaign targets device type, OS or browser, so the user agent may need parsing. */
@@ -78,6 +80,7 @@ export class TargetingIndex {
     compiled.forEach((c, i) => (c.rank = i));
     this.campaigns = compiled;
     this.byId = new Map(compiled.map((c) => [c.id, c]));
+    this.anyById = new Map(all.map((c) => [c.id, c]));
     // Paused campaigns' creatives too: ads already served keep their click redirect.
     this.creatives = new Map(
       all.flatMap((c) => [...c.banners, ...c.videos, ...c.audios, ...c.natives]).map((cr) => [cr.id, cr] as const),

@@ -28,8 +28,12 @@ import { BidLog } from '../events/bid-log.js';
 import { buildBidApp } from '../app.js';
 import { listenShared, type Listening } from '../http/listen.js';
 import { busyLoop, closeApp, drainBidServer, threadGate, type ThreadGate } from '../http/bid-server.js';
-import { ForwardingEventSink, MainLink, RemoteNoticeDedupe, RemoteSegmentStore, TrackedDedupe } from './remote.js';
+import { ForwardingEventSink, MainLink, RemoteBudgetStore, RemoteFrequencyStore, RemoteNoticeDedupe, RemoteSegmentStore, TrackedDedupe } from './remote.js';
 import { log } from '../log.js';
+import { RedisBudgetStore } from '../money/redis-budget-store.js';
+import { buildFrequency, buildLedger } from '../money/build-money.js';
+import { RedisFrequencyStore } from '../money/frequency-store.js';
+import type { BudgetLedger } from '../money/budget-ledger.js';
 
 /** Reported by the main thread only (they describe the process, not a thread). */
 const MAIN_THREAD_METRICS = ['bidder_campaigns_live', 'bidder_config_version', 'bidder_config_reloads_total'];
@@ -46,6 +50,7 @@ let app: TemplatedApp | undefined;
 let listening: Listening | undefined;
 let thread: ThreadGate | undefined;
 let audiences: AudienceService | undefined;
+let money: BudgetLedger | undefined;
 let ending = false;
 const metrics = new BidderMetrics({ defaultMetrics: false });
 for (const name of MAIN_THREAD_METRICS) metrics.registry.removeSingleMetric(name);
@@ -84,6 +89,7 @@ async function start(): Promise<void> {
   const redis = settings.redisUrl ? createRedis(settings.redisUrl) : undefined;
   audiences = await buildAudiences(settings, audienceMetrics, redis ? new RedisSegmentStore(redis, redis) : new RemoteSegmentStore(link));
   const dedupe = new TrackedDedupe(redis ? new RedisNoticeDedupe(redis, settings.noticeDedupeWindowSeconds) : new RemoteNoticeDedupe(link));
+  money = buildLedger(settings, snapshots, redis ? new RedisBudgetStore(redis) : new RemoteBudgetStore(link), metrics.registry);
   thread = threadGate(settings, metrics.registry, `w${init.index}`);
   const gate = thread.gate;
   const signer = await loadSigner(settings);
@@ -95,6 +101,8 @@ async function start(): Promise<void> {
     audienceMetrics,
     signer,
     gate,
+    money,
+    frequency: buildFrequency(settings, redis ? new RedisFrequencyStore(redis) : new RemoteFrequencyStore(link), metrics.registry),
     isReady: () => true,
     notices: {
       events: sink,
@@ -163,6 +171,7 @@ async function finish(code: number, inFlightLeft: number): Promise<void> {
   for (const t of timers) clearInterval(t);
   thread?.lag.stop();
   try {
+    await money?.stop();
     await sink.close();
     post({ t: 'final', metrics: await metrics.registry.getMetricsAsJSON(), inFlightLeft });
     await audiences?.close();

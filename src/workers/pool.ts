@@ -20,6 +20,21 @@ import type { SegmentStore } from '../audiences/segment-store.js';
 import type { PoolMetrics } from '../metrics/thread-metrics.js';
 import type { FromWorker, MetricsJson, ToWorker, WorkerInit } from './protocol.js';
 import { log } from '../log.js';
+import type { BudgetStore, LeaseRequest, SpendEntry } from '../money/budget-store.js';
+import type { BucketRef, FrequencyHit, FrequencyStore } from '../money/frequency-store.js';
+
+function budgetCall(store: BudgetStore, method: string, args: readonly unknown[]): Promise<unknown> {
+  switch (method) {
+    case 'budgetRenew':
+      return store.renew(args[0] as string, args[1] as LeaseRequest[], args[2] as number);
+    case 'budgetSpend':
+      return store.recordSpend(args[0] as string, args[1] as SpendEntry[], args[2] as number);
+    case 'budgetSpent':
+      return store.spent(args[0] as string[]);
+    default:
+      return store.setKill(args[0] as boolean, args[1] as string | undefined);
+  }
+}
 
 export interface PoolDeps {
   readonly settings: Settings;
@@ -33,6 +48,10 @@ export interface PoolDeps {
   /** Main-thread stores that workers without Redis call: lookups (segments) and firstSeen (notices). */
   readonly segmentStore: SegmentStore;
   readonly dedupe: NoticeDedupe;
+  /** The embedded budget store (workers without Redis renew their budget slices against it). */
+  readonly budgetStore?: BudgetStore;
+  /** The embedded frequency store (workers without Redis read and count caps on it). */
+  readonly frequencyStore?: FrequencyStore;
   readonly metrics: PoolMetrics;
   /** The worker script (default: bid-worker.js next to this file). */
   readonly workerUrl?: URL;
@@ -208,6 +227,9 @@ export class WorkerPool {
       } else if (method === 'metaVersion') result = store.metaVersion();
       else if (method === 'listSegments') result = store.listSegments();
       else if (method === 'firstSeen') result = this.deps.dedupe.firstSeen(args[0] as string);
+      else if (method.startsWith('budget') && this.deps.budgetStore) result = budgetCall(this.deps.budgetStore, method, args);
+      else if (method === 'freqCounts' && this.deps.frequencyStore) result = this.deps.frequencyStore.counts(args[0] as string, args[1] as BucketRef[]);
+      else if (method === 'freqRecord' && this.deps.frequencyStore) result = this.deps.frequencyStore.record(args[0] as string, args[1] as FrequencyHit);
       else return reply(false, undefined, `unknown call ${method}`);
       Promise.resolve(result).then(
         (v) => reply(true, v),

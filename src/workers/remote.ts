@@ -7,6 +7,8 @@ import type { BidderEvent, EventSink } from '../events/event-types.js';
 import type { NoticeDedupe } from '../events/notice-dedupe.js';
 import type { MembershipRow, SegmentMeta, SegmentStore, UserSegments } from '../audiences/segment-store.js';
 import type { FromWorker, RpcMethod } from './protocol.js';
+import type { BudgetStore, KillState, LeaseRequest, RenewResult, SpendEntry } from '../money/budget-store.js';
+import type { BucketRef, FrequencyHit, FrequencyStore } from '../money/frequency-store.js';
 
 type Post = (m: FromWorker) => void;
 
@@ -93,6 +95,38 @@ export class RemoteNoticeDedupe implements NoticeDedupe {
     // Same contract as the others: when the check cannot be made, record (storage keeps one row per event id).
     return this.link.call<boolean>('firstSeen', eventId).catch(() => true);
   }
+}
+
+/** The embedded budget store (on the main thread: one per process, shared by its bid threads). */
+export class RemoteBudgetStore implements BudgetStore {
+  readonly kind = 'memory' as const;
+  constructor(private readonly link: MainLink) {}
+  renew(holder: string, requests: readonly LeaseRequest[], leaseTtlMs: number): Promise<RenewResult> {
+    return this.link.call('budgetRenew', holder, requests, leaseTtlMs);
+  }
+  recordSpend(eventId: string, entries: readonly SpendEntry[], markerTtlSec: number): Promise<boolean> {
+    return this.link.call('budgetSpend', eventId, entries, markerTtlSec);
+  }
+  spent(accounts: readonly string[]): Promise<number[]> {
+    return this.link.call('budgetSpent', accounts);
+  }
+  setKill(on: boolean, campaign?: string): Promise<KillState> {
+    return this.link.call('budgetKill', on, campaign);
+  }
+  async close(): Promise<void> {}
+}
+
+/** The embedded frequency store (on the main thread, shared by the process's bid threads). */
+export class RemoteFrequencyStore implements FrequencyStore {
+  readonly kind = 'memory' as const;
+  constructor(private readonly link: MainLink) {}
+  counts(user: string, buckets: readonly BucketRef[]): Promise<Record<string, number>[]> {
+    return this.link.call('freqCounts', user, buckets);
+  }
+  record(user: string, hit: FrequencyHit): Promise<void> {
+    return this.link.call('freqRecord', user, hit);
+  }
+  async close(): Promise<void> {}
 }
 
 /** Counts dedupe checks under way: a notice's event is written only when its check answers, so a drain waits for them. */

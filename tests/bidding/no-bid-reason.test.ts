@@ -10,7 +10,11 @@ const NOW = Date.parse('2026-01-12T12:00:00Z');
 
 describe('furthest', () => {
   it('the pipeline order', () => {
-    expect(NO_BID_REASONS).toEqual(['overloaded', 'deadline', 'seat_blocked', 'unsupported_currency', 'no_campaign', 'no_creative_fit', 'below_floor', 'internal_error']);
+    expect(NO_BID_REASONS).toEqual([
+      'overloaded', 'deadline', 'seat_blocked', 'unsupported_currency', 'no_campaign',
+      'kill_switch', 'budget_unconfirmed', 'budget_exhausted', 'paced',
+      'no_creative_fit', 'frequency_capped', 'below_floor', 'internal_error',
+    ]);
   });
 
   it('picks the later stage of any two, in either order, and is idempotent', () => {

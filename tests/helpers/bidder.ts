@@ -20,6 +20,7 @@ import type { EventStore } from '../../src/events/event-store.js';
 import { MemoryNoticeDedupe, type NoticeDedupe } from '../../src/events/notice-dedupe.js';
 import { NoticeMetrics } from '../../src/metrics/notice-metrics.js';
 import { BidLog } from '../../src/events/bid-log.js';
+import type { FrequencyService } from '../../src/money/frequency.js';
 
 export interface HttpResult {
   status: number;
@@ -60,6 +61,8 @@ export interface StartOptions {
   dedupe?: NoticeDedupe;
   /** Serves reports on the admin port from this store. */
   reportStore?: EventStore;
+  /** Frequency caps (default: none). */
+  frequency?: FrequencyService;
 }
 
 export async function startBidder(opts: StartOptions = {}): Promise<TestBidder> {
@@ -100,6 +103,7 @@ export async function startBidder(opts: StartOptions = {}): Promise<TestBidder> 
     },
     bidLog: opts.events && new BidLog(opts.events, settings.bidLogSampleRate, settings.requestLogSampleRate, 'test-'),
     reports: opts.reportStore && { store: opts.reportStore },
+    frequency: opts.frequency,
   };
   const bid = await listenExclusive(buildBidApp(deps), '127.0.0.1', 0);
   const admin = await listenExclusive(buildAdminApp(deps), '127.0.0.1', 0);

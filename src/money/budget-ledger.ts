@@ -1,0 +1,426 @@
+/**
+ * One bid thread's view of budgets (a lease holder). The hot path only reads and bumps counters
+ * here, never awaits: `verdict` says whether a campaign may bid now, `reserve` counts a bid's price
+ * against the thread's slice. In the background, every `renewMs`, `renew` sends the store what the
+ * thread has in flight and gets its slices (leases) back with the global spend and the kill switch.
+ *
+ * The rule that gives the overspend bound (README, "Budgets, pacing and frequency caps"):
+ * between two renewals a thread commits at most its grant, counting what it had in flight at the
+ * renewal (`base`) and every bid since (`used`); reservations that end (loss, a recorded win, the
+ * hold window passing) free room only at the next renewal, when the store has seen the spend.
+ */
+import type { SnapshotRef } from '../campaigns/snapshot.js';
+import type { CompiledCampaign } from '../targeting/compiled-campaign.js';
+import type { NoBidReason } from '../bidding/no-bid-reason.js';
+import type { MoneyGate } from '../bidding/money-gate.js';
+import type { BidIdentity } from '../events/bid-identity.js';
+import type { Currencies } from '../bidding/currency.js';
+import type { BudgetStore, LeaseRequest, SpendEntry } from './budget-store.js';
+import { accountsOf, dayOf, dayStartMs, DAY_MS } from './accounts.js';
+import { EvenPacer } from './pacing.js';
+import { ShadingController } from './shading.js';
+import { OTHER, type MoneyMetrics } from '../metrics/money-metrics.js';
+import type { NoticeType } from '../events/notices.js';
+
+export interface LedgerOptions {
+  /** Unique per bid thread and start. */
+  readonly holder: string;
+  readonly store: BudgetStore;
+  readonly snapshots: SnapshotRef;
+  /** Share of an account's budget a thread leases at a time. */
+  readonly sliceFraction: number;
+  readonly renewMs: number;
+  /** How long a bid's price stays reserved when no notice ends it sooner. */
+  readonly holdMs: number;
+  /** A thread's lease lapses this long after its last renewal. */
+  readonly leaseTtlMs: number;
+  /** Budgeted campaigns stop when no renewal succeeded for this long. */
+  readonly staleMs: number;
+  /** Remembers spend event ids this long (at least the notice dedupe window). */
+  readonly eventTtlSec: number;
+  /** BUDGET_KILL_SWITCH: everything stopped, whatever the store says. */
+  readonly killAll?: boolean;
+  /** Epoch ms; injectable for tests. */
+  readonly clock?: () => number;
+  readonly random?: () => number;
+  readonly onRenew?: (ledger: BudgetLedger) => void;
+  readonly metrics?: MoneyMetrics;
+}
+
+/** What the ledger reads from an accepted notice. */
+export interface NoticeFacts {
+  readonly eventId: string;
+  readonly exchange: string;
+  readonly identity: BidIdentity;
+  /** CPMs in the base currency (win and billing notices). */
+  readonly clearCpmBase?: number;
+  readonly bidCpmBase?: number;
+}
+
+/** One account as this thread sees it. Amounts in micros of the account's currency. */
+export interface Slot {
+  readonly account: string;
+  limit: number;
+  granted: number;
+  spent: number;
+  /** In flight at the last renewal. */
+  base: number;
+  /** Committed since the last renewal. */
+  used: number;
+  /** In flight now. */
+  outstanding: number;
+  readonly ttlSec: number;
+}
+
+interface CampaignMoney {
+  readonly campaign: CompiledCampaign;
+  readonly slots: readonly Slot[];
+  /** Per slot: micros of its currency per unit of the campaign's currency. */
+  readonly factors: readonly number[];
+  readonly daily: Slot | undefined;
+  readonly pacer: EvenPacer | undefined;
+}
+
+interface Reservation {
+  readonly bidId: string;
+  readonly money: CampaignMoney;
+  /** Micros of the campaign's currency; 0 once released. */
+  amount: number;
+  readonly expiresAt: number;
+}
+
+export class BudgetLedger implements MoneyGate {
+  stopAll: boolean;
+  /** Epoch ms of the last successful renewal. */
+  confirmedAt = 0;
+  renewals = 0;
+  failures = 0;
+  private killed: ReadonlySet<string> = new Set();
+  private campaigns = new Map<string, CampaignMoney>();
+  private slots = new Map<string, Slot>();
+  /** Win-rate bid shading, per campaign that has it on. */
+  private shaders = new Map<string, ShadingController>();
+  private builtFor: { version: number; day: string } | undefined;
+  private readonly held: Reservation[] = [];
+  private heldHead = 0;
+  private readonly byBid = new Map<string, Reservation>();
+  private timer: NodeJS.Timeout | undefined;
+  private renewing: Promise<void> | undefined;
+  private readonly clock: () => number;
+  private readonly random: () => number;
+  /** Spend that could not be recorded yet (store down): retried, idempotently, on each renewal. */
+  private readonly retry: { eventId: string; entries: SpendEntry[]; bidId: string }[] = [];
+
+  constructor(private readonly o: LedgerOptions) {
+    this.clock = o.clock ?? Date.now;
+    this.random = o.random ?? Math.random;
+    this.stopAll = o.killAll === true;
+    this.rebuild(this.clock());
+  }
+
+  start(): this {
+    void this.renew();
+    this.timer = setInterval(() => void this.renew(), this.o.renewMs);
+    this.timer.unref();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.renewing;
+  }
+
+  // ----- hot path
+
+  verdict(c: CompiledCampaign, nowMs: number, picked = 0): NoBidReason | undefined {
+    if (this.killed.size > 0 && this.killed.has(c.id)) return 'kill_switch';
+    if (c.budget === undefined) return undefined;
+    let m = this.campaigns.get(c.id);
+    if (m === undefined || m.campaign !== c) {
+      this.rebuild(nowMs); // a new snapshot (once per version): its slots keep their state
+      m = this.campaigns.get(c.id);
+      if (m === undefined || m.campaign !== c) return 'budget_unconfirmed';
+    }
+    if (nowMs - this.confirmedAt > this.o.staleMs) return 'budget_unconfirmed';
+    const cost = c.maxBid * 1000 * (picked + 1); // micros of one impression at max bid, with the request's other imps it already won
+    for (let i = 0; i < m.slots.length; i++) {
+      const s = m.slots[i];
+      if (s.base + s.used + cost * m.factors[i] > s.granted) return 'budget_exhausted';
+    }
+    if (m.pacer !== undefined && m.pacer.p < 1 && this.random() >= m.pacer.p) return 'paced';
+    return undefined;
+  }
+
+  shading(c: CompiledCampaign): number {
+    return this.shaders.get(c.id)?.factor ?? 1;
+  }
+
+  /** Counts each bid's price against its campaign's slices until a notice ends it or the hold window passes. */
+  reserve(bids: readonly BidIdentity[], currencies: Currencies, nowMs: number): void {
+    const metrics = this.o.metrics;
+    for (let i = 0; i < bids.length; i++) {
+      const b = bids[i];
+      if (metrics !== undefined) metrics.bids.labels(metrics.labels.of(this.o.snapshots.current, b.campaignId)).inc();
+      if (this.shaders.size > 0) this.shaders.get(b.campaignId)?.bid();
+      const m = this.campaigns.get(b.campaignId);
+      if (m === undefined) continue;
+      const amount = currencies.convert(b.price, b.currency, m.campaign.currency) * 1000;
+      if (!(amount > 0)) continue;
+      for (let k = 0; k < m.slots.length; k++) {
+        const s = m.slots[k];
+        s.used += amount * m.factors[k];
+        s.outstanding += amount * m.factors[k];
+      }
+      const r: Reservation = { bidId: b.bidId, money: m, amount, expiresAt: nowMs + this.o.holdMs };
+      this.held.push(r);
+      this.byBid.set(b.bidId, r);
+    }
+  }
+
+  // ----- notices
+
+  /**
+   * An accepted notice: a loss ends the bid's reservation; the exchange's spend notice (billing,
+   * or win with `spendOn: win`) records spend; a win counts for the win rate and price metrics.
+   */
+  notice(type: NoticeType, spendOn: 'billing' | 'win', n: NoticeFacts, currencies: Currencies, nowMs: number): void {
+    const metrics = this.o.metrics;
+    if (type === 'loss') return this.release(n.identity.bidId);
+    if (type === 'win' && this.shaders.size > 0) this.shaders.get(n.identity.campaignId)?.win();
+    if (type === 'win' && metrics !== undefined && n.clearCpmBase !== undefined) {
+      metrics.wins.labels(metrics.labels.of(this.o.snapshots.current, n.identity.campaignId)).inc();
+      metrics.clearingPrice.labels(n.exchange).observe(n.clearCpmBase);
+      if (n.bidCpmBase) metrics.clearingToBid.labels(n.exchange).observe(n.clearCpmBase / n.bidCpmBase);
+    }
+    if (type === spendOn && n.clearCpmBase !== undefined)
+      void this.spend(n.eventId, n.identity.bidId, n.identity.campaignId, n.clearCpmBase, currencies, nowMs).then((added) => {
+        if (added && metrics !== undefined) metrics.spend.labels(metrics.labels.of(this.o.snapshots.current, n.identity.campaignId)).inc(n.clearCpmBase! / 1000);
+      });
+  }
+
+  /** A loss notice: the bid will cost nothing. */
+  release(bidId: string): void {
+    const r = this.byBid.get(bidId);
+    if (r === undefined) return;
+    this.byBid.delete(bidId);
+    this.free(r);
+  }
+
+  /**
+   * A spend notice (billing, or win for `spendOn: win` exchanges): records the clearing price
+   * (CPM in the base currency) once per event id, then ends the bid's reservation when it is ours.
+   */
+  spend(eventId: string, bidId: string, campaignId: string, clearCpmBase: number, currencies: Currencies, nowMs: number): Promise<boolean> {
+    const c = this.o.snapshots.current.index.anyById.get(campaignId) ?? this.campaigns.get(campaignId)?.campaign;
+    if (c === undefined || c.budget === undefined) {
+      this.release(bidId);
+      return Promise.resolve(false);
+    }
+    const day = dayOf(nowMs);
+    const entries: SpendEntry[] = accountsOf(c, day).map((a) => ({
+      account: a.account,
+      amount: Math.round(currencies.convert(clearCpmBase, currencies.base, a.owner === 'campaign' ? c.currency : c.budget!.advertiserCurrency) * 1000),
+      ttlSec: a.ttlSec,
+    }));
+    return this.o.store.recordSpend(eventId, entries, this.o.eventTtlSec).then(
+      (added) => {
+        this.release(bidId);
+        return added;
+      },
+      () => {
+        if (this.retry.length < 100_000) this.retry.push({ eventId, entries, bidId });
+        return false;
+      },
+    );
+  }
+
+  // ----- background
+
+  /** One renewal: expire reservations, send what is in flight, take the grants and the kill switch. */
+  renew(): Promise<void> {
+    if (this.renewing) return this.renewing;
+    this.renewing = this.renewOnce().finally(() => (this.renewing = undefined));
+    return this.renewing;
+  }
+
+  private async renewOnce(): Promise<void> {
+    const now = this.clock();
+    this.rebuild(now);
+    this.expire(now);
+    await this.flushRetries();
+    const slots = [...this.slots.values()];
+    const requests: LeaseRequest[] = slots.map((s) => ({
+      account: s.account,
+      limit: s.limit,
+      want: Math.max(1, Math.floor(s.limit * this.o.sliceFraction)),
+      outstanding: Math.ceil(s.outstanding),
+      ttlSec: s.ttlSec,
+    }));
+    // What is in flight as the request leaves: bids made while it travels count as `used` on top.
+    const base = slots.map((s) => s.outstanding);
+    const usedBefore = slots.map((s) => s.used);
+    try {
+      const r = await this.o.store.renew(this.o.holder, requests, this.o.leaseTtlMs);
+      slots.forEach((s, i) => {
+        s.granted = r.grants[i].granted;
+        s.spent = r.grants[i].spent;
+        s.base = base[i];
+        s.used -= usedBefore[i];
+      });
+      this.stopAll = this.o.killAll === true || r.kill.all;
+      this.killed = new Set(r.kill.campaigns);
+      this.confirmedAt = now;
+      this.renewals++;
+      this.o.metrics?.renewals.labels('ok').inc();
+      const at = this.clock();
+      for (const m of this.campaigns.values())
+        if (m.pacer && m.daily) m.pacer.update(m.daily.limit, m.daily.spent, dayStartMs(at), DAY_MS, at);
+    } catch {
+      this.failures++;
+      this.o.metrics?.renewals.labels('failed').inc();
+    }
+    this.steer(this.clock());
+    this.report(now);
+    this.o.onRenew?.(this);
+  }
+
+  /** Win-rate shading: one control step per campaign when due; decisions and factors as metrics. */
+  private steer(now: number): void {
+    const metrics = this.o.metrics;
+    for (const [id, s] of this.shaders) {
+      const move = s.update(now);
+      if (move === undefined || metrics === undefined) continue;
+      const label = metrics.labels.of(this.o.snapshots.current, id);
+      metrics.shadingMoves.labels(label, move).inc();
+      if (label !== OTHER) metrics.shadingFactor.labels(label).set(s.factor);
+    }
+  }
+
+  /** Campaign → slots for the current snapshot and day (slots keep their state across rebuilds). */
+  private rebuild(now: number): void {
+    const snap = this.o.snapshots.current;
+    const day = dayOf(now);
+    if (this.builtFor && this.builtFor.version === snap.version && this.builtFor.day === day) return;
+    this.builtFor = { version: snap.version, day };
+    const slots = new Map<string, Slot>();
+    const campaigns = new Map<string, CampaignMoney>();
+    const currencies = snap.currencies;
+    const shaders = new Map<string, ShadingController>();
+    for (const c of snap.index.campaigns) {
+      if (c.shading === undefined) continue;
+      const old = this.shaders.get(c.id);
+      const same = old && old.o.targetWinRate === c.shading.targetWinRate && old.o.minFactor === c.shading.minFactor;
+      shaders.set(c.id, same ? old : new ShadingController(c.shading));
+    }
+    this.shaders = shaders;
+    for (const c of snap.index.campaigns) {
+      if (c.budget === undefined) continue;
+      const specs = accountsOf(c, day);
+      const list: Slot[] = [];
+      const factors: number[] = [];
+      for (const a of specs) {
+        let s = slots.get(a.account) ?? this.slots.get(a.account);
+        if (!s) s = { account: a.account, limit: a.limit, granted: 0, spent: 0, base: 0, used: 0, outstanding: 0, ttlSec: a.ttlSec };
+        s.limit = a.limit;
+        slots.set(a.account, s);
+        list.push(s);
+        factors.push(a.owner === 'campaign' ? 1 : currencies.convert(1, c.currency, c.budget.advertiserCurrency));
+      }
+      const daily = specs[0]?.daily && specs[0].owner === 'campaign' ? list[0] : undefined;
+      const old = this.campaigns.get(c.id);
+      const pacer = daily && c.budget.pacing === 'even' ? (old?.pacer ?? new EvenPacer()) : undefined;
+      campaigns.set(c.id, { campaign: c, slots: list, factors, daily, pacer });
+    }
+    this.slots = slots;
+    this.campaigns = campaigns;
+  }
+
+  private expire(now: number): void {
+    const held = this.held;
+    while (this.heldHead < held.length && held[this.heldHead].expiresAt <= now) {
+      const r = held[this.heldHead++];
+      if (this.byBid.get(r.bidId) === r) this.byBid.delete(r.bidId);
+      this.free(r);
+    }
+    if (this.heldHead > 1024 && this.heldHead * 2 > held.length) {
+      held.splice(0, this.heldHead);
+      this.heldHead = 0;
+    }
+  }
+
+  private free(r: Reservation): void {
+    if (r.amount === 0) return;
+    const m = r.money;
+    for (let k = 0; k < m.slots.length; k++) {
+      const s = m.slots[k];
+      s.outstanding = Math.max(0, s.outstanding - r.amount * m.factors[k]);
+    }
+    r.amount = 0;
+  }
+
+  private async flushRetries(): Promise<void> {
+    if (this.retry.length === 0) return;
+    const batch = this.retry.splice(0, 1000);
+    for (let i = 0; i < batch.length; i++) {
+      const x = batch[i];
+      try {
+        await this.o.store.recordSpend(x.eventId, x.entries, this.o.eventTtlSec);
+        this.release(x.bidId);
+      } catch {
+        this.retry.unshift(...batch.slice(i));
+        return;
+      }
+    }
+  }
+
+  // ----- read-outs (metrics, admin)
+
+  private reportedAt = 0;
+
+  /** Gauges, at most once a second: spend, remaining budget and pacing of the labelled campaigns ("other" summed). */
+  private report(now: number): void {
+    const metrics = this.o.metrics;
+    if (metrics === undefined) return;
+    metrics.unconfirmed.set(this.confirmedAt === 0 ? 0 : Math.max(0, now - this.confirmedAt) / 1000);
+    metrics.spendBacklog.set(this.retry.length);
+    if (now - this.reportedAt < 1000) return;
+    this.reportedAt = now;
+    const snap = this.o.snapshots.current;
+    const cur = snap.currencies;
+    const spent = new Map<string, number>();
+    const remaining = new Map<string, number>();
+    const limits = new Map<string, number>();
+    for (const m of this.campaigns.values()) {
+      const label = metrics.labels.of(snap, m.campaign.id);
+      const toBase = (micros: number) => cur.convert(micros / 1e6, m.campaign.currency, cur.base);
+      const main = m.slots[0]; // the campaign's daily account if it has one, else its total (advertiser budgets alone: theirs)
+      if (main === undefined) continue;
+      const factor = m.factors[0];
+      spent.set(label, (spent.get(label) ?? 0) + (m.daily ? toBase(m.daily.spent) : 0));
+      limits.set(label, (limits.get(label) ?? 0) + (m.daily ? toBase(m.daily.limit) : 0));
+      remaining.set(label, (remaining.get(label) ?? 0) + toBase(Math.max(0, main.limit - main.spent) / factor));
+      if (label !== OTHER && m.pacer && m.daily) {
+        const target = EvenPacer.target(m.daily.limit, dayStartMs(now), DAY_MS, now);
+        metrics.pacingRatio.labels(label).set(target > 0 ? m.daily.spent / target : 0);
+        metrics.participation.labels(label).set(m.pacer.p);
+      }
+    }
+    for (const [label, v] of spent) metrics.spent.labels(label).set(v);
+    for (const [label, v] of remaining) metrics.remaining.labels(label).set(v);
+    for (const [label, v] of limits) metrics.dailyLimit.labels(label).set(v);
+  }
+
+  /** Per budgeted campaign: its accounts' limit, global spend, grant and what this thread has in flight. */
+  state(): { campaign: string; pacing: number | undefined; accounts: Pick<Slot, 'account' | 'limit' | 'spent' | 'granted' | 'outstanding'>[] }[] {
+    return [...this.campaigns.values()].map((m) => ({
+      campaign: m.campaign.id,
+      pacing: m.pacer?.p,
+      accounts: m.slots.map((s) => ({ account: s.account, limit: s.limit, spent: s.spent, granted: s.granted, outstanding: s.outstanding })),
+    }));
+  }
+
+  get retryQueue(): number {
+    return this.retry.length;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Budgets for a bid thread: the ledger (this thread's slices) on the shared budget store — Redis
+ * when REDIS_URL is set, else the main thread's in-process store.
+ */
+import type { Settings } from '../config/settings.js';
+import type { SnapshotRef } from '../campaigns/snapshot.js';
+import type { RedisLike } from '../audiences/redis-client.js';
+import type { BudgetStore } from './budget-store.js';
+import { MemoryBudgetStore } from './memory-budget-store.js';
+import { RedisBudgetStore } from './redis-budget-store.js';
+import { BudgetLedger } from './budget-ledger.js';
+import type { Registry } from 'prom-client';
+import { FrequencyService } from './frequency.js';
+import { MemoryFrequencyStore, RedisFrequencyStore, type FrequencyStore } from './frequency-store.js';
+import { CampaignLabels, MoneyMetrics, frequencyLookups } from '../metrics/money-metrics.js';
+
+/** The process's own store: Redis (shared by every instance) or in this process. */
+export function buildBudgetStore(redis: RedisLike | undefined): BudgetStore {
+  return redis ? new RedisBudgetStore(redis) : new MemoryBudgetStore();
+}
+
+/** A started ledger, with its metrics in `registry` (holder ids are unique per thread and start). */
+export function buildLedger(settings: Settings, snapshots: SnapshotRef, store: BudgetStore, registry?: Registry): BudgetLedger {
+  return new BudgetLedger({
+    holder: `${settings.instanceId}.${process.pid}.${Date.now().toString(36)}`,
+    store,
+    snapshots,
+    sliceFraction: settings.budgetSliceFraction,
+    renewMs: settings.budgetRenewMs,
+    holdMs: settings.budgetHoldMs,
+    leaseTtlMs: settings.budgetLeaseTtlMs,
+    staleMs: settings.budgetStaleMs,
+    eventTtlSec: settings.noticeDedupeWindowSeconds,
+    killAll: settings.budgetKillSwitch,
+    metrics: registry ? new MoneyMetrics(registry, new CampaignLabels(settings.metricsTopCampaigns)) : undefined,
+  }).start();
+}
+
+/** A bid thread's frequency caps on `store` (Redis, or the main thread's in-process store). */
+export function buildFrequency(settings: Settings, store: FrequencyStore, registry?: Registry): FrequencyService {
+  const lookups = registry ? frequencyLookups(registry) : undefined;
+  return new FrequencyService(store, { cacheTtlMs: settings.freqCacheTtlMs, holdMs: settings.freqHoldMs, maxUsers: settings.freqCacheUsers, lookups });
+}
+
+/** The process's own frequency store: Redis (shared by every instance) or in this process. */
+export function buildFrequencyStore(redis: RedisLike | undefined): FrequencyStore {
+  return redis ? new RedisFrequencyStore(redis) : new MemoryFrequencyStore();
+}

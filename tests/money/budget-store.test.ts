@@ -1,0 +1,44 @@
+/** The BudgetStore contract on the in-process store, a real redis-server and a real 3-master Redis Cluster. */
+import { afterAll, beforeAll } from 'vitest';
+import type { Redis } from 'ioredis';
+import { RedisServer } from '../helpers/redis-server.js';
+import { RedisCluster } from '../helpers/redis-cluster.js';
+import { createRedis, type RedisLike } from '../../src/audiences/redis-client.js';
+import { MemoryBudgetStore } from '../../src/money/memory-budget-store.js';
+import { RedisBudgetStore } from '../../src/money/redis-budget-store.js';
+import { budgetStoreContract } from './budget-store.contract.js';
+
+let server: RedisServer;
+let cluster: RedisCluster;
+let raw: Redis;
+let clusterRaw: Redis[];
+
+beforeAll(async () => {
+  [server, cluster] = await Promise.all([RedisServer.start(), RedisCluster.start(3)]);
+  raw = server.client();
+  clusterRaw = cluster.clients();
+});
+
+afterAll(async () => {
+  raw?.disconnect();
+  for (const c of clusterRaw ?? []) c.disconnect();
+  await Promise.all([server?.stop(), cluster?.stop()]);
+});
+
+budgetStoreContract('memory', async () => ({ store: new MemoryBudgetStore(), cleanup: async () => {} }));
+
+async function ready(c: RedisLike): Promise<RedisLike> {
+  if (c.status !== 'ready') await new Promise((resolve) => c.once('ready', resolve));
+  return c;
+}
+
+let n = 0;
+budgetStoreContract('redis', async () => {
+  const store = new RedisBudgetStore(await ready(createRedis(server.url)), `{bgt${++n}}:`, true);
+  return { store, cleanup: () => store.close() };
+});
+
+budgetStoreContract('redis cluster (3 masters)', async () => {
+  const store = new RedisBudgetStore(await ready(createRedis(cluster.url)), `{bgt${++n}}:`, true);
+  return { store, cleanup: () => store.close() };
+});
