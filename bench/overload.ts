@@ -37,3 +37,9 @@ export function recoveredAfter(series: readonly [number, number, number][], limi
   if (lastBad === series.length - 1) return null;
   return lastBad < 0 ? 0 : series[lastBad][0];
 }
+
+/** The first second of `series` whose p99 is under `limitMs` (with answers); null when none is. */
+export function firstNormal(series: readonly [number, number, number][], limitMs: number): number | null {
+  for (const [t, n, p99] of series) if (n > 0 && p99 <= limitMs) return t;
+  return null;
+}

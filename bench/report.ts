@@ -77,6 +77,8 @@ export interface OverloadJson {
   normal_p99_ms: number;
   /** Seconds into the recovery phase after which every second's p99 stayed under normal_p99_ms (null: never). */
   recovered_after_s: number | null;
+  /** The first second of the recovery phase whose p99 was under normal_p99_ms (null: none). */
+  first_normal_s: number | null;
   /** Share of the overload phase's requests the bidder shed (fast 204 before parsing). */
   shed_share: number;
   /** The bidder process was still the same, alive process at the end. */
@@ -206,7 +208,8 @@ export function renderMarkdown(r: BenchReport, svgName: string): string {
       `| 5xx / errors / client timeouts | ${fmt(o.overload.status_counts['5xx'])} / ${fmt(o.overload.status_counts.errors)} / ${fmt(o.overload.status_counts.timeouts)} | ${fmt(o.recovery.status_counts['5xx'])} / ${fmt(o.recovery.status_counts.errors)} / ${fmt(o.recovery.status_counts.timeouts)} |`,
       `| answers later than tmax | ${fmt(o.overload.deadline_misses_client)} (${pct(o.late_share)}) | ${fmt(o.recovery.deadline_misses_client)} |`,
       '',
-      `Back to normal latency (every second's p99 under ${ms(o.normal_p99_ms)} ms) ${o.recovered_after_s === null ? '**not within the recovery phase**' : `after **${o.recovered_after_s} s**`}; ` +
+      `First second at normal latency (p99 under ${ms(o.normal_p99_ms)} ms): ${o.first_normal_s === null ? 'none' : `**${o.first_normal_s} s**`} after the load dropped; ` +
+        `every second from then on under it ${o.recovered_after_s === null ? '**not within the recovery phase**' : `after **${o.recovered_after_s} s**`}; ` +
         `the bidder ${o.survived ? 'stayed up' : '**died**'}.`,
       '',
       'Per second (overload, then recovery): answers, p99 ms',

@@ -26,7 +26,7 @@ import { killAllNow, startChild, stopAll, stopChild } from './processes.js';
 import { phaseJson, writeReport, type BenchReport, type BidderRun, type PhaseJson } from './report.js';
 import { buildWorktree, checkoutWorktree, gitInfo, type Worktree } from './compare.js';
 import { clickhouseBackend, redisBackend, type Backend } from './backends.js';
-import { normalP99, recoveredAfter, RECOVERY_S } from './overload.js';
+import { firstNormal, normalP99, recoveredAfter, RECOVERY_S } from './overload.js';
 import { isRunning } from './processes.js';
 import { PROTOBUF_TYPE, protobufBodies } from './protobuf-bodies.js';
 
@@ -372,13 +372,14 @@ async function benchBuild(ctx: BuildContext, label: string, buildDir: string, re
       recovery: rec.json,
       normal_p99_ms: normal,
       recovered_after_s: recoveredAfter(rec.json.series, normal),
+      first_normal_s: firstNormal(rec.json.series, normal),
       shed_share: over.json.requests ? Math.round(((over.json.bidder_shed ?? 0) / over.json.requests) * 10_000) / 10_000 : 0,
       survived: isRunning(bidder.child),
       late_share: over.json.requests ? Math.round((over.json.deadline_misses_client / over.json.requests) * 10_000) / 10_000 : 0,
     };
     say(
       `[${label}] overload: p99 ${over.result.latency.p99_ms} ms, ${(overload.shed_share * 100).toFixed(1)} % shed, ${(overload.late_share * 100).toFixed(1)} % later than tmax; ` +
-        `back under ${normal} ms p99 ${overload.recovered_after_s === null ? 'not within the recovery phase' : `after ${overload.recovered_after_s} s`}`,
+        `first second under ${normal} ms p99: ${overload.first_normal_s ?? 'none'}; under it for good ${overload.recovered_after_s === null ? 'not within the recovery phase' : `after ${overload.recovered_after_s} s`}`,
     );
   }
 

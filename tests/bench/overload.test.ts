@@ -1,6 +1,6 @@
 /** The overload profile's analysis (bench/overload.ts): what counts as normal latency, and when the bidder got back to it. */
 import { describe, expect, it } from 'vitest';
-import { normalP99, recoveredAfter } from '../../bench/overload.js';
+import { firstNormal, normalP99, recoveredAfter } from '../../bench/overload.js';
 import type { PhaseJson } from '../../bench/report.js';
 
 const step = (rate: number, p99: number, ok: boolean) => ({ name: `ramp`, target_rate: rate, qps: rate, ok, latency: { p99_ms: p99 } }) as unknown as PhaseJson;
@@ -31,5 +31,12 @@ describe('recoveredAfter', () => {
   it('counts a second without answers as not normal, and a relapse moves the point', () => {
     expect(recoveredAfter([[1, 0, 0], [2, 100, 3], [3, 100, 3]], 6)).toBe(1);
     expect(recoveredAfter([[1, 100, 3], [2, 100, 9], [3, 100, 3], [4, 100, 3]], 6)).toBe(2);
+  });
+});
+
+describe('firstNormal', () => {
+  it('is the first second with answers under the limit', () => {
+    expect(firstNormal([[1, 0, 0], [2, 100, 9], [3, 100, 4], [4, 100, 30]], 6)).toBe(3);
+    expect(firstNormal([[1, 100, 9]], 6)).toBeNull();
   });
 });
