@@ -36,6 +36,9 @@ export type Decision =
 const NO_DEVICE: DeviceFacts = { deviceType: undefined, os: undefined, browser: undefined };
 const noBid = (reason: NoBidReason): Decision => ({ noBid: reason });
 
+/** Floors are compared in the base currency a hair low, so conversion rounding never cuts off a campaign that could meet one. */
+const FLOOR_SLACK = 1 - 1e-9;
+
 /** Scratch bit sets per index, so a request allocates none. */
 const impScratch = new WeakMap<TargetingIndex, Bits>();
 
@@ -70,10 +73,17 @@ export function decide(
     const native = imp.native ? readNativeRequest(imp.native.request) : undefined;
     let best: BidDecision | undefined;
     let bestBase = 0;
+    // The imp floor in the base currency: every bid must meet it (a deal's floor can only raise it).
+    const floorBase = imp.bidFloor > 0 ? snap.currencies.convert(imp.bidFloor, imp.bidFloorCur, snap.currencies.base) * FLOOR_SLACK : 0;
     for (let i = nextBit(impBits, 0); i >= 0; i = nextBit(impBits, i + 1)) {
       const c = index.campaigns[i];
       if (best && c.maxBidBase < bestBase) break; // ranked by max bid: nobody further can beat it
       if (nowMs < c.startMs || nowMs >= c.endMs || !ipAllowed(c, ip) || !audienceAllows(c.segments, audience)) continue;
+      if (c.maxBidBase < floorBase) {
+        // Ranked by max bid: neither this campaign nor any further one can meet the floor.
+        reason = furthest(reason, 'below_floor');
+        break;
+      }
       if (c.killSwitch) {
         reason = furthest(reason, 'kill_switch');
         continue;
