@@ -87,7 +87,12 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
     record(type, r.event, r.priceMissing ? 'price_missing' : undefined, count);
     if (deps.money !== undefined) {
       const e = r.event;
-      const prices = e.type === 'win' || e.type === 'billing' ? { clearCpmBase: e.clear_cpm_base, bidCpmBase: e.bid_cpm_base } : {};
+      const prices =
+        e.type === 'win' || e.type === 'billing'
+          ? { clearCpmBase: e.clear_cpm_base, bidCpmBase: e.bid_cpm_base }
+          : e.type === 'loss'
+            ? { bidCpmBase: e.bid_cpm_base, minToWinBase: e.min_to_win_base || undefined }
+            : {};
       deps.money.notice(type, snap.exchanges.get(exchange)!.spendOn, { eventId: e.event_id, exchange, identity: r.identity, ...prices }, snap.currencies, nowSec * 1000);
     }
     if (type === 'impression') return gif(res);

@@ -13,6 +13,7 @@ export const OTHER = 'other';
 
 const CPM_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 50];
 const RATIO_BUCKETS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1];
+const MIN_TO_WIN_BUCKETS = [1, 1.02, 1.05, 1.1, 1.2, 1.35, 1.5, 2, 3, 5];
 
 /** The campaigns that get their own label value. */
 export class CampaignLabels {
@@ -42,6 +43,8 @@ export class MoneyMetrics {
   readonly wins: Counter;
   readonly clearingPrice: Histogram;
   readonly clearingToBid: Histogram;
+  readonly losses: Counter;
+  readonly minToWinToBid: Histogram;
   readonly spent: Gauge;
   readonly remaining: Gauge;
   readonly dailyLimit: Gauge;
@@ -60,6 +63,14 @@ export class MoneyMetrics {
     this.wins = new Counter({ name: 'bidder_campaign_wins_total', help: 'Win notices accepted, by campaign (top N, else "other").', labelNames: ['campaign'], registers });
     this.clearingPrice = new Histogram({ name: 'bidder_clearing_price_cpm', help: 'Clearing price of won bids (win notices), CPM in the base currency.', labelNames: ['exchange'], buckets: CPM_BUCKETS, registers });
     this.clearingToBid = new Histogram({ name: 'bidder_clearing_to_bid_ratio', help: 'Clearing price over our bid price, per won bid.', labelNames: ['exchange'], buckets: RATIO_BUCKETS, registers });
+    this.losses = new Counter({ name: 'bidder_campaign_losses_total', help: 'Loss notices accepted, by campaign (top N, else "other").', labelNames: ['campaign'], registers });
+    this.minToWinToBid = new Histogram({
+      name: 'bidder_min_to_win_to_bid_ratio',
+      help: 'From loss notices that carry ${AUCTION_MIN_TO_WIN}: the price that would have won over our bid (how far off we were).',
+      labelNames: ['exchange'],
+      buckets: MIN_TO_WIN_BUCKETS,
+      registers,
+    });
     this.spent = new Gauge({ name: 'bidder_budget_spent', help: "Today's recorded spend of the campaign's daily budget (global, from the budget store), base currency.", labelNames: ['campaign'], aggregator: 'max', registers });
     this.remaining = new Gauge({ name: 'bidder_budget_remaining', help: "What is left of the campaign's daily (else total) budget, base currency.", labelNames: ['campaign'], aggregator: 'max', registers });
     this.dailyLimit = new Gauge({ name: 'bidder_budget_daily_limit', help: "The campaign's daily budget, base currency (0: none).", labelNames: ['campaign'], aggregator: 'max', registers });

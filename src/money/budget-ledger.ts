@@ -55,6 +55,8 @@ export interface NoticeFacts {
   /** CPMs in the base currency (win and billing notices). */
   readonly clearCpmBase?: number;
   readonly bidCpmBase?: number;
+  /** Loss notices: `${AUCTION_MIN_TO_WIN}` in the base currency, when the exchange sends it. */
+  readonly minToWinBase?: number;
 }
 
 /** One account as this thread sees it. Amounts in micros of the account's currency. */
@@ -186,7 +188,13 @@ export class BudgetLedger implements MoneyGate {
    */
   notice(type: NoticeType, spendOn: 'billing' | 'win', n: NoticeFacts, currencies: Currencies, nowMs: number): void {
     const metrics = this.o.metrics;
-    if (type === 'loss') return this.release(n.identity.bidId);
+    if (type === 'loss') {
+      if (metrics !== undefined) {
+        metrics.losses.labels(metrics.labels.of(this.o.snapshots.current, n.identity.campaignId)).inc();
+        if (n.minToWinBase && n.bidCpmBase) metrics.minToWinToBid.labels(n.exchange).observe(n.minToWinBase / n.bidCpmBase);
+      }
+      return this.release(n.identity.bidId);
+    }
     if (type === 'win' && this.shaders.size > 0) this.shaders.get(n.identity.campaignId)?.win();
     if (type === 'win' && metrics !== undefined && n.clearCpmBase !== undefined) {
       metrics.wins.labels(metrics.labels.of(this.o.snapshots.current, n.identity.campaignId)).inc();

@@ -42,6 +42,9 @@ describe('money metrics', () => {
     ledger.notice('win', 'billing', { eventId: 'win:b1', exchange: 'main', identity: id('b1', 'big'), clearCpmBase: 0.8, bidCpmBase: 1 }, snap.currencies, NOW);
     ledger.notice('billing', 'billing', { eventId: 'billing:b1', exchange: 'main', identity: id('b1', 'big'), clearCpmBase: 0.8, bidCpmBase: 1 }, snap.currencies, NOW);
     ledger.notice('billing', 'billing', { eventId: 'billing:b2', exchange: 'main', identity: id('b2', 'small'), clearCpmBase: 0.5, bidCpmBase: 1 }, snap.currencies, NOW);
+    // Losses: counted per campaign; min-to-win over our bid when the exchange sends it.
+    ledger.notice('loss', 'billing', { eventId: 'loss:b3', exchange: 'main', identity: id('b3', 'rich'), bidCpmBase: 2, minToWinBase: 2.3 }, snap.currencies, NOW);
+    ledger.notice('loss', 'billing', { eventId: 'loss:b4', exchange: 'main', identity: id('b4', 'big'), bidCpmBase: 2 }, snap.currencies, NOW);
     await new Promise((r) => setTimeout(r, 10));
     now += 1000; // gauges are refreshed at most once a second
     await ledger.renew();
@@ -53,6 +56,11 @@ describe('money metrics', () => {
     expect(text).toContain('bidder_spend_total{campaign="other"} 0.0005');
     expect(text).toContain('bidder_clearing_price_cpm_count{exchange="main"} 1');
     expect(text).toMatch(/bidder_clearing_to_bid_ratio_bucket\{le="0.8",exchange="main"\} 1/);
+    expect(text).toContain('bidder_campaign_losses_total{campaign="big"} 1');
+    expect(text).toContain('bidder_campaign_losses_total{campaign="other"} 1');
+    expect(text).toContain('bidder_min_to_win_to_bid_ratio_count{exchange="main"} 1'); // the loss without min-to-win is not observed
+    expect(text).toMatch(/bidder_min_to_win_to_bid_ratio_bucket\{le="1.1",exchange="main"\} 0/);
+    expect(text).toMatch(/bidder_min_to_win_to_bid_ratio_bucket\{le="1.2",exchange="main"\} 1/);
     expect(text).toContain('bidder_budget_spent{campaign="big"} 0.0008');
     expect(text).toContain('bidder_budget_remaining{campaign="big"} 999.9992');
     expect(text).toContain('bidder_budget_remaining{campaign="other"} 9.9995');
