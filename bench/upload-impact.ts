@@ -4,7 +4,9 @@
  * into the upload API, and reports both latency distributions side by side, with the upload's
  * own duration. Results: bench/results/upload-impact.json and .md.
  *
- *   npm run build && node dist/bench/upload-impact.js [--rows 1000000] [--rate 2000] [--seconds 15]
+ *   npm run build && node dist/bench/upload-impact.js [--rows 1000000] [--rate 2000] [--seconds 15] [--workers 1]
+ *
+ * With --workers 2 or more the upload is parsed on the main thread and bids are served by worker threads.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -23,6 +25,7 @@ const arg = (name: string, fallback: number) => {
 const ROWS = arg('rows', 1_000_000);
 const RATE = arg('rate', 2_000);
 const SECONDS = arg('seconds', 15);
+const WORKERS = arg('workers', 1);
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -125,7 +128,7 @@ async function main(): Promise<void> {
   const dir = configDir();
   const [port, adminPort] = [await freePort(), await freePort()];
   const bidder = spawn(process.execPath, ['dist/src/main.js'], {
-    env: { ...process.env, PORT: String(port), ADMIN_PORT: String(adminPort), HOST: '127.0.0.1', CONFIG_DIR: join(dir, 'config'), DATA_DIR: join(dir, 'data'), WORKERS: '1', DSP_ADMIN_KEY: BENCH_ADMIN_KEY, API_RATE_LIMIT: '100000', API_RATE_BURST: '100000' },
+    env: { ...process.env, PORT: String(port), ADMIN_PORT: String(adminPort), HOST: '127.0.0.1', CONFIG_DIR: join(dir, 'config'), DATA_DIR: join(dir, 'data'), WORKERS: String(WORKERS), DSP_ADMIN_KEY: BENCH_ADMIN_KEY, API_RATE_LIMIT: '100000', API_RATE_BURST: '100000' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {
@@ -147,6 +150,7 @@ async function main(): Promise<void> {
     const result = {
       rows: ROWS,
       rate: RATE,
+      workers: WORKERS,
       seconds: SECONDS,
       upload: { ms: Math.round(up.ms), accepted: uploaded.accepted, rejected: uploaded.rejected, rowsPerSecond: Math.round(ROWS / (up.ms / 1000)) },
       baseline: summary(baseline),
@@ -159,7 +163,7 @@ async function main(): Promise<void> {
     const md = [
       `# Bidding during a ${ROWS.toLocaleString('en')}-row audience upload`,
       '',
-      `Fixed rate ${RATE} bid requests/s for ${SECONDS} s, single worker, embedded segment store. Upload: ${result.upload.ms} ms (${result.upload.rowsPerSecond.toLocaleString('en')} rows/s), ${uploaded.accepted} accepted.`,
+      `Fixed rate ${RATE} bid requests/s for ${SECONDS} s, ${WORKERS === 1 ? 'one bid thread (the upload on the same thread)' : `${WORKERS} worker threads (the upload on the main thread)`}, embedded segment store. Upload: ${result.upload.ms} ms (${result.upload.rowsPerSecond.toLocaleString('en')} rows/s), ${uploaded.accepted} accepted.`,
       '',
       '| run | requests | p50 ms | p90 ms | p99 ms | max ms | non-2xx | errors |',
       '|---|---|---|---|---|---|---|---|',
