@@ -16,8 +16,9 @@ import type { MoneyGate } from '../bidding/money-gate.js';
 import type { BidIdentity } from '../events/bid-identity.js';
 import type { Currencies } from '../bidding/currency.js';
 import type { BudgetStore, LeaseRequest, SpendEntry } from './budget-store.js';
-import { accountsOf, dayOf, dayStartMs, DAY_MS } from './accounts.js';
+import { accountsOf, dayOf, dayStartMs } from './accounts.js';
 import { EvenPacer } from './pacing.js';
+import { pacingDay, type PacingDay } from './pacing-day.js';
 import { ShadingController } from './shading.js';
 import { OTHER, type MoneyMetrics } from '../metrics/money-metrics.js';
 import type { NoticeType } from '../events/notices.js';
@@ -102,6 +103,8 @@ export class BudgetLedger implements MoneyGate {
   private slots = new Map<string, Slot>();
   /** Win-rate bid shading, per campaign that has it on. */
   private shaders = new Map<string, ShadingController>();
+  /** Per compiled campaign (a new snapshot brings new ones), its running time today. */
+  private readonly pacingDays = new WeakMap<CompiledCampaign, PacingDay>();
   private builtFor: { version: number; day: string } | undefined;
   private readonly held: Reservation[] = [];
   private heldHead = 0;
@@ -178,6 +181,16 @@ export class BudgetLedger implements MoneyGate {
       this.held.push(r);
       this.byBid.set(b.bidId, r);
     }
+  }
+
+  /** The campaign's pacing day (its running time today), cached per campaign and UTC day. */
+  private pacingDayOf(c: CompiledCampaign, nowMs: number): PacingDay {
+    const start = dayStartMs(nowMs);
+    const cached = this.pacingDays.get(c);
+    if (cached !== undefined && cached.start === start) return cached;
+    const day = pacingDay(start, c.budget?.dayparting);
+    this.pacingDays.set(c, day);
+    return day;
   }
 
   // ----- notices
@@ -282,8 +295,7 @@ export class BudgetLedger implements MoneyGate {
       this.renewals++;
       this.o.metrics?.renewals.labels('ok').inc();
       const at = this.clock();
-      for (const m of this.campaigns.values())
-        if (m.pacer && m.daily) m.pacer.update(m.daily.limit, m.daily.spent, dayStartMs(at), DAY_MS, at);
+      for (const m of this.campaigns.values()) if (m.pacer && m.daily) m.pacer.updateOn(m.daily.limit, m.daily.spent, this.pacingDayOf(m.campaign, at), at);
     } catch {
       this.failures++;
       this.o.metrics?.renewals.labels('failed').inc();
@@ -409,7 +421,7 @@ export class BudgetLedger implements MoneyGate {
       limits.set(label, (limits.get(label) ?? 0) + (m.daily ? toBase(m.daily.limit) : 0));
       remaining.set(label, (remaining.get(label) ?? 0) + toBase(Math.max(0, main.limit - main.spent) / factor));
       if (label !== OTHER && m.pacer && m.daily) {
-        const target = EvenPacer.target(m.daily.limit, dayStartMs(now), DAY_MS, now);
+        const target = EvenPacer.targetOn(m.daily.limit, this.pacingDayOf(m.campaign, now), now);
         metrics.pacingRatio.labels(label).set(target > 0 ? m.daily.spent / target : 0);
         metrics.participation.labels(label).set(m.pacer.p);
       }

@@ -1,6 +1,9 @@
+import { wholeDay, type PacingDay } from './pacing-day.js';
+
 /**
  * Even pacing of a daily budget: spend should follow the straight line from 0 at the start of the
- * day to the budget at its end. Each update (every `everyMs` of the injected clock) computes the
+ * day to the budget at its end, through the time the campaign runs (pacing-day.ts: the whole day,
+ * or its day-parting hours; rates below are per millisecond of running time). Each update (every `everyMs` of the injected clock) computes the
  * spend rate wanted for the next stretch — the even rate plus the gap to the line, closed over
  * `horizonMs` (an hour), never more than `maxCatchUp` times the even rate, so a campaign behind its
  * curve catches up within the day without dumping the remainder in the last hour — and turns it
@@ -31,28 +34,43 @@ export class EvenPacer {
     this.maxCatchUp = o.maxCatchUp ?? 2;
   }
 
-  /** The target spend at `nowMs`: the budget times the share of the day gone. */
+  /** The target spend at `nowMs`: the budget times the share of the day's running time gone. */
   static target(limit: number, dayStart: number, dayLength: number, nowMs: number): number {
-    return (limit * Math.min(Math.max(nowMs - dayStart, 0), dayLength)) / dayLength;
+    return EvenPacer.targetOn(limit, wholeDay(dayStart, dayLength), nowMs);
   }
 
+  static targetOn(limit: number, day: PacingDay, nowMs: number): number {
+    return day.activeMs > 0 ? (limit * day.elapsed(nowMs)) / day.activeMs : 0;
+  }
+
+  /** `updateOn` over the whole day (no day-parting). */
   update(limit: number, spent: number, dayStart: number, dayLength: number, nowMs: number): number {
+    return this.updateOn(limit, spent, wholeDay(dayStart, dayLength), nowMs);
+  }
+
+  updateOn(limit: number, spent: number, day: PacingDay, nowMs: number): number {
     if (this.lastAt !== undefined && nowMs >= this.lastAt && nowMs - this.lastAt < this.everyMs) return this.p;
     // A new day (spend went down) or a clock going back: start measuring afresh.
-    if (this.lastAt === undefined || nowMs < this.lastAt || spent < this.lastSpent || this.lastAt < dayStart) {
+    if (this.lastAt === undefined || nowMs < this.lastAt || spent < this.lastSpent || this.lastAt < day.start) {
       this.lastAt = nowMs;
       this.lastSpent = spent;
       this.lastP = this.p;
       return this.p;
     }
-    const dt = nowMs - this.lastAt;
+    // Running time since the last update: outside the campaign's hours nothing is measured or steered.
+    const dt = day.elapsed(nowMs) - day.elapsed(this.lastAt);
+    if (dt <= 0) {
+      this.lastAt = nowMs;
+      this.lastSpent = spent;
+      return this.p;
+    }
     if (this.lastP > 0.001) {
       const sample = (spent - this.lastSpent) / dt / this.lastP;
       this.fullRate = this.fullRate === undefined ? sample : 0.6 * this.fullRate + 0.4 * sample;
     }
-    const even = limit / dayLength;
-    const left = dayStart + dayLength - nowMs;
-    const gap = EvenPacer.target(limit, dayStart, dayLength, nowMs) - spent;
+    const even = day.activeMs > 0 ? limit / day.activeMs : 0;
+    const left = day.activeMs - day.elapsed(nowMs);
+    const gap = EvenPacer.targetOn(limit, day, nowMs) - spent;
     let wanted = spent >= limit || left <= 0 ? 0 : even + gap / Math.max(Math.min(this.horizonMs, left), 1);
     wanted = Math.min(Math.max(wanted, 0), this.maxCatchUp * even);
     this.p = wanted <= 0 ? 0 : this.fullRate === undefined || this.fullRate <= 0 ? 1 : Math.min(1, wanted / this.fullRate);

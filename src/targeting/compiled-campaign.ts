@@ -2,7 +2,7 @@
  * Campaigns and creatives as the hot path uses them: prices in numbers, sets as Maps,
  * markup prebuilt, CIDRs parsed, all computed once when the index is compiled.
  */
-import type { Advertiser, Campaign, Creative, SegmentRules } from '../campaigns/schema.js';
+import type { Advertiser, Campaign, Creative, Dayparting, SegmentRules } from '../campaigns/schema.js';
 import type { Currencies } from '../bidding/currency.js';
 import { CidrSet } from './cidr.js';
 import { normalizeCountry } from './geo.js';
@@ -121,6 +121,8 @@ export interface CompiledBudget {
   readonly advertiserTotal: number | undefined;
   /** The advertiser's currency (its budgets are kept in it). */
   readonly advertiserCurrency: string;
+  /** The campaign's day-parting: even pacing spreads a day's budget over its hours, not the whole day. */
+  readonly dayparting: Dayparting | undefined;
 }
 
 const micros = (x: number | undefined) => (x === undefined ? undefined : Math.round(x * 1e6));
@@ -136,6 +138,7 @@ function compileBudget(c: Campaign, adv: Advertiser | undefined, base: string): 
     advertiserDaily: micros(a?.daily),
     advertiserTotal: micros(a?.total),
     advertiserCurrency: adv?.currency ?? base,
+    dayparting: c.targeting?.dayparting,
   };
 }
 

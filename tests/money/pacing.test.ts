@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { EvenPacer } from '../../src/money/pacing.js';
 import { DAY_MS } from '../../src/money/accounts.js';
+import { daypartedDay, pacingDay, wholeDay, type PacingDay } from '../../src/money/pacing-day.js';
 
 const HOUR = 3_600_000;
 const STEP = 10_000;
@@ -32,16 +33,17 @@ interface Day {
 }
 
 /** `traffic(hour)`: auctions per second; each auction we take part in costs 0.002 with probability 0.3. */
-function simulateDay(traffic: (hourOfDay: number) => number, seed = 7): Day {
+function simulateDay(traffic: (hourOfDay: number) => number, seed = 7, schedule?: (dayStart: number) => PacingDay): Day {
   const random = rng(seed);
   const pacer = new EvenPacer();
   const dayStart = Date.parse('2026-01-12T00:00:00Z');
+  const day = schedule ? schedule(dayStart) : wholeDay(dayStart);
   let spent = 0;
   let reported = 0; // what the store has seen: the previous step's spend
   const hourly: number[] = [];
   let worstGap = 0;
   for (let t = dayStart; t < dayStart + DAY_MS; t += STEP) {
-    const p = pacer.update(DAILY, reported, dayStart, DAY_MS, t);
+    const p = pacer.updateOn(DAILY, reported, day, t);
     reported = spent;
     const auctions = traffic((t - dayStart) / HOUR) * (STEP / 1000);
     // Binomial(auctions, p × 0.3), by its normal approximation.
@@ -50,7 +52,7 @@ function simulateDay(traffic: (hourOfDay: number) => number, seed = 7): Day {
     const wins = Math.max(0, Math.round(mean + Math.sqrt(auctions * q * (1 - q)) * gauss(random)));
     spent = Math.min(spent + wins * 0.002, DAILY * 1.05);
     const now = t + STEP;
-    if (now - dayStart >= HOUR) worstGap = Math.max(worstGap, Math.abs(spent - EvenPacer.target(DAILY, dayStart, DAY_MS, now)) / DAILY);
+    if (day.elapsed(now) >= HOUR) worstGap = Math.max(worstGap, Math.abs(spent - EvenPacer.targetOn(DAILY, day, now)) / DAILY);
     if ((now - dayStart) % HOUR === 0) hourly.push(spent);
   }
   return { hourly, total: spent, worstGap };
@@ -94,5 +96,55 @@ describe('even pacing over a simulated day', () => {
     const day = simulateDay((h) => diurnal(h) / 6); // half the budget at full participation
     expect(day.total).toBeGreaterThan(DAILY * 0.45);
     expect(day.total).toBeLessThan(DAILY * 0.55);
+  });
+});
+
+describe('the pacing day: the time a campaign runs', () => {
+  const monday = Date.parse('2026-01-12T00:00:00Z');
+  it('is the whole day without day-parting', () => {
+    const d = pacingDay(monday, undefined);
+    expect(d.activeMs).toBe(DAY_MS);
+    expect(d.elapsed(monday + 12 * HOUR)).toBe(12 * HOUR);
+    expect(d.elapsed(monday - 1)).toBe(0);
+    expect(d.elapsed(monday + 2 * DAY_MS)).toBe(DAY_MS);
+  });
+  it('is the day-parting hours in the campaign\'s zone (09-17 New York on a Monday in winter: 14:00-22:00 UTC)', () => {
+    const d = daypartedDay(monday, { timezone: 'America/New_York', windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: 9, to: 17 }] });
+    expect(d.activeMs).toBe(8 * HOUR);
+    expect(d.elapsed(monday + 14 * HOUR)).toBe(0);
+    expect(d.elapsed(monday + 15 * HOUR + 30 * 60_000)).toBe(1.5 * HOUR);
+    expect(d.elapsed(monday + 23 * HOUR)).toBe(8 * HOUR);
+    const saturday = daypartedDay(Date.parse('2026-01-17T00:00:00Z'), { timezone: 'America/New_York', windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: 9, to: 17 }] });
+    expect(saturday.activeMs).toBe(0);
+    expect(EvenPacer.targetOn(DAILY, saturday, Date.parse('2026-01-17T12:00:00Z'))).toBe(0);
+  });
+  it('follows half-hour zones to the quarter (09-17 Kolkata: 03:30-11:30 UTC)', () => {
+    const d = daypartedDay(monday, { timezone: 'Asia/Kolkata', windows: [{ days: ['mon'], from: 9, to: 17 }] });
+    expect(d.activeMs).toBe(8 * HOUR);
+    expect(d.elapsed(monday + 4 * HOUR)).toBe(30 * 60_000);
+    expect(d.elapsed(monday + 11 * HOUR + 30 * 60_000)).toBe(8 * HOUR);
+  });
+});
+
+describe('even pacing through day-parting hours', () => {
+  // 09-17 New York on a Monday in winter: 14:00-22:00 UTC. The campaign only bids then (targeting),
+  // where the market would let it spend three times its budget.
+  const hours = { timezone: 'America/New_York', windows: [{ days: ['mon' as const], from: 9, to: 17 }] };
+  const open = (h: number) => h >= 14 && h < 22;
+  const busy = (h: number) => (open(h) ? (3 * DAILY) / 0.002 / 0.3 / (8 * 3600) : 0);
+
+  it('spreads the budget over the eight hours on their own straight line, within 1 % of it, and spends 98-100.1 % of it', () => {
+    const day = simulateDay(busy, 11, (start) => daypartedDay(start, hours));
+    const perHour = day.hourly.map((x, i) => x - (i === 0 ? 0 : day.hourly[i - 1]));
+    console.log(`day-parted pacing: worst gap ${(day.worstGap * 100).toFixed(2)} %; hourly ${perHour.map((x) => x.toFixed(1)).join(' ')}`);
+    expect(day.worstGap).toBeLessThan(0.01);
+    expect(day.total).toBeGreaterThan(DAILY * 0.98);
+    expect(day.total).toBeLessThanOrEqual(DAILY * 1.001);
+    for (let h = 14; h < 22; h++) expect(perHour[h], `hour ${h}`).toBeLessThanOrEqual((DAILY / 8) * 1.1);
+  });
+
+  it('paced against the whole day instead, the same campaign would end far short of its budget', () => {
+    const day = simulateDay(busy, 11);
+    expect(day.total).toBeLessThan(DAILY * 0.75);
   });
 });
