@@ -62,12 +62,18 @@ export class MoneyMetrics {
     this.bids = new Counter({ name: 'bidder_campaign_bids_total', help: 'Bids sent, by campaign (top N, else "other").', labelNames: ['campaign'], registers });
     this.wins = new Counter({ name: 'bidder_campaign_wins_total', help: 'Win notices accepted, by campaign (top N, else "other").', labelNames: ['campaign'], registers });
     this.clearingPrice = new Histogram({ name: 'bidder_clearing_price_cpm', help: 'Clearing price of won bids (win notices), CPM in the base currency.', labelNames: ['exchange'], buckets: CPM_BUCKETS, registers });
-    this.clearingToBid = new Histogram({ name: 'bidder_clearing_to_bid_ratio', help: 'Clearing price over our bid price, per won bid.', labelNames: ['exchange'], buckets: RATIO_BUCKETS, registers });
+    this.clearingToBid = new Histogram({
+      name: 'bidder_clearing_to_bid_ratio',
+      help: 'Clearing price over our bid price, per won bid, by exchange and campaign (top N, else "other").',
+      labelNames: ['exchange', 'campaign'],
+      buckets: RATIO_BUCKETS,
+      registers,
+    });
     this.losses = new Counter({ name: 'bidder_campaign_losses_total', help: 'Loss notices accepted, by campaign (top N, else "other").', labelNames: ['campaign'], registers });
     this.minToWinToBid = new Histogram({
       name: 'bidder_min_to_win_to_bid_ratio',
-      help: 'From loss notices that carry ${AUCTION_MIN_TO_WIN}: the price that would have won over our bid (how far off we were).',
-      labelNames: ['exchange'],
+      help: 'From loss notices that carry ${AUCTION_MIN_TO_WIN}: the price that would have won over our bid, by exchange and campaign (top N, else "other").',
+      labelNames: ['exchange', 'campaign'],
       buckets: MIN_TO_WIN_BUCKETS,
       registers,
     });

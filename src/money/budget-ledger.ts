@@ -203,16 +203,18 @@ export class BudgetLedger implements MoneyGate {
     const metrics = this.o.metrics;
     if (type === 'loss') {
       if (metrics !== undefined) {
-        metrics.losses.labels(metrics.labels.of(this.o.snapshots.current, n.identity.campaignId)).inc();
-        if (n.minToWinBase && n.bidCpmBase) metrics.minToWinToBid.labels(n.exchange).observe(n.minToWinBase / n.bidCpmBase);
+        const label = metrics.labels.of(this.o.snapshots.current, n.identity.campaignId);
+        metrics.losses.labels(label).inc();
+        if (n.minToWinBase && n.bidCpmBase) metrics.minToWinToBid.labels(n.exchange, label).observe(n.minToWinBase / n.bidCpmBase);
       }
       return this.release(n.identity.bidId);
     }
     if (type === 'win' && this.shaders.size > 0) this.shaders.get(n.identity.campaignId)?.win();
     if (type === 'win' && metrics !== undefined && n.clearCpmBase !== undefined) {
-      metrics.wins.labels(metrics.labels.of(this.o.snapshots.current, n.identity.campaignId)).inc();
+      const label = metrics.labels.of(this.o.snapshots.current, n.identity.campaignId);
+      metrics.wins.labels(label).inc();
       metrics.clearingPrice.labels(n.exchange).observe(n.clearCpmBase);
-      if (n.bidCpmBase) metrics.clearingToBid.labels(n.exchange).observe(n.clearCpmBase / n.bidCpmBase);
+      if (n.bidCpmBase) metrics.clearingToBid.labels(n.exchange, label).observe(n.clearCpmBase / n.bidCpmBase);
     }
     if (type === spendOn && n.clearCpmBase !== undefined)
       void this.spend(n.eventId, n.identity.bidId, n.identity.campaignId, n.clearCpmBase, currencies, nowMs).then((added) => {

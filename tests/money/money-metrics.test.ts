@@ -55,12 +55,12 @@ describe('money metrics', () => {
     expect(text).toContain('bidder_spend_total{campaign="big"} 0.0008');
     expect(text).toContain('bidder_spend_total{campaign="other"} 0.0005');
     expect(text).toContain('bidder_clearing_price_cpm_count{exchange="main"} 1');
-    expect(text).toMatch(/bidder_clearing_to_bid_ratio_bucket\{le="0.8",exchange="main"\} 1/);
+    expect(text).toMatch(/bidder_clearing_to_bid_ratio_bucket\{le="0.8",exchange="main",campaign="big"\} 1/);
     expect(text).toContain('bidder_campaign_losses_total{campaign="big"} 1');
     expect(text).toContain('bidder_campaign_losses_total{campaign="other"} 1');
-    expect(text).toContain('bidder_min_to_win_to_bid_ratio_count{exchange="main"} 1'); // the loss without min-to-win is not observed
-    expect(text).toMatch(/bidder_min_to_win_to_bid_ratio_bucket\{le="1.1",exchange="main"\} 0/);
-    expect(text).toMatch(/bidder_min_to_win_to_bid_ratio_bucket\{le="1.2",exchange="main"\} 1/);
+    expect(text).toContain('bidder_min_to_win_to_bid_ratio_count{exchange="main",campaign="other"} 1'); // the loss without min-to-win is not observed
+    expect(text).toMatch(/bidder_min_to_win_to_bid_ratio_bucket\{le="1.1",exchange="main",campaign="other"\} 0/);
+    expect(text).toMatch(/bidder_min_to_win_to_bid_ratio_bucket\{le="1.2",exchange="main",campaign="other"\} 1/);
     expect(text).toContain('bidder_budget_spent{campaign="big"} 0.0008');
     expect(text).toContain('bidder_budget_remaining{campaign="big"} 999.9992');
     expect(text).toContain('bidder_budget_remaining{campaign="other"} 9.9995');
