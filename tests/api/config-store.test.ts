@@ -10,25 +10,22 @@ import { MemoryConfigStore } from '../../src/campaigns/config-store.js';
 import { RedisConfigStore, createRedisConfigStore } from '../../src/campaigns/redis-config-store.js';
 import { createRedis } from '../../src/audiences/redis-client.js';
 import { RedisServer } from '../helpers/redis-server.js';
-import { RedisCluster } from '../helpers/redis-cluster.js';
+import { startContractServers, type ContractServers } from '../helpers/contract-servers.js';
+import type { RedisCluster } from '../helpers/redis-cluster.js';
 import { configStoreContract, doc } from './config-store.contract.js';
 
+let servers: ContractServers;
 let server: RedisServer;
-let raw: Redis;
 let cluster: RedisCluster;
+let raw: Redis;
 let clusterRaw: Redis[];
 
 beforeAll(async () => {
-  [server, cluster] = await Promise.all([RedisServer.start(), RedisCluster.start(3)]);
-  raw = server.client();
-  clusterRaw = cluster.clients();
+  servers = await startContractServers();
+  ({ server, cluster, raw, clusterRaw } = servers);
 });
 
-afterAll(async () => {
-  raw?.disconnect();
-  for (const c of clusterRaw ?? []) c.disconnect();
-  await Promise.all([server?.stop(), cluster?.stop()]);
-});
+afterAll(() => servers?.stop());
 
 let n = 0;
 

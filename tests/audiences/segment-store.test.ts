@@ -9,26 +9,23 @@ import { MemorySegmentStore } from '../../src/audiences/memory-segment-store.js'
 import { createRedis, type RedisLike } from '../../src/audiences/redis-client.js';
 import { RedisSegmentStore } from '../../src/audiences/redis-segment-store.js';
 import type { MembershipRow } from '../../src/audiences/segment-store.js';
-import { RedisCluster } from '../helpers/redis-cluster.js';
-import { RedisServer } from '../helpers/redis-server.js';
+import type { RedisCluster } from '../helpers/redis-cluster.js';
+import type { RedisServer } from '../helpers/redis-server.js';
+import { startContractServers, type ContractServers } from '../helpers/contract-servers.js';
 import { meta, segmentStoreContract } from './segment-store.contract.js';
 
+let servers: ContractServers;
 let server: RedisServer;
-let raw: Redis;
 let cluster: RedisCluster;
+let raw: Redis;
 let clusterRaw: Redis[];
 
 beforeAll(async () => {
-  [server, cluster] = await Promise.all([RedisServer.start(), RedisCluster.start(3)]);
-  raw = server.client();
-  clusterRaw = cluster.clients();
+  servers = await startContractServers();
+  ({ server, cluster, raw, clusterRaw } = servers);
 });
 
-afterAll(async () => {
-  raw?.disconnect();
-  for (const c of clusterRaw ?? []) c.disconnect();
-  await Promise.all([server?.stop(), cluster?.stop()]);
-});
+afterAll(() => servers?.stop());
 
 async function ready(c: RedisLike): Promise<void> {
   if (c.status === 'ready') return;

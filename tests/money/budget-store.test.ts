@@ -1,29 +1,23 @@
 /** The BudgetStore contract on the in-process store, a real redis-server and a real 3-master Redis Cluster. */
 import { afterAll, beforeAll } from 'vitest';
-import type { Redis } from 'ioredis';
-import { RedisServer } from '../helpers/redis-server.js';
-import { RedisCluster } from '../helpers/redis-cluster.js';
+import type { RedisServer } from '../helpers/redis-server.js';
+import { startContractServers, type ContractServers } from '../helpers/contract-servers.js';
+import type { RedisCluster } from '../helpers/redis-cluster.js';
 import { createRedis, type RedisLike } from '../../src/audiences/redis-client.js';
 import { MemoryBudgetStore } from '../../src/money/memory-budget-store.js';
 import { RedisBudgetStore } from '../../src/money/redis-budget-store.js';
 import { budgetStoreContract } from './budget-store.contract.js';
 
+let servers: ContractServers;
 let server: RedisServer;
 let cluster: RedisCluster;
-let raw: Redis;
-let clusterRaw: Redis[];
 
 beforeAll(async () => {
-  [server, cluster] = await Promise.all([RedisServer.start(), RedisCluster.start(3)]);
-  raw = server.client();
-  clusterRaw = cluster.clients();
+  servers = await startContractServers();
+  ({ server, cluster } = servers);
 });
 
-afterAll(async () => {
-  raw?.disconnect();
-  for (const c of clusterRaw ?? []) c.disconnect();
-  await Promise.all([server?.stop(), cluster?.stop()]);
-});
+afterAll(() => servers?.stop());
 
 budgetStoreContract('memory', async () => ({ store: new MemoryBudgetStore(), cleanup: async () => {} }));
 

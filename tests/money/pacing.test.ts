@@ -8,21 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { EvenPacer } from '../../src/money/pacing.js';
 import { DAY_MS } from '../../src/money/accounts.js';
 import { daypartedDay, pacingDay, wholeDay, type PacingDay } from '../../src/money/pacing-day.js';
+import { rng } from '../helpers/rng.js';
 
 const HOUR = 3_600_000;
 const STEP = 10_000;
 const DAILY = 100; // currency units
-
-/** A small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Day {
   /** Spend at the end of each hour. */

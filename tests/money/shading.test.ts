@@ -13,16 +13,7 @@ import { CampaignLabels, MoneyMetrics } from '../../src/metrics/money-metrics.js
 import { decide } from '../../src/bidding/bidder.js';
 import type { BidIdentity } from '../../src/events/bid-identity.js';
 import { campaign, snapshotOf, view } from '../bidding/support.js';
-
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../helpers/rng.js';
 
 describe('ShadingController in a simulated market', () => {
   /** Win probability rises with the price: 0 at 0.80 CPM, 1 at 2.00 and above. */
