@@ -4,6 +4,7 @@
  * back (and verified) when the exchange or the browser calls them.
  */
 import type { NoticeSigner } from './notice-signer.js';
+import type { EventBase, EventType } from './event-types.js';
 
 export interface BidIdentity {
   readonly bidId: string;
@@ -86,4 +87,20 @@ export function readIdentity(q: URLSearchParams, exchange: string, signer: Notic
     ...(userHash !== null ? { userHash } : {}),
   };
   return signer.verify(identityPayload(id), signature) ? id : 'bad_signature';
+}
+
+/** The columns every event of a bid has: its identity, and an event id that is the same on every retry and instance. */
+export function identityColumns(type: EventType, id: BidIdentity, nowSec: number): EventBase {
+  return {
+    event_id: `${type}:${id.bidId}`,
+    event_time: nowSec,
+    exchange: id.exchange,
+    advertiser_id: id.advertiserId,
+    campaign_id: id.campaignId,
+    creative_id: id.creativeId,
+    bid_id: id.bidId,
+    request_id: id.requestId,
+    imp_id: id.impId,
+    deal_id: id.dealId,
+  };
 }

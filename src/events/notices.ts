@@ -5,7 +5,7 @@
  */
 import type { Currencies } from '../bidding/currency.js';
 import type { NoticeSigner } from './notice-signer.js';
-import { readIdentity, type BidIdentity } from './bid-identity.js';
+import { identityColumns, readIdentity, type BidIdentity } from './bid-identity.js';
 import type { BidderEvent } from './event-types.js';
 import { decryptPrice, type PriceKeys } from './encrypted-price.js';
 
@@ -55,18 +55,7 @@ export function readNotice(type: NoticeType, exchange: string, q: URLSearchParam
   const base = ctx.currencies.base;
   const bidBase = ctx.currencies.convert(id.price, id.currency, base);
   if (!Number.isFinite(bidBase)) return 'unknown_currency';
-  const common = {
-    event_id: `${type}:${id.bidId}`,
-    event_time: ctx.nowSec,
-    exchange,
-    advertiser_id: id.advertiserId,
-    campaign_id: id.campaignId,
-    creative_id: id.creativeId,
-    bid_id: id.bidId,
-    request_id: id.requestId,
-    imp_id: id.impId,
-    deal_id: id.dealId,
-  };
+  const common = identityColumns(type, id, ctx.nowSec);
   if (type === 'impression' || type === 'click') return { identity: id, event: { ...common, type }, priceMissing: false };
 
   const priceCurrency = (() => {
