@@ -14,7 +14,7 @@ import type { BidLog } from './events/bid-log.js';
 import type { AudienceService } from './audiences/audience-service.js';
 import type { AudienceMetrics } from './metrics/audience-metrics.js';
 import type { NoticeSigner } from './events/notice-signer.js';
-import { drainAware, type RequestGate } from './http/request-gate.js';
+import { closeAware, type RequestGate } from './http/request-gate.js';
 import type { ConfigApi } from './api/index.js';
 import type { BudgetLedger } from './money/budget-ledger.js';
 import type { BudgetStore } from './money/budget-store.js';
@@ -51,8 +51,8 @@ export interface AppDeps {
 
 export function buildBidApp(deps: AppDeps): TemplatedApp {
   const app = uws.App();
-  // Routes are registered through the gate's wrapper, so every answer closes its connection while draining.
-  const routes = deps.gate ? drainAware(app, deps.gate) : app;
+  // Routes are registered through closeAware: answers close their connection (and say so) while draining, or when asked.
+  const routes = closeAware(app, deps.gate);
   if (deps.notices) registerNoticeRoutes(routes, { ...deps.notices, snapshots: deps.snapshots, signer: deps.signer, money: deps.money, frequency: deps.frequency });
   registerBidRoutes(routes, deps);
   return app;
@@ -60,8 +60,9 @@ export function buildBidApp(deps: AppDeps): TemplatedApp {
 
 export function buildAdminApp(deps: AppDeps): TemplatedApp {
   const app = uws.App();
-  if (deps.budgetStore) registerMoneyRoutes(app, { store: deps.budgetStore, configApi: deps.configApi });
-  registerAdminRoutes(app, {
+  const routes = closeAware(app); // a request that says `Connection: close` is answered so
+  if (deps.budgetStore) registerMoneyRoutes(routes, { store: deps.budgetStore, configApi: deps.configApi });
+  registerAdminRoutes(routes, {
     snapshots: deps.snapshots,
     isReady: deps.isReady,
     readyStatus: deps.readyStatus,

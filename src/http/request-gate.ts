@@ -10,7 +10,7 @@
  * - In-flight accounting: every admitted request `leave()`s exactly once (answered or aborted), so
  *   the drain knows when the last one is done.
  * - Draining: once `draining` is set, every answer on the bid port says `Connection: close`
- *   (see `drainAware`), moving keep-alive clients off this bidder one request at a time. So does the
+ *   (see `closeAware`), moving keep-alive clients off this bidder one request at a time. So does the
  *   answer to a request that itself said `Connection: close`.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
@@ -119,11 +119,12 @@ const ROUTE_METHODS = new Set(['get', 'post', 'put', 'del', 'patch', 'options', 
 type Handler = (res: HttpResponse, req: HttpRequest) => void | Promise<void>;
 
 /**
- * The app as route registration sees it, with every handler wrapped: while the gate is draining,
- * the handler gets a response whose `end`/`endWithoutBody` also close the connection. Outside a
- * drain the wrapper costs one boolean check per request.
+ * The app as route registration sees it, with every handler wrapped: when the request said
+ * `Connection: close`, or while the gate (if any) is draining, the handler gets a response whose
+ * `end`/`endWithoutBody` also close the connection and say so. Otherwise the wrapper costs one
+ * header read and a boolean check per request. Both ports use it (the admin port without a gate).
  */
-export function drainAware(app: TemplatedApp, gate: RequestGate): TemplatedApp {
+export function closeAware(app: TemplatedApp, gate?: Pick<RequestGate, 'draining'>): TemplatedApp {
   const wrapped: TemplatedApp = new Proxy(app, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver);
@@ -133,7 +134,7 @@ export function drainAware(app: TemplatedApp, gate: RequestGate): TemplatedApp {
           // A client that sent `Connection: close` is told so too (RFC 9112 §9.6): uWS closes the socket
           // after such a request but does not say it, and some keep-alive pools then reuse a dead socket.
           const asked = asksToClose(req.getHeader('connection'));
-          handler(asked || gate.draining ? closingResponse(res, asked) : res, req);
+          handler(asked || gate?.draining === true ? closingResponse(res, asked) : res, req);
         });
         return wrapped;
       };

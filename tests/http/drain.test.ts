@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import { bidBody, RawConnection, startGated, type GatedBidder } from '../helpers/gate-kit.js';
 import { drainBidServer } from '../../src/http/bid-server.js';
+import { startBidder } from '../helpers/bidder.js';
 
 const cleanup: (() => void)[] = [];
 afterEach(() => {
@@ -99,6 +100,22 @@ describe('a request that says Connection: close', () => {
     expect(first?.headers['connection']).toBeUndefined();
     keep.post('/bid', body('k2'));
     expect((await keep.next())?.status).toBe(200);
+  });
+});
+
+describe('the admin port and Connection: close', () => {
+  it('answers with "Connection: close" and closes, on plain and JSON API routes alike', async () => {
+    const b = await startBidder({});
+    cleanup.push(() => void b.close());
+    for (const path of ['/healthz', '/readyz', '/api/v1/audiences', '/no-such-path']) {
+      const c = await RawConnection.open(b.adminPort);
+      cleanup.push(() => c.destroy());
+      c.write(`GET ${path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`);
+      const r = await c.next();
+      expect(r?.status, path).toBeGreaterThan(0);
+      expect(r?.headers['connection']?.toLowerCase(), path).toBe('close');
+      expect(await c.whenClosed(), path).toBe(true);
+    }
   });
 });
 
