@@ -7,18 +7,17 @@
  * spool; a bidder started again on the same DATA_DIR delivers them, exactly once. Third: notices
  * still arriving on a keep-alive connection after SIGTERM are refused, never acknowledged and lost.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ClickHouseServer } from '../helpers/clickhouse-server.js';
 import { BidderProcess } from '../helpers/bidder-process.js';
 import { bannerRequest, impressionPixel, metric, pathOf, sleep, substitute, until } from '../helpers/notice-kit.js';
+import { TempDirs } from '../helpers/temp-dirs.js';
 
 let ch: ClickHouseServer;
 const procs: BidderProcess[] = [];
-const dirs: string[] = [];
 const KEYS = 'k1:process-test-secret-0123456789';
 
 beforeAll(async () => {
@@ -29,14 +28,11 @@ afterAll(async () => {
   for (const p of procs) p.kill();
   await Promise.all(procs.map((p) => p.exited));
   await ch?.dispose();
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  await temp.removeAll();
 });
 
-async function tempDir(name: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), `${name}-`));
-  dirs.push(d);
-  return d;
-}
+const temp = new TempDirs();
+const tempDir = (name: string) => temp.make(name);
 
 async function startBidder(database: string, dataDir: string, instance: string): Promise<BidderProcess> {
   const p = await BidderProcess.start({

@@ -8,8 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { RedisServer } from '../helpers/redis-server.js';
@@ -17,6 +16,7 @@ import { httpRequest } from '../helpers/bidder.js';
 import { BidderProcess, MAIN, TEST_ADMIN_KEY } from '../helpers/bidder-process.js';
 import { bannerRequest, pathOf, substitute } from '../helpers/notice-kit.js';
 import { dayOf } from '../../src/money/accounts.js';
+import { TempDirs } from '../helpers/temp-dirs.js';
 
 const DAILY = 5; // USD
 const SLICE = 0.0015;
@@ -48,13 +48,9 @@ const BUNDLE = {
 let redis: RedisServer;
 let raw: Redis;
 const procs: BidderProcess[] = [];
-const dirs: string[] = [];
 
-async function tempDir(name: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), `${name}-`));
-  dirs.push(d);
-  return d;
-}
+const temp = new TempDirs();
+const tempDir = (name: string) => temp.make(name);
 
 beforeAll(async () => {
   if (!existsSync(MAIN)) throw new Error('dist is missing: run `npx tsc -p tsconfig.build.json` (tests/run.sh does)');
@@ -86,7 +82,7 @@ afterAll(async () => {
   await Promise.all(procs.map((p) => p.terminate()));
   raw?.disconnect();
   await redis?.stop();
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  await temp.removeAll();
 });
 
 let seq = 0;

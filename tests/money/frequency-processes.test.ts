@@ -11,13 +11,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RedisServer } from '../helpers/redis-server.js';
 import { httpRequest } from '../helpers/bidder.js';
 import { BidderProcess, MAIN } from '../helpers/bidder-process.js';
 import { bannerRequest, impressionPixel, pathOf } from '../helpers/notice-kit.js';
+import { TempDirs } from '../helpers/temp-dirs.js';
 
 const CAP = 3;
 const THREADS = 3;
@@ -41,13 +41,9 @@ const BUNDLE = {
 
 let redis: RedisServer;
 const procs: BidderProcess[] = [];
-const dirs: string[] = [];
 
-async function tempDir(name: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), `${name}-`));
-  dirs.push(d);
-  return d;
-}
+const temp = new TempDirs();
+const tempDir = (name: string) => temp.make(name);
 
 beforeAll(async () => {
   if (!existsSync(MAIN)) throw new Error('dist is missing: run `npx tsc -p tsconfig.build.json` (tests/run.sh does)');
@@ -74,7 +70,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(procs.map((p) => p.terminate()));
   await redis?.stop();
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  await temp.removeAll();
 });
 
 let seq = 0;
