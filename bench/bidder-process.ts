@@ -19,6 +19,8 @@ export interface BidderOptions {
   readonly logFile: string;
   readonly redisUrl?: string;
   readonly clickhouseUrl?: string;
+  /** Options for node itself (e.g. `--cpu-prof`), before the script. */
+  readonly nodeArgs?: readonly string[];
   /** Extra environment (wins over everything else). */
   readonly env?: Record<string, string>;
 }
@@ -66,7 +68,7 @@ export class BidderProcess {
       ...(o.clickhouseUrl ? { CLICKHOUSE_URL: o.clickhouseUrl } : {}),
       ...o.env,
     });
-    const child = startChild(process.execPath, [join(o.buildDir, 'dist/src/main.js')], { cwd: o.buildDir, env, logFile: o.logFile });
+    const child = startChild(process.execPath, [...(o.nodeArgs ?? []), join(o.buildDir, 'dist/src/main.js')], { cwd: o.buildDir, env, logFile: o.logFile });
     child.once('error', () => {});
     const deadline = Date.now() + timeoutMs;
     let path = '/readyz';

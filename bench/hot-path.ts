@@ -1,0 +1,291 @@
+/**
+ * `npm run bench:hot-path`: the bid route's JavaScript alone, in one thread, without sockets.
+ *
+ * The scenario of `npm run bench` (campaigns, users in the in-process segment store, the request
+ * mix with floors scaled to a 20-40 % bid rate) is built in this process; the bid route is
+ * registered on a stand-in for the uWS app and each request body is handed to it as uWS would
+ * (headers, one data chunk), with budgets, frequency caps, the bid log and metrics all on. The
+ * answers are counted, not sent.
+ *
+ * It reports microseconds per request (median of rounds) for the whole route and for its stages
+ * measured alone (parse; parse + decide), so a change to the hot path can be judged in seconds
+ * and its CPU profile read without the noise of sockets and a load generator:
+ *
+ *   npm run bench:hot-path -- --campaigns 1000 --users 1000000
+ *   node --cpu-prof dist/bench/hot-path.js --rounds 20
+ */
+import { parseArgs } from 'node:util';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { writeScenarioConfig } from './scenario/campaigns.js';
+import { buildRequestMix, setFloorScale } from './scenario/requests.js';
+import { loadBundleFromDir } from '../src/config/load-bundle.js';
+import { loadSettings } from '../src/config/settings.js';
+import { buildSnapshot, SnapshotRef, type Snapshot } from '../src/campaigns/snapshot.js';
+import { BidderMetrics } from '../src/metrics/bidder-metrics.js';
+import { AudienceMetrics } from '../src/metrics/audience-metrics.js';
+import { MemorySegmentStore } from '../src/audiences/memory-segment-store.js';
+import { buildAudiences } from '../src/audiences/build-audiences.js';
+import { uploadKey, userKeys } from '../src/audiences/identity.js';
+import { ALL_USERS_SEGMENT, SEGMENT_COUNT, segmentId, userIdentity, userSegments } from '../src/simulator/vocabulary.js';
+import { loadSigner } from '../src/events/load-signer.js';
+import { BidLog } from '../src/events/bid-log.js';
+import type { BidderEvent, EventSink } from '../src/events/event-types.js';
+import { buildBudgetStore, buildFrequency, buildFrequencyStore, buildLedger } from '../src/money/build-money.js';
+import { registerBidRoutes } from '../src/http/bid-route.js';
+import { parseBidRequest } from '../src/openrtb/parse-request.js';
+import { isRefusal } from '../src/openrtb/protobuf-codec.js';
+import { decide } from '../src/bidding/bidder.js';
+import { privacyOutcome } from '../src/privacy/privacy-outcome.js';
+import type { AudienceService } from '../src/audiences/audience-service.js';
+
+const HELP = `npm run bench:hot-path -- [options]
+
+  --campaigns <n>   campaigns in the scenario (default 1000)
+  --users <n>       users with segments in the in-process store (default 1000000)
+  --requests <n>    distinct requests in the mix (default 3000)
+  --rounds <n>      passes over the mix per measurement (default 15)
+  --floor-scale <x> floors multiplier (default: the one giving a 20-40 % bid rate)
+  --seed <s>        scenario seed (default 1)
+  --only <stage>    measure one stage only (json, parse, decide, route), e.g. under --cpu-prof
+`;
+
+/** Discards events (the writer's cost is the event store's, off the hot path) but counts them. */
+class CountingSink implements EventSink {
+  events = 0;
+  write(_e: BidderEvent): void {
+    this.events++;
+  }
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+type Handler = (res: HttpResponse, req: HttpRequest) => void;
+
+/** Just enough of uWS's request and response for the bid route. */
+class FakeExchange {
+  status = '';
+  answers = { '200': 0, '204': 0, other: 0 };
+  private body: ArrayBuffer = new ArrayBuffer(0);
+  private readonly headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': '0' };
+  readonly req = { getHeader: (h: string) => this.headers[h] ?? '', getParameter: () => undefined } as unknown as HttpRequest;
+  readonly res: HttpResponse;
+  constructor() {
+    const ex = this;
+    const res = {
+      writeStatus(s: string) {
+        ex.status = s;
+        return res;
+      },
+      writeHeader() {
+        return res;
+      },
+      end() {
+        ex.count();
+        return res;
+      },
+      endWithoutBody() {
+        ex.count();
+        return res;
+      },
+      cork(cb: () => void) {
+        cb();
+        return res;
+      },
+      onAborted() {
+        return res;
+      },
+      onData(cb: (chunk: ArrayBuffer, last: boolean) => void) {
+        cb(ex.body, true);
+      },
+    };
+    this.res = res as unknown as HttpResponse;
+  }
+  set(body: Buffer): void {
+    this.body = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer;
+    this.headers['content-length'] = String(body.byteLength);
+  }
+  private count(): void {
+    const k = this.status.slice(0, 3);
+    if (k === '200' || k === '204') this.answers[k]++;
+    else this.answers.other++;
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      campaigns: { type: 'string' },
+      users: { type: 'string' },
+      requests: { type: 'string' },
+      rounds: { type: 'string' },
+      'floor-scale': { type: 'string' },
+      seed: { type: 'string' },
+      only: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return void process.stdout.write(HELP);
+  const campaigns = Number(values.campaigns ?? 1000);
+  const users = Number(values.users ?? 1_000_000);
+  const requests = Number(values.requests ?? 3000);
+  const rounds = Number(values.rounds ?? 15);
+  const seed = values.seed ?? '1';
+  const say = (s: string) => process.stderr.write(`${s}\n`);
+
+  const tmp = await mkdtemp(join(tmpdir(), 'dsp-hot-path-'));
+  try {
+    await writeScenarioConfig(tmp, { seed, campaigns });
+    const bundle = await loadBundleFromDir(tmp);
+    const snap = buildSnapshot(bundle, 1);
+    const snapshots = new SnapshotRef(snap);
+    const settings = loadSettings({ DATA_DIR: tmp, CONFIG_DIR: tmp, NOTICE_SIGNING_KEYS: 'bench:benchmark-signing-key-0123456789', NOTICE_BASE_URL: 'https://bid.example' });
+    const metrics = new BidderMetrics({ defaultMetrics: false });
+    for (const id of snap.exchanges.keys()) metrics.forExchange(id);
+    const store = new MemorySegmentStore();
+    say(`loading ${users.toLocaleString('en')} users into the in-process segment store`);
+    const created = new Date().toISOString();
+    for (let i = 0; i < SEGMENT_COUNT; i++) await store.putSegment({ id: segmentId(i), name: `s${i}`, ttlSeconds: 30 * 24 * 3600, createdAt: created });
+    await store.putSegment({ id: ALL_USERS_SEGMENT, name: 'all', ttlSeconds: 30 * 24 * 3600, createdAt: created });
+    const expiresAt = Math.floor(Date.now() / 1000) + 30 * 24 * 3600;
+    for (let start = 0; start < users; start += 10_000) {
+      const rows = [];
+      for (let n = start; n < Math.min(users, start + 10_000); n++) {
+        const who = userIdentity(n);
+        const key = uploadKey(who.kind, who.id);
+        if (typeof key === 'string') rows.push({ key, segments: [...userSegments(n), ALL_USERS_SEGMENT], expiresAt });
+      }
+      await store.addMemberships(rows);
+    }
+    const audiences = await buildAudiences(settings, new AudienceMetrics(metrics.registry), store);
+    const sink = new CountingSink();
+    const deps = {
+      settings,
+      snapshots,
+      metrics,
+      signer: await loadSigner(settings),
+      audiences,
+      bidLog: new BidLog(sink, settings.bidLogSampleRate, settings.requestLogSampleRate, 'hot-'),
+      money: buildLedger(settings, snapshots, buildBudgetStore(undefined), metrics.registry),
+      frequency: buildFrequency(settings, buildFrequencyStore(undefined), metrics.registry),
+    };
+    let handler: Handler | undefined;
+    const app = {
+      post: (path: string, h: Handler) => {
+        if (path === '/bid') handler = h;
+        return app;
+      },
+      any: () => app,
+    } as unknown as TemplatedApp;
+    registerBidRoutes(app, deps);
+
+    const mix = buildRequestMix(seed, requests, users);
+    const scale = values['floor-scale'] !== undefined ? Number(values['floor-scale']) : calibrate(mix, snap, audiences, settings);
+    setFloorScale(mix, scale);
+    const bodies = mix.bodies;
+    const fake = new FakeExchange();
+
+    const route = () => {
+      for (const b of bodies) {
+        fake.set(b);
+        handler!(fake.res, fake.req);
+      }
+    };
+    const parseOnly = () => {
+      for (const b of bodies) parseBidRequest(b, settings.maxJsonDepth);
+    };
+    const parseDecide = () => {
+      const nowMs = Date.now();
+      for (const b of bodies) {
+        const req = parseBidRequest(b, settings.maxJsonDepth);
+        if (isRefusal(req)) continue;
+        const privacy = privacyOutcome(req, settings);
+        const a = privacy.userData ? audiences.resolve(userKeys(req, 'default'), 10) : undefined;
+        decide(req, snap, snap.defaultExchange, nowMs, a instanceof Promise || a === undefined ? undefined : a);
+      }
+    };
+    const jsonParse = () => {
+      for (const b of bodies) JSON.parse(b.toString('utf8'));
+    };
+    // Warm up (JIT, caches), then measure the stages interleaved so drift hits them alike.
+    for (let i = 0; i < 3; i++) {
+      route();
+      parseDecide();
+      parseOnly();
+      jsonParse();
+    }
+    fake.answers = { '200': 0, '204': 0, other: 0 };
+    const times: Record<string, number[]> = { 'JSON.parse (the ceiling server parses this)': [], 'parse (view)': [], 'parse + audience + decide': [], 'whole route': [] };
+    const only = values.only;
+    if (only !== undefined && !['json', 'parse', 'decide', 'route'].includes(only)) throw new Error('--only is json, parse, decide or route');
+    for (let r = 0; r < rounds; r++) {
+      if (only === undefined || only === 'json') times['JSON.parse (the ceiling server parses this)'].push(perRequest(jsonParse, bodies.length));
+      if (only === undefined || only === 'parse') times['parse (view)'].push(perRequest(parseOnly, bodies.length));
+      if (only === undefined || only === 'decide') times['parse + audience + decide'].push(perRequest(parseDecide, bodies.length));
+      if (only === undefined || only === 'route') times['whole route'].push(perRequest(route, bodies.length));
+    }
+    for (const k of Object.keys(times)) if (times[k].length === 0) delete times[k];
+    const a = fake.answers;
+    const answered = a['200'] + a['204'] + a.other;
+    say('');
+    process.stdout.write(
+      `${campaigns.toLocaleString('en')} campaigns, ${users.toLocaleString('en')} users, ${bodies.length} requests × ${rounds} rounds; floor scale ${scale.toFixed(3)}; ` +
+        `bid rate ${((100 * a['200']) / Math.max(1, answered)).toFixed(1)} % (other answers: ${a.other}); events logged ${sink.events}\n\n` +
+        `| stage | µs per request (median) | min |\n|---|---:|---:|\n` +
+        Object.entries(times)
+          .map(([k, xs]) => `| ${k} | ${median(xs).toFixed(2)} | ${Math.min(...xs).toFixed(2)} |`)
+          .join('\n') +
+        '\n',
+    );
+    await audiences.close();
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+function perRequest(run: () => void, n: number): number {
+  const t0 = process.hrtime.bigint();
+  run();
+  return Number(process.hrtime.bigint() - t0) / 1000 / n;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** The floor scale that makes 20-40 % of the mix bid (bisection on the bid rate, as the bench calibrates). */
+function calibrate(mix: ReturnType<typeof buildRequestMix>, snap: Snapshot, audiences: AudienceService, settings: ReturnType<typeof loadSettings>): number {
+  const rate = (scale: number) => {
+    setFloorScale(mix, scale);
+    let bids = 0;
+    const nowMs = Date.now();
+    for (const b of mix.bodies) {
+      const req = parseBidRequest(b, settings.maxJsonDepth);
+      if (isRefusal(req)) continue;
+      const a = privacyOutcome(req, settings).userData ? audiences.resolve(userKeys(req, 'default'), 10) : undefined;
+      if (decide(req, snap, snap.defaultExchange, nowMs, a instanceof Promise || a === undefined ? undefined : a).bids) bids++;
+    }
+    return bids / mix.bodies.length;
+  };
+  let lo = 0.01;
+  let hi = 100;
+  for (let i = 0; i < 30; i++) {
+    const mid = Math.sqrt(lo * hi);
+    const r = rate(mid);
+    if (r >= 0.2 && r <= 0.4) return mid;
+    if (r > 0.4) lo = mid;
+    else hi = mid;
+  }
+  return Math.sqrt(lo * hi);
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  },
+);
