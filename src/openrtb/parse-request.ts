@@ -34,6 +34,15 @@ class Refusal {
   constructor(readonly reason: InvalidReason, readonly message: string) {}
 }
 
+/**
+ * Field paths for error messages (`imp[0].banner.format[1].w`) are built only while explaining a
+ * refusal: a request is read once without them (the hot path builds no strings it will not send),
+ * and only if that pass refuses is it read again with them, for the message.
+ */
+let explaining = false;
+const sub = (path: string, field: string): string => (explaining ? path + field : '');
+const item = (path: string, field: string, i: number): string => (explaining ? `${path}${field}[${i}]` : '');
+
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const obj = (v: unknown): Obj | undefined => (isObj(v) ? v : undefined);
@@ -89,8 +98,21 @@ export function viewFromDocument(doc: unknown): BidRequestView | InvalidRequest 
   try {
     return buildView(doc);
   } catch (e) {
-    if (e instanceof Refusal) return { invalid: e.reason, message: e.message };
-    return { invalid: 'bad_field', message: 'request could not be read' };
+    if (!(e instanceof Refusal)) return { invalid: 'bad_field', message: 'request could not be read' };
+    return explainRefusal(doc, e);
+  }
+}
+
+/** Reads a refused document again, with field paths, for a message that names the field. */
+function explainRefusal(doc: unknown, first: Refusal): InvalidRequest {
+  explaining = true;
+  try {
+    buildView(doc);
+    return { invalid: first.reason, message: first.message }; // cannot happen: the same document, the same checks
+  } catch (e) {
+    return e instanceof Refusal ? { invalid: e.reason, message: e.message } : { invalid: first.reason, message: first.message };
+  } finally {
+    explaining = false;
   }
 }
 
@@ -177,23 +199,23 @@ function buildImp(raw: unknown, i: number): ImpView {
   if (!isObj(raw)) throw new Refusal('bad_imp', `imp[${i}] must be an object`);
   const id = raw.id;
   if (typeof id !== 'string' || id.length === 0 || id.length > 256) throw new Refusal('bad_imp', `imp[${i}].id must be a non-empty string`);
-  const path = `imp[${i}]`;
+  const path = explaining ? `imp[${i}]` : '';
   const pmp = raw.pmp === undefined || raw.pmp === null ? undefined : obj(raw.pmp);
   if (raw.pmp !== undefined && raw.pmp !== null && !pmp) throw new Refusal('bad_field', `${path}.pmp must be an object`);
   const bidFloorCur = raw.bidfloorcur === undefined || raw.bidfloorcur === null ? 'USD' : raw.bidfloorcur;
-  if (typeof bidFloorCur !== 'string' || !/^[A-Z]{3}$/.test(bidFloorCur))
+  if (!isCurrencyCode(bidFloorCur))
     throw new Refusal('bad_field', `${path}.bidfloorcur must be an ISO-4217 code`);
   return {
     id,
-    banner: buildBanner(raw.banner, `${path}.banner`),
-    video: buildVideo(raw.video, `${path}.video`),
-    audio: buildAudio(raw.audio, `${path}.audio`),
-    native: buildNative(raw.native, `${path}.native`),
-    bidFloor: strictNumber(raw.bidfloor, `${path}.bidfloor`, 0),
+    banner: buildBanner(raw.banner, sub(path, '.banner')),
+    video: buildVideo(raw.video, sub(path, '.video')),
+    audio: buildAudio(raw.audio, sub(path, '.audio')),
+    native: buildNative(raw.native, sub(path, '.native')),
+    bidFloor: strictNumber(raw.bidfloor, sub(path, '.bidfloor'), 0),
     bidFloorCur,
     secure: raw.secure === 1,
     privateAuction: pmp?.private_auction === 1,
-    deals: pmp ? buildDeals(pmp.deals, `${path}.pmp.deals`) : NO_DEALS,
+    deals: pmp ? buildDeals(pmp.deals, sub(path, '.pmp.deals')) : NO_DEALS,
   };
 }
 
@@ -210,24 +232,27 @@ function buildBanner(v: unknown, path: string): BannerView | undefined {
   if (b.format !== undefined && b.format !== null) {
     if (!Array.isArray(b.format)) throw new Refusal('bad_field', `${path}.format must be an array`);
     for (let i = 0; i < b.format.length; i++) {
-      const f = present(b.format[i], `${path}.format[${i}]`);
-      const w = strictDim(f?.w, `${path}.format[${i}].w`);
-      const h = strictDim(f?.h, `${path}.format[${i}].h`);
-      if (w && h) sizes.push(`${w}x${h}`);
+      const f = present(b.format[i], item(path, '.format', i));
+      const w = strictDim(f?.w, sub(item(path, '.format', i), '.w'));
+      const h = strictDim(f?.h, sub(item(path, '.format', i), '.h'));
+      if (w && h) sizes.push(sizeKey(w, h));
     }
   }
-  const w = strictDim(b.w, `${path}.w`);
-  const h = strictDim(b.h, `${path}.h`);
-  if (w && h && sizes.indexOf(`${w}x${h}`) < 0) sizes.push(`${w}x${h}`);
-  return { sizes, limits: sizes.length ? undefined : sizeLimits(b, w, h, path), battr: strictInts(b.battr, `${path}.battr`) };
+  const w = strictDim(b.w, sub(path, '.w'));
+  const h = strictDim(b.h, sub(path, '.h'));
+  if (w && h) {
+    const key = sizeKey(w, h);
+    if (sizes.indexOf(key) < 0) sizes.push(key);
+  }
+  return { sizes, limits: sizes.length ? undefined : sizeLimits(b, w, h, path), battr: strictInts(b.battr, sub(path, '.battr')) };
 }
 
 /** With no complete size listed, what still bounds the size: a lone `w` or `h`, and the 2.x min/max fields. */
 function sizeLimits(b: Obj, w: number | undefined, h: number | undefined, path: string): SizeLimits | undefined {
-  const wmin = w || strictDim(b.wmin, `${path}.wmin`) || 0;
-  const wmax = w || strictDim(b.wmax, `${path}.wmax`) || Infinity;
-  const hmin = h || strictDim(b.hmin, `${path}.hmin`) || 0;
-  const hmax = h || strictDim(b.hmax, `${path}.hmax`) || Infinity;
+  const wmin = w || strictDim(b.wmin, sub(path, '.wmin')) || 0;
+  const wmax = w || strictDim(b.wmax, sub(path, '.wmax')) || Infinity;
+  const hmin = h || strictDim(b.hmin, sub(path, '.hmin')) || 0;
+  const hmax = h || strictDim(b.hmax, sub(path, '.hmax')) || Infinity;
   return wmin || hmin || wmax < Infinity || hmax < Infinity ? { wmin, wmax, hmin, hmax } : undefined;
 }
 
@@ -235,14 +260,14 @@ function buildVideo(v: unknown, path: string): VideoView | undefined {
   const o = present(v, path);
   if (!o) return undefined;
   return {
-    mimes: strictStrings(o.mimes, `${path}.mimes`),
-    minDuration: strictDim(o.minduration, `${path}.minduration`) ?? 0,
-    maxDuration: strictDim(o.maxduration, `${path}.maxduration`) ?? 0,
-    requiredDurations: o.rqddurs === undefined ? undefined : strictInts(o.rqddurs, `${path}.rqddurs`),
+    mimes: strictStrings(o.mimes, sub(path, '.mimes')),
+    minDuration: strictDim(o.minduration, sub(path, '.minduration')) ?? 0,
+    maxDuration: strictDim(o.maxduration, sub(path, '.maxduration')) ?? 0,
+    requiredDurations: o.rqddurs === undefined ? undefined : strictInts(o.rqddurs, sub(path, '.rqddurs')),
     protocols: mergeProtocols(o, path),
-    battr: strictInts(o.battr, `${path}.battr`),
-    w: strictDim(o.w, `${path}.w`),
-    h: strictDim(o.h, `${path}.h`),
+    battr: strictInts(o.battr, sub(path, '.battr')),
+    w: strictDim(o.w, sub(path, '.w')),
+    h: strictDim(o.h, sub(path, '.h')),
   };
 }
 
@@ -250,18 +275,18 @@ function buildAudio(v: unknown, path: string): AudioView | undefined {
   const o = present(v, path);
   if (!o) return undefined;
   return {
-    mimes: strictStrings(o.mimes, `${path}.mimes`),
-    minDuration: strictDim(o.minduration, `${path}.minduration`) ?? 0,
-    maxDuration: strictDim(o.maxduration, `${path}.maxduration`) ?? 0,
-    requiredDurations: o.rqddurs === undefined ? undefined : strictInts(o.rqddurs, `${path}.rqddurs`),
+    mimes: strictStrings(o.mimes, sub(path, '.mimes')),
+    minDuration: strictDim(o.minduration, sub(path, '.minduration')) ?? 0,
+    maxDuration: strictDim(o.maxduration, sub(path, '.maxduration')) ?? 0,
+    requiredDurations: o.rqddurs === undefined ? undefined : strictInts(o.rqddurs, sub(path, '.rqddurs')),
     protocols: mergeProtocols(o, path),
-    battr: strictInts(o.battr, `${path}.battr`),
+    battr: strictInts(o.battr, sub(path, '.battr')),
   };
 }
 
 /** `protocols` (2.3+) and the single deprecated `protocol`. */
 function mergeProtocols(o: Obj, path: string): readonly number[] {
-  const list = strictInts(o.protocols, `${path}.protocols`);
+  const list = strictInts(o.protocols, sub(path, '.protocols'));
   const single = int(o.protocol);
   return single !== undefined && list.indexOf(single) < 0 ? [...list, single] : list;
 }
@@ -270,7 +295,7 @@ function buildNative(v: unknown, path: string): NativeView | undefined {
   const o = present(v, path);
   if (!o) return undefined;
   if (typeof o.request !== 'string' && !isObj(o.request)) throw new Refusal('bad_field', `${path}.request must be a string`);
-  return { request: o.request, battr: strictInts(o.battr, `${path}.battr`) };
+  return { request: o.request, battr: strictInts(o.battr, sub(path, '.battr')) };
 }
 
 /** Deal floors default to USD (OpenRTB 2.x `deal.bidfloorcur`), not to the imp's currency. */
@@ -279,20 +304,43 @@ function buildDeals(v: unknown, path: string): readonly DealView[] {
   if (!Array.isArray(v)) throw new Refusal('bad_field', `${path} must be an array`);
   const deals: DealView[] = [];
   for (let i = 0; i < v.length; i++) {
-    const d = present(v[i], `${path}[${i}]`);
+    const d = present(v[i], item(path, '', i));
     const id = d?.id;
     if (typeof id !== 'string' || id === '') throw new Refusal('bad_field', `${path}[${i}].id must be a non-empty string`);
     const cur = d!.bidfloorcur === undefined || d!.bidfloorcur === null ? 'USD' : d!.bidfloorcur;
-    if (typeof cur !== 'string' || !/^[A-Z]{3}$/.test(cur)) throw new Refusal('bad_field', `${path}[${i}].bidfloorcur must be an ISO-4217 code`);
+    if (!isCurrencyCode(cur)) throw new Refusal('bad_field', `${path}[${i}].bidfloorcur must be an ISO-4217 code`);
     deals.push({
       id,
-      bidFloor: strictNumber(d!.bidfloor, `${path}[${i}].bidfloor`, 0),
+      bidFloor: strictNumber(d!.bidfloor, sub(item(path, '', i), '.bidfloor'), 0),
       bidFloorCur: cur,
-      wseat: d!.wseat === undefined ? undefined : strictStrings(d!.wseat, `${path}[${i}].wseat`),
-      wadomain: d!.wadomain === undefined ? undefined : strictStrings(d!.wadomain, `${path}[${i}].wadomain`),
+      wseat: d!.wseat === undefined ? undefined : strictStrings(d!.wseat, sub(item(path, '', i), '.wseat')),
+      wadomain: d!.wadomain === undefined ? undefined : strictStrings(d!.wadomain, sub(item(path, '', i), '.wadomain')),
     });
   }
   return deals;
+}
+
+/** Three upper-case letters (ISO 4217 shape). */
+function isCurrencyCode(v: unknown): v is string {
+  if (typeof v !== 'string' || v.length !== 3) return false;
+  for (let i = 0; i < 3; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 65 || c > 90) return false;
+  }
+  return true;
+}
+
+/** `300x250`: the few sizes exchanges use are made once, not per request (bounded, so odd sizes cannot grow it). */
+const sizeKeys = new Map<number, string>();
+function sizeKey(w: number, h: number): string {
+  if (w > 0xffff || h > 0xffff) return `${w}x${h}`;
+  const n = w * 0x10000 + h;
+  let key = sizeKeys.get(n);
+  if (key === undefined) {
+    key = `${w}x${h}`;
+    if (sizeKeys.size < 4096) sizeKeys.set(n, key);
+  }
+  return key;
 }
 
 function normalizeDomain(d: string | undefined): string | undefined {

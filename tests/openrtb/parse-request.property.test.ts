@@ -474,12 +474,19 @@ const nested = fc
   });
 
 describe('exceedsJsonDepth', () => {
+  /** The text and its UTF-8 bytes (scanned by a different loop) must get the same answer. */
+  const exceeds = (text: string, maxDepth: number): boolean => {
+    const answer = exceedsJsonDepth(text, maxDepth);
+    expect(exceedsJsonDepth(Buffer.from(text, 'utf8'), maxDepth)).toBe(answer);
+    return answer;
+  };
+
   it('agrees with the depth of the parsed value, on text and bytes, compact and indented', () => {
     fc.assert(
       fc.property(nested, fc.integer({ min: 1, max: 100 }), fc.constantFrom(undefined, 1, '\t'), (v, maxDepth, indent) => {
         const text = JSON.stringify(v, null, indent);
         const depth = referenceDepth(JSON.parse(text));
-        expect(exceedsJsonDepth(text, maxDepth)).toBe(depth > maxDepth);
+        expect(exceeds(text, maxDepth)).toBe(depth > maxDepth);
         expect(exceedsJsonDepth(Buffer.from(text, 'utf8'), maxDepth)).toBe(depth > maxDepth);
       }),
       { numRuns: 400 },
@@ -492,8 +499,8 @@ describe('exceedsJsonDepth', () => {
         const text = JSON.stringify(v);
         const depth = referenceDepth(v);
         if (depth === 0) return;
-        expect(exceedsJsonDepth(text, depth)).toBe(false);
-        expect(exceedsJsonDepth(text, depth - 1)).toBe(true);
+        expect(exceeds(text, depth)).toBe(false);
+        expect(exceeds(text, depth - 1)).toBe(true);
       }),
       { numRuns: 200 },
     );
@@ -503,19 +510,19 @@ describe('exceedsJsonDepth', () => {
     fc.assert(
       fc.property(fc.jsonValue({ maxDepth: 8 }), fc.integer({ min: 0, max: 10 }), (v, maxDepth) => {
         const text = JSON.stringify(v);
-        expect(exceedsJsonDepth(text, maxDepth)).toBe(referenceDepth(JSON.parse(text)) > maxDepth);
+        expect(exceeds(text, maxDepth)).toBe(referenceDepth(JSON.parse(text)) > maxDepth);
       }),
       RUNS,
     );
   });
 
   it('is not fooled by brackets and escaped quotes inside strings', () => {
-    expect(exceedsJsonDepth(JSON.stringify({ a: '[[[[[[[[[[{{{{{{{{' }), 2)).toBe(false);
-    expect(exceedsJsonDepth(JSON.stringify({ a: 'x\\"[[[[[[[[[[' }), 1)).toBe(false);
-    expect(exceedsJsonDepth(JSON.stringify({ a: 'x\\' , b: [[[]]] }), 3)).toBe(true);
-    expect(exceedsJsonDepth(JSON.stringify({ a: 'x\\' , b: [[[]]] }), 4)).toBe(false);
-    expect(exceedsJsonDepth('{"a":"\\\\"}', 1)).toBe(false);
-    expect(exceedsJsonDepth('{"a":"\\\\","b":[[]]}', 2)).toBe(true);
+    expect(exceeds(JSON.stringify({ a: '[[[[[[[[[[{{{{{{{{' }), 2)).toBe(false);
+    expect(exceeds(JSON.stringify({ a: 'x\\"[[[[[[[[[[' }), 1)).toBe(false);
+    expect(exceeds(JSON.stringify({ a: 'x\\' , b: [[[]]] }), 3)).toBe(true);
+    expect(exceeds(JSON.stringify({ a: 'x\\' , b: [[[]]] }), 4)).toBe(false);
+    expect(exceeds('{"a":"\\\\"}', 1)).toBe(false);
+    expect(exceeds('{"a":"\\\\","b":[[]]}', 2)).toBe(true);
   });
 
   it('refuses absurd nesting quickly, and parseBidRequest says too_deep', () => {
@@ -529,5 +536,34 @@ describe('exceedsJsonDepth', () => {
     const at = (n: number) => `{"id":"x","imp":[{"id":"1"}],"ext":${'['.repeat(n)}${']'.repeat(n)}}`;
     expect(isInvalid(parseBidRequest(at(63), 64))).toBe(false);
     expect(parseBidRequest(at(64), 64)).toMatchObject({ invalid: 'too_deep' });
+  });
+});
+
+describe('refusal messages', () => {
+  const base = () => ({ id: 'r1', imp: [{ id: '1', banner: { w: 300, h: 250 } }, { id: '2', banner: { format: [{ w: 300, h: 250 }] } }] });
+  const refuse = (mutate: (r: any) => void): InvalidRequest => {
+    const r = base();
+    mutate(r);
+    const out = parseBidRequest(Buffer.from(JSON.stringify(r)));
+    if (!isInvalid(out)) throw new Error('not refused');
+    return out;
+  };
+
+  it('name the exact field, however deep (paths are built only when a request is refused)', () => {
+    expect(refuse((r) => (r.imp[1].banner.format[0].w = -1))).toEqual({ invalid: 'bad_field', message: 'imp[1].banner.format[0].w must be a non-negative integer' });
+    expect(refuse((r) => (r.imp[0].bidfloorcur = 'usd'))).toEqual({ invalid: 'bad_field', message: 'imp[0].bidfloorcur must be an ISO-4217 code' });
+    expect(refuse((r) => (r.imp[1].pmp = { deals: [{ id: 'd1' }, { id: 'd2', bidfloor: 'x' }] }))).toEqual({
+      invalid: 'bad_field',
+      message: 'imp[1].pmp.deals[1].bidfloor must be a non-negative number',
+    });
+    expect(refuse((r) => (r.imp[0].video = { mimes: ['video/mp4', 7] }))).toEqual({ invalid: 'bad_field', message: 'imp[0].video.mimes[1] must be a string' });
+    expect(refuse((r) => (r.bcat = 'IAB1'))).toEqual({ invalid: 'bad_field', message: 'bcat must be an array of strings' });
+  });
+
+  it('do not change what is accepted: a request that parses once parses again with the same view', () => {
+    const ok = parseBidRequest(Buffer.from(JSON.stringify(base())));
+    expect(isInvalid(ok)).toBe(false);
+    refuse((r) => (r.imp[0].banner.h = 1.5)); // a refusal in between must leave no state behind
+    expect(parseBidRequest(Buffer.from(JSON.stringify(base())))).toEqual(ok);
   });
 });
