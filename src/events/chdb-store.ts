@@ -19,7 +19,7 @@
 import { mkdirSync } from 'node:fs';
 import type { ChdbResult, Session } from 'chdb';
 import type { EventStore } from './event-store.js';
-import { identifier, jsonEachRow } from './sql.js';
+import { identifier, jsonEachRowBytes } from './sql.js';
 
 export interface ChdbStoreOptions {
   /** Database name (default `dsp`). */
@@ -102,7 +102,7 @@ export class ChdbStore implements EventStore {
 
   async insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
     if (rows.length === 0) return;
-    const payload = Buffer.from(jsonEachRow(rows), 'utf8');
+    const payload = await jsonEachRowBytes(rows); // a chunk at a time: bids keep flowing meanwhile
     // Strict like ClickHouse 18.16 (whose default this is): current ClickHouse silently drops
     // unknown JSON fields, which would let a misspelled column pass here and fail in production.
     await this.run((s) =>

@@ -33,6 +33,9 @@ import { EVENT_TABLES, type BidderEvent, type EventSink } from './event-types.js
 import { encodeEvents, Spool, type Segment, type TableRows } from './spool.js';
 import { EVENT_TABLE_NAMES, type EventDropReason, type EventMetrics } from '../metrics/event-metrics.js';
 
+/** Events encoded and appended to the spool in one go (about a millisecond of JSON.stringify). */
+const APPEND_SLICE = 500;
+
 export type LogFn = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
 export interface EventWriterOptions {
@@ -335,7 +338,8 @@ export class EventWriter implements EventSink {
       }
       let i = 0;
       while (i < batch.length) {
-        const end = Math.min(batch.length, i + Math.max(1, this.batchRows - this.spool.openRows));
+        // At most APPEND_SLICE events encoded at once: each append awaits the disk, so bids run between slices.
+        const end = Math.min(batch.length, i + Math.min(APPEND_SLICE, Math.max(1, this.batchRows - this.spool.openRows)));
         await this.spool.append(encodeEvents(batch, i, end), batch, i, end, this.cachedRows < this.maxInsertRows);
         i = end;
         if (this.spool.openRows >= this.batchRows) {
