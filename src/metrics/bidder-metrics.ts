@@ -1,9 +1,11 @@
 /**
- * Bidder metrics in domain words, implemented with prom-client. Label values are bounded:
+ * Bidder metrics in domain words, in a prom-client registry. Label values are bounded:
  * exchanges come from config, outcomes and reasons from fixed lists. Label children are made once
- * per exchange and kept, so the hot path does no label lookups.
+ * per exchange and kept, and the per-request ones are lite metrics (lite.ts): an increment is an
+ * addition, with no label hashing on the hot path.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { LiteCounter, LiteHistogram } from './lite.js';
 import { NO_BID_REASONS, type NoBidReason } from '../bidding/no-bid-reason.js';
 import { INVALID_REASONS } from '../openrtb/parse-request.js';
 import { PRIVACY_REASONS, type PrivacyReason } from '../privacy/privacy-outcome.js';
@@ -44,44 +46,44 @@ export class BidderMetrics {
   readonly registry = new Registry();
   private readonly byExchange = new Map<string, ExchangeMetrics>();
 
-  readonly requests = new Counter({
-    name: 'bidder_bid_requests_total',
-    help: 'Bid requests by exchange and outcome (bid, no_bid, invalid, timeout, error, shed).',
-    labelNames: ['exchange', 'outcome'],
-    registers: [this.registry],
-  });
-  readonly noBids = new Counter({
-    name: 'bidder_no_bids_total',
-    help: 'No-bid answers by exchange and reason.',
-    labelNames: ['exchange', 'reason'],
-    registers: [this.registry],
-  });
-  readonly rejected = new Counter({
-    name: 'bidder_rejected_requests_total',
-    help: 'Requests refused before bidding (HTTP 4xx), by exchange and reason.',
-    labelNames: ['exchange', 'reason'],
-    registers: [this.registry],
-  });
-  readonly bids = new Counter({
-    name: 'bidder_bids_total',
-    help: 'Bids sent (one per imp bid on), by exchange.',
-    labelNames: ['exchange'],
-    registers: [this.registry],
-  });
-  readonly bidPrice = new Histogram({
-    name: 'bidder_bid_price_cpm',
-    help: 'Bid prices sent, CPM in the base currency.',
-    labelNames: ['exchange'],
-    buckets: PRICE_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly duration = new Histogram({
-    name: 'bidder_request_duration_seconds',
-    help: 'Time from receiving a bid request to answering it, in seconds.',
-    labelNames: ['exchange'],
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly requests = new LiteCounter(
+    'bidder_bid_requests_total',
+    'Bid requests by exchange and outcome (bid, no_bid, invalid, timeout, error, shed).',
+    ['exchange', 'outcome'],
+    this.registry,
+  );
+  readonly noBids = new LiteCounter(
+    'bidder_no_bids_total',
+    'No-bid answers by exchange and reason.',
+    ['exchange', 'reason'],
+    this.registry,
+  );
+  readonly rejected = new LiteCounter(
+    'bidder_rejected_requests_total',
+    'Requests refused before bidding (HTTP 4xx), by exchange and reason.',
+    ['exchange', 'reason'],
+    this.registry,
+  );
+  readonly bids = new LiteCounter(
+    'bidder_bids_total',
+    'Bids sent (one per imp bid on), by exchange.',
+    ['exchange'],
+    this.registry,
+  );
+  readonly bidPrice = new LiteHistogram(
+    'bidder_bid_price_cpm',
+    'Bid prices sent, CPM in the base currency.',
+    ['exchange'],
+    PRICE_BUCKETS,
+    this.registry,
+  );
+  readonly duration = new LiteHistogram(
+    'bidder_request_duration_seconds',
+    'Time from receiving a bid request to answering it, in seconds.',
+    ['exchange'],
+    LATENCY_BUCKETS,
+    this.registry,
+  );
   readonly campaignsLive = new Gauge({
     name: 'bidder_campaigns_live',
     help: 'Campaigns in the live targeting index.',
@@ -99,15 +101,15 @@ export class BidderMetrics {
     registers: [this.registry],
   });
 
-  readonly privacyOutcomes = new Counter({
-    name: 'bidder_privacy_outcomes_total',
-    help: 'Bid requests that reached bidding, by privacy outcome: allowed (user-level data used), or why not (gdpr_no_consent, gdpr_malformed, coppa, us_privacy_opt_out, gpp_opt_out, lmt).',
-    labelNames: ['reason'],
-    registers: [this.registry],
-  });
+  readonly privacyOutcomes = new LiteCounter(
+    'bidder_privacy_outcomes_total',
+    'Bid requests that reached bidding, by privacy outcome: allowed (user-level data used), or why not (gdpr_no_consent, gdpr_malformed, coppa, us_privacy_opt_out, gpp_opt_out, lmt).',
+    ['reason'],
+    this.registry,
+  );
   /** Bound children, one per reason, exported (at 0) from construction on. */
-  readonly privacy: Record<PrivacyReason, Inc> = Object.fromEntries(
-    PRIVACY_REASONS.map((r) => {
+  readonly privacy = Object.fromEntries(
+    PRIVACY_REASONS.map((r): [PrivacyReason, Inc] => {
       const child = this.privacyOutcomes.labels(r);
       child.inc(0); // labels() alone makes no series
       return [r, child];

@@ -8,6 +8,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Snapshot } from '../campaigns/snapshot.js';
+import { LiteCounter } from './lite.js';
 
 export const OTHER = 'other';
 
@@ -39,7 +40,7 @@ export class CampaignLabels {
 
 export class MoneyMetrics {
   readonly spend: Counter;
-  readonly bids: Counter;
+  readonly bids: LiteCounter;
   readonly wins: Counter;
   readonly clearingPrice: Histogram;
   readonly clearingToBid: Histogram;
@@ -59,7 +60,7 @@ export class MoneyMetrics {
   constructor(registry: Registry, readonly labels: CampaignLabels) {
     const registers = [registry];
     this.spend = new Counter({ name: 'bidder_spend_total', help: 'Spend recorded against budgets (clearing price of billing or win notices), base currency.', labelNames: ['campaign'], registers });
-    this.bids = new Counter({ name: 'bidder_campaign_bids_total', help: 'Bids sent, by campaign (top N, else "other").', labelNames: ['campaign'], registers });
+    this.bids = new LiteCounter('bidder_campaign_bids_total', 'Bids sent, by campaign (top N, else "other").', ['campaign'], registry); // per bid: lite.ts
     this.wins = new Counter({ name: 'bidder_campaign_wins_total', help: 'Win notices accepted, by campaign (top N, else "other").', labelNames: ['campaign'], registers });
     this.clearingPrice = new Histogram({ name: 'bidder_clearing_price_cpm', help: 'Clearing price of won bids (win notices), CPM in the base currency.', labelNames: ['exchange'], buckets: CPM_BUCKETS, registers });
     this.clearingToBid = new Histogram({

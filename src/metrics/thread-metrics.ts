@@ -5,18 +5,20 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { LoopLag, RequestGate } from '../http/request-gate.js';
+import { LiteCounter } from './lite.js';
 
 export class ThreadMetrics {
   readonly requests: { inc(n?: number): void };
 
   constructor(registry: Registry, thread: string, probe: () => { lag?: LoopLag; gate?: RequestGate }) {
     const registers = [registry];
-    const requests = new Counter({
-      name: 'bidder_thread_bid_requests_total',
-      help: 'Bid requests seen by each bid thread (admitted or shed): how evenly the kernel spreads connections over workers.',
-      labelNames: ['thread'],
-      registers,
-    });
+    // Counted on every request: a lite counter (lite.ts).
+    const requests = new LiteCounter(
+      'bidder_thread_bid_requests_total',
+      'Bid requests seen by each bid thread (admitted or shed): how evenly the kernel spreads connections over workers.',
+      ['thread'],
+      registry,
+    );
     this.requests = requests.labels(thread);
     this.requests.inc(0);
     new Gauge({
