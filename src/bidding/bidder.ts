@@ -61,7 +61,8 @@ export function decide(
   const device = deviceFacts(req, index);
   const reqBits = index.requestCandidates(req, device, nowMs);
   if (audience.complete && index.usesSegments) index.narrowByAudience(reqBits, audience.segments);
-  const ip = index.needsIp ? parseIp(req.ip, req.ipv6) : undefined;
+  // Parsed on first need: only a campaign with an IP rule that is reached in the scan asks for it.
+  let ip: IpAddress | undefined | null = null;
   let scratch = impScratch.get(index);
   if (!scratch) impScratch.set(index, (scratch = index.newScratch()));
 
@@ -78,7 +79,11 @@ export function decide(
     for (let i = nextBit(impBits, 0); i >= 0; i = nextBit(impBits, i + 1)) {
       const c = index.campaigns[i];
       if (best && c.maxBidBase < bestBase) break; // ranked by max bid: nobody further can beat it
-      if (nowMs < c.startMs || nowMs >= c.endMs || !ipAllowed(c, ip) || !audienceAllows(c.segments, audience)) continue;
+      if (nowMs < c.startMs || nowMs >= c.endMs || !audienceAllows(c.segments, audience)) continue;
+      if (c.ipAllow !== undefined || c.ipBlock !== undefined) {
+        if (ip === null) ip = parseIp(req.ip, req.ipv6);
+        if (!ipAllowed(c, ip)) continue;
+      }
       if (c.maxBidBase < floorBase) {
         // Ranked by max bid: neither this campaign nor any further one can meet the floor.
         reason = furthest(reason, 'below_floor');

@@ -30,8 +30,6 @@ export class TargetingIndex {
   readonly words: number;
   /** Some campaign targets device type, OS or browser, so the user agent may need parsing. */
   readonly needsUserAgent: boolean;
-  /** Some campaign has an IP rule, so the request's address needs parsing. */
-  readonly needsIp: boolean;
   /** Some campaign has audience rules or segment multipliers, so the user's segments are looked up. */
   readonly usesSegments: boolean;
   /** Campaigns by the segments of their `anyOf` rule (applied only when the audience is fully known). */
@@ -128,7 +126,6 @@ export class TargetingIndex {
       this.os.constrained ||
       this.browser.constrained ||
       compiled.some((c) => c.multipliers?.deviceType || c.multipliers?.os);
-    this.needsIp = compiled.some((c) => c.ipAllow || c.ipBlock);
     this.usesSegments = compiled.some((c) => c.segments || c.multipliers?.segment);
   }
 
@@ -262,12 +259,18 @@ function withParents(cats: readonly string[]): string[] {
 
 /** `shop.example.com` → itself and `example.com`, so a badv entry blocks its subdomains too. */
 function domainAndParents(domain: string): string[] {
-  const parts = domain.toLowerCase().replace(/^www\./, '').split('.');
+  let d = domain.toLowerCase();
+  if (d.startsWith('www.')) d = d.slice(4);
   const out: string[] = [];
-  for (let i = 0; i + 2 <= parts.length; i++) out.push(parts.slice(i).join('.'));
+  // Every suffix that still has a dot in it: a.b.c → a.b.c, b.c (not the bare TLD).
+  for (let start = 0; ; ) {
+    const dot = d.indexOf('.', start);
+    if (dot < 0) break;
+    out.push(start === 0 ? d : d.slice(start));
+    start = dot + 1;
+  }
   return out.length ? out : [domain.toLowerCase()];
 }
-
 
 function bareDomain(d: string): string {
   const lower = d.toLowerCase();
