@@ -1,15 +1,18 @@
 /**
- * Drives a server with autocannon and measures it ourselves, response by response:
- * - closed loop: `connections` connections, each sending its next request as soon as the previous
- *   one is answered (the server runs flat out: its saturation throughput);
- * - open loop at a fixed rate: autocannon paces per connection per second, which sends each
- *   second's quota in a burst; to keep the load smooth the rate is split over STAGGER instances
- *   started 1000/STAGGER ms apart, each with a few connections.
+ * Drives a server and measures it ourselves, response by response:
+ * - closed loop (autocannon): `connections` connections, each sending its next request as soon as
+ *   the previous one is answered (the server runs flat out: its saturation throughput);
+ * - open loop at a fixed rate, paced evenly (paced-sender.ts, the default): request i is due at
+ *   start + i / rate and its latency counts from then;
+ * - open loop with autocannon's own pacing (`pacer: 'autocannon'`, for comparison with earlier
+ *   runs): autocannon paces per connection per second, which sends each second's quota in a
+ *   burst; the rate is split over STAGGER instances started 1000/STAGGER ms apart.
  * Bodies are taken in turn from the request mix (one shared counter, so every body is used).
  * Latency, status codes and deadline misses (latency above the request's own tmax) are recorded
  * per response; a line of progress goes to stderr every second.
  */
 import autocannon from 'autocannon';
+import { pacedRun } from './paced-sender.js';
 
 type Instance = autocannon.Instance;
 import { LatencyHistogram, type LatencySummary } from './histogram.js';
@@ -34,7 +37,11 @@ export interface PhaseSpec {
   readonly connections?: number;
   /** Open loop: requests per second. */
   readonly rate?: number;
+  /** Open loop: evenly paced (default) or autocannon's per-connection, per-second budgets. */
+  readonly pacer?: Pacer;
 }
+
+export type Pacer = 'smooth' | 'autocannon';
 
 export interface StatusCounts {
   '200': number;
@@ -175,6 +182,39 @@ export async function drive(target: DriveTarget, spec: PhaseSpec, hooks: DriveHo
     }
   }, 1000);
 
+  if (spec.mode === 'open' && (spec.pacer ?? 'smooth') === 'smooth') {
+    const url = new URL(target.url);
+    const rate = Math.max(1, spec.rate ?? 100);
+    let paced;
+    try {
+      paced = await pacedRun(
+        {
+          host: url.hostname,
+          port: Number(url.port),
+          path: url.pathname,
+          contentType: headers['content-type'],
+          bodies: target.bodies,
+          rate,
+          durationS: Math.max(1, spec.durationS),
+          maxConnections: spec.connections ?? openLoopConnections(rate),
+          timeoutMs: CLIENT_TIMEOUT_S * 1000,
+          firstBody: next,
+        },
+        {
+          onResponse: (code, ms, body) => onResponse({ requestIterator: { context: { i: body } } }, code, 0, ms),
+          onError: (kind) => {
+            if (kind === 'timeout') status.timeouts++;
+            else status.errors++;
+          },
+          stopped: () => cancelled || hooks.cancelled?.() === true,
+        },
+      );
+    } finally {
+      clearInterval(ticker);
+    }
+    return result(paced.answered / paced.seconds, paced.seconds, paced.connections);
+  }
+
   const runs = plans.map(
     (p, j) =>
       new Promise<void>((resolve, reject) => {
@@ -228,22 +268,26 @@ export async function drive(target: DriveTarget, spec: PhaseSpec, hooks: DriveHo
     qps += r.count / secs;
     duration = Math.max(duration, secs);
   }
-  const answered = status['200'] + status['204'];
-  return {
-    name: spec.name,
-    mode: spec.mode,
-    target_rate: spec.mode === 'open' ? Math.round(spec.rate ?? 0) : null,
-    connections: totalConnections,
-    duration_s: Math.round(duration * 100) / 100,
-    requests: hist.count,
-    qps: Math.round(qps),
-    latency: hist.summary(),
-    status_counts: status,
-    bid_rate: answered ? Math.round((10_000 * status['200']) / answered) / 10_000 : 0,
-    deadline_misses_client: misses,
-    series,
-    histogram: hist,
-  };
+  return result(qps, duration, totalConnections);
+
+  function result(qps: number, duration: number, connections: number): PhaseResult {
+    const answered = status['200'] + status['204'];
+    return {
+      name: spec.name,
+      mode: spec.mode,
+      target_rate: spec.mode === 'open' ? Math.round(spec.rate ?? 0) : null,
+      connections,
+      duration_s: Math.round(duration * 100) / 100,
+      requests: hist.count,
+      qps: Math.round(qps),
+      latency: hist.summary(),
+      status_counts: status,
+      bid_rate: answered ? Math.round((10_000 * status['200']) / answered) / 10_000 : 0,
+      deadline_misses_client: misses,
+      series,
+      histogram: hist,
+    };
+  }
 }
 
 export const fmtInt = (x: number) => Math.round(x).toLocaleString('en-US');

@@ -149,7 +149,7 @@ export function renderMarkdown(r: BenchReport, svgName: string): string {
   out.push(`# Benchmark ${r.started_at}`, '');
   out.push(
     `${fmt(r.campaigns)} campaigns, ${fmt(r.users)} users, ${fmt(Number(r.scenario.requests_distinct ?? 0))} distinct requests; ` +
-      `segment store ${r.options.segment_store}, event store ${r.options.event_store}, ${r.options.protocol ?? 'json'} requests; ` +
+      `segment store ${r.options.segment_store}, event store ${r.options.event_store}, ${r.options.protocol ?? 'json'} requests, open loop paced ${r.options.pacer === 'autocannon' ? 'by autocannon (per-second bursts)' : 'evenly'}; ` +
       `${r.machine.cpus} CPUs (${r.machine.cpu_model}), Node ${r.machine.node}, load average ${r.machine.loadavg_start.map((x) => x.toFixed(2)).join(' ')} at start. ` +
       `Git ${r.git.rev}${r.git.dirty ? ' + uncommitted changes' : ''}.`,
     '',

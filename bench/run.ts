@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { writeScenarioConfig } from './scenario/campaigns.js';
 import { buildRequestMix, describeMix, floorMedians, setFloorScale, type RequestMix } from './scenario/requests.js';
 import { uploadUsers } from './scenario/users.js';
-import { addStatusCounts, drive, fmtInt, newStatusCounts, type DriveTarget, type PhaseResult, type PhaseSpec } from './driver.js';
+import { addStatusCounts, drive, fmtInt, newStatusCounts, type DriveTarget, type Pacer, type PhaseResult, type PhaseSpec } from './driver.js';
 import { BidderProcess } from './bidder-process.js';
 import { calibrateFloors, measureBidRate } from './calibrate.js';
 import { killAllNow, startChild, stopAll, stopChild } from './processes.js';
@@ -51,6 +51,10 @@ const HELP = `npm run bench -- [options]
   --out <dir>             where reports go (default bench/results)
   --keep-temp             keep the temporary directory (config, data, logs)
   --protobuf              send the requests as protobuf (application/x-protobuf), to the ceiling server too
+  --pacer <p>             open-loop pacing: smooth (default: requests evenly spaced, latency from
+                          when each was due) or autocannon (its per-connection budget per second:
+                          bursts; the pacing of runs before this option)
+  --profile               write V8 CPU profiles of the bidder (every thread) to <out>/profiles/ (open in Chrome DevTools)
   --overload <s>          after saturation, offer twice the capacity for <s> s, then 80 % for 30 s (0: off; default 0)
 `;
 
@@ -74,6 +78,8 @@ interface Options {
   keepTemp: boolean;
   overloadS: number;
   protobuf: boolean;
+  profile: boolean;
+  pacer: Pacer;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -97,6 +103,8 @@ function parseOptions(argv: string[]): Options {
       'keep-temp': { type: 'boolean' },
       overload: { type: 'string' },
       protobuf: { type: 'boolean' },
+      profile: { type: 'boolean' },
+      pacer: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -113,6 +121,8 @@ function parseOptions(argv: string[]): Options {
   };
   const segmentStore = values['segment-store'] ?? 'memory';
   if (segmentStore !== 'memory' && segmentStore !== 'redis') throw new UsageError('--segment-store is memory or redis');
+  const pacer = values.pacer ?? 'smooth';
+  if (pacer !== 'smooth' && pacer !== 'autocannon') throw new UsageError('--pacer is smooth or autocannon');
   const eventStore = values['event-store'] ?? 'chdb';
   if (eventStore !== 'chdb' && eventStore !== 'clickhouse') throw new UsageError('--event-store is chdb or clickhouse');
   return {
@@ -133,6 +143,8 @@ function parseOptions(argv: string[]): Options {
     keepTemp: values['keep-temp'] ?? false,
     overloadS: num('overload', values.overload, 0, 0, 24 * 3600),
     protobuf: values.protobuf ?? false,
+    profile: values.profile ?? false,
+    pacer,
   };
 }
 
@@ -252,6 +264,7 @@ async function benchBuild(ctx: BuildContext, label: string, buildDir: string, re
     redisUrl: ctx.redis?.url,
     clickhouseUrl: ctx.clickhouse?.url,
     env: { WORKERS: String(opts.workers) },
+    nodeArgs: opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(opts.out, 'profiles')}`] : [],
   });
   cleanups.push(() => bidder.stop());
   setup.pid = bidder.pid;
@@ -320,7 +333,7 @@ async function benchBuild(ctx: BuildContext, label: string, buildDir: string, re
 
   // Fixed rate.
   say(`[${label}] fixed rate: ${fmtInt(opts.rate)} req/s for ${P.fixedS} s`);
-  const fixed = await measure(target, { name: 'fixed', label: `fixed ${fmtInt(opts.rate)}/s`, mode: 'open', rate: opts.rate, durationS: P.fixedS }, bidder);
+  const fixed = await measure(target, { name: 'fixed', label: `fixed ${fmtInt(opts.rate)}/s`, mode: 'open', rate: opts.rate, durationS: P.fixedS, pacer: opts.pacer }, bidder);
 
   // Ramp: climb geometrically from 4 % of the ceiling towards it; after the first step that fails,
   // bisect between the last good rate and the first bad one with the steps left.
@@ -333,7 +346,7 @@ async function benchBuild(ctx: BuildContext, label: string, buildDir: string, re
   let rate = lo;
   for (let s = 0; s < P.rampSteps; s++) {
     const r = Math.round(rate);
-    const m = await measure(target, { name: `ramp-${s + 1}`, label: `ramp ${s + 1}/${P.rampSteps} @ ${fmtInt(r)}/s`, mode: 'open', rate: r, durationS: P.rampStepS }, bidder);
+    const m = await measure(target, { name: `ramp-${s + 1}`, label: `ramp ${s + 1}/${P.rampSteps} @ ${fmtInt(r)}/s`, mode: 'open', rate: r, durationS: P.rampStepS, pacer: opts.pacer }, bidder);
     const ok = stepPasses(m.json, opts.sloMs);
     m.json.ok = ok;
     ramp.push(m.json);
@@ -363,8 +376,8 @@ async function benchBuild(ctx: BuildContext, label: string, buildDir: string, re
     const high = Math.max(1, Math.round(2 * capacity));
     const low = Math.max(1, Math.round(0.8 * capacity));
     say(`[${label}] overload: ${fmtInt(high)} req/s (2 × ${fmtInt(capacity)}) for ${opts.overloadS} s, then ${fmtInt(low)} req/s (80 %) for ${RECOVERY_S} s`);
-    const over = await measure(target, { name: 'overload', label: `overload ${fmtInt(high)}/s`, mode: 'open', rate: high, durationS: opts.overloadS }, bidder);
-    const rec = await measure(target, { name: 'recovery', label: `recovery ${fmtInt(low)}/s`, mode: 'open', rate: low, durationS: RECOVERY_S }, bidder);
+    const over = await measure(target, { name: 'overload', label: `overload ${fmtInt(high)}/s`, mode: 'open', rate: high, durationS: opts.overloadS, pacer: opts.pacer }, bidder);
+    const rec = await measure(target, { name: 'recovery', label: `recovery ${fmtInt(low)}/s`, mode: 'open', rate: low, durationS: RECOVERY_S, pacer: opts.pacer }, bidder);
     const normal = normalP99(ramp, capacity, opts.sloMs);
     overload = {
       capacity_qps: capacity,
@@ -574,6 +587,7 @@ async function main(): Promise<number> {
         segment_store: opts.segmentStore,
         event_store: opts.eventStore,
         protocol: opts.protobuf ? 'protobuf' : 'json',
+        pacer: opts.pacer,
         overload_s: opts.overloadS,
         compare: opts.compare ?? null,
         seed: opts.seed,
