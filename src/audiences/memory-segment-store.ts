@@ -2,28 +2,36 @@
  * The embedded segment store, in this process. Same contract as the Redis store, for `npm start`
  * without servers and for tests; it does not share data between processes.
  *
- * Laid out for a million users on the bid thread's heap: each user is one map entry whose value
- * is one array of memberships, and a membership (segment, expiry) is one object shared by every
- * user uploaded with it (an upload gives its rows the same expiry, so there are few). A lookup
- * hands out the stored array itself (no copy, no allocation), and the garbage collector has about
- * two objects per user to trace instead of a map per user.
+ * Users live off the JavaScript heap (user-table.ts): a million of them cost the garbage collector
+ * nothing to trace. Segment ids are numbered once; a lookup builds the user's memberships from
+ * shared, frozen objects (one per segment and expiry, and an upload gives its rows one expiry).
  */
 import type { Membership, MembershipRow, SegmentMeta, SegmentStore, UserSegments } from './segment-store.js';
+import { UserTable } from './user-table.js';
 
-/** Interned memberships kept at most; past it the table starts over (old users keep theirs). */
+/** Interned memberships kept at most; past it the table starts over. */
 const MAX_INTERNED = 65_536;
+/** Expiries are kept as unsigned 32-bit unix seconds (until 2106). */
+const MAX_EXPIRY = 0xffff_ffff;
 
 export class MemorySegmentStore implements SegmentStore {
   readonly kind = 'memory' as const;
-  /** user key → memberships (replaced, never mutated, once handed out) */
-  private readonly users = new Map<string, Membership[]>();
+  private readonly users = new UserTable();
+  /** segment id ↔ number, for the user table */
+  private readonly segmentNumbers = new Map<string, number>();
+  private readonly segmentIds: string[] = [];
   private readonly segments = new Map<string, SegmentMeta>();
   private readonly sizes = new Map<string, number>();
-  /** `<expiresAt> <segment>` → the shared membership */
-  private readonly interned = new Map<string, Membership>();
+  /** segment number × 2^32 + expiry → the shared membership */
+  private readonly interned = new Map<number, Membership>();
   private version = 0;
 
   constructor(private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000)) {}
+
+  /** Users stored (with at least one membership, expired or not). */
+  get userCount(): number {
+    return this.users.size;
+  }
 
   async lookup(keys: readonly string[]): Promise<(UserSegments | undefined)[]> {
     return this.lookupNow(keys);
@@ -33,40 +41,40 @@ export class MemorySegmentStore implements SegmentStore {
     const now = this.nowSeconds();
     const out = new Array<UserSegments | undefined>(keys.length);
     for (let i = 0; i < keys.length; i++) {
-      const list = this.users.get(keys[i]);
-      if (list !== undefined && !anyLive(list, now)) {
-        this.forget(keys[i], list);
-        out[i] = undefined;
-      } else out[i] = list;
+      const e = this.users.find(keys[i]);
+      if (e < 0) continue;
+      const n = this.users.count(e);
+      let live = false;
+      const list = new Array<Membership>(n);
+      for (let j = 0; j < n; j++) {
+        const expiresAt = this.users.expiryAt(e, j);
+        if (expiresAt > now) live = true;
+        list[j] = this.membership(this.users.segmentAt(e, j), expiresAt);
+      }
+      if (live) out[i] = list;
+      else this.forget(e);
     }
     return out;
   }
 
   async addMemberships(rows: readonly MembershipRow[]): Promise<void> {
     for (const row of rows) {
-      const current = this.users.get(row.key);
-      let next: Membership[] | undefined;
+      if (row.segments.length === 0) continue;
+      const e = this.users.findOrAdd(row.key);
+      const expiresAt = Math.min(MAX_EXPIRY, Math.max(0, Math.floor(row.expiresAt)));
       for (const segment of row.segments) {
-        const list = next ?? current;
-        const at = list === undefined ? -1 : indexOfSegment(list, segment);
-        if (at >= 0 && list![at].expiresAt >= row.expiresAt) continue; // a later expiry is kept
-        // Copy on write: an array already handed out by a lookup never changes under its reader.
-        next ??= current === undefined ? [] : current.slice();
-        const m = this.membership(segment, row.expiresAt);
-        if (at >= 0) next[at] = m;
-        else {
-          next.push(m);
-          this.sizes.set(segment, (this.sizes.get(segment) ?? 0) + 1);
-        }
+        const s = this.numberOf(segment);
+        const at = indexOfSegment(this.users, e, s);
+        if (at >= 0 && this.users.expiryAt(e, at) >= expiresAt) continue; // a later expiry is kept
+        if (this.users.put(e, s, expiresAt)) this.sizes.set(segment, (this.sizes.get(segment) ?? 0) + 1);
       }
-      if (next !== undefined) this.users.set(row.key, next);
     }
   }
 
   async removeUser(key: string): Promise<boolean> {
-    const list = this.users.get(key);
-    if (!list) return false;
-    this.forget(key, list);
+    const e = this.users.find(key);
+    if (e < 0) return false;
+    this.forget(e);
     return true;
   }
 
@@ -88,14 +96,18 @@ export class MemorySegmentStore implements SegmentStore {
     if (!this.segments.delete(id)) return false;
     this.version++;
     this.sizes.delete(id);
-    let n = 0;
-    for (const [key, list] of this.users) {
-      const at = indexOfSegment(list, id);
-      if (at >= 0) {
-        if (list.length === 1) this.users.delete(key);
-        else this.users.set(key, list.filter((m) => m.segment !== id));
+    const s = this.segmentNumbers.get(id);
+    if (s === undefined) return true;
+    const users = this.users;
+    for (let e = 0; e < users.entryCount; e++) {
+      if (users.isLive(e)) {
+        const at = indexOfSegment(users, e, s);
+        if (at >= 0) {
+          users.removeAt(e, at);
+          if (users.count(e) === 0) users.delete(e);
+        }
       }
-      if (++n % 50_000 === 0) await new Promise((r) => setImmediate(r)); // let bids through
+      if (e % 50_000 === 49_999) await new Promise((r) => setImmediate(r)); // let bids through
     }
     return true;
   }
@@ -106,29 +118,38 @@ export class MemorySegmentStore implements SegmentStore {
 
   async close(): Promise<void> {}
 
-  private forget(key: string, list: readonly Membership[]): void {
-    for (const m of list) this.sizes.set(m.segment, Math.max(0, (this.sizes.get(m.segment) ?? 1) - 1));
-    this.users.delete(key);
+  private forget(e: number): void {
+    for (let j = 0; j < this.users.count(e); j++) {
+      const id = this.segmentIds[this.users.segmentAt(e, j)];
+      this.sizes.set(id, Math.max(0, (this.sizes.get(id) ?? 1) - 1));
+    }
+    this.users.delete(e);
   }
 
-  private membership(segment: string, expiresAt: number): Membership {
-    const k = `${expiresAt} ${segment}`;
+  private numberOf(segment: string): number {
+    let s = this.segmentNumbers.get(segment);
+    if (s === undefined) {
+      s = this.segmentIds.length;
+      this.segmentIds.push(segment);
+      this.segmentNumbers.set(segment, s);
+    }
+    return s;
+  }
+
+  private membership(s: number, expiresAt: number): Membership {
+    const k = s * 0x1_0000_0000 + expiresAt;
     let m = this.interned.get(k);
     if (m === undefined) {
       if (this.interned.size >= MAX_INTERNED) this.interned.clear();
-      m = Object.freeze({ segment, expiresAt });
+      m = Object.freeze({ segment: this.segmentIds[s], expiresAt });
       this.interned.set(k, m);
     }
     return m;
   }
 }
 
-function indexOfSegment(list: readonly Membership[], segment: string): number {
-  for (let i = 0; i < list.length; i++) if (list[i].segment === segment) return i;
+function indexOfSegment(users: UserTable, e: number, s: number): number {
+  const n = users.count(e);
+  for (let j = 0; j < n; j++) if (users.segmentAt(e, j) === s) return j;
   return -1;
-}
-
-function anyLive(list: readonly Membership[], now: number): boolean {
-  for (let i = 0; i < list.length; i++) if (list[i].expiresAt > now) return true;
-  return false;
 }
