@@ -43,7 +43,11 @@ const NONE: UserSegments = Object.freeze([]);
 
 export class AudienceService {
   readonly breaker: CircuitBreaker;
-  private readonly cache: LRUCache<string, UserSegments>;
+  /**
+   * Only for stores across the network: an in-process store is asked directly (and an LRU of
+   * cacheMaxUsers preallocates its arrays: megabytes of heap the garbage collector would walk).
+   */
+  private readonly cache: LRUCache<string, UserSegments> | undefined;
   private live: ReadonlyMap<string, SegmentMeta> = new Map();
   private registryVersion = -1;
   private poller: NodeJS.Timeout | undefined;
@@ -53,7 +57,7 @@ export class AudienceService {
     private readonly metrics: AudienceMetrics,
     private readonly settings: AudienceSettings = DEFAULT_AUDIENCE_SETTINGS,
   ) {
-    this.cache = new LRUCache({ max: settings.cacheMaxUsers, ttl: settings.cacheTtlMs, ttlAutopurge: false });
+    this.cache = store.lookupNow ? undefined : new LRUCache({ max: settings.cacheMaxUsers, ttl: settings.cacheTtlMs, ttlAutopurge: false });
     this.breaker = new CircuitBreaker(settings.breaker, Date.now, (s) => metrics.breakerChanged(s));
   }
 
@@ -65,7 +69,7 @@ export class AudienceService {
     let segments: Set<string> | undefined;
     let misses: string[] | undefined;
     for (let i = 0; i < keys.length; i++) {
-      const hit = this.cache.get(keys[i]);
+      const hit = this.cache!.get(keys[i]);
       if (hit === undefined) {
         this.metrics.cacheMiss.inc();
         (misses ??= []).push(keys[i]);
@@ -139,9 +143,9 @@ export class AudienceService {
     for (let i = 0; i < misses.length; i++) {
       const r = results[i];
       if (r) {
-        this.cache.set(misses[i], r);
+        this.cache?.set(misses[i], r);
         segments = this.collect(r, nowSec, segments);
-      } else this.cache.set(misses[i], NONE, { ttl: this.settings.negativeTtlMs });
+      } else this.cache?.set(misses[i], NONE, { ttl: this.settings.negativeTtlMs });
     }
     return segments ? { segments, complete: true } : NO_AUDIENCE;
   }
@@ -166,7 +170,7 @@ export class AudienceService {
 
   /** Forget cached entries (after this instance changed them). */
   invalidate(keys: readonly string[]): void {
-    for (const k of keys) this.cache.delete(k);
+    if (this.cache) for (const k of keys) this.cache.delete(k);
   }
 
   /** Re-reads the set of live segments when the store's metadata version moved. */

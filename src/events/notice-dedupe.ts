@@ -1,11 +1,10 @@
 /**
  * "Have we recorded this notice already?" across bidder instances and restarts: Redis SET NX with
- * an expiry (production), or an in-process LRU (embedded; per process). The window must exceed the
+ * an expiry (production), or an in-process set (embedded; per process). The window must exceed the
  * latest an exchange sends a notice (one large exchange keeps billing notices 3 h). When the check
  * cannot be made (Redis down), the notice is recorded anyway: storage keeps one row per event id
  * and reports count each event id once, so a missed check costs a duplicate row, never an event.
  */
-import { LRUCache } from 'lru-cache';
 import type { RedisLike } from '../audiences/redis-client.js';
 
 export interface NoticeDedupe {
@@ -13,15 +12,43 @@ export interface NoticeDedupe {
   firstSeen(eventId: string): Promise<boolean>;
 }
 
+/**
+ * Two generations of seen ids: new ids go into `current`; every window `current` becomes
+ * `previous` and the old `previous` is dropped. An id is remembered for one to two windows (at
+ * least the window), or less only when `maxEntries` ids arrive within one (then a generation
+ * turns over early, as an LRU would evict). Memory grows with the notices actually seen: nothing
+ * is allocated up front (a preallocated LRU of 2M entries was 64 MB of heap for the garbage
+ * collector to walk on every major collection of the bid thread).
+ */
 export class MemoryNoticeDedupe implements NoticeDedupe {
-  private readonly seen: LRUCache<string, true>;
-  constructor(windowSec: number, maxEntries = 2_000_000) {
-    this.seen = new LRUCache({ max: maxEntries, ttl: windowSec * 1000 });
+  private current = new Set<string>();
+  private previous = new Set<string>();
+  private turnedAt: number;
+
+  constructor(
+    private readonly windowSec: number,
+    private readonly maxEntries = 2_000_000,
+    private readonly nowMs: () => number = Date.now,
+  ) {
+    this.turnedAt = nowMs();
   }
+
   async firstSeen(eventId: string): Promise<boolean> {
-    if (this.seen.has(eventId)) return false;
-    this.seen.set(eventId, true);
+    this.turnOver();
+    if (this.current.has(eventId) || this.previous.has(eventId)) return false;
+    this.current.add(eventId);
     return true;
+  }
+
+  private turnOver(): void {
+    const t = this.nowMs();
+    const windowMs = this.windowSec * 1000;
+    const age = t - this.turnedAt;
+    if (age < windowMs && this.current.size < this.maxEntries / 2) return;
+    // After two idle windows, what `current` holds is older than the window too.
+    this.previous = age >= 2 * windowMs ? new Set() : this.current;
+    this.current = new Set();
+    this.turnedAt = t;
   }
 }
 

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryNoticeDedupe } from '../../src/events/notice-dedupe.js';
+
+describe('MemoryNoticeDedupe', () => {
+  it('says first only once per id, for at least the window, and forgets within two windows', async () => {
+    let t = 0;
+    const d = new MemoryNoticeDedupe(60, 1_000_000, () => t);
+    expect(await d.firstSeen('win:a')).toBe(true);
+    expect(await d.firstSeen('win:a')).toBe(false);
+    t = 59_999;
+    expect(await d.firstSeen('win:b')).toBe(true); // just before the turn
+    expect(await d.firstSeen('win:a')).toBe(false);
+    t = 60_000; // turn: a and b are now the previous generation
+    expect(await d.firstSeen('win:a')).toBe(false);
+    expect(await d.firstSeen('win:b')).toBe(false);
+    t = 119_999;
+    expect(await d.firstSeen('win:b')).toBe(false); // b: 60 s after it was seen, still remembered
+    t = 120_000; // second turn: a and b are gone
+    expect(await d.firstSeen('win:a')).toBe(true);
+    expect(await d.firstSeen('win:b')).toBe(true);
+  });
+
+  it('forgets everything after two idle windows', async () => {
+    let t = 0;
+    const d = new MemoryNoticeDedupe(60, 1_000_000, () => t);
+    await d.firstSeen('x');
+    t = 10 * 60_000;
+    expect(await d.firstSeen('x')).toBe(true);
+  });
+
+  it('bounds memory: a generation turns over early once it holds half of maxEntries', async () => {
+    const d = new MemoryNoticeDedupe(3600, 10, () => 0);
+    for (let i = 0; i < 5; i++) expect(await d.firstSeen(`e${i}`)).toBe(true); // a full generation
+    for (let i = 5; i < 9; i++) expect(await d.firstSeen(`e${i}`)).toBe(true); // turned: e0-e4 are previous
+    expect(await d.firstSeen('e0')).toBe(false);
+    expect(await d.firstSeen('e9')).toBe(true); // the new generation is full now
+    expect(await d.firstSeen('e0')).toBe(true); // turned again: e0-e4 dropped
+    expect(await d.firstSeen('e9')).toBe(false);
+  });
+});
