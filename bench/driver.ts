@@ -199,6 +199,7 @@ export async function drive(target: DriveTarget, spec: PhaseSpec, hooks: DriveHo
           maxConnections: spec.connections ?? openLoopConnections(rate),
           timeoutMs: CLIENT_TIMEOUT_S * 1000,
           firstBody: next,
+          giveUpMs: target.tmax, // as an exchange: a request not sent within its tmax is dropped (a timeout)
         },
         {
           onResponse: (code, ms, body) => onResponse({ requestIterator: { context: { i: body } } }, code, 0, ms),

@@ -31,6 +31,12 @@ export interface PacedSpec {
   readonly timeoutMs: number;
   /** Index of the first body used. */
   readonly firstBody?: number;
+  /**
+   * Per body: how long a request may wait for a free connection before it is given up (ms), as an
+   * exchange gives up on a bidder after `tmax` rather than queue behind it. A given-up request
+   * counts as a timeout. Absent: requests wait as long as it takes.
+   */
+  readonly giveUpMs?: readonly number[];
 }
 
 export interface PacedCallbacks {
@@ -49,6 +55,8 @@ export interface PacedResult {
   readonly answered: number;
   /** Connections opened in all. */
   readonly connections: number;
+  /** Requests given up unsent after waiting longer than their `giveUpMs` (counted as timeouts too). */
+  readonly givenUp: number;
   /** Seconds from the first due time to the last answer (or the end of the run). */
   readonly seconds: number;
 }
@@ -89,6 +97,7 @@ export function pacedRun(spec: PacedSpec, cb: PacedCallbacks): Promise<PacedResu
   let nextIndex = 0;
   let sent = 0;
   let answered = 0;
+  let givenUp = 0;
   let lastAnswerAt = 0;
   let bodyCursor = (spec.firstBody ?? 0) % Math.max(1, n);
   const start = performance.now() + 20; // a moment to open the first connections
@@ -105,7 +114,7 @@ export function pacedRun(spec: PacedSpec, cb: PacedCallbacks): Promise<PacedResu
         for (let i = backlogHead; i < backlog.length; i += 2) cb.onError('timeout');
       }
       for (const c of all) c.socket.destroy();
-      resolve({ due: nextIndex, sent, answered, connections: opened, seconds: Math.max(0.001, ((lastAnswerAt || performance.now()) - start) / 1000) });
+      resolve({ due: nextIndex, sent, answered, givenUp, connections: opened, seconds: Math.max(0.001, ((lastAnswerAt || performance.now()) - start) / 1000) });
     };
 
     const open = (): void => {
@@ -134,15 +143,22 @@ export function pacedRun(spec: PacedSpec, cb: PacedCallbacks): Promise<PacedResu
     /** A connection is free: it takes the oldest waiting request, or waits for the next one. */
     const release = (c: Conn): void => {
       c.busy = false;
-      if (backlogHead < backlog.length) {
+      const now = performance.now();
+      while (backlogHead < backlog.length) {
         const dueAt = backlog[backlogHead++];
         const body = backlog[backlogHead++];
         if (backlogHead > 4096 && backlogHead * 2 > backlog.length) {
           backlog.splice(0, backlogHead);
           backlogHead = 0;
         }
-        send(c, dueAt, body);
-      } else idle.push(c);
+        if (spec.giveUpMs !== undefined && now - dueAt > spec.giveUpMs[body]) {
+          givenUp++;
+          cb.onError('timeout'); // the exchange would have moved on without us
+          continue;
+        }
+        return send(c, dueAt, body);
+      }
+      idle.push(c);
     };
 
     const send = (c: Conn, dueAt: number, body: number): void => {

@@ -122,3 +122,19 @@ describe('pacedRun', () => {
     expect(r.answered).toBeLessThan(60);
   });
 });
+
+describe('pacedRun, as an exchange', () => {
+  it('gives up requests that waited longer than their giveUpMs for a connection, counting them as timeouts', async () => {
+    // One connection, 50 ms per answer, 100 requests/s offered: most requests would wait seconds.
+    const { port } = await serve((_b, res) => setTimeout(() => res.writeHead(204).end(), 50));
+    const c = collect();
+    const r = await pacedRun(
+      { host: '127.0.0.1', port, path: '/bid', contentType: 'application/json', bodies, rate: 100, durationS: 1, maxConnections: 1, timeoutMs: 2000, giveUpMs: [100, 100, 100] },
+      c,
+    );
+    expect(r.givenUp).toBeGreaterThan(50);
+    expect(c.errors.filter((e) => e === 'timeout')).toHaveLength(r.givenUp);
+    expect(r.answered + r.givenUp).toBe(100);
+    expect(Math.max(...c.latencies)).toBeLessThan(100 + 50 + 40); // nothing answered after waiting much past its give-up time
+  });
+});
