@@ -59,8 +59,14 @@ export function decide(
 
   const index = snap.index;
   const device = deviceFacts(req, index);
-  const reqBits = index.requestCandidates(req, device, nowMs);
-  if (audience.complete && index.usesSegments) index.narrowByAudience(reqBits, audience.segments);
+  // Only campaigns whose max bid reaches the lowest imp floor can bid: ranks are in descending max
+  // bid, so with many campaigns the bit sets are evaluated over their words only (at 10,000
+  // campaigns about a third of the words on average, in the benchmark's mix). With fewer, one pass
+  // over every word costs less than the existence check a no-bid may then need.
+  const floors = impFloors(req, snap);
+  const words = index.words >= FLOOR_CUTOFF_MIN_WORDS ? index.wordsReaching(minOf(floors)) : index.words;
+  const reqBits = index.requestCandidates(req, device, nowMs, 0, words);
+  if (audience.complete && index.usesSegments) index.narrowByAudience(reqBits, audience.segments, 0, words);
   // Parsed on first need: only a campaign with an IP rule that is reached in the scan asks for it.
   let ip: IpAddress | undefined | null = null;
   let scratch = impScratch.get(index);
@@ -70,13 +76,13 @@ export function decide(
   let reason: NoBidReason = 'no_campaign';
   for (let k = 0; k < req.imps.length; k++) {
     const imp = req.imps[k];
-    const impBits = index.impCandidates(imp, reqBits, scratch);
+    const impBits = index.impCandidates(imp, reqBits, scratch, 0, words);
     const native = imp.native ? readNativeRequest(imp.native.request) : undefined;
     let best: BidDecision | undefined;
     let bestBase = 0;
     // The imp floor in the base currency: every bid must meet it (a deal's floor can only raise it).
-    const floorBase = imp.bidFloor > 0 ? snap.currencies.convert(imp.bidFloor, imp.bidFloorCur, snap.currencies.base) * FLOOR_SLACK : 0;
-    for (let i = nextBit(impBits, 0); i >= 0; i = nextBit(impBits, i + 1)) {
+    const floorBase = floors[k];
+    for (let i = nextBit(impBits, 0, words); i >= 0; i = nextBit(impBits, i + 1, words)) {
       const c = index.campaigns[i];
       if (best && c.maxBidBase < bestBase) break; // ranked by max bid: nobody further can beat it
       if (nowMs < c.startMs || nowMs >= c.endMs || !audienceAllows(c.segments, audience)) continue;
@@ -126,8 +132,75 @@ export function decide(
     }
     if (best) (bids ??= []).push(best);
   }
-  return bids ? { bids, currency } : noBid(reason);
+  if (bids) return { bids, currency };
+  // No bid. The campaigns left out above cannot meet any floor; if one of them matches the request
+  // in every other way, the honest reason is the floor, as a scan of every campaign would have said.
+  if (furthest(reason, 'below_floor') !== reason && words < index.words && matchesBelowFloors(req, index, device, nowMs, audience, words, scratch)) reason = 'below_floor';
+  return noBid(reason);
 }
+
+/** Each imp's floor in the base currency, a hair low (FLOOR_SLACK); 0 without one. Reused array: valid until the next call. */
+const floorScratch: number[] = [];
+function impFloors(req: BidRequestView, snap: Snapshot): number[] {
+  const out = floorScratch;
+  out.length = req.imps.length;
+  for (let k = 0; k < req.imps.length; k++) {
+    const imp = req.imps[k];
+    out[k] = imp.bidFloor > 0 ? snap.currencies.convert(imp.bidFloor, imp.bidFloorCur, snap.currencies.base) * FLOOR_SLACK : 0;
+  }
+  return out;
+}
+
+function minOf(xs: readonly number[]): number {
+  let m = Infinity;
+  for (let i = 0; i < xs.length; i++) if (xs[i] < m) m = xs[i];
+  return m;
+}
+
+/**
+ * Whether some campaign past the first `fromWord` words (all below every imp floor) passes the
+ * request's targeting, an imp's media and deals, its dates, audience rules and IP rules: what the
+ * scan checks before it looks at the floor. Evaluated only for a no-bid that would otherwise name
+ * an earlier reason.
+ */
+function matchesBelowFloors(
+  req: BidRequestView,
+  index: TargetingIndex,
+  device: DeviceFacts,
+  nowMs: number,
+  audience: Audience,
+  fromWord: number,
+  scratch: Bits,
+): boolean {
+  let ip: IpAddress | undefined | null = null;
+  // A chunk of words at a time, stopping at the first match: one usually turns up early.
+  for (let from = fromWord; from < index.words; from += EXISTENCE_CHUNK_WORDS) {
+    const to = Math.min(index.words, from + EXISTENCE_CHUNK_WORDS);
+    const reqBits = index.requestCandidates(req, device, nowMs, from, to);
+    if (audience.complete && index.usesSegments) index.narrowByAudience(reqBits, audience.segments, from, to);
+    for (let k = 0; k < req.imps.length; k++) {
+      const impBits = index.impCandidates(req.imps[k], reqBits, scratch, from, to);
+      for (let i = nextBit(impBits, from * 32, to); i >= 0; i = nextBit(impBits, i + 1, to)) {
+        const c = index.campaigns[i];
+        if (nowMs < c.startMs || nowMs >= c.endMs || !audienceAllows(c.segments, audience)) continue;
+        if (c.ipAllow !== undefined || c.ipBlock !== undefined) {
+          if (ip === null) ip = parseIp(req.ip, req.ipv6);
+          if (!ipAllowed(c, ip)) continue;
+        }
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+/** 16 words: 512 campaigns per step of the existence check. */
+const EXISTENCE_CHUNK_WORDS = 16;
+/**
+ * From 128 words (4,096 campaigns) on the floor cutoff pays for itself: in npm run bench:hot-path the
+ * route took 10-13 % less time at 10,000 campaigns, 2-9 % at 5,000, and about the same at 3,000.
+ */
+export const FLOOR_CUTOFF_MIN_WORDS = 128;
 
 /** How many bids of the request so far go to `c`. */
 function pickedFor(bids: readonly BidDecision[], c: CompiledCampaign): number {

@@ -25,34 +25,37 @@ export class AllowRule<V extends string | number = string> {
     for (const v of values) setBit(this.bitsFor(v), rank);
   }
 
-  /** candidates &= campaigns that accept `value` (a missing value is accepted only by the unconstrained). */
-  apply(candidates: Bits, value: V | undefined): void {
+  /**
+   * candidates &= campaigns that accept `value` (a missing value is accepted only by the unconstrained).
+   * Like every apply, only over the words [from, to) of the candidates.
+   */
+  apply(candidates: Bits, value: V | undefined, from = 0, to = candidates.length): void {
     if (!this.constrained) return;
     const bits = value === undefined ? undefined : this.byValue.get(value);
-    if (bits) andEither(candidates, bits, this.any);
-    else and(candidates, this.any);
+    if (bits) andEither(candidates, bits, this.any, from, to);
+    else and(candidates, this.any, from, to);
   }
 
   /** candidates &= campaigns that accept at least one of `values`. */
-  applyAny(candidates: Bits, values: readonly V[], scratch: Bits): void {
+  applyAny(candidates: Bits, values: readonly V[], scratch: Bits, from = 0, to = candidates.length): void {
     if (!this.constrained) return;
-    copy(scratch, this.any);
+    copy(scratch, this.any, from, to);
     for (let i = 0; i < values.length; i++) {
       const bits = this.byValue.get(values[i]);
-      if (bits) or(scratch, bits);
+      if (bits) or(scratch, bits, from, to);
     }
-    and(candidates, scratch);
+    and(candidates, scratch, from, to);
   }
 
   /** As applyAny, for a set of values. */
-  applyAnyIn(candidates: Bits, values: ReadonlySet<V>, scratch: Bits): void {
+  applyAnyIn(candidates: Bits, values: ReadonlySet<V>, scratch: Bits, from = 0, to = candidates.length): void {
     if (!this.constrained) return;
-    copy(scratch, this.any);
+    copy(scratch, this.any, from, to);
     for (const v of values) {
       const bits = this.byValue.get(v);
-      if (bits) or(scratch, bits);
+      if (bits) or(scratch, bits, from, to);
     }
-    and(candidates, scratch);
+    and(candidates, scratch, from, to);
   }
 
   private bitsFor(v: V): Bits {
@@ -85,17 +88,17 @@ export class BlockRule<V extends string | number = string> {
   }
 
   /** candidates &= ~campaigns that block `value`. */
-  apply(candidates: Bits, value: V | undefined): void {
+  apply(candidates: Bits, value: V | undefined, from = 0, to = candidates.length): void {
     if (!this.constrained || value === undefined) return;
     const bits = this.byValue.get(value);
-    if (bits) andNot(candidates, bits);
+    if (bits) andNot(candidates, bits, from, to);
   }
 
-  applyAll(candidates: Bits, values: readonly V[]): void {
+  applyAll(candidates: Bits, values: readonly V[], from = 0, to = candidates.length): void {
     if (!this.constrained) return;
     for (let i = 0; i < values.length; i++) {
       const bits = this.byValue.get(values[i]);
-      if (bits) andNot(candidates, bits);
+      if (bits) andNot(candidates, bits, from, to);
     }
   }
 }

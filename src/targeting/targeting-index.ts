@@ -65,6 +65,9 @@ export class TargetingIndex {
   private readonly byDeal = new Map<string, Bits>();
   private readonly hasDealOnly: boolean;
 
+  /** Max bid (base currency) by rank: descending. */
+  private readonly maxBids: Float64Array;
+
   /** Scratch space, reused by every request (one request runs at a time per thread). */
   private readonly reqBits: Bits;
   private readonly tmp: Bits;
@@ -77,6 +80,7 @@ export class TargetingIndex {
       .sort((a, b) => b.maxBidBase - a.maxBidBase || (a.id < b.id ? -1 : 1));
     compiled.forEach((c, i) => (c.rank = i));
     this.campaigns = compiled;
+    this.maxBids = Float64Array.from(compiled, (c) => c.maxBidBase);
     this.byId = new Map(compiled.map((c) => [c.id, c]));
     this.anyById = new Map(all.map((c) => [c.id, c]));
     // Paused campaigns' creatives too: ads already served keep their click redirect.
@@ -170,35 +174,51 @@ export class TargetingIndex {
   }
 
   /**
-   * Campaigns whose request-level rules all accept this request. Returns shared scratch space,
-   * valid until the next call.
+   * Words of the bit sets that hold every campaign whose max bid reaches `floorBase` (ranks are in
+   * descending max bid, so those come first): a request need not evaluate the rest.
    */
-  requestCandidates(req: BidRequestView, device: DeviceFacts, nowMs: number): Bits {
+  wordsReaching(floorBase: number): number {
+    const bids = this.maxBids;
+    let lo = 0;
+    let hi = bids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (bids[mid] >= floorBase) lo = mid + 1;
+      else hi = mid;
+    }
+    return Math.ceil(lo / 32); // lo: how many campaigns reach it
+  }
+
+  /**
+   * Campaigns whose request-level rules all accept this request, in the words [from, to). Returns
+   * shared scratch space, valid until the next call; words outside the range are left as they were.
+   */
+  requestCandidates(req: BidRequestView, device: DeviceFacts, nowMs: number, from = 0, to = this.words): Bits {
     const bits = this.reqBits;
-    copy(bits, this.all);
-    this.channel.apply(bits, req.channel);
-    this.country.apply(bits, req.country);
-    this.region.apply(bits, req.region);
-    this.city.apply(bits, req.city);
-    this.deviceType.apply(bits, device.deviceType);
-    this.os.apply(bits, device.os);
-    this.browser.apply(bits, device.browser);
+    copy(bits, this.all, from, to);
+    this.channel.apply(bits, req.channel, from, to);
+    this.country.apply(bits, req.country, from, to);
+    this.region.apply(bits, req.region, from, to);
+    this.city.apply(bits, req.city, from, to);
+    this.deviceType.apply(bits, device.deviceType, from, to);
+    this.os.apply(bits, device.os, from, to);
+    this.browser.apply(bits, device.browser, from, to);
     if ((this.domainAllow.constrained || this.domainBlock.constrained) && req.domain !== undefined) {
       // A rule on example.com covers news.example.com too.
       const domains = domainAndParents(req.domain);
-      this.domainAllow.applyAny(bits, domains, this.tmp);
-      this.domainBlock.applyAll(bits, domains);
-    } else this.domainAllow.apply(bits, req.domain);
-    this.bundleAllow.apply(bits, req.bundle);
-    this.bundleBlock.apply(bits, req.bundle);
-    this.publisherAllow.apply(bits, req.publisherId);
-    this.publisherBlock.apply(bits, req.publisherId);
-    this.categoryInclude.applyAny(bits, req.categories, this.tmp);
-    this.categoryExclude.applyAll(bits, req.categories);
-    this.byOwnCategory.applyAll(bits, req.bcat);
-    for (let i = 0; i < req.badv.length; i++) this.byAdomain.apply(bits, bareDomain(req.badv[i]));
-    for (let i = 0; i < req.bapp.length; i++) this.byAppBundle.apply(bits, req.bapp[i].toLowerCase()); // campaign bundles are lower-cased
-    if (this.dayparts.constrained) and(bits, this.dayparts.activeAt(nowMs));
+      this.domainAllow.applyAny(bits, domains, this.tmp, from, to);
+      this.domainBlock.applyAll(bits, domains, from, to);
+    } else this.domainAllow.apply(bits, req.domain, from, to);
+    this.bundleAllow.apply(bits, req.bundle, from, to);
+    this.bundleBlock.apply(bits, req.bundle, from, to);
+    this.publisherAllow.apply(bits, req.publisherId, from, to);
+    this.publisherBlock.apply(bits, req.publisherId, from, to);
+    this.categoryInclude.applyAny(bits, req.categories, this.tmp, from, to);
+    this.categoryExclude.applyAll(bits, req.categories, from, to);
+    this.byOwnCategory.applyAll(bits, req.bcat, from, to);
+    for (let i = 0; i < req.badv.length; i++) this.byAdomain.apply(bits, bareDomain(req.badv[i]), from, to);
+    for (let i = 0; i < req.bapp.length; i++) this.byAppBundle.apply(bits, req.bapp[i].toLowerCase(), from, to); // campaign bundles are lower-cased
+    if (this.dayparts.constrained) and(bits, this.dayparts.activeAt(nowMs), from, to);
     return bits;
   }
 
@@ -206,33 +226,33 @@ export class TargetingIndex {
    * Keeps campaigns whose `anyOf` audience rule the user meets. Only for a fully known audience:
    * with a partial one, each campaign's own policy decides (see bidding/audience-rules).
    */
-  narrowByAudience(requestBits: Bits, segments: ReadonlySet<string>): void {
-    this.segmentAnyOf.applyAnyIn(requestBits, segments, this.tmp);
+  narrowByAudience(requestBits: Bits, segments: ReadonlySet<string>, from = 0, to = this.words): void {
+    this.segmentAnyOf.applyAnyIn(requestBits, segments, this.tmp, from, to);
   }
 
-  /** Narrows request candidates to campaigns with a creative of a media type the imp accepts and a deal it allows. */
-  impCandidates(imp: ImpView, requestBits: Bits, out: Bits): Bits {
-    out.fill(0);
+  /** Narrows request candidates to campaigns with a creative of a media type the imp accepts and a deal it allows, in the words [from, to). */
+  impCandidates(imp: ImpView, requestBits: Bits, out: Bits, from = 0, to = this.words): Bits {
+    out.fill(0, from, to);
     if (imp.banner) {
-      if (imp.banner.sizes.length === 0) or(out, this.bannerAny);
+      if (imp.banner.sizes.length === 0) or(out, this.bannerAny, from, to);
       else
         for (let i = 0; i < imp.banner.sizes.length; i++) {
           const bits = this.bannerBySize.get(imp.banner.sizes[i]);
-          if (bits) or(out, bits);
+          if (bits) or(out, bits, from, to);
         }
     }
-    if (imp.video) or(out, this.video);
-    if (imp.audio) or(out, this.audio);
-    if (imp.native) or(out, this.native);
-    and(out, requestBits);
+    if (imp.video) or(out, this.video, from, to);
+    if (imp.audio) or(out, this.audio, from, to);
+    if (imp.native) or(out, this.native, from, to);
+    and(out, requestBits, from, to);
     if (imp.privateAuction || this.hasDealOnly) {
-      if (imp.privateAuction) this.tmp.fill(0);
-      else copy(this.tmp, this.openMarket);
+      if (imp.privateAuction) this.tmp.fill(0, from, to);
+      else copy(this.tmp, this.openMarket, from, to);
       for (let i = 0; i < imp.deals.length; i++) {
         const bits = this.byDeal.get(imp.deals[i].id);
-        if (bits) or(this.tmp, bits);
+        if (bits) or(this.tmp, bits, from, to);
       }
-      and(out, this.tmp);
+      and(out, this.tmp, from, to);
     }
     return out;
   }

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Campaign } from '../../src/campaigns/schema.js';
 import { Currencies } from '../../src/bidding/currency.js';
+import { FLOOR_CUTOFF_MIN_WORDS } from '../../src/bidding/bidder.js';
 import { campaign, decideAt, outcome, snapshotOf } from './support.js';
 
 describe('flight dates', () => {
@@ -39,54 +40,95 @@ describe('best campaign per imp', () => {
   });
   const arbImp = fc.record({ size: fc.constantFrom(...SIZES), floor: fc.integer({ min: 0, max: 600 }).map((c) => c / 100) });
 
-  it('decide() bids the highest price any eligible campaign offers, for each imp (property)', () => {
-    const currencies = new Currencies({ base: 'USD', rates: { EUR: 0.8, GBP: 0.5 } });
-    fc.assert(
-      fc.property(
-        fc.array(arbCampaign, { minLength: 1, maxLength: 40 }),
-        fc.array(arbImp, { minLength: 1, maxLength: 4 }),
-        fc.constantFrom(...COUNTRIES),
-        fc.constantFrom(2, 4),
-        (specs, imps, country, devicetype) => {
-          const campaigns: Campaign[] = specs.map((s, i) =>
-            campaign(`c${i}`, {
-              currency: s.currency,
-              bid: { base: s.base, max: s.base + s.extra },
-              ...(s.countries ? { targeting: { countries: s.countries } } : {}),
-              ...(s.mobileBoost ? { multipliers: { deviceType: { 4: s.mobileBoost } } } : {}),
-              creatives: s.sizes.map((size, k) => {
-                const [w, h] = size.split('x').map(Number);
-                return { id: `cr-c${i}-${k}`, type: 'banner' as const, w, h, html: '<b>ad</b>' };
-              }),
-            }),
-          );
-          const snap = snapshotOf(campaigns);
-          const request = {
-            imp: imps.map((m, k) => ({ id: String(k), banner: { format: [{ w: +m.size.split('x')[0], h: +m.size.split('x')[1] }] }, bidfloor: m.floor })),
-            device: { devicetype, geo: { country } },
-          };
-          const d = decideAt(snap, Date.parse('2026-01-12T12:00:00Z'), request);
-          const got = new Map((d.bids ?? []).map((b) => [b.imp.id, b.price]));
+  type CampaignSpec = typeof arbCampaign extends fc.Arbitrary<infer T> ? T : never;
+  const currencies = new Currencies({ base: 'USD', rates: { EUR: 0.8, GBP: 0.5 } });
 
-          imps.forEach((m, k) => {
-            // brute force: every campaign that targets this country and has this size, priced by hand
-            let best = -1;
-            specs.forEach((s) => {
-              if (s.countries && !s.countries.includes(country)) return;
-              if (!s.sizes.includes(m.size)) return;
-              const toUsd = (x: number) => currencies.convert(x, s.currency, 'USD');
-              const max = Math.floor(toUsd(s.base + s.extra) * 1e4 + 1e-7) / 1e4;
-              const wanted = Math.min(s.base * (devicetype === 4 ? (s.mobileBoost ?? 1) : 1), s.base + s.extra);
-              let price = Math.min(Math.round(toUsd(wanted) * 1e4) / 1e4, max);
-              if (price < m.floor) price = Math.ceil(m.floor * 1e4 - 1e-7) / 1e4;
-              if (price <= max && price > 0 && price > best) best = price;
-            });
-            if (best < 0) expect(got.has(String(k)), `imp ${k} should get no bid`).toBe(false);
-            else expect(got.get(String(k)), `imp ${k}`).toBe(best);
-          });
-        },
-      ),
+  /** decide() against brute force: each imp's best price, and for a request with no bid, its reason. */
+  function check(specs: CampaignSpec[], imps: { size: string; floor: number }[], country: string, devicetype: number): void {
+    const campaigns: Campaign[] = specs.map((s, i) =>
+      campaign(`c${i}`, {
+        currency: s.currency,
+        bid: { base: s.base, max: s.base + s.extra },
+        ...(s.countries ? { targeting: { countries: s.countries } } : {}),
+        ...(s.mobileBoost ? { multipliers: { deviceType: { 4: s.mobileBoost } } } : {}),
+        creatives: s.sizes.map((size, k) => {
+          const [w, h] = size.split('x').map(Number);
+          return { id: `cr-c${i}-${k}`, type: 'banner' as const, w, h, html: '<b>ad</b>' };
+        }),
+      }),
+    );
+    const snap = snapshotOf(campaigns);
+    const request = {
+      imp: imps.map((m, k) => ({ id: String(k), banner: { format: [{ w: +m.size.split('x')[0], h: +m.size.split('x')[1] }] }, bidfloor: m.floor })),
+      device: { devicetype, geo: { country } },
+    };
+    const d = decideAt(snap, Date.parse('2026-01-12T12:00:00Z'), request);
+    const got = new Map((d.bids ?? []).map((b) => [b.imp.id, b.price]));
+
+    let anyMatch = false;
+    imps.forEach((m, k) => {
+      // brute force: every campaign that targets this country and has this size, priced by hand
+      let best = -1;
+      specs.forEach((s) => {
+        if (s.countries && !s.countries.includes(country)) return;
+        if (!s.sizes.includes(m.size)) return;
+        anyMatch = true;
+        const toUsd = (x: number) => currencies.convert(x, s.currency, 'USD');
+        const max = Math.floor(toUsd(s.base + s.extra) * 1e4 + 1e-7) / 1e4;
+        const wanted = Math.min(s.base * (devicetype === 4 ? (s.mobileBoost ?? 1) : 1), s.base + s.extra);
+        let price = Math.min(Math.round(toUsd(wanted) * 1e4) / 1e4, max);
+        if (price < m.floor) price = Math.ceil(m.floor * 1e4 - 1e-7) / 1e4;
+        if (price <= max && price > 0 && price > best) best = price;
+      });
+      if (best < 0) expect(got.has(String(k)), `imp ${k} should get no bid`).toBe(false);
+      else expect(got.get(String(k)), `imp ${k}`).toBe(best);
+    });
+    // No bid at all: some campaign matched but none could meet its floor, or none matched.
+    if (!d.bids) expect(d.noBid).toBe(anyMatch ? 'below_floor' : 'no_campaign');
+  }
+
+  it('decide() bids the highest price any eligible campaign offers, for each imp (property)', () => {
+    fc.assert(
+      fc.property(fc.array(arbCampaign, { minLength: 1, maxLength: 40 }), fc.array(arbImp, { minLength: 1, maxLength: 4 }), fc.constantFrom(...COUNTRIES), fc.constantFrom(2, 4), check),
       { numRuns: 150 },
     );
+  });
+
+  it('with thousands of campaigns, evaluating only those that can meet the floors changes no bid and no reason (property)', () => {
+    const n = FLOOR_CUTOFF_MIN_WORDS * 32; // enough for decide() to cut off by floor
+    // Sparse matches (one country of thirteen, one size of six), so that floors decide often.
+    const MANY_COUNTRIES = [...COUNTRIES, 'FR', 'IT', 'ES', 'NL', 'SE', 'PL', 'JP', 'BR', 'CA', 'AU'];
+    const MANY_SIZES = [...SIZES, '160x600', '300x600', '970x250'];
+    const sparse = fc.record({
+      base: fc.integer({ min: 1, max: 800 }).map((c) => c / 100),
+      extra: fc.integer({ min: 0, max: 400 }).map((c) => c / 100),
+      currency: fc.constantFrom('USD', 'EUR', 'GBP'),
+      sizes: fc.constantFrom(...MANY_SIZES).map((x) => [x]),
+      countries: fc.oneof({ weight: 99, arbitrary: fc.constantFrom(...MANY_COUNTRIES).map((x) => [x]) }, { weight: 1, arbitrary: fc.constant(undefined) }),
+      mobileBoost: fc.option(fc.integer({ min: 50, max: 300 }).map((p) => p / 100), { nil: undefined }),
+    });
+    // Floors up to past the highest max bid (12 GBP = 24 USD), so that many requests get no bid at all.
+    const imp = fc.record({ size: fc.constantFrom(...MANY_SIZES), floor: fc.integer({ min: 0, max: 3_000 }).map((c) => c / 100) });
+    fc.assert(
+      fc.property(fc.array(sparse, { minLength: n, maxLength: n + 200 }), fc.array(imp, { minLength: 1, maxLength: 2 }), fc.constantFrom(...COUNTRIES), fc.constantFrom(2, 4), check),
+      { numRuns: 30, endOnFailure: true }, // shrinking thousands of campaigns would take minutes
+    );
+  }, 60_000);
+
+  it('with thousands of campaigns, a floor above every max bid is still reported as below_floor when only the cheapest campaign matches', () => {
+    const n = FLOOR_CUTOFF_MIN_WORDS * 32 + 100;
+    // Max bids from 20.00 down to 0.01 by rank; only the last (cheapest) campaign targets the US.
+    const campaigns = Array.from({ length: n }, (_, i) =>
+      campaign(`c${i}`, { bid: { base: 0.01, max: (n - i) / 100 }, targeting: { countries: [i === n - 1 ? 'US' : 'FR'] } }),
+    );
+    const snap = snapshotOf(campaigns);
+    const at = Date.parse('2026-01-12T12:00:00Z');
+    const ask = (country: string, floor: number) => decideAt(snap, at, { imp: [{ id: '1', banner: { w: 300, h: 250 }, bidfloor: floor }], device: { geo: { country } } });
+    expect(ask('US', 50).noBid).toBe('below_floor'); // the US campaign matches; its max (0.01) is far below the floor
+    expect(ask('DE', 50).noBid).toBe('no_campaign');
+    expect(ask('US', 0.005).bids?.[0]?.campaign.id).toBe(`c${n - 1}`);
+    expect(ask('FR', 50).noBid).toBe('below_floor');
+    expect(ask('FR', 30).bids?.[0]?.price).toBe(30);
+    expect(ask('FR', 0.5).bids?.[0]?.price).toBe(0.5);
   });
 });
