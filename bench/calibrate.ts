@@ -31,7 +31,16 @@ export interface CalibrationOptions {
   readonly cancelled?: () => boolean;
 }
 
-export async function calibrateFloors(mix: RequestMix, port: number, opts: CalibrationOptions = {}): Promise<CalibrationResult> {
+/** Floors calibrated against a running bidder on `port`, over HTTP. */
+export function calibrateFloors(mix: RequestMix, port: number, opts: CalibrationOptions = {}): Promise<CalibrationResult> {
+  return searchFloorScale(mix, () => measureBidRate(mix, port, opts.concurrency ?? 8), opts);
+}
+
+/**
+ * The search itself: `measure` sends every body of the mix once at its current floor scale and
+ * reports the bid share (over HTTP for the bench, in process for bench:hot-path).
+ */
+export async function searchFloorScale(mix: RequestMix, measure: () => Promise<CalibrationStep>, opts: CalibrationOptions = {}): Promise<CalibrationResult> {
   const low = opts.low ?? 0.2;
   const high = opts.high ?? 0.4;
   const target = opts.target ?? 0.3;
@@ -41,11 +50,11 @@ export async function calibrateFloors(mix: RequestMix, port: number, opts: Calib
   let scale = mix.floorScale;
   let best: CalibrationStep | undefined;
   // One pass to warm the bidder up (JIT, caches, user lookups): a cold first pass no-bids more.
-  if (!opts.cancelled?.()) await measureBidRate(mix, port, opts.concurrency ?? 8);
+  if (!opts.cancelled?.()) await measure();
   for (let pass = 0; pass < (opts.maxPasses ?? 10); pass++) {
     if (opts.cancelled?.()) break;
     setFloorScale(mix, scale);
-    const step = await measureBidRate(mix, port, opts.concurrency ?? 8);
+    const step = await measure();
     steps.push(step);
     opts.onStep?.(step);
     if (!best || Math.abs(step.bid_rate - target) < Math.abs(best.bid_rate - target)) best = step;

@@ -20,10 +20,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { writeScenarioConfig } from './scenario/campaigns.js';
+import { searchFloorScale, type CalibrationStep } from './calibrate.js';
 import { buildRequestMix, setFloorScale } from './scenario/requests.js';
 import { loadBundleFromDir } from '../src/config/load-bundle.js';
 import { loadSettings } from '../src/config/settings.js';
-import { buildSnapshot, SnapshotRef, type Snapshot } from '../src/campaigns/snapshot.js';
+import { buildSnapshot, SnapshotRef } from '../src/campaigns/snapshot.js';
 import { BidderMetrics } from '../src/metrics/bidder-metrics.js';
 import { AudienceMetrics } from '../src/metrics/audience-metrics.js';
 import { MemorySegmentStore } from '../src/audiences/memory-segment-store.js';
@@ -39,7 +40,6 @@ import { parseBidRequest } from '../src/openrtb/parse-request.js';
 import { isRefusal } from '../src/openrtb/protobuf-codec.js';
 import { decide } from '../src/bidding/bidder.js';
 import { privacyOutcome } from '../src/privacy/privacy-outcome.js';
-import type { AudienceService } from '../src/audiences/audience-service.js';
 
 const HELP = `npm run bench:hot-path -- [options]
 
@@ -182,10 +182,22 @@ async function main(): Promise<void> {
     registerBidRoutes(app, deps);
 
     const mix = buildRequestMix(seed, requests, users);
-    const scale = values['floor-scale'] !== undefined ? Number(values['floor-scale']) : calibrate(mix, snap, audiences, settings);
-    setFloorScale(mix, scale);
-    const bodies = mix.bodies;
     const fake = new FakeExchange();
+    /** Every body once through the route: the bid share at the current floor scale. */
+    const measure = async (): Promise<CalibrationStep> => {
+      const t0 = performance.now();
+      fake.answers = { '200': 0, '204': 0, other: 0 };
+      for (const b of mix.bodies) {
+        fake.set(b);
+        handler!(fake.res, fake.req);
+      }
+      const a = fake.answers;
+      return { floor_scale: mix.floorScale, bid_rate: a['200'] / Math.max(1, a['200'] + a['204']), statuses: { ...a }, seconds: (performance.now() - t0) / 1000 };
+    };
+    if (values['floor-scale'] !== undefined) setFloorScale(mix, Number(values['floor-scale']));
+    else await searchFloorScale(mix, measure); // as the bench calibrates, through the same route
+    const scale = mix.floorScale;
+    const bodies = mix.bodies;
 
     const route = () => {
       for (const b of bodies) {
@@ -254,32 +266,6 @@ function perRequest(run: () => void, n: number): number {
 function median(xs: number[]): number {
   const s = [...xs].sort((x, y) => x - y);
   return s[Math.floor(s.length / 2)];
-}
-
-/** The floor scale that makes 20-40 % of the mix bid (bisection on the bid rate, as the bench calibrates). */
-function calibrate(mix: ReturnType<typeof buildRequestMix>, snap: Snapshot, audiences: AudienceService, settings: ReturnType<typeof loadSettings>): number {
-  const rate = (scale: number) => {
-    setFloorScale(mix, scale);
-    let bids = 0;
-    const nowMs = Date.now();
-    for (const b of mix.bodies) {
-      const req = parseBidRequest(b, settings.maxJsonDepth);
-      if (isRefusal(req)) continue;
-      const a = privacyOutcome(req, settings).userData ? audiences.resolve(userKeys(req, 'default'), 10) : undefined;
-      if (decide(req, snap, snap.defaultExchange, nowMs, a instanceof Promise || a === undefined ? undefined : a).bids) bids++;
-    }
-    return bids / mix.bodies.length;
-  };
-  let lo = 0.01;
-  let hi = 100;
-  for (let i = 0; i < 30; i++) {
-    const mid = Math.sqrt(lo * hi);
-    const r = rate(mid);
-    if (r >= 0.2 && r <= 0.4) return mid;
-    if (r > 0.4) lo = mid;
-    else hi = mid;
-  }
-  return Math.sqrt(lo * hi);
 }
 
 main().then(
