@@ -9,6 +9,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { httpRequest, startBidder, type HttpResult, type TestBidder } from '../helpers/bidder.js';
 import { readIdentity } from '../../src/events/bid-identity.js';
+import { metric } from '../helpers/notice-kit.js';
 
 let main: TestBidder; // defaults: 256 KiB body limit, no debug header
 let debug: TestBidder; // DEBUG_NOBID=1
@@ -40,18 +41,6 @@ const bannerRequest = (over: Record<string, unknown> = {}) => ({
 });
 /** A request nothing in the demo config fits: a valid no-bid. */
 const noFitRequest = (over: Record<string, unknown> = {}) => bannerRequest({ imp: [{ id: '1', banner: { w: 1, h: 1 } }], ...over });
-
-/** One sample value from the Prometheus text, 0 when the series does not exist yet. */
-function metric(text: string, name: string, labels: Record<string, string>): number {
-  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const close = line.indexOf('}');
-    const have = line.slice(name.length + 1, close).split(',');
-    if (want.every((w) => have.includes(w))) return Number(line.slice(close + 1).trim());
-  }
-  return 0;
-}
 
 /** Runs `fn` and returns how much each named series grew meanwhile. */
 async function deltas<T>(
