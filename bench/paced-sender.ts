@@ -97,6 +97,8 @@ export function pacedRun(spec: PacedSpec, cb: PacedCallbacks): Promise<PacedResu
   let nextIndex = 0;
   let sent = 0;
   let answered = 0;
+  /** Sent requests that will never be answered: their connection failed, or the watchdog gave up on them. */
+  let lost = 0;
   let givenUp = 0;
   let lastAnswerAt = 0;
   let bodyCursor = (spec.firstBody ?? 0) % Math.max(1, n);
@@ -127,17 +129,20 @@ export function pacedRun(spec: PacedSpec, cb: PacedCallbacks): Promise<PacedResu
         release(c);
       });
       c.socket.on('data', (chunk: Buffer) => onData(c, chunk));
-      const lost = () => {
+      const onLost = () => {
         if (c.dead) return;
         if (c.socket.connecting) opening--;
         c.dead = true;
         all.delete(c);
         const i = idle.indexOf(c);
         if (i >= 0) idle.splice(i, 1);
-        if (c.busy) cb.onError('error');
+        if (c.busy) {
+          lost++;
+          cb.onError('error');
+        }
       };
-      c.socket.on('error', lost);
-      c.socket.on('close', lost);
+      c.socket.on('error', onLost);
+      c.socket.on('close', onLost);
     };
 
     /** A connection is free: it takes the oldest waiting request, or waits for the next one. */
@@ -220,7 +225,7 @@ export function pacedRun(spec: PacedSpec, cb: PacedCallbacks): Promise<PacedResu
       const waiting = backlog.length - backlogHead;
       // Every connection gone (closed by the server) with requests waiting: open one, or they never go.
       if (waiting > 0 && opening === 0 && all.size < spec.maxConnections && idle.length === 0) open();
-      const outstanding = sent - answered + waiting / 2;
+      const outstanding = sent - answered - lost + waiting / 2;
       if ((nextIndex >= total || stop) && outstanding <= 0) return finish();
       if ((nextIndex >= total || stop) && now > start + total * interval + spec.timeoutMs) return finish(!stop);
       setTimeout(tick, 1);
@@ -232,6 +237,7 @@ export function pacedRun(spec: PacedSpec, cb: PacedCallbacks): Promise<PacedResu
       for (const c of all)
         if (c.busy && now - c.sentAt > spec.timeoutMs) {
           c.busy = false;
+          lost++;
           cb.onError('timeout');
           c.socket.destroy();
         }

@@ -110,6 +110,19 @@ describe('pacedRun', () => {
     expect(r.answered).toBe(20);
   });
 
+  it('does not wait out the timeout for requests whose connection was lost', async () => {
+    const { port } = await serve((body, res) => {
+      if (body.includes('"n":0')) res.socket?.destroy(); // a connection reset for body 0
+      else res.writeHead(204).end();
+    });
+    const c = collect();
+    const started = performance.now();
+    const r = await pacedRun({ host: '127.0.0.1', port, path: '/bid', contentType: 'application/json', bodies, rate: 30, durationS: 1, maxConnections: 40, timeoutMs: 5000 }, c);
+    expect(performance.now() - started).toBeLessThan(2500); // not 1 s + the 5 s timeout
+    expect(c.errors.filter((e) => e === 'error')).toHaveLength(10);
+    expect(r.answered).toBe(20);
+  });
+
   it('stops sending when told to', async () => {
     const { port } = await serve((_b, res) => res.writeHead(204).end());
     const c = collect();
