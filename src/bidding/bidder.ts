@@ -67,8 +67,7 @@ export function decide(
   const words = index.words >= FLOOR_CUTOFF_MIN_WORDS ? index.wordsReaching(minOf(floors)) : index.words;
   const reqBits = index.requestCandidates(req, device, nowMs, 0, words);
   if (audience.complete && index.usesSegments) index.narrowByAudience(reqBits, audience.segments, 0, words);
-  // Parsed on first need: only a campaign with an IP rule that is reached in the scan asks for it.
-  let ip: IpAddress | undefined | null = null;
+  const ip = new RequestIp(req);
   let scratch = impScratch.get(index);
   if (!scratch) impScratch.set(index, (scratch = index.newScratch()));
 
@@ -85,11 +84,7 @@ export function decide(
     for (let i = nextBit(impBits, 0, words); i >= 0; i = nextBit(impBits, i + 1, words)) {
       const c = index.campaigns[i];
       if (best && c.maxBidBase < bestBase) break; // ranked by max bid: nobody further can beat it
-      if (nowMs < c.startMs || nowMs >= c.endMs || !audienceAllows(c.segments, audience)) continue;
-      if (c.ipAllow !== undefined || c.ipBlock !== undefined) {
-        if (ip === null) ip = parseIp(req.ip, req.ipv6);
-        if (!ipAllowed(c, ip)) continue;
-      }
+      if (!eligible(c, nowMs, audience, ip)) continue;
       if (c.maxBidBase < floorBase) {
         // Ranked by max bid: neither this campaign nor any further one can meet the floor.
         reason = furthest(reason, 'below_floor');
@@ -135,7 +130,7 @@ export function decide(
   if (bids) return { bids, currency };
   // No bid. The campaigns left out above cannot meet any floor; if one of them matches the request
   // in every other way, the honest reason is the floor, as a scan of every campaign would have said.
-  if (furthest(reason, 'below_floor') !== reason && words < index.words && matchesBelowFloors(req, index, device, nowMs, audience, words, scratch)) reason = 'below_floor';
+  if (furthest(reason, 'below_floor') !== reason && words < index.words && matchesBelowFloors(req, index, device, nowMs, audience, ip, words, scratch)) reason = 'below_floor';
   return noBid(reason);
 }
 
@@ -169,10 +164,10 @@ function matchesBelowFloors(
   device: DeviceFacts,
   nowMs: number,
   audience: Audience,
+  ip: RequestIp,
   fromWord: number,
   scratch: Bits,
 ): boolean {
-  let ip: IpAddress | undefined | null = null;
   // A chunk of words at a time, stopping at the first match: one usually turns up early.
   for (let from = fromWord; from < index.words; from += EXISTENCE_CHUNK_WORDS) {
     const to = Math.min(index.words, from + EXISTENCE_CHUNK_WORDS);
@@ -180,15 +175,7 @@ function matchesBelowFloors(
     if (audience.complete && index.usesSegments) index.narrowByAudience(reqBits, audience.segments, from, to);
     for (let k = 0; k < req.imps.length; k++) {
       const impBits = index.impCandidates(req.imps[k], reqBits, scratch, from, to);
-      for (let i = nextBit(impBits, from * 32, to); i >= 0; i = nextBit(impBits, i + 1, to)) {
-        const c = index.campaigns[i];
-        if (nowMs < c.startMs || nowMs >= c.endMs || !audienceAllows(c.segments, audience)) continue;
-        if (c.ipAllow !== undefined || c.ipBlock !== undefined) {
-          if (ip === null) ip = parseIp(req.ip, req.ipv6);
-          if (!ipAllowed(c, ip)) continue;
-        }
-        return true;
-      }
+      for (let i = nextBit(impBits, from * 32, to); i >= 0; i = nextBit(impBits, i + 1, to)) if (eligible(index.campaigns[i], nowMs, audience, ip)) return true;
     }
   }
   return false;
@@ -221,6 +208,22 @@ function deviceFacts(req: BidRequestView, index: TargetingIndex): DeviceFacts {
   if (!index.needsUserAgent) return req.os !== undefined || req.deviceType !== undefined ? { deviceType: req.deviceType, os: req.os, browser: undefined } : NO_DEVICE;
   const ua = req.ua ? parseUserAgent(req.ua) : undefined;
   return { deviceType: req.deviceType ?? ua?.deviceType, os: req.os ?? ua?.os, browser: ua?.browser };
+}
+
+/** The request's address, parsed on first need: only a campaign with an IP rule that the scan reaches asks for it. */
+class RequestIp {
+  private parsed: IpAddress | undefined | null = null;
+  constructor(private readonly req: BidRequestView) {}
+  get(): IpAddress | undefined {
+    if (this.parsed === null) this.parsed = parseIp(this.req.ip, this.req.ipv6);
+    return this.parsed;
+  }
+}
+
+/** What the scan checks before price: the campaign is within its flight, the user meets its audience rules, the address its IP rules. */
+function eligible(c: CompiledCampaign, nowMs: number, audience: Audience, ip: RequestIp): boolean {
+  if (nowMs < c.startMs || nowMs >= c.endMs || !audienceAllows(c.segments, audience)) return false;
+  return (c.ipAllow === undefined && c.ipBlock === undefined) || ipAllowed(c, ip.get());
 }
 
 function ipAllowed(c: CompiledCampaign, ip: IpAddress | undefined): boolean {
