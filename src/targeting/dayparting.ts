@@ -4,7 +4,8 @@
  * DST is handled by Intl), so a request pays one cached lookup.
  */
 import type { Dayparting } from '../campaigns/schema.js';
-import { newBits, or, setBit, type Bits } from './bitset.js';
+import { count, newBits, or, setBit, type Bits } from './bitset.js';
+import type { CandidatePlan } from './candidate-plan.js';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 const HOURS_PER_WEEK = 168;
@@ -31,6 +32,8 @@ export class DaypartTable {
   private readonly zones = new Map<string, ZoneGroup>();
   private readonly active: Bits;
   private cachedMinute = -1;
+  /** Campaigns in `activeAt`'s last answer. */
+  private activeCount = 0;
 
   constructor(
     private readonly words: number,
@@ -62,8 +65,16 @@ export class DaypartTable {
       const date = new Date(nowMs);
       for (const zone of this.zones.values()) or(this.active, zone.byHour[localHourOfWeek(zone.format, date)]);
       this.cachedMinute = minute;
+      this.activeCount = count(this.active);
     }
     return this.active;
+  }
+
+  /** Adds "active at `nowMs`" to a request's plan (when some campaign is dayparted). */
+  plan(plan: CandidatePlan, nowMs: number): void {
+    if (!this.constrained) return;
+    const active = this.activeAt(nowMs);
+    plan.and(active, this.activeCount);
   }
 }
 

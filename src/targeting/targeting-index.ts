@@ -1,13 +1,14 @@
 /**
  * The immutable targeting index: campaigns compiled into bit-set rules, built off the hot path
- * whenever campaigns change and published by swapping one reference. A request ANDs a fixed number
- * of rules (one per dimension it carries), so its cost does not grow with the number of campaigns
- * that cannot match.
+ * whenever campaigns change and published by swapping one reference. A request resolves a fixed
+ * number of rules (one per dimension it carries) into a plan of bit-set ANDs (candidate-plan.ts),
+ * evaluated over the campaigns a chunk at a time, in rank order, only as far as the scan needs.
  */
 import type { ConfigBundle } from '../campaigns/schema.js';
 import type { Currencies } from '../bidding/currency.js';
 import type { BidRequestView, ImpView } from '../openrtb/request-view.js';
-import { and, copy, fill, newBits, or, setBit, wordsFor, type Bits } from './bitset.js';
+import { fill, newBits, setBit, wordsFor, type Bits } from './bitset.js';
+import { CandidatePlan } from './candidate-plan.js';
 import { compileCampaign, type CompiledCampaign, type CompiledCreative } from './compiled-campaign.js';
 import { DaypartTable } from './dayparting.js';
 import { AllowRule, BlockRule } from './rules.js';
@@ -68,9 +69,17 @@ export class TargetingIndex {
   /** Max bid (base currency) by rank: descending. */
   private readonly maxBids: Float64Array;
 
-  /** Scratch space, reused by every request (one request runs at a time per thread). */
+  /**
+   * Scratch space, reused by every request (one request runs at a time per thread): the plans,
+   * the request's candidates, an imp's candidates, and which chunks of the request's candidates
+   * are known (CHUNK_UNKNOWN, CHUNK_NONE, CHUNK_SOME).
+   */
+  private readonly requestPlan = new CandidatePlan();
+  private readonly impPlan = new CandidatePlan();
   private readonly reqBits: Bits;
-  private readonly tmp: Bits;
+  /** The candidates `impCandidatesIn` found, valid over the range it was last asked for. */
+  readonly impBits: Bits;
+  private readonly chunkState: Uint8Array;
 
   constructor(bundle: ConfigBundle, currencies: Currencies) {
     const advertisers = new Map((bundle.advertisers ?? []).map((a) => [a.id, a]));
@@ -119,7 +128,8 @@ export class TargetingIndex {
     this.native = newBits(words);
     this.openMarket = newBits(words);
     this.reqBits = newBits(words);
-    this.tmp = newBits(words);
+    this.impBits = newBits(words);
+    this.chunkState = new Uint8Array(Math.ceil(words / CHUNK_WORDS));
 
     const source = new Map((bundle.campaigns ?? []).map((c) => [c.id, c]));
     for (const c of compiled) this.addCampaign(c, source.get(c.id)!.targeting ?? {}, unconstrainedHours);
@@ -131,6 +141,9 @@ export class TargetingIndex {
       this.browser.constrained ||
       compiled.some((c) => c.multipliers?.deviceType || c.multipliers?.os);
     this.usesSegments = compiled.some((c) => c.segments || c.multipliers?.segment);
+    // Dimensions with a bounded vocabulary get each value's accepting set precomputed (a copy per
+    // value); cities, domains, bundles and publishers can have tens of thousands of values and do not.
+    for (const rule of [this.channel, this.country, this.region, this.deviceType, this.os, this.browser]) rule.seal();
   }
 
   private addCampaign(c: CompiledCampaign, t: NonNullable<ConfigBundle['campaigns']>[number]['targeting'] & object, noHours: Bits): void {
@@ -190,70 +203,97 @@ export class TargetingIndex {
   }
 
   /**
-   * Campaigns whose request-level rules all accept this request, in the words [from, to). Returns
-   * shared scratch space, valid until the next call; words outside the range are left as they were.
+   * Starts a request's candidate search: resolves its request-level rules (and, for a fully known
+   * audience, the `anyOf` audience rule over `segments`) into the request plan. Chunks of campaigns
+   * are then evaluated on demand by `impCandidatesIn`, each at most once per request. With only a
+   * partly known audience, `segments` is undefined: each campaign's own policy decides later (see
+   * bidding/audience-rules).
    */
-  requestCandidates(req: BidRequestView, device: DeviceFacts, nowMs: number, from = 0, to = this.words): Bits {
-    const bits = this.reqBits;
-    copy(bits, this.all, from, to);
-    this.channel.apply(bits, req.channel, from, to);
-    this.country.apply(bits, req.country, from, to);
-    this.region.apply(bits, req.region, from, to);
-    this.city.apply(bits, req.city, from, to);
-    this.deviceType.apply(bits, device.deviceType, from, to);
-    this.os.apply(bits, device.os, from, to);
-    this.browser.apply(bits, device.browser, from, to);
+  planRequest(req: BidRequestView, device: DeviceFacts, nowMs: number, segments: ReadonlySet<string> | undefined): void {
+    const plan = this.requestPlan.reset();
+    this.channel.plan(plan, req.channel);
+    this.country.plan(plan, req.country);
+    this.region.plan(plan, req.region);
+    this.city.plan(plan, req.city);
+    this.deviceType.plan(plan, device.deviceType);
+    this.os.plan(plan, device.os);
+    this.browser.plan(plan, device.browser);
     if ((this.domainAllow.constrained || this.domainBlock.constrained) && req.domain !== undefined) {
       // A rule on example.com covers news.example.com too.
       const domains = domainAndParents(req.domain);
-      this.domainAllow.applyAny(bits, domains, this.tmp, from, to);
-      this.domainBlock.applyAll(bits, domains, from, to);
-    } else this.domainAllow.apply(bits, req.domain, from, to);
-    this.bundleAllow.apply(bits, req.bundle, from, to);
-    this.bundleBlock.apply(bits, req.bundle, from, to);
-    this.publisherAllow.apply(bits, req.publisherId, from, to);
-    this.publisherBlock.apply(bits, req.publisherId, from, to);
-    this.categoryInclude.applyAny(bits, req.categories, this.tmp, from, to);
-    this.categoryExclude.applyAll(bits, req.categories, from, to);
-    this.byOwnCategory.applyAll(bits, req.bcat, from, to);
-    for (let i = 0; i < req.badv.length; i++) this.byAdomain.apply(bits, bareDomain(req.badv[i]), from, to);
-    for (let i = 0; i < req.bapp.length; i++) this.byAppBundle.apply(bits, req.bapp[i].toLowerCase(), from, to); // campaign bundles are lower-cased
-    if (this.dayparts.constrained) and(bits, this.dayparts.activeAt(nowMs), from, to);
-    return bits;
+      this.domainAllow.planAny(plan, domains);
+      this.domainBlock.planAll(plan, domains);
+    } else this.domainAllow.plan(plan, req.domain);
+    this.bundleAllow.plan(plan, req.bundle);
+    this.bundleBlock.plan(plan, req.bundle);
+    this.publisherAllow.plan(plan, req.publisherId);
+    this.publisherBlock.plan(plan, req.publisherId);
+    this.categoryInclude.planAny(plan, req.categories);
+    this.categoryExclude.planAll(plan, req.categories);
+    this.byOwnCategory.planAll(plan, req.bcat);
+    if (this.byAdomain.constrained) for (let i = 0; i < req.badv.length; i++) this.byAdomain.plan(plan, bareDomain(req.badv[i]));
+    if (this.byAppBundle.constrained) for (let i = 0; i < req.bapp.length; i++) this.byAppBundle.plan(plan, req.bapp[i].toLowerCase()); // campaign bundles are lower-cased
+    this.dayparts.plan(plan, nowMs);
+    if (segments !== undefined) this.segmentAnyOf.planAnyIn(plan, segments);
+    this.chunkState.fill(CHUNK_UNKNOWN);
   }
 
-  /**
-   * Keeps campaigns whose `anyOf` audience rule the user meets. Only for a fully known audience:
-   * with a partial one, each campaign's own policy decides (see bidding/audience-rules).
-   */
-  narrowByAudience(requestBits: Bits, segments: ReadonlySet<string>, from = 0, to = this.words): void {
-    this.segmentAnyOf.applyAnyIn(requestBits, segments, this.tmp, from, to);
-  }
-
-  /** Narrows request candidates to campaigns with a creative of a media type the imp accepts and a deal it allows, in the words [from, to). */
-  impCandidates(imp: ImpView, requestBits: Bits, out: Bits, from = 0, to = this.words): Bits {
-    out.fill(0, from, to);
+  /** Resolves an imp's media and deals into the imp plan; `impCandidatesIn` then narrows the request's candidates by it. */
+  planImp(imp: ImpView): void {
+    const plan = this.impPlan.reset();
+    plan.andAny();
     if (imp.banner) {
-      if (imp.banner.sizes.length === 0) or(out, this.bannerAny, from, to);
+      if (imp.banner.sizes.length === 0) plan.anyOf(this.bannerAny, 0);
       else
         for (let i = 0; i < imp.banner.sizes.length; i++) {
           const bits = this.bannerBySize.get(imp.banner.sizes[i]);
-          if (bits) or(out, bits, from, to);
+          if (bits) plan.anyOf(bits, 0);
         }
     }
-    if (imp.video) or(out, this.video, from, to);
-    if (imp.audio) or(out, this.audio, from, to);
-    if (imp.native) or(out, this.native, from, to);
-    and(out, requestBits, from, to);
+    if (imp.video) plan.anyOf(this.video, 0);
+    if (imp.audio) plan.anyOf(this.audio, 0);
+    if (imp.native) plan.anyOf(this.native, 0);
     if (imp.privateAuction || this.hasDealOnly) {
-      if (imp.privateAuction) this.tmp.fill(0, from, to);
-      else copy(this.tmp, this.openMarket, from, to);
+      plan.andAny();
+      if (!imp.privateAuction) plan.anyOf(this.openMarket, 0);
       for (let i = 0; i < imp.deals.length; i++) {
         const bits = this.byDeal.get(imp.deals[i].id);
-        if (bits) or(this.tmp, bits, from, to);
+        if (bits) plan.anyOf(bits, 0);
       }
-      and(out, this.tmp, from, to);
     }
+  }
+
+  /**
+   * The campaigns of the words [from, to) (`from` a multiple of CHUNK_WORDS, `to` at most one chunk
+   * on) that pass the planned request and imp: written to `impBits` over that range; false when none.
+   * The request plan is evaluated over the whole chunk, once per request.
+   */
+  impCandidatesIn(from: number, to: number): boolean {
+    const chunk = from / CHUNK_WORDS;
+    let state = this.chunkState[chunk];
+    if (state === CHUNK_UNKNOWN) {
+      const some = this.requestPlan.evaluate(this.reqBits, this.all, from, Math.min(this.words, from + CHUNK_WORDS));
+      state = this.chunkState[chunk] = some ? CHUNK_SOME : CHUNK_NONE;
+    }
+    return state === CHUNK_SOME && this.impPlan.evaluate(this.impBits, this.reqBits, from, to);
+  }
+
+  /** The highest max bid (base currency) among campaigns from rank `rank` on (ranks are in descending max bid). */
+  maxBidFrom(rank: number): number {
+    return rank < this.maxBids.length ? this.maxBids[rank] : 0;
+  }
+
+  /** Campaigns whose request-level rules all accept this request (every word at once; for tests and tools). */
+  requestCandidates(req: BidRequestView, device: DeviceFacts, nowMs: number, segments?: ReadonlySet<string>): Bits {
+    this.planRequest(req, device, nowMs, segments);
+    this.requestPlan.evaluate(this.reqBits, this.all, 0, this.words);
+    return this.reqBits;
+  }
+
+  /** `requestBits` narrowed to the campaigns with a creative of a media type the imp accepts and a deal it allows (into `out`). */
+  impCandidates(imp: ImpView, requestBits: Bits, out: Bits): Bits {
+    this.planImp(imp);
+    this.impPlan.evaluate(out, requestBits, 0, this.words);
     return out;
   }
 
@@ -266,6 +306,15 @@ export class TargetingIndex {
     return newBits(this.words);
   }
 }
+
+/**
+ * Words per chunk of a request's candidate search (256 campaigns): the plan is evaluated a chunk
+ * at a time, and a chunk the request rules out usually costs two or three operations.
+ */
+export const CHUNK_WORDS = 8;
+const CHUNK_UNKNOWN = 0;
+const CHUNK_NONE = 1;
+const CHUNK_SOME = 2;
 
 function withParents(cats: readonly string[]): string[] {
   const out = new Set<string>();

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import type { Campaign } from '../../src/campaigns/schema.js';
 import { Currencies } from '../../src/bidding/currency.js';
 import { FLOOR_CUTOFF_MIN_WORDS } from '../../src/bidding/bidder.js';
+import { CHUNK_WORDS } from '../../src/targeting/targeting-index.js';
 import { campaign, decideAt, outcome, snapshotOf } from './support.js';
 
 describe('flight dates', () => {
@@ -130,5 +131,25 @@ describe('best campaign per imp', () => {
     expect(ask('FR', 50).noBid).toBe('below_floor');
     expect(ask('FR', 30).bids?.[0]?.price).toBe(30);
     expect(ask('FR', 0.5).bids?.[0]?.price).toBe(0.5);
+  });
+
+  it('with thousands of campaigns, a match just past the floor cut-off, inside the chunk the scan ended in, is still found', () => {
+    // The scan stops at the word holding the last campaign that reaches the floor, in the middle of
+    // a chunk; the only matching campaign sits a few words further on in that same chunk.
+    const words = CHUNK_WORDS * Math.ceil(FLOOR_CUTOFF_MIN_WORDS / CHUNK_WORDS) + 3;
+    const reaching = words * 32 - 10;
+    const match = words * 32 + 5;
+    const n = match + 100;
+    const campaigns = Array.from({ length: n }, (_, i) =>
+      campaign(`c${i}`, { bid: { base: 0.01, max: (n - i) / 100 }, targeting: { countries: [i === match ? 'US' : 'FR'] } }),
+    );
+    const snap = snapshotOf(campaigns);
+    const at = Date.parse('2026-01-12T12:00:00Z');
+    const floor = (n - (reaching - 1)) / 100; // campaigns 0 .. reaching-1 reach it
+    const ask = (country: string) => decideAt(snap, at, { imp: [{ id: '1', banner: { w: 300, h: 250 }, bidfloor: floor }], device: { geo: { country } } });
+    expect(snap.index.wordsReaching(floor * (1 - 1e-9))).toBe(words);
+    expect(ask('US').noBid).toBe('below_floor');
+    expect(ask('DE').noBid).toBe('no_campaign');
+    expect(ask('FR').bids?.[0]?.price).toBe(floor);
   });
 });

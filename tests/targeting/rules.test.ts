@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { AllowRule, BlockRule } from '../../src/targeting/rules.js';
-import { fill, newBits } from '../../src/targeting/bitset.js';
+import { fill, newBits, type Bits } from '../../src/targeting/bitset.js';
+import { CandidatePlan } from '../../src/targeting/candidate-plan.js';
 import { bitList } from '../bidding/support.js';
+
+/** `candidates` narrowed by what `add` plans (evaluated in place, every word). */
+function narrowed(candidates: Bits, add: (plan: CandidatePlan) => void): Bits {
+  const plan = new CandidatePlan();
+  add(plan);
+  plan.evaluate(candidates, candidates, 0, candidates.length);
+  return candidates;
+}
 
 /** Campaigns 0..4; rule values per campaign (undefined/empty = unconstrained). */
 function allowRule(values: (string[] | undefined)[]) {
@@ -20,42 +29,46 @@ describe('AllowRule', () => {
 
   it('keeps the campaigns listing the value plus the unconstrained ones', () => {
     const b = all();
-    rule.apply(b, 'US');
+    narrowed(b, (p) => rule.plan(p, 'US'));
     expect(bitList(b)).toEqual([0, 1, 2, 4]);
     const c = all();
-    rule.apply(c, 'CA');
+    narrowed(c, (p) => rule.plan(p, 'CA'));
     expect(bitList(c)).toEqual([1, 2, 4]);
   });
 
   it('a value nobody lists, or no value at all, keeps only the unconstrained', () => {
     for (const v of ['FR', undefined]) {
       const b = all();
-      rule.apply(b, v);
+      narrowed(b, (p) => rule.plan(p, v));
       expect(bitList(b), String(v)).toEqual([2, 4]);
     }
   });
 
-  it('applyAny keeps campaigns accepting any of the values', () => {
+  it('planAny keeps campaigns accepting any of the values', () => {
     const b = all();
-    rule.applyAny(b, ['CA', 'DE'], newBits(1));
+    narrowed(b, (p) => rule.planAny(p, ['CA', 'DE']));
     expect(bitList(b)).toEqual([1, 2, 3, 4]);
     const none = all();
-    rule.applyAny(none, [], newBits(1));
+    narrowed(none, (p) => rule.planAny(p, []));
     expect(bitList(none)).toEqual([2, 4]);
   });
 
   it('applies only to the current candidates', () => {
     const b = newBits(1);
     b[0] = 0b00011; // campaigns 0 and 1
-    rule.apply(b, 'CA');
+    narrowed(b, (p) => rule.plan(p, 'CA'));
     expect(bitList(b)).toEqual([1]);
   });
 
-  it('a rule no campaign constrains is skipped', () => {
+  it('a rule no campaign constrains adds nothing to the plan', () => {
     const r = allowRule([undefined, []]);
     expect(r.constrained).toBe(false);
+    const plan = new CandidatePlan();
+    r.plan(plan, undefined);
+    r.planAny(plan, ['x']);
+    expect(plan.size).toBe(0);
     const b = all();
-    r.apply(b, undefined);
+    narrowed(b, (p) => r.plan(p, undefined));
     expect(bitList(b)).toEqual([0, 1, 2, 3, 4]);
   });
 });
@@ -69,24 +82,24 @@ describe('BlockRule', () => {
 
   it('removes the campaigns blocking the value, keeps everyone else', () => {
     const b = all();
-    r.apply(b, 'bad.example');
+    narrowed(b, (p) => r.plan(p, 'bad.example'));
     expect(bitList(b)).toEqual([2, 3, 4]);
     const c = all();
-    r.apply(c, 'worse.example');
+    narrowed(c, (p) => r.plan(p, 'worse.example'));
     expect(bitList(c)).toEqual([0, 2, 3, 4]);
   });
 
   it('a missing or unlisted value removes nobody', () => {
     for (const v of ['good.example', undefined]) {
       const b = all();
-      r.apply(b, v);
+      narrowed(b, (p) => r.plan(p, v));
       expect(bitList(b), String(v)).toEqual([0, 1, 2, 3, 4]);
     }
   });
 
-  it('applyAll removes the campaigns blocking any of the values', () => {
+  it('planAll removes the campaigns blocking any of the values', () => {
     const b = all();
-    r.applyAll(b, ['good.example', 'worse.example']);
+    narrowed(b, (p) => r.planAll(p, ['good.example', 'worse.example']));
     expect(bitList(b)).toEqual([0, 2, 3, 4]);
   });
 });
