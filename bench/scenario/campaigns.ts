@@ -64,8 +64,36 @@ export function generateCampaigns(opts: CampaignOptions): Pick<ConfigBundle, 'ad
     currency: i % 10 === 3 ? 'EUR' : i % 20 === 7 ? 'GBP' : 'USD',
   }));
   const campaigns: Campaign[] = [];
-  for (let i = 0; i < opts.campaigns; i++) campaigns.push(campaign(rng.fork(i), i, advertisers[i % advertiserCount].id));
+  for (let i = 0; i < opts.campaigns; i++) {
+    const r = rng.fork(i);
+    const advertiserId = advertisers[i % advertiserCount].id;
+    campaigns.push(i < BROAD_KINDS.length ? broadCampaign(r, i, advertiserId, BROAD_KINDS[i]) : campaign(r, i, advertiserId));
+  }
   return { advertisers, campaigns };
+}
+
+/**
+ * The first campaigns of every scenario are broad prospecting campaigns, as most DSP accounts have:
+ * no targeting beyond their media, every common banner size. Their number does not grow with the
+ * scenario, so they matter little among thousands of campaigns, but with a handful of campaigns
+ * they let the request mix reach the same 20-40 % bid rate: a scenario with 10 campaigns then
+ * measures the cost of fewer campaigns, not of fewer bids.
+ */
+const BROAD_KINDS: readonly Kind[] = ['banner', 'native', 'video'];
+
+function broadCampaign(r: Rng, i: number, advertiserId: string, kind: Kind): Campaign {
+  const base = round2(BASE_MEDIAN[kind] * (0.8 + r.next() * 0.4));
+  const landing = `https://${advertiserId}.example/c/${i}`;
+  const cdn = `https://cdn.${advertiserId}.example/${i}`;
+  const banners: Creative[] = BANNER_SIZES.map(([w, h]) => ({ id: `cr-${i}-${w}x${h}`, type: 'banner', w, h, imageUrl: `${cdn}/${w}x${h}.png`, landingUrl: landing }));
+  return {
+    id: `cmp-${i}`,
+    advertiserId,
+    name: `Campaign ${i} (${kind}, broad prospecting)`,
+    bid: { base, max: round2(base * 1.5) },
+    categories: [r.pick(IAB_CATEGORIES.filter((x) => !x.startsWith('IAB25') && !x.startsWith('IAB26')))],
+    creatives: kind === 'banner' ? banners : creatives(r, i, kind, advertiserId),
+  };
 }
 
 function campaign(r: Rng, i: number, advertiserId: string): Campaign {

@@ -17,7 +17,7 @@ import { buildSnapshot } from '../../src/campaigns/snapshot.js';
 import { parseBidRequest, isInvalid } from '../../src/openrtb/parse-request.js';
 import { uploadKey, userKeys } from '../../src/audiences/identity.js';
 import { generateRequests, RequestGenerator } from '../../src/simulator/requests.js';
-import { ALL_USERS_SEGMENT, SEGMENT_COUNT, segmentId, userIdentity, userSegments } from '../../src/simulator/vocabulary.js';
+import { ALL_USERS_SEGMENT, BANNER_SIZES, SEGMENT_COUNT, segmentId, userIdentity, userSegments } from '../../src/simulator/vocabulary.js';
 import { Rng } from '../../src/simulator/rng.js';
 
 const dirs: string[] = [];
@@ -32,6 +32,18 @@ describe('campaigns', () => {
     const c = JSON.stringify(generateCampaigns({ seed: 8, campaigns: 200 }));
     expect(a).toBe(b);
     expect(a).not.toBe(c);
+  });
+
+  it('start with three broad prospecting campaigns, however many there are, and are otherwise unchanged by them', () => {
+    const broad = (n: number) => generateCampaigns({ seed: 1, campaigns: n }).campaigns!.filter((c) => c.targeting === undefined && (c.name ?? '').includes('broad'));
+    for (const n of [10, 10_000]) expect(broad(n).map((c) => c.id)).toEqual(['cmp-0', 'cmp-1', 'cmp-2']);
+    const [banner, native, video] = broad(10);
+    expect(banner.creatives.map((cr) => (cr.type === 'banner' ? `${cr.w}x${cr.h}` : cr.type))).toEqual(BANNER_SIZES.map(([w, h]) => `${w}x${h}`));
+    expect(native.creatives.map((cr) => cr.type)).toContain('native');
+    expect(video.creatives.map((cr) => cr.type)).toContain('video');
+    // The others' targeting and prices do not depend on how many campaigns there are (each comes from its own fork).
+    const shape = (n: number, count: number) => generateCampaigns({ seed: 1, campaigns: n }).campaigns!.slice(3, count).map((c) => [c.bid, c.targeting, c.multipliers]);
+    expect(shape(10, 10)).toEqual(shape(40, 10));
   });
 
   it('write a config directory the real loader accepts and compiles', async () => {
