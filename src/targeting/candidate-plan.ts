@@ -134,7 +134,6 @@ export class CandidatePlan {
     this.a[i] = a;
     this.b[i] = b;
     this.weight[i] = weight;
-    this.order[i] = i;
     this.ordered = false;
     return i;
   }
