@@ -84,7 +84,8 @@ export class CandidatePlan {
 
   /**
    * Writes `init & every operation` into `dst` over the words [from, to) (other words are left as
-   * they were) and returns whether any bit is set there. Stops early once the range is empty.
+   * they were) and returns whether any bit is set there. Stops early once the range is empty (all
+   * zero there). `init` may be `dst`.
    */
   evaluate(dst: Bits, init: Bits, from: number, to: number): boolean {
     let acc = 0;

@@ -80,6 +80,8 @@ export class TargetingIndex {
   /** The candidates `impCandidatesIn` found, valid over the range it was last asked for. */
   readonly impBits: Bits;
   private readonly chunkState: Uint8Array;
+  /** The planned request has one imp: its request rules are evaluated only where the imp leaves campaigns, and not kept. */
+  private singleImp = false;
 
   constructor(bundle: ConfigBundle, currencies: Currencies) {
     const advertisers = new Map((bundle.advertisers ?? []).map((a) => [a.id, a]));
@@ -235,7 +237,8 @@ export class TargetingIndex {
     if (this.byAppBundle.constrained) for (let i = 0; i < req.bapp.length; i++) this.byAppBundle.plan(plan, req.bapp[i].toLowerCase()); // campaign bundles are lower-cased
     this.dayparts.plan(plan, nowMs);
     if (segments !== undefined) this.segmentAnyOf.planAnyIn(plan, segments);
-    this.chunkState.fill(CHUNK_UNKNOWN);
+    this.singleImp = req.imps.length === 1;
+    if (!this.singleImp) this.chunkState.fill(CHUNK_UNKNOWN);
   }
 
   /** Resolves an imp's media and deals into the imp plan; `impCandidatesIn` then narrows the request's candidates by it. */
@@ -266,16 +269,28 @@ export class TargetingIndex {
   /**
    * The campaigns of the words [from, to) (`from` a multiple of CHUNK_WORDS, `to` at most one chunk
    * on) that pass the planned request and imp: written to `impBits` over that range; false when none.
-   * The request plan is evaluated over the whole chunk, once per request.
+   *
+   * The imp's media and deals go first: with thousands of campaigns they leave nothing in about half
+   * the chunks a request looks at, in one operation, where the request's rules (a dozen or more
+   * operations) rarely empty a chunk on their own. With one imp, the request's rules then run only
+   * over what the imp left, stopping as soon as that is empty; with several, they are evaluated over
+   * the whole chunk once per request and kept for the other imps.
    */
   impCandidatesIn(from: number, to: number): boolean {
+    const bits = this.impBits;
+    if (!this.impPlan.evaluate(bits, this.all, from, to)) return false;
+    if (this.singleImp) return this.requestPlan.evaluate(bits, bits, from, to);
     const chunk = from / CHUNK_WORDS;
     let state = this.chunkState[chunk];
     if (state === CHUNK_UNKNOWN) {
       const some = this.requestPlan.evaluate(this.reqBits, this.all, from, Math.min(this.words, from + CHUNK_WORDS));
       state = this.chunkState[chunk] = some ? CHUNK_SOME : CHUNK_NONE;
     }
-    return state === CHUNK_SOME && this.impPlan.evaluate(this.impBits, this.reqBits, from, to);
+    if (state === CHUNK_NONE) return false;
+    const req = this.reqBits;
+    let acc = 0;
+    for (let w = from; w < to; w++) acc |= bits[w] &= req[w];
+    return acc !== 0;
   }
 
   /** The highest max bid (base currency) among campaigns from rank `rank` on (ranks are in descending max bid). */
