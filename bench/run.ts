@@ -178,18 +178,20 @@ interface Plan {
   rampSteps: number;
   rampStepS: number;
   saturationS: number;
+  at80S: number;
 }
 
 function plan(duration: number): Plan {
-  const rampBudget = Math.max(3, duration * 0.45);
+  const rampBudget = Math.max(3, duration * 0.4);
   const rampSteps = Math.max(3, Math.min(8, Math.floor(rampBudget / 3)));
   return {
     warmupS: Math.max(1, Math.round(duration * 0.03)),
     ceilingS: Math.max(1, Math.round(duration * 0.15)),
-    fixedS: Math.max(1, Math.round(duration * 0.2)),
+    fixedS: Math.max(1, Math.round(duration * 0.15)),
     rampSteps,
     rampStepS: Math.max(1, Math.round(rampBudget / rampSteps)),
     saturationS: Math.max(1, Math.round(duration * 0.2)),
+    at80S: Math.max(1, Math.round(duration * 0.1)),
   };
 }
 
@@ -369,10 +371,15 @@ async function benchBuild(ctx: BuildContext, label: string, buildDir: string, re
     bidder,
   );
 
+  // 80 % of saturation, open loop and evenly paced: the latency with a fifth of the capacity spare.
+  const capacity = saturation.json.goodput_qps ?? saturation.result.qps;
+  const at80Rate = Math.max(1, Math.round(0.8 * capacity));
+  say(`[${label}] 80 % of saturation: ${fmtInt(at80Rate)} req/s for ${P.at80S} s`);
+  const at80 = await measure(target, { name: 'at-80', label: `80 % ${fmtInt(at80Rate)}/s`, mode: 'open', rate: at80Rate, durationS: P.at80S, pacer: opts.pacer }, bidder);
+
   // Overload: twice the capacity, then 80 % of it (bench/overload.ts).
   let overload: BidderRun['overload'];
   if (opts.overloadS > 0) {
-    const capacity = saturation.json.goodput_qps ?? saturation.result.qps;
     const high = Math.max(1, Math.round(2 * capacity));
     const low = Math.max(1, Math.round(0.8 * capacity));
     say(`[${label}] overload: ${fmtInt(high)} req/s (2 × ${fmtInt(capacity)}) for ${opts.overloadS} s, then ${fmtInt(low)} req/s (80 %) for ${RECOVERY_S} s`);
@@ -396,7 +403,7 @@ async function benchBuild(ctx: BuildContext, label: string, buildDir: string, re
     );
   }
 
-  const phases = [fixed.json, ...ramp, saturation.json, ...(overload ? [overload.overload, overload.recovery] : [])];
+  const phases = [fixed.json, ...ramp, saturation.json, at80.json, ...(overload ? [overload.overload, overload.recovery] : [])];
   let status = newStatusCounts();
   for (const p of phases) status = addStatusCounts(status, p.status_counts);
   const answered = status['200'] + status['204'];
@@ -425,7 +432,7 @@ async function benchBuild(ctx: BuildContext, label: string, buildDir: string, re
     rss_mb: { after_setup: rssAfterSetup, peak: rssPeak, end: rssEnd },
     bid_rate: answered ? Math.round((status['200'] / answered) * 10_000) / 10_000 : 0,
     setup,
-    phases: { fixed: fixed.json, ramp, saturation: saturation.json },
+    phases: { fixed: fixed.json, ramp, saturation: saturation.json, at_80: at80.json },
     ...(overload ? { overload } : {}),
   };
 }
@@ -540,11 +547,15 @@ async function main(): Promise<number> {
     notes.push(
       '`qps` is the saturation throughput (closed loop, driven exactly like the ceiling); `ratio_to_ceiling` divides it by the ceiling. ' +
         'Top-level `p50_ms`/`p90_ms`/`p99_ms`/`max_ms` are from the fixed-rate run; latencies at saturation are in `main.phases.saturation`.',
-      'Open-loop runs spread the rate over 10 autocannon instances started 100 ms apart; autocannon paces each connection per second, so load still comes in short bursts.',
+      opts.pacer === 'autocannon'
+        ? 'Open-loop runs spread the rate over 10 autocannon instances started 100 ms apart; autocannon paces each connection per second, so load still comes in short bursts.'
+        : 'Open-loop runs are paced evenly (request i is due at start + i / rate, sent on a 1 ms tick) and latency counts from the due tick, so a bidder that falls behind is charged for its queue.',
+      '`at_80pct` is an open-loop run at 80 % of the saturation throughput: the latency with a fifth of the capacity spare.',
     );
 
     const finishedAt = new Date();
     const fixedLat = main.phases.fixed.latency;
+    const at80 = main.phases.at_80!;
     const report: BenchReport = {
       qps: main.qps,
       p50_ms: fixedLat.p50_ms,
@@ -558,6 +569,7 @@ async function main(): Promise<number> {
       max_ms: fixedLat.max_ms,
       sustainable_qps: main.sustainable_qps,
       fixed_rate: { rate: opts.rate, qps: main.phases.fixed.qps, p50_ms: fixedLat.p50_ms, p90_ms: fixedLat.p90_ms, p99_ms: fixedLat.p99_ms, max_ms: fixedLat.max_ms },
+      at_80pct: { rate: at80.target_rate ?? 0, qps: at80.qps, p50_ms: at80.latency.p50_ms, p90_ms: at80.latency.p90_ms, p99_ms: at80.latency.p99_ms, max_ms: at80.latency.max_ms },
       deadline_misses: main.deadline_misses,
       rss_mb: main.rss_mb,
       bid_rate: main.bid_rate,
@@ -616,11 +628,12 @@ async function main(): Promise<number> {
       `\nthroughput at saturation: ${fmtInt(main.qps)} req/s = ${main.ratio_to_ceiling.toFixed(3)} of the ceiling (${fmtInt(ctx.ceilingQps)} req/s)\n` +
         `sustainable rate (p99 ≤ ${opts.sloMs} ms): ${main.sustainable_qps === null ? 'below the first ramp step' : `${fmtInt(main.sustainable_qps)} req/s`}\n` +
         `latency at ${fmtInt(opts.rate)} req/s: p50 ${fixedLat.p50_ms} ms, p90 ${fixedLat.p90_ms} ms, p99 ${fixedLat.p99_ms} ms, max ${fixedLat.max_ms} ms\n` +
+        `latency at 80 % of saturation (${fmtInt(at80.target_rate ?? 0)} req/s): p50 ${at80.latency.p50_ms} ms, p90 ${at80.latency.p90_ms} ms, p99 ${at80.latency.p99_ms} ms, max ${at80.latency.max_ms} ms\n` +
         `status: 200 ${fmtInt(main.status_counts['200'])}, 204 ${fmtInt(main.status_counts['204'])}, 4xx ${main.status_counts['4xx']}, 5xx ${main.status_counts['5xx']}, errors ${main.status_counts.errors}, timeouts ${main.status_counts.timeouts}; ` +
         `bid rate ${(main.bid_rate * 100).toFixed(1)} %; deadline misses: ${main.deadline_misses.bidder_timeouts} bidder timeouts, ${main.deadline_misses.bidder_shed} shed, ${main.deadline_misses.client_late} late answers\n` +
         `bidder RSS: ${main.rss_mb.after_setup} MB after setup, peak ${main.rss_mb.peak} MB\n` +
         (compare
-          ? `${compare.label}: ${fmtInt(compare.qps)} req/s = ${compare.ratio_to_ceiling.toFixed(3)} of the ceiling; p99 at ${fmtInt(opts.rate)} req/s ${compare.phases.fixed.latency.p99_ms} ms\n`
+          ? `${compare.label}: ${fmtInt(compare.qps)} req/s = ${compare.ratio_to_ceiling.toFixed(3)} of the ceiling; p99 at ${fmtInt(opts.rate)} req/s ${compare.phases.fixed.latency.p99_ms} ms, at 80 % of its saturation ${compare.phases.at_80?.latency.p99_ms} ms\n`
           : '') +
         `report: ${files.md}\n        ${files.json}\n        ${files.svg}\n`,
     );

@@ -51,6 +51,12 @@ describe.skipIf(!existsSync(RUN))('npm run bench (tiny run)', () => {
       expect(r.status_counts['200']).toBeGreaterThan(0);
       expect(r.status_counts['204']).toBeGreaterThan(0);
       expect(r.status_counts['5xx']).toBe(0);
+      // The run at 80 % of saturation, open loop, with its own latencies.
+      expect(r.at_80pct.rate).toBe(Math.round(0.8 * r.qps));
+      expect(r.at_80pct.qps).toBeGreaterThan(0);
+      expect(r.at_80pct.p99_ms).toBeGreaterThan(0);
+      expect(r.main.phases.at_80.mode).toBe('open');
+      expect(await readFile(join(out, 'latest.md'), 'utf8')).toContain('80 % of saturation');
       expect(r.main.setup.upload.accepted).toBe(2_000);
       expect(existsSync(join(out, 'latest.md'))).toBe(true);
       expect((await readFile(join(out, 'latest.svg'), 'utf8')).startsWith('<svg')).toBe(true);
