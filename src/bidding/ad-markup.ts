@@ -9,6 +9,12 @@ import type { NoticeUrls } from './notice-urls.js';
 
 const escapeAttr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
 
+/** Our impression pixel, around its (attribute-escaped) URL. */
+const PIXEL_HEAD = '<img src="';
+const PIXEL_TAIL = '" width="1" height="1" alt="" style="position:absolute;border:0;width:1px;height:1px">';
+const IMPRESSION_HEAD = '<Impression><![CDATA[';
+const IMPRESSION_TAIL = ']]></Impression>';
+
 /**
  * `trackers` false leaves the bidder's pixel and click redirect out (the creative's own markup as
  * configured): used on `secure` imps when the notice base URL is plain http, which would make a
@@ -20,15 +26,58 @@ export function adMarkup(cr: CompiledCreative, urls: NoticeUrls, native: NativeR
       const click = trackers ? urls.click : (cr.landingUrl ?? '#');
       const html = cr.markupParts!.length === 1 ? cr.markup! : cr.markupParts!.join(escapeAttr(click));
       if (!trackers) return html;
-      return `${html}<img src="${escapeAttr(urls.impression)}" width="1" height="1" alt="" style="position:absolute;border:0;width:1px;height:1px">`;
+      return `${html}${PIXEL_HEAD}${escapeAttr(urls.impression)}${PIXEL_TAIL}`;
     }
     case 'video':
     case 'audio': {
       const vast = cr.markup!;
       if (cr.vastInsertAt < 0 || !trackers) return vast;
-      return `${vast.slice(0, cr.vastInsertAt)}<Impression><![CDATA[${urls.impression}]]></Impression>${vast.slice(cr.vastInsertAt)}`;
+      return `${vast.slice(0, cr.vastInsertAt)}${IMPRESSION_HEAD}${urls.impression}${IMPRESSION_TAIL}${vast.slice(cr.vastInsertAt)}`;
     }
     case 'native':
       return trackers ? nativeMarkup(native!, cr.native!, urls.impression, urls.click) : nativeMarkup(native!, cr.native!);
   }
+}
+
+/**
+ * `adMarkup` as a JSON string literal (quotes included), ready to go into the response text:
+ * JSON.stringify(adMarkup(...)), without escaping the creative's markup again for every bid. The
+ * markup's escaped pieces are made once per compiled creative (a new snapshot compiles new
+ * creatives, and the old ones' pieces go with them); only the URLs are escaped per bid.
+ */
+export function adMarkupJson(cr: CompiledCreative, urls: NoticeUrls, native: NativeRequest | undefined, trackers = true): string {
+  if (cr.type === 'native') return JSON.stringify(adMarkup(cr, urls, native, trackers));
+  const e = escapedPieces(cr);
+  if (cr.type === 'banner') {
+    const parts = e.parts;
+    let out = '"' + parts[0];
+    if (parts.length > 1) {
+      const click = jsonInner(escapeAttr(trackers ? urls.click : (cr.landingUrl ?? '#')));
+      for (let i = 1; i < parts.length; i++) out += click + parts[i];
+    }
+    return trackers ? `${out}${JSON_PIXEL_HEAD}${jsonInner(escapeAttr(urls.impression))}${JSON_PIXEL_TAIL}"` : out + '"';
+  }
+  if (cr.vastInsertAt < 0 || !trackers) return `"${e.parts[0]}${e.parts[1]}"`;
+  return `"${e.parts[0]}${IMPRESSION_HEAD}${jsonInner(urls.impression)}${IMPRESSION_TAIL}${e.parts[1]}"`;
+}
+
+const jsonInner = (s: string) => JSON.stringify(s).slice(1, -1);
+const JSON_PIXEL_HEAD = jsonInner(PIXEL_HEAD);
+const JSON_PIXEL_TAIL = jsonInner(PIXEL_TAIL);
+
+/** A creative's markup, JSON-escaped: banner pieces around each click URL; VAST before and after our <Impression>. */
+interface EscapedPieces {
+  readonly parts: readonly string[];
+}
+const escaped = new WeakMap<CompiledCreative, EscapedPieces>();
+
+function escapedPieces(cr: CompiledCreative): EscapedPieces {
+  let e = escaped.get(cr);
+  if (e === undefined) {
+    const at = cr.vastInsertAt < 0 ? cr.markup!.length : cr.vastInsertAt;
+    const raw = cr.type === 'banner' ? cr.markupParts! : [cr.markup!.slice(0, at), cr.markup!.slice(at)];
+    e = { parts: raw.map(jsonInner) };
+    escaped.set(cr, e);
+  }
+  return e;
 }

@@ -5,7 +5,8 @@
 import type { ExchangeProfile } from '../campaigns/snapshot.js';
 import type { BidDecision } from '../bidding/bidder.js';
 import { BidIds, noticeUrls } from '../bidding/notice-urls.js';
-import { adMarkup } from '../bidding/ad-markup.js';
+import { adMarkup, adMarkupJson } from '../bidding/ad-markup.js';
+import type { CompiledCampaign, CompiledCreative } from '../targeting/compiled-campaign.js';
 import type { NoticeSigner } from '../events/notice-signer.js';
 import type { BidIdentity } from '../events/bid-identity.js';
 
@@ -27,6 +28,12 @@ export interface BuiltResponseObject {
   readonly identities: readonly BidIdentity[];
 }
 
+/**
+ * The BidResponse as JSON text, written directly: the same text as JSON.stringify of
+ * `buildBidResponseObject(...).response` (a test holds the two together), without building the
+ * objects or escaping the creative's markup and fixed fields again for every bid (they are escaped
+ * once per compiled creative).
+ */
 export function buildBidResponse(
   requestId: string,
   bids: readonly BidDecision[],
@@ -35,8 +42,75 @@ export function buildBidResponse(
   ctx: ResponseContext,
   nowSec: number,
 ): BuiltResponse {
-  const built = buildBidResponseObject(requestId, bids, currency, ex, ctx, nowSec);
-  return { json: JSON.stringify(built.response), identities: built.identities };
+  const is26 = ex.responseVersion === '2.6';
+  const identities = new Array<BidIdentity>(bids.length);
+  let json = `{"id":${q(requestId)},"cur":${q(currency)},"seatbid":[{"seat":${q(ex.seat)},"bid":[`;
+  for (let i = 0; i < bids.length; i++) {
+    const d = bids[i];
+    const cr = d.creative;
+    const id = (identities[i] = identityOf(d, requestId, currency, ex, ctx, nowSec));
+    const urls = noticeUrls(ctx.noticeBaseUrl, ex, id, ctx.signer);
+    const f = fixedFields(d.campaign, cr);
+    const video = cr.type === 'video' ? d.imp.video : undefined;
+    const w = cr.w ?? video?.w;
+    const h = cr.h ?? video?.h;
+    if (i > 0) json += ',';
+    json +=
+      `{"id":${q(id.bidId)},"impid":${q(d.imp.id)},"price":${q(d.price)},${f.head}` +
+      (w !== undefined ? `,"w":${q(w)}` : '') +
+      (h !== undefined ? `,"h":${q(h)}` : '') +
+      (d.deal !== undefined ? `,"dealid":${q(d.deal.id)}` : '') +
+      (is26 ? f.tail26 : '') +
+      `,"adm":${adMarkupJson(cr, urls, d.native, trackersAllowed(d, ctx))}` +
+      (urls.nurl !== undefined ? `,"nurl":${q(urls.nurl)}` : '') +
+      `,"burl":${q(urls.burl)},"lurl":${q(urls.lurl)}}`;
+  }
+  return { json: json + ']}]}', identities };
+}
+
+const q = JSON.stringify;
+
+/** A bid's fields that depend only on its creative (and campaign), as JSON text: made once per compiled creative. */
+interface FixedFields {
+  /** `"adid":..,"crid":..,"cid":..,"adomain":..,"cat":..,"bundle":..,"attr":..` (absent ones left out). */
+  readonly head: string;
+  /** `,"mtype":..,"dur":..` for 2.6 exchanges. */
+  readonly tail26: string;
+}
+const fixed = new WeakMap<CompiledCreative, FixedFields>();
+
+function fixedFields(c: CompiledCampaign, cr: CompiledCreative): FixedFields {
+  let f = fixed.get(cr);
+  if (f === undefined) {
+    const head = q({ adid: cr.id, crid: cr.id, cid: c.id, adomain: c.adomain, cat: c.categories.length ? c.categories : undefined, bundle: c.bundle, attr: cr.attrs.length ? cr.attrs : undefined });
+    const tail = q({ mtype: cr.mtype, dur: cr.type === 'video' || cr.type === 'audio' ? cr.duration : undefined });
+    f = { head: head.slice(1, -1), tail26: ',' + tail.slice(1, -1) };
+    fixed.set(cr, f);
+  }
+  return f;
+}
+
+/** Our pixel and click redirect go into the markup unless the imp is secure and the notice base URL is not. */
+function trackersAllowed(d: BidDecision, ctx: ResponseContext): boolean {
+  return !d.imp.secure || ctx.noticeBaseUrl.startsWith('https:');
+}
+
+function identityOf(d: BidDecision, requestId: string, currency: string, ex: ExchangeProfile, ctx: ResponseContext, nowSec: number): BidIdentity {
+  const c = d.campaign;
+  return {
+    bidId: ctx.bidIds.next(),
+    requestId,
+    impId: d.imp.id,
+    exchange: ex.id,
+    advertiserId: c.advertiserId,
+    campaignId: c.id,
+    creativeId: d.creative.id,
+    dealId: d.deal?.id ?? '',
+    price: d.price,
+    currency,
+    issuedAt: nowSec,
+    ...(d.user !== undefined ? { userHash: d.user } : {}),
+  };
 }
 
 export function buildBidResponseObject(
@@ -54,21 +128,7 @@ export function buildBidResponseObject(
     const d = bids[i];
     const cr = d.creative;
     const c = d.campaign;
-    const id: BidIdentity = {
-      bidId: ctx.bidIds.next(),
-      requestId,
-      impId: d.imp.id,
-      exchange: ex.id,
-      advertiserId: c.advertiserId,
-      campaignId: c.id,
-      creativeId: cr.id,
-      dealId: d.deal?.id ?? '',
-      price: d.price,
-      currency,
-      issuedAt: nowSec,
-      ...(d.user !== undefined ? { userHash: d.user } : {}),
-    };
-    identities[i] = id;
+    const id = (identities[i] = identityOf(d, requestId, currency, ex, ctx, nowSec));
     const urls = noticeUrls(ctx.noticeBaseUrl, ex, id, ctx.signer);
     const video = d.imp.video;
     out[i] = {
@@ -87,7 +147,7 @@ export function buildBidResponseObject(
       dealid: d.deal?.id,
       mtype: is26 ? cr.mtype : undefined,
       dur: is26 && (cr.type === 'video' || cr.type === 'audio') ? cr.duration : undefined,
-      adm: adMarkup(cr, urls, d.native, !d.imp.secure || ctx.noticeBaseUrl.startsWith('https:')),
+      adm: adMarkup(cr, urls, d.native, trackersAllowed(d, ctx)),
       nurl: urls.nurl,
       burl: urls.burl,
       lurl: urls.lurl,
