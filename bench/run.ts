@@ -22,7 +22,8 @@ import { uploadUsers } from './scenario/users.js';
 import { addStatusCounts, drive, fmtInt, newStatusCounts, type DriveTarget, type Pacer, type PhaseResult, type PhaseSpec } from './driver.js';
 import { BidderProcess } from './bidder-process.js';
 import { calibrateFloors, measureBidRate } from './calibrate.js';
-import { killAllNow, startChild, stopAll, stopChild } from './processes.js';
+import { killAllNow, stopAll, stopChild } from './processes.js';
+import { startCeiling } from './ceiling.js';
 import { phaseJson, writeReport, type BenchReport, type BidderRun, type PhaseJson } from './report.js';
 import { buildWorktree, checkoutWorktree, gitInfo, type Worktree } from './compare.js';
 import { clickhouseBackend, redisBackend, type Backend } from './backends.js';
@@ -509,20 +510,7 @@ async function main(): Promise<number> {
 
     // Ceiling: the bare server, driven like the bidder's saturation run (requests at the generated floors).
     say(`\n[ceiling] bare uWebSockets.js server (parse + 204), closed loop, ${opts.connections} connections for ${P.ceilingS} s`);
-    const ceilingChild = startChild(process.execPath, [join(HERE, 'ceiling-server.js')], {
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', CEILING_PROTOBUF: opts.protobuf ? '1' : '0' },
-      logFile: join(tmp, 'ceiling.log'),
-    });
-    const ceilingPort = await new Promise<number>((resolve, reject) => {
-      let buf = '';
-      ceilingChild.stdout!.on('data', (c: Buffer) => {
-        buf += c.toString();
-        const m = /\{"port":(\d+)\}/.exec(buf);
-        if (m) resolve(Number(m[1]));
-      });
-      ceilingChild.once('exit', (code) => reject(new Error(`the ceiling server exited (${code})`)));
-      setTimeout(() => reject(new Error('the ceiling server did not start')), 15_000);
-    });
+    const { child: ceilingChild, port: ceilingPort } = await startCeiling(join(tmp, 'ceiling.log'), opts.protobuf);
     const ceilingTarget: DriveTarget = opts.protobuf
       ? { url: `http://127.0.0.1:${ceilingPort}/bid`, bodies: protobufBodies(mix.bodies), tmax: mix.tmax, contentType: PROTOBUF_TYPE }
       : { url: `http://127.0.0.1:${ceilingPort}/bid`, bodies: mix.bodies, tmax: mix.tmax };
