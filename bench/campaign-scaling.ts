@@ -1,7 +1,7 @@
 /**
  * `npm run bench:scaling`: what going from few campaigns to many costs in throughput, measured so
  * that the VM's drift does not decide the answer. One bidder per campaign count (each with its own
- * scenario, the same users and request mix, floors calibrated per scenario to a 20-40 % bid rate)
+ * scenario, the same users and request mix, floors calibrated per scenario to a bid rate of 30 %)
  * is started and kept running; then, round after round, the bare ceiling server and each bidder
  * are driven flat out (closed loop, as `npm run bench` drives saturation) one after the other, the
  * bidders in the opposite order every other round.
@@ -123,7 +123,8 @@ async function main(): Promise<number> {
       say(`[${fmtInt(count)} campaigns] starting the bidder`);
       const bidder = await BidderProcess.start({ buildDir: REPO, configDir, dataDir: join(tmp, `data-${count}`), logFile: join(tmp, `bidder-${count}.log`) });
       if (opts.users > 0) await uploadUsers(bidder.adminPort, opts.users);
-      const cal = await calibrateFloors(mix, bidder.port);
+      // A narrow band around 30 %: what bidding costs must not differ between the counts compared.
+      const cal = await calibrateFloors(mix, bidder.port, { low: 0.27, high: 0.33, target: 0.3 });
       say(`[${fmtInt(count)} campaigns] floor scale ${cal.floor_scale.toFixed(3)}, bid rate ${(cal.bid_rate * 100).toFixed(1)} %`);
       bidders.push({ campaigns: count, bidder, floorScale: cal.floor_scale, bidRate: cal.bid_rate });
     }
