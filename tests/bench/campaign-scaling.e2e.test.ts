@@ -42,7 +42,7 @@ describe.skipIf(!existsSync(RUN))('npm run bench:scaling (tiny run)', () => {
         for (let i = 0; i < 2; i++) expect(round.ratios[i]).toBeCloseTo(round.qps[i] / round.ceiling_qps, 3);
         expect(round.cost).toBeCloseTo(1 - round.ratios[1] / round.ratios[0], 3);
       }
-      expect(rep.cost_median).toBeCloseTo(median(rep.rounds.map((x: { cost: number }) => x.cost)), 4);
+      expect(rep.cost_median).toBeCloseTo(median(rep.rounds.map((x: { cost: number }) => x.cost)), 3); // the report rounds to 4 places
       for (const b of rep.bid_rate) expect(b).toBeGreaterThan(0.1);
       expect(r.stdout).toMatch(/5 → 50 campaigns costs -?[\d.]+ %/);
     } finally {

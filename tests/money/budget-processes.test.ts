@@ -16,6 +16,7 @@ import { httpRequest } from '../helpers/bidder.js';
 import { BidderProcess, MAIN, TEST_ADMIN_KEY } from '../helpers/bidder-process.js';
 import { bannerRequest, pathOf, substitute } from '../helpers/notice-kit.js';
 import { dayOf } from '../../src/money/accounts.js';
+import { clearOfUtcMidnight } from '../helpers/utc-day.js';
 import { TempDirs } from '../helpers/temp-dirs.js';
 
 const DAILY = 5; // USD
@@ -101,6 +102,7 @@ const spentMicros = async (campaign: string) => Number((await raw.hget(`{bgt}:c:
 
 describe('budgets across four bidder processes on one Redis', () => {
   it('a flood of bids and billing notices spends the daily budget and overspends less than the bound and 1 %', async () => {
+    await clearOfUtcMidnight(40_000); // the flood and its checks take up to about 30 s, all in one budget day
     let billed = 0; // what the exchange charged, in micros: every billing notice answered 204
     let budgetedBids = 0;
     let lastBudgeted = 0;
@@ -127,9 +129,10 @@ describe('budgets across four bidder processes on one Redis', () => {
       ),
     );
     const took = (lastBudgeted - began) / 1000;
-    // Spend is recorded right after each notice is answered.
+    // Spend is recorded right after each notice is answered; a write that timed out (a busy machine:
+    // the budget client gives Redis 250 ms) is retried on the next renewal, so allow it a while.
     let recorded = 0;
-    for (let i = 0; i < 40 && (recorded = await spentMicros('budgeted')) < billed; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && (recorded = await spentMicros('budgeted')) < billed; i++) await new Promise((r) => setTimeout(r, 50));
     const limit = DAILY * 1e6;
     const bound = HOLDERS * Math.floor(limit * SLICE);
     const over = (recorded - limit) / limit;
@@ -152,7 +155,7 @@ describe('budgets across four bidder processes on one Redis', () => {
     expect(text).toMatch(/bidder_campaign_bids_total\{campaign="budgeted"\} \d/);
     expect(Number(/bidder_budget_spent\{campaign="budgeted"\} (\S+)/.exec(text)?.[1])).toBeCloseTo(recorded / 1e6, 6);
     expect(text).toContain('bidder_budget_daily_limit{campaign="budgeted"} 5');
-  }, 30_000);
+  }, 90_000);
 
   /** Sends `body` to the kill switch and measures until no process bids `crid` any more. */
   async function killAndMeasure(body: object, stops: (b: Awaited<ReturnType<typeof bidOn>>) => boolean): Promise<number> {

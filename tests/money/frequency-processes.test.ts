@@ -18,6 +18,7 @@ import { httpRequest } from '../helpers/bidder.js';
 import { BidderProcess, MAIN } from '../helpers/bidder-process.js';
 import { bannerRequest, impressionPixel, pathOf } from '../helpers/notice-kit.js';
 import { TempDirs } from '../helpers/temp-dirs.js';
+import { clearOfUtcMidnight } from '../helpers/utc-day.js';
 
 const CAP = 3;
 const THREADS = 3;
@@ -101,6 +102,7 @@ async function recorded(): Promise<number> {
 
 describe('frequency caps across three bidder processes on one Redis', () => {
   it('simultaneous requests for one user stay within cap + (T − 1) × cap, and every shown impression is counted', async () => {
+    await clearOfUtcMidnight(30_000); // a daily cap: the whole test in one UTC day
     const outcomes = await Promise.all(procs.flatMap((p) => Array.from({ length: 20 }, () => bidAndShow(p, 'race-user'))));
     const shown = outcomes.filter((o) => o === 'shown').length;
     console.log(`frequency race: ${shown} impressions for a cap of ${CAP} on ${THREADS} processes (margin ${(THREADS - 1) * CAP})`);
@@ -109,9 +111,10 @@ describe('frequency caps across three bidder processes on one Redis', () => {
     expect(outcomes.filter((o) => o !== 'shown').every((o) => o === 'frequency_capped')).toBe(true);
     await new Promise((r) => setTimeout(r, 200)); // the counters are written right after each pixel is answered
     expect(await recorded()).toBe(shown);
-  }, 30_000);
+  }, 60_000);
 
   it('requests further apart than the cache TTL get exactly the cap, on whichever process; another user still gets bids', async () => {
+    await clearOfUtcMidnight(30_000); // a daily cap: the whole test in one UTC day
     const before = await recorded();
     const outcomes: string[] = [];
     for (let i = 0; i < 9; i++) {
@@ -122,5 +125,5 @@ describe('frequency caps across three bidder processes on one Redis', () => {
     expect(outcomes.slice(CAP)).toEqual(Array(9 - CAP).fill('frequency_capped'));
     expect((await recorded()) - before).toBe(CAP);
     for (const p of procs) expect(await bidAndShow(p, `fresh-user-${p.port}`)).toBe('shown');
-  }, 30_000);
+  }, 60_000);
 });
