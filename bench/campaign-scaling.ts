@@ -91,7 +91,7 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'); // from dist/bench
 
 /** Median of a non-empty list. */
-export function median(xs: readonly number[]): number {
+function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;

@@ -1,9 +1,7 @@
 /**
  * Fixed-width bit sets over campaign ranks (bit i = the campaign with rank i).
  * The index keeps one per rule value; a request ANDs a handful of them into scratch space.
- * All operations write into their first argument and allocate nothing. The word-wise ones take an
- * optional word range [from, to): a request only evaluates the words of campaigns that can meet
- * its floor (ranks are in descending max bid).
+ * All operations write into their first argument and allocate nothing.
  */
 export type Bits = Uint32Array;
 
@@ -23,26 +21,25 @@ export function fill(bits: Bits, n: number): void {
   for (let i = 0; i < n; i++) setBit(bits, i);
 }
 
-export function copy(dst: Bits, src: Bits, from = 0, to = dst.length): void {
-  if (from === 0 && to === dst.length) dst.set(src);
-  else for (let w = from; w < to; w++) dst[w] = src[w];
+export function copy(dst: Bits, src: Bits): void {
+  dst.set(src);
 }
 
-export function and(dst: Bits, a: Bits, from = 0, to = dst.length): void {
-  for (let w = from; w < to; w++) dst[w] &= a[w];
+export function and(dst: Bits, a: Bits): void {
+  for (let w = 0; w < dst.length; w++) dst[w] &= a[w];
 }
 
 /** dst &= (a | b) */
-export function andEither(dst: Bits, a: Bits, b: Bits, from = 0, to = dst.length): void {
-  for (let w = from; w < to; w++) dst[w] &= a[w] | b[w];
+export function andEither(dst: Bits, a: Bits, b: Bits): void {
+  for (let w = 0; w < dst.length; w++) dst[w] &= a[w] | b[w];
 }
 
-export function andNot(dst: Bits, a: Bits, from = 0, to = dst.length): void {
-  for (let w = from; w < to; w++) dst[w] &= ~a[w];
+export function andNot(dst: Bits, a: Bits): void {
+  for (let w = 0; w < dst.length; w++) dst[w] &= ~a[w];
 }
 
-export function or(dst: Bits, a: Bits, from = 0, to = dst.length): void {
-  for (let w = from; w < to; w++) dst[w] |= a[w];
+export function or(dst: Bits, a: Bits): void {
+  for (let w = 0; w < dst.length; w++) dst[w] |= a[w];
 }
 
 export function isEmpty(bits: Bits): boolean {
