@@ -152,4 +152,26 @@ describe('best campaign per imp', () => {
     expect(ask('DE').noBid).toBe('no_campaign');
     expect(ask('FR').bids?.[0]?.price).toBe(floor);
   });
+
+  it('a chunk scan never walks into the next chunk, where an earlier request left its candidates', () => {
+    // Two chunks: the first 256 campaigns target the US with a creative of attribute 1; the last
+    // targets France only, without attributes. A French request leaves that campaign in the second
+    // chunk's candidates; a US request blocking attribute 1 finds no creative in the first chunk and
+    // must not bid with the French campaign.
+    const n = CHUNK_WORDS * 32 + 20;
+    const us = (i: number) =>
+      campaign(`c${i}`, {
+        bid: { base: 1, max: 3 },
+        targeting: { countries: ['US'] },
+        creatives: [{ id: `cr-c${i}`, type: 'banner', w: 300, h: 250, attrs: [1], html: '<img src="https://cdn.advertiser.example/a.png">' }],
+      });
+    const fr = campaign('fr', { bid: { base: 0.5, max: 0.5 }, targeting: { countries: ['FR'] } });
+    const snap = snapshotOf([...Array.from({ length: n - 1 }, (_, i) => us(i)), fr]);
+    const at = Date.parse('2026-01-12T12:00:00Z');
+    const ask = (country: string, battr: number[]) => decideAt(snap, at, { imp: [{ id: '1', banner: { w: 300, h: 250, battr } }], device: { geo: { country } } });
+    expect(snap.index.campaigns[n - 1].id).toBe('fr'); // ranked last: in the second chunk
+    expect(ask('FR', []).bids?.[0]?.campaign.id).toBe('fr');
+    expect(ask('US', [1]).noBid).toBe('no_creative_fit');
+    expect(ask('US', []).bids?.[0]?.campaign.id).toBe('c0');
+  });
 });
