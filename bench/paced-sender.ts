@@ -12,7 +12,7 @@
  *
  * Requests go out on keep-alive connections (HTTP/1.1, one request in flight per connection, as
  * exchanges do), written from pre-encoded bytes; answers are read with a minimal HTTP/1.1 response
- * parser (status line, Content-Length, body skipped).
+ * parser (status line, Content-Length or chunked transfer encoding, body skipped).
  */
 import { connect, type Socket } from 'node:net';
 
@@ -182,9 +182,8 @@ export function pacedRun(spec: PacedSpec, cb: PacedCallbacks): Promise<PacedResu
         if (end < 0) break;
         const status = (buf[9] - 48) * 100 + (buf[10] - 48) * 10 + (buf[11] - 48);
         const headers = buf.toString('latin1', 0, end).toLowerCase();
-        const length = contentLength(headers);
-        const total = end + 4 + length;
-        if (buf.length < total) break;
+        const total = headers.includes('\r\ntransfer-encoding: chunked') ? chunkedEnd(buf, end + 4) : end + 4 + contentLength(headers);
+        if (total < 0 || buf.length < total) break;
         if (c.busy) {
           const now = performance.now();
           answered++;
@@ -249,6 +248,29 @@ export function pacedRun(spec: PacedSpec, cb: PacedCallbacks): Promise<PacedResu
 }
 
 /** Content-Length from lower-cased response headers (0 when absent, as for 204). */
+/**
+ * Where a chunked body that starts at `pos` ends (after its last chunk and trailers), or -1 while
+ * it has not all arrived.
+ */
+function chunkedEnd(buf: Buffer, pos: number): number {
+  for (;;) {
+    const eol = buf.indexOf('\r\n', pos, 'latin1');
+    if (eol < 0) return -1;
+    const size = parseInt(buf.toString('latin1', pos, eol), 16); // stops at a chunk extension (;...)
+    if (!(size >= 0)) return -1; // not a chunk size: left to the client timeout
+    pos = eol + 2;
+    if (size === 0) {
+      // Trailers, if any, then an empty line.
+      if (buf.length < pos + 2) return -1;
+      if (buf[pos] === 13 && buf[pos + 1] === 10) return pos + 2;
+      const end = buf.indexOf(CRLF2, pos);
+      return end < 0 ? -1 : end + 4;
+    }
+    if (buf.length < pos + size + 2) return -1;
+    pos += size + 2;
+  }
+}
+
 function contentLength(headers: string): number {
   const at = headers.indexOf('\r\ncontent-length:');
   if (at < 0) return 0;

@@ -85,6 +85,22 @@ describe('pacedRun', () => {
     expect(Math.max(...c.latencies)).toBeGreaterThan(400); // the last one waited for ~50 before it
   });
 
+  it('reads chunked answers whole: the next answer on the connection is never taken from the last one\'s body', async () => {
+    // One connection, offered more than it can carry, so every answer is followed at once by the
+    // next request on it; each answer is chunked (no Content-Length), with a body that looks like a status line.
+    const { port } = await serve((_b, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' });
+      res.write('HTTP/1.1 999 not a status\r\n\r\n');
+      res.end('x'.repeat(300));
+    });
+    const c = collect();
+    const r = await pacedRun({ host: '127.0.0.1', port, path: '/bid', contentType: 'application/json', bodies, rate: 2000, durationS: 0.2, maxConnections: 1, timeoutMs: 3000 }, c);
+    expect(r.answered).toBe(400);
+    expect(c.errors).toEqual([]);
+    expect(new Set(c.statuses)).toEqual(new Set([200]));
+    expect(c.bodies.slice(0, 6)).toEqual([0, 1, 2, 0, 1, 2]); // one connection: answers in order, each to its own request
+  });
+
   it('follows Connection: close by opening new connections, losing nothing', async () => {
     let n = 0;
     const { port } = await serve((_b, res) => {
