@@ -16,7 +16,7 @@
 import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { EventStore } from './event-store.js';
-import { identifier } from './sql.js';
+import { identifier, withoutLoneSurrogates } from './sql.js';
 
 export interface ClickHouseStoreOptions {
   /** Database when the URL has no path (default `dsp`). */
@@ -62,6 +62,7 @@ export class ClickHouseStore implements EventStore {
       // Every failure is thrown to the caller (the writer retries, counts and logs it); the
       // library's own console logging would print each one a second time.
       log: { level: ClickHouseLogLevel.OFF },
+      json: { parse: JSON.parse, stringify: rowJson },
     });
   }
 
@@ -96,7 +97,8 @@ export class ClickHouseStore implements EventStore {
     if (rows.length === 0) return;
     await this.ensureDatabase();
     // As a stream, rows are encoded a few at a time as the request body goes out (an array would be
-    // stringified whole, holding up bids for milliseconds on a batch of thousands).
+    // stringified whole, holding up bids for milliseconds on a batch of thousands); each by
+    // `rowJson` (the client's json.stringify), so no lone surrogate reaches the server.
     await this.client.insert({ table: identifier(table), values: Readable.from(rows), format: 'JSONEachRow' });
   }
 
@@ -109,4 +111,9 @@ export class ClickHouseStore implements EventStore {
     const rows = await this.query<{ v: string }>('SELECT version() AS v');
     return rows[0]?.v ?? '';
   }
+}
+
+/** An insert row as JSON, as chDB's inserts encode it (sql.ts: lone surrogates as U+FFFD). */
+function rowJson(row: unknown): string {
+  return withoutLoneSurrogates(JSON.stringify(row));
 }

@@ -23,14 +23,35 @@ export function integerLiteral(value: number): string {
  * Rows as JSONEachRow text, in chunks of `sliceRows` rows, encoded only as each chunk is taken.
  * A second of bids is thousands of rows, several milliseconds of JSON.stringify: taken a chunk at
  * a time, with the event loop free between chunks, it never holds up a bid for more than one.
+ * Lone surrogates come out as U+FFFD (`withoutLoneSurrogates`, which the ClickHouse adapter
+ * applies to each row it sends as well).
  */
 export function* jsonEachRowChunks(rows: readonly Record<string, unknown>[], sliceRows = 500): Generator<string> {
   for (let i = 0; i < rows.length; i += sliceRows) {
     let out = '';
     const end = Math.min(rows.length, i + sliceRows);
     for (let j = i; j < end; j++) out += JSON.stringify(rows[j]) + '\n';
-    yield out;
+    yield withoutLoneSurrogates(out);
   }
+}
+
+/** A `\udXXX` escape (D800-DFFF) after an even run of backslashes: not itself escaped text. */
+const LONE_SURROGATE_ESCAPE = /(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}/g;
+
+/**
+ * JSON text from JSON.stringify with its lone surrogates written as U+FFFD.
+ *
+ * Exchange-supplied ids (request, imp, deal) are any JSON string, and JSON allows a lone surrogate
+ * (`"\ud800"`), which a JavaScript string can hold but UTF-8 cannot. JSON.stringify writes it as
+ * that escape, and ClickHouse (18.16 and current) refuses the whole insert ("missing second part of
+ * surrogate pair"): retried forever, one such row would hold up every event behind it. It becomes
+ * U+FFFD, as it does where the same id is UTF-8 encoded (the signed payload of notice URLs).
+ * JSON.stringify escapes a surrogate only when it is lone, so any such escape is one; a
+ * backslash-u typed into a string is written `\\ud800` and left alone. Checked with one
+ * `includes` per chunk: rows without one are returned as they are.
+ */
+export function withoutLoneSurrogates(json: string): string {
+  return json.includes('\\ud') ? json.replace(LONE_SURROGATE_ESCAPE, '$1\\ufffd') : json;
 }
 
 /** jsonEachRowChunks as UTF-8 bytes, yielding to the event loop between chunks. */

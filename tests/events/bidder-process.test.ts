@@ -298,3 +298,24 @@ it('notices on a keep-alive connection after SIGTERM are refused (503), never ac
     agent.destroy();
   }
 }, 30_000);
+
+it('a bid request whose id is a lone surrogate (valid JSON, not UTF-8) is logged with U+FFFD and holds up no event behind it', async () => {
+  const db = 'e2e_surrogate';
+  const dataDir = await tempDir('bidder-surrogate');
+  const b = await startBidder(db, dataDir, 'p4');
+  // JSON.stringify writes the lone surrogate as the escape "\ud800": what an exchange could send.
+  const odd = await b.post('/bid', bannerRequest('odd-\ud800'));
+  expect(odd.status, odd.text).toBe(200);
+  expect(odd.json().id).toBe('odd-\ud800'); // echoed as sent
+  const bids = await placeBids(b, 5, 'after');
+  await sendNotices(b, bids.flatMap((x) => x.notices));
+  // The odd request's bid and request rows share a batch with the others: all must arrive.
+  expect(await until(async () => Number((await sql(db, `SELECT count() FROM bids`).catch(() => ['0']))[0]) === 6, 15_000), b.logs).toBe(true);
+  expect(await sql(db, `SELECT request_id FROM bids WHERE request_id LIKE 'odd-%'`)).toEqual(['odd-\ufffd']);
+  expect(await sql(db, `SELECT request_id FROM requests WHERE request_id LIKE 'odd-%'`)).toEqual(['odd-\ufffd']);
+  expect(await until(async () => Number((await sql(db, `SELECT count() FROM wins`))[0]) === 5, 15_000)).toBe(true);
+  const m = (await b.get('/metrics', true)).text;
+  expect(metricSum(m, 'events_insert_errors_total'), b.logs).toBe(0);
+  expect(await b.terminate(), b.logs).toEqual({ code: 0, signal: null });
+  expect(await spoolFiles(dataDir)).toEqual([]);
+});

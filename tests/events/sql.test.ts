@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { integerLiteral, jsonEachRowBytes, jsonEachRowChunks, stringLiteral } from '../../src/events/sql.js';
+import fc from 'fast-check';
+import { integerLiteral, jsonEachRowBytes, jsonEachRowChunks, stringLiteral, withoutLoneSurrogates } from '../../src/events/sql.js';
 
 const rows = Array.from({ length: 1234 }, (_, i) => ({ id: `e${i}`, n: i, s: i % 7 ? 'plain' : 'quote " back \\ é ✓' }));
+/** The engine's own String.prototype.toWellFormed (Node 20; not in this TypeScript lib yet) as the oracle. */
+const wellFormed = (s: string): string => (s as unknown as { toWellFormed(): string }).toWellFormed();
 const expected = rows.map((r) => JSON.stringify(r) + '\n').join('');
 
 describe('JSONEachRow encoding', () => {
@@ -40,6 +43,42 @@ describe('JSONEachRow encoding', () => {
     expect(ranBeforeSecondChunk).toBe(true);
     expect(bytes.equals(Buffer.from(expected, 'utf8'))).toBe(true);
     expect((await jsonEachRowBytes([], 100)).length).toBe(0);
+  });
+
+  it('writes lone surrogates as U+FFFD (ClickHouse refuses the whole insert over one), and nothing else differently', () => {
+    const row = {
+      request_id: 'r\ud800', // what JSON.parse gives for an exchange's "r\\ud800"
+      imp_id: '\udc00x',
+      deal_id: 'pair \ud83d\ude00 ok',
+      typed: 'backslash-u typed in: \\ud800 \\\ud800',
+      cut: '😀'.slice(0, 1), // a pair cut by a length limit
+    };
+    const [text] = [...jsonEachRowChunks([row])];
+    expect(text).not.toMatch(/(?<!\\)(\\\\)*\\ud[89a-f]/);
+    expect(JSON.parse(text)).toEqual({
+      request_id: 'r\ufffd',
+      imp_id: '\ufffdx',
+      deal_id: 'pair 😀 ok',
+      typed: 'backslash-u typed in: \\ud800 \\\ufffd',
+      cut: '\ufffd',
+    });
+    const clean = JSON.stringify({ a: 'é ✓ 😀 \\ud800 \u0000' });
+    expect(withoutLoneSurrogates(clean)).toBe(clean);
+  });
+
+  it('any string round-trips as its well-formed self (property)', () => {
+    const piece = fc.oneof(
+      fc.constantFrom('\ud800', '\udbff', '\udc00', '\udfff', '😀', '\\', '\\u', 'ud800', 'd8', '"', '\u0001', 'é'),
+      fc.string({ maxLength: 4, unit: 'binary' }),
+    );
+    const text = fc.array(piece, { maxLength: 12 }).map((xs) => xs.join(''));
+    fc.assert(
+      fc.property(fc.array(fc.record({ a: text, b: text }), { minLength: 1, maxLength: 5 }), (rows) => {
+        const lines = [...jsonEachRowChunks(rows, 2)].join('').split('\n').slice(0, -1);
+        expect(lines.map((l) => JSON.parse(l))).toEqual(rows.map((r) => ({ a: wellFormed(r.a), b: wellFormed(r.b) })));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('quotes literals and refuses unsafe integers', () => {

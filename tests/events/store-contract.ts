@@ -141,6 +141,23 @@ export function eventStoreContract(name: string, start: () => Promise<StoreHarne
         }
       });
 
+      it('stores ids with lone surrogates (which JSON allows and UTF-8 cannot hold) as U+FFFD, with the rest of the insert', async () => {
+        // Any exchange can send "id": "\\ud800"; refused, such a row would fail its whole batch forever.
+        const base = { ...EVENTS.find((e) => e.type === 'bid')!, event_time: Date.parse('2023-01-01T12:00:00Z') / 1000 }; // a day no report looks at
+        const rows = [
+          { ...base, event_id: 'lone-1', request_id: 'req-\ud800', imp_id: '\udc00', deal_id: 'ok' },
+          { ...base, event_id: 'lone-2', request_id: 'fine 😀', imp_id: '1', deal_id: '😀'.slice(0, 1) },
+        ];
+        await store.insert('bids', rows);
+        const got = await store.query<{ event_id: string; request_id: string; imp_id: string; deal_id: string }>(
+          `SELECT event_id, request_id, imp_id, deal_id FROM bids WHERE event_id LIKE 'lone-%' ORDER BY event_id`,
+        );
+        expect(got).toEqual([
+          { event_id: 'lone-1', request_id: 'req-\ufffd', imp_id: '\ufffd', deal_id: 'ok' },
+          { event_id: 'lone-2', request_id: 'fine 😀', imp_id: '1', deal_id: '\ufffd' },
+        ]);
+      });
+
       it('an empty insert is a no-op', async () => {
         await store.insert('wins', []);
       });
