@@ -18,6 +18,10 @@
  *   failed insert keeps the segment and is retried with exponential backoff; tables of the group
  *   already inserted are not inserted again. Retries and crash replays can insert a row twice,
  *   which is safe: rows carry a stable event_id and the tables are ReplacingMergeTree.
+ * - An insert the store refuses for what a row holds (a value it cannot parse) would fail on every
+ *   retry and hold up everything behind it: the refused rows are found by halving the insert, the
+ *   rest is inserted, and they are set aside in `<spool>/refused/` with the store's error, counted
+ *   in `events_set_aside_total` and logged (refused-rows.ts).
  * - At start, segments left by an earlier process are replayed first; a torn line is skipped
  *   and counted as dropped (`spool_corrupt`).
  * - Nothing is dropped silently: events over the buffer's hard cap, over the spool cap, written
@@ -31,6 +35,7 @@ import { log as defaultLog } from '../log.js';
 import type { EventStore } from './event-store.js';
 import { EVENT_TABLES, type BidderEvent, type EventSink } from './event-types.js';
 import { encodeEvents, Spool, type Segment, type TableRows } from './spool.js';
+import { isolateRefused, refusesRows, setAside, type RefusedRow } from './refused-rows.js';
 import { EVENT_TABLE_NAMES, type EventDropReason, type EventMetrics } from '../metrics/event-metrics.js';
 
 /** Events encoded and appended to the spool in one go (about a millisecond of JSON.stringify). */
@@ -125,6 +130,8 @@ export class EventWriter implements EventSink {
   private dropLogScheduled = false;
   private readonly lastWarn = new Map<string, number>();
   private maxLag = 0;
+  /** Files of refused rows written by this writer (makes their names unique). */
+  private setAsideFiles = 0;
 
   constructor(opts: EventWriterOptions) {
     this.store = opts.store;
@@ -496,17 +503,24 @@ export class EventWriter implements EventSink {
       if (!rows || rows.length === 0 || g.done.has(table)) continue;
       const m = this.metrics.table[table];
       const t0 = this.clock();
+      let refused: RefusedRow[] | undefined;
       try {
         // A BidderEvent is a row as it is (the tables have every field, `type` included).
         await this.store.insert(table, rows);
       } catch (err) {
         m.insertDuration.observe((this.clock() - t0) / 1000);
         m.insertErrors.inc();
-        throw err;
+        if (!refusesRows(err)) throw err;
+        refused = await isolateRefused((part) => this.store.insert(table, part), rows, err);
+        if (refused.length > 0) {
+          const file = await setAside(join(this.spool.dir, 'refused'), table, refused, this.setAsideFiles++);
+          m.setAside.inc(refused.length);
+          this.log('error', 'event rows refused by the store were set aside', { table, rows: refused.length, of: rows.length, file, error: refused[0].error });
+        }
       }
-      m.insertDuration.observe((this.clock() - t0) / 1000);
+      if (refused === undefined) m.insertDuration.observe((this.clock() - t0) / 1000);
       m.batchRows.observe(rows.length);
-      m.stored.inc(rows.length);
+      m.stored.inc(rows.length - (refused?.length ?? 0));
       g.done.add(table);
     }
   }

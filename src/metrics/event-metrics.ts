@@ -45,6 +45,7 @@ export interface TableMetrics {
   readonly insertDuration: Observe;
   readonly insertErrors: Inc;
   readonly stored: Inc;
+  readonly setAside: Inc;
 }
 
 const INSERT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -60,6 +61,7 @@ export class EventMetrics {
   readonly insertDurationHist: Histogram<'table'>;
   readonly insertErrorsTotal: Counter<'table'>;
   readonly storedTotal: Counter<'table'>;
+  readonly setAsideTotal: Counter<'table'>;
   readonly spoolBytes: Gauge;
   readonly spoolSegments: Gauge;
   readonly spoolErrors: Counter;
@@ -129,6 +131,12 @@ export class EventMetrics {
       labelNames: ['table'],
       registers,
     });
+    this.setAsideTotal = new Counter({
+      name: 'events_set_aside_total',
+      help: 'Rows the event store refused as malformed, by table: written to DATA_DIR/spool/refused/ with the store\'s error instead of being retried forever (not lost; should be 0).',
+      labelNames: ['table'],
+      registers,
+    });
     this.spoolBytes = new Gauge({
       name: 'events_spool_bytes',
       help: 'Bytes in spool segments on local disk (not yet confirmed stored).',
@@ -167,6 +175,7 @@ export class EventMetrics {
           insertDuration: this.insertDurationHist.labels(t),
           insertErrors: this.insertErrorsTotal.labels(t),
           stored: this.storedTotal.labels(t),
+          setAside: this.setAsideTotal.labels(t),
         },
       ]),
     );

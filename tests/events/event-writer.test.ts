@@ -357,6 +357,55 @@ describe('EventWriter', () => {
     expect(b.logs.find((l) => l.msg === 'events dropped')?.fields).toEqual({ dropped: { closed: 16 } });
   });
 
+  it('sets aside rows the store refuses as data (counted, logged, kept on disk) and stores the rest, in order, once', async () => {
+    const { writer, store, metrics, logs } = make({ batchRows: 500 });
+    const poison = new Set(['ev-17', 'ev-401', 'ev-402', 'ev-999']);
+    store.refuseRow = (r) => poison.has(String(r.event_id));
+    const evs = events(1200);
+    for (const e of evs) writer.write(e);
+    await writer.flush();
+    const good = evs.filter((e) => !poison.has(e.event_id));
+    // Each table in write order, each good row stored once (a part that was refused is stored by halves).
+    for (const [table, ids] of idsByTable(good)) expect(store.ids(table), table).toEqual(ids);
+    const files = await readdir(join(spoolDir(), 'refused'));
+    const lines = (await Promise.all(files.map((f) => readFile(join(spoolDir(), 'refused', f), 'utf8'))))
+      .join('')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { t: string; error: string; r: BidderEvent });
+    expect(lines.map((l) => l.r.event_id).sort()).toEqual([...poison].sort());
+    for (const l of lines) {
+      expect(l.r).toEqual(evs.find((e) => e.event_id === l.r.event_id));
+      expect(l.t).toBe(EVENT_TABLES[l.r.type]);
+      expect(l.error).toMatch(/^Code: 72\. .*cannot be parsed/);
+    }
+    let setAside = 0;
+    for (const t of Object.values(EVENT_TABLES)) setAside += await value(metrics.setAsideTotal, { table: t });
+    expect(setAside).toBe(4);
+    expect(await value(metrics.storedTotal, { table: 'wins' })).toBe(good.filter((e) => e.type === 'win').length);
+    expect(await value(metrics.droppedTotal)).toBe(0);
+    expect(logs.filter((l) => l.msg === 'event rows refused by the store were set aside').length).toBe(files.length);
+    expect(await spoolFiles()).toEqual([]);
+    // Later events are not held up.
+    const more = events(50, 5000);
+    for (const e of more) writer.write(e);
+    await writer.close();
+    expect(store.ids().filter((id) => Number(id.slice(3)) >= 5000).sort()).toEqual(more.map((e) => e.event_id).sort());
+  });
+
+  it('does not set rows aside when an insert fails for another reason (the store unreachable, say): it is retried', async () => {
+    const { writer, store, metrics } = make();
+    store.failNext = 3; // "fake store: insert failed": not a data error
+    const evs = events(100);
+    for (const e of evs) writer.write(e);
+    await vi.waitFor(() => expect(store.rowCount).toBe(evs.length), { timeout: 5000, interval: 10 });
+    expectInOrderOnce(store, evs);
+    expect(store.failures).toBe(3);
+    expect(await readdir(join(spoolDir(), 'refused')).catch(() => [])).toEqual([]);
+    expect(await value(metrics.setAsideTotal)).toBe(0);
+    await writer.close();
+  });
+
   it('rejects invalid events with a count and a log line, without throwing', async () => {
     const { writer, metrics, logs } = make();
     writer.write({ ...makeEvent(1, 'click'), event_id: '' });

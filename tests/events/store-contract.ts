@@ -1,15 +1,22 @@
 /**
  * One contract for every EventStore adapter: migrations, inserts of every event type, duplicate
  * inserts counted once by the reports before any merge, exact report numbers for a hand-built
- * dataset, hour and day grains, and the HTTP report route (JSON, CSV, validation errors).
+ * dataset, hour and day grains, and the HTTP report route (JSON, CSV, validation errors); and
+ * the event writer setting aside the rows the engine refuses.
  * Each adapter's test file runs it against a real engine (chDB in a temp dir; ClickHouse 18.16).
  */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
 import uws from 'uWebSockets.js';
 import type { EventStore } from '../../src/events/event-store.js';
 import { EVENT_TABLES, type BidderEvent } from '../../src/events/event-types.js';
 import { appliedMigrations, migrate, MigrationError, type Migration } from '../../src/events/migrate.js';
 import { MIGRATIONS } from '../../src/events/migrations/index.js';
+import { EventWriter } from '../../src/events/event-writer.js';
+import { EventMetrics } from '../../src/metrics/event-metrics.js';
 import { parseReportParams, runReport, type ReportQuery, type ReportRow } from '../../src/events/reports.js';
 import { registerReportRoutes } from '../../src/http/report-routes.js';
 import { listenExclusive, type Listening } from '../../src/http/listen.js';
@@ -156,6 +163,29 @@ export function eventStoreContract(name: string, start: () => Promise<StoreHarne
           { event_id: 'lone-1', request_id: 'req-\ufffd', imp_id: '\ufffd', deal_id: 'ok' },
           { event_id: 'lone-2', request_id: 'fine 😀', imp_id: '1', deal_id: '\ufffd' },
         ]);
+      });
+
+      it('the event writer sets aside the rows the engine refuses, with its error, and stores the rest', async () => {
+        const dataDir = await mkdtemp(join(tmpdir(), 'set-aside-'));
+        try {
+          const metrics = new EventMetrics(new Registry());
+          const writer = new EventWriter({ store, dataDir, metrics, batchMs: 50, syncMs: 10, retryMinMs: 10, log: () => {} });
+          const base = { ...EVENTS.find((e) => e.type === 'bid')!, event_time: Date.parse('2023-01-01T12:00:00Z') / 1000 };
+          const bad: Record<number, object> = { 7: { bid_cpm_base: 'not a number' }, 30: { event_time: 'yesterday' } };
+          const evs = Array.from({ length: 50 }, (_, i) => ({ ...base, event_id: `aside-${i}`, ...bad[i] }) as BidderEvent);
+          for (const e of evs) writer.write(e);
+          await writer.close();
+          const stored = await store.query<{ event_id: string }>(`SELECT event_id FROM bids WHERE event_id LIKE 'aside-%'`);
+          expect(stored.map((r) => r.event_id).sort()).toEqual(evs.map((e) => e.event_id).filter((id) => id !== 'aside-7' && id !== 'aside-30').sort());
+          const dir = join(dataDir, 'spool', 'refused');
+          const lines = (await Promise.all((await readdir(dir)).map((f) => readFile(join(dir, f), 'utf8')))).join('').split('\n').filter(Boolean);
+          const aside = lines.map((l) => JSON.parse(l) as { t: string; error: string; r: BidderEvent });
+          expect(aside.map((a) => a.r.event_id).sort()).toEqual(['aside-30', 'aside-7']);
+          for (const a of aside) expect(a.error).toMatch(/^Code: (27|41|72)\b/);
+          expect((await metrics.setAsideTotal.get()).values.find((v) => v.labels.table === 'bids')?.value).toBe(2);
+        } finally {
+          await rm(dataDir, { recursive: true, force: true });
+        }
       });
 
       it('an empty insert is a no-op', async () => {

@@ -19,6 +19,8 @@ export class FakeEventStore implements EventStore {
   /** Fail inserts into these tables. */
   readonly failTables = new Set<string>();
   delayMs = 0;
+  /** Refuse, as ClickHouse refuses a value it cannot parse, any insert holding a row this matches. */
+  refuseRow: ((row: Record<string, unknown>) => boolean) | undefined;
   private readonly hung: (() => void)[] = [];
 
   async exec(): Promise<void> {}
@@ -36,6 +38,10 @@ export class FakeEventStore implements EventStore {
       if (this.failNext > 0) this.failNext--;
       this.failures++;
       throw new Error(`fake store: insert into ${table} failed`);
+    }
+    if (this.refuseRow && rows.some(this.refuseRow)) {
+      this.failures++;
+      throw new Error(`Code: 72. DB::Exception: fake store: a row of ${table} cannot be parsed: (at row 1)`);
     }
     this.inserts.push({ table, rows: copy });
   }
