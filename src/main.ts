@@ -21,6 +21,7 @@ import { BidderMetrics } from './metrics/bidder-metrics.js';
 import { buildAdminApp, buildBidApp, type AppDeps } from './app.js';
 import { assertPortFree, listenExclusive, type Listening } from './http/listen.js';
 import { ConfigError, formatFieldErrors } from './errors.js';
+import { DataDirInUse, DataDirLock } from './config/data-dir-lock.js';
 import { log } from './log.js';
 import { AudienceMetrics } from './metrics/audience-metrics.js';
 import { buildAudiences, buildSegmentStore } from './audiences/build-audiences.js';
@@ -50,6 +51,9 @@ interface BidPlane {
 
 async function main(): Promise<void> {
   const settings = loadSettings();
+  // Before anything under DATA_DIR is opened: one bidder process per DATA_DIR.
+  const dataDirLock = await DataDirLock.acquire(settings.dataDir, { log });
+  process.on('exit', () => dataDirLock.release());
   const multi = settings.workers > 1;
   // Workers share the bid port (SO_REUSEPORT), so a leftover process on it would silently take part
   // of the traffic: fail fast here, and check again right before the workers listen.
@@ -291,6 +295,7 @@ function describe(e: Error): Record<string, unknown> {
 
 main().catch((e: unknown) => {
   if (e instanceof ConfigError) process.stderr.write(`${e.message.split('\n')[0]}\n${formatFieldErrors(e.errors)}\n`);
+  else if (e instanceof DataDirInUse) log('error', 'bidder failed to start', { error: e.message });
   else log('error', 'bidder failed to start', { error: (e as Error)?.stack ?? String(e) });
   process.exit(1);
 });
