@@ -20,14 +20,15 @@ import { EventMetrics } from '../../src/metrics/event-metrics.js';
 import { FakeEventStore } from '../helpers/fake-event-store.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SOURCES = [
-  'src/events/event-writer.ts',
-  'src/events/spool.ts',
-  'src/events/event-types.ts',
-  'src/events/event-store.ts',
-  'src/metrics/event-metrics.ts',
-  'src/log.ts',
-];
+/** The writer and every module it imports, transitively (relative imports; the rest from node_modules). */
+async function writerSources(): Promise<string[]> {
+  const seen = new Set<string>(['src/events/event-writer.ts']);
+  for (const src of seen) {
+    const text = await readFile(join(ROOT, src), 'utf8');
+    for (const m of text.matchAll(/from '(\.\.?\/[^']+)\.js'/g)) seen.add(join(dirname(src), `${m[1]}.ts`));
+  }
+  return [...seen];
+}
 const SYNC_MS = 100; // the default
 const TRIALS = 6;
 
@@ -35,7 +36,7 @@ let work: string;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'event-writer-crash-'));
-  for (const src of SOURCES) {
+  for (const src of await writerSources()) {
     const out = ts.transpileModule(await readFile(join(ROOT, src), 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
     });
