@@ -49,6 +49,13 @@ const obj = (v: unknown): Obj | undefined => (isObj(v) ? v : undefined);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const int = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) ? v : undefined);
 /** An array of integers, or undefined (informational fields only: a malformed one reads as absent). */
+const hasItems = (v: unknown): boolean => Array.isArray(v) && v.length > 0;
+/**
+ * Whether a `cattax` (OpenRTB 2.6, AdCOM's category taxonomies) names the one campaigns are written
+ * in: IAB content categories 1.0, which absent means. Anything else (2 = content taxonomy 2.0, ...,
+ * vendor taxonomies, or not a number) cannot be compared with them.
+ */
+const taxonomyKnown = (v: unknown): boolean => v === undefined || v === null || v === 1;
 const ints = (v: unknown): readonly number[] | undefined =>
   Array.isArray(v) && v.length <= 64 && v.every((x) => Number.isInteger(x)) ? (v as number[]) : undefined;
 
@@ -143,6 +150,9 @@ function buildView(doc: unknown): BidRequestView {
   const channel: Channel = site ? 'site' : app ? 'app' : dooh ? 'dooh' : undefined;
   const publisher = obj(inventory?.publisher);
   const content = obj(inventory?.content);
+  // OpenRTB 2.6 `cattax`: the taxonomy of the site/app's cat, pagecat and sectioncat, and of content.cat.
+  const inventoryTaxonomyKnown = taxonomyKnown(inventory?.cattax);
+  const contentTaxonomyKnown = taxonomyKnown(content?.cattax);
 
   const device = obj(doc.device);
   const user = obj(doc.user);
@@ -166,7 +176,15 @@ function buildView(doc: unknown): BidRequestView {
     domain: normalizeDomain(str(site?.domain) ?? domainOfPage(str(site?.page))),
     bundle: app ? str(app.bundle)?.toLowerCase() : undefined,
     publisherId: str(publisher?.id),
-    categories: withParentCategories(inventory?.cat, inventory?.pagecat, inventory?.sectioncat, content?.cat),
+    categories: withParentCategories(
+      inventoryTaxonomyKnown ? inventory?.cat : undefined,
+      inventoryTaxonomyKnown ? inventory?.pagecat : undefined,
+      inventoryTaxonomyKnown ? inventory?.sectioncat : undefined,
+      contentTaxonomyKnown ? content?.cat : undefined,
+    ),
+    categoriesKnown:
+      (inventoryTaxonomyKnown || !(hasItems(inventory?.cat) || hasItems(inventory?.pagecat) || hasItems(inventory?.sectioncat))) &&
+      (contentTaxonomyKnown || !hasItems(content?.cat)),
     country,
     region: regionKey(country, str(dgeo?.region) ?? str(ugeo?.region)),
     city: cityKey(str(dgeo?.city) ?? str(ugeo?.city)),
@@ -176,6 +194,7 @@ function buildView(doc: unknown): BidRequestView {
     ip: str(device?.ip),
     ipv6: str(device?.ipv6),
     bcat: strictStrings(doc.bcat, 'bcat'),
+    bcatKnown: taxonomyKnown(doc.cattax),
     badv: strictStrings(doc.badv, 'badv'),
     bapp: strictStrings(doc.bapp, 'bapp'),
     wseat: doc.wseat === undefined ? undefined : strictStrings(doc.wseat, 'wseat'),

@@ -82,8 +82,13 @@ export interface BidRequestView {
   readonly domain: string | undefined;
   readonly bundle: string | undefined;
   readonly publisherId: string | undefined;
-  /** IAB content categories of the site/app, its page and its content, each with its tier-1 parent. */
+  /**
+   * IAB content categories (taxonomy 1.0) of the site/app, its page and its content, each with its
+   * tier-1 parent. Lists the request says are in another taxonomy (2.6 `cattax`) are left out.
+   */
   readonly categories: readonly string[];
+  /** False when some of the inventory's categories are in a taxonomy other than 1.0: `categories` is then not all of them. */
+  readonly categoriesKnown: boolean;
 
   readonly country: string | undefined;
   readonly region: string | undefined;
@@ -95,6 +100,8 @@ export interface BidRequestView {
   readonly ipv6: string | undefined;
 
   readonly bcat: readonly string[];
+  /** False when the request's `cattax` says `bcat` is in a taxonomy other than IAB content categories 1.0 (the default). */
+  readonly bcatKnown: boolean;
   readonly badv: readonly string[];
   readonly bapp: readonly string[];
   readonly wseat: readonly string[] | undefined;

@@ -91,15 +91,27 @@ export class AllowRule<V extends string | number = string> {
 export class BlockRule<V extends string | number = string> {
   constrained = false;
   private readonly byValue = new Map<V, Listed>();
+  /** The campaigns that list any value, and how many they are. */
+  private readonly anyListed: Bits;
+  private anyListedCount = 0;
 
-  constructor(private readonly words: number) {}
+  constructor(private readonly words: number) {
+    this.anyListed = newBits(words);
+  }
 
   add(rank: number, values: readonly V[] | undefined): void {
     if (!values) return;
     for (const v of values) {
       list(this.byValue, this.words, v, rank);
       this.constrained = true;
+      if (!hasBit(this.anyListed, rank)) this.anyListedCount++;
+      setBit(this.anyListed, rank);
     }
+  }
+
+  /** Drop every campaign that lists any value: the request's values cannot be read, so none can be shown clear. */
+  planUnknown(plan: CandidatePlan): void {
+    if (this.constrained) plan.andNot(this.anyListed, this.words * 32 - this.anyListedCount);
   }
 
   /** Drop the campaigns that block `value`. */

@@ -230,9 +230,14 @@ export class TargetingIndex {
     this.bundleBlock.plan(plan, req.bundle);
     this.publisherAllow.plan(plan, req.publisherId);
     this.publisherBlock.plan(plan, req.publisherId);
+    // Category lists in a taxonomy other than 1.0 (2.6 `cattax`) cannot be compared with the
+    // campaigns' 1.0 codes: an include rule can only match the categories that can be read, and
+    // neither an exclude rule nor a campaign's own categories (against bcat) can be shown clear.
     this.categoryInclude.planAny(plan, req.categories);
-    this.categoryExclude.planAll(plan, req.categories);
-    this.byOwnCategory.planAll(plan, req.bcat);
+    if (req.categoriesKnown) this.categoryExclude.planAll(plan, req.categories);
+    else this.categoryExclude.planUnknown(plan);
+    if (req.bcatKnown) this.byOwnCategory.planAll(plan, req.bcat);
+    else if (req.bcat.length > 0) this.byOwnCategory.planUnknown(plan);
     if (this.byAdomain.constrained) for (let i = 0; i < req.badv.length; i++) this.byAdomain.plan(plan, bareDomain(req.badv[i]));
     if (this.byAppBundle.constrained) for (let i = 0; i < req.bapp.length; i++) this.byAppBundle.plan(plan, req.bapp[i].toLowerCase()); // campaign bundles are lower-cased
     this.dayparts.plan(plan, nowMs);

@@ -567,3 +567,30 @@ describe('refusal messages', () => {
     expect(parseBidRequest(Buffer.from(JSON.stringify(base())))).toEqual(ok);
   });
 });
+
+describe('category taxonomies (OpenRTB 2.6 cattax)', () => {
+  const cattax = fc.oneof(fc.constant(undefined), fc.constant(null), fc.constant(1), fc.constant(2), fc.integer(), fc.string({ maxLength: 3 }), fc.double());
+  const readable = (v: unknown) => v === undefined || v === null || v === 1;
+
+  it('only IAB content categories 1.0 (cattax 1, or none) are read; other lists are left out and flagged', () => {
+    fc.assert(
+      fc.property(cattax, cattax, cattax, fc.boolean(), fc.boolean(), (req, site, content, siteCats, contentCats) => {
+        const doc = {
+          id: 'r',
+          imp: [{ id: '1', banner: { w: 300, h: 250 } }],
+          bcat: ['IAB25'],
+          site: { domain: 'a.example', ...(siteCats ? { cat: ['IAB12-1'] } : {}), cattax: site, content: { ...(contentCats ? { cat: ['IAB17'] } : {}), cattax: content } },
+          cattax: req,
+        };
+        const view = viewFromDocument(doc);
+        if (isInvalid(view)) throw new Error(view.message);
+        expect(view.bcatKnown).toBe(readable(req));
+        expect(view.bcat).toEqual(['IAB25']); // kept as sent either way
+        const want = [...(siteCats && readable(site) ? ['IAB12-1', 'IAB12'] : []), ...(contentCats && readable(content) ? ['IAB17'] : [])];
+        expect(view.categories).toEqual(want);
+        expect(view.categoriesKnown).toBe((!siteCats || readable(site)) && (!contentCats || readable(content)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

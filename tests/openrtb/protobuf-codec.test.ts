@@ -333,6 +333,18 @@ describe('the same request as JSON and as protobuf', () => {
     expect(doc(bytes)).toEqual(rich);
   });
 
+  it('carries the 2.6 category taxonomies (cattax) to the same view', () => {
+    const v26 = { ...rich, cattax: 2, site: { ...rich.site, cattax: 1, content: { cat: ['379'], cattax: 2 } } };
+    const { bytes, dropped } = codec.encodeBidRequest(v26);
+    expect(dropped).toEqual([]);
+    const view = codec.parseBidRequest(bytes);
+    if (isRefusal(view)) throw new Error(view.message);
+    expect(view).toEqual(parseBidRequest(JSON.stringify(v26)));
+    expect(view.bcatKnown).toBe(false);
+    expect(view.categoriesKnown).toBe(false);
+    expect(view.categories).toEqual(['IAB12', 'IAB12-1', 'IAB12-2']); // the site's 1.0 codes, not the content's 2.0 one
+  });
+
   it('refuses what JSON refuses, with the same reason', () => {
     const cases: Doc[] = [
       { imp: [{ id: '1' }] }, // no id
