@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { freePort, httpGet, isRunning, RssSampler, startChild, stopChild, sumCounter } from './processes.js';
+import { durationBuckets, type DurationBuckets } from './bidder-latency.js';
 
 /** The config API's admin key of the bidders the bench starts (audience setup and uploads use it). */
 export const BENCH_ADMIN_KEY = 'bench-admin-key-0123456789';
@@ -102,13 +103,14 @@ export class BidderProcess {
   /**
    * Requests the bidder gave up on: `bidder_bid_requests_total{outcome="timeout"}` (deadline
    * missed) and `{outcome="shed"}` (refused while overloaded, where the bidder has load shedding),
-   * summed over exchanges.
+   * summed over exchanges; and the bidder's own request-duration histogram (bidder-latency.ts).
    */
-  async missed(): Promise<{ timeouts: number; shed: number }> {
+  async missed(): Promise<{ timeouts: number; shed: number; durations: DurationBuckets }> {
     const text = await this.metrics();
     return {
       timeouts: sumCounter(text, 'bidder_bid_requests_total', { outcome: 'timeout' }),
       shed: sumCounter(text, 'bidder_bid_requests_total', { outcome: 'shed' }),
+      durations: durationBuckets(text),
     };
   }
 

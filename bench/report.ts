@@ -27,6 +27,11 @@ export interface PhaseJson {
   bidder_shed?: number;
   rss_peak_mb?: number;
   /**
+   * The bidder's own request duration during the phase (`bidder_request_duration_seconds`: from its
+   * bid handler's start to the answer, without the time a request waited to be read; bidder-latency.ts).
+   */
+  bidder_own_ms?: { p50: number; p99: number };
+  /**
    * Answers per second that the bidder actually worked out: `qps` less the share it shed or
    * timed out (those 204s are cheap and would flatter the throughput). Equal to `qps` for the ceiling.
    */
@@ -37,6 +42,8 @@ export interface PhaseJson {
   /** Latency distribution: [low ms, high ms, count] per non-empty bucket. */
   histogram_ms: [number, number, number][];
 }
+
+const ownMs = (p: PhaseJson): string => (p.bidder_own_ms ? `${ms(p.bidder_own_ms.p50)} / ${ms(p.bidder_own_ms.p99)}` : '-');
 
 export function phaseJson(p: PhaseResult, extra: Partial<PhaseJson> = {}): PhaseJson {
   const { histogram, ...rest } = p;
@@ -104,7 +111,7 @@ export interface BenchReport {
   sustainable_qps: number | null;
   fixed_rate: { rate: number; qps: number; p50_ms: number; p90_ms: number; p99_ms: number; max_ms: number };
   /** Open loop at 80 % of the saturation throughput (the issue's p99 target is measured here). */
-  at_80pct?: { rate: number; qps: number; p50_ms: number; p90_ms: number; p99_ms: number; max_ms: number };
+  at_80pct?: { rate: number; qps: number; p50_ms: number; p90_ms: number; p99_ms: number; max_ms: number; bidder_own_p99_ms?: number };
   deadline_misses: { bidder_timeouts: number; bidder_shed: number; client_late: number };
   rss_mb: { after_setup: number; peak: number; end: number };
   bid_rate: number;
@@ -175,6 +182,11 @@ export function renderMarkdown(r: BenchReport, svgName: string): string {
       const p = x.phases.at_80;
       return p ? `${ms(p.latency.p50_ms)} / ${ms(p.latency.p90_ms)} / **${ms(p.latency.p99_ms)}** / ${ms(p.latency.max_ms)} at ${fmt(p.target_rate ?? 0)} req/s` : '-';
     });
+  if (runs.some((x) => x.phases.at_80?.bidder_own_ms))
+    row("the bidder's own p50 / p99 at 80 % (ms: handler start to answer, not waiting to be read)", (x) => {
+      const o = x.phases.at_80?.bidder_own_ms;
+      return o ? `${ms(o.p50)} / ${ms(o.p99)}` : '-';
+    });
   row('bid rate (200 of 200+204)', (x) => pct(x.bid_rate));
   row('200 / 204 / 4xx / 5xx', (x) => `${fmt(x.status_counts['200'])} / ${fmt(x.status_counts['204'])} / ${fmt(x.status_counts['4xx'])} / ${fmt(x.status_counts['5xx'])}`);
   row('connection errors / client timeouts', (x) => `${fmt(x.status_counts.errors)} / ${fmt(x.status_counts.timeouts)}`);
@@ -183,12 +195,12 @@ export function renderMarkdown(r: BenchReport, svgName: string): string {
   out.push('');
   out.push(`![latency](${svgName})`, '');
   out.push('## Phases', '');
-  out.push('| build | phase | mode | offered (req/s) | achieved (req/s) | worked out (req/s) | conns | p50 | p90 | p99 | max (ms) | 200 | 204 | 4xx | 5xx | errors | late | bidder timeouts | shed | RSS peak (MB) |');
-  out.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  out.push('| build | phase | mode | offered (req/s) | achieved (req/s) | worked out (req/s) | conns | p50 | p90 | p99 | max (ms) | own p99 (ms) | 200 | 204 | 4xx | 5xx | errors | late | bidder timeouts | shed | RSS peak (MB) |');
+  out.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const phaseRow = (build: string, p: PhaseJson) =>
     out.push(
       `| ${build} | ${p.name}${p.ok === false ? ' ✗' : ''} | ${p.mode} | ${p.target_rate === null ? '-' : fmt(p.target_rate)} | ${fmt(p.qps)} | ${fmt(p.goodput_qps ?? p.qps)} | ${p.connections} | ` +
-        `${ms(p.latency.p50_ms)} | ${ms(p.latency.p90_ms)} | ${ms(p.latency.p99_ms)} | ${ms(p.latency.max_ms)} | ` +
+        `${ms(p.latency.p50_ms)} | ${ms(p.latency.p90_ms)} | ${ms(p.latency.p99_ms)} | ${ms(p.latency.max_ms)} | ${p.bidder_own_ms ? ms(p.bidder_own_ms.p99) : '-'} | ` +
         `${fmt(p.status_counts['200'])} | ${fmt(p.status_counts['204'])} | ${fmt(p.status_counts['4xx'])} | ${fmt(p.status_counts['5xx'])} | ` +
         `${fmt(p.status_counts.errors + p.status_counts.timeouts)} | ${fmt(p.deadline_misses_client)} | ${p.bidder_timeouts === undefined ? '-' : fmt(p.bidder_timeouts)} | ${p.bidder_shed === undefined ? '-' : fmt(p.bidder_shed)} | ${p.rss_peak_mb ?? '-'} |`,
     );
@@ -199,7 +211,13 @@ export function renderMarkdown(r: BenchReport, svgName: string): string {
     phaseRow(x.label, x.phases.saturation);
     if (x.phases.at_80) phaseRow(x.label, x.phases.at_80);
   }
-  out.push('', '✗: the ramp step fell short of its rate or broke the latency objective; the ramp stops there.', '');
+  out.push(
+    '',
+    '✗: the ramp step fell short of its rate or broke the latency objective; the ramp stops there. ' +
+      "Own p99: the bidder's own `bidder_request_duration_seconds` over the phase, from its handler's start to the answer " +
+      '(interpolated within the histogram buckets); the rest of p99 is waiting: in the sender, the socket, and the event loop behind other requests.',
+    '',
+  );
   for (const x of runs) {
     const o = x.overload;
     if (!o) continue;
@@ -213,6 +231,7 @@ export function renderMarkdown(r: BenchReport, svgName: string): string {
       `| achieved (req/s) | ${fmt(o.overload.qps)} | ${fmt(o.recovery.qps)} |`,
       `| worked out (req/s, not shed) | ${fmt(o.overload.goodput_qps ?? o.overload.qps)} | ${fmt(o.recovery.goodput_qps ?? o.recovery.qps)} |`,
       `| p50 / p99 / max (ms) | ${ms(o.overload.latency.p50_ms)} / ${ms(o.overload.latency.p99_ms)} / ${ms(o.overload.latency.max_ms)} | ${ms(o.recovery.latency.p50_ms)} / ${ms(o.recovery.latency.p99_ms)} / ${ms(o.recovery.latency.max_ms)} |`,
+      `| the bidder's own p50 / p99 (ms) | ${ownMs(o.overload)} | ${ownMs(o.recovery)} |`,
       `| shed | ${fmt(o.overload.bidder_shed ?? 0)} (${pct(o.shed_share)}) | ${fmt(o.recovery.bidder_shed ?? 0)} |`,
       `| 5xx / errors / client timeouts | ${fmt(o.overload.status_counts['5xx'])} / ${fmt(o.overload.status_counts.errors)} / ${fmt(o.overload.status_counts.timeouts)} | ${fmt(o.recovery.status_counts['5xx'])} / ${fmt(o.recovery.status_counts.errors)} / ${fmt(o.recovery.status_counts.timeouts)} |`,
       `| answers later than tmax | ${fmt(o.overload.deadline_misses_client)} (${pct(o.late_share)}) | ${fmt(o.recovery.deadline_misses_client)} |`,

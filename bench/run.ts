@@ -21,6 +21,7 @@ import { buildRequestMix, describeMix, floorMedians, setFloorScale, type Request
 import { uploadUsers } from './scenario/users.js';
 import { addStatusCounts, drive, fmtInt, newStatusCounts, type DriveTarget, type Pacer, type PhaseResult, type PhaseSpec } from './driver.js';
 import { BidderProcess } from './bidder-process.js';
+import { quantilesBetween } from './bidder-latency.js';
 import { calibrateFloors, measureBidRate } from './calibrate.js';
 import { killAllNow, stopAll, stopChild } from './processes.js';
 import { startCeiling } from './ceiling.js';
@@ -203,7 +204,7 @@ interface Measured {
 
 async function measure(target: DriveTarget, spec: PhaseSpec, bidder?: BidderProcess, extra: Partial<PhaseJson> = {}): Promise<Measured> {
   checkCancelled();
-  const before = bidder ? await bidder.missed() : { timeouts: 0, shed: 0 };
+  const before = bidder ? await bidder.missed() : undefined;
   bidder?.rss.resetPeak();
   const result = await drive(target, spec, {
     status: bidder ? () => `  rss ${bidder.rss.last} MB` : undefined,
@@ -215,8 +216,10 @@ async function measure(target: DriveTarget, spec: PhaseSpec, bidder?: BidderProc
     // Let answers in flight land in the counters before reading them.
     await new Promise((r) => setTimeout(r, 200));
     const after = await bidder.missed();
-    json.bidder_timeouts = Math.max(0, after.timeouts - before.timeouts);
-    json.bidder_shed = Math.max(0, after.shed - before.shed);
+    json.bidder_timeouts = Math.max(0, after.timeouts - before!.timeouts);
+    json.bidder_shed = Math.max(0, after.shed - before!.shed);
+    const own = quantilesBetween(before!.durations, after.durations, [0.5, 0.99]);
+    if (own) json.bidder_own_ms = { p50: own[0], p99: own[1] };
     const wasted = Math.min(result.requests, json.bidder_timeouts + json.bidder_shed);
     json.goodput_qps = result.requests ? Math.round((result.qps * (result.requests - wasted)) / result.requests) : 0;
     json.rss_peak_mb = bidder.rss.peak;
@@ -229,6 +232,7 @@ async function measure(target: DriveTarget, spec: PhaseSpec, bidder?: BidderProc
         : '') +
       (json.bidder_shed ? `, ${fmtInt(json.bidder_shed)} shed` : '') +
       (json.bidder_timeouts ? `, ${fmtInt(json.bidder_timeouts)} bidder timeouts` : '') +
+      (json.bidder_own_ms ? `; the bidder's own p50 ${json.bidder_own_ms.p50} ms, p99 ${json.bidder_own_ms.p99} ms` : '') +
       (json.rss_peak_mb ? `, rss peak ${json.rss_peak_mb} MB` : ''),
   );
   return { result, json };
@@ -557,7 +561,15 @@ async function main(): Promise<number> {
       max_ms: fixedLat.max_ms,
       sustainable_qps: main.sustainable_qps,
       fixed_rate: { rate: opts.rate, qps: main.phases.fixed.qps, p50_ms: fixedLat.p50_ms, p90_ms: fixedLat.p90_ms, p99_ms: fixedLat.p99_ms, max_ms: fixedLat.max_ms },
-      at_80pct: { rate: at80.target_rate ?? 0, qps: at80.qps, p50_ms: at80.latency.p50_ms, p90_ms: at80.latency.p90_ms, p99_ms: at80.latency.p99_ms, max_ms: at80.latency.max_ms },
+      at_80pct: {
+        rate: at80.target_rate ?? 0,
+        qps: at80.qps,
+        p50_ms: at80.latency.p50_ms,
+        p90_ms: at80.latency.p90_ms,
+        p99_ms: at80.latency.p99_ms,
+        max_ms: at80.latency.max_ms,
+        ...(at80.bidder_own_ms ? { bidder_own_p99_ms: at80.bidder_own_ms.p99 } : {}),
+      },
       deadline_misses: main.deadline_misses,
       rss_mb: main.rss_mb,
       bid_rate: main.bid_rate,

@@ -56,7 +56,16 @@ describe.skipIf(!existsSync(RUN))('npm run bench (tiny run)', () => {
       expect(r.at_80pct.qps).toBeGreaterThan(0);
       expect(r.at_80pct.p99_ms).toBeGreaterThan(0);
       expect(r.main.phases.at_80.mode).toBe('open');
-      expect(await readFile(join(out, 'latest.md'), 'utf8')).toContain('80 % of saturation');
+      const md = await readFile(join(out, 'latest.md'), 'utf8');
+      expect(md).toContain('80 % of saturation');
+      // The bidder's own latency beside the sender's, for every bidder phase (not the bare ceiling).
+      expect(r.at_80pct.bidder_own_p99_ms).toBe(r.main.phases.at_80.bidder_own_ms.p99);
+      for (const p of [r.main.phases.fixed, r.main.phases.saturation, r.main.phases.at_80]) {
+        expect(p.bidder_own_ms.p50, p.name).toBeGreaterThan(0);
+        expect(p.bidder_own_ms.p99, p.name).toBeGreaterThanOrEqual(p.bidder_own_ms.p50);
+      }
+      expect(r.ceiling.bidder_own_ms).toBeUndefined();
+      expect(md).toContain("the bidder's own p50 / p99 at 80 %");
       expect(r.main.setup.upload.accepted).toBe(2_000);
       expect(existsSync(join(out, 'latest.md'))).toBe(true);
       expect((await readFile(join(out, 'latest.svg'), 'utf8')).startsWith('<svg')).toBe(true);
