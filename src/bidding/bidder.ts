@@ -57,7 +57,7 @@ export function decide(
 
   const index = snap.index;
   const device = deviceFacts(req, index);
-  // Only campaigns whose max bid reaches the lowest imp floor can bid: ranks are in descending max
+  // Only campaigns whose max bid reaches the lowest floor can bid: ranks are in descending max
   // bid, so with many campaigns the scan stops at the last word of those (at 10,000 campaigns about
   // a third of the words on average, in the benchmark's mix); a no-bid then looks past it only to
   // name its reason. The request's rules are resolved once into a plan, evaluated a chunk at a time.
@@ -75,7 +75,8 @@ export function decide(
     let native: NativeRequest | undefined | null = null; // read on the first candidate
     let best: BidDecision | undefined;
     let bestBase = 0;
-    // The imp floor in the base currency: every bid must meet it (a deal's floor can only raise it).
+    // The lowest floor a bid on this imp can face, in the base currency (impFloors): no campaign
+    // whose max bid is under it can bid here; each bid's own floor is checked by biddablePrice.
     const floorBase = floors[k];
     // A chunk of campaigns at a time, in rank order: chunks past the best bid so far are never evaluated.
     scan: for (let from = 0; from < words; from += CHUNK_WORDS) {
@@ -137,14 +138,29 @@ export function decide(
   return noBid(reason);
 }
 
-/** Each imp's floor in the base currency, a hair low (FLOOR_SLACK); 0 without one. Reused array: valid until the next call. */
+/**
+ * Each imp's lowest floor in the base currency, a hair low (FLOOR_SLACK); 0 without one. A bid in
+ * the open market faces the imp's floor; a bid through a deal faces the deal's own floor, or the
+ * imp's when the deal has none (OpenRTB 2.6 implementation guidance 7.11: a deal's floor guidance
+ * takes precedence, even below the imp's). This is the lowest of those a bid on the imp can face
+ * (only the deals' in a private auction): no campaign whose max bid is under it can bid there.
+ * NaN when no floor can be read (a currency without a rate). Reused array: valid until the next call.
+ */
 const floorScratch: number[] = [];
 function impFloors(req: BidRequestView, snap: Snapshot): number[] {
   const out = floorScratch;
+  const cur = snap.currencies;
   out.length = req.imps.length;
   for (let k = 0; k < req.imps.length; k++) {
     const imp = req.imps[k];
-    out[k] = imp.bidFloor > 0 ? snap.currencies.convert(imp.bidFloor, imp.bidFloorCur, snap.currencies.base) * FLOOR_SLACK : 0;
+    const impFloor = imp.bidFloor > 0 ? cur.convert(imp.bidFloor, imp.bidFloorCur, cur.base) : 0;
+    let lowest = imp.privateAuction && imp.deals.length > 0 ? NaN : impFloor;
+    for (let i = 0; i < imp.deals.length; i++) {
+      const d = imp.deals[i];
+      const f = d.bidFloor > 0 ? cur.convert(d.bidFloor, d.bidFloorCur, cur.base) : impFloor;
+      if (!(f >= lowest)) lowest = f; // also replaces a NaN (a floor that cannot be read) with one that can
+    }
+    out[k] = lowest * FLOOR_SLACK;
   }
   return out;
 }

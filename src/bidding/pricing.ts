@@ -36,8 +36,10 @@ const ceil4 = (x: number) => Math.ceil(x * 1e4 - 1e-7) / 1e4;
 const floor4 = (x: number) => Math.floor(x * 1e4 + 1e-7) / 1e4;
 
 /**
- * The price to bid in `currency`, or -1 when the floors (imp floor, and the deal floor when
- * bidding through a deal) cannot be met within max bid, or a currency has no rate.
+ * The price to bid in `currency`, or -1 when the floor cannot be met within max bid, or a currency
+ * has no rate. The floor is the imp's in the open market; through a deal, the deal's own floor when
+ * it has one, else the imp's (OpenRTB 2.6 implementation guidance 7.11: "Buyers bidding with a
+ * specific Deal ID should use the floor guidance provided in the corresponding Deal object").
  */
 export function biddablePrice(
   c: CompiledCampaign,
@@ -47,11 +49,12 @@ export function biddablePrice(
   currency: string,
   currencies: Currencies,
 ): number {
-  let floor = imp.bidFloor > 0 ? currencies.convert(imp.bidFloor, imp.bidFloorCur, currency) : 0;
-  if (deal && deal.bidFloor > 0) {
-    const dealFloor = currencies.convert(deal.bidFloor, deal.bidFloorCur, currency);
-    if (!(dealFloor <= floor)) floor = dealFloor;
-  }
+  const floor =
+    deal !== undefined && deal.bidFloor > 0
+      ? currencies.convert(deal.bidFloor, deal.bidFloorCur, currency)
+      : imp.bidFloor > 0
+        ? currencies.convert(imp.bidFloor, imp.bidFloorCur, currency)
+        : 0;
   const max = floor4(currencies.convert(c.maxBid, c.currency, currency));
   let price = Math.min(round4(currencies.convert(wanted, c.currency, currency)), max);
   if (!(price >= floor)) price = ceil4(floor);

@@ -133,6 +133,29 @@ describe('best campaign per imp', () => {
     expect(ask('FR', 0.5).bids?.[0]?.price).toBe(0.5);
   });
 
+  it("with thousands of campaigns, a deal's floor below the imp's reaches campaigns whose max bid is under the imp floor", () => {
+    // OpenRTB 2.6 implementation guidance 7.11: a bid through a deal uses the deal's floor guidance.
+    const n = FLOOR_CUTOFF_MIN_WORDS * 32 + 100;
+    const m = n - 100; // max bid 1.00; the only US campaign, holding deal D
+    const campaigns = Array.from({ length: n }, (_, i) =>
+      campaign(`c${i}`, {
+        bid: { base: 0.01, max: (n - i) / 100 },
+        targeting: { countries: [i === m ? 'US' : 'FR'] },
+        ...(i === m ? { deals: [{ id: 'D' }], openMarket: true } : {}),
+      }),
+    );
+    const snap = snapshotOf(campaigns);
+    const at = Date.parse('2026-01-12T12:00:00Z');
+    const ask = (pmp?: object) => decideAt(snap, at, { imp: [{ id: '1', banner: { w: 300, h: 250 }, bidfloor: 30, ...(pmp ? { pmp } : {}) }], device: { geo: { country: 'US' } } });
+    const through = (d: ReturnType<typeof ask>) => d.bids?.map((b) => [b.campaign.id, b.price, b.deal?.id]);
+    expect(through(ask({ deals: [{ id: 'D', bidfloor: 0.5 }] }))).toEqual([[`c${m}`, 0.5, 'D']]);
+    expect(through(ask({ private_auction: 1, deals: [{ id: 'D', bidfloor: 0.75 }] }))).toEqual([[`c${m}`, 0.75, 'D']]);
+    expect(ask().noBid).toBe('below_floor'); // the open market faces the imp's 30
+    expect(ask({ deals: [{ id: 'D' }] }).noBid).toBe('below_floor'); // a deal without a floor leaves the imp's
+    expect(ask({ deals: [{ id: 'D', bidfloor: 2 }] }).noBid).toBe('below_floor'); // above the campaign's max
+    expect(ask({ deals: [{ id: 'OTHER', bidfloor: 0.5 }] }).noBid).toBe('below_floor'); // a deal it does not hold
+  });
+
   it('with thousands of campaigns, a match just past the floor cut-off, inside the chunk the scan ended in, is still found', () => {
     // The scan stops at the word holding the last campaign that reaches the floor, in the middle of
     // a chunk; the only matching campaign sits a few words further on in that same chunk.

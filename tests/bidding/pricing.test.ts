@@ -98,6 +98,12 @@ describe('biddablePrice', () => {
     expect(biddablePrice(compiled(1, 5), 1, imp(0.5), deal(3), 'USD', cur)).toBe(3);
     expect(biddablePrice(compiled(1, 5), 1, imp(0.5), deal(6), 'USD', cur)).toBe(-1);
     expect(biddablePrice(compiled(1, 5), 1, imp(0.5), undefined, 'USD', cur)).toBe(1); // the open auction ignores it
+    // It takes the imp floor's place, even below it (OpenRTB 2.6 implementation guidance 7.11)...
+    expect(biddablePrice(compiled(1, 5), 1, imp(4), deal(2), 'USD', cur)).toBe(2);
+    expect(biddablePrice(compiled(1, 3), 1, imp(4), deal(2), 'USD', cur)).toBe(2); // max 3 could not meet the imp's 4
+    // ...and a deal without a floor of its own leaves the imp's.
+    expect(biddablePrice(compiled(1, 5), 1, imp(4), deal(0), 'USD', cur)).toBe(4);
+    expect(biddablePrice(compiled(1, 3), 1, imp(4), deal(0), 'USD', cur)).toBe(-1);
   });
 
   it('never above max bid, never below the floor, always 4 decimals, in any currency (property)', () => {

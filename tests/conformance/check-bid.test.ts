@@ -67,6 +67,7 @@ const BREACHES: [string, Mutate, RegExp][] = [
   ['price of 0', (_, res) => (bid(res, 'v1').price = 0), /price 0 must be a number above 0/],
   ['below a floor in another currency', (_, res) => (bid(res, 'b1').price = 1.0), /below the imp floor 1 EUR/],
   ['below the deal floor', (_, res) => (bid(res, 'd1').price = 6.0), /below deal deal-a's floor 5 GBP/],
+  ['below the imp floor through a deal without a floor of its own', (req) => ((req.imp[3].bidfloor = 7), delete req.imp[3].pmp.deals[0].bidfloor), /below the imp floor 7 USD/],
   ['deal not offered on the imp', (_, res) => (bid(res, 'd1').dealid = 'deal-z'), /dealid "deal-z" is not a deal offered/],
   ['private auction without a deal', (_, res) => delete bid(res, 'd1').dealid, /private auction but the bid has no dealid/],
   ['seat outside the deal wseat', (req) => (req.imp[3].pmp.deals[0].wseat = ['seat-b']), /not in deal deal-a's wseat/],
@@ -95,6 +96,12 @@ const BREACHES: [string, Mutate, RegExp][] = [
 describe('checkBid', () => {
   it('passes a conforming response', () => {
     expect(checkBid(request(), response(), { currencies, version: '2.6' })).toEqual([]);
+  });
+
+  it("holds a deal bid to its deal's floor, even below the imp's (OpenRTB 2.6 implementation guidance 7.11)", () => {
+    const req = request();
+    req.imp[3].bidfloor = 9; // above the deal's 5 GBP (6.33 USD), which the bid meets
+    expect(checkBid(req, response(), { currencies, version: '2.6' })).toEqual([]);
   });
 
   it.each(BREACHES)('reports %s', (_, mutate, expected) => {

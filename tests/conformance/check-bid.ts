@@ -228,16 +228,20 @@ export function checkBid(request: unknown, response: unknown, opts: CheckOptions
       // Price and floors.
       const price = bid.price;
       if (typeof price !== 'number' || !Number.isFinite(price) || !(price > 0)) out.push(`${where}: price ${price} must be a number above 0`);
+      // The imp floor binds a bid in the open market, and one through a deal that has no floor of its
+      // own; a deal's floor takes its place (OpenRTB 2.6 implementation guidance 7.11), checked below.
+      const pmp = isObj(imp.pmp) ? imp.pmp : undefined;
+      const deals = arr(pmp?.deals).filter(isObj);
+      const bidDeal = bid.dealid === undefined ? undefined : deals.find((d) => d.id === bid.dealid);
       const impFloor = typeof imp.bidfloor === 'number' ? imp.bidfloor : 0;
       const impCur = typeof imp.bidfloorcur === 'string' ? imp.bidfloorcur : 'USD';
-      if (impFloor > 0) {
+      const dealHasFloor = bidDeal !== undefined && typeof bidDeal.bidfloor === 'number' && bidDeal.bidfloor > 0;
+      if (impFloor > 0 && !dealHasFloor) {
         const floor = convert(impFloor, impCur, cur, opts.currencies);
         if (!(price >= floor - EPS)) out.push(`${where}: price ${price} ${cur} is below the imp floor ${impFloor} ${impCur} (= ${floor} ${cur})`);
       }
 
       // Deals.
-      const pmp = isObj(imp.pmp) ? imp.pmp : undefined;
-      const deals = arr(pmp?.deals).filter(isObj);
       if (bid.dealid !== undefined) {
         const deal = deals.find((d) => d.id === bid.dealid);
         if (!deal) out.push(`${where}: dealid ${JSON.stringify(bid.dealid)} is not a deal offered on imp ${imp.id}`);
