@@ -48,7 +48,6 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 const obj = (v: unknown): Obj | undefined => (isObj(v) ? v : undefined);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const int = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) ? v : undefined);
-/** An array of integers, or undefined (informational fields only: a malformed one reads as absent). */
 const hasItems = (v: unknown): boolean => Array.isArray(v) && v.length > 0;
 /**
  * Whether a `cattax` (OpenRTB 2.6, AdCOM's category taxonomies) names the one campaigns are written
@@ -56,6 +55,7 @@ const hasItems = (v: unknown): boolean => Array.isArray(v) && v.length > 0;
  * vendor taxonomies, or not a number) cannot be compared with them.
  */
 const taxonomyKnown = (v: unknown): boolean => v === undefined || v === null || v === 1;
+/** An array of integers, or undefined (informational fields only: a malformed one reads as absent). */
 const ints = (v: unknown): readonly number[] | undefined =>
   Array.isArray(v) && v.length <= 64 && v.every((x) => Number.isInteger(x)) ? (v as number[]) : undefined;
 
