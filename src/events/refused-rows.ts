@@ -2,10 +2,10 @@
  * Rows the store refuses as data. An insert that fails because one row cannot be parsed (a
  * value out of its column's range, text where a number goes, a bad escape) would fail the same
  * way on every retry, and the writer inserts in order: one such row would hold up every event
- * behind it until the spool's cap, then cost new ones. So a refused insert is split in halves,
- * recursively, until the refused rows are found; the others are inserted, and the refused ones are
- * written, with the store's error, to a file of their own (`<spool>/refused/`), counted and logged:
- * set aside for an operator, never dropped.
+ * behind it until the spool fills its disk (or its cap, when one is set), then cost new ones. So a
+ * refused insert is split in halves, recursively, until the refused rows are found; the others are
+ * inserted, and the refused ones are written, with the store's error, to a file of their own
+ * (`<spool>/refused/`), counted and logged: set aside for an operator, never dropped.
  *
  * Only errors that name the data are treated so. An unreachable store, a timeout, an unknown table
  * or column (a schema behind the code) is retried as before: those are the store's state, not the
