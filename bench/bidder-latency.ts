@@ -6,23 +6,18 @@
  * sees). Quantiles come from the histogram's buckets, interpolated within a bucket as Prometheus'
  * `histogram_quantile` does, so they are as fine as the buckets (0.1 ms to 250 ms).
  */
+import { metricSamples } from './processes.js';
 
 /** Cumulative count per upper bound (seconds; `Infinity` for +Inf), summed over exchanges. */
 export type DurationBuckets = ReadonlyMap<number, number>;
 
-const SERIES = 'bidder_request_duration_seconds_bucket';
-
 /** The duration histogram in a Prometheus text scrape, summed over its exchanges. */
 export function durationBuckets(metricsText: string): DurationBuckets {
   const out = new Map<number, number>();
-  for (const line of metricsText.split('\n')) {
-    if (!line.startsWith(SERIES)) continue;
-    const m = /^bidder_request_duration_seconds_bucket\{([^}]*)\}\s+([-+0-9.eE]+)/.exec(line);
-    const le = m && /(?:^|,)le="([^"]+)"/.exec(m[1]);
-    if (!m || !le) continue;
-    const bound = le[1] === '+Inf' ? Infinity : Number(le[1]);
-    if (Number.isNaN(bound)) continue;
-    out.set(bound, (out.get(bound) ?? 0) + Number(m[2]));
+  for (const { labels, value } of metricSamples(metricsText, 'bidder_request_duration_seconds_bucket')) {
+    const bound = labels.le === '+Inf' ? Infinity : Number(labels.le);
+    if (labels.le === undefined || Number.isNaN(bound)) continue;
+    out.set(bound, (out.get(bound) ?? 0) + value);
   }
   return out;
 }

@@ -136,16 +136,21 @@ export async function waitReady(child: ChildProcess, port: number, path: string,
   }
 }
 
-/** Sum of a Prometheus counter over the series whose labels include every `match` pair. */
-export function sumCounter(text: string, metric: string, match: Record<string, string> = {}): number {
-  let sum = 0;
+/** The samples of one metric in a Prometheus text scrape: each series' labels and value. */
+export function* metricSamples(text: string, metric: string): Generator<{ labels: Record<string, string>; value: number }> {
   for (const line of text.split('\n')) {
     if (!line.startsWith(metric)) continue;
     const m = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})?\s+([-+0-9.eE]+|NaN|\+Inf)/.exec(line);
     if (!m || m[1] !== metric) continue;
     const labels: Record<string, string> = {};
     for (const pair of (m[3] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[pair[1]] = pair[2];
-    if (Object.entries(match).every(([k, v]) => labels[k] === v)) sum += Number(m[4]);
+    yield { labels, value: Number(m[4]) };
   }
+}
+
+/** Sum of a Prometheus counter over the series whose labels include every `match` pair. */
+export function sumCounter(text: string, metric: string, match: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const { labels, value } of metricSamples(text, metric)) if (Object.entries(match).every(([k, v]) => labels[k] === v)) sum += value;
   return sum;
 }
