@@ -13,7 +13,7 @@
  */
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Row } from './spool.js';
+import { syncDir, type Row } from './spool.js';
 
 /**
  * ClickHouse error codes (18.16 and current) for a value that cannot be read as its column's type:
@@ -86,8 +86,8 @@ export async function isolateRefused(
 
 /**
  * Writes refused rows to `<dir>/<table>-<time>-<n>.ndjson`, one `{"t":table,"error":...,"r":row}`
- * line each (the spool's line with the error added), and fdatasyncs it: once this returns, the
- * rows may leave the spool. Returns the file's path.
+ * line each (the spool's line with the error added), and makes the file and its name durable:
+ * once this returns, the rows may leave the spool. Returns the file's path.
  */
 export async function setAside(dir: string, table: string, refused: readonly RefusedRow[], seq: number): Promise<string> {
   await mkdir(dir, { recursive: true });
@@ -101,5 +101,6 @@ export async function setAside(dir: string, table: string, refused: readonly Ref
   } finally {
     await fh.close();
   }
+  await syncDir(dir);
   return path;
 }

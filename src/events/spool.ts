@@ -290,7 +290,7 @@ export class Spool {
 }
 
 /** Makes a new directory entry durable (a synced file whose name was lost would be lost too). */
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
   try {
     await fh.sync();
