@@ -110,7 +110,7 @@ export class DataDirLock {
     if (this.released) return;
     try {
       const holder = parseHolder(await readFile(this.path, 'utf8'));
-      if (holder.pid !== this.me.pid || holder.host !== this.me.host || holder.startedAt !== this.me.startedAt) {
+      if (!this.holds(holder)) {
         this.log('error', 'the DATA_DIR lock was taken by another process: two bidders share DATA_DIR', { path: this.path, holder });
         return;
       }
@@ -121,14 +121,17 @@ export class DataDirLock {
     }
   }
 
+  private holds(h: Holder): boolean {
+    return h.pid === this.me.pid && h.host === this.me.host && h.startedAt === this.me.startedAt;
+  }
+
   /** Removes the lock file if it is still ours. Synchronous, so it can run on the way out of the process. */
   release(): void {
     if (this.released) return;
     this.released = true;
     clearInterval(this.timer);
     try {
-      const holder = parseHolder(readFileSync(this.path, 'utf8'));
-      if (holder.pid === this.me.pid && holder.host === this.me.host && holder.startedAt === this.me.startedAt) unlinkSync(this.path);
+      if (this.holds(parseHolder(readFileSync(this.path, 'utf8')))) unlinkSync(this.path);
     } catch {
       /* gone or unreadable: nothing of ours to remove */
     }
