@@ -13,6 +13,7 @@ import { parseUserAgent } from '../targeting/user-agent.js';
 import { readNativeRequest, type NativeRequest } from '../openrtb/native.js';
 import { fitCreative } from './creative-fit.js';
 import { biddablePrice, campaignPrice } from './pricing.js';
+import { lowestFloor } from './floors.js';
 import { furthest, type NoBidReason } from './no-bid-reason.js';
 import { audienceAllows } from './audience-rules.js';
 import { NO_AUDIENCE, type Audience } from '../audiences/audience-service.js';
@@ -106,18 +107,29 @@ export function decide(
         const deal = pickDeal(c, imp, ex.seat);
         if (deal === null) continue;
         if (native === null) native = imp.native ? readNativeRequest(imp.native.request) : undefined;
-        const creative = fitCreative(c, imp, native);
+        let creative = fitCreative(c, imp, native);
         if (!creative) {
           reason = furthest(reason, 'no_creative_fit');
           continue;
+        }
+        let wanted = campaignPrice(c, req, device, audience, deal ? c.deals!.get(deal.id)! : 1);
+        if (c.shading !== undefined && money !== undefined) wanted *= money.shading(c); // ≤ 1: still within max bid
+        let price = biddablePrice(c, wanted, imp, deal, creative, currency, snap.currencies);
+        if (price < 0 && durationPriced(creative, imp, deal)) {
+          // Its floor depends on the creative's duration (2.6 mincpmpersec, durfloors): another of the
+          // campaign's creatives the imp accepts may face a floor within max bid.
+          const w = wanted;
+          const d = deal;
+          const other = fitCreative(c, imp, native, (cr) => biddablePrice(c, w, imp, d, cr, currency, snap.currencies) >= 0);
+          if (other !== undefined) {
+            creative = other;
+            price = biddablePrice(c, wanted, imp, deal, creative, currency, snap.currencies);
+          }
         }
         if (c.frequency !== undefined && !capsAllow(c, creative.id, caps)) {
           reason = furthest(reason, 'frequency_capped');
           continue;
         }
-        let wanted = campaignPrice(c, req, device, audience, deal ? c.deals!.get(deal.id)! : 1);
-        if (c.shading !== undefined && money !== undefined) wanted *= money.shading(c); // ≤ 1: still within max bid
-        const price = biddablePrice(c, wanted, imp, deal, currency, snap.currencies);
         if (price < 0) {
           reason = furthest(reason, 'below_floor');
           continue;
@@ -139,30 +151,24 @@ export function decide(
 }
 
 /**
- * Each imp's lowest floor in the base currency, a hair low (FLOOR_SLACK); 0 without one. A bid in
- * the open market faces the imp's floor; a bid through a deal faces the deal's own floor, or the
- * imp's when the deal has none (OpenRTB 2.6 implementation guidance 7.11: a deal's floor guidance
- * takes precedence, even below the imp's). This is the lowest of those a bid on the imp can face
- * (only the deals' in a private auction): no campaign whose max bid is under it can bid there.
- * NaN when no floor can be read (a currency without a rate). Reused array: valid until the next call.
+ * Each imp's lowest floor in the base currency (floors.ts: over the open market, its deals and the
+ * creative durations it accepts), a hair low (FLOOR_SLACK); 0 without one. No campaign whose max bid
+ * is under it can bid on the imp. NaN when no floor can be read (a currency without a rate).
+ * Reused array: valid until the next call.
  */
 const floorScratch: number[] = [];
 function impFloors(req: BidRequestView, snap: Snapshot): number[] {
   const out = floorScratch;
-  const cur = snap.currencies;
   out.length = req.imps.length;
-  for (let k = 0; k < req.imps.length; k++) {
-    const imp = req.imps[k];
-    const impFloor = imp.bidFloor > 0 ? cur.convert(imp.bidFloor, imp.bidFloorCur, cur.base) : 0;
-    let lowest = imp.privateAuction && imp.deals.length > 0 ? NaN : impFloor;
-    for (let i = 0; i < imp.deals.length; i++) {
-      const d = imp.deals[i];
-      const f = d.bidFloor > 0 ? cur.convert(d.bidFloor, d.bidFloorCur, cur.base) : impFloor;
-      if (!(f >= lowest)) lowest = f; // also replaces a NaN (a floor that cannot be read) with one that can
-    }
-    out[k] = lowest * FLOOR_SLACK;
-  }
+  for (let k = 0; k < req.imps.length; k++) out[k] = lowestFloor(req.imps[k], snap.currencies.base, snap.currencies) * FLOOR_SLACK;
   return out;
+}
+
+/** Whether the floor `creative` faces on `imp` can depend on which creative it is (2.6 duration floors). */
+function durationPriced(creative: CompiledCreative, imp: ImpView, deal: DealView | undefined): boolean {
+  if (creative.type === 'video') return imp.video!.durationFloors !== undefined || deal?.durationFloors !== undefined;
+  if (creative.type === 'audio') return imp.audio!.durationFloors !== undefined || deal?.durationFloors !== undefined;
+  return false;
 }
 
 function minOf(xs: readonly number[]): number {

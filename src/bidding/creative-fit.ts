@@ -39,26 +39,31 @@ function avFits(cr: CompiledCreative, spec: VideoView | AudioView): boolean {
 }
 
 /**
- * The first creative of `c` that the imp accepts, or undefined.
+ * The first creative of `c` that the imp accepts (and `accept`, when given, approves), or undefined.
  * `native` is the imp's parsed Native request (undefined when absent or malformed).
  */
-export function fitCreative(c: CompiledCampaign, imp: ImpView, native: NativeRequest | undefined): CompiledCreative | undefined {
+export function fitCreative(
+  c: CompiledCampaign,
+  imp: ImpView,
+  native: NativeRequest | undefined,
+  accept?: (cr: CompiledCreative) => boolean,
+): CompiledCreative | undefined {
   const banner = imp.banner;
   if (banner && c.banners.length) {
     if (banner.sizes.length === 0) {
-      for (const cr of c.banners) if (withinLimits(cr, banner.limits) && basicFit(cr, imp, banner.battr)) return cr;
+      for (const cr of c.banners) if (withinLimits(cr, banner.limits) && basicFit(cr, imp, banner.battr) && (!accept || accept(cr))) return cr;
     } else {
       for (let s = 0; s < banner.sizes.length; s++) {
         const list = c.bannersBySize.get(banner.sizes[s]);
-        if (list) for (const cr of list) if (basicFit(cr, imp, banner.battr)) return cr;
+        if (list) for (const cr of list) if (basicFit(cr, imp, banner.battr) && (!accept || accept(cr))) return cr;
       }
     }
   }
   const video = imp.video;
-  if (video) for (const cr of c.videos) if (basicFit(cr, imp, video.battr) && avFits(cr, video)) return cr;
+  if (video) for (const cr of c.videos) if (basicFit(cr, imp, video.battr) && avFits(cr, video) && (!accept || accept(cr))) return cr;
   const audio = imp.audio;
-  if (audio) for (const cr of c.audios) if (basicFit(cr, imp, audio.battr) && avFits(cr, audio)) return cr;
+  if (audio) for (const cr of c.audios) if (basicFit(cr, imp, audio.battr) && avFits(cr, audio) && (!accept || accept(cr))) return cr;
   if (imp.native && native)
-    for (const cr of c.natives) if (basicFit(cr, imp, imp.native.battr) && nativeFits(native, cr.native!)) return cr;
+    for (const cr of c.natives) if (basicFit(cr, imp, imp.native.battr) && nativeFits(native, cr.native!) && (!accept || accept(cr))) return cr;
   return undefined;
 }

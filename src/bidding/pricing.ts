@@ -4,11 +4,12 @@
  * raised to the floor; when even max bid cannot meet the floor, there is no bid.
  */
 import type { BidRequestView, DealView, ImpView } from '../openrtb/request-view.js';
-import type { CompiledCampaign } from '../targeting/compiled-campaign.js';
+import type { CompiledCampaign, CompiledCreative } from '../targeting/compiled-campaign.js';
 import type { DeviceFacts } from '../targeting/targeting-index.js';
 import type { Currencies } from './currency.js';
 import type { Audience } from '../audiences/audience-service.js';
 import { segmentMultiplier } from './audience-rules.js';
+import { floorFor } from './floors.js';
 
 /** The campaign's wanted CPM for this request, in the campaign's currency, capped at max bid. */
 export function campaignPrice(
@@ -36,25 +37,20 @@ const ceil4 = (x: number) => Math.ceil(x * 1e4 - 1e-7) / 1e4;
 const floor4 = (x: number) => Math.floor(x * 1e4 + 1e-7) / 1e4;
 
 /**
- * The price to bid in `currency`, or -1 when the floor cannot be met within max bid, or a currency
- * has no rate. The floor is the imp's in the open market; through a deal, the deal's own floor when
- * it has one, else the imp's (OpenRTB 2.6 implementation guidance 7.11: "Buyers bidding with a
- * specific Deal ID should use the floor guidance provided in the corresponding Deal object").
+ * The price to bid in `currency` for `creative`, or -1 when the floor it faces (floors.ts: the
+ * deal's guidance, else the Video or Audio object's for its duration, else the imp's) cannot be met
+ * within max bid, or a currency has no rate.
  */
 export function biddablePrice(
   c: CompiledCampaign,
   wanted: number,
   imp: ImpView,
   deal: DealView | undefined,
+  creative: CompiledCreative,
   currency: string,
   currencies: Currencies,
 ): number {
-  const floor =
-    deal !== undefined && deal.bidFloor > 0
-      ? currencies.convert(deal.bidFloor, deal.bidFloorCur, currency)
-      : imp.bidFloor > 0
-        ? currencies.convert(imp.bidFloor, imp.bidFloorCur, currency)
-        : 0;
+  const floor = floorFor(imp, deal, creative, currency, currencies);
   const max = floor4(currencies.convert(c.maxBid, c.currency, currency));
   let price = Math.min(round4(currencies.convert(wanted, c.currency, currency)), max);
   if (!(price >= floor)) price = ceil4(floor);

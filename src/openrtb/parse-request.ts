@@ -14,6 +14,8 @@ import {
   type BidRequestView,
   type Channel,
   type DealView,
+  type DurationFloorRange,
+  type DurationFloors,
   type ImpView,
   type NativeView,
   type SizeLimits,
@@ -287,6 +289,7 @@ function buildVideo(v: unknown, path: string): VideoView | undefined {
     battr: strictInts(o.battr, sub(path, '.battr')),
     w: strictDim(o.w, sub(path, '.w')),
     h: strictDim(o.h, sub(path, '.h')),
+    durationFloors: durationFloors(o, path),
   };
 }
 
@@ -300,8 +303,35 @@ function buildAudio(v: unknown, path: string): AudioView | undefined {
     requiredDurations: o.rqddurs === undefined ? undefined : strictInts(o.rqddurs, sub(path, '.rqddurs')),
     protocols: mergeProtocols(o, path),
     battr: strictInts(o.battr, sub(path, '.battr')),
+    durationFloors: durationFloors(o, path),
   };
 }
+
+/**
+ * 2.6 `mincpmpersec` and `durfloors` (Video, Audio, Deal). They set floors, so a malformed one
+ * refuses the request, as a malformed `bidfloor` does.
+ */
+function durationFloors(o: Obj, path: string): DurationFloors | undefined {
+  const perSecond = strictNumber(o.mincpmpersec, sub(path, '.mincpmpersec'), 0);
+  const raw = o.durfloors;
+  if (perSecond === 0 && (raw === undefined || raw === null)) return undefined;
+  if (raw === undefined || raw === null) return { perSecond, ranges: NO_RANGES };
+  if (!Array.isArray(raw)) throw new Refusal('bad_field', `${path}.durfloors must be an array`);
+  const ranges: DurationFloorRange[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const at = item(path, '.durfloors', i);
+    const r = present(raw[i], at);
+    if (!r) throw new Refusal('bad_field', `${at} must be an object`);
+    ranges.push({
+      min: strictDim(r.mindur, sub(at, '.mindur')) ?? 0,
+      max: strictDim(r.maxdur, sub(at, '.maxdur')) ?? Infinity,
+      floor: strictNumber(r.bidfloor, sub(at, '.bidfloor'), 0),
+    });
+  }
+  return perSecond === 0 && ranges.length === 0 ? undefined : { perSecond, ranges };
+}
+
+const NO_RANGES: readonly DurationFloorRange[] = [];
 
 /** `protocols` (2.3+) and the single deprecated `protocol`. */
 function mergeProtocols(o: Obj, path: string): readonly number[] {
@@ -332,6 +362,7 @@ function buildDeals(v: unknown, path: string): readonly DealView[] {
       id,
       bidFloor: strictNumber(d!.bidfloor, sub(item(path, '', i), '.bidfloor'), 0),
       bidFloorCur: cur,
+      durationFloors: durationFloors(d!, item(path, '', i)),
       wseat: d!.wseat === undefined ? undefined : strictStrings(d!.wseat, sub(item(path, '', i), '.wseat')),
       wadomain: d!.wadomain === undefined ? undefined : strictStrings(d!.wadomain, sub(item(path, '', i), '.wadomain')),
     });

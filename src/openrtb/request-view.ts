@@ -21,6 +21,26 @@ export interface SizeLimits {
   readonly hmax: number;
 }
 
+/**
+ * OpenRTB 2.6 floor guidance by creative duration (`mincpmpersec`, `durfloors`; Video, Audio and
+ * Deal), CPM in the floor currency of the object that carries it (the imp's `bidfloorcur` for
+ * Video and Audio, the deal's for a Deal). A seller should send one form; both are kept.
+ */
+export interface DurationFloors {
+  /** `mincpmpersec`: the floor is this times the creative's duration in seconds; 0 when absent. */
+  readonly perSecond: number;
+  /** `durfloors`, each range inclusive at both ends; empty when absent. */
+  readonly ranges: readonly DurationFloorRange[];
+}
+
+export interface DurationFloorRange {
+  /** `mindur` (0 when absent: unbounded below). */
+  readonly min: number;
+  /** `maxdur` (Infinity when absent: unbounded above). */
+  readonly max: number;
+  readonly floor: number;
+}
+
 export interface VideoView {
   readonly mimes: readonly string[];
   readonly minDuration: number;
@@ -31,6 +51,8 @@ export interface VideoView {
   readonly battr: readonly number[];
   readonly w: number | undefined;
   readonly h: number | undefined;
+  /** 2.6 duration floors, in the imp's `bidfloorcur`; undefined when the seller sent none. */
+  readonly durationFloors: DurationFloors | undefined;
 }
 
 export interface AudioView {
@@ -40,6 +62,8 @@ export interface AudioView {
   readonly requiredDurations: readonly number[] | undefined;
   readonly protocols: readonly number[];
   readonly battr: readonly number[];
+  /** 2.6 duration floors, in the imp's `bidfloorcur`; undefined when the seller sent none. */
+  readonly durationFloors: DurationFloors | undefined;
 }
 
 export interface NativeView {
@@ -52,6 +76,8 @@ export interface DealView {
   readonly id: string;
   readonly bidFloor: number;
   readonly bidFloorCur: string;
+  /** 2.6 duration floors for video and audio bids through the deal, in the deal's `bidfloorcur`; undefined when none. */
+  readonly durationFloors: DurationFloors | undefined;
   readonly wseat: readonly string[] | undefined;
   readonly wadomain: readonly string[] | undefined;
 }

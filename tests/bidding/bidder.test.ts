@@ -156,6 +156,27 @@ describe('best campaign per imp', () => {
     expect(ask({ deals: [{ id: 'OTHER', bidfloor: 0.5 }] }).noBid).toBe('below_floor'); // a deal it does not hold
   });
 
+  it("with thousands of campaigns, a video's duration floors below the imp's reach campaigns whose max bid is under the imp floor", () => {
+    // OpenRTB 2.6 implementation guidance 7.11.2: a video bid faces the Video object's floor guidance.
+    const n = FLOOR_CUTOFF_MIN_WORDS * 32 + 100;
+    const m = n - 100; // max bid 1.00; the only US campaign, with a 15 s and a 30 s spot
+    const spot = (d: number) => ({ id: `v${d}`, type: 'video' as const, vast: '<VAST version="4.0"/>', duration: d, mimes: ['video/mp4'], protocols: [3] });
+    const campaigns = Array.from({ length: n }, (_, i) =>
+      campaign(`c${i}`, { bid: { base: 0.01, max: (n - i) / 100 }, targeting: { countries: [i === m ? 'US' : 'FR'] }, ...(i === m ? { creatives: [spot(30), spot(15)] } : {}) }),
+    );
+    const snap = snapshotOf(campaigns);
+    const at = Date.parse('2026-01-12T12:00:00Z');
+    const ask = (video: object) => decideAt(snap, at, { imp: [{ id: '1', video: { mimes: ['video/mp4'], ...video }, bidfloor: 30 }], device: { geo: { country: 'US' } } });
+    const bid = (d: ReturnType<typeof ask>) => d.bids?.map((b) => [b.campaign.id, b.creative.id, b.price]);
+    expect(bid(ask({ mincpmpersec: 0.02 }))).toEqual([[`c${m}`, 'v30', 0.6]]);
+    expect(bid(ask({ mincpmpersec: 0.05 }))).toEqual([[`c${m}`, 'v15', 0.75]]); // 30 s would be 1.50, over max 1.00
+    expect(bid(ask({ durfloors: [{ maxdur: 20, bidfloor: 0.4 }, { mindur: 21, bidfloor: 3 }] }))).toEqual([[`c${m}`, 'v15', 0.4]]);
+    expect(bid(ask({ durfloors: [{ mindur: 10, maxdur: 40, bidfloor: 0.9 }], minduration: 5 }))).toEqual([[`c${m}`, 'v30', 0.9]]);
+    expect(ask({ mincpmpersec: 0.1 }).noBid).toBe('below_floor'); // 1.50 and 3.00: both over max
+    expect(ask({}).noBid).toBe('below_floor'); // the imp's 30
+    expect(ask({ durfloors: [{ mindur: 40, bidfloor: 0.1 }] }).noBid).toBe('below_floor'); // no range holds 15 or 30 s: the imp's 30
+  });
+
   it('with thousands of campaigns, a match just past the floor cut-off, inside the chunk the scan ended in, is still found', () => {
     // The scan stops at the word holding the last campaign that reaches the floor, in the middle of
     // a chunk; the only matching campaign sits a few words further on in that same chunk.

@@ -17,6 +17,9 @@ const compiled = (base: number, max: number, currency = 'USD', currencies = usdE
 const imp = (bidfloor?: number, bidfloorcur?: string): ImpView =>
   view({ imp: [{ id: '1', banner: { w: 300, h: 250 }, bidfloor, bidfloorcur }] }).imps[0];
 
+/** A banner creative: its floor is the deal's or the imp's (no duration guidance applies). */
+const BANNER = compiled(1, 2).banners[0];
+
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
 const floor4 = (x: number) => Math.floor(x * 1e4 + 1e-7) / 1e4;
 const onGrid = (x: number) => Math.abs(x * 1e4 - Math.round(x * 1e4)) < 1e-6;
@@ -62,48 +65,48 @@ describe('biddablePrice', () => {
   const cur = usdEur();
 
   it('bids the wanted price rounded to 4 decimals when above the floor', () => {
-    expect(biddablePrice(compiled(1, 2), 1.23456, imp(0.5), undefined, 'USD', cur)).toBe(1.2346);
-    expect(biddablePrice(compiled(1, 2), 1.23454, imp(), undefined, 'USD', cur)).toBe(1.2345);
+    expect(biddablePrice(compiled(1, 2), 1.23456, imp(0.5), undefined, BANNER, 'USD', cur)).toBe(1.2346);
+    expect(biddablePrice(compiled(1, 2), 1.23454, imp(), undefined, BANNER, 'USD', cur)).toBe(1.2345);
   });
 
   it('rounding never takes the price above max bid', () => {
-    expect(biddablePrice(compiled(1, 1.23459), 1.23459, imp(), undefined, 'USD', cur)).toBe(1.2345);
+    expect(biddablePrice(compiled(1, 1.23459), 1.23459, imp(), undefined, BANNER, 'USD', cur)).toBe(1.2345);
   });
 
   it('a floor between price and max raises the price to the floor, rounded up', () => {
-    expect(biddablePrice(compiled(1, 2), 1, imp(1.5), undefined, 'USD', cur)).toBe(1.5);
-    expect(biddablePrice(compiled(1, 2), 1, imp(1.23451), undefined, 'USD', cur)).toBe(1.2346);
+    expect(biddablePrice(compiled(1, 2), 1, imp(1.5), undefined, BANNER, 'USD', cur)).toBe(1.5);
+    expect(biddablePrice(compiled(1, 2), 1, imp(1.23451), undefined, BANNER, 'USD', cur)).toBe(1.2346);
   });
 
   it('a floor above max bid, or one that cannot be met in 4 decimals within max, is a no-bid (-1)', () => {
-    expect(biddablePrice(compiled(1, 2), 1, imp(2.0001), undefined, 'USD', cur)).toBe(-1);
-    expect(biddablePrice(compiled(1, 1.00005), 1, imp(1.00001), undefined, 'USD', cur)).toBe(-1); // 1.0001 > max
+    expect(biddablePrice(compiled(1, 2), 1, imp(2.0001), undefined, BANNER, 'USD', cur)).toBe(-1);
+    expect(biddablePrice(compiled(1, 1.00005), 1, imp(1.00001), undefined, BANNER, 'USD', cur)).toBe(-1); // 1.0001 > max
   });
 
   it('a floor equal to max bid after a conversion with float noise still bids max (0.56 EUR = 0.7000000000000001 USD)', () => {
-    expect(biddablePrice(compiled(0.5, 0.7), 0.5, imp(0.56, 'EUR'), undefined, 'USD', cur)).toBe(0.7);
+    expect(biddablePrice(compiled(0.5, 0.7), 0.5, imp(0.56, 'EUR'), undefined, BANNER, 'USD', cur)).toBe(0.7);
   });
 
   it('converts the campaign\'s currency, the floor\'s and the response\'s', () => {
     // campaign in EUR (1.00 EUR = 1.25 USD), floor in USD, answer in USD
-    expect(biddablePrice(compiled(1, 2, 'EUR'), 1, imp(1), undefined, 'USD', cur)).toBe(1.25);
+    expect(biddablePrice(compiled(1, 2, 'EUR'), 1, imp(1), undefined, BANNER, 'USD', cur)).toBe(1.25);
     // same campaign answering in EUR: the USD floor 1.50 is 1.20 EUR
-    expect(biddablePrice(compiled(1, 2, 'EUR'), 1, imp(1.5), undefined, 'EUR', cur)).toBe(1.2);
+    expect(biddablePrice(compiled(1, 2, 'EUR'), 1, imp(1.5), undefined, BANNER, 'EUR', cur)).toBe(1.2);
     // a floor in a currency without a rate cannot be checked: no bid
-    expect(biddablePrice(compiled(1, 2), 1, imp(0.01, 'CHF'), undefined, 'USD', cur)).toBe(-1);
+    expect(biddablePrice(compiled(1, 2), 1, imp(0.01, 'CHF'), undefined, BANNER, 'USD', cur)).toBe(-1);
   });
 
   it('the deal floor applies when bidding through the deal', () => {
     const deal = (bidfloor: number) => view({ imp: [{ id: '1', banner: { w: 300, h: 250 }, pmp: { deals: [{ id: 'D', bidfloor }] } }] }).imps[0].deals[0];
-    expect(biddablePrice(compiled(1, 5), 1, imp(0.5), deal(3), 'USD', cur)).toBe(3);
-    expect(biddablePrice(compiled(1, 5), 1, imp(0.5), deal(6), 'USD', cur)).toBe(-1);
-    expect(biddablePrice(compiled(1, 5), 1, imp(0.5), undefined, 'USD', cur)).toBe(1); // the open auction ignores it
+    expect(biddablePrice(compiled(1, 5), 1, imp(0.5), deal(3), BANNER, 'USD', cur)).toBe(3);
+    expect(biddablePrice(compiled(1, 5), 1, imp(0.5), deal(6), BANNER, 'USD', cur)).toBe(-1);
+    expect(biddablePrice(compiled(1, 5), 1, imp(0.5), undefined, BANNER, 'USD', cur)).toBe(1); // the open auction ignores it
     // It takes the imp floor's place, even below it (OpenRTB 2.6 implementation guidance 7.11)...
-    expect(biddablePrice(compiled(1, 5), 1, imp(4), deal(2), 'USD', cur)).toBe(2);
-    expect(biddablePrice(compiled(1, 3), 1, imp(4), deal(2), 'USD', cur)).toBe(2); // max 3 could not meet the imp's 4
+    expect(biddablePrice(compiled(1, 5), 1, imp(4), deal(2), BANNER, 'USD', cur)).toBe(2);
+    expect(biddablePrice(compiled(1, 3), 1, imp(4), deal(2), BANNER, 'USD', cur)).toBe(2); // max 3 could not meet the imp's 4
     // ...and a deal without a floor of its own leaves the imp's.
-    expect(biddablePrice(compiled(1, 5), 1, imp(4), deal(0), 'USD', cur)).toBe(4);
-    expect(biddablePrice(compiled(1, 3), 1, imp(4), deal(0), 'USD', cur)).toBe(-1);
+    expect(biddablePrice(compiled(1, 5), 1, imp(4), deal(0), BANNER, 'USD', cur)).toBe(4);
+    expect(biddablePrice(compiled(1, 3), 1, imp(4), deal(0), BANNER, 'USD', cur)).toBe(-1);
   });
 
   it('never above max bid, never below the floor, always 4 decimals, in any currency (property)', () => {
@@ -123,7 +126,7 @@ describe('biddablePrice', () => {
           const max = base + extra;
           const c = compiled(base, max, cCur, currencies);
           const wanted = base + share * extra;
-          const p = biddablePrice(c, wanted, imp(floor, fCur), undefined, rCur, currencies);
+          const p = biddablePrice(c, wanted, imp(floor, fCur), undefined, BANNER, rCur, currencies);
           const maxR = currencies.convert(max, cCur, rCur);
           const floorR = currencies.convert(floor, fCur, rCur);
           const wantedR = round4(currencies.convert(wanted, cCur, rCur));

@@ -68,6 +68,10 @@ const BREACHES: [string, Mutate, RegExp][] = [
   ['below a floor in another currency', (_, res) => (bid(res, 'b1').price = 1.0), /below the imp floor 1 EUR/],
   ['below the deal floor', (_, res) => (bid(res, 'd1').price = 6.0), /below deal deal-a's floor 5 GBP/],
   ['below the imp floor through a deal without a floor of its own', (req) => ((req.imp[3].bidfloor = 7), delete req.imp[3].pmp.deals[0].bidfloor), /below the imp floor 7 USD/],
+  ['below the video mincpmpersec for its duration', (req) => (req.imp[1].video.mincpmpersec = 0.2), /below the video duration floor 3 USD/],
+  ['below the durfloors range holding its duration', (req) => (req.imp[1].video.durfloors = [{ maxdur: 10, bidfloor: 1 }, { mindur: 11, maxdur: 20, bidfloor: 2.5 }]), /below the video duration floor 2.5 USD/],
+  ['below a video floor the 2.5 answer (no dur) is bound by at the shortest duration', (req, res) => ((req.imp[1].video.mincpmpersec = 0.5), delete bid(res, 'v1').dur), /below the video duration floor 2.5 USD/],
+  ["below a deal's durfloors", (req, res) => ((bid(res, 'd1').mtype = 2), (bid(res, 'd1').dur = 15), (bid(res, 'd1').adm = vast(15)), (req.imp[3].video = { mimes: ['video/mp4'] }), delete req.imp[3].pmp.deals[0].bidfloor, (req.imp[3].pmp.deals[0].durfloors = [{ bidfloor: 7 }])), /below deal deal-a's floor 7 GBP/],
   ['deal not offered on the imp', (_, res) => (bid(res, 'd1').dealid = 'deal-z'), /dealid "deal-z" is not a deal offered/],
   ['private auction without a deal', (_, res) => delete bid(res, 'd1').dealid, /private auction but the bid has no dealid/],
   ['seat outside the deal wseat', (req) => (req.imp[3].pmp.deals[0].wseat = ['seat-b']), /not in deal deal-a's wseat/],
@@ -102,6 +106,15 @@ describe('checkBid', () => {
     const req = request();
     req.imp[3].bidfloor = 9; // above the deal's 5 GBP (6.33 USD), which the bid meets
     expect(checkBid(req, response(), { currencies, version: '2.6' })).toEqual([]);
+  });
+
+  it("holds a video bid to the Video object's duration floor, even below the imp's, and a banner bid to the imp's", () => {
+    const req = request();
+    req.imp[1].bidfloor = 5; // above the bid's 2.00
+    req.imp[1].video.durfloors = [{ mindur: 10, maxdur: 20, bidfloor: 1.5 }]; // holds the 15 s bid: it binds instead
+    expect(checkBid(req, response(), { currencies, version: '2.6' })).toEqual([]);
+    req.imp[1].video.durfloors = [{ mindur: 20, bidfloor: 1.5 }]; // no range holds 15 s: the imp's 5 binds
+    expect(checkBid(req, response(), { currencies, version: '2.6' }).join()).toMatch(/below the imp floor 5 USD/);
   });
 
   it.each(BREACHES)('reports %s', (_, mutate, expected) => {

@@ -178,6 +178,44 @@ function checkNativeMarkup(adm: string, imp: Obj, out: string[], where: string):
   }
 }
 
+/**
+ * A duration-based floor (2.6 `mincpmpersec`, `durfloors`) for a creative of `dur` seconds; the
+ * highest where several apply. Without a duration (a 2.5 answer has no `dur`), the lowest the
+ * guidance can set for the shortest duration the imp accepts. undefined: no guidance for it.
+ */
+function durationFloorOf(o: Obj, dur: unknown, shortest: number): number | undefined {
+  const rate = typeof o.mincpmpersec === 'number' && o.mincpmpersec > 0 ? o.mincpmpersec : undefined;
+  const ranges = arr(o.durfloors).filter(isObj);
+  if (rate === undefined && ranges.length === 0) return undefined;
+  const floorOf = (r: Obj) => (typeof r.bidfloor === 'number' ? r.bidfloor : 0);
+  if (typeof dur !== 'number') return Math.min(rate === undefined ? Infinity : rate * shortest, ...ranges.map(floorOf));
+  let best: number | undefined = rate === undefined ? undefined : rate * dur;
+  for (const r of ranges) {
+    const lo = typeof r.mindur === 'number' ? r.mindur : 0;
+    const hi = typeof r.maxdur === 'number' ? r.maxdur : Infinity;
+    if (dur >= lo && dur <= hi && (best === undefined || floorOf(r) > best)) best = floorOf(r);
+  }
+  return best;
+}
+
+function bindingFloor(imp: Obj, deal: Obj | undefined, media: Media | undefined, dur: unknown): { floor: number; cur: string; what: string } {
+  const av = media === 'video' || media === 'audio';
+  const spec = av && isObj(imp[media]) ? imp[media] : undefined;
+  const shortest = spec ? Math.min(...(nums(spec.rqddurs).length ? nums(spec.rqddurs) : [typeof spec.minduration === 'number' ? spec.minduration : 0])) : 0;
+  if (deal) {
+    const cur = typeof deal.bidfloorcur === 'string' ? deal.bidfloorcur : 'USD';
+    const plain = typeof deal.bidfloor === 'number' && deal.bidfloor > 0 ? deal.bidfloor : undefined;
+    const byDuration = av ? durationFloorOf(deal, dur, shortest) : undefined;
+    if (plain !== undefined || byDuration !== undefined) return { floor: Math.max(plain ?? 0, byDuration ?? 0), cur, what: `deal ${deal.id}'s floor` };
+  }
+  const impCur = typeof imp.bidfloorcur === 'string' ? imp.bidfloorcur : 'USD';
+  if (spec) {
+    const byDuration = durationFloorOf(spec, dur, shortest);
+    if (byDuration !== undefined) return { floor: byDuration, cur: impCur, what: `the ${media} duration floor` };
+  }
+  return { floor: typeof imp.bidfloor === 'number' ? imp.bidfloor : 0, cur: impCur, what: 'the imp floor' };
+}
+
 /** Every rule the response breaks; empty when it is a conforming bid for this request. */
 export function checkBid(request: unknown, response: unknown, opts: CheckOptions): string[] {
   const out: string[] = [];
@@ -228,17 +266,16 @@ export function checkBid(request: unknown, response: unknown, opts: CheckOptions
       // Price and floors.
       const price = bid.price;
       if (typeof price !== 'number' || !Number.isFinite(price) || !(price > 0)) out.push(`${where}: price ${price} must be a number above 0`);
-      // The imp floor binds a bid in the open market, and one through a deal that has no floor of its
-      // own; a deal's floor takes its place (OpenRTB 2.6 implementation guidance 7.11), checked below.
+      // The floor that binds (OpenRTB 2.6 implementation guidance 7.11.2): a bid through a deal faces the
+      // deal's floor guidance (bidfloor, mincpmpersec or durfloors); without any there, or in the open
+      // market, a video or audio bid faces the Video/Audio object's guidance; failing both, the imp floor.
       const pmp = isObj(imp.pmp) ? imp.pmp : undefined;
       const deals = arr(pmp?.deals).filter(isObj);
       const bidDeal = bid.dealid === undefined ? undefined : deals.find((d) => d.id === bid.dealid);
-      const impFloor = typeof imp.bidfloor === 'number' ? imp.bidfloor : 0;
-      const impCur = typeof imp.bidfloorcur === 'string' ? imp.bidfloorcur : 'USD';
-      const dealHasFloor = bidDeal !== undefined && typeof bidDeal.bidfloor === 'number' && bidDeal.bidfloor > 0;
-      if (impFloor > 0 && !dealHasFloor) {
-        const floor = convert(impFloor, impCur, cur, opts.currencies);
-        if (!(price >= floor - EPS)) out.push(`${where}: price ${price} ${cur} is below the imp floor ${impFloor} ${impCur} (= ${floor} ${cur})`);
+      const bound = bindingFloor(imp, bidDeal, mediaOf(bid, imp), bid.dur);
+      if (bound.floor > 0 && typeof price === 'number') {
+        const floor = convert(bound.floor, bound.cur, cur, opts.currencies);
+        if (!(price >= floor - EPS)) out.push(`${where}: price ${price} ${cur} is below ${bound.what} ${bound.floor} ${bound.cur} (= ${floor} ${cur})`);
       }
 
       // Deals.
@@ -246,12 +283,6 @@ export function checkBid(request: unknown, response: unknown, opts: CheckOptions
         const deal = deals.find((d) => d.id === bid.dealid);
         if (!deal) out.push(`${where}: dealid ${JSON.stringify(bid.dealid)} is not a deal offered on imp ${imp.id}`);
         else {
-          const dealFloor = typeof deal.bidfloor === 'number' ? deal.bidfloor : 0;
-          const dealCur = typeof deal.bidfloorcur === 'string' ? deal.bidfloorcur : 'USD';
-          if (dealFloor > 0) {
-            const floor = convert(dealFloor, dealCur, cur, opts.currencies);
-            if (!(price >= floor - EPS)) out.push(`${where}: price ${price} ${cur} is below deal ${deal.id}'s floor ${dealFloor} ${dealCur} (= ${floor} ${cur})`);
-          }
           const dws = strs(deal.wseat);
           if (dws.length && (seat === undefined || !dws.includes(seat))) out.push(`${where}: seat ${seat} is not in deal ${deal.id}'s wseat ${dws.join(',')}`);
           const wad = strs(deal.wadomain).map(bareDomain);
