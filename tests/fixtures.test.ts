@@ -15,7 +15,8 @@
  *
  * Bids are matched per impid: every bid must be listed and none may be extra. `dealid` is always
  * compared (absent in the fixture = must be absent in the bid); a listed field set to null must be
- * absent in the bid. exemplary/ holds realistic requests that double as documentation and benchmark
+ * absent in the bid. Every 200 answer must also pass the independent conformance checker
+ * (tests/conformance/check-bid.ts). exemplary/ holds realistic requests that double as documentation and benchmark
  * input, supplemental/ edge cases (each positive with its negative twin), invalid/ requests refused with 400.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -30,6 +31,7 @@ import { listenExclusive, type Listening } from '../src/http/listen.js';
 import { NoticeSigner, parseSigningKeys } from '../src/events/notice-signer.js';
 import type { ConfigBundle } from '../src/campaigns/schema.js';
 import { NO_BID_REASONS } from '../src/bidding/no-bid-reason.js';
+import { checkBid } from './conformance/check-bid.js';
 
 const ROOT = new URL('./fixtures/openrtb/', import.meta.url);
 const KINDS = ['exemplary', 'supplemental', 'invalid'] as const;
@@ -140,7 +142,8 @@ afterAll(() => server?.close());
 
 let version = 0;
 async function run(f: Fixture): Promise<void> {
-  snapshots.swap(buildSnapshot(validBundle(resolveBundle(f)), ++version));
+  const bundle = resolveBundle(f);
+  snapshots.swap(buildSnapshot(validBundle(bundle), ++version));
   const path = f.exchange === undefined ? '/bid' : `/bid/${f.exchange}`;
   const body = typeof f.request === 'string' ? f.request : JSON.stringify(f.request);
   const res: HttpResult = await httpRequest(server.port, 'POST', path, body);
@@ -166,6 +169,9 @@ async function run(f: Fixture): Promise<void> {
       const keys = [...new Set([...Object.keys(want), 'dealid'])];
       expect(project(byImp.get(want.impid)!, keys), `imp ${want.impid}`).toEqual(project(want as never, keys));
     }
+    // And the independent checker (tests/conformance) finds nothing wrong with the answer.
+    const spoken = res.headers['x-openrtb-version'] === '2.5' ? '2.5' : '2.6';
+    expect(checkBid(f.request, doc, { currencies: { base: bundle.currencies?.base ?? 'USD', rates: bundle.currencies?.rates ?? {} }, version: spoken })).toEqual([]);
   }
 }
 
