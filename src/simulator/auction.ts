@@ -114,3 +114,40 @@ function decide(type: AuctionType, top: number | undefined, second: number | und
 }
 
 export const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
+
+type Json = Record<string, unknown>;
+
+/**
+ * The floor a bid faces, as an exchange applies OpenRTB 2.6 implementation guidance 7.11.2: through
+ * a deal, the deal's floor guidance (`bidfloor`, or `mincpmpersec` / `durfloors` for a video or audio
+ * bid of known `dur`); without any there, or in the open market, a video or audio bid's `mincpmpersec`
+ * or `durfloors` range in its media object; failing both (and without a bid), the imp's `bidfloor`.
+ * The highest where several forms or ranges apply. Amount as sent, with its currency (USD by default).
+ */
+export function floorOfBid(imp: Json, bid: { dealid?: string; mtype?: number; dur?: number } | undefined): { amount: number; cur: string } {
+  const media = bid?.mtype === 2 ? 'video' : bid?.mtype === 3 ? 'audio' : undefined;
+  const dur = media !== undefined && typeof bid?.dur === 'number' ? bid.dur : undefined;
+  const deal = bid?.dealid === undefined ? undefined : (((imp.pmp as Json | undefined)?.deals as Json[] | undefined) ?? []).find((d) => d.id === bid.dealid);
+  if (deal) {
+    const flat = typeof deal.bidfloor === 'number' && deal.bidfloor > 0 ? deal.bidfloor : undefined;
+    const byDuration = dur === undefined ? undefined : durationGuidance(deal, dur);
+    if (flat !== undefined || byDuration !== undefined) return { amount: Math.max(flat ?? 0, byDuration ?? 0), cur: String(deal.bidfloorcur ?? 'USD') };
+  }
+  const cur = String(imp.bidfloorcur ?? 'USD');
+  const spec = media === undefined ? undefined : (imp[media] as Json | undefined);
+  const byDuration = spec === undefined || dur === undefined ? undefined : durationGuidance(spec, dur);
+  if (byDuration !== undefined) return { amount: byDuration, cur };
+  return { amount: Number(imp.bidfloor ?? 0), cur };
+}
+
+/** A Video, Audio or Deal object's duration floor for `dur` seconds; undefined when it gives none. */
+function durationGuidance(o: Json, dur: number): number | undefined {
+  let floor = typeof o.mincpmpersec === 'number' && o.mincpmpersec > 0 ? o.mincpmpersec * dur : undefined;
+  for (const r of Array.isArray(o.durfloors) ? (o.durfloors as Json[]) : []) {
+    const lo = typeof r.mindur === 'number' ? r.mindur : 0;
+    const hi = typeof r.maxdur === 'number' ? r.maxdur : Infinity;
+    const f = typeof r.bidfloor === 'number' ? r.bidfloor : 0;
+    if (dur >= lo && dur <= hi && (floor === undefined || f > floor)) floor = f;
+  }
+  return floor;
+}

@@ -321,6 +321,14 @@ export class RequestGenerator {
         if (r.chance(0.4)) imp.bidfloorcur = 'USD';
       }
     }
+    // 2.6 duration floors on long-form spots (CTV video, audio), in place of the flat floor for them:
+    // a rate per second (a 20 s spot pays the flat floor) or tiers (shorter cheaper, longer dearer).
+    const spec = (media === 'video' && (device.devicetype === 3 || device.devicetype === 7)) || media === 'audio' ? (imp[media] as Record<string, unknown>) : undefined;
+    if (spec !== undefined && typeof imp.bidfloor === 'number' && r.chance(0.3)) {
+      const f = imp.bidfloor;
+      if (r.chance(0.5)) spec.mincpmpersec = round4(f / 20);
+      else spec.durfloors = [{ maxdur: 15, bidfloor: round4(f * 0.75) }, { mindur: 16, maxdur: 30, bidfloor: f }, { mindur: 31, bidfloor: round4(f * 1.8) }];
+    }
     if (channel === 'site' ? r.chance(0.7) : r.chance(0.4)) imp.secure = 1;
     // Private marketplace: a few deals, some of which campaigns hold.
     if (r.chance(0.07)) {
@@ -400,10 +408,21 @@ export function scaleFloors(request: Record<string, unknown>, factor: number): R
   const imps = (request.imp as Record<string, unknown>[]).map((imp) => {
     const out: Record<string, unknown> = { ...imp };
     if (typeof imp.bidfloor === 'number') out.bidfloor = round4(imp.bidfloor * factor);
+    for (const media of ['video', 'audio'] as const) if (imp[media]) out[media] = scaleDurationFloors(imp[media] as Record<string, unknown>, factor);
     const pmp = imp.pmp as { deals?: Record<string, unknown>[] } | undefined;
     if (pmp?.deals)
-      out.pmp = { ...pmp, deals: pmp.deals.map((d) => (typeof d.bidfloor === 'number' ? { ...d, bidfloor: round4(d.bidfloor * factor) } : d)) };
+      out.pmp = { ...pmp, deals: pmp.deals.map((d) => scaleDurationFloors(typeof d.bidfloor === 'number' ? { ...d, bidfloor: round4(d.bidfloor * factor) } : d, factor)) };
     return out;
   });
   return { ...request, imp: imps };
+}
+
+/** `mincpmpersec` and `durfloors` (2.6) scaled like the flat floors. */
+function scaleDurationFloors(o: Record<string, unknown>, factor: number): Record<string, unknown> {
+  if (o.mincpmpersec === undefined && o.durfloors === undefined) return o;
+  const out = { ...o };
+  if (typeof o.mincpmpersec === 'number') out.mincpmpersec = round4(o.mincpmpersec * factor);
+  if (Array.isArray(o.durfloors))
+    out.durfloors = o.durfloors.map((r: Record<string, unknown>) => (typeof r.bidfloor === 'number' ? { ...r, bidfloor: round4(r.bidfloor * factor) } : r));
+  return out;
 }

@@ -9,7 +9,7 @@
 import { Agent, request } from 'node:http';
 import { RequestGenerator } from './requests.js';
 import { Rng } from './rng.js';
-import { DEFAULT_COMPETITORS, LOSS, competitorBids, round4, runAuction, type AuctionType, type CompetitorModel } from './auction.js';
+import { DEFAULT_COMPETITORS, LOSS, competitorBids, floorOfBid, round4, runAuction, type AuctionType, type CompetitorModel } from './auction.js';
 import { findTrackers, isLocalUrl, substituteMacros, type AuctionMacros } from './notices.js';
 
 export type NoticeKind = 'win' | 'billing' | 'loss' | 'impression' | 'click';
@@ -108,6 +108,8 @@ interface Bid {
   adid?: string;
   crid?: string;
   dealid?: string;
+  mtype?: number;
+  dur?: number;
 }
 
 export function checkLocal(url: string): void {
@@ -227,11 +229,10 @@ export async function runSimulation(options: Partial<SimulationOptions> & { bidd
     for (const imp of reqImps) {
       const impId = String(imp.id);
       const ours = ourBids.get(impId);
-      // The floor in the response currency (the deal's floor when we bid through a deal).
-      const deal = ours?.bid.dealid ? ((imp.pmp as { deals?: { id: string; bidfloor?: number; bidfloorcur?: string }[] })?.deals ?? []).find((d) => d.id === ours.bid.dealid) : undefined;
-      const floorRaw = Number(deal?.bidfloor ?? imp.bidfloor ?? 0);
-      const floorCur = String(deal?.bidfloorcur ?? imp.bidfloorcur ?? 'USD');
-      const floor = floorRaw > 0 ? round4(convert(floorRaw, floorCur, cur)) : 0;
+      // The floor our bid faces, in the response currency: the deal's, the video or audio spot's for
+      // its duration, or the imp's (floorOfBid); without a bid of ours, the imp's.
+      const faced = floorOfBid(imp, ours?.bid);
+      const floor = faced.amount > 0 ? round4(convert(faced.amount, faced.cur, cur)) : 0;
       const competing = competitorBids(rng, floor, o.competitors);
       if (!ours) {
         const outcome = runAuction({ type: o.auction, floor, ourBid: undefined, competitors: competing });

@@ -116,20 +116,37 @@ describe('requests', () => {
     expect(docs.some((r) => r.imp.some((i: any) => i.pmp))).toBe(true);
     expect(docs.some((r) => r.imp.some((i: any) => i.bidfloorcur === 'EUR'))).toBe(true);
     expect(docs.some((r) => r.imp.some((i: any) => i.video?.rqddurs))).toBe(true);
+    // 2.6 duration floors on CTV video and audio, both forms
+    expect(docs.some((r) => r.imp.some((i: any) => i.video?.mincpmpersec > 0))).toBe(true);
+    expect(docs.some((r) => r.imp.some((i: any) => i.video?.durfloors?.length === 3))).toBe(true);
+    expect(docs.some((r) => r.imp.some((i: any) => i.audio?.mincpmpersec > 0 || i.audio?.durfloors))).toBe(true);
   });
 
   it('scale floors without changing anything else', () => {
-    const mix = buildRequestMix('2', 50, 100);
+    const mix = buildRequestMix('2', 400, 100);
     const before = mix.generated.map((g) => g.request as any);
     setFloorScale(mix, 2);
+    // Every floor doubled (flat, deal, 2.6 mincpmpersec and durfloors), everything else as it was.
+    const floorsOf = (imp: any): number[] => [
+      imp.bidfloor,
+      ...['video', 'audio'].flatMap((m) => [imp[m]?.mincpmpersec, ...(imp[m]?.durfloors ?? []).map((r: any) => r.bidfloor)]),
+      ...(imp.pmp?.deals ?? []).map((d: any) => d.bidfloor),
+    ].filter((x) => x !== undefined);
+    const withoutFloors = (imp: any) =>
+      JSON.parse(JSON.stringify(imp, (k, v) => (k === 'bidfloor' || k === 'mincpmpersec' ? undefined : v)));
+    let durationFloors = 0;
     mix.bodies.forEach((b, i) => {
       const after = JSON.parse(b.toString());
       after.imp.forEach((imp: any, k: number) => {
         const orig = before[i].imp[k];
-        if (orig.bidfloor !== undefined) expect(imp.bidfloor).toBeCloseTo(orig.bidfloor * 2, 3);
-        expect({ ...imp, bidfloor: undefined, pmp: undefined }).toEqual({ ...orig, bidfloor: undefined, pmp: undefined });
+        const [was, now] = [floorsOf(orig), floorsOf(imp)];
+        expect(now.length).toBe(was.length);
+        now.forEach((f, j) => expect(f).toBeCloseTo(was[j] * 2, 3));
+        expect(withoutFloors(imp)).toEqual(withoutFloors(orig));
+        if (orig.video?.durfloors || orig.video?.mincpmpersec || orig.audio?.durfloors || orig.audio?.mincpmpersec) durationFloors++;
       });
     });
+    expect(durationFloors).toBeGreaterThan(0);
   });
 
   it('carry the ids of uploaded users most of the time', () => {

@@ -3,7 +3,7 @@
  * reasons; competitors' bids are log-normal around the floor and never below it.
  */
 import { describe, expect, it } from 'vitest';
-import { LOSS, competitorBids, runAuction, DEFAULT_COMPETITORS } from '../../src/simulator/auction.js';
+import { LOSS, competitorBids, floorOfBid, runAuction, DEFAULT_COMPETITORS } from '../../src/simulator/auction.js';
 import { Rng } from '../../src/simulator/rng.js';
 
 describe('second price', () => {
@@ -75,5 +75,35 @@ describe('competitors', () => {
     const bids = competitorBids(new Rng(2), 0, { ...DEFAULT_COMPETITORS, competitors: 50, bidProbability: 1 });
     expect(bids).toHaveLength(50);
     expect(bids.every((b) => b > 0)).toBe(true);
+  });
+});
+
+describe('the floor a bid faces (OpenRTB 2.6 implementation guidance 7.11.2)', () => {
+  const imp = {
+    bidfloor: 2,
+    bidfloorcur: 'EUR',
+    video: { mincpmpersec: 0.1 },
+    audio: { durfloors: [{ maxdur: 15, bidfloor: 1 }, { mindur: 16, bidfloor: 4 }] },
+    pmp: { deals: [{ id: 'D', bidfloor: 3, bidfloorcur: 'USD' }, { id: 'E', durfloors: [{ mindur: 20, bidfloor: 9 }] }] },
+  };
+
+  it("the imp's floor without a bid, for a banner bid, and for a video bid of unknown duration", () => {
+    expect(floorOfBid(imp, undefined)).toEqual({ amount: 2, cur: 'EUR' });
+    expect(floorOfBid(imp, { mtype: 1 })).toEqual({ amount: 2, cur: 'EUR' });
+    expect(floorOfBid(imp, { mtype: 2 })).toEqual({ amount: 2, cur: 'EUR' });
+  });
+
+  it('the media object\'s duration floors for a video or audio bid, even below the imp\'s', () => {
+    expect(floorOfBid(imp, { mtype: 2, dur: 30 }).amount).toBeCloseTo(3, 10);
+    expect(floorOfBid(imp, { mtype: 2, dur: 15 }).amount).toBeCloseTo(1.5, 10);
+    expect(floorOfBid(imp, { mtype: 3, dur: 15 })).toEqual({ amount: 1, cur: 'EUR' });
+    expect(floorOfBid(imp, { mtype: 3, dur: 16 })).toEqual({ amount: 4, cur: 'EUR' });
+  });
+
+  it("through a deal, the deal's guidance first, in the deal's currency; without any for the bid, the media's or the imp's", () => {
+    expect(floorOfBid(imp, { dealid: 'D', mtype: 2, dur: 30 })).toEqual({ amount: 3, cur: 'USD' });
+    expect(floorOfBid(imp, { dealid: 'E', mtype: 2, dur: 30 })).toEqual({ amount: 9, cur: 'USD' });
+    expect(floorOfBid(imp, { dealid: 'E', mtype: 2, dur: 15 }).amount).toBeCloseTo(1.5, 10); // no range of E holds 15 s
+    expect(floorOfBid(imp, { dealid: 'E', mtype: 1 })).toEqual({ amount: 2, cur: 'EUR' });
   });
 });
