@@ -118,11 +118,9 @@ export function decide(
         if (price < 0 && durationPriced(creative, imp, deal)) {
           // Its floor depends on the creative's duration (2.6 mincpmpersec, durfloors): another of the
           // campaign's creatives the imp accepts may face a floor within max bid.
-          const w = wanted;
-          const d = deal;
-          const other = fitCreative(c, imp, native, (cr) => biddablePrice(c, w, imp, d, cr, currency, snap.currencies) >= 0);
-          if (other !== undefined) {
-            creative = other;
+          const affordable = fitCreative(c, imp, native, (cr) => biddablePrice(c, wanted, imp, deal, cr, currency, snap.currencies) >= 0);
+          if (affordable !== undefined) {
+            creative = affordable;
             price = biddablePrice(c, wanted, imp, deal, creative, currency, snap.currencies);
           }
         }
