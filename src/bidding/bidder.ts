@@ -104,25 +104,38 @@ export function decide(
             continue;
           }
         }
-        const deal = pickDeal(c, imp, ex.seat);
-        if (deal === null) continue;
+        // The routes it may bid through: each offered deal it holds, in the imp's order, then the
+        // open market where the imp and the campaign allow it. The first it can afford is taken.
+        let dealAt = c.deals === undefined ? -1 : nextDeal(c, imp, ex.seat, 0);
+        const openMarket = c.openMarket && !imp.privateAuction;
+        if (dealAt < 0 && !openMarket) continue;
         if (native === null) native = imp.native ? readNativeRequest(imp.native.request) : undefined;
-        let creative = fitCreative(c, imp, native);
-        if (!creative) {
+        const fit = fitCreative(c, imp, native);
+        if (!fit) {
           reason = furthest(reason, 'no_creative_fit');
           continue;
         }
-        let wanted = campaignPrice(c, req, device, audience, deal ? c.deals!.get(deal.id)! : 1);
-        if (c.shading !== undefined && money !== undefined) wanted *= money.shading(c); // ≤ 1: still within max bid
-        let price = biddablePrice(c, wanted, imp, deal, creative, currency, snap.currencies);
-        if (price < 0 && durationPriced(creative, imp, deal)) {
-          // Its floor depends on the creative's duration (2.6 mincpmpersec, durfloors): another of the
-          // campaign's creatives the imp accepts may face a floor within max bid.
-          const affordable = fitCreative(c, imp, native, (cr) => biddablePrice(c, wanted, imp, deal, cr, currency, snap.currencies) >= 0);
-          if (affordable !== undefined) {
-            creative = affordable;
-            price = biddablePrice(c, wanted, imp, deal, creative, currency, snap.currencies);
+        let creative = fit;
+        let deal: DealView | undefined;
+        let price = -1;
+        for (;;) {
+          deal = dealAt >= 0 ? imp.deals[dealAt] : undefined;
+          creative = fit;
+          let wanted = campaignPrice(c, req, device, audience, deal ? c.deals!.get(deal.id)! : 1);
+          if (c.shading !== undefined && money !== undefined) wanted *= money.shading(c); // ≤ 1: still within max bid
+          price = biddablePrice(c, wanted, imp, deal, creative, currency, snap.currencies);
+          if (price < 0 && durationPriced(creative, imp, deal)) {
+            // Its floor depends on the creative's duration (2.6 mincpmpersec, durfloors): another of the
+            // campaign's creatives the imp accepts may face a floor within max bid.
+            const affordable = fitCreative(c, imp, native, (cr) => biddablePrice(c, wanted, imp, deal, cr, currency, snap.currencies) >= 0);
+            if (affordable !== undefined) {
+              creative = affordable;
+              price = biddablePrice(c, wanted, imp, deal, creative, currency, snap.currencies);
+            }
           }
+          if (price >= 0 || deal === undefined) break;
+          dealAt = nextDeal(c, imp, ex.seat, dealAt + 1);
+          if (dealAt < 0 && !openMarket) break;
         }
         if (c.frequency !== undefined && !capsAllow(c, creative.id, caps)) {
           reason = furthest(reason, 'frequency_capped');
@@ -247,18 +260,17 @@ function ipAllowed(c: CompiledCampaign, ip: IpAddress | undefined): boolean {
 }
 
 /**
- * The offered deal this campaign bids through; undefined to bid in the open market;
- * null when it may not bid at all (private auction or deal-only campaign, and no usable deal).
+ * The index in `imp.deals` of the next offered deal, from `from` on, that this campaign holds and
+ * may bid through (the deal's seat and advertiser-domain allow lists admit it); -1 when none.
  */
-function pickDeal(c: CompiledCampaign, imp: ImpView, seat: string): DealView | undefined | null {
-  if (c.deals) {
-    for (let i = 0; i < imp.deals.length; i++) {
-      const d = imp.deals[i];
-      if (!c.deals.has(d.id)) continue;
-      if (d.wseat && d.wseat.length > 0 && d.wseat.indexOf(seat) < 0) continue;
-      if (d.wadomain && d.wadomain.length > 0 && !c.adomain.some((a) => d.wadomain!.indexOf(a) >= 0)) continue;
-      return d;
-    }
+function nextDeal(c: CompiledCampaign, imp: ImpView, seat: string, from: number): number {
+  const held = c.deals!;
+  for (let i = from; i < imp.deals.length; i++) {
+    const d = imp.deals[i];
+    if (!held.has(d.id)) continue;
+    if (d.wseat && d.wseat.length > 0 && d.wseat.indexOf(seat) < 0) continue;
+    if (d.wadomain && d.wadomain.length > 0 && !c.adomain.some((a) => d.wadomain!.indexOf(a) >= 0)) continue;
+    return i;
   }
-  return imp.privateAuction || !c.openMarket ? null : undefined;
+  return -1;
 }
