@@ -12,8 +12,8 @@ import { parseIp, type IpAddress } from '../targeting/cidr.js';
 import { parseUserAgent } from '../targeting/user-agent.js';
 import { readNativeRequest, type NativeRequest } from '../openrtb/native.js';
 import { fitCreative } from './creative-fit.js';
-import { biddablePrice, campaignPrice } from './pricing.js';
-import { lowestFloor } from './floors.js';
+import { biddablePrice, campaignPrice, priceIn } from './pricing.js';
+import { floorFor, lowestFloor } from './floors.js';
 import { furthest, type NoBidReason } from './no-bid-reason.js';
 import { audienceAllows } from './audience-rules.js';
 import { NO_AUDIENCE, type Audience } from '../audiences/audience-service.js';
@@ -29,6 +29,9 @@ export interface BidDecision {
   readonly native: NativeRequest | undefined;
   /** The hashed user key, when frequency caps are in use and user data allowed (it goes into the notice URLs). */
   readonly user: string | undefined;
+  /** Campaigns that shade: the price before shading and the floor the bid faced, in the response currency (they go into the notice URLs). */
+  readonly unshaded: number | undefined;
+  readonly floor: number | undefined;
 }
 
 export type Decision =
@@ -118,10 +121,11 @@ export function decide(
         let creative = fit;
         let deal: DealView | undefined;
         let price = -1;
+        let unshaded = 0;
         for (;;) {
           deal = dealAt >= 0 ? imp.deals[dealAt] : undefined;
           creative = fit;
-          let wanted = campaignPrice(c, req, device, audience, deal ? c.deals!.get(deal.id)! : 1);
+          let wanted = (unshaded = campaignPrice(c, req, device, audience, deal ? c.deals!.get(deal.id)! : 1));
           if (c.shading !== undefined && money !== undefined) wanted *= money.shading(c); // ≤ 1: still within max bid
           price = biddablePrice(c, wanted, imp, deal, creative, currency, snap.currencies);
           if (price < 0 && durationPriced(creative, imp, deal)) {
@@ -147,7 +151,12 @@ export function decide(
         }
         const priceBase = snap.currencies.convert(price, currency, snap.currencies.base);
         if (!best || priceBase > bestBase) {
-          best = { imp, campaign: c, creative, price, deal, native, user: caps?.user };
+          const shaded = c.shading !== undefined && money !== undefined;
+          best = {
+            imp, campaign: c, creative, price, deal, native, user: caps?.user,
+            unshaded: shaded ? priceIn(c, unshaded, currency, snap.currencies) : undefined,
+            floor: shaded ? floorFor(imp, deal, creative, currency, snap.currencies) : undefined,
+          };
           bestBase = priceBase;
         }
       }

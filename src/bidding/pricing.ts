@@ -57,3 +57,8 @@ export function biddablePrice(
   if (!(price <= max) || !(price > 0)) return -1;
   return price;
 }
+
+/** `wanted` (in the campaign's currency) as a price in `currency`, within max bid: what biddablePrice starts from, before any floor. */
+export function priceIn(c: CompiledCampaign, wanted: number, currency: string, currencies: Currencies): number {
+  return Math.min(round4(currencies.convert(wanted, c.currency, currency)), floor4(currencies.convert(c.maxBid, c.currency, currency)));
+}

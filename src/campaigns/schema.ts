@@ -254,8 +254,9 @@ export const CampaignSchema = Type.Object(
       ),
     ),
     /**
-     * Win-rate bid shading (off unless set): the price is multiplied by a factor in [minFactor, 1]
-     * that a controller moves to hold `targetWinRate`, so it pays less per win; never above max bid.
+     * Bid shading (off unless set): the price is multiplied by a factor in [minFactor, 1] set to
+     * win `targetWinRate` of the auctions (from the exchange's min-to-win where it sends it, else
+     * from the win rate), so it pays less per win; never above max bid.
      */
     shading: Type.Optional(
       Type.Object(

@@ -22,12 +22,20 @@ export interface BidIdentity {
   readonly issuedAt: number;
   /** The hashed user key (frequency caps count the impression for this user); only when caps are in use and user data allowed. */
   readonly userHash?: string;
+  /**
+   * Campaigns that shade: the price before shading (CPM in `currency`, within max bid) and the floor
+   * the bid faced, so that a notice's min-to-win reads as the share of that price that would have
+   * won, or as won at any price when it is the floor (money/shading.ts).
+   */
+  readonly unshaded?: number;
+  readonly floor?: number;
 }
 
 export function identityPayload(id: BidIdentity): string {
   const base = `${id.bidId}|${id.requestId}|${id.impId}|${id.exchange}|${id.advertiserId}|${id.campaignId}|${id.creativeId}|${id.dealId}|${id.price}|${id.currency}|${id.issuedAt}`;
-  // Appended only when present: identities without a user sign exactly as before.
-  return id.userHash === undefined ? base : `${base}|u=${id.userHash}`;
+  // Appended only when present: identities without them sign exactly as before.
+  const withUser = id.userHash === undefined ? base : `${base}|u=${id.userHash}`;
+  return id.unshaded === undefined ? withUser : `${withUser}|w=${id.unshaded}|fl=${id.floor ?? 0}`;
 }
 
 /** The signed query string (without `?`), ready for type-specific parameters to follow. */
@@ -38,6 +46,7 @@ export function identityQuery(id: BidIdentity, signer: NoticeSigner): string {
     (id.dealId ? `&d=${encodeParam(id.dealId)}` : '') +
     `&bp=${id.price}&bc=${id.currency}&t=${id.issuedAt}` +
     (id.userHash !== undefined ? `&u=${id.userHash}` : '') +
+    (id.unshaded !== undefined ? `&w=${id.unshaded}&fl=${id.floor ?? 0}` : '') +
     `&s=${signer.sign(identityPayload(id))}`
   );
 }
@@ -70,6 +79,11 @@ export function readIdentity(q: URLSearchParams, exchange: string, signer: Notic
   const signature = q.get('s');
   const userHash = q.get('u');
   if (userHash !== null && !/^[A-Za-z0-9_-]{1,64}$/.test(userHash)) return 'missing_field';
+  const w = q.get('w');
+  const unshaded = w === null ? undefined : Number(w);
+  const fl = q.get('fl');
+  const floor = w === null ? undefined : fl === null || fl === '' ? NaN : Number(fl);
+  if (unshaded !== undefined && !(unshaded > 0 && unshaded < Infinity && floor! >= 0 && floor! < Infinity)) return 'missing_field';
   if (!bidId || !campaignId || !creativeId || !currency || !signature || !(price > 0) || !Number.isInteger(issuedAt))
     return 'missing_field';
   const id: BidIdentity = {
@@ -85,6 +99,7 @@ export function readIdentity(q: URLSearchParams, exchange: string, signer: Notic
     currency,
     issuedAt,
     ...(userHash !== null ? { userHash } : {}),
+    ...(unshaded !== undefined ? { unshaded, floor } : {}),
   };
   return signer.verify(identityPayload(id), signature) ? id : 'bad_signature';
 }

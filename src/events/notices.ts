@@ -30,6 +30,11 @@ export interface AcceptedNotice {
   readonly event: BidderEvent;
   /** The exchange did not substitute the price macro; the bid price stands in for the clearing price. */
   readonly priceMissing: boolean;
+  /** Win and loss notices: `${AUCTION_MIN_TO_WIN}` in the base currency, when the exchange sent it. */
+  readonly minToWinBase?: number;
+  /** The bid's price before shading and the floor it faced, in the base currency (campaigns that shade). */
+  readonly unshadedBase?: number;
+  readonly floorBase?: number;
 }
 
 /** A macro the exchange left as it was (`${AUCTION_PRICE}`, `%%WINNING_PRICE%%`, ...). */
@@ -77,6 +82,9 @@ export function readNotice(type: NoticeType, exchange: string, q: URLSearchParam
       identity: id,
       event: { ...common, type, bid_cpm_base: bidBase, loss_reason: reason ?? 0, min_to_win_base: minToWin === undefined ? 0 : toBase(minToWin) },
       priceMissing: false,
+      minToWinBase: minToWin === undefined ? undefined : toBase(minToWin),
+      unshadedBase: inBase(id.unshaded, id, ctx.currencies),
+      floorBase: inBase(id.floor, id, ctx.currencies),
     };
   }
   // Win and billing: we never pay more than we bid (a little slack for rounding and conversion).
@@ -86,5 +94,13 @@ export function readNotice(type: NoticeType, exchange: string, q: URLSearchParam
     identity: id,
     event: { ...common, type, bid_cpm_base: bidBase, clear_cpm_base: clearBase, currency: id.currency },
     priceMissing: price === undefined,
+    minToWinBase: type === 'win' && minToWin !== undefined ? toBase(minToWin) : undefined,
+    unshadedBase: type === 'win' ? inBase(id.unshaded, id, ctx.currencies) : undefined,
+    floorBase: type === 'win' ? inBase(id.floor, id, ctx.currencies) : undefined,
   };
+}
+
+/** A price of the bid's identity (in its currency) in the base currency. */
+function inBase(price: number | undefined, id: BidIdentity, currencies: Currencies): number | undefined {
+  return price === undefined ? undefined : currencies.convert(price, id.currency, currencies.base);
 }

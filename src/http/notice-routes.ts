@@ -89,9 +89,9 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
       const e = r.event;
       const prices =
         e.type === 'win' || e.type === 'billing'
-          ? { clearCpmBase: e.clear_cpm_base, bidCpmBase: e.bid_cpm_base }
+          ? { clearCpmBase: e.clear_cpm_base, bidCpmBase: e.bid_cpm_base, minToWinBase: r.minToWinBase || undefined, unshadedBase: r.unshadedBase, floorBase: r.floorBase }
           : e.type === 'loss'
-            ? { bidCpmBase: e.bid_cpm_base, minToWinBase: e.min_to_win_base || undefined }
+            ? { bidCpmBase: e.bid_cpm_base, minToWinBase: r.minToWinBase || undefined, lossReason: e.loss_reason, unshadedBase: r.unshadedBase, floorBase: r.floorBase }
             : {};
       deps.money.notice(type, snap.exchanges.get(exchange)!.spendOn, { eventId: e.event_id, exchange, identity: r.identity, ...prices }, snap.currencies, nowSec * 1000);
     }

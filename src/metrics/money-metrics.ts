@@ -86,8 +86,8 @@ export class MoneyMetrics {
     this.renewals = new Counter({ name: 'bidder_budget_renewals_total', help: 'Budget lease renewals by result (ok, failed).', labelNames: ['result'], registers });
     this.unconfirmed = new Gauge({ name: 'bidder_budget_unconfirmed_seconds', help: 'Seconds since budget state was last confirmed by the budget store (budgeted campaigns stop past BUDGET_STALE_MS).', aggregator: 'max', registers });
     this.spendBacklog = new Gauge({ name: 'bidder_budget_spend_backlog', help: 'Spend events waiting to be recorded (budget store unreachable); retried idempotently.', registers });
-    this.shadingFactor = new Gauge({ name: 'bidder_shading_factor', help: 'Win-rate bid shading: the factor prices are multiplied by (1: no shading), per campaign with shading on; averaged over bid threads.', labelNames: ['campaign'], aggregator: 'average', registers });
-    this.shadingMoves = new Counter({ name: 'bidder_shading_decisions_total', help: 'Win-rate bid shading decisions per campaign: down (won more than the target), up (less), hold.', labelNames: ['campaign', 'move'], registers });
+    this.shadingFactor = new Gauge({ name: 'bidder_shading_factor', help: 'Bid shading: the factor prices are multiplied by (1: no shading), per campaign with shading on; averaged over bid threads.', labelNames: ['campaign'], aggregator: 'average', registers });
+    this.shadingMoves = new Counter({ name: 'bidder_shading_decisions_total', help: 'Bid shading steps per campaign: down or up (the factor moved, from the min-to-win landscape or the win rate), hold.', labelNames: ['campaign', 'move'], registers });
     for (const r of ['ok', 'failed']) this.renewals.labels(r).inc(0);
   }
 }

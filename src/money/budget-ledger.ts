@@ -56,8 +56,13 @@ export interface NoticeFacts {
   /** CPMs in the base currency (win and billing notices). */
   readonly clearCpmBase?: number;
   readonly bidCpmBase?: number;
-  /** Loss notices: `${AUCTION_MIN_TO_WIN}` in the base currency, when the exchange sends it. */
+  /** Win and loss notices: `${AUCTION_MIN_TO_WIN}` in the base currency, when the exchange sends it. */
   readonly minToWinBase?: number;
+  /** Loss notices: the OpenRTB loss reason (0 when the exchange sent none). */
+  readonly lossReason?: number;
+  /** Win and loss notices of campaigns that shade: the bid's price before shading and the floor it faced, in the base currency. */
+  readonly unshadedBase?: number;
+  readonly floorBase?: number;
 }
 
 /** One account as this thread sees it. Amounts in micros of the account's currency. */
@@ -207,9 +212,16 @@ export class BudgetLedger implements MoneyGate {
         metrics.losses.labels(label).inc();
         if (n.minToWinBase && n.bidCpmBase) metrics.minToWinToBid.labels(n.exchange, label).observe(n.minToWinBase / n.bidCpmBase);
       }
+      if (this.shaders.size > 0 && n.minToWinBase && n.unshadedBase && lostOnPrice(n.lossReason))
+        this.shaders.get(n.identity.campaignId)?.priceToWin(factorToWin(n.minToWinBase, n), false);
       return this.release(n.identity.bidId);
     }
-    if (type === 'win' && this.shaders.size > 0) this.shaders.get(n.identity.campaignId)?.win();
+    if (type === 'win' && this.shaders.size > 0) {
+      const s = this.shaders.get(n.identity.campaignId);
+      s?.win();
+      // A winning bid was enough: what it took is at most the bid.
+      if (s !== undefined && n.minToWinBase && n.unshadedBase) s.priceToWin(factorToWin(Math.min(n.minToWinBase, n.bidCpmBase ?? Infinity), n), true);
+    }
     if (type === 'win' && metrics !== undefined && n.clearCpmBase !== undefined) {
       const label = metrics.labels.of(this.o.snapshots.current, n.identity.campaignId);
       metrics.wins.labels(label).inc();
@@ -333,7 +345,7 @@ export class BudgetLedger implements MoneyGate {
       if (c.shading === undefined) continue;
       const old = this.shaders.get(c.id);
       const same = old && old.o.targetWinRate === c.shading.targetWinRate && old.o.minFactor === c.shading.minFactor;
-      shaders.set(c.id, same ? old : new ShadingController(c.shading));
+      shaders.set(c.id, same ? old : new ShadingController(c.shading, this.random()));
     }
     this.shaders = shaders;
     for (const c of snap.index.campaigns) {
@@ -445,4 +457,22 @@ export class BudgetLedger implements MoneyGate {
   get retryQueue(): number {
     return this.retry.length;
   }
+}
+
+/**
+ * The shading factor that would just have won an auction whose min-to-win was `minToWin`: that
+ * share of the price before shading, or 0 when it was the floor, which a campaign shading below
+ * the floor still meets (its price is raised to the floor) whatever its factor.
+ */
+function factorToWin(minToWin: number, n: NoticeFacts): number {
+  return n.floorBase !== undefined && minToWin <= n.floorBase * (1 + 1e-9) ? 0 : minToWin / n.unshadedBase!;
+}
+
+/**
+ * Loss reasons whose min-to-win is a price the bid could have paid (OpenRTB 2.6 loss reason codes):
+ * below the auction or deal floor, lost to a higher bid or to a deal's; 0 when the exchange sent
+ * none. Not errors, expiry, blocked seats or filtered creatives, which no price would have won.
+ */
+function lostOnPrice(reason: number | undefined): boolean {
+  return reason === undefined || reason === 0 || (reason >= 100 && reason <= 103);
 }

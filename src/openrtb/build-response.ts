@@ -110,6 +110,7 @@ function identityOf(d: BidDecision, requestId: string, currency: string, ex: Exc
     currency,
     issuedAt: nowSec,
     ...(d.user !== undefined ? { userHash: d.user } : {}),
+    ...(d.unshaded !== undefined ? { unshaded: d.unshaded, floor: d.floor } : {}),
   };
 }
 

@@ -28,6 +28,9 @@ import { identityQuery, type BidIdentity } from '../../src/events/bid-identity.j
 import { RedisNoticeDedupe } from '../../src/events/notice-dedupe.js';
 import { hotPathRedisOptions } from '../../src/audiences/redis-client.js';
 import type { BidderEvent } from '../../src/events/event-types.js';
+import { readNotice, type AcceptedNotice } from '../../src/events/notices.js';
+import { NoticeSigner, parseSigningKeys } from '../../src/events/notice-signer.js';
+import { Currencies } from '../../src/bidding/currency.js';
 
 const MAX_AGE = 3600;
 const KEY_A = 'test:0123456789abcdef0123456789abcdef';
@@ -238,6 +241,41 @@ describe('accepted notices', () => {
     expect(await counted(bidder, 'conversion', 'bad_price', async () => {
       expect((await get(bidder, `/notice/conversion?click=${encodeURIComponent(token)}&order=o4&value=-3`)).status).toBe(400);
     })).toBe(1);
+  });
+});
+
+describe('min-to-win for bid shading', () => {
+  it('win and loss notices carry ${AUCTION_MIN_TO_WIN} in the base currency; billing and unsubstituted ones do not', () => {
+    const signer = new NoticeSigner(parseSigningKeys(KEY_A));
+    const currencies = new Currencies({ base: 'USD', rates: { EUR: 0.8 } });
+    const nowSec = 1_800_000_000;
+    const id: BidIdentity = { bidId: 'b1', requestId: 'r1', impId: '1', exchange: 'main', advertiserId: 'adv', campaignId: 'c', creativeId: 'cr', dealId: '', price: 2, currency: 'EUR', issuedAt: nowSec };
+    const read = (type: 'win' | 'billing' | 'loss', extra: string) =>
+      readNotice(type, 'main', new URLSearchParams(`${identityQuery(id, signer)}&${extra}`), { signer, currencies, nowSec, maxAgeSec: MAX_AGE }) as AcceptedNotice;
+    expect(read('win', 'p=1.2&m=1.6&pc=EUR').minToWinBase).toBeCloseTo(2, 9); // 1.6 EUR
+    expect(read('loss', 'l=102&m=2.4&pc=EUR').minToWinBase).toBeCloseTo(3, 9);
+    expect(read('billing', 'p=1.2&pc=EUR').minToWinBase).toBeUndefined();
+    expect(read('win', 'p=1.2&m=${AUCTION_MIN_TO_WIN}&pc=EUR').minToWinBase).toBeUndefined();
+    expect(read('win', 'p=1.2&m=1.6&pc=EUR').unshadedBase).toBeUndefined(); // a bid that did not shade
+  });
+
+  it("a shading campaign's price before shading and its floor are signed into its notice URLs and read back in the base currency", () => {
+    const signer = new NoticeSigner(parseSigningKeys(KEY_A));
+    const currencies = new Currencies({ base: 'USD', rates: { EUR: 0.8 } });
+    const nowSec = 1_800_000_000;
+    const id: BidIdentity = { bidId: 'b1', requestId: 'r1', impId: '1', exchange: 'main', advertiserId: 'adv', campaignId: 'c', creativeId: 'cr', dealId: '', price: 1.5, currency: 'EUR', issuedAt: nowSec, unshaded: 2.4, floor: 1.2 };
+    const query = identityQuery(id, signer);
+    const ctx = { signer, currencies, nowSec, maxAgeSec: MAX_AGE };
+    const loss = readNotice('loss', 'main', new URLSearchParams(`${query}&l=102&m=2&pc=EUR`), ctx) as AcceptedNotice;
+    expect(loss.unshadedBase).toBeCloseTo(3, 9); // 2.4 EUR
+    expect(loss.floorBase).toBeCloseTo(1.5, 9); // 1.2 EUR
+    expect(loss.identity).toMatchObject({ unshaded: 2.4, floor: 1.2 });
+    // Signed: a different price before shading (or none) breaks the signature.
+    expect(readNotice('loss', 'main', new URLSearchParams(`${query.replace('&w=2.4', '&w=9')}&l=102`), ctx)).toBe('bad_signature');
+    expect(readNotice('loss', 'main', new URLSearchParams(`${query.replace('&w=2.4', '')}&l=102`), ctx)).toBe('bad_signature');
+    expect(readNotice('loss', 'main', new URLSearchParams(`${query.replace('&fl=1.2', '&fl=0.1')}&l=102`), ctx)).toBe('bad_signature');
+    expect(readNotice('loss', 'main', new URLSearchParams(`${query.replace('&w=2.4', '&w=-1')}&l=102`), ctx)).toBe('missing_field');
+    expect(readNotice('loss', 'main', new URLSearchParams(`${query.replace('&fl=1.2', '')}&l=102`), ctx)).toBe('missing_field');
   });
 });
 
