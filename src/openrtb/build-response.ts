@@ -109,8 +109,10 @@ function identityOf(d: BidDecision, requestId: string, currency: string, ex: Exc
     price: d.price,
     currency,
     issuedAt: nowSec,
-    ...(d.user !== undefined ? { userHash: d.user } : {}),
-    ...(d.unshaded !== undefined ? { unshaded: d.unshaded, floor: d.floor } : {}),
+    // Always the same shape (absent ones undefined): no spreads per bid.
+    userHash: d.user,
+    unshaded: d.unshaded,
+    floor: d.floor,
   };
 }
 
