@@ -70,6 +70,10 @@ export const TargetingSchema = Type.Object(
     countries: Type.Optional(Strings(Type.String({ pattern: '^[A-Za-z]{2,3}$' }))),
     regions: Type.Optional(Strings(Type.String({ pattern: '^[A-Za-z]{2,3}-[A-Za-z0-9]{1,3}$' }))),
     cities: Type.Optional(Strings()),
+    /** Postal codes or their leading parts (`94105`, `941`, `SW1A`); spaces and hyphens are ignored. */
+    postalCodes: Type.Optional(Strings(Type.String({ pattern: '^[A-Za-z0-9](?:[A-Za-z0-9 -]{0,14}[A-Za-z0-9])?$', minLength: 2 }))),
+    /** Device languages: ISO 639 (`en`, covering `en-US` and every other `en-*`) or BCP 47 (`pt-BR`, only that). */
+    languages: Type.Optional(Strings(Type.String({ pattern: '^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$' }))),
     deviceTypes: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 8 }))),
     os: Type.Optional(Strings()),
     browsers: Type.Optional(Strings()),

@@ -21,7 +21,8 @@ import {
   type SizeLimits,
   type VideoView,
 } from './request-view.js';
-import { cityKey, normalizeCountry, regionKey } from '../targeting/geo.js';
+import { cityKey, normalizeCountry, postalKey, regionKey } from '../targeting/geo.js';
+import { languageKey } from '../targeting/language.js';
 import { withParentCategories } from '../targeting/categories.js';
 
 export const INVALID_REASONS = ['empty_body', 'bad_json', 'too_deep', 'not_object', 'bad_id', 'bad_imp', 'bad_field'] as const;
@@ -190,6 +191,8 @@ function buildView(doc: unknown): BidRequestView {
     country,
     region: regionKey(country, str(dgeo?.region) ?? str(ugeo?.region)),
     city: cityKey(str(dgeo?.city) ?? str(ugeo?.city)),
+    postalCode: postalKey(str(dgeo?.zip) ?? str(ugeo?.zip)),
+    language: languageKey(str(device?.langb) ?? str(device?.language)),
     deviceType: int(device?.devicetype),
     os: str(device?.os)?.toLowerCase(),
     ua: str(device?.ua),

@@ -119,6 +119,10 @@ export interface BidRequestView {
   readonly country: string | undefined;
   readonly region: string | undefined;
   readonly city: string | undefined;
+  /** `device.geo.zip`, else `user.geo.zip`, as geo.postalKey reads it. */
+  readonly postalCode: string | undefined;
+  /** `device.langb` (2.6, BCP 47), else `device.language`, as language.languageKey reads it. */
+  readonly language: string | undefined;
   readonly deviceType: number | undefined;
   readonly os: string | undefined;
   readonly ua: string | undefined;

@@ -42,3 +42,24 @@ export function regionRuleKey(rule: string): string | undefined {
 export function cityKey(city: string | undefined): string | undefined {
   return city ? city.trim().toLowerCase() : undefined;
 }
+
+/**
+ * A postal code as rules and requests are compared: upper-cased, without spaces and hyphens
+ * (`sw1a 1aa` → `SW1A1AA`, `94105-1234` → `941051234`); undefined when nothing is left.
+ */
+export function postalKey(code: string | undefined): string | undefined {
+  if (!code) return undefined;
+  const key = code.replace(/[\s-]+/g, '').toUpperCase();
+  return key.length > 0 ? key : undefined;
+}
+
+/**
+ * A request's postal code and each of its leading parts of two characters or more, so that a rule
+ * on a prefix covers the codes under it: `94105` the ZIP+4 codes `94105-xxxx`, `941` a US
+ * three-digit area, `SW1A` a UK outward code.
+ */
+export function postalPrefixes(key: string): string[] {
+  const out: string[] = [];
+  for (let n = Math.min(key.length, 12); n >= 2; n--) out.push(key.slice(0, n));
+  return out;
+}

@@ -12,7 +12,8 @@ import { CandidatePlan } from './candidate-plan.js';
 import { compileCampaign, type CompiledCampaign, type CompiledCreative } from './compiled-campaign.js';
 import { DaypartTable } from './dayparting.js';
 import { AllowRule, BlockRule } from './rules.js';
-import { cityKey, normalizeCountry, regionRuleKey } from './geo.js';
+import { cityKey, normalizeCountry, postalKey, postalPrefixes, regionRuleKey } from './geo.js';
+import { languageAndPrimary, languageKey } from './language.js';
 import { parentCategory } from './categories.js';
 
 /** What the request's user agent adds when the request does not say it directly. */
@@ -41,6 +42,8 @@ export class TargetingIndex {
   readonly country: AllowRule;
   readonly region: AllowRule;
   readonly city: AllowRule;
+  readonly postalCode: AllowRule;
+  readonly language: AllowRule;
   readonly deviceType: AllowRule<number>;
   readonly os: AllowRule;
   readonly browser: AllowRule;
@@ -107,6 +110,8 @@ export class TargetingIndex {
     this.country = allow();
     this.region = allow();
     this.city = allow();
+    this.postalCode = allow();
+    this.language = allow();
     this.deviceType = allow<number>();
     this.os = allow();
     this.browser = allow();
@@ -155,6 +160,8 @@ export class TargetingIndex {
     this.country.add(r, t.countries?.map((x) => normalizeCountry(x)!));
     this.region.add(r, t.regions?.map((x) => regionRuleKey(x)!));
     this.city.add(r, t.cities?.map((x) => cityKey(x)!));
+    this.postalCode.add(r, t.postalCodes?.map((x) => postalKey(x)!));
+    this.language.add(r, t.languages?.map((x) => languageKey(x)!));
     // 1 is the 2.x "mobile/tablet" type: a rule on it covers phones (4) and tablets (5) too.
     this.deviceType.add(r, t.deviceTypes?.includes(1) ? [...new Set([...t.deviceTypes, 4, 5])] : t.deviceTypes);
     this.os.add(r, lower(t.os));
@@ -217,6 +224,11 @@ export class TargetingIndex {
     this.country.plan(plan, req.country);
     this.region.plan(plan, req.region);
     this.city.plan(plan, req.city);
+    // A rule on a postal prefix covers the codes under it; one on a language, its regional forms.
+    if (this.postalCode.constrained && req.postalCode !== undefined) this.postalCode.planAny(plan, postalPrefixes(req.postalCode));
+    else this.postalCode.plan(plan, req.postalCode);
+    if (this.language.constrained && req.language !== undefined) this.language.planAny(plan, languageAndPrimary(req.language));
+    else this.language.plan(plan, req.language);
     this.deviceType.plan(plan, device.deviceType);
     this.os.plan(plan, device.os);
     this.browser.plan(plan, device.browser);

@@ -133,6 +133,8 @@ campaigns:
     targeting:
       channels: [tv]
       deviceTypes: [9]
+      postalCodes: ["94105", "9", "SW1A 1AA", "941#05"]
+      languages: [en, pt-BR, english!]
       dayparting: { timezone: UTC, windows: [{ days: [funday], from: 25, to: 24 }] }
     creatives:
       - { id: cr-banner, type: banner, w: "wide", h: 250, html: x, vast: "<VAST/>" }
@@ -159,6 +161,9 @@ campaigns:
         'campaigns/bad.yaml#/campaigns/0/bid/floor unknown_field',
         'campaigns/bad.yaml#/campaigns/0/targeting/channels/0 enum',
         'campaigns/bad.yaml#/campaigns/0/targeting/deviceTypes/0 maximum',
+        'campaigns/bad.yaml#/campaigns/0/targeting/postalCodes/1 minLength',
+        'campaigns/bad.yaml#/campaigns/0/targeting/postalCodes/3 pattern',
+        'campaigns/bad.yaml#/campaigns/0/targeting/languages/2 pattern',
         'campaigns/bad.yaml#/campaigns/0/targeting/dayparting/windows/0/days/0 enum',
         'campaigns/bad.yaml#/campaigns/0/targeting/dayparting/windows/0/from maximum',
         'campaigns/bad.yaml#/campaigns/0/creatives/0/w type',
