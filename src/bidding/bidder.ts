@@ -9,6 +9,7 @@ import type { DeviceFacts, TargetingIndex } from '../targeting/targeting-index.j
 import { nextBit } from '../targeting/bitset.js';
 import { CHUNK_WORDS } from '../targeting/targeting-index.js';
 import { parseIp, type IpAddress } from '../targeting/cidr.js';
+import type { LocationSet } from '../targeting/locations.js';
 import { parseUserAgent } from '../targeting/user-agent.js';
 import { readNativeRequest, type NativeRequest } from '../openrtb/native.js';
 import { fitCreative } from './creative-fit.js';
@@ -68,7 +69,7 @@ export function decide(
   const floors = impFloors(req, snap);
   const words = index.words >= FLOOR_CUTOFF_MIN_WORDS ? index.wordsReaching(minOf(floors)) : index.words;
   index.planRequest(req, device, nowMs, audience.complete && index.usesSegments ? audience.segments : undefined);
-  const ip = new RequestIp(req);
+  const where = new RequestPlace(req);
   const impBits = index.impBits;
 
   let bids: BidDecision[] | undefined;
@@ -90,7 +91,7 @@ export function decide(
       for (let i = nextBit(impBits, from * 32, to); i >= 0; i = nextBit(impBits, i + 1, to)) {
         const c = index.campaigns[i];
         if (best && c.maxBidBase < bestBase) break scan;
-        if (!eligible(c, nowMs, audience, ip)) continue;
+        if (!eligible(c, nowMs, audience, where)) continue;
         if (c.maxBidBase < floorBase) {
           // Ranked by max bid: neither this campaign nor any further one can meet the floor.
           reason = furthest(reason, 'below_floor');
@@ -166,7 +167,7 @@ export function decide(
   if (bids) return { bids, currency };
   // No bid. The campaigns left out above cannot meet any floor; if one of them matches the request
   // in every other way, the honest reason is the floor, as a scan of every campaign would have said.
-  if (furthest(reason, 'below_floor') !== reason && words < index.words && matchesBelowFloors(req, index, nowMs, audience, ip, words)) reason = 'below_floor';
+  if (furthest(reason, 'below_floor') !== reason && words < index.words && matchesBelowFloors(req, index, nowMs, audience, where, words)) reason = 'below_floor';
   return noBid(reason);
 }
 
@@ -203,7 +204,7 @@ function minOf(xs: readonly number[]): number {
  * scan checks before it looks at the floor. Evaluated only for a no-bid that would otherwise name
  * an earlier reason.
  */
-function matchesBelowFloors(req: BidRequestView, index: TargetingIndex, nowMs: number, audience: Audience, ip: RequestIp, fromWord: number): boolean {
+function matchesBelowFloors(req: BidRequestView, index: TargetingIndex, nowMs: number, audience: Audience, where: RequestPlace, fromWord: number): boolean {
   const words = index.words;
   const bits = index.impBits;
   for (let k = 0; k < req.imps.length; k++) {
@@ -212,7 +213,7 @@ function matchesBelowFloors(req: BidRequestView, index: TargetingIndex, nowMs: n
     for (let from = fromWord - (fromWord % CHUNK_WORDS); from < words; from += CHUNK_WORDS) {
       const to = Math.min(words, from + CHUNK_WORDS);
       if (!index.impCandidatesIn(from, to)) continue;
-      for (let i = nextBit(bits, Math.max(from, fromWord) * 32, to); i >= 0; i = nextBit(bits, i + 1, to)) if (eligible(index.campaigns[i], nowMs, audience, ip)) return true;
+      for (let i = nextBit(bits, Math.max(from, fromWord) * 32, to); i >= 0; i = nextBit(bits, i + 1, to)) if (eligible(index.campaigns[i], nowMs, audience, where)) return true;
     }
   }
   return false;
@@ -246,20 +247,30 @@ function deviceFacts(req: BidRequestView, index: TargetingIndex): DeviceFacts {
   return { deviceType: req.deviceType ?? ua?.deviceType, os: req.os ?? ua?.os, browser: ua?.browser };
 }
 
-/** The request's address, parsed on first need: only a campaign with an IP rule that the scan reaches asks for it. */
-class RequestIp {
+/**
+ * Where the request comes from: its address, parsed on first need (only a campaign with an IP rule
+ * that the scan reaches asks for it), and its position.
+ */
+class RequestPlace {
   private parsed: IpAddress | undefined | null = null;
   constructor(private readonly req: BidRequestView) {}
-  get(): IpAddress | undefined {
+  ip(): IpAddress | undefined {
     if (this.parsed === null) this.parsed = parseIp(this.req.ip, this.req.ipv6);
     return this.parsed;
   }
+  within(locations: LocationSet): boolean {
+    return locations.contains(this.req.lat, this.req.lon, this.req.geoType);
+  }
 }
 
-/** What the scan checks before price: the campaign is within its flight, the user meets its audience rules, the address its IP rules. */
-function eligible(c: CompiledCampaign, nowMs: number, audience: Audience, ip: RequestIp): boolean {
+/**
+ * What the scan checks before price: the campaign is within its flight, the user meets its audience
+ * rules, the address its IP rules, the position its location circles.
+ */
+function eligible(c: CompiledCampaign, nowMs: number, audience: Audience, where: RequestPlace): boolean {
   if (nowMs < c.startMs || nowMs >= c.endMs || !audienceAllows(c.segments, audience)) return false;
-  return (c.ipAllow === undefined && c.ipBlock === undefined) || ipAllowed(c, ip.get());
+  if (c.locations !== undefined && !where.within(c.locations)) return false;
+  return (c.ipAllow === undefined && c.ipBlock === undefined) || ipAllowed(c, where.ip());
 }
 
 function ipAllowed(c: CompiledCampaign, ip: IpAddress | undefined): boolean {

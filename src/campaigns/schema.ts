@@ -88,6 +88,29 @@ export const TargetingSchema = Type.Object(
     ),
     dayparting: Type.Optional(DaypartingSchema),
     ipRanges: Type.Optional(AllowBlock(Type.String({ minLength: 3, maxLength: 64 }))),
+    /**
+     * Circles around places (a store, a venue): the request's `geo.lat`/`geo.lon` must lie in one.
+     * `sources` limits the `geo.type`s accepted (a request that does not say is then refused).
+     */
+    locations: Type.Optional(
+      Type.Object(
+        {
+          circles: Type.Array(
+            Type.Object(
+              {
+                lat: Type.Number({ minimum: -90, maximum: 90 }),
+                lon: Type.Number({ minimum: -180, maximum: 180 }),
+                km: Type.Number({ exclusiveMinimum: 0, maximum: 500 }),
+              },
+              Closed,
+            ),
+            { minItems: 1, maxItems: 100_000 },
+          ),
+          sources: Type.Optional(Type.Array(StringEnum(['gps', 'ip', 'user']), { minItems: 1, uniqueItems: true })),
+        },
+        Closed,
+      ),
+    ),
     segments: Type.Optional(SegmentRulesSchema),
   },
   Closed,

@@ -23,6 +23,7 @@ import {
 } from './request-view.js';
 import { cityKey, normalizeCountry, postalKey, regionKey } from '../targeting/geo.js';
 import { languageKey } from '../targeting/language.js';
+import { hasPosition } from '../targeting/locations.js';
 import { withParentCategories } from '../targeting/categories.js';
 
 export const INVALID_REASONS = ['empty_body', 'bad_json', 'too_deep', 'not_object', 'bad_id', 'bad_imp', 'bad_field'] as const;
@@ -164,6 +165,7 @@ function buildView(doc: unknown): BidRequestView {
   const dgeo = obj(device?.geo);
   const ugeo = obj(user?.geo);
   const country = normalizeCountry(str(dgeo?.country) ?? str(ugeo?.country));
+  const pgeo = hasPosition(dgeo) ? dgeo : hasPosition(ugeo) ? ugeo : undefined;
   const regs = obj(doc.regs);
   const regsExt = obj(regs?.ext);
   const source = obj(doc.source);
@@ -193,6 +195,9 @@ function buildView(doc: unknown): BidRequestView {
     city: cityKey(str(dgeo?.city) ?? str(ugeo?.city)),
     postalCode: postalKey(str(dgeo?.zip) ?? str(ugeo?.zip)),
     language: languageKey(str(device?.langb) ?? str(device?.language)),
+    lat: pgeo?.lat as number | undefined,
+    lon: pgeo?.lon as number | undefined,
+    geoType: int(pgeo?.type),
     deviceType: int(device?.devicetype),
     os: str(device?.os)?.toLowerCase(),
     ua: str(device?.ua),

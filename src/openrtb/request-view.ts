@@ -123,6 +123,10 @@ export interface BidRequestView {
   readonly postalCode: string | undefined;
   /** `device.langb` (2.6, BCP 47), else `device.language`, as language.languageKey reads it. */
   readonly language: string | undefined;
+  /** Latitude, longitude and `type` of `device.geo` when it has a position in range, else of `user.geo`. */
+  readonly lat: number | undefined;
+  readonly lon: number | undefined;
+  readonly geoType: number | undefined;
   readonly deviceType: number | undefined;
   readonly os: string | undefined;
   readonly ua: string | undefined;

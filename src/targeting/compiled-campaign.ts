@@ -5,6 +5,7 @@
 import type { Advertiser, Campaign, Creative, Dayparting, SegmentRules } from '../campaigns/schema.js';
 import type { Currencies } from '../bidding/currency.js';
 import { CidrSet } from './cidr.js';
+import { LocationSet } from './locations.js';
 import { normalizeCountry } from './geo.js';
 
 export type MediaType = 'banner' | 'video' | 'audio' | 'native';
@@ -83,6 +84,8 @@ export interface CompiledCampaign {
   readonly multipliers: Multipliers | undefined;
   readonly ipAllow: CidrSet | undefined;
   readonly ipBlock: CidrSet | undefined;
+  /** Location circles the request's position must lie in; undefined: no location rule. */
+  readonly locations: LocationSet | undefined;
   readonly segments: CompiledSegmentRules | undefined;
   readonly bannersBySize: ReadonlyMap<string, readonly CompiledCreative[]>;
   readonly banners: readonly CompiledCreative[];
@@ -172,6 +175,7 @@ export function compileCampaign(c: Campaign, adv: Advertiser | undefined, curren
     multipliers: compileMultipliers(c.multipliers),
     ipAllow: ip?.allow?.length ? new CidrSet(ip.allow) : undefined,
     ipBlock: ip?.block?.length ? new CidrSet(ip.block) : undefined,
+    locations: c.targeting?.locations ? new LocationSet(c.targeting.locations.circles, c.targeting.locations.sources) : undefined,
     segments: compileSegmentRules(c.targeting?.segments),
     bannersBySize,
     banners: creatives.filter((cr) => cr.type === 'banner'),

@@ -135,6 +135,7 @@ campaigns:
       deviceTypes: [9]
       postalCodes: ["94105", "9", "SW1A 1AA", "941#05"]
       languages: [en, pt-BR, english!]
+      locations: { circles: [{ lat: 37.78, lon: -122.42, km: 2 }, { lat: 91, lon: 0, km: 0 }], sources: [gps, wifi] }
       dayparting: { timezone: UTC, windows: [{ days: [funday], from: 25, to: 24 }] }
     creatives:
       - { id: cr-banner, type: banner, w: "wide", h: 250, html: x, vast: "<VAST/>" }
@@ -164,6 +165,9 @@ campaigns:
         'campaigns/bad.yaml#/campaigns/0/targeting/postalCodes/1 minLength',
         'campaigns/bad.yaml#/campaigns/0/targeting/postalCodes/3 pattern',
         'campaigns/bad.yaml#/campaigns/0/targeting/languages/2 pattern',
+        'campaigns/bad.yaml#/campaigns/0/targeting/locations/circles/1/lat maximum',
+        'campaigns/bad.yaml#/campaigns/0/targeting/locations/circles/1/km exclusiveMinimum',
+        'campaigns/bad.yaml#/campaigns/0/targeting/locations/sources/1 enum',
         'campaigns/bad.yaml#/campaigns/0/targeting/dayparting/windows/0/days/0 enum',
         'campaigns/bad.yaml#/campaigns/0/targeting/dayparting/windows/0/from maximum',
         'campaigns/bad.yaml#/campaigns/0/creatives/0/w type',
