@@ -4,6 +4,7 @@
  * and the TypeScript types below are derived from them.
  */
 import { Type, type Static, type TString } from '@sinclair/typebox';
+import { POSTAL_RULE_MAX } from '../targeting/geo.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' });
 const NonEmpty = Type.String({ minLength: 1, maxLength: 512 });
@@ -71,7 +72,7 @@ export const TargetingSchema = Type.Object(
     regions: Type.Optional(Strings(Type.String({ pattern: '^[A-Za-z]{2,3}-[A-Za-z0-9]{1,3}$' }))),
     cities: Type.Optional(Strings()),
     /** Postal codes or their leading parts (`94105`, `941`, `SW1A`); spaces and hyphens are ignored. */
-    postalCodes: Type.Optional(Strings(Type.String({ pattern: '^[A-Za-z0-9](?:[A-Za-z0-9 -]{0,14}[A-Za-z0-9])?$', minLength: 2 }))),
+    postalCodes: Type.Optional(Strings(Type.String({ pattern: '^[A-Za-z0-9](?:[A-Za-z0-9 -]*[A-Za-z0-9])?$', minLength: 2, maxLength: POSTAL_RULE_MAX }))),
     /** Device languages: ISO 639 (`en`, covering `en-US` and every other `en-*`) or BCP 47 (`pt-BR`, only that). */
     languages: Type.Optional(Strings(Type.String({ pattern: '^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$' }))),
     deviceTypes: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 8 }))),

@@ -43,6 +43,9 @@ export function cityKey(city: string | undefined): string | undefined {
   return city ? city.trim().toLowerCase() : undefined;
 }
 
+/** The longest postal rule, in characters (spaces and hyphens included): the schema holds rules to it. */
+export const POSTAL_RULE_MAX = 16;
+
 /**
  * A postal code as rules and requests are compared: upper-cased, without spaces and hyphens
  * (`sw1a 1aa` → `SW1A1AA`, `94105-1234` → `941051234`); undefined when nothing is left.
@@ -60,6 +63,7 @@ export function postalKey(code: string | undefined): string | undefined {
  */
 export function postalPrefixes(key: string): string[] {
   const out: string[] = [];
-  for (let n = Math.min(key.length, 12); n >= 2; n--) out.push(key.slice(0, n));
+  // No rule is longer than POSTAL_RULE_MAX: longer prefixes of an (arbitrarily long) request code cannot match one.
+  for (let n = Math.min(key.length, POSTAL_RULE_MAX); n >= 2; n--) out.push(key.slice(0, n));
   return out;
 }

@@ -133,7 +133,7 @@ campaigns:
     targeting:
       channels: [tv]
       deviceTypes: [9]
-      postalCodes: ["94105", "9", "SW1A 1AA", "941#05"]
+      postalCodes: ["94105", "9", "SW1A 1AA", "941#05", "12345678901234567"]
       languages: [en, pt-BR, english!]
       locations: { circles: [{ lat: 37.78, lon: -122.42, km: 2 }, { lat: 91, lon: 0, km: 0 }], sources: [gps, wifi] }
       dayparting: { timezone: UTC, windows: [{ days: [funday], from: 25, to: 24 }] }
@@ -164,6 +164,7 @@ campaigns:
         'campaigns/bad.yaml#/campaigns/0/targeting/deviceTypes/0 maximum',
         'campaigns/bad.yaml#/campaigns/0/targeting/postalCodes/1 minLength',
         'campaigns/bad.yaml#/campaigns/0/targeting/postalCodes/3 pattern',
+        'campaigns/bad.yaml#/campaigns/0/targeting/postalCodes/4 maxLength',
         'campaigns/bad.yaml#/campaigns/0/targeting/languages/2 pattern',
         'campaigns/bad.yaml#/campaigns/0/targeting/locations/circles/1/lat maximum',
         'campaigns/bad.yaml#/campaigns/0/targeting/locations/circles/1/km exclusiveMinimum',
