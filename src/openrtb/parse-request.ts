@@ -21,8 +21,7 @@ import {
   type SizeLimits,
   type VideoView,
 } from './request-view.js';
-import { cityKey, normalizeCountry, postalKey, regionKey } from '../targeting/geo.js';
-import { languageKey } from '../targeting/language.js';
+import { cityKey, normalizeCountry, regionKey } from '../targeting/geo.js';
 import { hasPosition } from '../targeting/locations.js';
 import { withParentCategories } from '../targeting/categories.js';
 
@@ -193,8 +192,8 @@ function buildView(doc: unknown): BidRequestView {
     country,
     region: regionKey(country, str(dgeo?.region) ?? str(ugeo?.region)),
     city: cityKey(str(dgeo?.city) ?? str(ugeo?.city)),
-    postalCode: postalKey(str(dgeo?.zip) ?? str(ugeo?.zip)),
-    language: languageKey(str(device?.langb) ?? str(device?.language)),
+    postalCode: str(dgeo?.zip) ?? str(ugeo?.zip),
+    language: str(device?.langb) ?? str(device?.language),
     lat: pgeo?.lat as number | undefined,
     lon: pgeo?.lon as number | undefined,
     geoType: int(pgeo?.type),

@@ -119,9 +119,9 @@ export interface BidRequestView {
   readonly country: string | undefined;
   readonly region: string | undefined;
   readonly city: string | undefined;
-  /** `device.geo.zip`, else `user.geo.zip`, as geo.postalKey reads it. */
+  /** `device.geo.zip`, else `user.geo.zip`, as sent (the targeting index normalises it only when a campaign has a postal rule). */
   readonly postalCode: string | undefined;
-  /** `device.langb` (2.6, BCP 47), else `device.language`, as language.languageKey reads it. */
+  /** `device.langb` (2.6, BCP 47), else `device.language`, as sent (normalised only when a campaign has a language rule). */
   readonly language: string | undefined;
   /** Latitude, longitude and `type` of `device.geo` when it has a position in range, else of `user.geo`. */
   readonly lat: number | undefined;

@@ -225,10 +225,17 @@ export class TargetingIndex {
     this.region.plan(plan, req.region);
     this.city.plan(plan, req.city);
     // A rule on a postal prefix covers the codes under it; one on a language, its regional forms.
-    if (this.postalCode.constrained && req.postalCode !== undefined) this.postalCode.planAny(plan, postalPrefixes(req.postalCode));
-    else this.postalCode.plan(plan, req.postalCode);
-    if (this.language.constrained && req.language !== undefined) this.language.planAny(plan, languageAndPrimary(req.language));
-    else this.language.plan(plan, req.language);
+    // Normalised here, only when some campaign has such a rule.
+    if (this.postalCode.constrained) {
+      const zip = postalKey(req.postalCode);
+      if (zip !== undefined) this.postalCode.planAny(plan, postalPrefixes(zip));
+      else this.postalCode.plan(plan, undefined);
+    }
+    if (this.language.constrained) {
+      const language = languageKey(req.language);
+      if (language !== undefined) this.language.planAny(plan, languageAndPrimary(language));
+      else this.language.plan(plan, undefined);
+    }
     this.deviceType.plan(plan, device.deviceType);
     this.os.plan(plan, device.os);
     this.browser.plan(plan, device.browser);
