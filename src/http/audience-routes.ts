@@ -74,6 +74,8 @@ const accessHeaders = (req: HttpRequest) => ({ authorization: req.getHeader('aut
 export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDeps): void {
   const { audiences } = deps;
   const store = audiences.store;
+  // Keyed by segment and upload id: `?uploadId=` is the caller's choice, and an upload into one
+  // segment must not replace the progress of another's upload that happens to use the same name.
   const uploads = new Map<string, UploadProgress>();
   const guard = (res: HttpResponse, work: Promise<void>) =>
     work.catch((e: Error) => sendError(res, '503 Service Unavailable', 'store_unavailable', e.message));
@@ -176,15 +178,17 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
     }),
   );
   app.get('/api/v1/audience-uploads/:uploadId', (res, req) => {
-    const u = uploads.get(req.getParameter(0));
+    const id = req.getParameter(0);
+    const named = [...uploads.values()].filter((u) => u.uploadId === id).reverse(); // the latest first
     withRights(res, req, (rights, aborted) => {
       const missing = () => sendError(res, '404 Not Found', 'not_found', 'no such upload');
-      if (!u) return missing();
-      if (!rights) return sendJson(res, '200 OK', u);
+      if (named.length === 0) return missing();
+      if (!rights) return sendJson(res, '200 OK', named[0]);
       guard(
         res,
-        rights.sees(u.segmentId).then((ok) => {
-          if (!aborted()) (ok ? sendJson(res, '200 OK', u) : missing());
+        Promise.all(named.map((u) => rights.sees(u.segmentId))).then((ok) => {
+          const u = named.find((_, i) => ok[i]);
+          if (!aborted()) (u ? sendJson(res, '200 OK', u) : missing());
         }),
       );
     });
@@ -219,7 +223,9 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
   }
 
   function remember(p: UploadProgress): void {
-    uploads.set(p.uploadId, p);
+    const key = `${p.segmentId}/${p.uploadId}`;
+    uploads.delete(key); // a new upload under the same name is the latest
+    uploads.set(key, p);
     if (uploads.size > KEEP_UPLOADS) uploads.delete(uploads.keys().next().value!);
   }
 
