@@ -132,6 +132,7 @@ function audienceAccess(auth: Authenticator, limiter: RateLimiter, audiences: Au
       return {
         mayForgetUsers: p.role === 'admin',
         sees: (id: string) => audiences.sees(p, id),
+        advertiserIds: p.advertiserIds,
         prepareUpload: async (id: string, query: URLSearchParams) => {
           try {
             await audiences.prepareUpload(p, id, query, requestId);

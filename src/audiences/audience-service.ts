@@ -159,9 +159,15 @@ export class AudienceService {
     return into;
   }
 
-  /** Segments that exist now (as of the last registry refresh). */
-  liveSegments(): ReadonlySet<string> {
-    return new Set(this.live.keys());
+  /**
+   * Segments that exist now (as of the last registry refresh); with `owners`, only those owned by
+   * one of these advertisers (shared segments, which have no owner, are not among them).
+   */
+  liveSegments(owners?: ReadonlySet<string>): ReadonlySet<string> {
+    if (!owners) return new Set(this.live.keys());
+    const out = new Set<string>();
+    for (const [id, m] of this.live) if (m.advertiserId !== undefined && owners.has(m.advertiserId)) out.add(id);
+    return out;
   }
 
   segmentTtl(id: string): number {

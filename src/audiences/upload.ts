@@ -6,7 +6,9 @@
  * CSV: `user_id,id_type[,segments[,ttl]]` (a header line starting with `user_id` is skipped;
  * `segments` lists extra segment ids separated by `|`; `ttl` in seconds).
  * NDJSON: `{"user_id": "...", "id_type": "uid", "segments": ["..."], "ttl": 86400}` per line.
- * Every row joins the segment named in the URL, plus its extra segments.
+ * Every row joins the segment named in the URL, plus its extra segments. A row naming a segment
+ * it may not write (missing, paused, or another advertiser's: see `knownSegments`) is rejected
+ * whole, its other segments too, with the same reason whichever it was.
  */
 import { StringDecoder } from 'node:string_decoder';
 import { uploadKey } from './identity.js';
@@ -46,7 +48,11 @@ export interface UploadOptions {
   readonly segmentId: string;
   readonly format: UploadFormat;
   readonly defaultTtlSeconds: number;
-  /** Segments that exist (rows naming others are rejected). */
+  /**
+   * Segments rows may name: those that exist, or for a key scoped to advertisers only theirs. A row
+   * naming any other is rejected as "unknown segment", so an upload cannot tell another
+   * advertiser's segment from a missing one.
+   */
   readonly knownSegments: ReadonlySet<string>;
   readonly nowSeconds: number;
   /**

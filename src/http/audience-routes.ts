@@ -11,8 +11,10 @@
  * With `access` (the config API, src/api): every route needs an API key; segment metadata is
  * served by the config API instead of the four metadata routes here (same paths, plus paging,
  * ETags, pause/resume, soft delete and the audit log); uploads go only into segments of the key's
- * advertisers (someone else's answers 404, as a missing one does), progress lists only those,
- * and forgetting a user (every advertiser's segments) is for operators only.
+ * advertisers (someone else's answers 404, as a missing one does), and their rows may name only
+ * those too (a row naming another advertiser's segment is rejected exactly as one naming a missing
+ * segment); progress lists only those, and forgetting a user (every advertiser's segments) is for
+ * operators only.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { randomUUID } from 'node:crypto';
@@ -53,6 +55,8 @@ export interface AudienceRights {
   prepareUpload(segmentId: string, query: URLSearchParams): Promise<AccessRefusal | undefined>;
   /** Whether the key sees this segment (upload progress is filtered with it). */
   sees(segmentId: string): Promise<boolean>;
+  /** The advertisers whose segments upload rows may name; undefined: any segment (operators). */
+  readonly advertiserIds: ReadonlySet<string> | undefined;
   /** Forgetting a user touches every advertiser's segments: operators only. */
   readonly mayForgetUsers: boolean;
 }
@@ -70,6 +74,8 @@ const accessHeaders = (req: HttpRequest) => ({ authorization: req.getHeader('aut
 export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDeps): void {
   const { audiences } = deps;
   const store = audiences.store;
+  // Keyed by segment and upload id: `?uploadId=` is the caller's choice, and an upload into one
+  // segment must not replace the progress of another's upload that happens to use the same name.
   const uploads = new Map<string, UploadProgress>();
   const guard = (res: HttpResponse, work: Promise<void>) =>
     work.catch((e: Error) => sendError(res, '503 Service Unavailable', 'store_unavailable', e.message));
@@ -172,15 +178,17 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
     }),
   );
   app.get('/api/v1/audience-uploads/:uploadId', (res, req) => {
-    const u = uploads.get(req.getParameter(0));
+    const id = req.getParameter(0);
+    const named = [...uploads.values()].filter((u) => u.uploadId === id).reverse(); // the latest first
     withRights(res, req, (rights, aborted) => {
       const missing = () => sendError(res, '404 Not Found', 'not_found', 'no such upload');
-      if (!u) return missing();
-      if (!rights) return sendJson(res, '200 OK', u);
+      if (named.length === 0) return missing();
+      if (!rights) return sendJson(res, '200 OK', named[0]);
       guard(
         res,
-        rights.sees(u.segmentId).then((ok) => {
-          if (!aborted()) (ok ? sendJson(res, '200 OK', u) : missing());
+        Promise.all(named.map((u) => rights.sees(u.segmentId))).then((ok) => {
+          const u = named.find((_, i) => ok[i]);
+          if (!aborted()) (u ? sendJson(res, '200 OK', u) : missing());
         }),
       );
     });
@@ -215,7 +223,9 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
   }
 
   function remember(p: UploadProgress): void {
-    uploads.set(p.uploadId, p);
+    const key = `${p.segmentId}/${p.uploadId}`;
+    uploads.delete(key); // a new upload under the same name is the latest
+    uploads.set(key, p);
     if (uploads.size > KEEP_UPLOADS) uploads.delete(uploads.keys().next().value!);
   }
 
@@ -275,8 +285,13 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
     });
     // With access: the key, then its right to this segment, then as before.
     const headers = d.access && accessHeaders(req);
+    let rights: AudienceRights | undefined;
     const refusal: Promise<AccessRefusal | undefined> = d.access
-      ? d.access.begin(headers!).then((r) => ('refused' in r ? r : r.prepareUpload(segmentId, query)))
+      ? d.access.begin(headers!).then((r) => {
+          if ('refused' in r) return r;
+          rights = r; // its advertisers bound the segments rows may name
+          return r.prepareUpload(segmentId, query);
+        })
       : Promise.resolve(undefined);
     refusal.then(async (refused): Promise<boolean> => {
       if (refused) {
@@ -298,7 +313,7 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
             segmentId,
             format,
             defaultTtlSeconds: Number(query.get('ttl')) || d.audiences.segmentTtl(segmentId),
-            knownSegments: d.audiences.liveSegments(),
+            knownSegments: d.audiences.liveSegments(rights?.advertiserIds),
             nowSeconds: Math.floor(Date.now() / 1000),
             loopShare: d.uploadLoopShare ?? 0.25,
           },

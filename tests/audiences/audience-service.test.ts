@@ -270,6 +270,19 @@ describe('AudienceService: what counts as a membership', () => {
     expect(store.calls).toHaveLength(1);
   });
 
+  it('liveSegments(owners): only live segments of those advertisers (not shared ones, not paused ones)', async () => {
+    const store = new FakeStore(['shared']);
+    await store.putSegment({ ...meta('a-1'), advertiserId: 'a' });
+    await store.putSegment({ ...meta('a-paused'), advertiserId: 'a', status: 'paused' });
+    await store.putSegment({ ...meta('b-1'), advertiserId: 'b' });
+    await store.putSegment({ ...meta('c-1'), advertiserId: 'c' });
+    const { service } = await setup(store);
+    expect([...service.liveSegments()].sort()).toEqual(['a-1', 'b-1', 'c-1', 'shared']);
+    expect([...service.liveSegments(new Set(['a']))]).toEqual(['a-1']);
+    expect([...service.liveSegments(new Set(['a', 'b']))].sort()).toEqual(['a-1', 'b-1']);
+    expect([...service.liveSegments(new Set())]).toEqual([]);
+  });
+
   it('asks an in-process store synchronously, even on the first lookup, with the same filtering', async () => {
     let storeNow = nowSec();
     const store = new MemorySegmentStore(() => storeNow);
