@@ -97,7 +97,8 @@ const treeMutation: fc.Arbitrary<TreeMutation> = fc.oneof(
   fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom(10_000, 100_000)).map(([r, depth]) => (doc: Json) => replaceAt(doc, pick(paths(doc), r), () => `@@deep${depth}@@`)),
   // An imp whose every object field is swapped at once.
   fc.tuple(fc.integer({ min: 0, max: 9 }), swapped).map(([i, v]) => (doc: Json) => {
-    const imps = (doc as { imp?: Json }).imp;
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return doc;
+    const imps = doc.imp;
     if (!Array.isArray(imps) || imps.length === 0) return doc;
     const imp = imps[i % imps.length];
     if (imp === null || typeof imp !== 'object' || Array.isArray(imp)) return doc;
@@ -180,7 +181,9 @@ function build(c: Case): { body: Buffer; headers: Record<string, string> } {
   let text = JSON.stringify(doc) ?? 'null';
   for (const m of c.text) text = m(text);
   text = text.replace(/"@@raw(\d+)@@"/g, (_, i: string) => RAW_NUMBERS[Number(i)]);
-  text = text.replace(/"@@deep(\d+)@@"/g, (_, n: string) => `${'['.repeat(Number(n))}0${']'.repeat(Number(n))}`);
+  // Only the first deep value is expanded (an array of copies of it would not fit in a string).
+  let deep = 0;
+  text = text.replace(/"@@deep(\d+)@@"/g, (_, n: string) => (deep++ ? '0' : `${'['.repeat(Number(n))}0${']'.repeat(Number(n))}`));
   let body: Buffer = Buffer.from(text, 'utf8');
   for (const m of c.bytes) body = m(body);
   if (c.framing === 'gzip') return { body: gzipSync(body), headers: { 'content-encoding': 'gzip' } };
