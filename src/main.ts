@@ -72,7 +72,7 @@ async function main(): Promise<void> {
 
   // The configuration lives in the config store (memory, seeded from CONFIG_DIR; or Redis, shared by
   // every bidder), edited through the config API; the bid threads follow it (campaigns/config-sync.ts).
-  const configPlane = await openConfigPlane({ configDir: settings.configDir, audiences });
+  const configPlane = await openConfigPlane({ configDir: settings.configDir, audiences, registry: metrics.registry });
   let config = configPlane.initial;
   const snapshots = new SnapshotRef(buildSnapshot(config.bundle, config.version));
   metrics.configVersion.set(config.version);

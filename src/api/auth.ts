@@ -9,6 +9,8 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ConfigStore, StoredDoc } from '../campaigns/config-store.js';
+import type { AuthSurface } from '../metrics/auth-metrics.js';
+import type { AuthFailureLimiter } from './auth-failures.js';
 
 export type RoleName = 'admin' | 'advertiser' | 'read-only';
 
@@ -62,8 +64,15 @@ const sha = (s: string) => createHash('sha256').update(s).digest();
 
 export type AuthResult = { ok: true; principal: Principal } | { ok: false; reason: string };
 
-/** Who a request without a key is on the open routes (see Authenticator `openPaths`). */
-export const LOCAL_ADMIN: Principal = { keyId: 'local', name: 'admin port without a key (embedded default)', role: 'admin' };
+/** What `admit` refuses an address over its failure limit with: 429, Retry-After `retryAfterSeconds`. */
+export type Admission = AuthResult | { ok: false; reason: string; retryAfterSeconds: number };
+
+/** A request's credentials and where it comes from, read while the uWS request is valid (ConfigApi `callerOf`). */
+export interface Caller {
+  readonly authorization: string;
+  /** The source address failures count against (auth-failures.ts `sourceAddress`). */
+  readonly address: string;
+}
 
 export class Authenticator {
   private readonly root: Buffer | undefined;
@@ -71,22 +80,25 @@ export class Authenticator {
   constructor(
     private readonly store: ConfigStore,
     rootKey: string | undefined,
-    /**
-     * Paths (OpenAPI style, e.g. `/api/v1/reports`) that a request without an Authorization header
-     * may use as an operator: the embedded default without DSP_ADMIN_KEY opens the audience data and
-     * report routes this way, as `/metrics` is open. A request that sends a key is checked as usual.
-     */
-    private readonly openPaths: (path: string) => boolean = () => false,
+    /** Failed authentication per source address; every route that takes a key goes through `admit`. */
+    readonly failures: AuthFailureLimiter,
   ) {
     this.root = rootKey ? sha(rootKey) : undefined;
   }
 
-  /** `authenticate`, except that a request without a key on an open path is LOCAL_ADMIN. */
-  async authenticateOn(path: string, authorization: string): Promise<AuthResult> {
-    if (authorization.trim() === '' && this.openPaths(path)) return { ok: true, principal: LOCAL_ADMIN };
-    return this.authenticate(authorization);
+  /**
+   * The key check for a request: refused at once (not even checked) when its address has failed too
+   * often lately, else `authenticate`, a failure counted against the address.
+   */
+  async admit(caller: Caller, surface: AuthSurface): Promise<Admission> {
+    const wait = this.failures.refusal(caller.address, surface);
+    if (wait !== undefined) return { ok: false, reason: 'too many failed authentications from this address; try again later', retryAfterSeconds: wait };
+    const r = await this.authenticate(caller.authorization);
+    if (!r.ok) this.failures.failed(caller.address, surface);
+    return r;
   }
 
+  /** The key alone (no failure limit): for requests from inside the process; HTTP routes use `admit`. */
   async authenticate(authorization: string): Promise<AuthResult> {
     const m = /^\s*Bearer\s+(\S+)\s*$/i.exec(authorization);
     if (!m) return { ok: false, reason: 'send Authorization: Bearer <api key>' };

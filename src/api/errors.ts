@@ -3,6 +3,7 @@
  * with stable codes (README, "Config API", lists them). Handlers throw ApiError; the router answers it.
  */
 import type { FieldError } from '../errors.js';
+import type { Admission } from './auth.js';
 
 export class ApiError extends Error {
   constructor(
@@ -21,6 +22,13 @@ export const notFound = (kind: string, id: string) => new ApiError(404, 'not_fou
 export const forbidden = (message: string) => new ApiError(403, 'forbidden', message);
 export const invalid = (errors: readonly FieldError[], message = 'the request is invalid') =>
   new ApiError(400, 'validation_failed', `${message}: ${errors.length} error(s)`, errors);
+
+/** A refused key check as the API answers it: 429 `auth_rate_limited` for an address over its failure limit, else 401. */
+export function notAdmitted(r: Exclude<Admission, { ok: true }>): ApiError {
+  return 'retryAfterSeconds' in r
+    ? new ApiError(429, 'auth_rate_limited', r.reason, undefined, { 'retry-after': String(r.retryAfterSeconds) })
+    : new ApiError(401, 'unauthorized', r.reason, undefined, { 'www-authenticate': 'Bearer realm="rtb-bidder"' });
+}
 
 /** "an admin key", "an advertiser key", "a read-only key". */
 export const aKey = (role: string) => `${/^[aeiou]/.test(role) ? 'an' : 'a'} ${role} key`;

@@ -1,15 +1,16 @@
 /**
  * Puts API keys in front of routes registered by code that knows nothing of them (the reports
  * routes): `guardedApp(app, api, kind)` is an app whose route handlers first authenticate the
- * request, apply the key's rate limit and check that its role may read `kind`, then run the
+ * request (the failure limit of its source address included), apply the key's rate limit and check that its role may read `kind`, then run the
  * original handler with a copy of the request (uWS requests are only valid synchronously, and the
  * key check is not).
  */
 import type { HttpRequest, HttpResponse, RecognizedString, TemplatedApp } from 'uWebSockets.js';
 import type { ConfigApi } from './index.js';
-import { ApiError, STATUS_TEXT, aKey } from './errors.js';
+import { ApiError, STATUS_TEXT, aKey, notAdmitted } from './errors.js';
 import { errorBody } from './router.js';
 import { permits, type ApiKind } from './policy.js';
+import type { AuthSurface } from '../metrics/auth-metrics.js';
 
 type Handler = (res: HttpResponse, req: HttpRequest) => void | Promise<void>;
 type Method = 'get' | 'post' | 'put' | 'patch' | 'del' | 'any';
@@ -36,10 +37,12 @@ function copyRequest(req: HttpRequest, params: number): HttpRequest {
 }
 
 export function guardedApp(app: TemplatedApp, api: ConfigApi, kind: ApiKind): TemplatedApp {
+  const surface: AuthSurface = kind === 'reports' ? 'reports' : 'config_api';
   const wrap =
     (pattern: string, handler: Handler): Handler =>
     (res, req) => {
       const copy = copyRequest(req, (pattern.match(/:\w+/g) ?? []).length);
+      const caller = api.callerOf(res, req);
       let aborted = false;
       res.onAborted(() => (aborted = true));
       const refuse = (e: ApiError) =>
@@ -48,10 +51,10 @@ export function guardedApp(app: TemplatedApp, api: ConfigApi, kind: ApiKind): Te
           for (const [k, v] of Object.entries(e.headers ?? {})) res.writeHeader(k, v);
           res.end(JSON.stringify(errorBody(e.code, e.message)));
         });
-      void api.auth.authenticateOn(pattern.replace(/:(\w+)/g, '{$1}'), copy.getHeader('authorization')).then(
+      void api.auth.admit(caller, surface).then(
         (r) => {
           if (aborted) return;
-          if (!r.ok) return refuse(new ApiError(401, 'unauthorized', r.reason, undefined, { 'www-authenticate': 'Bearer realm="rtb-bidder"' }));
+          if (!r.ok) return refuse(notAdmitted(r));
           const limit = r.principal.rateLimit ?? api.limiter.defaults;
           const take = api.limiter.take(r.principal.keyId, limit);
           if (!take.ok) return refuse(new ApiError(429, 'rate_limited', `this key is limited to ${limit.perSecond} requests per second`, undefined, { 'retry-after': String(take.retryAfterSeconds) }));

@@ -8,13 +8,16 @@
  *   AdminDeps.configApi is set, and guards the audience upload routes with `api.audienceAccess`).
  * - campaigns/config-sync.ts `startConfigSync` keeps a SnapshotRef in step with the store.
  */
-import type { TemplatedApp } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { Registry } from 'prom-client';
 import { MemoryConfigStore, seedStore, type ConfigStore } from '../campaigns/config-store.js';
 import { createRedisConfigStore } from '../campaigns/redis-config-store.js';
 import { loadBundleFromDir } from '../config/load-bundle.js';
 import type { AudienceService } from '../audiences/audience-service.js';
 import type { AccessRefusal, AudienceAccess, AudienceRights } from '../http/audience-routes.js';
-import { Authenticator, type Principal, type RateLimit } from './auth.js';
+import { Authenticator, type Caller, type Principal, type RateLimit } from './auth.js';
+import { AuthFailureLimiter, DEFAULT_AUTH_FAILURES, sourceAddress, type AuthFailureSettings } from './auth-failures.js';
+import { AuthMetrics } from '../metrics/auth-metrics.js';
 import { RateLimiter } from './rate-limit.js';
 import { ConfigResources } from './resources.js';
 import { AudienceResources } from './audiences.js';
@@ -22,7 +25,7 @@ import { KeyService } from './keys.js';
 import { buildRoutes } from './routes.js';
 import { errorBody, registerRoutes, type RouteSpec } from './router.js';
 import { openApiDocument } from './openapi.js';
-import { ApiError, STATUS_TEXT, aKey } from './errors.js';
+import { ApiError, STATUS_TEXT, aKey, notAdmitted } from './errors.js';
 import { permits } from './policy.js';
 import type { ApiSettings } from './settings.js';
 
@@ -41,22 +44,20 @@ export interface ConfigApiOptions {
   /** Where `${NAME}` exchange keys are resolved (validation). */
   readonly env?: Record<string, string | undefined>;
   readonly version?: string;
-  /**
-   * The embedded default without DSP_ADMIN_KEY: requests without a key may use the audience data and
-   * report routes (OPEN_DATA_PATHS) as an operator, as the quick start's curl examples do. The
-   * campaign, creative, advertiser, exchange, key and audit routes always need a key.
-   */
-  readonly openDataRoutes?: boolean;
+  /** Failed authentication per source address (default: DEFAULT_AUTH_FAILURES). */
+  readonly authFailures?: AuthFailureSettings;
+  /** Where failures and refusals are counted (default: a registry of its own). */
+  readonly authMetrics?: AuthMetrics;
 }
-
-/** The routes `openDataRoutes` opens: audience members, uploads, metadata, forgetting a user, reports. */
-export const isOpenDataPath = (path: string) => /^\/api\/v1\/(audiences|audience-uploads|users|reports)(\/|$)/.test(path);
 
 export interface ConfigApi {
   readonly store: ConfigStore;
   readonly routes: readonly RouteSpec[];
   readonly auth: Authenticator;
   readonly limiter: RateLimiter;
+  readonly authMetrics: AuthMetrics;
+  /** A request's key and source address; call it synchronously in the uWS handler, then `auth.admit` it. */
+  callerOf(res: HttpResponse, req: HttpRequest): Caller;
   readonly resources: ConfigResources;
   readonly keys: KeyService;
   readonly audiences: AudienceResources | undefined;
@@ -66,7 +67,13 @@ export interface ConfigApi {
 }
 
 export function createConfigApi(o: ConfigApiOptions): ConfigApi {
-  const auth = new Authenticator(o.store, o.adminKey, o.openDataRoutes ? isOpenDataPath : undefined);
+  const authMetrics = o.authMetrics ?? new AuthMetrics(new Registry());
+  const failures = o.authFailures ?? DEFAULT_AUTH_FAILURES;
+  const auth = new Authenticator(o.store, o.adminKey, new AuthFailureLimiter(failures, authMetrics));
+  const callerOf = (res: HttpResponse, req: HttpRequest): Caller => ({
+    authorization: req.getHeader('authorization'),
+    address: sourceAddress(res, req, failures.trustedProxies),
+  });
   const limiter = new RateLimiter(o.rateLimit ?? { perSecond: 20, burst: 40 });
   const segments = o.audiences?.store;
   const resources = new ConfigResources(
@@ -90,10 +97,12 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
     routes,
     auth,
     limiter,
+    authMetrics,
+    callerOf,
     resources,
     keys,
     audiences,
-    audienceAccess: audiences && audienceAccess(auth, limiter, audiences, o.openDataRoutes === true),
+    audienceAccess: audiences && audienceAccess(auth, callerOf, limiter, audiences),
     openapi: () => (doc ??= openApiDocument(routes, { version: o.version ?? '1' })),
   };
   bodyLimits.set(api, o.bodyLimitBytes ?? 4 * 1024 * 1024);
@@ -104,7 +113,7 @@ const bodyLimits = new WeakMap<ConfigApi, number>();
 
 /** Registers every `/api/v1` route of the config API (and a JSON 404 for unknown `/api/v1/*` paths). */
 export function registerConfigApi(app: TemplatedApp, api: ConfigApi): void {
-  registerRoutes(app, api.routes, { auth: api.auth, limiter: api.limiter, bodyLimit: bodyLimits.get(api) ?? 4 * 1024 * 1024 });
+  registerRoutes(app, api.routes, { auth: api.auth, callerOf: api.callerOf, limiter: api.limiter, bodyLimit: bodyLimits.get(api) ?? 4 * 1024 * 1024 });
   app.any('/api/v1/*', (res) => {
     res.onAborted(() => {});
     res.cork(() =>
@@ -113,16 +122,16 @@ export function registerConfigApi(app: TemplatedApp, api: ConfigApi): void {
   });
 }
 
-/** The guard registerAudienceRoutes calls: same keys, rate limits and tenant rules as the rest of the API. */
-function audienceAccess(auth: Authenticator, limiter: RateLimiter, audiences: AudienceResources, open: boolean): AudienceAccess {
+/** The guard registerAudienceRoutes calls: same keys, failure limit, rate limits and tenant rules as the rest of the API. */
+function audienceAccess(auth: Authenticator, callerOf: ConfigApi['callerOf'], limiter: RateLimiter, audiences: AudienceResources): AudienceAccess {
   const refusal = (e: ApiError): AccessRefusal => ({
     refused: { status: STATUS_TEXT[e.status] ?? `${e.status} Error`, headers: { ...e.headers }, body: JSON.stringify(errorBody(e.code, e.message, e.errors)) },
   });
   return {
-    async begin({ authorization, requestId }): Promise<AudienceRights | AccessRefusal> {
-      // Every route that asks (uploads, their progress, forgetting a user) is an open data path.
-      const r = open ? await auth.authenticateOn('/api/v1/audiences', authorization) : await auth.authenticate(authorization);
-      if (!r.ok) return refusal(new ApiError(401, 'unauthorized', r.reason, undefined, { 'www-authenticate': 'Bearer realm="rtb-bidder"' }));
+    callerOf,
+    async begin({ requestId, ...caller }): Promise<AudienceRights | AccessRefusal> {
+      const r = await auth.admit(caller, 'audiences');
+      if (!r.ok) return refusal(notAdmitted(r));
       const p: Principal = r.principal;
       const limit = p.rateLimit ?? limiter.defaults;
       const take = limiter.take(p.keyId, limit);

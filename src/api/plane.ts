@@ -14,6 +14,8 @@ import { loadApiSettings, type ApiSettings } from './settings.js';
 import { importConfig, type ImportResult } from './transfer.js';
 import { ApiError } from './errors.js';
 import { ConfigError } from '../errors.js';
+import type { Registry } from 'prom-client';
+import { AuthMetrics } from '../metrics/auth-metrics.js';
 
 export interface ConfigPlaneOptions {
   readonly configDir: string;
@@ -21,6 +23,8 @@ export interface ConfigPlaneOptions {
   readonly env?: Record<string, string | undefined>;
   /** The audience service: with it, `/api/v1/audiences` and API keys on the upload routes. */
   readonly audiences?: AudienceService;
+  /** Where failed authentications are counted (the process's metrics registry). */
+  readonly registry?: Registry;
 }
 
 export interface ConfigPlane {
@@ -56,8 +60,8 @@ export async function openConfigPlane(o: ConfigPlaneOptions): Promise<ConfigPlan
       bodyLimitBytes: settings.bodyLimitBytes,
       importLimitBytes: settings.importLimitBytes,
       env: o.env,
-      // Embedded and no key chosen: the audience and report routes stay usable without one (README, Config API).
-      openDataRoutes: settings.adminKeyGenerated,
+      authFailures: settings.authFailures,
+      authMetrics: o.registry && new AuthMetrics(o.registry),
     });
     return {
       settings,
@@ -83,7 +87,7 @@ export async function openConfigPlane(o: ConfigPlaneOptions): Promise<ConfigPlan
         ...(settings.adminKeyGenerated
           ? {
               adminKey: settings.adminKey,
-              adminKeyNote: 'generated for this run (set DSP_ADMIN_KEY to choose one); until then audience and report routes answer without a key',
+              adminKeyNote: 'generated for this run (set DSP_ADMIN_KEY to choose one); every /api/v1 route but the OpenAPI document needs it',
             }
           : {}),
       }),

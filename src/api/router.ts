@@ -2,15 +2,16 @@
  * A small typed router for the config API on uWS. Each route is a RouteSpec: method, OpenAPI-style
  * path, schemas (the same ones the handlers validate with, and that openapi.ts publishes) and a
  * handler returning a reply or throwing ApiError. The glue:
- *   headers (readable only synchronously in uWS) → body (bounded) → API key → rate limit →
+ *   headers (readable only synchronously in uWS) → body (bounded) → API key (and the failure limit
+ *   of its source address) → rate limit →
  *   JSON parse → handler → one JSON answer (ETag, x-request-id, no-store), or the error shape.
  */
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { TSchema } from '@sinclair/typebox';
-import type { Authenticator, Principal } from './auth.js';
+import type { Authenticator, Caller, Principal } from './auth.js';
 import type { RateLimiter } from './rate-limit.js';
-import { ApiError, STATUS_TEXT } from './errors.js';
+import { ApiError, STATUS_TEXT, notAdmitted } from './errors.js';
 import { readBody } from '../http/read-body.js';
 import { log } from '../log.js';
 import { etag } from './write-rules.js';
@@ -73,6 +74,8 @@ export interface RouteSpec {
 
 export interface RouterDeps {
   readonly auth: Authenticator;
+  /** The request's key and source address (ConfigApi `callerOf`). */
+  readonly callerOf: (res: HttpResponse, req: HttpRequest) => Caller;
   readonly limiter: RateLimiter;
   /** Default request body limit in bytes. */
   readonly bodyLimit: number;
@@ -109,7 +112,7 @@ function handle(res: HttpResponse, req: HttpRequest, route: RouteSpec, names: st
     return send(res, { status: 400, body: errorBody('bad_path', 'the path is not valid percent-encoding') }, requestId);
   }
   const h = {
-    authorization: req.getHeader('authorization'),
+    caller: deps.callerOf(res, req),
     ifMatch: req.getHeader('if-match') || undefined,
     ifNoneMatch: req.getHeader('if-none-match') || undefined,
     contentType: req.getHeader('content-type'),
@@ -138,7 +141,7 @@ async function answer(
   deps: RouterDeps,
   params: Record<string, string>,
   query: URLSearchParams,
-  h: { authorization: string; ifMatch?: string; ifNoneMatch?: string; contentType: string; accept: string },
+  h: { caller: Caller; ifMatch?: string; ifNoneMatch?: string; contentType: string; accept: string },
   raw: Buffer | undefined,
   requestId: string,
 ): Promise<ApiReply> {
@@ -146,8 +149,8 @@ async function answer(
     let principal: Principal = { keyId: 'anonymous', role: 'read-only' };
     const headers: Record<string, string> = {};
     if (route.auth !== false) {
-      const r = await deps.auth.authenticateOn(route.path, h.authorization);
-      if (!r.ok) throw new ApiError(401, 'unauthorized', r.reason, undefined, { 'www-authenticate': 'Bearer realm="rtb-bidder"' });
+      const r = await deps.auth.admit(h.caller, 'config_api');
+      if (!r.ok) throw notAdmitted(r);
       principal = r.principal;
       const limit = principal.rateLimit ?? deps.limiter.defaults;
       const take = deps.limiter.take(principal.keyId, limit);

@@ -10,12 +10,16 @@
  * | `API_RATE_LIMIT` | `20` | requests per second per API key (a key may have its own) |
  * | `API_RATE_BURST` | `40` | bucket size per API key |
  * | `API_BODY_LIMIT_BYTES` | 4 MiB | largest request body (imports: `API_IMPORT_LIMIT_BYTES`, 64 MiB) |
+ * | `API_AUTH_FAILURE_LIMIT` | `20` | failed authentications per source address in a window before it gets 429; `0`: no limit |
+ * | `API_AUTH_FAILURE_WINDOW_SECONDS` | `60` | that window |
+ * | `API_TRUSTED_PROXIES` | `0` | proxies in front of the admin port whose X-Forwarded-For entries name the source address |
  *
  * Production mode is `CONFIG_STORE=redis` or `NODE_ENV=production`: without DSP_ADMIN_KEY the
  * API refuses to start. In the embedded default a key is generated at start (and printed).
  */
 import { ConfigError, type FieldError } from '../errors.js';
 import { generateAdminKey, type RateLimit } from './auth.js';
+import { DEFAULT_AUTH_FAILURES, type AuthFailureSettings } from './auth-failures.js';
 
 export interface ApiSettings {
   readonly store: 'memory' | 'redis';
@@ -28,6 +32,8 @@ export interface ApiSettings {
   readonly rateLimit: RateLimit;
   readonly bodyLimitBytes: number;
   readonly importLimitBytes: number;
+  /** Failed authentication per source address (auth-failures.ts). */
+  readonly authFailures: AuthFailureSettings;
 }
 
 export function loadApiSettings(env: Record<string, string | undefined> = process.env): ApiSettings {
@@ -67,6 +73,11 @@ export function loadApiSettings(env: Record<string, string | undefined> = proces
     rateLimit: { perSecond: num('API_RATE_LIMIT', 20, 0.001, 100_000, false), burst: num('API_RATE_BURST', 40, 1, 1_000_000, true) },
     bodyLimitBytes: num('API_BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024, 1024 ** 3, true),
     importLimitBytes: num('API_IMPORT_LIMIT_BYTES', 64 * 1024 * 1024, 1024, 4 * 1024 ** 3, true),
+    authFailures: {
+      limit: num('API_AUTH_FAILURE_LIMIT', DEFAULT_AUTH_FAILURES.limit, 0, 1_000_000, true),
+      windowMs: num('API_AUTH_FAILURE_WINDOW_SECONDS', DEFAULT_AUTH_FAILURES.windowMs / 1000, 1, 86_400, true) * 1000,
+      trustedProxies: num('API_TRUSTED_PROXIES', 0, 0, 16, true),
+    },
   };
   if (errors.length) throw new ConfigError(errors);
   return Object.freeze(settings);

@@ -20,6 +20,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { randomUUID } from 'node:crypto';
 import type { AudienceService } from '../audiences/audience-service.js';
 import type { AudienceMetrics } from '../metrics/audience-metrics.js';
+import type { Caller } from '../api/auth.js';
 import { AudienceUpload, type UploadFormat, type UploadProgress } from '../audiences/upload.js';
 import { DEFAULT_SEGMENT_TTL_SECONDS, type SegmentMeta } from '../audiences/segment-store.js';
 import { uploadKey } from '../audiences/identity.js';
@@ -41,8 +42,10 @@ export interface AudienceRouteDeps {
 
 /** The config API's guard over these routes. */
 export interface AudienceAccess {
-  /** The caller's rights from its request headers, or the answer that refuses it (401, 403, 429). */
-  begin(headers: { authorization: string; requestId: string }): Promise<AudienceRights | AccessRefusal>;
+  /** The request's key and source address (read synchronously, in the handler). */
+  callerOf(res: HttpResponse, req: HttpRequest): Caller;
+  /** The caller's rights, or the answer that refuses it (401, 403, 429). */
+  begin(caller: Caller & { requestId: string }): Promise<AudienceRights | AccessRefusal>;
 }
 
 /** An answer to send as is: status line, headers, JSON body (the config API's error shape). */
@@ -69,7 +72,7 @@ function sendRefusal(res: HttpResponse, r: AccessRefusal): void {
   });
 }
 
-const accessHeaders = (req: HttpRequest) => ({ authorization: req.getHeader('authorization'), requestId: req.getHeader('x-request-id') || randomUUID() });
+const accessHeaders = (access: AudienceAccess, res: HttpResponse, req: HttpRequest) => ({ ...access.callerOf(res, req), requestId: req.getHeader('x-request-id') || randomUUID() });
 
 export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDeps): void {
   const { audiences } = deps;
@@ -155,7 +158,7 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
     let aborted = false;
     res.onAborted(() => (aborted = true));
     if (!access) return then(undefined, () => aborted);
-    access.begin(accessHeaders(req)).then(
+    access.begin(accessHeaders(access, res, req)).then(
       (r) => {
         if (aborted) return;
         if ('refused' in r) sendRefusal(res, r);
@@ -284,7 +287,7 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
       if (isLast) finish();
     });
     // With access: the key, then its right to this segment, then as before.
-    const headers = d.access && accessHeaders(req);
+    const headers = d.access && accessHeaders(d.access, res, req);
     let rights: AudienceRights | undefined;
     const refusal: Promise<AccessRefusal | undefined> = d.access
       ? d.access.begin(headers!).then((r) => {
