@@ -22,7 +22,7 @@ import { userKeys } from '../audiences/identity.js';
 import type { BidRequestView } from '../openrtb/request-view.js';
 import { acceptsGzip, gunzipLimited, gzip } from './gzip.js';
 import { PRIVACY_OUTCOMES, privacyOutcome, type PrivacyOutcome } from '../privacy/privacy-outcome.js';
-import type { RequestGate } from './request-gate.js';
+import type { PendingBody, RequestGate } from './request-gate.js';
 import type { BudgetLedger } from '../money/budget-ledger.js';
 import { userHash, type FrequencyService } from '../money/frequency.js';
 import type { UserCaps } from '../bidding/money-gate.js';
@@ -104,6 +104,10 @@ class BidHandler {
       pending.settle();
     });
     readBody(res, length, limit, pending);
+    // uWS hands the body over once this handler returns (in the same tick when it came with the
+    // headers). Until then the request waits outside the in-flight cap; the gate's sweep ends a
+    // wait that lasts past the body timeout (408) or beyond the cap on bodies arriving (503).
+    this.deps.gate?.awaitBody(pending);
   }
 
   private shed(res: HttpResponse, ex: ExchangeProfile, m: ExchangeMetrics, start: number): void {
@@ -116,10 +120,14 @@ class BidHandler {
   }
 }
 
-class PendingBid implements BodySink {
+class PendingBid implements BodySink, PendingBody {
   aborted = false;
   /** Left the gate (answered or aborted): exactly once per admitted request. */
   private settled = false;
+  /** The body arrived (the request counts against the gate's in-flight cap from then on). */
+  private arrived = false;
+  readonly since = performance.now();
+
   /**
    * Whether this request's user-level data may be used (set once parsed). Anything user-keyed
    * (segment lookups now, user frequency caps later) must check `privacy.userData` first.
@@ -143,14 +151,23 @@ class PendingBid implements BodySink {
   }
 
   onBody(raw: Buffer): void {
-    if (this.aborted) return;
+    if (this.aborted || this.settled) return;
+    this.arrived = true;
+    this.h.deps.gate?.arrived(this);
     this.res.cork(() => this.answer(raw));
+  }
+
+  /** The gate's sweep: the body did not arrive within the body timeout (408), or too many are arriving (503); the connection closes. */
+  expire(overCap: boolean): void {
+    if (this.aborted || this.settled) return;
+    if (overCap) this.res.cork(() => this.reject('503 Service Unavailable', 'too_many_bodies', 'too many request bodies arriving', true));
+    else this.res.cork(() => this.reject('408 Request Timeout', 'body_timeout', 'request body not received in time', true));
   }
 
   settle(): void {
     if (this.settled) return;
     this.settled = true;
-    this.h.deps.gate?.leave();
+    this.h.deps.gate?.leave(this, this.arrived);
   }
 
   reject(status: string, reason: RejectReason, message: string, close = false): void {
