@@ -50,6 +50,8 @@ export interface BidRouteDeps {
 const now = () => performance.now();
 /** Protobuf media types (application/x-protobuf, application/protobuf, ...) and application/octet-stream. */
 const BINARY_TYPE = /protobuf|octet-stream/i;
+/** A body over the limit by at most this factor is read and dropped before its 413 (see handle()). */
+const DISCARD_FACTOR = 16;
 
 export function registerBidRoutes(app: TemplatedApp, deps: BidRouteDeps): void {
   const handler = new BidHandler(deps);
@@ -98,7 +100,25 @@ class BidHandler {
     }
     const length = lengthHeader === '' ? 0 : Number(lengthHeader);
     const limit = this.deps.settings.bodyLimitBytes;
-    if (!(length >= 0) || length > limit) return pending.reject('413 Payload Too Large', 'body_too_large', 'body too large', true);
+    if (!(length >= 0) || length > limit) {
+      // Closing at once while the client is still sending makes the kernel reset the connection, and
+      // a client may lose the 413 with it. A body up to DISCARD_FACTOR × the limit is read and dropped
+      // first (within the body timeout), so the 413 goes out with nothing left unread and the close is
+      // a clean one; a bigger one, or a thread without a body timeout, is answered and closed at once.
+      const gate = this.deps.gate;
+      if (gate === undefined || !((gate.options.bodyTimeoutMs ?? 0) > 0) || !(length <= DISCARD_FACTOR * limit))
+        return pending.reject('413 Payload Too Large', 'body_too_large', 'body too large', true);
+      pending.tooLarge = true;
+      res.onAborted(() => {
+        pending.aborted = true;
+        pending.settle();
+      });
+      res.onData((_chunk, isLast) => {
+        if (isLast) pending.onTooLarge();
+      });
+      gate.awaitBody(pending);
+      return;
+    }
     res.onAborted(() => {
       pending.aborted = true;
       pending.settle();
@@ -133,6 +153,8 @@ class PendingBid implements BodySink, PendingBody {
    * (segment lookups now, user frequency caps later) must check `privacy.userData` first.
    */
   privacy: PrivacyOutcome = PRIVACY_OUTCOMES.gdpr_no_consent;
+  /** Its Content-Length is over the limit: the body is dropped as it comes, then 413. */
+  tooLarge = false;
   /** Set for a protobuf request: the content type of the request, and of the answer. */
   protobufType: string | undefined = undefined;
   constructor(
@@ -147,6 +169,7 @@ class PendingBid implements BodySink, PendingBody {
   ) {}
 
   onTooLarge(): void {
+    if (this.aborted || this.settled) return;
     this.res.cork(() => this.reject('413 Payload Too Large', 'body_too_large', 'body too large', true));
   }
 
@@ -160,7 +183,8 @@ class PendingBid implements BodySink, PendingBody {
   /** The gate's sweep: the body did not arrive within the body timeout (408), or too many are arriving (503); the connection closes. */
   expire(overCap: boolean): void {
     if (this.aborted || this.settled) return;
-    if (overCap) this.res.cork(() => this.reject('503 Service Unavailable', 'too_many_bodies', 'too many request bodies arriving', true));
+    if (this.tooLarge) this.onTooLarge();
+    else if (overCap) this.res.cork(() => this.reject('503 Service Unavailable', 'too_many_bodies', 'too many request bodies arriving', true));
     else this.res.cork(() => this.reject('408 Request Timeout', 'body_timeout', 'request body not received in time', true));
   }
 

@@ -4,6 +4,7 @@
  * at once refuses more with 503 and a close; and none of it takes the overload cap from whole requests.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
 import { bidBody, RawConnection, sample, startGated, type GatedBidder } from '../helpers/gate-kit.js';
 import { effectiveBodyTimeoutMs, loadSettings } from '../../src/config/settings.js';
 
@@ -71,6 +72,45 @@ describe('the body timeout', () => {
     expect(refused?.headers['connection']?.toLowerCase()).toBe('close');
     expect(await extra.whenClosed()).toBe(true);
     for (const c of slow) expect((await c.next(3_000))?.status).toBe(408);
+    expect(b.gate.busy).toBe(0);
+  });
+});
+
+/** Headers with a Content-Length of `size`, then (after `pauseMs`, whatever came back meanwhile) the body in two halves `pauseMs` apart; what came back, and any socket error. */
+function oversized(port: number, size: number, pauseMs: number): Promise<{ data: string; error: string | undefined; closed: boolean }> {
+  return new Promise((resolve) => {
+    // Half-open allowed: like a client busy sending its body, it keeps sending after the bidder's FIN.
+    const s = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    let data = '';
+    let error: string | undefined;
+    const timer = setTimeout(() => finish(false), 5_000);
+    const finish = (closed: boolean) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve({ data, error, closed });
+    };
+    s.on('connect', () => {
+      s.write(`POST /bid HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\n\r\n`);
+      const half = Math.floor(size / 2);
+      setTimeout(() => s.write(Buffer.alloc(half, 0x20)), pauseMs);
+      setTimeout(() => s.end(Buffer.alloc(size - half, 0x20)), 2 * pauseMs);
+    });
+    s.on('data', (d) => (data += d.toString('latin1')));
+    s.on('error', (e: NodeJS.ErrnoException) => (error ??= e.code ?? e.message));
+    s.on('close', () => finish(true));
+  });
+}
+
+describe('a body over the limit by Content-Length', () => {
+  it('gets its 413 and then a clean close, not a reset, while the client is still sending the body', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await oversized(b.port, 256 * 1024 + 1_000, 30);
+      expect(r.data).toMatch(/^HTTP\/1\.1 413 /);
+      expect(r.data).toMatch(/\r\nConnection: close\r\n/i);
+      expect(r.data).toMatch(/\r\n\r\nbody too large$/);
+      expect(r.error).toBeUndefined(); // no EPIPE / ECONNRESET: the bidder read the body before closing
+      expect(r.closed).toBe(true);
+    }
     expect(b.gate.busy).toBe(0);
   });
 });
