@@ -30,7 +30,7 @@ import { buildWorktree, checkoutWorktree, gitInfo, type Worktree } from './compa
 import { clickhouseBackend, redisBackend, type Backend } from './backends.js';
 import { firstNormal, normalP99, recoveredAfter, RECOVERY_S } from './overload.js';
 import { isRunning } from './processes.js';
-import { fdLimit, fdsNeeded, SlowClients } from './slow-clients.js';
+import { fdLimit, fdsNeeded, trickle } from './slow-clients.js';
 import { PROTOBUF_TYPE, protobufBodies } from './protobuf-bodies.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -423,15 +423,14 @@ async function benchBuild(ctx: BuildContext, label: string, buildDir: string, re
     const S = SLOW_PHASE_S;
     say(`[${label}] slow clients: ${fmtInt(opts.rate)} req/s for ${S} s alone, then for ${S} s beside ${fmtInt(opts.slowClients)} connections trickling a body at 1 byte/s`);
     const alone = await measure(target, { name: 'slow-base', label: `${fmtInt(opts.rate)}/s alone`, mode: 'open', rate: opts.rate, durationS: S, pacer: opts.pacer }, bidder);
-    const tricklers = new SlowClients();
-    await tricklers.start(bidder.port, '/bid', mix.bodies[0].toString(), opts.slowClients);
-    await new Promise((r) => setTimeout(r, 1_000));
-    say(`  ${fmtInt(tricklers.open_)} trickling connections open`);
+    const tricklers = trickle(bidder.port, '/bid', mix.bodies[0].toString(), opts.slowClients);
+    say(`  ${fmtInt(await tricklers.ready)} trickling connections open`);
     let beside;
+    let counts;
     try {
       beside = await measure(target, { name: 'slow-clients', label: `${fmtInt(opts.rate)}/s + ${fmtInt(opts.slowClients)} slow`, mode: 'open', rate: opts.rate, durationS: S, pacer: opts.pacer }, bidder);
     } finally {
-      tricklers.stop();
+      counts = await tricklers.stop();
     }
     const normalShare = (p: PhaseJson) =>
       p.requests ? Math.round(((p.status_counts['200'] + p.status_counts['204'] - (p.bidder_shed ?? 0)) / p.requests) * 10_000) / 10_000 : 0;
@@ -443,11 +442,11 @@ async function benchBuild(ctx: BuildContext, label: string, buildDir: string, re
       normal_share: normalShare(beside.json),
       bidder_own_p99_ms_alone: alone.json.bidder_own_ms?.p99 ?? null,
       bidder_own_p99_ms: beside.json.bidder_own_ms?.p99 ?? null,
-      tricklers: tricklers.counts,
+      tricklers: counts,
     };
     say(
       `[${label}] slow clients: ${(slowClients.normal_share * 100).toFixed(2)} % answered normally beside them (${(slowClients.normal_share_alone * 100).toFixed(2)} % alone); ` +
-        `the bidder's own p99 ${slowClients.bidder_own_p99_ms} ms (${slowClients.bidder_own_p99_ms_alone} ms alone); tricklers: ${JSON.stringify(tricklers.counts)}`,
+        `the bidder's own p99 ${slowClients.bidder_own_p99_ms} ms (${slowClients.bidder_own_p99_ms_alone} ms alone); tricklers: ${JSON.stringify(counts)}`,
     );
   }
 
