@@ -8,16 +8,25 @@
  * per connection). Connections opened after SIGTERM are refused once the listener is closed; one that
  * raced the close may be dropped unanswered, never having been read (counted, not asserted).
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { BidderProcess } from '../helpers/bidder-process.js';
 import { bidBody, RawConnection } from '../helpers/gate-kit.js';
 
 const CONNECTIONS = 40;
 let p: BidderProcess | undefined;
-afterAll(() => p?.kill());
+let dir = '';
+afterAll(async () => {
+  p?.kill();
+  await p?.exited;
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
 
 it('40 busy keep-alive connections, SIGTERM: every request the bidder was sent on a served connection is answered, with Connection: close after SIGTERM', async () => {
-  p = await BidderProcess.start({ CONFIG_DIR: 'config', SHED_MAX_IN_FLIGHT: '0', DATA_DIR: `/tmp/shutdown-resets-${process.pid}` });
+  dir = await mkdtemp(join(tmpdir(), 'shutdown-resets-'));
+  p = await BidderProcess.start({ CONFIG_DIR: 'config', SHED_MAX_IN_FLIGHT: '0', DATA_DIR: join(dir, 'data') });
   const bidder = p;
   let sigtermAt = 0;
   /** When the first answer with Connection: close came back: the bidder was draining by then. */
