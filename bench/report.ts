@@ -74,6 +74,21 @@ export interface BidderRun {
   phases: { fixed: PhaseJson; ramp: PhaseJson[]; saturation: PhaseJson; at_80?: PhaseJson };
   /** `--overload <s>`: twice the capacity for that long, then 80 % of it (see bench/overload.ts). */
   overload?: OverloadJson;
+  /** `--slow-clients <n>`: the fixed rate alone, then beside <n> connections trickling a body (see bench/slow-clients.ts). */
+  slow_clients?: SlowClientsJson;
+}
+
+export interface SlowClientsJson {
+  connections: number;
+  alone: PhaseJson;
+  beside: PhaseJson;
+  /** Share of the normal requests answered 200 or 204 and not shed. */
+  normal_share_alone: number;
+  normal_share: number;
+  bidder_own_p99_ms_alone: number | null;
+  bidder_own_p99_ms: number | null;
+  /** What the tricklers saw: connections opened, answers by status, closes without an answer. */
+  tricklers: { opened: number; answers: Record<string, number>; closedUnanswered: number; connectErrors: number };
 }
 
 export interface OverloadJson {

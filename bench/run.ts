@@ -30,6 +30,7 @@ import { buildWorktree, checkoutWorktree, gitInfo, type Worktree } from './compa
 import { clickhouseBackend, redisBackend, type Backend } from './backends.js';
 import { firstNormal, normalP99, recoveredAfter, RECOVERY_S } from './overload.js';
 import { isRunning } from './processes.js';
+import { fdLimit, fdsNeeded, trickle } from './slow-clients.js';
 import { PROTOBUF_TYPE, protobufBodies } from './protobuf-bodies.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -58,9 +59,14 @@ const HELP = `npm run bench -- [options]
                           bursts; the pacing of runs before this option)
   --profile               write V8 CPU profiles of the bidder (every thread) to <out>/profiles/ (open in Chrome DevTools)
   --overload <s>          after saturation, offer twice the capacity for <s> s, then 80 % for 30 s (0: off; default 0)
+  --slow-clients <n>      after the other phases, --rate req/s for 15 s alone, then for 15 s with <n> more
+                          connections trickling a body at 1 byte/s (0: off; default 0; needs ulimit -n > 2n + 1000)
 `;
 
 class Cancelled extends Error {}
+
+/** Seconds of each slow-clients phase (alone, then beside the tricklers). */
+const SLOW_PHASE_S = 15;
 
 interface Options {
   duration: number;
@@ -79,6 +85,7 @@ interface Options {
   out: string;
   keepTemp: boolean;
   overloadS: number;
+  slowClients: number;
   protobuf: boolean;
   profile: boolean;
   pacer: Pacer;
@@ -104,6 +111,7 @@ function parseOptions(argv: string[]): Options {
       out: { type: 'string' },
       'keep-temp': { type: 'boolean' },
       overload: { type: 'string' },
+      'slow-clients': { type: 'string' },
       protobuf: { type: 'boolean' },
       profile: { type: 'boolean' },
       pacer: { type: 'string' },
@@ -144,6 +152,7 @@ function parseOptions(argv: string[]): Options {
     out: resolve(values.out ?? join(REPO, 'bench', 'results')),
     keepTemp: values['keep-temp'] ?? false,
     overloadS: num('overload', values.overload, 0, 0, 24 * 3600),
+    slowClients: num('slow-clients', values['slow-clients'], 0, 0, 100_000),
     protobuf: values.protobuf ?? false,
     profile: values.profile ?? false,
     pacer,
@@ -408,7 +417,47 @@ async function benchBuild(ctx: BuildContext, label: string, buildDir: string, re
     );
   }
 
-  const phases = [fixed.json, ...ramp, saturation.json, at80.json, ...(overload ? [overload.overload, overload.recovery] : [])];
+  // Slow clients: the fixed rate alone, then beside <n> tricklers (bench/slow-clients.ts).
+  let slowClients: BidderRun['slow_clients'];
+  if (opts.slowClients > 0) {
+    const S = SLOW_PHASE_S;
+    say(`[${label}] slow clients: ${fmtInt(opts.rate)} req/s for ${S} s alone, then for ${S} s beside ${fmtInt(opts.slowClients)} connections trickling a body at 1 byte/s`);
+    const alone = await measure(target, { name: 'slow-base', label: `${fmtInt(opts.rate)}/s alone`, mode: 'open', rate: opts.rate, durationS: S, pacer: opts.pacer }, bidder);
+    const tricklers = trickle(bidder.port, '/bid', mix.bodies[0].toString(), opts.slowClients);
+    say(`  ${fmtInt(await tricklers.ready)} trickling connections open`);
+    let beside;
+    let counts;
+    try {
+      beside = await measure(target, { name: 'slow-clients', label: `${fmtInt(opts.rate)}/s + ${fmtInt(opts.slowClients)} slow`, mode: 'open', rate: opts.rate, durationS: S, pacer: opts.pacer }, bidder);
+    } finally {
+      counts = await tricklers.stop();
+    }
+    const normalShare = (p: PhaseJson) =>
+      p.requests ? Math.round(((p.status_counts['200'] + p.status_counts['204'] - (p.bidder_shed ?? 0)) / p.requests) * 10_000) / 10_000 : 0;
+    slowClients = {
+      connections: opts.slowClients,
+      alone: alone.json,
+      beside: beside.json,
+      normal_share_alone: normalShare(alone.json),
+      normal_share: normalShare(beside.json),
+      bidder_own_p99_ms_alone: alone.json.bidder_own_ms?.p99 ?? null,
+      bidder_own_p99_ms: beside.json.bidder_own_ms?.p99 ?? null,
+      tricklers: counts,
+    };
+    say(
+      `[${label}] slow clients: ${(slowClients.normal_share * 100).toFixed(2)} % answered normally beside them (${(slowClients.normal_share_alone * 100).toFixed(2)} % alone); ` +
+        `the bidder's own p99 ${slowClients.bidder_own_p99_ms} ms (${slowClients.bidder_own_p99_ms_alone} ms alone); tricklers: ${JSON.stringify(counts)}`,
+    );
+  }
+
+  const phases = [
+    fixed.json,
+    ...ramp,
+    saturation.json,
+    at80.json,
+    ...(overload ? [overload.overload, overload.recovery] : []),
+    ...(slowClients ? [slowClients.alone, slowClients.beside] : []),
+  ];
   let status = newStatusCounts();
   for (const p of phases) status = addStatusCounts(status, p.status_counts);
   const answered = status['200'] + status['204'];
@@ -439,6 +488,7 @@ async function benchBuild(ctx: BuildContext, label: string, buildDir: string, re
     setup,
     phases: { fixed: fixed.json, ramp, saturation: saturation.json, at_80: at80.json },
     ...(overload ? { overload } : {}),
+    ...(slowClients ? { slow_clients: slowClients } : {}),
   };
 }
 
@@ -459,6 +509,10 @@ async function main(): Promise<number> {
   let opts: Options;
   try {
     opts = parseOptions(process.argv.slice(2));
+    if (opts.slowClients > 0 && !(fdLimit() >= fdsNeeded(opts.slowClients)))
+      throw new UsageError(
+        `--slow-clients ${opts.slowClients} needs a file descriptor limit of at least ${fdsNeeded(opts.slowClients)} (ulimit -n is ${fdLimit()}): raise it (ulimit -n ${fdsNeeded(opts.slowClients)}) and run again`,
+      );
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n\n${HELP}`);
     return 2;
@@ -601,6 +655,7 @@ async function main(): Promise<number> {
         protocol: opts.protobuf ? 'protobuf' : 'json',
         pacer: opts.pacer,
         overload_s: opts.overloadS,
+        slow_clients: opts.slowClients,
         compare: opts.compare ?? null,
         seed: opts.seed,
         plan: P,

@@ -64,6 +64,14 @@ export interface Settings {
   readonly shedLagMs: number;
   /** ... or while this many of its bid requests are in flight; 0: no cap. */
   readonly shedMaxInFlight: number;
+  /**
+   * A bid request's body must arrive within this long of its headers, else 408 and the connection
+   * closes. The effective timeout is min(this, TMAX_CAP_MS): tmax is unknown until the body is parsed,
+   * and no deadline we honour is longer than the cap. 0: no body timeout.
+   */
+  readonly bodyTimeoutMs: number;
+  /** At most this many bid request bodies arriving at once per bid thread; more get 503 and close. 0: no cap. */
+  readonly maxPendingBodies: number;
   /** On SIGTERM: keep listening this long (readiness already failing) before closing the listener. */
   readonly shutdownDelayMs: number;
   /** On SIGTERM, after the delay: longest wait for in-flight requests; the event flush gets what is left of it too. */
@@ -152,6 +160,8 @@ export function loadSettings(env: Env = process.env): Settings {
     workers: int('WORKERS', usableCpus(), 1, 256),
     shedLagMs: int('SHED_LAG_MS', 20, 0, 10_000),
     shedMaxInFlight: int('SHED_MAX_IN_FLIGHT', 1_000, 0, 1_000_000),
+    bodyTimeoutMs: int('BODY_TIMEOUT_MS', 300, 0, 60_000),
+    maxPendingBodies: int('MAX_PENDING_BODIES', 10_000, 0, 1_000_000),
     shutdownDelayMs: int('SHUTDOWN_DELAY_MS', 0, 0, 600_000),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     testHooks: bool('BIDDER_TEST_HOOKS'),
@@ -185,4 +195,9 @@ export function loadSettings(env: Env = process.env): Settings {
     errors.push({ path: 'INSTANCE_ID', code: 'invalid', message: 'must be 1 to 16 letters or digits' });
   if (errors.length) throw new ConfigError(errors);
   return Object.freeze(settings);
+}
+
+/** The body timeout in force: BODY_TIMEOUT_MS, never past TMAX_CAP_MS (0: none). */
+export function effectiveBodyTimeoutMs(s: Pick<Settings, 'bodyTimeoutMs' | 'tmaxCapMs'>): number {
+  return s.bodyTimeoutMs > 0 ? Math.min(s.bodyTimeoutMs, s.tmaxCapMs) : 0;
 }

@@ -22,7 +22,7 @@ import { userKeys } from '../audiences/identity.js';
 import type { BidRequestView } from '../openrtb/request-view.js';
 import { acceptsGzip, gunzipLimited, gzip } from './gzip.js';
 import { PRIVACY_OUTCOMES, privacyOutcome, type PrivacyOutcome } from '../privacy/privacy-outcome.js';
-import type { RequestGate } from './request-gate.js';
+import type { PendingBody, RequestGate } from './request-gate.js';
 import type { BudgetLedger } from '../money/budget-ledger.js';
 import { userHash, type FrequencyService } from '../money/frequency.js';
 import type { UserCaps } from '../bidding/money-gate.js';
@@ -50,6 +50,8 @@ export interface BidRouteDeps {
 const now = () => performance.now();
 /** Protobuf media types (application/x-protobuf, application/protobuf, ...) and application/octet-stream. */
 const BINARY_TYPE = /protobuf|octet-stream/i;
+/** A body over the limit by at most this factor is read and dropped before its 413 (see handle()). */
+const DISCARD_FACTOR = 16;
 
 export function registerBidRoutes(app: TemplatedApp, deps: BidRouteDeps): void {
   const handler = new BidHandler(deps);
@@ -98,12 +100,34 @@ class BidHandler {
     }
     const length = lengthHeader === '' ? 0 : Number(lengthHeader);
     const limit = this.deps.settings.bodyLimitBytes;
-    if (!(length >= 0) || length > limit) return pending.reject('413 Payload Too Large', 'body_too_large', 'body too large', true);
+    if (!(length >= 0) || length > limit) {
+      // Closing at once while the client is still sending makes the kernel reset the connection, and
+      // a client may lose the 413 with it. A body up to DISCARD_FACTOR × the limit is read and dropped
+      // first (within the body timeout), so the 413 goes out with nothing left unread and the close is
+      // a clean one; a bigger one, or a thread without a body timeout, is answered and closed at once.
+      const gate = this.deps.gate;
+      if (gate === undefined || !((gate.options.bodyTimeoutMs ?? 0) > 0) || !(length <= DISCARD_FACTOR * limit))
+        return pending.reject('413 Payload Too Large', 'body_too_large', 'body too large', true);
+      pending.tooLarge = true;
+      res.onAborted(() => {
+        pending.aborted = true;
+        pending.settle();
+      });
+      res.onData((_chunk, isLast) => {
+        if (isLast) pending.onTooLarge();
+      });
+      gate.awaitBody(pending);
+      return;
+    }
     res.onAborted(() => {
       pending.aborted = true;
       pending.settle();
     });
     readBody(res, length, limit, pending);
+    // uWS hands the body over once this handler returns (in the same tick when it came with the
+    // headers). Until then the request waits outside the in-flight cap; the gate's sweep ends a
+    // wait that lasts past the body timeout (408) or beyond the cap on bodies arriving (503).
+    this.deps.gate?.awaitBody(pending);
   }
 
   private shed(res: HttpResponse, ex: ExchangeProfile, m: ExchangeMetrics, start: number): void {
@@ -116,15 +140,21 @@ class BidHandler {
   }
 }
 
-class PendingBid implements BodySink {
+class PendingBid implements BodySink, PendingBody {
   aborted = false;
   /** Left the gate (answered or aborted): exactly once per admitted request. */
   private settled = false;
+  /** The body arrived (the request counts against the gate's in-flight cap from then on). */
+  private arrived = false;
+  readonly since = performance.now();
+
   /**
    * Whether this request's user-level data may be used (set once parsed). Anything user-keyed
    * (segment lookups now, user frequency caps later) must check `privacy.userData` first.
    */
   privacy: PrivacyOutcome = PRIVACY_OUTCOMES.gdpr_no_consent;
+  /** Its Content-Length is over the limit: the body is dropped as it comes, then 413. */
+  tooLarge = false;
   /** Set for a protobuf request: the content type of the request, and of the answer. */
   protobufType: string | undefined = undefined;
   constructor(
@@ -139,18 +169,29 @@ class PendingBid implements BodySink {
   ) {}
 
   onTooLarge(): void {
+    if (this.aborted || this.settled) return;
     this.res.cork(() => this.reject('413 Payload Too Large', 'body_too_large', 'body too large', true));
   }
 
   onBody(raw: Buffer): void {
-    if (this.aborted) return;
+    if (this.aborted || this.settled) return;
+    this.arrived = true;
+    this.h.deps.gate?.arrived(this);
     this.res.cork(() => this.answer(raw));
+  }
+
+  /** The gate's sweep: the body did not arrive within the body timeout (408), or too many are arriving (503); the connection closes. */
+  expire(overCap: boolean): void {
+    if (this.aborted || this.settled) return;
+    if (this.tooLarge) this.onTooLarge();
+    else if (overCap) this.res.cork(() => this.reject('503 Service Unavailable', 'too_many_bodies', 'too many request bodies arriving', true));
+    else this.res.cork(() => this.reject('408 Request Timeout', 'body_timeout', 'request body not received in time', true));
   }
 
   settle(): void {
     if (this.settled) return;
     this.settled = true;
-    this.h.deps.gate?.leave();
+    this.h.deps.gate?.leave(this, this.arrived);
   }
 
   reject(status: string, reason: RejectReason, message: string, close = false): void {

@@ -3,10 +3,15 @@
  *
  * - Load shedding. Before a bid request's body is read, `admit()` decides whether this thread can
  *   take it: not when its event loop lags more than `shedLagMs`, nor when `maxInFlight` requests are
- *   already waiting (for their body or an audience lookup). A refused request gets a 204 at once;
+ *   already being worked on (body arrived; parsing, bidding or waiting for an audience lookup).
+ *   Requests whose body is still arriving do not count: they cost the thread nothing until it
+ *   arrives, and a few thousand slow clients must not crowd out the exchanges. A refused request gets a 204 at once;
  *   uWS discards the unread body and the keep-alive connection stays usable (tests/http/shedding.test.ts).
  *   Shedding is cheap (no body copy, no parse, no bidding), so a thread that sheds catches up
  *   instead of queueing ever more work behind its deadline.
+ * - Slow bodies: a body still arriving `bodyTimeoutMs` after its headers is answered 408 and its
+ *   connection closed; beyond `maxPendingBodies` bodies arriving at once, the newest get 503 and a
+ *   close. One sweep timer per thread does both (no timer per request).
  * - In-flight accounting: every admitted request `leave()`s exactly once (answered or aborted), so
  *   the drain knows when the last one is done.
  * - Draining: once `draining` is set, every answer on the bid port says `Connection: close`
@@ -61,18 +66,35 @@ export class LoopLag {
 export interface GateOptions {
   /** Shed new bid requests while the event loop lags more than this (ms); 0: never on lag. */
   readonly shedLagMs: number;
-  /** Shed new bid requests while this many are in flight on this thread; 0: no cap. */
+  /** Shed new bid requests while this many (with their body arrived) are in flight on this thread; 0: no cap. */
   readonly maxInFlight: number;
+  /** A body still arriving this long after the request's headers gets 408 and its connection closed; 0: never. */
+  readonly bodyTimeoutMs?: number;
+  /** At most this many bodies arriving at once on this thread; the newest beyond it get 503 and a close; 0: no cap. */
+  readonly maxPendingBodies?: number;
+}
+
+/** A request whose body is still arriving: expired by the gate's sweep. */
+export interface PendingBody {
+  /** performance.now() when its headers were read. */
+  readonly since: number;
+  /** The body timeout passed (answer 408), or the body is one too many arriving (`overCap`: 503); then close. */
+  expire(overCap: boolean): void;
 }
 
 type Inc = { inc(n?: number): void };
 
 export class RequestGate {
-  /** Admitted bid requests not yet answered or aborted, on this thread. */
+  /** Admitted bid requests with their body arrived, not yet answered or aborted, on this thread (the overload cap). */
   inFlight = 0;
+  /** Admitted bid requests whose body is still arriving. */
+  readonly pendingBodies = new Set<PendingBody>();
   /** Set at SIGTERM: answers close their connection. */
   draining = false;
+  /** performance.now() of the last request (any route) begun while draining: the drain waits for a quiet moment. */
+  lastRequestAt = 0;
   private idle: (() => void)[] = [];
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     readonly options: GateOptions,
@@ -81,26 +103,87 @@ export class RequestGate {
     private readonly seen: Inc = { inc() {} },
   ) {}
 
-  /** True: take the request (and `leave()` once it is done). False: shed it. */
+  /**
+   * True: take the request; it then waits for its body (`awaitBody`), which `arrived()` (from then
+   * on it counts against the cap) or not, and `leave()`s once answered, aborted or timed out.
+   * False: shed it.
+   */
   admit(): boolean {
     this.seen.inc();
     const o = this.options;
     if (o.maxInFlight > 0 && this.inFlight >= o.maxInFlight) return false;
     if (o.shedLagMs > 0 && this.lag !== undefined && this.lag.lagAt(now()) > o.shedLagMs) return false;
-    this.inFlight++;
     return true;
   }
 
-  leave(): void {
-    if (--this.inFlight <= 0) {
-      this.inFlight = 0;
-      if (this.idle.length > 0) for (const w of this.idle.splice(0)) w();
-    }
+  /**
+   * An admitted request starts waiting for its body (uWS delivers it after the route handler
+   * returns, usually in the same tick): the sweep answers it 408 past the body timeout, or 503 when
+   * it is beyond `maxPendingBodies` (the newest are refused).
+   */
+  awaitBody(p: PendingBody): void {
+    this.pendingBodies.add(p);
+    if (this.sweeper === undefined && ((this.options.bodyTimeoutMs ?? 0) > 0 || (this.options.maxPendingBodies ?? 0) > 0)) this.startSweep();
+  }
+
+  /** The body of `p` arrived: from now on it counts against the in-flight cap. */
+  arrived(p: PendingBody): void {
+    this.pendingBodies.delete(p);
+    this.inFlight++;
+  }
+
+  /** `p` is done (answered, aborted or timed out); `arrived` says whether it counted against the cap. */
+  leave(p: PendingBody | undefined, arrived: boolean): void {
+    if (p !== undefined) this.pendingBodies.delete(p);
+    if (arrived && --this.inFlight < 0) this.inFlight = 0;
+    if (this.busy === 0 && this.idle.length > 0) for (const w of this.idle.splice(0)) w();
+  }
+
+  /** Admitted requests not yet answered, their body arrived or not (what a drain waits for). */
+  get busy(): number {
+    return this.inFlight + this.pendingBodies.size;
+  }
+
+  /**
+   * One timer per thread, not one per request: every quarter of the body timeout (5 to 50 ms) it
+   * expires the bodies older than the timeout, so a body is cut off between 1 and 1.25 timeouts
+   * after its headers (a little more on a lagging loop), then refuses the newest beyond the cap on
+   * bodies arriving. The timer runs only while bodies are awaited (it stops itself once none is).
+   */
+  private startSweep(): void {
+    const timeout = this.options.bodyTimeoutMs ?? 0;
+    const cap = this.options.maxPendingBodies ?? 0;
+    this.sweeper = setInterval(() => {
+      if (this.pendingBodies.size === 0) return this.stop();
+      if (timeout > 0) {
+        const cutoff = now() - timeout;
+        // Sets iterate in insertion order, which is the order of `since`: stop at the first young one.
+        for (const p of this.pendingBodies) {
+          if (p.since > cutoff) break;
+          this.pendingBodies.delete(p);
+          p.expire(false);
+        }
+      }
+      if (cap > 0 && this.pendingBodies.size > cap) {
+        let keep = cap;
+        for (const p of this.pendingBodies) {
+          if (keep-- > 0) continue;
+          this.pendingBodies.delete(p);
+          p.expire(true);
+        }
+      }
+    }, Math.min(50, Math.max(5, Math.floor((timeout || 200) / 4))));
+    this.sweeper.unref();
+  }
+
+  stop(): void {
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 
   /** Resolves true once nothing is in flight, false after `timeoutMs`. */
   whenIdle(timeoutMs: number): Promise<boolean> {
-    if (this.inFlight === 0) return Promise.resolve(true);
+    if (this.busy === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.idle = this.idle.filter((w) => w !== done);
@@ -124,7 +207,7 @@ type Handler = (res: HttpResponse, req: HttpRequest) => void | Promise<void>;
  * `end`/`endWithoutBody` also close the connection and say so. Otherwise the wrapper costs one
  * header read and a boolean check per request. Both ports use it (the admin port without a gate).
  */
-export function closeAware(app: TemplatedApp, gate?: Pick<RequestGate, 'draining'>): TemplatedApp {
+export function closeAware(app: TemplatedApp, gate?: Pick<RequestGate, 'draining' | 'lastRequestAt'>): TemplatedApp {
   const wrapped: TemplatedApp = new Proxy(app, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver);
@@ -134,6 +217,7 @@ export function closeAware(app: TemplatedApp, gate?: Pick<RequestGate, 'draining
           // A client that sent `Connection: close` is told so too (RFC 9112 §9.6): uWS closes the socket
           // after such a request but does not say it, and some keep-alive pools then reuse a dead socket.
           const asked = asksToClose(req.getHeader('connection'));
+          if (gate?.draining === true) gate.lastRequestAt = now();
           handler(asked || gate?.draining === true ? closingResponse(res, asked) : res, req);
         });
         return wrapped;

@@ -13,6 +13,8 @@ import { PRIVACY_REASONS, type PrivacyReason } from '../privacy/privacy-outcome.
 export const REJECT_REASONS = [
   ...INVALID_REASONS,
   'body_too_large',
+  'body_timeout',
+  'too_many_bodies',
   'bad_gzip',
   'bad_protobuf',
   'unsupported_encoding',

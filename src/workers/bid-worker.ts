@@ -67,7 +67,7 @@ process.on('uncaughtException', (e) => {
   } catch {
     /* closing what is already closed */
   }
-  void finish(1, thread?.gate.inFlight ?? 0);
+  void finish(1, thread?.gate.busy ?? 0);
 });
 
 // Listening from the first moment: start-up itself calls the main thread (the segment registry).

@@ -130,8 +130,8 @@ describe('drainBidServer', () => {
     busy.post('/bid', body, 20);
     const late = await open(b);
     const notice = await signedBillingPath(late, 'late-notice');
-    for (let i = 0; i < 50 && b.gate.inFlight < 1; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(b.gate.inFlight).toBe(1);
+    for (let i = 0; i < 50 && b.gate.busy < 1; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(b.gate.busy).toBe(1);
 
     const drained = drainBidServer(b.app, b.listening, b.gate, { delayMs: 0, deadline: Date.now() + 5_000, pending: () => b.dedupe.pending });
     // The listener is closed at once (no delay): new connections are refused...
@@ -186,7 +186,7 @@ describe('drainBidServer', () => {
     const b = await bidder();
     const stuck = await open(b);
     stuck.post('/bid', bidBody('never-finished'), 10);
-    for (let i = 0; i < 50 && b.gate.inFlight < 1; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 50 && b.gate.busy < 1; i++) await new Promise((r) => setTimeout(r, 10));
     const t0 = Date.now();
     const r = await drainBidServer(b.app, b.listening, b.gate, { delayMs: 0, deadline: Date.now() + 300 });
     expect(r.inFlightLeft).toBe(1);
@@ -194,6 +194,6 @@ describe('drainBidServer', () => {
     expect(Date.now() - t0).toBeLessThan(1_500);
     expect(await stuck.whenClosed()).toBe(true);
     // The abort handler ran: the request left the gate.
-    expect(b.gate.inFlight).toBe(0);
+    expect(b.gate.busy).toBe(0);
   });
 });

@@ -43,6 +43,8 @@ beforeAll(async () => {
     // Every request A takes must be parsed (and so logged); a shed one would be answered without.
     SHED_LAG_MS: '0',
     SHED_MAX_IN_FLIGHT: '0',
+    // The slow requests below trickle their body over 1.2 s on purpose: no body timeout here.
+    BODY_TIMEOUT_MS: '0',
   };
   [a, b] = await Promise.all([
     BidderProcess.start({ ...common, WORKERS: '2', DATA_DIR: join(dir, 'a'), INSTANCE_ID: 'a', SHUTDOWN_DELAY_MS: String(DELAY_MS), SHUTDOWN_TIMEOUT_MS: String(TIMEOUT_MS) }),
