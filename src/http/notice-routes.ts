@@ -12,7 +12,7 @@ import type { NoticeSigner } from '../events/notice-signer.js';
 import type { EventSink, BidderEvent } from '../events/event-types.js';
 import type { NoticeDedupe } from '../events/notice-dedupe.js';
 import type { NoticeMetrics, NoticeResult } from '../metrics/notice-metrics.js';
-import { NOTICE_TYPES, readNotice, type NoticeType } from '../events/notices.js';
+import { NOTICE_TYPES, parsePlainDecimal, readNotice, type NoticeType } from '../events/notices.js';
 import { clickToken, readClickToken } from '../events/click-token.js';
 import type { BudgetLedger } from '../money/budget-ledger.js';
 import type { FrequencyService } from '../money/frequency.js';
@@ -120,12 +120,14 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
     }
     const snap = deps.snapshots.current;
     const order = (q.get('order') ?? '').slice(0, 128);
-    const value = Number(q.get('value') ?? 0);
+    // No value (or an empty one) is a conversion worth 0; a value is a plain decimal, as prices are.
+    const valueText = q.get('value');
+    const value = valueText === null || valueText === '' ? 0 : parsePlainDecimal(valueText);
     const currency = (q.get('currency') ?? snap.currencies.base).toUpperCase();
-    const valueBase = snap.currencies.convert(Number.isFinite(value) && value >= 0 ? value : NaN, currency, snap.currencies.base);
+    const valueBase = snap.currencies.convert(value ?? NaN, currency, snap.currencies.base);
     if (!Number.isFinite(valueBase)) {
       deps.metrics.count('conversion', 'bad_price');
-      return void res.writeStatus('400 Bad Request').end('value must be a non-negative number in a known currency');
+      return void res.writeStatus('400 Bad Request').end('value must be a plain decimal (like 12.5) in a known currency');
     }
     record('conversion', {
       type: 'conversion',
