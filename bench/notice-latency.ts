@@ -66,7 +66,7 @@ async function run(buildDir: string, rate: number): Promise<{ p50: number; p99: 
   try {
     for (let t = Date.now(); ; ) {
       if ((await get(adminPort, agent, '/readyz').catch(() => 0)) === 200) break;
-      if (Date.now() - t > 20_000) throw new Error(`bidder of ${buildDir} did not start`);
+      if (Date.now() - t > 20_000 || child.exitCode !== null) throw new Error(`bidder of ${buildDir} did not start`);
       await new Promise((r) => setTimeout(r, 50));
     }
     const times: number[] = [];
@@ -113,8 +113,10 @@ async function run(buildDir: string, rate: number): Promise<{ p50: number; p99: 
     return { p50: q(0.5), p99: q(0.99), n: measured.length, bad };
   } finally {
     agent.destroy();
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    }
     await rm(dataDir, { recursive: true, force: true });
   }
 }
