@@ -58,6 +58,9 @@ class CountingSink implements EventSink {
   write(_e: BidderEvent): void {
     this.events++;
   }
+  async writeDurable(e: BidderEvent): Promise<void> {
+    this.write(e);
+  }
   async flush(): Promise<void> {}
   async close(): Promise<void> {}
 }

@@ -95,6 +95,8 @@ async function main(): Promise<void> {
   let eventsClosing = false;
   const signer = await loadSigner(settings);
   const dedupe = new TrackedDedupe(events.dedupe);
+  /** Billing and conversion notices waiting for their durable write (WORKERS=1): a drain waits for them too. */
+  const awaiting = { pending: 0 };
   const deps: AppDeps = {
     settings,
     snapshots,
@@ -111,6 +113,7 @@ async function main(): Promise<void> {
       // The drain closes every bid connection before the writer closes, so this only guards against a
       // notice arriving after that (it would get 503 and retry elsewhere rather than be dropped).
       accepting: () => !eventsClosing,
+      awaiting,
     },
     bidLog: new BidLog(events.writer, settings.bidLogSampleRate, settings.requestLogSampleRate, `${settings.instanceId}${Date.now().toString(36)}-`),
     reports: { store: events.store },
@@ -139,7 +142,7 @@ async function main(): Promise<void> {
       threadsAlive: false,
       reload: async () => ({}),
       async drain(delayMs, deadline) {
-        const r = await drainBidServer(bidApp, bid, thread.gate, { delayMs, deadline, pending: () => dedupe.pending });
+        const r = await drainBidServer(bidApp, bid, thread.gate, { delayMs, deadline, pending: () => dedupe.pending + awaiting.pending });
         thread.lag.stop();
         return { clean: r.inFlightLeft === 0, inFlightLeft: r.inFlightLeft };
       },

@@ -13,7 +13,8 @@ export class BidLog {
   private seq = 0;
 
   constructor(
-    private readonly sink: EventSink,
+    /** Only buffered writes: the bid path never waits for a disk. */
+    private readonly sink: Pick<EventSink, 'write'>,
     private readonly bidRate: number,
     private readonly requestRate: number,
     /** Prefix that makes request-log event ids unique to this process. */

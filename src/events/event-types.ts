@@ -77,6 +77,12 @@ export type BidderEvent = RequestEvent | BidEvent | WinEvent | LossEvent | Impre
 /** Where events go. `write` never blocks and never throws: it buffers (or spools) and returns. */
 export interface EventSink {
   write(event: BidderEvent): void;
+  /**
+   * Resolves once the event is durable on local disk (appended to the spool and covered by a
+   * completed fdatasync); rejects when it could not be made so (the caller answers 503 and the
+   * sender retries). For notices whose answer promises the event is kept (billing, conversion).
+   */
+  writeDurable(event: BidderEvent): Promise<void>;
   /** Everything written so far is stored (or durably spooled). */
   flush(): Promise<void>;
   close(): Promise<void>;

@@ -26,6 +26,13 @@
  *   and counted as dropped (`spool_corrupt`).
  * - Nothing is dropped silently: events over the buffer's hard cap, over the spool cap, written
  *   after close or unreadable in the spool are counted in `events_dropped_total` and logged.
+ * - writeDurable() is the group commit for notices whose 2xx promises the event is kept (billing,
+ *   conversion): the event skips the buffer, is appended with every other durable write of the
+ *   moment, and its promise resolves when the one fdatasync covering them all has completed (or
+ *   rejects, and the notice gets 503). A group starts as soon as the previous spool pass has
+ *   finished (or `groupCommitMs` after its first write), so under load one fdatasync serves every
+ *   notice that arrived while the last one ran. Buffered events (bid and request logs, wins,
+ *   losses, impressions, clicks) are untouched: they never wait for a disk.
  *
  * Events are serialized when they are appended (within syncMs), so callers must not mutate an
  * event after writing it.
@@ -54,6 +61,11 @@ export interface EventWriterOptions {
   readonly batchMs?: number;
   /** Buffered events are appended to the spool and fdatasync'ed this often. Default 100 ms, at most 500. */
   readonly syncMs?: number;
+  /**
+   * Durable writes wait this long for company before their group is appended and fdatasync'ed.
+   * Default 0: a group starts as soon as the previous spool pass finished (measured the faster; README).
+   */
+  readonly groupCommitMs?: number;
   /** Hard cap on events held in memory; beyond it events are dropped (counted, logged). Default 200,000. */
   readonly maxBufferedRows?: number;
   /** Most rows per insert when waiting segments are merged (backlog, replay). Default max(batchRows, 20,000). */
@@ -77,6 +89,14 @@ type State = 'open' | 'closing' | 'closed' | 'dead';
 /** close() gives up on the store after this many failed inserts (the events stay spooled). */
 const CLOSE_ATTEMPTS = 3;
 
+/** A writeDurable() waiting for its group's fdatasync. */
+interface DurableWrite {
+  readonly event: BidderEvent;
+  readonly at: number;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+}
+
 interface Group {
   readonly segments: Segment[];
   readonly tables: TableRows;
@@ -95,6 +115,7 @@ export class EventWriter implements EventSink {
   private readonly batchRows: number;
   private readonly batchMs: number;
   private readonly syncMs: number;
+  private readonly groupCommitMs: number;
   private readonly maxBufferedRows: number;
   private readonly maxInsertRows: number;
   private readonly maxSpoolBytes: number;
@@ -110,6 +131,10 @@ export class EventWriter implements EventSink {
   private timer: NodeJS.Timeout | undefined;
   private spoolChain: Promise<void> = Promise.resolve();
   private passQueued = false;
+  /** Durable writes not yet taken by a group; whether a group pass is queued (or its window timer runs). */
+  private durable: DurableWrite[] = [];
+  private groupQueued = false;
+  private groupTimer: NodeJS.Timeout | undefined;
   private initDone = false;
   private closing: Promise<void> | undefined;
 
@@ -148,6 +173,7 @@ export class EventWriter implements EventSink {
     this.batchRows = positive(opts.batchRows, 10_000);
     this.batchMs = positive(opts.batchMs, 1_000);
     this.syncMs = Math.min(positive(opts.syncMs, 100), 500);
+    this.groupCommitMs = Math.min(positive(opts.groupCommitMs, 0), 100);
     this.maxBufferedRows = positive(opts.maxBufferedRows, 200_000);
     this.maxInsertRows = Math.max(this.batchRows, positive(opts.maxInsertRows, 20_000));
     this.maxSpoolBytes = positive(opts.maxSpoolBytes, Infinity);
@@ -176,19 +202,42 @@ export class EventWriter implements EventSink {
   // ---- hot path -------------------------------------------------------------------------------
 
   write(event: BidderEvent): void {
+    if (!this.valid(event)) return;
+    if (this.state !== 'open') return this.drop('closed');
+    if (this.buf.length + this.inFlight >= this.maxBufferedRows) return this.drop('buffer_full');
+    if (this.buf.length === 0) this.oldestAt = this.clock();
+    this.buf.push(event);
+  }
+
+  /**
+   * The event is appended with the current group and made durable by the group's fdatasync; the
+   * promise resolves then. It rejects, and the event counts as not written (the caller's notice
+   * gets 503 and is retried; rows of a failed group that did land are harmless duplicates), when
+   * the event is invalid, the writer is closing or closed, the spool is over its cap, or the append
+   * or fdatasync fails. Never throws.
+   */
+  writeDurable(event: BidderEvent): Promise<void> {
+    if (!this.valid(event)) return Promise.reject(new Error('invalid event (no event_id or unknown type)'));
+    if (this.state !== 'open') return Promise.reject(new Error('event writer closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.durable.push({ event, at: this.clock(), resolve, reject });
+      this.queueGroup();
+    });
+  }
+
+  /** Counts the event as received, or as rejected (and false) when it has no event_id or no known type. */
+  private valid(event: BidderEvent): boolean {
     const type = event?.type;
     const received = type === undefined ? undefined : this.metrics.received[type];
     if (received === undefined || typeof event.event_id !== 'string' || event.event_id === '') {
       const label = received === undefined ? 'unknown' : type;
       this.metrics.rejected[label].invalid_event.inc();
       this.pendingInvalid++;
-      return this.scheduleDropLog();
+      this.scheduleDropLog();
+      return false;
     }
     received.inc();
-    if (this.state !== 'open') return this.drop('closed');
-    if (this.buf.length + this.inFlight >= this.maxBufferedRows) return this.drop('buffer_full');
-    if (this.buf.length === 0) this.oldestAt = this.clock();
-    this.buf.push(event);
+    return true;
   }
 
   private drop(reason: EventDropReason, n = 1): void {
@@ -246,6 +295,13 @@ export class EventWriter implements EventSink {
     if (this.state === 'dead') return;
     this.state = 'closing';
     clearTimeout(this.timer);
+    // A group waiting for its window goes now, ahead of the final passes.
+    if (this.groupTimer !== undefined) {
+      clearTimeout(this.groupTimer);
+      this.groupTimer = undefined;
+      this.groupQueued = false;
+      this.queueGroup();
+    }
     await this.started;
     for (let i = 0; i < 3 && this.buf.length > 0; i++) {
       await this.runSpool(true);
@@ -295,7 +351,9 @@ export class EventWriter implements EventSink {
   abandon(): void {
     this.state = 'dead';
     clearTimeout(this.timer);
+    clearTimeout(this.groupTimer);
     this.buf = [];
+    this.failGroup(this.durable.splice(0), new Error('event writer stopped'));
     this.spool.abandon();
     this.wakeIdle?.();
     this.wakeBackoff?.();
@@ -375,6 +433,68 @@ export class EventWriter implements EventSink {
       if (this.initDone) await this.rotate().catch(() => undefined);
     } finally {
       this.inFlight = 0;
+    }
+  }
+
+  // ---- durable writes: group commit ------------------------------------------------------------
+
+  /** One group pass at most waits (behind the running pass, or its window); it takes every durable write queued by then. */
+  private queueGroup(): void {
+    if (this.groupQueued) return;
+    this.groupQueued = true;
+    const enqueue = () => {
+      this.groupTimer = undefined;
+      this.spoolChain = this.spoolChain
+        .then(() => {
+          this.groupQueued = false;
+          return this.groupPass();
+        })
+        .catch(() => undefined);
+    };
+    if (this.groupCommitMs > 0 && this.state === 'open') {
+      this.groupTimer = setTimeout(enqueue, this.groupCommitMs);
+    } else enqueue();
+  }
+
+  private async groupPass(): Promise<void> {
+    const group = this.durable;
+    this.durable = [];
+    if (group.length === 0) return;
+    if (this.state === 'dead') return this.failGroup(group, new Error('event writer stopped'));
+    const events = group.map((d) => d.event);
+    try {
+      if (!this.initDone) await this.init();
+      if (this.spool.bytes >= this.maxSpoolBytes) throw new Error('event spool is over its size cap');
+      let i = 0;
+      while (i < events.length) {
+        const end = Math.min(events.length, i + Math.min(APPEND_SLICE, Math.max(1, this.batchRows - this.spool.openRows)));
+        await this.spool.append(encodeEvents(events, i, end), events, i, end, this.cachedRows < this.maxInsertRows);
+        i = end;
+        // rotate() fdatasyncs the segment before closing it, so what it holds is durable too.
+        if (this.spool.openRows >= this.batchRows) await this.rotate();
+      }
+      await this.spool.sync();
+    } catch (err) {
+      if ((this.state as State) !== 'dead') {
+        this.metrics.spoolErrors.inc();
+        this.warn('durable', 'event spool write failed; durable writes refused (their notices get 503 and are retried)', err);
+        // As in spoolPass: the failed segment is closed as it is, the next group opens a new one.
+        if (this.initDone) await this.rotate().catch(() => undefined);
+      }
+      return this.failGroup(group, err instanceof Error ? err : new Error(String(err)));
+    }
+    const now = this.clock();
+    for (const d of group) {
+      this.metrics.durableWrite.observe((now - d.at) / 1000);
+      d.resolve();
+    }
+  }
+
+  private failGroup(group: readonly DurableWrite[], err: Error): void {
+    const now = this.clock();
+    for (const d of group) {
+      this.metrics.durableWrite.observe((now - d.at) / 1000);
+      d.reject(err);
     }
   }
 

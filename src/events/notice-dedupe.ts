@@ -4,12 +4,17 @@
  * latest an exchange sends a notice (one large exchange keeps billing notices 3 h). When the check
  * cannot be made (Redis down), the notice is recorded anyway: storage keeps one row per event id
  * and reports count each event id once, so a missed check costs a duplicate row, never an event.
+ *
+ * A notice whose event could not be made durable is answered 503 and its mark is taken back
+ * (`forget`), so the exchange's retry is recorded rather than refused as a duplicate.
  */
 import type { RedisLike } from '../audiences/redis-client.js';
 
 export interface NoticeDedupe {
   /** True the first time an event id is seen within the window; errors resolve to true. */
   firstSeen(eventId: string): Promise<boolean>;
+  /** Takes back the mark `firstSeen` set (the event was not kept): the next notice is first again. */
+  forget(eventId: string): Promise<void>;
 }
 
 /**
@@ -40,6 +45,11 @@ export class MemoryNoticeDedupe implements NoticeDedupe {
     return true;
   }
 
+  async forget(eventId: string): Promise<void> {
+    this.current.delete(eventId);
+    this.previous.delete(eventId);
+  }
+
   private turnOver(): void {
     const t = this.nowMs();
     const windowMs = this.windowSec * 1000;
@@ -64,5 +74,10 @@ export class RedisNoticeDedupe implements NoticeDedupe {
     } catch {
       return true;
     }
+  }
+  async forget(eventId: string): Promise<void> {
+    // Not reached, the mark stays until it expires, and a retry is answered as a duplicate: the
+    // one case (Redis failing while the disk fails) where a refused notice is not recorded.
+    await this.redis.del(this.prefix + eventId).catch(() => undefined);
   }
 }

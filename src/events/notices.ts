@@ -40,10 +40,23 @@ export interface AcceptedNotice {
 /** A macro the exchange left as it was (`${AUCTION_PRICE}`, `%%WINNING_PRICE%%`, ...). */
 const unsubstituted = (v: string) => v.includes('$') || v.includes('%') || v.includes('{');
 
+/**
+ * Digits, optionally a point and more digits: `0`, `1`, `0.5`, `12.345`. Nothing else is a price:
+ * `Number()` alone let through `0x1` (1), `-0` (a billing of 0), `1e-400` (0), `1e3`, `+1`, ` 1`,
+ * `.5` and `1.`, none of which an exchange writes for a clearing price.
+ */
+const PLAIN_DECIMAL = /^[0-9]+(?:\.[0-9]+)?$/;
+
+/** A plain decimal as a number; undefined for anything else, or one too large to be finite. */
+export function parsePlainDecimal(v: string): number | undefined {
+  if (!PLAIN_DECIMAL.test(v)) return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
 function optionalNumber(v: string | null): number | undefined | 'bad' {
   if (v === null || v === '' || unsubstituted(v)) return undefined;
-  const n = Number(v);
-  return Number.isFinite(n) && n >= 0 ? n : 'bad';
+  return parsePlainDecimal(v) ?? 'bad';
 }
 
 /** A CPM from an encrypted price (micros); undefined when the macro was not substituted. */

@@ -5,6 +5,14 @@
  * - `GET /notice/click/{exchange}?...`       → 302 to the creative's landing page, with `dsp_click=<token>`
  * - `GET|POST /notice/conversion?click=<token>&order=<id>&value=<amount>&currency=<ISO>` → 204
  * Each accepted notice becomes one event (recorded once per bid and type, see notice-dedupe.ts).
+ *
+ * What the answer means: a billing or conversion notice is answered 204 only once its event is
+ * durable on local disk (EventWriter.writeDurable: group commit, one fdatasync for the notices of
+ * the last few milliseconds), so a 204 means kept whatever happens next; if it cannot be made
+ * durable the answer is 503 (`not_durable`), the dedupe mark is taken back, and the exchange's
+ * retry is recorded. Wins, losses, impressions and clicks are answered at once and their events
+ * buffered (made durable within the writer's syncMs): they are many, browsers do not wait on
+ * pixels, and none of them is what the advertiser pays on.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { SnapshotRef } from '../campaigns/snapshot.js';
@@ -12,7 +20,7 @@ import type { NoticeSigner } from '../events/notice-signer.js';
 import type { EventSink, BidderEvent } from '../events/event-types.js';
 import type { NoticeDedupe } from '../events/notice-dedupe.js';
 import type { NoticeMetrics, NoticeResult } from '../metrics/notice-metrics.js';
-import { NOTICE_TYPES, readNotice, type NoticeType } from '../events/notices.js';
+import { NOTICE_TYPES, parsePlainDecimal, readNotice, type NoticeType } from '../events/notices.js';
 import { clickToken, readClickToken } from '../events/click-token.js';
 import type { BudgetLedger } from '../money/budget-ledger.js';
 import type { FrequencyService } from '../money/frequency.js';
@@ -35,10 +43,14 @@ export interface NoticeRouteDeps {
   readonly money?: BudgetLedger;
   /** Frequency caps: impression (or win) notices carrying a user are counted, once per bid. */
   readonly frequency?: FrequencyService;
+  /** Counts notices waiting for their durable write (and answer): the thread's drain waits for them. */
+  readonly awaiting?: { pending: number };
 }
 
 const GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 const isNoticeType = (t: string): t is NoticeType => (NOTICE_TYPES as readonly string[]).includes(t);
+/** Notices answered only once their event is durable. */
+const DURABLE: ReadonlySet<string> = new Set(['billing', 'conversion']);
 
 export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): void {
   const accepting = deps.accepting ?? (() => true);
@@ -53,6 +65,52 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
       deps.events.write(event);
       deps.metrics.count(type, 'accepted');
       if (also) deps.metrics.count(type, also);
+    });
+  };
+
+  const awaiting = deps.awaiting ?? { pending: 0 };
+  /** Durable writes under way on this thread, by event id: a repeat arriving meanwhile gets the first one's outcome. */
+  const keeping = new Map<string, Promise<boolean>>();
+  /** As `record`, for a durable notice: resolves true once its event (or the first one's, for a repeat) is durable. */
+  const keep = async (type: string, event: BidderEvent, also?: NoticeResult): Promise<boolean> => {
+    awaiting.pending++;
+    try {
+      if (!(await deps.dedupe.firstSeen(event.event_id))) {
+        deps.metrics.count(type, 'duplicate');
+        return (await keeping.get(event.event_id)) ?? true;
+      }
+      const kept = deps.events.writeDurable(event).then(
+        () => true,
+        () => false,
+      );
+      keeping.set(event.event_id, kept);
+      try {
+        if (await kept) {
+          deps.metrics.count(type, 'accepted');
+          if (also) deps.metrics.count(type, also);
+          return true;
+        }
+        deps.metrics.count(type, 'not_durable');
+        // Before the 503 goes out, so the retry it asks for is not refused as a duplicate.
+        await deps.dedupe.forget(event.event_id).catch(() => undefined);
+        return false;
+      } finally {
+        keeping.delete(event.event_id);
+      }
+    } finally {
+      awaiting.pending--;
+    }
+  };
+  /** Answers 204 once `kept` says the event is durable, 503 if it could not be made so. */
+  const answerWhenKept = (res: HttpResponse, kept: Promise<boolean>) => {
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    void kept.then((ok) => {
+      if (aborted) return;
+      res.cork(() => {
+        if (ok) res.writeStatus('204 No Content').endWithoutBody();
+        else res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '1').writeHeader('content-type', 'text/plain').end('not_durable');
+      });
     });
   };
 
@@ -84,7 +142,8 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
       frequency !== undefined && user !== undefined && (type === 'impression' || type === 'win') && type === (snap.index.anyById.get(r.identity.campaignId)?.frequency?.countOn ?? 'impression')
         ? () => void frequency.record(user, r.identity, frequency.windows(snap), nowSec).catch(() => undefined)
         : undefined;
-    record(type, r.event, r.priceMissing ? 'price_missing' : undefined, count);
+    const also = r.priceMissing ? 'price_missing' : undefined;
+    const kept = DURABLE.has(type) ? keep(type, r.event, also) : void record(type, r.event, also, count);
     if (deps.money !== undefined) {
       const e = r.event;
       const prices =
@@ -106,6 +165,7 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
         .writeHeader('cache-control', 'no-store')
         .end();
     }
+    if (kept) return answerWhenKept(res, kept);
     res.writeStatus('204 No Content').endWithoutBody();
   };
 
@@ -120,14 +180,16 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
     }
     const snap = deps.snapshots.current;
     const order = (q.get('order') ?? '').slice(0, 128);
-    const value = Number(q.get('value') ?? 0);
+    // No value (or an empty one) is a conversion worth 0; a value is a plain decimal, as prices are.
+    const valueText = q.get('value');
+    const value = valueText === null || valueText === '' ? 0 : parsePlainDecimal(valueText);
     const currency = (q.get('currency') ?? snap.currencies.base).toUpperCase();
-    const valueBase = snap.currencies.convert(Number.isFinite(value) && value >= 0 ? value : NaN, currency, snap.currencies.base);
+    const valueBase = snap.currencies.convert(value ?? NaN, currency, snap.currencies.base);
     if (!Number.isFinite(valueBase)) {
       deps.metrics.count('conversion', 'bad_price');
-      return void res.writeStatus('400 Bad Request').end('value must be a non-negative number in a known currency');
+      return void res.writeStatus('400 Bad Request').end('value must be a plain decimal (like 12.5) in a known currency');
     }
-    record('conversion', {
+    const kept = keep('conversion', {
       type: 'conversion',
       event_id: `conversion:${click.advertiserId}:${order || click.bidId}`,
       event_time: Math.floor(Date.now() / 1000),
@@ -143,7 +205,7 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
       value_base: valueBase,
       currency,
     });
-    res.writeStatus('204 No Content').endWithoutBody();
+    answerWhenKept(res, kept);
   };
 
   app.get('/notice/conversion', conversion);

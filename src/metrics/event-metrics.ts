@@ -66,6 +66,7 @@ export class EventMetrics {
   readonly spoolSegments: Gauge;
   readonly spoolErrors: Counter;
   readonly syncLag: Histogram;
+  readonly durableWrite: Histogram;
 
   /** Pre-bound children. */
   readonly received: Readonly<Record<EventType, Inc>>;
@@ -156,6 +157,12 @@ export class EventMetrics {
       name: 'events_spool_sync_lag_seconds',
       help: 'Age of the oldest event of a batch when its fdatasync completed: the window a power loss could lose.',
       buckets: LAG_BUCKETS,
+      registers,
+    });
+    this.durableWrite = new Histogram({
+      name: 'events_durable_write_seconds',
+      help: 'Time from a durable write (billing and conversion notices) to the fdatasync that covers it, failed ones included: what it adds to the notice answer.',
+      buckets: INSERT_BUCKETS,
       registers,
     });
 

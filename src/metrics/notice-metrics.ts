@@ -2,7 +2,7 @@
 import { Counter, type Registry } from 'prom-client';
 import { NOTICE_REJECTIONS, NOTICE_TYPES } from '../events/notices.js';
 
-export const NOTICE_RESULTS = ['accepted', 'duplicate', 'price_missing', 'unknown_exchange', 'unknown_type', 'shutting_down', ...NOTICE_REJECTIONS] as const;
+export const NOTICE_RESULTS = ['accepted', 'duplicate', 'price_missing', 'unknown_exchange', 'unknown_type', 'shutting_down', 'not_durable', ...NOTICE_REJECTIONS] as const;
 export type NoticeResult = (typeof NOTICE_RESULTS)[number];
 
 export class NoticeMetrics {
@@ -10,7 +10,7 @@ export class NoticeMetrics {
   constructor(registry: Registry) {
     this.notices = new Counter({
       name: 'notices_total',
-      help: 'Notice calls by type (win, billing, loss, impression, click, conversion; unknown: a /notice/ path naming no notice type, result unknown_type) and result (accepted, duplicate, or why refused; price_missing: accepted, but the exchange did not fill in the price macro; shutting_down: refused with 503 while the process stops, to be retried elsewhere).',
+      help: 'Notice calls by type (win, billing, loss, impression, click, conversion; unknown: a /notice/ path naming no notice type, result unknown_type) and result (accepted, duplicate, or why refused; price_missing: accepted, but the exchange did not fill in the price macro; shutting_down: refused with 503 while the process stops, to be retried elsewhere; not_durable: a billing or conversion refused with 503 because its event could not be written durably, to be retried).',
       labelNames: ['type', 'result'],
       registers: [registry],
     });

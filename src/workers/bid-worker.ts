@@ -54,8 +54,10 @@ let money: BudgetLedger | undefined;
 let ending = false;
 const metrics = new BidderMetrics({ defaultMetrics: false });
 for (const name of MAIN_THREAD_METRICS) metrics.registry.removeSingleMetric(name);
-const sink = new ForwardingEventSink(post);
 const link = new MainLink(post);
+const sink = new ForwardingEventSink(post, link);
+/** Billing and conversion notices waiting for their durable write: a drain waits for them too. */
+const awaiting = { pending: 0 };
 const timers = new Set<NodeJS.Timeout>();
 
 process.on('uncaughtException', (e) => {
@@ -110,6 +112,7 @@ async function start(): Promise<void> {
       metrics: new NoticeMetrics(metrics.registry),
       maxAgeSec: settings.noticeMaxAgeSeconds,
       accepting: () => !sink.isClosed,
+      awaiting,
     },
     bidLog: new BidLog(sink, settings.bidLogSampleRate, settings.requestLogSampleRate, `${settings.instanceId}${Date.now().toString(36)}-`),
   });
@@ -141,7 +144,7 @@ async function start(): Promise<void> {
         return;
       case 'drain':
         if (ending) return;
-        void drainBidServer(bidApp, listen, gate, { delayMs: m.delayMs, deadline: m.deadline, pending: () => dedupe.pending }).then((r) =>
+        void drainBidServer(bidApp, listen, gate, { delayMs: m.delayMs, deadline: m.deadline, pending: () => dedupe.pending + awaiting.pending }).then((r) =>
           finish(0, r.inFlightLeft),
         );
         return;

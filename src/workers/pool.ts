@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry } from 'prom-client';
 import type { Settings } from '../config/settings.js';
 import type { ConfigBundle } from '../campaigns/schema.js';
-import type { EventSink } from '../events/event-types.js';
+import type { BidderEvent, EventSink } from '../events/event-types.js';
 import type { NoticeDedupe } from '../events/notice-dedupe.js';
 import type { SegmentStore } from '../audiences/segment-store.js';
 import type { PoolMetrics } from '../metrics/thread-metrics.js';
@@ -43,9 +43,9 @@ export interface PoolDeps {
   readonly port: number;
   /** The configuration a (re)started worker begins with. */
   readonly config: () => { readonly bundle: ConfigBundle; readonly version: number };
-  /** The main thread's event writer: workers' batches go into it. */
+  /** The main thread's event writer: workers' batches go into it, and their durable writes (billing and conversion notices). */
   readonly events: EventSink;
-  /** Main-thread stores that workers without Redis call: lookups (segments) and firstSeen (notices). */
+  /** Main-thread stores that workers without Redis call: lookups (segments), firstSeen and forget (notices). */
   readonly segmentStore: SegmentStore;
   readonly dedupe: NoticeDedupe;
   /** The embedded budget store (workers without Redis renew their budget slices against it). */
@@ -227,6 +227,8 @@ export class WorkerPool {
       } else if (method === 'metaVersion') result = store.metaVersion();
       else if (method === 'listSegments') result = store.listSegments();
       else if (method === 'firstSeen') result = this.deps.dedupe.firstSeen(args[0] as string);
+      else if (method === 'forgetSeen') result = this.deps.dedupe.forget(args[0] as string);
+      else if (method === 'writeDurable') result = this.deps.events.writeDurable(args[0] as BidderEvent);
       else if (method.startsWith('budget') && this.deps.budgetStore) result = budgetCall(this.deps.budgetStore, method, args);
       else if (method === 'freqCounts' && this.deps.frequencyStore) result = this.deps.frequencyStore.counts(args[0] as string, args[1] as BucketRef[]);
       else if (method === 'freqRecord' && this.deps.frequencyStore) result = this.deps.frequencyStore.record(args[0] as string, args[1] as FrequencyHit);

@@ -95,6 +95,9 @@ export class RemoteNoticeDedupe implements NoticeDedupe {
     // Same contract as the others: when the check cannot be made, record (storage keeps one row per event id).
     return this.link.call<boolean>('firstSeen', eventId).catch(() => true);
   }
+  async forget(eventId: string): Promise<void> {
+    await this.link.call('forgetSeen', eventId).catch(() => undefined);
+  }
 }
 
 /** The embedded budget store (on the main thread: one per process, shared by its bid threads). */
@@ -143,6 +146,9 @@ export class TrackedDedupe implements NoticeDedupe {
       this.pending--;
     });
   }
+  forget(eventId: string): Promise<void> {
+    return this.inner.forget(eventId);
+  }
 }
 
 /**
@@ -150,6 +156,10 @@ export class TrackedDedupe implements NoticeDedupe {
  * batches: at `maxBatch` events or `maxDelayMs` after the first of a batch, never per event.
  * A worker that dies abruptly loses at most the batch it holds (≤ maxDelayMs of events); a
  * worker that drains or crashes through its handler sends it first.
+ *
+ * A durable write is one call to the main thread, whose writer owns the spool: it is answered when
+ * the group commit that covers the event has completed there (a thread hop each way, tens of
+ * microseconds, against the fdatasync's milliseconds), or fails after the link's timeout.
  */
 export class ForwardingEventSink implements EventSink {
   private buf: BidderEvent[] = [];
@@ -158,6 +168,7 @@ export class ForwardingEventSink implements EventSink {
 
   constructor(
     private readonly post: Post,
+    private readonly link: MainLink,
     private readonly maxBatch = 512,
     private readonly maxDelayMs = 20,
   ) {}
@@ -169,6 +180,10 @@ export class ForwardingEventSink implements EventSink {
       this.timer = setTimeout(() => this.send(), this.maxDelayMs);
       this.timer.unref();
     }
+  }
+
+  async writeDurable(event: BidderEvent): Promise<void> {
+    await this.link.call('writeDurable', event);
   }
 
   private send(): void {

@@ -9,6 +9,9 @@ class Collect implements EventSink {
   write(e: BidderEvent): void {
     this.rows.push(e);
   }
+  async writeDurable(e: BidderEvent): Promise<void> {
+    this.rows.push(e);
+  }
   async flush(): Promise<void> {}
   async close(): Promise<void> {}
 }

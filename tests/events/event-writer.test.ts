@@ -2,7 +2,7 @@
  * The event writer against a fake store that records inserts and fails, hangs or slows down on
  * demand, with a real spool on a temporary directory.
  */
-import { mkdtemp, readdir, readFile, rm, appendFile, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rm, appendFile, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -441,5 +441,118 @@ describe('EventWriter', () => {
     expect(await value(metrics.spoolSegments)).toBe(0);
     expect(await value(metrics.droppedTotal)).toBe(0);
     expect(await register.metrics()).not.toContain('events_'); // only in the registry given
+  });
+});
+
+/**
+ * The spool's fdatasync, held and released by the test: every call (on any FileHandle of this
+ * process) waits until `release()`, or fails while `failing` is set.
+ */
+async function holdDatasync() {
+  const probe = await open(join(tmpdir(), `datasync-probe-${process.pid}`), 'w');
+  const proto = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+  await probe.close();
+  const real = proto.datasync;
+  const held: (() => void)[] = [];
+  const h = {
+    calls: 0,
+    hold: true,
+    failing: false,
+    get waiting() {
+      return held.length;
+    },
+    release() {
+      for (const r of held.splice(0)) r();
+    },
+  };
+  const spy = vi.spyOn(proto, 'datasync').mockImplementation(async function (this: unknown) {
+    h.calls++;
+    if (h.hold) await new Promise<void>((r) => held.push(r));
+    if (h.failing) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    return real.call(this);
+  });
+  return Object.assign(h, { restore: () => (h.release(), spy.mockRestore()) });
+}
+
+describe('EventWriter.writeDurable (group commit)', () => {
+  it('resolves only once an fdatasync covering the event has completed; writes arriving meanwhile share the next one', async () => {
+    const sync = await holdDatasync();
+    try {
+      const { writer } = make({ syncMs: 500, batchMs: 60_000 });
+      await writer.started;
+      let done = 0;
+      const first = writer.writeDurable(makeEvent(0, 'billing')).then(() => done++);
+      await vi.waitFor(() => expect(sync.waiting).toBe(1), { timeout: 2000, interval: 2 });
+      // Appended, not yet synced: not resolved. 50 more arrive while the fdatasync runs.
+      expect(await spooledIds()).toEqual(['ev-0']);
+      const rest = events(50, 1, 'conversion').map((e) => writer.writeDurable(e).then(() => done++));
+      await new Promise((r) => setTimeout(r, 30));
+      expect(done).toBe(0);
+      sync.release();
+      await first;
+      expect(done).toBe(1);
+      // The 50 went as one group: one more fdatasync, held too.
+      await vi.waitFor(() => expect(sync.waiting).toBe(1), { timeout: 2000, interval: 2 });
+      expect(done).toBe(1);
+      expect(sync.calls).toBe(2);
+      sync.hold = false;
+      sync.release();
+      await Promise.all(rest);
+      expect(done).toBe(51);
+      expect(sync.calls).toBe(2);
+    } finally {
+      sync.restore();
+    }
+  });
+
+  it('what was acknowledged survives a crash: a new writer replays every resolved durable write, none flushed by hand', async () => {
+    const a = make({ syncMs: 500, batchMs: 60_000 });
+    a.store.mode = 'fail';
+    const evs = events(300, 0, 'billing');
+    await Promise.all(evs.map((e) => a.writer.writeDurable(e)));
+    a.writer.abandon(); // crash: no close, no flush, no timer pass has run (syncMs 500)
+    const b = make();
+    await b.writer.flush();
+    expect(b.store.ids('billings').sort()).toEqual(evs.map((e) => e.event_id).sort());
+  });
+
+  it('rejects when the fdatasync fails (counted, logged); later writes go through, and buffered events are not disturbed', async () => {
+    const sync = await holdDatasync();
+    sync.hold = false;
+    sync.failing = true;
+    try {
+      const { writer, store, metrics, logs } = make({ syncMs: 500, batchMs: 60_000 });
+      await writer.started;
+      const buffered = events(5, 100, 'bid');
+      for (const e of buffered) writer.write(e);
+      await expect(writer.writeDurable(makeEvent(1, 'billing'))).rejects.toThrow(/EIO/);
+      expect(await value(metrics.spoolErrors)).toBeGreaterThanOrEqual(1);
+      expect(logs.some((l) => l.msg.startsWith('event spool write failed; durable writes refused'))).toBe(true);
+      sync.failing = false;
+      await writer.writeDurable(makeEvent(2, 'billing'));
+      expect(await value(metrics.durableWrite, {}, '_count')).toBe(2);
+      await writer.close();
+      expect(store.ids('bids')).toEqual(buffered.map((e) => e.event_id));
+      expect(store.ids('billings')).toContain('ev-2');
+    } finally {
+      sync.restore();
+    }
+  });
+
+  it('rejects invalid events and writes after close, without throwing', async () => {
+    const { writer } = make();
+    await expect(writer.writeDurable({ ...makeEvent(1, 'billing'), event_id: '' })).rejects.toThrow(/invalid/);
+    await writer.close();
+    await expect(writer.writeDurable(makeEvent(2, 'billing'))).rejects.toThrow(/closed/);
+  });
+
+  it('with groupCommitMs, a group waits that long for company', async () => {
+    const { writer, store } = make({ groupCommitMs: 40, syncMs: 500 });
+    await writer.started;
+    const t0 = performance.now();
+    await writer.writeDurable(makeEvent(1, 'billing'));
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(35);
+    await writer.close();
+    expect(store.ids('billings')).toEqual(['ev-1']);
   });
 });

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryNoticeDedupe } from '../../src/events/notice-dedupe.js';
+import { Redis } from 'ioredis';
+import { MemoryNoticeDedupe, RedisNoticeDedupe } from '../../src/events/notice-dedupe.js';
+import { hotPathRedisOptions } from '../../src/audiences/redis-client.js';
+import { RedisServer } from '../helpers/redis-server.js';
 
 describe('MemoryNoticeDedupe', () => {
   it('says first only once per id, for at least the window, and forgets within two windows', async () => {
@@ -36,5 +39,43 @@ describe('MemoryNoticeDedupe', () => {
     expect(await d.firstSeen('e9')).toBe(true); // the new generation is full now
     expect(await d.firstSeen('e0')).toBe(true); // turned again: e0-e4 dropped
     expect(await d.firstSeen('e9')).toBe(false);
+  });
+});
+
+describe('forget: a notice whose event was not kept is first again', () => {
+  it('in process, whichever generation holds the id', async () => {
+    let t = 0;
+    const d = new MemoryNoticeDedupe(60, 1_000_000, () => t);
+    expect(await d.firstSeen('billing:a')).toBe(true);
+    await d.forget('billing:a');
+    expect(await d.firstSeen('billing:a')).toBe(true);
+    t = 60_000; // billing:a is in the previous generation now
+    expect(await d.firstSeen('billing:a')).toBe(false);
+    await d.forget('billing:a');
+    expect(await d.firstSeen('billing:a')).toBe(true);
+    await d.forget('never-seen'); // harmless
+  });
+
+  it('in Redis, across instances; a Redis that cannot be reached does not throw', async () => {
+    const server = await RedisServer.start();
+    const c1 = new Redis({ host: '127.0.0.1', port: server.port, ...hotPathRedisOptions() });
+    const c2 = new Redis({ host: '127.0.0.1', port: server.port, ...hotPathRedisOptions() });
+    for (const c of [c1, c2]) c.on('error', () => undefined);
+    await Promise.all([c1, c2].map((c) => new Promise((ready) => c.once('ready', ready))));
+    try {
+      const a = new RedisNoticeDedupe(c1, 3600);
+      const b = new RedisNoticeDedupe(c2, 3600);
+      expect(await a.firstSeen('billing:r')).toBe(true);
+      expect(await b.firstSeen('billing:r')).toBe(false);
+      await a.forget('billing:r');
+      expect(await b.firstSeen('billing:r')).toBe(true);
+      expect(await a.firstSeen('billing:r')).toBe(false);
+    } finally {
+      c1.disconnect();
+      c2.disconnect();
+      await server.stop();
+    }
+    const gone = new RedisNoticeDedupe(c1, 3600);
+    await expect(gone.forget('billing:r')).resolves.toBeUndefined();
   });
 });

@@ -23,6 +23,9 @@ export class Sink implements EventSink {
   write(e: BidderEvent): void {
     this.events.push(e);
   }
+  async writeDurable(e: BidderEvent): Promise<void> {
+    this.events.push(e);
+  }
   async flush(): Promise<void> {}
   async close(): Promise<void> {}
 }

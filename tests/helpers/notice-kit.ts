@@ -5,10 +5,23 @@
  */
 import type { BidderEvent, EventSink } from '../../src/events/event-types.js';
 
-/** Keeps every event written, in order. */
+/**
+ * Keeps every event written, in order. A durable write is kept (and resolves) after
+ * `durableDelayMs`, or fails then without being kept while `failDurable` is set.
+ */
 export class RecordingSink implements EventSink {
   readonly events: BidderEvent[] = [];
+  /** Durable writes, in the order they were asked for (kept or not). */
+  readonly durableAsked: BidderEvent[] = [];
+  failDurable = false;
+  durableDelayMs = 0;
   write(event: BidderEvent): void {
+    this.events.push(event);
+  }
+  async writeDurable(event: BidderEvent): Promise<void> {
+    this.durableAsked.push(event);
+    if (this.durableDelayMs > 0) await new Promise((r) => setTimeout(r, this.durableDelayMs));
+    if (this.failDurable) throw new Error('recording sink: durable write failed');
     this.events.push(event);
   }
   async flush(): Promise<void> {}
