@@ -57,7 +57,7 @@ export function registerAdminRoutes(app: TemplatedApp, deps: AdminDeps): void {
   if (deps.configApi) registerConfigApi(app, deps.configApi);
   if (deps.audiences)
     registerAudienceRoutes(app, deps.configApi?.audienceAccess ? { ...deps.audiences, access: deps.configApi.audienceAccess } : deps.audiences);
-  // Reports cover every advertiser: with the config API, operators' keys (admin, or read-only without advertisers) only.
+  // With the config API, reports need a key; a key scoped to advertisers reads theirs only.
   if (deps.reports) registerReportRoutes(deps.configApi ? guardedApp(app, deps.configApi, 'reports') : app, deps.reports);
   app.any('/*', (res) => {
     res.writeStatus('404 Not Found').end('not found');
