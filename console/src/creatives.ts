@@ -166,7 +166,7 @@ export function CreativeView({ me, id }: { me: Me; id: string }) {
   };
   return html`<h1 tabindex="-1">${cr.name ?? cr.id}</h1>
     <p class="muted">${cr.id} · ${cr.type} · campaign <a href=${`#/campaigns/${encodeURIComponent(cr.campaignId)}`}>${cr.campaignId}</a></p>
-    <div class="two">
+    <div class=${(cr.w ?? 0) > 600 ? 'stack' : 'two'}>
       <${Section} title="Preview"><${Preview} c=${cr} /><//>
       <${Section} title="Approval">
         <dl class="facts">

@@ -55,7 +55,7 @@ export function metricOf(s: Sums, m: Metric): number | null {
 
 const format = (m: Metric, v: number | null) => (m === 'winRate' || m === 'ctr' || m === 'cvr' ? pct(v, 2) : m === 'spend' || m === 'ecpa' ? money(v) : count(v));
 
-function Chart({ xs, series, label }: { xs: number[]; series: { label: string; values: (number | null)[]; color: string; dash?: number[] }[]; label: string }) {
+function Chart({ xs, series, label, grain }: { grain: 'day' | 'hour'; xs: number[]; series: { label: string; values: (number | null)[]; color: string; dash?: number[] }[]; label: string }) {
   const el = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!el.current) return;
@@ -65,7 +65,15 @@ function Chart({ xs, series, label }: { xs: number[]; series: { label: string; v
         width,
         height: 260,
         series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, dash: s.dash, spanGaps: false }))],
-        axes: [{}, { size: 70 }],
+        // Reports are in UTC: the axis says so rather than the browser's zone.
+        axes: [
+          {
+            values: (_u: uPlot, splits: number[]) =>
+              splits.map((t) => (grain === 'day' ? new Date(t * 1000).toISOString().slice(5, 10) : new Date(t * 1000).toISOString().slice(5, 16).replace('T', ' '))),
+            ...(grain === 'day' && xs.length <= 31 ? { splits: () => xs } : {}),
+          },
+          { size: 70 },
+        ],
         scales: { x: { time: true } },
         legend: { live: false },
       },
@@ -162,7 +170,7 @@ export function Reports({ me }: { me: Me }) {
     chart = html`<div class="kpis">
         ${METRICS.map(([m, l]) => html`<div class="kpi"><span class="muted small">${l.replace(/ \(.*\)/, '')}</span><strong>${format(m, metricOf(total, m))}</strong></div>`)}
       </div>
-      <${Chart} xs=${xs} series=${series} label=${`${series[0].label} per ${asked.grain}, ${asked.from} to ${asked.to}`} />`;
+      <${Chart} grain=${asked.grain} xs=${xs} series=${series} label=${`${series[0].label} per ${asked.grain} (UTC), ${asked.from} to ${asked.to}`} />`;
 
     const byKey = new Map<string, Sums>();
     for (const r of data.table) {

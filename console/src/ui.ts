@@ -150,8 +150,13 @@ export function fieldErrors(e: unknown): Map<string, FieldError[]> {
   return e instanceof ApiError ? errorsByPath(e.errors) : new Map();
 }
 
-export const money = (n: number | null | undefined, currency = '') =>
-  n === null || n === undefined ? '–' : `${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}${currency ? ` ${currency}` : ''}`;
+/** Money with cents, and with up to 4 decimals below 1 (one impression costs a thousandth of its CPM). */
+export const money = (n: number | null | undefined, currency = '') => {
+  if (n === null || n === undefined) return '–';
+  const small = n !== 0 && Math.abs(n) < 1;
+  const text = n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: small ? 4 : 2 });
+  return `${text}${currency ? ` ${currency}` : ''}`;
+};
 export const pct = (n: number | null | undefined, digits = 1) => (n === null || n === undefined ? '–' : `${(n * 100).toFixed(digits)} %`);
 export const count = (n: number | null | undefined) => (n === null || n === undefined ? '–' : Math.round(n).toLocaleString('en-US'));
 export const when = (iso?: string) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC') : '–');
