@@ -128,7 +128,7 @@ export function Keys(_: { me: Me }) {
   const preset = new URLSearchParams(location.hash.split('?')[1] ?? '').get('advertiser') ?? '';
   const list = useLoad(() => all<Key>('/keys'));
   const [name, setName] = useState('');
-  const [role, setRole] = useState(preset ? 'advertiser' : 'advertiser');
+  const [role, setRole] = useState('advertiser');
   const [advertisers, setAdvertisers] = useState(preset);
   const [error, setError] = useState<ApiError | null>(null);
   const [created, setCreated] = useState<{ name: string; key: string } | null>(null);
