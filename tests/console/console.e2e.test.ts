@@ -207,6 +207,7 @@ describe.skipIf(!ready)('the console', () => {
     await page.getByRole('heading', { level: 1, name: 'Fabrikam billboards' }).waitFor();
     await page.getByText('create', { exact: true }).waitFor(); // its history
     expect(await field('Countries').inputValue()).toBe('USA');
+    await axe('campaign edit and history');
 
     await go('#/creatives/new?campaign=cmp-fabrikam-billboard', 'New creative');
     await field('Id').fill('cr-fabrikam-970');
@@ -294,6 +295,10 @@ describe.skipIf(!ready)('the console', () => {
   }, 50_000);
 
   it('audiences: the advertiser creates one and uploads members with a progress bar', async () => {
+    await go('#/creatives', 'Creatives');
+    await page.getByRole('link', { name: 'Fabrikam 970x250' }).waitFor();
+    expect(await page.getByRole('link', { name: /cr-acme|Acme/ }).count()).toBe(0);
+    await axe('creatives (advertiser)');
     await go('#/audiences', 'Audiences');
     await field('Id').fill('fabrikam-buyers');
     await field('Name').fill('Fabrikam buyers');
