@@ -6,8 +6,8 @@
 # on a libc it cannot load, silently falls back to a slow pure-JS server; Alpine/musl is not an
 # option):
 #   deps    production node_modules only (`npm ci --omit=dev`), pruned to this platform
-#   build   the full dev install and `npm run build` (tsc) -> dist/
-#   runtime node_modules from deps, dist/src from build, package.json, proto/ and config/ from the
+#   build   the full dev install and `npm run build` (tsc, and Vite for the web console) -> dist/
+#   runtime node_modules from deps, dist/src and dist/console from build, package.json, proto/ and config/ from the
 #           context; non-root, nothing installed or compiled at run time
 #
 # Build arguments:
@@ -46,6 +46,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bench ./bench
+COPY console ./console
 RUN npm run build
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
@@ -68,6 +69,8 @@ ENV NODE_ENV=production \
     DATA_DIR=/var/lib/bidder
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+# The web console (static files the admin port serves at /).
+COPY --from=build /app/dist/console ./dist/console
 # package.json's "type": "module" makes Node load dist/ as ES modules.
 COPY package.json ./
 # proto/ is found by walking up from dist/src (OpenRTB protobuf schema); config/ is the demo campaign set,

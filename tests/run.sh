@@ -19,6 +19,8 @@ command -v promtool >/dev/null || need+=(prometheus)
 if ! command -v haproxy >/dev/null && [ ! -x /usr/sbin/haproxy ]; then
   need+=(haproxy)
 fi
+# The console's end-to-end tests drive Debian's Chromium (playwright-core, no downloaded browser).
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test servers: ${need[*]}"
   sudo_cmd=""
@@ -33,6 +35,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 npx tsc -p tsconfig.json --noEmit
-# Some tests run the bidder as a real process (signals, crashes): they need the build.
+npx tsc -p console/tsconfig.json
+# Some tests run the bidder as a real process (signals, crashes): they need the build, and the
+# console's end-to-end tests need the console built into dist/console.
 npx tsc -p tsconfig.build.json
+npx vite build --config console/vite.config.ts
 npx vitest run "$@"

@@ -3,7 +3,8 @@
  * routes): `guardedApp(app, api, kind)` is an app whose route handlers first authenticate the
  * request (the failure limit of its source address included), apply the key's rate limit and check that its role may read `kind`, then run the
  * original handler with a copy of the request (uWS requests are only valid synchronously, and the
- * key check is not).
+ * key check is not). `principalOf(copy)` tells the handler who is calling, so that it can scope
+ * what it answers (an advertiser key's reports cover its advertisers only).
  */
 import type { HttpRequest, HttpResponse, RecognizedString, TemplatedApp } from 'uWebSockets.js';
 import type { ConfigApi } from './index.js';
@@ -11,6 +12,14 @@ import { ApiError, STATUS_TEXT, aKey, notAdmitted } from './errors.js';
 import { errorBody } from './router.js';
 import { permits, type ApiKind } from './policy.js';
 import type { AuthSurface } from '../metrics/auth-metrics.js';
+import type { Principal } from './auth.js';
+
+const principals = new WeakMap<HttpRequest, Principal>();
+
+/** Who sent a request a guarded route is handling; undefined on routes without a guard. */
+export function principalOf(req: HttpRequest): Principal | undefined {
+  return principals.get(req);
+}
 
 type Handler = (res: HttpResponse, req: HttpRequest) => void | Promise<void>;
 type Method = 'get' | 'post' | 'put' | 'patch' | 'del' | 'any';
@@ -59,6 +68,7 @@ export function guardedApp(app: TemplatedApp, api: ConfigApi, kind: ApiKind): Te
           const take = api.limiter.take(r.principal.keyId, limit);
           if (!take.ok) return refuse(new ApiError(429, 'rate_limited', `this key is limited to ${limit.perSecond} requests per second`, undefined, { 'retry-after': String(take.retryAfterSeconds) }));
           if (!permits(r.principal, kind, 'read')) return refuse(new ApiError(403, 'forbidden', `${aKey(r.principal.role)} may not read ${kind}`));
+          principals.set(copy, r.principal);
           void handler(res, copy);
         },
         (e: Error) => !aborted && refuse(new ApiError(503, 'store_unavailable', e.message)),

@@ -1,7 +1,7 @@
 /**
  * Who may do what. Operators (admin) do everything. Advertiser keys manage their own advertisers'
  * campaigns, creatives and audiences, read and edit their advertiser record, and read their part
- * of the audit log; they cannot approve creatives, set spend counters or change owners. Read-only
+ * of the audit log and their own reports; they cannot approve creatives, set spend counters or change owners. Read-only
  * keys read (only their advertisers' resources when the key names some).
  *
  * Another advertiser's resource is invisible: it answers 404 exactly as a missing one does, and
@@ -13,13 +13,15 @@ import { ownerOf } from '../campaigns/config-store.js';
 export type ApiKind = 'advertisers' | 'campaigns' | 'creatives' | 'exchanges' | 'audiences' | 'keys' | 'audit' | 'config' | 'reports';
 export type Action = 'read' | 'create' | 'update' | 'delete' | 'pause' | 'approve' | 'import' | 'export';
 
-const TENANT_KINDS: ReadonlySet<ApiKind> = new Set(['advertisers', 'campaigns', 'creatives', 'audiences', 'audit']);
+// Reports are a tenant kind: a scoped key's reports are filtered to its advertisers (report-routes.ts).
+const TENANT_KINDS: ReadonlySet<ApiKind> = new Set(['advertisers', 'campaigns', 'creatives', 'audiences', 'audit', 'reports']);
 const ADVERTISER_ACTIONS: Partial<Record<ApiKind, ReadonlySet<Action>>> = {
   advertisers: new Set(['read', 'update']),
   campaigns: new Set(['read', 'create', 'update', 'delete', 'pause']),
   creatives: new Set(['read', 'create', 'update', 'delete', 'pause']),
   audiences: new Set(['read', 'create', 'update', 'delete', 'pause']),
   audit: new Set(['read']),
+  reports: new Set(['read']),
 };
 
 export function permits(p: Principal, kind: ApiKind, action: Action): boolean {

@@ -71,6 +71,8 @@ export interface ReportQuery {
   readonly from: number;
   /** Unix seconds, exclusive. */
   readonly to: number;
+  /** Only these advertisers' events (an advertiser key's own); undefined: every advertiser's. */
+  readonly advertisers?: readonly string[];
 }
 
 export interface ReportMetrics {
@@ -310,6 +312,9 @@ export function buildReportSql(q: ReportQuery, limit = MAX_REPORT_ROWS + 1): str
     `event_date <= toDate(${stringLiteral(utcDate(q.to - 1))})`,
     `event_time >= toDateTime(${integerLiteral(q.from)})`,
     `event_time < toDateTime(${integerLiteral(q.to)})`,
+    // A scoped report: every table carries the advertiser of the bid, so one filter scopes them all
+    // (a request row names one only when we bid on it, so no-bid requests drop out too).
+    ...(q.advertisers ? [q.advertisers.length ? `advertiser_id IN (${q.advertisers.map(stringLiteral).join(', ')})` : '0'] : []),
   ].join(' AND ');
 
   const branches = SOURCES.map((s) => {

@@ -1,5 +1,6 @@
 /**
- * The admin port: liveness, readiness, Prometheus metrics, the config API, the audience API and reports.
+ * The admin port: liveness, readiness, Prometheus metrics, the config API, the audience API, reports
+ * and the web console (`/`).
  */
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { SnapshotRef } from '../campaigns/snapshot.js';
@@ -7,6 +8,7 @@ import { registerAudienceRoutes, type AudienceRouteDeps } from './audience-route
 import { registerReportRoutes, type ReportRouteDeps } from './report-routes.js';
 import { registerConfigApi, type ConfigApi } from '../api/index.js';
 import { guardedApp } from '../api/guard.js';
+import { registerConsoleRoutes, type ConsoleFiles } from './console-routes.js';
 
 export interface AdminDeps {
   readonly snapshots: SnapshotRef;
@@ -25,6 +27,8 @@ export interface AdminDeps {
    * segment metadata is served by the config API.
    */
   readonly configApi?: ConfigApi;
+  /** The console's files (default: the build in dist/console, when there is one). */
+  readonly console?: ConsoleFiles;
 }
 
 export function registerAdminRoutes(app: TemplatedApp, deps: AdminDeps): void {
@@ -57,8 +61,9 @@ export function registerAdminRoutes(app: TemplatedApp, deps: AdminDeps): void {
   if (deps.configApi) registerConfigApi(app, deps.configApi);
   if (deps.audiences)
     registerAudienceRoutes(app, deps.configApi?.audienceAccess ? { ...deps.audiences, access: deps.configApi.audienceAccess } : deps.audiences);
-  // Reports cover every advertiser: with the config API, operators' keys (admin, or read-only without advertisers) only.
+  // With the config API, reports need a key; a key scoped to advertisers reads theirs only.
   if (deps.reports) registerReportRoutes(deps.configApi ? guardedApp(app, deps.configApi, 'reports') : app, deps.reports);
+  registerConsoleRoutes(app, deps.console);
   app.any('/*', (res) => {
     res.writeStatus('404 Not Found').end('not found');
   });

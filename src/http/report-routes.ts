@@ -10,12 +10,16 @@
  * JSON by default: `{ rows: [...], groupBy: [...], from, to }` (`from`/`to` normalized to UTC
  * date-times, `to` exclusive). CSV (header line, RFC 4180 quoting, CRLF) with
  * `Accept: text/csv` or `?format=csv`. Invalid parameters: 400 with field-level errors.
+ *
+ * With the config API the routes are guarded (api/guard.ts): a key scoped to advertisers (an
+ * advertiser key, a scoped read-only key) gets a report of its advertisers' events only.
  */
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { EventStore } from '../events/event-store.js';
 import { parseReportParams, reportColumns, ReportTooLargeError, runReport, type ReportQuery, type ReportRow } from '../events/reports.js';
 import type { FieldError } from '../errors.js';
 import { sendError, sendJson } from './json-body.js';
+import { principalOf } from '../api/guard.js';
 
 export interface ReportRouteDeps {
   readonly store: EventStore;
@@ -26,6 +30,7 @@ export function registerReportRoutes(app: TemplatedApp, deps: ReportRouteDeps): 
     // Everything from `req` must be read before the first await (uWS reuses it).
     const params = new URLSearchParams(req.getQuery() ?? '');
     const accept = req.getHeader('accept');
+    const scope = principalOf(req)?.advertiserIds;
     let aborted = false;
     res.onAborted(() => (aborted = true));
 
@@ -42,7 +47,7 @@ export function registerReportRoutes(app: TemplatedApp, deps: ReportRouteDeps): 
     if (!parsed.ok) errors.push(...parsed.errors);
     if (errors.length || !parsed.ok) return sendError(res, '400 Bad Request', 'validation_failed', 'the report request is invalid', errors);
 
-    const query = parsed.query;
+    const query: ReportQuery = scope ? { ...parsed.query, advertisers: [...scope] } : parsed.query;
     const csv = format === 'csv' || (format === null && prefersCsv(accept));
     runReport(deps.store, query).then(
       (rows) => {

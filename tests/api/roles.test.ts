@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, startApi, type ApiHarness } from '../helpers/config-api.js';
 import { hashSecret } from '../../src/api/auth.js';
 import { samples, tenants } from './fixtures.js';
+import { FakeEventStore } from '../helpers/fake-event-store.js';
 
 let h: ApiHarness;
 let adv: string; // advertiser key for acme
@@ -14,8 +15,23 @@ let ro: string; // global read-only key
 let roAcme: string; // read-only key scoped to acme
 let agency: string; // advertiser key for acme and globex
 let admin2: string; // a stored admin key
+/** Keeps the SQL of the reports asked for (no events: every report is empty). */
+const reports = new (class extends FakeEventStore {
+  private seen: string[] = [];
+  override async query<T>(sql?: string): Promise<T[]> {
+    this.seen.push(sql ?? '');
+    return [];
+  }
+  /** The one report query `ask` made. */
+  async sqlOf(ask: () => Promise<void>): Promise<string> {
+    this.seen = [];
+    await ask();
+    expect(this.seen).toHaveLength(1);
+    return this.seen[0];
+  }
+})();
 beforeAll(async () => {
-  h = await startApi({ bundle: tenants });
+  h = await startApi({ bundle: tenants, reportStore: reports });
   [adv, ro, roAcme, agency, admin2] = await Promise.all([
     h.key('advertiser', ['acme']),
     h.key('read-only'),
@@ -195,19 +211,25 @@ describe('what each role may do (403 for what the role can never do)', () => {
   });
 });
 
-describe('reports (every advertiser\'s numbers) behind operator keys', () => {
-  it('no key: 401; advertiser or scoped keys: 403; admin and global read-only keys: the report', async () => {
+describe('reports: operators read every advertiser\'s, scoped keys their advertisers\' only', () => {
+  it('no key: 401; admin and global read-only keys: every advertiser; advertiser and scoped read-only keys: theirs', async () => {
     const path = '/api/v1/reports?groupBy=campaign,day&from=2026-01-01&to=2026-01-02';
     expect((await h.call('GET', path, undefined, { key: null })).status).toBe(401);
-    expect((await h.call('GET', path, undefined, { key: adv })).status).toBe(403);
-    expect((await h.call('GET', path, undefined, { key: roAcme })).status).toBe(403);
-    for (const key of [ADMIN_KEY, ro]) {
+    const asked = (key: string) => async () => {
       const r = await h.call('GET', path, undefined, { key });
       expect(r.status, r.text).toBe(200);
       expect(r.json()).toMatchObject({ rows: [], groupBy: ['campaign', 'day'] });
+    };
+    for (const key of [ADMIN_KEY, ro]) {
+      const sql = await reports.sqlOf(asked(key));
+      expect(sql).not.toContain('advertiser_id IN');
     }
+    expect(await reports.sqlOf(asked(adv))).toContain("advertiser_id IN ('acme')");
+    expect(await reports.sqlOf(asked(roAcme))).toContain("advertiser_id IN ('acme')");
+    expect(await reports.sqlOf(asked(agency))).toContain("advertiser_id IN ('acme', 'globex')");
     // the report route still reads its query through the guard
     expect((await h.call('GET', '/api/v1/reports?groupBy=colour', undefined, { key: ADMIN_KEY })).status).toBe(400);
+    expect((await h.call('GET', '/api/v1/reports?groupBy=colour', undefined, { key: adv })).status).toBe(400);
   });
 });
 

@@ -45,6 +45,7 @@ describe('Dockerfile', () => {
     const copies = ins(runtime, 'COPY').map((i) => i.args);
     expect(copies).toContain(`--from=${stages[deps].name} /app/node_modules ./node_modules`);
     expect(copies).toContain(`--from=${stages[build].name} /app/dist/src ./dist/src`);
+    expect(copies).toContain(`--from=${stages[build].name} /app/dist/console ./dist/console`);
     // Nothing in the runtime stage installs or builds.
     expect(ins(runtime, 'RUN').map((i) => i.args).join('\n')).not.toMatch(/npm (ci|install|run)/);
     // chDB (optional dependency) is left out unless asked for, and uWS keeps only the binary this Node loads.
@@ -143,6 +144,8 @@ describe('the build stage', () => {
     const r = spawnSync('npm', ['run', 'build', '--silent', '--', '--outDir', join(dir, 'out')], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
     expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
     expect(existsSync(join(dir, 'out', 'src', 'main.js'))).toBe(true);
+    // The web console: Vite's build, which the runtime stage copies from /app/dist/console.
+    expect(existsSync(join(dir, 'dist', 'console', 'index.html'))).toBe(true);
   }, 150_000);
 });
 
@@ -223,6 +226,10 @@ describe('the runtime stage, rebuilt from the repository and started like the im
       { 'content-type': 'application/json' },
     );
     expect([200, 204]).toContain(bid.status);
+    // The web console, from the image's dist/console.
+    const page = await httpRequest(adminPort, 'GET', '/');
+    expect(page.status).toBe(200);
+    expect(page.text).toMatch(/<script type="module"[^>]* src="\/assets\/index-[\w-]+\.js"/);
     child.kill('SIGTERM');
     expect(await exited, output).toBe(0);
     // Down: the healthcheck says so.

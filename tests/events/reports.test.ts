@@ -99,6 +99,13 @@ describe('buildReportSql', () => {
     expect(sql).toContain('GROUP BY d_campaign, d_exchange, t_bucket ORDER BY t_bucket, d_campaign, d_exchange LIMIT 100001');
   });
 
+  it('a scoped report filters every branch to its advertisers, quoted as literals; an empty scope matches nothing', () => {
+    expect(buildReportSql(q)).not.toContain('advertiser_id IN');
+    const sql = buildReportSql({ ...q, advertisers: ['acme', "o'brien"] });
+    expect(sql.match(/ AND advertiser_id IN \('acme', 'o\\'brien'\) GROUP BY event_id/g)).toHaveLength(7);
+    expect(buildReportSql({ ...q, advertisers: [] }).match(/ AND 0 GROUP BY event_id/g)).toHaveLength(7);
+  });
+
   it('refuses anything outside the whitelists even when called directly', () => {
     expect(() => buildReportSql({ ...q, dimensions: ['campaign_id) --' as never] })).toThrow(/unknown dimension/);
     expect(() => buildReportSql({ ...q, grain: 'week' as never })).toThrow(/unknown time grain/);

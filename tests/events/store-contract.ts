@@ -237,6 +237,14 @@ export function eventStoreContract(name: string, start: () => Promise<StoreHarne
         expect(rows[1]).toMatchObject({ winRate: 0.5, ctr: 0.5, ecpm: 2, spend: 0.004 });
       });
 
+      it('a report scoped to an advertiser counts its events only (an advertiser key\'s report)', async () => {
+        const q = query(`groupBy=advertiser,campaign,creative,exchange,day&from=${DAY1}&to=${DAY1}`);
+        const all = await runReport(store, q);
+        expect(await runReport(store, { ...q, advertisers: ['adv1'] })).toEqual(all.filter((r) => r.advertiser === 'adv1'));
+        expect(await runReport(store, { ...q, advertisers: ['adv1', 'adv2'] })).toEqual(all.filter((r) => r.advertiser !== ''));
+        expect(await runReport(store, { ...q, advertisers: ['nobody'] })).toEqual([]);
+      });
+
       it('the range is from inclusive, to exclusive, in UTC (offsets honoured)', async () => {
         const hour10 = await runReport(store, query(`groupBy=hour&from=${DAY1}T10:00:00Z&to=${DAY1}T11:00:00Z`));
         expect(hour10.map((r) => [r.hour, r.wins, r.requests])).toEqual([['2024-05-01T10:00:00Z', 2, 20]]);

@@ -15,6 +15,7 @@ import { listenExclusive } from '../../src/http/listen.js';
 import { AudienceMetrics } from '../../src/metrics/audience-metrics.js';
 import type { RateLimit } from '../../src/api/auth.js';
 import { FakeEventStore } from './fake-event-store.js';
+import type { EventStore } from '../../src/events/event-store.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 
@@ -39,6 +40,8 @@ export interface HarnessOptions {
   readonly rateLimit?: RateLimit;
   readonly env?: Record<string, string>;
   readonly debounceMs?: number;
+  /** Where reports are read from (default: a store with no events). */
+  readonly reportStore?: EventStore;
 }
 
 export async function startApi(o: HarnessOptions = {}): Promise<ApiHarness> {
@@ -55,7 +58,7 @@ export async function startApi(o: HarnessOptions = {}): Promise<ApiHarness> {
     isReady: () => true,
     audiences: { audiences: bidder.audiences, metrics: new AudienceMetrics(new Registry()), uploadLimitBytes: 10 * 1024 * 1024 },
     configApi: api,
-    reports: { store: new FakeEventStore() },
+    reports: { store: o.reportStore ?? new FakeEventStore() },
   });
   const admin = await listenExclusive(app, '127.0.0.1', 0);
   const call: ApiHarness['call'] = (method, path, body, opts = {}) => {

@@ -1,0 +1,356 @@
+/**
+ * The web console end to end, in Debian's Chromium (playwright-core) against the built bidder as a
+ * real process (`node dist/src/main.js`, embedded config store and chDB event store, as `npm start`
+ * runs it): an operator creates an advertiser and its key; the advertiser signs in, is told what is
+ * wrong with a bad campaign next to each field (and keeps what it typed), creates the campaign with
+ * targeting and a creative; the operator approves the creative; a bid request gets the bid; the
+ * advertiser's report moves, and shows nothing of the other advertisers'. Every screen passes axe
+ * (no serious or critical violation); sign-in and navigation work from the keyboard; the first load
+ * is under 300 KB gzipped; the browser never calls the bid port.
+ *
+ * Screenshots of the main screens are taken on every run; with UPDATE_SCREENSHOTS=1 they are written
+ * to docs/console/ (the README shows them), otherwise to a temporary directory.
+ * Needs the build (`npm run build`: dist/src and dist/console) and /usr/bin/chromium (tests/run.sh).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cp, mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { BidderProcess, TEST_ADMIN_KEY } from '../helpers/bidder-process.js';
+import { httpRequest } from '../helpers/bidder.js';
+import { TempDirs } from '../helpers/temp-dirs.js';
+import { pathOf, substitute, until } from '../helpers/notice-kit.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const AXE = join('node_modules', 'axe-core', 'axe.min.js');
+const ready = existsSync(CHROMIUM) && existsSync('dist/console/index.html') && existsSync('dist/src/main.js');
+if (!ready) console.warn('console e2e: needs /usr/bin/chromium and the build (npm run build); skipped');
+
+const temp = new TempDirs();
+let shots: string;
+let bidder: BidderProcess;
+let browser: Browser;
+let page: Page;
+let base: string;
+let advertiserKey = '';
+/** Every URL the browser asked for. */
+const requested: string[] = [];
+
+/** A 970x250 billboard in the US: no demo campaign has that size, so only the test's campaign bids. */
+const billboard = (id: string) => ({
+  id,
+  tmax: 1000,
+  imp: [{ id: '1', banner: { w: 970, h: 250 }, bidfloor: 0.1 }],
+  site: { domain: 'news.example', page: 'https://news.example/a' },
+  device: { ua: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120', ip: '203.0.113.7', devicetype: 2, geo: { country: 'USA' } },
+});
+
+async function axe(screen: string): Promise<void> {
+  await page.addScriptTag({ path: AXE });
+  const result = await page.evaluate(() => (window as unknown as { axe: { run(n: Node, o: object): Promise<any> } }).axe.run(document, { resultTypes: ['violations'] }));
+  const bad = (result.violations as { id: string; impact: string; help: string; nodes: { target: string[] }[] }[])
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  expect(bad, `axe on ${screen}`).toEqual([]);
+}
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+async function signIn(key: string): Promise<void> {
+  await page.goto(`${base}/#/campaigns`);
+  if (await page.getByRole('button', { name: 'Sign out' }).isVisible()) await page.getByRole('button', { name: 'Sign out' }).click();
+  await field('API key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Campaigns' }).waitFor();
+}
+
+/** The control labelled exactly `label` (a required field's label ends with " *"). */
+const field = (label: string) => page.getByLabel(new RegExp(`^${label.replace(/[()$.*+?[\]]/g, '\\$&')}( \\*)?$`));
+
+const go = async (hash: string, heading: string) => {
+  await page.goto(`${base}/${hash}`);
+  await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+};
+
+beforeAll(async () => {
+  if (!ready) return;
+  const dir = await temp.make('console-e2e-');
+  await cp('config', join(dir, 'config'), { recursive: true });
+  shots = process.env.UPDATE_SCREENSHOTS === '1' ? join('docs', 'console') : join(dir, 'shots');
+  await mkdir(shots, { recursive: true });
+  [bidder, browser] = await Promise.all([
+    BidderProcess.start(
+      {
+        CONFIG_DIR: join(dir, 'config'),
+        DATA_DIR: join(dir, 'data'),
+        BID_LOG_SAMPLE_RATE: '1',
+        REQUEST_LOG_SAMPLE_RATE: '1',
+        NOTICE_SIGNING_KEYS: 'k1:console-e2e-secret-0123456789',
+      },
+      40_000,
+    ),
+    chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    }),
+  ]);
+  base = `http://127.0.0.1:${bidder.adminPort}`;
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  context.setDefaultTimeout(15_000);
+  page = await context.newPage();
+  page.on('request', (r) => requested.push(r.url()));
+}, 60_000);
+
+// A failed step says what the screen showed.
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail' && page) console.error(`the screen at ${page.url()}:\n${await page.locator('body').innerText().catch(() => '?')}`);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (bidder) await bidder.terminate();
+  await temp.removeAll();
+});
+
+describe.skipIf(!ready)('the console', () => {
+  it('first load: under 300 KB gzipped, hashed assets cached for good, sign-in from the keyboard alone', async () => {
+    await page.goto(`${base}/`);
+    await field('API key').waitFor();
+    // What a browser downloads for the first screen, as the server sends it (gzip).
+    let bytes = 0;
+    for (const url of requested) {
+      const r = await httpRequest(bidder.adminPort, 'GET', new URL(url).pathname, undefined, { 'accept-encoding': 'gzip' });
+      expect(r.status, url).toBe(200);
+      if (url.includes('/assets/')) expect(r.headers['cache-control']).toMatch(/immutable/);
+      bytes += r.body.length;
+    }
+    expect(bytes).toBeGreaterThan(10_000);
+    expect(bytes).toBeLessThan(300 * 1024);
+    await axe('sign-in');
+    await shot('sign-in');
+
+    // Keyboard only: Tab to the key field, type, Enter.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('type'))).toBe('password');
+    await page.keyboard.type('dsp_wrong');
+    await page.keyboard.press('Enter');
+    await page.getByText('That key was not accepted').waitFor();
+    await field('API key').fill('');
+    await field('API key').focus();
+    await page.keyboard.type(TEST_ADMIN_KEY);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Campaigns' }).waitFor();
+    // The key is in session storage, never in the URL.
+    expect(page.url()).not.toContain(TEST_ADMIN_KEY);
+    expect(await page.evaluate(() => sessionStorage.getItem('rtb-console-key'))).toBe(TEST_ADMIN_KEY);
+    await page.getByRole('cell', { name: /Acme/ }).first().waitFor();
+    await axe('campaigns (operator)');
+  }, 40_000);
+
+  it('an operator creates an advertiser and its key (shown once)', async () => {
+    await go('#/ops/advertisers', 'Advertisers');
+    await field('Id').fill('adv-fabrikam');
+    await field('Name').fill('Fabrikam');
+    await page.getByRole('button', { name: 'Create advertiser' }).click();
+    await page.getByText('Advertiser adv-fabrikam created').waitFor();
+    await axe('advertisers');
+
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByRole('heading', { level: 1, name: 'API keys' }).waitFor();
+    await field('Name').fill('Fabrikam team');
+    await field('Role').selectOption('advertiser');
+    await field('Advertisers').fill('adv-fabrikam');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    advertiserKey = await field('Key').inputValue();
+    expect(advertiserKey).toMatch(/^dsp_[0-9a-f]{16}_/);
+    await page.getByRole('cell', { name: 'Fabrikam team', exact: true }).first().waitFor();
+    await axe('keys');
+    await shot('keys');
+  }, 40_000);
+
+  it('the advertiser sees errors next to the fields, keeps what it typed, then creates a campaign with targeting and a creative', async () => {
+    await signIn(advertiserKey);
+    // None of the demo advertisers' campaigns.
+    await page.getByText('No campaigns yet').waitFor();
+    await page.getByRole('link', { name: 'New campaign' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New campaign' }).waitFor();
+    await field('Id').fill('cmp-fabrikam-billboard');
+    await field('Name').fill('Fabrikam billboards');
+    await field('Base bid (CPM)').fill('two');
+    await field('Max bid (CPM)').fill('3');
+    await field('Daily budget').fill('50');
+    await field('Countries').fill('US$');
+    await page.getByRole('checkbox', { name: 'Personal computer' }).check();
+    await page.getByRole('button', { name: 'Create campaign' }).click();
+    await page.getByText('Some fields need attention').waitFor();
+    const base = field('Base bid (CPM)');
+    expect(await base.getAttribute('aria-invalid')).toBe('true');
+    expect(await field('Countries').getAttribute('aria-invalid')).toBe('true');
+    // The message sits next to the field and is tied to it.
+    const described = (await base.getAttribute('aria-describedby'))!.split(' ').find((id) => id.endsWith('-err'))!;
+    expect(await page.locator(`[id="${described}"]`).textContent()).toMatch(/number/);
+    expect(await field('Max bid (CPM)').getAttribute('aria-invalid')).toBeNull();
+    // Nothing typed was lost.
+    expect(await base.inputValue()).toBe('two');
+    expect(await field('Name').inputValue()).toBe('Fabrikam billboards');
+    expect(await page.getByRole('checkbox', { name: 'Personal computer' }).isChecked()).toBe(true);
+    await axe('campaign form with errors');
+    await shot('campaign-errors');
+
+    await base.fill('2');
+    await field('Countries').fill('USA');
+    await field('Advertiser domains').fill('fabrikam.example');
+    await page.getByRole('button', { name: 'Create campaign' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Fabrikam billboards' }).waitFor();
+    await page.getByText('create', { exact: true }).waitFor(); // its history
+    expect(await field('Countries').inputValue()).toBe('USA');
+    await axe('campaign edit and history');
+
+    await go('#/creatives/new?campaign=cmp-fabrikam-billboard', 'New creative');
+    await field('Id').fill('cr-fabrikam-970');
+    await field('Name').fill('Fabrikam 970x250');
+    await field('Width').fill('970');
+    await field('Height').fill('250');
+    await field('HTML')
+      .fill('<div style="width:970px;height:250px;background:linear-gradient(90deg,#0b3d91,#2a7de1);color:#fff;font:700 48px sans-serif;display:flex;align-items:center;justify-content:center">Fabrikam: fly further</div>');
+    await page.getByRole('button', { name: 'Create creative' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Fabrikam 970x250' }).waitFor();
+    await page.getByText('pending', { exact: true }).waitFor();
+    // The preview is sandboxed: scripts at most, never this page's origin.
+    expect(await page.locator('iframe.banner-preview').getAttribute('sandbox')).toBe('allow-scripts');
+    await axe('creative');
+  }, 50_000);
+
+  it('the operator approves it from the review queue, and a bid request gets the bid', async () => {
+    expect((await bidder.post('/bid', billboard('before'))).status).toBe(204);
+    await signIn(TEST_ADMIN_KEY);
+    await page.getByRole('link', { name: 'Creatives' }).click();
+    await page.getByRole('heading', { level: 2, name: 'Waiting for review' }).waitFor();
+    await page.getByRole('link', { name: 'Fabrikam 970x250' }).waitFor();
+    await axe('review queue');
+    await shot('review-queue');
+    await page.getByRole('link', { name: 'Fabrikam 970x250' }).click();
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await page.getByText('Approved: it can bid now.').waitFor();
+    await shot('creative');
+
+    let bid: any;
+    expect(
+      await until(async () => {
+        const r = await bidder.post('/bid', billboard(`after-${Date.now()}`));
+        if (r.status === 200) bid = r.json().seatbid[0].bid[0];
+        return r.status === 200;
+      }, 15_000),
+    ).toBe(true);
+    expect(bid).toMatchObject({ crid: 'cr-fabrikam-970', cid: 'cmp-fabrikam-billboard', w: 970, h: 250 });
+    // The exchange reports the win and the billing at 1.50 CPM.
+    for (const url of [bid.nurl, bid.burl].filter(Boolean)) {
+      const r = await httpRequest(bidder.port, 'GET', pathOf(substitute(url, { price: '1.5' })));
+      expect(r.status, url).toBeLessThan(300);
+    }
+    // Another advertiser's bid (a demo campaign's, 300x250), which the advertiser must never see.
+    const other = await bidder.post('/bid', { ...billboard('other'), imp: [{ id: '1', banner: { w: 300, h: 250 }, bidfloor: 0.1 }] });
+    expect(other.status).toBe(200);
+    expect(other.json().seatbid[0].bid[0].cid).not.toBe('cmp-fabrikam-billboard');
+  }, 50_000);
+
+  it('the advertiser sees its report move, with a chart, a table and a CSV, and never another advertiser\'s data', async () => {
+    await signIn(advertiserKey);
+    await page.getByRole('link', { name: 'Reports' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Reports' }).waitFor();
+    // The events reach the store within a couple of seconds (the writer's batches).
+    const row = page.getByRole('row', { name: /cmp-fabrikam-billboard/ });
+    const deadline = Date.now() + 20_000;
+    while (!(await row.isVisible()) || !/0\.0015/.test((await row.textContent()) ?? '')) {
+      if (Date.now() > deadline) throw new Error(`the report did not move: ${await page.locator('main').textContent()}`);
+      await page.waitForTimeout(500);
+      await page.getByRole('button', { name: 'Show' }).click();
+    }
+    expect(await row.textContent()).toMatch(/^cmp-fabrikam-billboard11100\.0 %.*0\.0015/); // 1 bid, 1 win; spend 1.50 CPM / 1000
+    const rows = await page.getByRole('table', { name: 'Report by campaign' }).locator('tbody tr').allTextContents();
+    expect(rows).toHaveLength(1); // its own campaign only
+    await page.locator('.chart canvas').first().waitFor();
+    const csv = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Download CSV' }).click();
+    const download = await csv;
+    const text = await (await download.createReadStream()).toArray().then((c) => Buffer.concat(c).toString());
+    expect(text.split('\r\n')[0]).toMatch(/^campaign,day,requests,bids,wins/);
+    expect(text).toContain('cmp-fabrikam-billboard');
+    expect(text).not.toMatch(/cmp-acme/);
+    await axe('reports');
+    await shot('reports');
+
+    // Another advertiser's campaign and creative answer as missing ones do.
+    await go('#/campaigns/cmp-acme-ron', 'Campaign');
+    await page.getByText('no campaign "cmp-acme-ron"').waitFor();
+    await go('#/creatives/cr-acme-300x250', 'Creative');
+    await page.getByRole('alert').waitFor();
+    expect(await page.locator('main').textContent()).not.toMatch(/acmeshoes/);
+    // The operator's screens are not offered, and the API refuses them anyway.
+    expect(await page.getByRole('link', { name: 'API keys' }).count()).toBe(0);
+    await go('#/ops/keys', 'Not available');
+  }, 50_000);
+
+  it('audiences: the advertiser creates one and uploads members with a progress bar', async () => {
+    await go('#/creatives', 'Creatives');
+    await page.getByRole('link', { name: 'Fabrikam 970x250' }).waitFor();
+    expect(await page.getByRole('link', { name: /cr-acme|Acme/ }).count()).toBe(0);
+    await axe('creatives (advertiser)');
+    await go('#/audiences', 'Audiences');
+    await field('Id').fill('fabrikam-buyers');
+    await field('Name').fill('Fabrikam buyers');
+    await page.getByRole('button', { name: 'Create audience' }).click();
+    await page.getByRole('cell', { name: /Fabrikam buyers/ }).waitFor();
+    const csv = 'user_id,id_type,segments\n' + Array.from({ length: 2000 }, (_, i) => `u-${i},uid,`).join('\n') + '\n';
+    await field('CSV file').setInputFiles({ name: 'buyers.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await page.getByText('Added 2,000 members; 0 rows refused.').waitFor();
+    expect(await page.locator('progress').getAttribute('value')).toBe('100');
+    await axe('audiences');
+    await shot('audiences');
+  }, 40_000);
+
+  it('the operator: campaigns with today\'s numbers, the audit log, exchanges and the kill switch', async () => {
+    await signIn(TEST_ADMIN_KEY);
+    const row = page.getByRole('row', { name: /Fabrikam billboards/ });
+    await row.waitFor();
+    expect(await row.textContent()).toMatch(/adv-fabrikam/);
+    await shot('campaigns');
+    await go('#/ops/audit', 'Audit log');
+    await page.getByRole('cell', { name: 'approve' }).first().waitFor();
+    await axe('audit log');
+    await go('#/ops/exchanges', 'Exchanges');
+    await page.getByRole('cell', { name: 'Any OpenRTB 2.5/2.6 exchange default' }).waitFor();
+    await axe('exchanges');
+    await go('#/ops/kill-switch', 'Kill switch');
+    await page.getByText('Bidding runs.').waitFor();
+    await axe('kill switch');
+    // Stop one campaign and release it again.
+    await field('Campaign id').fill('cmp-fabrikam-billboard');
+    await page.getByRole('button', { name: 'Stop this campaign' }).click();
+    await page.getByText('stopped').waitFor();
+    await page.getByRole('button', { name: 'Release' }).click();
+    await page.getByText('No campaign is stopped.').waitFor();
+
+    // Keyboard: the skip link is the first stop and moves focus to the content.
+    await page.goto(`${base}/#/campaigns`);
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Campaigns' }).waitFor();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+    // Navigating moves focus to the new screen's heading.
+    await page.getByRole('link', { name: 'Reports' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Reports' }).waitFor();
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Reports');
+
+    // The browser only ever talked to the admin port.
+    const ports = new Set(requested.map((u) => new URL(u).port));
+    expect([...ports]).toEqual([String(bidder.adminPort)]);
+  }, 50_000);
+});
