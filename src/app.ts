@@ -20,6 +20,7 @@ import type { BudgetLedger } from './money/budget-ledger.js';
 import type { BudgetStore } from './money/budget-store.js';
 import type { FrequencyService } from './money/frequency.js';
 import { registerMoneyRoutes } from './http/money-routes.js';
+import { registerUserMatchRoutes } from './http/user-match-routes.js';
 
 export interface AppDeps {
   readonly settings: Settings;
@@ -54,6 +55,7 @@ export function buildBidApp(deps: AppDeps): TemplatedApp {
   // Routes are registered through closeAware: answers close their connection (and say so) while draining, or when asked.
   const routes = closeAware(app, deps.gate);
   if (deps.notices) registerNoticeRoutes(routes, { ...deps.notices, snapshots: deps.snapshots, signer: deps.signer, money: deps.money, frequency: deps.frequency });
+  if (deps.audiences) registerUserMatchRoutes(routes, { settings: deps.settings, snapshots: deps.snapshots, store: deps.audiences.store, registry: deps.metrics.registry });
   registerBidRoutes(routes, deps);
   return app;
 }

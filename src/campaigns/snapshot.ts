@@ -24,6 +24,8 @@ export interface ExchangeProfile {
   readonly priceKeys: PriceKeys | undefined;
   /** `application/octet-stream` bodies are protobuf (config `protobuf.octetStream`); else they get 415. */
   readonly protobufOctetStream: boolean;
+  /** User matching: the exchange's set-uid URL with `{UID}` for our user id (config `userSync.setUidUrl`); unset: none. */
+  readonly setUidUrl: string | undefined;
 }
 
 export interface Snapshot {
@@ -58,6 +60,7 @@ function profile(ex: Exchange, currencies: Currencies): ExchangeProfile {
     macros: { ...OPENRTB_MACROS, ...ex.macros },
     priceKeys: ex.priceEncryption ? priceKeys(ex) : undefined,
     protobufOctetStream: ex.protobuf?.octetStream === true,
+    setUidUrl: ex.userSync?.setUidUrl,
   };
 }
 

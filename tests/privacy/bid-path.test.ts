@@ -36,6 +36,9 @@ class CountingSegmentStore implements SegmentStore {
   removeUser(key: string) {
     return this.inner.removeUser(key);
   }
+  putMatch(exchangeKey: string, userKey: string, expiresAt: number) {
+    return this.inner.putMatch(exchangeKey, userKey, expiresAt);
+  }
   putSegment(meta: SegmentMeta) {
     return this.inner.putSegment(meta);
   }
