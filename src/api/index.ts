@@ -41,6 +41,8 @@ export interface ConfigApiOptions {
   /** Where `${NAME}` exchange keys are resolved (validation). */
   readonly env?: Record<string, string | undefined>;
   readonly version?: string;
+  /** The exchange-facing base URL the pixel snippets call (default http://localhost:8080). */
+  readonly pixelBaseUrl?: string;
   /**
    * The embedded default without DSP_ADMIN_KEY: requests without a key may use the audience data and
    * report routes (OPEN_DATA_PATHS) as an operator, as the quick start's curl examples do. The
@@ -83,6 +85,7 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
     audiences,
     keys,
     importLimit: o.importLimitBytes ?? 64 * 1024 * 1024,
+    pixelBaseUrl: o.pixelBaseUrl ?? 'http://localhost:8080',
     openapi: () => (doc ??= openApiDocument(routes, { version: o.version ?? '1' })),
   });
   const api: ConfigApi = {

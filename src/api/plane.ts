@@ -21,6 +21,8 @@ export interface ConfigPlaneOptions {
   readonly env?: Record<string, string | undefined>;
   /** The audience service: with it, `/api/v1/audiences` and API keys on the upload routes. */
   readonly audiences?: AudienceService;
+  /** The exchange-facing base URL (NOTICE_BASE_URL) the advertisers' pixel snippets call. */
+  readonly pixelBaseUrl?: string;
 }
 
 export interface ConfigPlane {
@@ -52,6 +54,7 @@ export async function openConfigPlane(o: ConfigPlaneOptions): Promise<ConfigPlan
       store,
       adminKey: settings.adminKey,
       audiences: o.audiences,
+      pixelBaseUrl: o.pixelBaseUrl,
       rateLimit: settings.rateLimit,
       bodyLimitBytes: settings.bodyLimitBytes,
       importLimitBytes: settings.importLimitBytes,

@@ -35,6 +35,8 @@ export interface Snapshot {
   readonly currencies: Currencies;
   readonly exchanges: ReadonlyMap<string, ExchangeProfile>;
   readonly defaultExchange: ExchangeProfile;
+  /** Advertiser ids in the configuration (the pixel answers only for these). */
+  readonly advertisers: ReadonlySet<string>;
 }
 
 export const OPENRTB_MACROS = {
@@ -86,6 +88,7 @@ export function buildSnapshot(bundle: ConfigBundle, version: number): Snapshot {
     currencies,
     exchanges,
     defaultExchange,
+    advertisers: new Set((bundle.advertisers ?? []).map((a) => a.id)),
   };
 }
 
