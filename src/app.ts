@@ -22,6 +22,7 @@ import type { FrequencyService } from './money/frequency.js';
 import { registerMoneyRoutes } from './http/money-routes.js';
 import { registerUserMatchRoutes } from './http/user-match-routes.js';
 import { registerPixelRoutes } from './http/pixel-routes.js';
+import { RuleAudiences } from './audiences/rule-audiences.js';
 import type { UserKeyer } from './events/user-key.js';
 
 export interface AppDeps {
@@ -59,7 +60,15 @@ export function buildBidApp(deps: AppDeps): TemplatedApp {
   // Routes are registered through closeAware: answers close their connection (and say so) while draining, or when asked.
   const routes = closeAware(app, deps.gate);
   if (deps.notices) registerNoticeRoutes(routes, { ...deps.notices, snapshots: deps.snapshots, signer: deps.signer, money: deps.money, frequency: deps.frequency });
-  if (deps.notices && deps.userKeys) registerPixelRoutes(routes, { settings: deps.settings, snapshots: deps.snapshots, events: deps.notices.events, userKeys: deps.userKeys });
+  const rules = deps.audiences && new RuleAudiences(deps.audiences);
+  if (deps.notices && deps.userKeys)
+    registerPixelRoutes(routes, {
+      settings: deps.settings,
+      snapshots: deps.snapshots,
+      events: deps.notices.events,
+      userKeys: deps.userKeys,
+      onPixel: rules && ((advertiserId, event, userId, nowSec) => rules.learn({ source: 'pixel', advertiserId, event, userId, nowSec })),
+    });
   if (deps.audiences) registerUserMatchRoutes(routes, { settings: deps.settings, snapshots: deps.snapshots, store: deps.audiences.store, registry: deps.metrics.registry });
   registerBidRoutes(routes, deps);
   return app;

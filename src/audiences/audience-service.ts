@@ -55,6 +55,7 @@ export class AudienceService {
    */
   private readonly cache: LRUCache<string, UserSegments> | undefined;
   private live: ReadonlyMap<string, SegmentMeta> = new Map();
+  private rules: readonly SegmentMeta[] = [];
   private registryVersion = -1;
   private poller: NodeJS.Timeout | undefined;
   /** Matched users being fetched in the background (one fetch per key at a time). */
@@ -246,7 +247,13 @@ export class AudienceService {
     if (!force && version === this.registryVersion) return;
     const metas = await this.store.listSegments();
     this.live = new Map(metas.filter(isLiveSegment).map((m) => [m.id, m]));
+    this.rules = [...this.live.values()].filter((m) => m.rule !== undefined);
     this.registryVersion = version;
+  }
+
+  /** Live rule audiences (as of the last registry refresh). */
+  ruleSegments(): readonly SegmentMeta[] {
+    return this.rules;
   }
 
   startRegistryPolling(): void {

@@ -110,6 +110,18 @@ export class MemorySegmentStore implements SegmentStore {
     return this.forgetKey(key) || removed;
   }
 
+  async removeMembership(key: string, segment: string): Promise<boolean> {
+    const e = this.users.find(key);
+    const s = this.segmentNumbers.get(segment);
+    if (e < 0 || s === undefined) return false;
+    const at = indexOfSegment(this.users, e, s);
+    if (at < 0) return false;
+    this.users.removeAt(e, at);
+    this.sizes.set(segment, Math.max(0, (this.sizes.get(segment) ?? 1) - 1));
+    if (this.users.count(e) === 0) this.users.delete(e);
+    return true;
+  }
+
   async putMatch(exchangeKey: string, userKey: string, expiresAt: number): Promise<void> {
     const at = Math.min(MAX_EXPIRY, Math.max(0, Math.floor(expiresAt)));
     let theirs = this.links.get(exchangeKey);

@@ -118,6 +118,13 @@ export class RedisSegmentStore implements SegmentStore {
     return removed.some((n) => n > 0);
   }
 
+  /** The sweep's script on one user: HDEL, and the key's TTL re-aimed at its latest remaining membership. */
+  async removeMembership(key: string, segment: string): Promise<boolean> {
+    const admin = this.admin;
+    if (!('audDrop' in admin)) admin.defineCommand('audDrop', { numberOfKeys: 1, lua: DROP_SCRIPT });
+    return (await (admin as unknown as WithDrop).audDrop(this.userKey(key), segment)) === 1;
+  }
+
   async putMatch(exchangeKey: string, userKey: string, expiresAt: number): Promise<void> {
     const admin = this.admin as WithAdd;
     const at = Math.floor(expiresAt);

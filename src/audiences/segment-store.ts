@@ -18,6 +18,8 @@ export interface SegmentMeta {
   readonly advertiserId?: string;
   /** Membership lifetime for uploaded rows without a TTL of their own. */
   readonly ttlSeconds: number;
+  /** A rule audience: members are added by the owner's events as they arrive (rule-audiences.ts). */
+  readonly rule?: AudienceRule;
   readonly createdAt: string;
   /** Approximate number of distinct users uploaded into it (filled in by getSegment/listSegments). */
   readonly approximateSize?: number;
@@ -32,6 +34,14 @@ export interface SegmentMeta {
   readonly createdBy?: string;
   readonly updatedBy?: string;
   readonly deletedAt?: string;
+}
+
+export interface AudienceRule {
+  readonly source: 'pixel' | 'notices';
+  readonly events: readonly string[];
+  readonly lookbackDays: number;
+  readonly excludeEvents?: readonly string[];
+  readonly campaignIds?: readonly string[];
 }
 
 /** Whether bidding uses a segment (API-paused and deleted ones are not used). */
@@ -58,6 +68,8 @@ export interface SegmentStore {
    * user by any of its ids forgets the linked ids too.
    */
   removeUser(key: string): Promise<boolean>;
+  /** Takes one user key out of one segment (true when it was in it). */
+  removeMembership(key: string, segment: string): Promise<boolean>;
   /**
    * The match table: an exchange's user id (`xid:<exchange>:<id>`) is our user `uid:<id>` until
    * `expiresAt` (unix seconds). Both keys carry the link (a reserved membership, see MATCH_PREFIX),

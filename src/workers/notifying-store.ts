@@ -38,6 +38,11 @@ export class NotifyingSegmentStore implements SegmentStore {
     this.changes.keys([key, ...linked]);
     return removed;
   }
+  async removeMembership(key: string, segment: string): Promise<boolean> {
+    const removed = await this.inner.removeMembership(key, segment);
+    this.changes.keys([key]);
+    return removed;
+  }
   async putMatch(exchangeKey: string, userKey: string, expiresAt: number): Promise<void> {
     await this.inner.putMatch(exchangeKey, userKey, expiresAt);
     this.changes.keys([exchangeKey, userKey]);

@@ -227,6 +227,7 @@ export class WorkerPool {
       } else if (method === 'metaVersion') result = store.metaVersion();
       else if (method === 'listSegments') result = store.listSegments();
       else if (method === 'putMatch') result = store.putMatch(args[0] as string, args[1] as string, args[2] as number);
+      else if (method === 'removeMembership') result = store.removeMembership(args[0] as string, args[1] as string);
       else if (method === 'addMemberships') result = store.addMemberships(args[0] as MembershipRow[]);
       else if (method === 'firstSeen') result = this.deps.dedupe.firstSeen(args[0] as string);
       else if (method.startsWith('budget') && this.deps.budgetStore) result = budgetCall(this.deps.budgetStore, method, args);

@@ -77,6 +77,9 @@ export class RemoteSegmentStore implements SegmentStore {
   putMatch(exchangeKey: string, userKey: string, expiresAt: number): Promise<void> {
     return this.link.call('putMatch', exchangeKey, userKey, expiresAt);
   }
+  removeMembership(key: string, segment: string): Promise<boolean> {
+    return this.link.call('removeMembership', key, segment);
+  }
   removeUser(_key: string): Promise<boolean> {
     return adminOnly();
   }

@@ -76,6 +76,12 @@ class FakeStore implements SegmentStore {
   async removeUser(key: string): Promise<boolean> {
     return this.users.delete(key);
   }
+  async removeMembership(key: string, segment: string): Promise<boolean> {
+    const list = this.users.get(key);
+    if (!list?.some((m) => m.segment === segment)) return false;
+    this.users.set(key, list.filter((m) => m.segment !== segment));
+    return true;
+  }
   async putMatch(exchangeKey: string, userKey: string, expiresAt: number): Promise<void> {
     this.users.set(exchangeKey, [...(this.users.get(exchangeKey) ?? []), { segment: `=${userKey}`, expiresAt }]);
   }

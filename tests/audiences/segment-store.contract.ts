@@ -164,6 +164,24 @@ export function segmentStoreContract(name: string, makeStore: () => Promise<Stor
       });
     });
 
+    describe('removeMembership', () => {
+      it('takes one key out of one segment, keeping its others and other keys', async () => {
+        const t = now() + 3_600;
+        await store.addMemberships([
+          { key: 'uid:alice', segments: ['s1', 's2'], expiresAt: t },
+          { key: 'uid:bob', segments: ['s1'], expiresAt: t },
+        ]);
+        expect(await store.removeMembership('uid:alice', 's1')).toBe(true);
+        expect(await store.removeMembership('uid:alice', 's1')).toBe(false);
+        expect(await store.removeMembership('uid:nobody', 's1')).toBe(false);
+        const [alice, bob] = await store.lookup(['uid:alice', 'uid:bob']);
+        expect(sorted(alice)).toEqual([{ segment: 's2', expiresAt: t }]);
+        expect(sorted(bob)).toEqual([{ segment: 's1', expiresAt: t }]);
+        expect(await store.removeMembership('uid:alice', 's2')).toBe(true);
+        expect(await store.lookup(['uid:alice'])).toEqual([undefined]);
+      });
+    });
+
     describe('putMatch (the match table)', () => {
       it('links an exchange user key and our user key both ways, in the answer to their own lookups', async () => {
         const t = now() + 3_600;
