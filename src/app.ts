@@ -20,6 +20,10 @@ import type { BudgetLedger } from './money/budget-ledger.js';
 import type { BudgetStore } from './money/budget-store.js';
 import type { FrequencyService } from './money/frequency.js';
 import { registerMoneyRoutes } from './http/money-routes.js';
+import { registerUserMatchRoutes } from './http/user-match-routes.js';
+import { registerPixelRoutes } from './http/pixel-routes.js';
+import { RuleAudiences } from './audiences/rule-audiences.js';
+import type { UserKeyer } from './events/user-key.js';
 
 export interface AppDeps {
   readonly settings: Settings;
@@ -45,6 +49,8 @@ export interface AppDeps {
   readonly money?: BudgetLedger;
   /** This bid thread's frequency caps. */
   readonly frequency?: FrequencyService;
+  /** Keys event rows' users (events/user-key.ts); with `notices`, the pixel is served on the bid port. */
+  readonly userKeys?: UserKeyer;
   /** The budget store the admin port's kill switch writes to (the main thread's). */
   readonly budgetStore?: BudgetStore;
 }
@@ -54,6 +60,16 @@ export function buildBidApp(deps: AppDeps): TemplatedApp {
   // Routes are registered through closeAware: answers close their connection (and say so) while draining, or when asked.
   const routes = closeAware(app, deps.gate);
   if (deps.notices) registerNoticeRoutes(routes, { ...deps.notices, snapshots: deps.snapshots, signer: deps.signer, money: deps.money, frequency: deps.frequency });
+  const rules = deps.audiences && new RuleAudiences(deps.audiences);
+  if (deps.notices && deps.userKeys)
+    registerPixelRoutes(routes, {
+      settings: deps.settings,
+      snapshots: deps.snapshots,
+      events: deps.notices.events,
+      userKeys: deps.userKeys,
+      onPixel: rules && ((advertiserId, event, userId, nowSec) => rules.learn({ source: 'pixel', advertiserId, event, userId, nowSec })),
+    });
+  if (deps.audiences) registerUserMatchRoutes(routes, { settings: deps.settings, snapshots: deps.snapshots, store: deps.audiences.store, registry: deps.metrics.registry });
   registerBidRoutes(routes, deps);
   return app;
 }

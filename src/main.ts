@@ -26,6 +26,7 @@ import { log } from './log.js';
 import { AudienceMetrics } from './metrics/audience-metrics.js';
 import { buildAudiences, buildSegmentStore } from './audiences/build-audiences.js';
 import { loadSigner } from './events/load-signer.js';
+import { loadUserKeyer } from './events/user-key.js';
 import { buildEvents } from './events/build-events.js';
 import { BidLog } from './events/bid-log.js';
 import { createRedis } from './audiences/redis-client.js';
@@ -72,7 +73,7 @@ async function main(): Promise<void> {
 
   // The configuration lives in the config store (memory, seeded from CONFIG_DIR; or Redis, shared by
   // every bidder), edited through the config API; the bid threads follow it (campaigns/config-sync.ts).
-  const configPlane = await openConfigPlane({ configDir: settings.configDir, audiences, registry: metrics.registry });
+  const configPlane = await openConfigPlane({ configDir: settings.configDir, audiences, registry: metrics.registry, pixelBaseUrl: settings.noticeBaseUrl });
   let config = configPlane.initial;
   const snapshots = new SnapshotRef(buildSnapshot(config.bundle, config.version));
   metrics.configVersion.set(config.version);
@@ -94,6 +95,7 @@ async function main(): Promise<void> {
   /** Set once the event writer starts closing; no bid socket is open by then. */
   let eventsClosing = false;
   const signer = await loadSigner(settings);
+  const userKeys = await loadUserKeyer(settings);
   const dedupe = new TrackedDedupe(events.dedupe);
   /** Billing and conversion notices waiting for their durable write (WORKERS=1): a drain waits for them too. */
   const awaiting = { pending: 0 };
@@ -104,6 +106,7 @@ async function main(): Promise<void> {
     audiences,
     audienceMetrics,
     signer,
+    userKeys,
     isReady: () => ready,
     notices: {
       events: events.writer,

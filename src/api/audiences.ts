@@ -14,7 +14,8 @@
  *   hears of it through the config change feed instead of waiting for its registry poll.
  */
 import type { ConfigStore, StoredDoc } from '../campaigns/config-store.js';
-import { DEFAULT_SEGMENT_TTL_SECONDS, type SegmentMeta } from '../audiences/segment-store.js';
+import { DEFAULT_SEGMENT_TTL_SECONDS, type AudienceRule, type SegmentMeta } from '../audiences/segment-store.js';
+import { checkRule, ruleTtl } from '../audiences/rule-audiences.js';
 import type { AudienceService } from '../audiences/audience-service.js';
 import type { Principal } from './auth.js';
 import { ApiError, forbidden, invalid, notFound, aKey } from './errors.js';
@@ -45,6 +46,7 @@ export function audienceDoc(m: SegmentMeta): StoredDoc {
     name: m.name,
     ...(m.advertiserId !== undefined ? { advertiserId: m.advertiserId } : {}),
     ttlSeconds: m.ttlSeconds,
+    ...(m.rule !== undefined ? { rule: m.rule } : {}),
     status: m.status ?? 'active',
     approximateSize: m.approximateSize ?? 0,
     version: m.version ?? 1,
@@ -186,7 +188,8 @@ export class AudienceResources {
       keepOnReplace: ['status'],
     });
     if (errors.length) throw invalid(errors);
-    const fields = { ...candidate, name: candidate.name ?? id, ttlSeconds: candidate.ttlSeconds ?? DEFAULT_SEGMENT_TTL_SECONDS };
+    checkRule(candidate);
+    const fields = { ...candidate, name: candidate.name ?? id, ttlSeconds: ruleTtl(candidate) ?? candidate.ttlSeconds ?? DEFAULT_SEGMENT_TTL_SECONDS };
     if (current && deepEqual(fields, writableOf('audiences', current))) return undefined;
     return fields;
   }
@@ -230,6 +233,7 @@ export class AudienceResources {
       name: fields.name as string,
       ...(fields.advertiserId !== undefined ? { advertiserId: fields.advertiserId as string } : {}),
       ttlSeconds: fields.ttlSeconds as number,
+      ...(fields.rule !== undefined ? { rule: fields.rule as AudienceRule } : {}),
       status: fields.status as 'active' | 'paused',
       createdAt: current?.createdAt as string ?? at,
       version: (current?.version ?? 0) + 1,

@@ -48,6 +48,8 @@ export interface ConfigApiOptions {
   readonly authFailures?: AuthFailureSettings;
   /** Where failures and refusals are counted (default: a registry of its own). */
   readonly authMetrics?: AuthMetrics;
+  /** The exchange-facing base URL the pixel snippets call (default http://localhost:8080). */
+  readonly pixelBaseUrl?: string;
 }
 
 export interface ConfigApi {
@@ -90,6 +92,7 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
     audiences,
     keys,
     importLimit: o.importLimitBytes ?? 64 * 1024 * 1024,
+    pixelBaseUrl: o.pixelBaseUrl ?? 'http://localhost:8080',
     openapi: () => (doc ??= openApiDocument(routes, { version: o.version ?? '1' })),
   });
   const api: ConfigApi = {

@@ -25,6 +25,8 @@ export interface ConfigPlaneOptions {
   readonly audiences?: AudienceService;
   /** Where failed authentications are counted (the process's metrics registry). */
   readonly registry?: Registry;
+  /** The exchange-facing base URL (NOTICE_BASE_URL) the advertisers' pixel snippets call. */
+  readonly pixelBaseUrl?: string;
 }
 
 export interface ConfigPlane {
@@ -56,6 +58,7 @@ export async function openConfigPlane(o: ConfigPlaneOptions): Promise<ConfigPlan
       store,
       adminKey: settings.adminKey,
       audiences: o.audiences,
+      pixelBaseUrl: o.pixelBaseUrl,
       rateLimit: settings.rateLimit,
       bodyLimitBytes: settings.bodyLimitBytes,
       importLimitBytes: settings.importLimitBytes,

@@ -34,6 +34,7 @@ import {
   Role,
 } from './schemas.js';
 import { StringEnum } from '../campaigns/schema.js';
+import { pixelSnippet } from '../http/pixel-routes.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -58,6 +59,14 @@ export const AUDIT_QUERY = Type.Object(
 export const PrincipalSchema = Type.Object(
   { keyId: Type.String(), name: Type.Optional(Type.String()), role: Role, advertiserIds: Type.Optional(Type.Array(Type.String())) },
   { title: 'Principal' },
+);
+const PixelSchema = Type.Object(
+  {
+    advertiserId: Type.String(),
+    url: Type.String({ description: 'GET it with {event} filled in; optional value, currency, item (and uid= from a server)' }),
+    snippet: Type.String({ description: 'HTML to paste into every page: fires `visit`, and defines dspPixel(event, {value, currency, item})' }),
+  },
+  { title: 'Pixel' },
 );
 const ReviewSchema = Type.Object({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })) }, { additionalProperties: false, title: 'Review' });
 
@@ -210,6 +219,8 @@ export interface RouteDeps {
   readonly keys: KeyService;
   readonly importLimit: number;
   readonly openapi: () => unknown;
+  /** The exchange-facing base URL the pixel snippets call. */
+  readonly pixelBaseUrl: string;
 }
 
 export function buildRoutes(d: RouteDeps): RouteSpec[] {
@@ -252,6 +263,18 @@ export function buildRoutes(d: RouteDeps): RouteSpec[] {
       }),
     },
     ...resourceRoutes(store('advertisers', 'Advertiser', AdvertiserInputSchema, AdvertiserOutSchema)),
+    {
+      method: 'get',
+      path: `${API_PREFIX}/advertisers/{id}/pixel`,
+      tag: 'advertisers',
+      summary: "The advertiser's pixel: its URL and the snippet to paste into its pages (only the key's own advertisers)",
+      responses: { 200: { description: 'the pixel', schema: PixelSchema }, ...READ_ERRORS },
+      handler: async (c) => {
+        const adv = await d.resources.get('advertisers', c.params.id, c.principal);
+        const id = String(adv.id);
+        return { status: 200, body: { advertiserId: id, url: `${d.pixelBaseUrl}/px/${encodeURIComponent(id)}/{event}`, snippet: pixelSnippet(d.pixelBaseUrl, id) } };
+      },
+    },
     ...resourceRoutes(store('campaigns', 'Campaign', CampaignInputSchema, CampaignOutSchema)),
     ...resourceRoutes(store('creatives', 'Creative', CreativeInputSchema, CreativeOutSchema)),
     {

@@ -140,10 +140,25 @@ export const ExchangeOutSchema = Type.Object({ ...exchangeProps, status: ActiveP
 // ----- audiences (segment metadata; members are uploaded to /api/v1/audiences/{id}/members)
 
 export const SegmentIdSchema = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$' });
+const EventName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9_-]+$' });
+/** A rule audience (audiences/rule-audiences.ts): who did what, from the owner's own events. */
+export const AudienceRuleSchema = Type.Object(
+  {
+    source: StringEnum(['pixel', 'notices'], { description: "pixel: the advertiser's pixel events; notices: impressions, clicks and conversions of its campaigns" }),
+    events: Type.Array(EventName, { minItems: 1, maxItems: 20, uniqueItems: true, description: 'pixel: event names; notices: impression, click, conversion' }),
+    lookbackDays: Type.Integer({ minimum: 1, maximum: 400, description: 'a user stays a member this long after the last matching event' }),
+    excludeEvents: Type.Optional(
+      Type.Array(EventName, { maxItems: 20, uniqueItems: true, description: 'an event of these (same source) takes the user out ("and did not purchase")' }),
+    ),
+    campaignIds: Type.Optional(Type.Array(IdSchema, { minItems: 1, maxItems: 100, uniqueItems: true, description: 'notices: only these campaigns (of the owner)' })),
+  },
+  { ...Closed, title: 'AudienceRule' },
+);
 const audienceProps = {
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   advertiserId: Type.Optional(idWith('the owner (unset: a shared segment, operators only); cannot change')),
   ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 400 * 24 * 3600, description: 'membership lifetime of uploaded rows without their own' })),
+  rule: Type.Optional(AudienceRuleSchema),
 };
 export const AudienceInputSchema = Type.Object(
   { id: Type.Optional(SegmentIdSchema), ...audienceProps, status: Type.Optional(ActivePaused) },
@@ -155,6 +170,7 @@ export const AudienceOutSchema = Type.Object(
     name: Type.String(),
     advertiserId: Type.Optional(IdSchema),
     ttlSeconds: Type.Integer(),
+    rule: Type.Optional(AudienceRuleSchema),
     status: ActivePaused,
     approximateSize: Type.Integer({ minimum: 0, description: 'distinct users uploaded (HyperLogLog estimate)' }),
     ...SystemProps,

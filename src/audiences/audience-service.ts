@@ -5,11 +5,17 @@
  * synchronously; the misses of one request go to the store together (one round trip) and race the
  * request's lookup budget. A slow or dead store costs at most that budget, then the circuit breaker
  * stops asking it at all. A lookup that finishes after its budget still fills the cache.
+ *
+ * An exchange's user id matched to one of ours (user matching, segment-store.ts putMatch) brings
+ * our user's segments too. The match rides in the exchange key's own answer, so following it costs
+ * no extra round trip inside the request: an in-process store answers it at once; across the
+ * network our user's segments come from the cache, and when they are not cached this answer is
+ * incomplete and they are fetched in the background for the user's next request.
  */
 import { LRUCache } from 'lru-cache';
 import type { AudienceMetrics } from '../metrics/audience-metrics.js';
 import { CircuitBreaker, type BreakerOptions } from './circuit-breaker.js';
-import { DEFAULT_SEGMENT_TTL_SECONDS, isLiveSegment, type SegmentMeta, type SegmentStore, type UserSegments } from './segment-store.js';
+import { DEFAULT_SEGMENT_TTL_SECONDS, isLiveSegment, matchedUser, type SegmentMeta, type SegmentStore, type UserSegments } from './segment-store.js';
 
 export interface Audience {
   readonly segments: ReadonlySet<string>;
@@ -49,8 +55,11 @@ export class AudienceService {
    */
   private readonly cache: LRUCache<string, UserSegments> | undefined;
   private live: ReadonlyMap<string, SegmentMeta> = new Map();
+  private rules: readonly SegmentMeta[] = [];
   private registryVersion = -1;
   private poller: NodeJS.Timeout | undefined;
+  /** Matched users being fetched in the background (one fetch per key at a time). */
+  private readonly prefetching = new Set<string>();
 
   constructor(
     readonly store: SegmentStore,
@@ -68,6 +77,7 @@ export class AudienceService {
     if (this.store.lookupNow) return this.direct(keys, nowSec);
     let segments: Set<string> | undefined;
     let misses: string[] | undefined;
+    let linked: string[] | undefined;
     for (let i = 0; i < keys.length; i++) {
       const hit = this.cache!.get(keys[i]);
       if (hit === undefined) {
@@ -77,12 +87,53 @@ export class AudienceService {
       else {
         this.metrics.cacheHit.inc();
         segments = this.collect(hit, nowSec, segments);
+        linked = this.linkOf(keys[i], hit, nowSec, linked);
       }
     }
-    if (!misses) return segments ? { segments, complete: true } : NO_AUDIENCE;
+    if (!misses) return linked ? this.withMatches(keys, linked, segments, true, nowSec) : segments ? { segments, complete: true } : NO_AUDIENCE;
     if (budgetMs <= 0) return this.partial('no_budget', segments);
     if (!this.breaker.allow()) return this.partial('breaker_open', segments);
-    return this.fetch(misses, segments, budgetMs, nowSec);
+    return this.fetch(misses, segments, budgetMs, nowSec, keys, linked);
+  }
+
+  /** Adds the `uid:` key an exchange key (`xid:`) is matched to, when it is not among the request's keys. */
+  private linkOf(key: string, memberships: UserSegments, nowSec: number, into: string[] | undefined): string[] | undefined {
+    if (key.charCodeAt(0) !== 120 /* x */) return into;
+    const user = matchedUser(memberships, nowSec);
+    if (user !== undefined) (into ??= []).push(user);
+    return into;
+  }
+
+  /** Merges matched users' cached segments; one not cached makes the answer incomplete and is fetched for next time. */
+  private withMatches(keys: readonly string[], linked: readonly string[], known: Set<string> | undefined, complete: boolean, nowSec: number): Audience {
+    let segments = known;
+    for (const user of linked) {
+      if (keys.includes(user)) continue;
+      const hit = this.cache!.get(user);
+      if (hit === undefined) {
+        complete = false;
+        this.prefetch(user);
+      } else if (hit !== NONE) segments = this.collect(hit, nowSec, segments);
+    }
+    if (segments) return { segments, complete };
+    return complete ? NO_AUDIENCE : UNKNOWN_AUDIENCE;
+  }
+
+  private prefetch(key: string): void {
+    if (this.prefetching.has(key) || !this.breaker.allow()) return;
+    this.prefetching.add(key);
+    let lookup: Promise<(UserSegments | undefined)[]>;
+    try {
+      lookup = this.store.lookup([key]);
+    } catch (e) {
+      lookup = Promise.reject(e);
+    }
+    lookup
+      .then(
+        (results) => void this.fill([key], results, undefined, Math.floor(Date.now() / 1000)),
+        () => undefined,
+      )
+      .finally(() => this.prefetching.delete(key));
   }
 
   private partial(result: 'no_budget' | 'breaker_open' | 'timeout' | 'error', segments: Set<string> | undefined): Audience {
@@ -90,7 +141,14 @@ export class AudienceService {
     return segments ? { segments, complete: false } : UNKNOWN_AUDIENCE;
   }
 
-  private fetch(misses: string[], known: Set<string> | undefined, budgetMs: number, nowSec: number): Promise<Audience> {
+  private fetch(
+    misses: string[],
+    known: Set<string> | undefined,
+    budgetMs: number,
+    nowSec: number,
+    keys: readonly string[],
+    linked: string[] | undefined,
+  ): Promise<Audience> {
     const started = performance.now();
     return new Promise<Audience>((resolve) => {
       let settled = false;
@@ -113,7 +171,9 @@ export class AudienceService {
           clearTimeout(timer);
           this.breaker.success();
           this.metrics.lookups.labels('ok').inc();
-          resolve(this.fill(misses, results, known, nowSec));
+          const audience = this.fill(misses, results, known, nowSec);
+          for (let i = 0; i < misses.length; i++) if (results[i]) linked = this.linkOf(misses[i], results[i]!, nowSec, linked);
+          resolve(linked ? this.withMatches(keys, linked, audience === NO_AUDIENCE ? undefined : (audience.segments as Set<string>), true, nowSec) : audience);
         },
         () => {
           if (settled) return;
@@ -130,9 +190,17 @@ export class AudienceService {
   private direct(keys: readonly string[], nowSec: number): Audience {
     const results = this.store.lookupNow!(keys);
     let segments: Set<string> | undefined;
+    let linked: string[] | undefined;
     for (let i = 0; i < results.length; i++) {
       const r = results[i];
-      if (r) segments = this.collect(r, nowSec, segments);
+      if (r) {
+        segments = this.collect(r, nowSec, segments);
+        linked = this.linkOf(keys[i], r, nowSec, linked);
+      }
+    }
+    if (linked) {
+      const others = linked.filter((k) => !keys.includes(k));
+      if (others.length > 0) for (const r of this.store.lookupNow!(others)) if (r) segments = this.collect(r, nowSec, segments);
     }
     return segments ? { segments, complete: true } : NO_AUDIENCE;
   }
@@ -185,7 +253,13 @@ export class AudienceService {
     if (!force && version === this.registryVersion) return;
     const metas = await this.store.listSegments();
     this.live = new Map(metas.filter(isLiveSegment).map((m) => [m.id, m]));
+    this.rules = [...this.live.values()].filter((m) => m.rule !== undefined);
     this.registryVersion = version;
+  }
+
+  /** Live rule audiences (as of the last registry refresh). */
+  ruleSegments(): readonly SegmentMeta[] {
+    return this.rules;
   }
 
   startRegistryPolling(): void {

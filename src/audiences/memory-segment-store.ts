@@ -6,7 +6,7 @@
  * nothing to trace. Segment ids are numbered once; a lookup builds the user's memberships from
  * shared, frozen objects (one per segment and expiry, and an upload gives its rows one expiry).
  */
-import type { Membership, MembershipRow, SegmentMeta, SegmentStore, UserSegments } from './segment-store.js';
+import { MATCH_PREFIX, type Membership, type MembershipRow, type SegmentMeta, type SegmentStore, type UserSegments } from './segment-store.js';
 import { UserTable } from './user-table.js';
 
 /** Interned memberships kept at most; past it the table starts over. */
@@ -25,6 +25,11 @@ export class MemorySegmentStore implements SegmentStore {
   /** segment number × 2^32 + expiry → the shared membership */
   private readonly interned = new Map<number, Membership>();
   private version = 0;
+  /**
+   * The match table, both ways: key → linked key → expiry. On the heap (a map per matched key), unlike
+   * segment memberships: fine for one process and for tests; production match tables live in Redis.
+   */
+  private readonly links = new Map<string, Map<string, number>>();
 
   constructor(private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000)) {}
 
@@ -42,18 +47,41 @@ export class MemorySegmentStore implements SegmentStore {
     const out = new Array<UserSegments | undefined>(keys.length);
     for (let i = 0; i < keys.length; i++) {
       const e = this.users.find(keys[i]);
-      if (e < 0) continue;
-      const n = this.users.count(e);
-      let live = false;
-      const list = new Array<Membership>(n);
-      for (let j = 0; j < n; j++) {
-        const expiresAt = this.users.expiryAt(e, j);
-        if (expiresAt > now) live = true;
-        list[j] = this.membership(this.users.segmentAt(e, j), expiresAt);
+      let list = e >= 0 ? this.membershipsOf(e, now) : undefined;
+      if (this.links.size > 0) {
+        const linked = this.linksOf(keys[i], now);
+        if (linked !== undefined) list = list === undefined ? linked : list.concat(linked);
       }
-      if (live) out[i] = list;
-      else this.forget(e);
+      out[i] = list;
     }
+    return out;
+  }
+
+  /** An entry's memberships; undefined (and the entry forgotten) when every one has expired. */
+  private membershipsOf(e: number, now: number): Membership[] | undefined {
+    const n = this.users.count(e);
+    let live = false;
+    const list = new Array<Membership>(n);
+    for (let j = 0; j < n; j++) {
+      const expiresAt = this.users.expiryAt(e, j);
+      if (expiresAt > now) live = true;
+      list[j] = this.membership(this.users.segmentAt(e, j), expiresAt);
+    }
+    if (live) return list;
+    this.forget(e);
+    return undefined;
+  }
+
+  /** A key's unexpired links as memberships (`=<other key>`); expired ones are dropped. */
+  private linksOf(key: string, now: number): Membership[] | undefined {
+    const links = this.links.get(key);
+    if (links === undefined) return undefined;
+    let out: Membership[] | undefined;
+    for (const [other, expiresAt] of links) {
+      if (expiresAt > now) (out ??= []).push({ segment: MATCH_PREFIX + other, expiresAt });
+      else links.delete(other);
+    }
+    if (links.size === 0) this.links.delete(key);
     return out;
   }
 
@@ -72,6 +100,40 @@ export class MemorySegmentStore implements SegmentStore {
   }
 
   async removeUser(key: string): Promise<boolean> {
+    const linked = this.links.get(key);
+    this.links.delete(key);
+    let removed = linked !== undefined;
+    for (const other of linked?.keys() ?? []) {
+      this.links.delete(other);
+      removed = this.forgetKey(other) || removed;
+    }
+    return this.forgetKey(key) || removed;
+  }
+
+  async removeMembership(key: string, segment: string): Promise<boolean> {
+    const e = this.users.find(key);
+    const s = this.segmentNumbers.get(segment);
+    if (e < 0 || s === undefined) return false;
+    const at = indexOfSegment(this.users, e, s);
+    if (at < 0) return false;
+    this.users.removeAt(e, at);
+    this.sizes.set(segment, Math.max(0, (this.sizes.get(segment) ?? 1) - 1));
+    if (this.users.count(e) === 0) this.users.delete(e);
+    return true;
+  }
+
+  async putMatch(exchangeKey: string, userKey: string, expiresAt: number): Promise<void> {
+    const at = Math.min(MAX_EXPIRY, Math.max(0, Math.floor(expiresAt)));
+    let theirs = this.links.get(exchangeKey);
+    if (theirs === undefined) this.links.set(exchangeKey, (theirs = new Map()));
+    for (const other of theirs.keys()) if (other !== userKey && other.startsWith('uid:')) theirs.delete(other); // one of our users per exchange id
+    theirs.set(userKey, Math.max(at, theirs.get(userKey) ?? 0));
+    let ours = this.links.get(userKey);
+    if (ours === undefined) this.links.set(userKey, (ours = new Map()));
+    ours.set(exchangeKey, Math.max(at, ours.get(exchangeKey) ?? 0));
+  }
+
+  private forgetKey(key: string): boolean {
     const e = this.users.find(key);
     if (e < 0) return false;
     this.forget(e);

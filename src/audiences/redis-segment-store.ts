@@ -9,12 +9,14 @@
  * - `P segments`        hash: segment id → metadata JSON.
  * - `P hll:{<segment>}` HyperLogLog of the users uploaded into a segment (approximate size).
  * - `P version`         counter bumped on every metadata change (other bidders poll it).
+ * Match table links (segment-store.ts, MATCH_PREFIX) are fields of the same user hashes: `=uid:<id>` in
+ * an exchange user's hash, `=xid:<exchange>:<id>` in ours, valued with their expiry like memberships.
  * A lookup issues one HGETALL per user key; with auto-pipelining they leave together, one round
  * trip (on a Cluster, one pipeline per node, in parallel).
  */
 import type { Redis } from 'ioredis';
 import type { RedisLike } from './redis-client.js';
-import type { MembershipRow, SegmentMeta, SegmentStore, UserSegments } from './segment-store.js';
+import { MATCH_PREFIX, type MembershipRow, type SegmentMeta, type SegmentStore, type UserSegments } from './segment-store.js';
 
 /** Adds memberships to one user hash, keeping later expiries, and pushes the key's TTL out. */
 const ADD_SCRIPT = `
@@ -43,7 +45,24 @@ end
 redis.call('EXPIREAT', KEYS[1], latest)
 return 1`;
 
-type WithAdd = RedisLike & { audAdd(key: string, expiresAt: number, ...segments: string[]): Promise<number> };
+/** Points an exchange user's hash at one of our users (dropping an older match) and pushes the key's TTL out. */
+const MATCH_SCRIPT = `
+local exp = tonumber(ARGV[1])
+local fields = redis.call('HKEYS', KEYS[1])
+for i = 1, #fields do
+  local f = fields[i]
+  if f ~= ARGV[2] and string.sub(f, 1, 5) == '=uid:' then redis.call('HDEL', KEYS[1], f) end
+end
+local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0')
+if cur < exp then redis.call('HSET', KEYS[1], ARGV[2], exp) end
+local t = redis.call('EXPIRETIME', KEYS[1])
+if t < exp then redis.call('EXPIREAT', KEYS[1], exp) end
+return 1`;
+
+type WithAdd = RedisLike & {
+  audAdd(key: string, expiresAt: number, ...segments: string[]): Promise<number>;
+  audMatch(key: string, expiresAt: number, field: string): Promise<number>;
+};
 type WithDrop = Redis & { audDrop(key: string, segment: string): Promise<number> };
 
 export class RedisSegmentStore implements SegmentStore {
@@ -56,7 +75,10 @@ export class RedisSegmentStore implements SegmentStore {
     private readonly prefix = 'aud:',
   ) {
     this.redis = redis as WithAdd;
-    for (const client of new Set([redis, admin])) client.defineCommand('audAdd', { numberOfKeys: 1, lua: ADD_SCRIPT });
+    for (const client of new Set([redis, admin])) {
+      client.defineCommand('audAdd', { numberOfKeys: 1, lua: ADD_SCRIPT });
+      client.defineCommand('audMatch', { numberOfKeys: 1, lua: MATCH_SCRIPT });
+    }
   }
 
   userKey(key: string): string {
@@ -88,8 +110,25 @@ export class RedisSegmentStore implements SegmentStore {
     await Promise.all(work);
   }
 
+  /** The user's hash and the hashes it links to (different slots on a Cluster: one DEL each). */
   async removeUser(key: string): Promise<boolean> {
-    return (await this.admin.del(this.userKey(key))) > 0;
+    const fields = await this.admin.hkeys(this.userKey(key));
+    const keys = [key, ...fields.filter((f) => f.startsWith(MATCH_PREFIX)).map((f) => f.slice(MATCH_PREFIX.length))];
+    const removed = await Promise.all(keys.map((k) => this.admin.del(this.userKey(k))));
+    return removed.some((n) => n > 0);
+  }
+
+  /** The sweep's script on one user: HDEL, and the key's TTL re-aimed at its latest remaining membership. */
+  async removeMembership(key: string, segment: string): Promise<boolean> {
+    const admin = this.admin;
+    if (!('audDrop' in admin)) admin.defineCommand('audDrop', { numberOfKeys: 1, lua: DROP_SCRIPT });
+    return (await (admin as unknown as WithDrop).audDrop(this.userKey(key), segment)) === 1;
+  }
+
+  async putMatch(exchangeKey: string, userKey: string, expiresAt: number): Promise<void> {
+    const admin = this.admin as WithAdd;
+    const at = Math.floor(expiresAt);
+    await Promise.all([admin.audMatch(this.userKey(exchangeKey), at, MATCH_PREFIX + userKey), admin.audAdd(this.userKey(userKey), at, MATCH_PREFIX + exchangeKey)]);
   }
 
   async putSegment(meta: SegmentMeta): Promise<void> {

@@ -18,6 +18,8 @@ export interface SegmentMeta {
   readonly advertiserId?: string;
   /** Membership lifetime for uploaded rows without a TTL of their own. */
   readonly ttlSeconds: number;
+  /** A rule audience: members are added by the owner's events as they arrive (rule-audiences.ts). */
+  readonly rule?: AudienceRule;
   readonly createdAt: string;
   /** Approximate number of distinct users uploaded into it (filled in by getSegment/listSegments). */
   readonly approximateSize?: number;
@@ -32,6 +34,14 @@ export interface SegmentMeta {
   readonly createdBy?: string;
   readonly updatedBy?: string;
   readonly deletedAt?: string;
+}
+
+export interface AudienceRule {
+  readonly source: 'pixel' | 'notices';
+  readonly events: readonly string[];
+  readonly lookbackDays: number;
+  readonly excludeEvents?: readonly string[];
+  readonly campaignIds?: readonly string[];
 }
 
 /** Whether bidding uses a segment (API-paused and deleted ones are not used). */
@@ -53,8 +63,20 @@ export interface SegmentStore {
   /** In-process stores answer synchronously, so a cache miss costs no promise or timer. */
   lookupNow?(keys: readonly string[]): (UserSegments | undefined)[];
   addMemberships(rows: readonly MembershipRow[]): Promise<void>;
-  /** Forgets every segment of one user key. */
+  /**
+   * Forgets every segment of one user key, and every key matched to it (putMatch): forgetting a
+   * user by any of its ids forgets the linked ids too.
+   */
   removeUser(key: string): Promise<boolean>;
+  /** Takes one user key out of one segment (true when it was in it). */
+  removeMembership(key: string, segment: string): Promise<boolean>;
+  /**
+   * The match table: an exchange's user id (`xid:<exchange>:<id>`) is our user `uid:<id>` until
+   * `expiresAt` (unix seconds). Both keys carry the link (a reserved membership, see MATCH_PREFIX),
+   * so a lookup of the exchange's key answers the match in the same round trip, and removeUser of
+   * either key finds the other. A newer match of the same exchange key replaces the older one.
+   */
+  putMatch(exchangeKey: string, userKey: string, expiresAt: number): Promise<void>;
   putSegment(meta: SegmentMeta): Promise<void>;
   getSegment(id: string): Promise<SegmentMeta | undefined>;
   listSegments(): Promise<SegmentMeta[]>;
@@ -63,6 +85,25 @@ export interface SegmentStore {
   /** A number that changes whenever segment metadata changes, for cheap polling by other instances. */
   metaVersion(): Promise<number>;
   close(): Promise<void>;
+}
+
+/**
+ * A link to another key rides in a user's memberships as the segment `=<other key>` (segment ids
+ * cannot start with '=': the API's pattern refuses it), so every layer that carries memberships
+ * (caches, worker calls, Redis hashes) carries matches unchanged. Bidding ignores them: no live
+ * segment has such an id.
+ */
+export const MATCH_PREFIX = '=';
+const MATCHED_USER = `${MATCH_PREFIX}uid:`;
+
+/** The `uid:` key an exchange's user key is matched to (latest unexpired match), if any. */
+export function matchedUser(memberships: UserSegments, nowSec: number): string | undefined {
+  let best: Membership | undefined;
+  for (let i = 0; i < memberships.length; i++) {
+    const m = memberships[i];
+    if (m.segment.startsWith(MATCHED_USER) && m.expiresAt > nowSec && (best === undefined || m.expiresAt > best.expiresAt)) best = m;
+  }
+  return best?.segment.slice(MATCH_PREFIX.length);
 }
 
 /** Default lifetime of a membership when neither the row nor the segment says: 30 days. */

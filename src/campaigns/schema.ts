@@ -353,6 +353,12 @@ export const ExchangeSchema = Type.Object(
      * `octetStream: true` also reads `application/octet-stream` bodies as protobuf (else 415).
      */
     protobuf: Type.Optional(Type.Object({ octetStream: Type.Optional(Type.Boolean()) }, Closed)),
+    /**
+     * User matching (`GET /match/{exchange}` on the bid port, see http/user-match-routes.ts):
+     * `setUidUrl` is the exchange's set-uid URL the browser is sent on to, with `{UID}` replaced by
+     * our user id (empty when the call carries no right to one); an https URL with `{UID}` in it.
+     */
+    userSync: Type.Optional(Type.Object({ setUidUrl: Type.String({ minLength: 12, maxLength: 2048, pattern: '^https://' }) }, Closed)),
   },
   Closed,
 );

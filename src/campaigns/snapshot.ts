@@ -24,6 +24,8 @@ export interface ExchangeProfile {
   readonly priceKeys: PriceKeys | undefined;
   /** `application/octet-stream` bodies are protobuf (config `protobuf.octetStream`); else they get 415. */
   readonly protobufOctetStream: boolean;
+  /** User matching: the exchange's set-uid URL with `{UID}` for our user id (config `userSync.setUidUrl`); unset: none. */
+  readonly setUidUrl: string | undefined;
 }
 
 export interface Snapshot {
@@ -33,6 +35,8 @@ export interface Snapshot {
   readonly currencies: Currencies;
   readonly exchanges: ReadonlyMap<string, ExchangeProfile>;
   readonly defaultExchange: ExchangeProfile;
+  /** Advertiser ids in the configuration (the pixel answers only for these). */
+  readonly advertisers: ReadonlySet<string>;
 }
 
 export const OPENRTB_MACROS = {
@@ -58,6 +62,7 @@ function profile(ex: Exchange, currencies: Currencies): ExchangeProfile {
     macros: { ...OPENRTB_MACROS, ...ex.macros },
     priceKeys: ex.priceEncryption ? priceKeys(ex) : undefined,
     protobufOctetStream: ex.protobuf?.octetStream === true,
+    setUidUrl: ex.userSync?.setUidUrl,
   };
 }
 
@@ -83,6 +88,7 @@ export function buildSnapshot(bundle: ConfigBundle, version: number): Snapshot {
     currencies,
     exchanges,
     defaultExchange,
+    advertisers: new Set((bundle.advertisers ?? []).map((a) => a.id)),
   };
 }
 

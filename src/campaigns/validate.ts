@@ -74,6 +74,11 @@ export function validateBundleRules(bundle: ConfigBundle, originOf: OriginOf, en
       if ('errors' in keys)
         for (const [field, message] of Object.entries(keys.errors)) err(ex, `/priceEncryption/${field}`, 'invalid_key', message!);
     }
+    if (ex.userSync) {
+      const url = ex.userSync.setUidUrl;
+      if (!url.includes('{UID}')) err(ex, '/userSync/setUidUrl', 'invalid_url', 'must contain {UID} (where our user id goes)');
+      else if (!URL.canParse(url.replaceAll('{UID}', 'x'))) err(ex, '/userSync/setUidUrl', 'invalid_url', 'is not a valid URL');
+    }
   }
   // The bundle's own origin is the file that set defaultExchange.
   if (bundle.defaultExchange && !exchangeIds.has(bundle.defaultExchange))

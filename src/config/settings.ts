@@ -96,6 +96,12 @@ export interface Settings {
   readonly freqHoldMs: number;
   /** Frequency caps: users kept in the in-process counter cache. */
   readonly freqCacheUsers: number;
+  /** User matching: lifetime of our user id cookie (`Max-Age`), renewed at every match. */
+  readonly userCookieMaxAgeSeconds: number;
+  /** User matching: how long an exchange's user id stays matched to ours (renewed at every match). */
+  readonly userMatchTtlSeconds: number;
+  /** The secret event rows' user keys are made with (events/user-key.ts); unset: one generated under dataDir. */
+  readonly userKeySecret: string | undefined;
   /** Campaigns with their own label value in per-campaign metrics; the rest are "other". */
   readonly metricsTopCampaigns: number;
 }
@@ -175,7 +181,13 @@ export function loadSettings(env: Env = process.env): Settings {
     freqCacheTtlMs: int('FREQ_CACHE_TTL_MS', 1_000, 0, 3_600_000),
     freqHoldMs: int('FREQ_HOLD_MS', 10_000, 0, 3_600_000),
     freqCacheUsers: int('FREQ_CACHE_USERS', 200_000, 1, 50_000_000),
+    // 13 months at most is what European regulators accept for such a cookie (CNIL); browsers cap at 400 days.
+    userCookieMaxAgeSeconds: int('USER_COOKIE_MAX_AGE_SECONDS', 390 * 86_400, 60, 400 * 86_400),
+    userMatchTtlSeconds: int('USER_MATCH_TTL_SECONDS', 30 * 86_400, 60, 400 * 86_400),
+    userKeySecret: env.USER_KEY_SECRET || undefined,
   };
+  if (settings.userKeySecret !== undefined && settings.userKeySecret.length < 16)
+    errors.push({ path: 'USER_KEY_SECRET', code: 'invalid', message: 'must be at least 16 characters' });
   if (settings.noticeDedupeWindowSeconds < settings.noticeMaxAgeSeconds)
     errors.push({ path: 'NOTICE_DEDUPE_WINDOW_SECONDS', code: 'out_of_range', message: 'must be at least NOTICE_MAX_AGE_SECONDS' });
   if (settings.budgetHoldMs < settings.budgetRenewMs)

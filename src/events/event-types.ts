@@ -13,6 +13,7 @@ export const EVENT_TABLES = {
   impression: 'impressions',
   click: 'clicks',
   conversion: 'conversions',
+  pixel: 'pixels',
 } as const;
 
 export type EventType = keyof typeof EVENT_TABLES;
@@ -72,7 +73,22 @@ export interface ConversionEvent extends EventBase {
   currency: string;
 }
 
-export type BidderEvent = RequestEvent | BidEvent | WinEvent | LossEvent | ImpressionEvent | ConversionEvent;
+/**
+ * A call of an advertiser's pixel (`GET /px/{advertiserId}/{event}`): the advertiser's own event name,
+ * the user key (events/user-key.ts; '' when the call gave no right to one, or carried no user), and
+ * the optional value (in the base currency, with the currency it came in) and item. The bid
+ * identity columns are '' (a pixel belongs to no bid), `advertiser_id` excepted.
+ */
+export interface PixelEvent extends EventBase {
+  type: 'pixel';
+  event_name: string;
+  user_key: string;
+  value_base: number;
+  currency: string;
+  item: string;
+}
+
+export type BidderEvent = RequestEvent | BidEvent | WinEvent | LossEvent | ImpressionEvent | ConversionEvent | PixelEvent;
 
 /** Where events go. `write` never blocks and never throws: it buffers (or spools) and returns. */
 export interface EventSink {

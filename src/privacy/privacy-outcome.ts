@@ -48,7 +48,10 @@ export const PRIVACY_OUTCOMES: Readonly<Record<PrivacyReason, PrivacyOutcome>> =
 
 const ZERO_IFA = /^[0-]+$/;
 
-export function privacyOutcome(req: BidRequestView, settings: PrivacySettings): PrivacyOutcome {
+/** The signals the verdict reads: a bid request's, or a browser call's (user matching, the pixel) read from its query. */
+export type PrivacySignals = Pick<BidRequestView, 'coppa' | 'lmt' | 'ifa' | 'gpp' | 'gppSid' | 'consent' | 'gdpr' | 'usPrivacy'>;
+
+export function privacyOutcome(req: PrivacySignals, settings: PrivacySettings): PrivacyOutcome {
   try {
     return PRIVACY_OUTCOMES[reasonOf(req, settings)];
   } catch {
@@ -57,7 +60,7 @@ export function privacyOutcome(req: BidRequestView, settings: PrivacySettings): 
   }
 }
 
-function reasonOf(req: BidRequestView, settings: PrivacySettings): PrivacyReason {
+function reasonOf(req: PrivacySignals, settings: PrivacySettings): PrivacyReason {
   if (req.coppa) return 'coppa';
   if (req.lmt || (req.ifa !== undefined && ZERO_IFA.test(req.ifa))) return 'lmt';
 

@@ -26,6 +26,7 @@ import { RedisNoticeDedupe } from '../events/notice-dedupe.js';
 import { loadSigner } from '../events/load-signer.js';
 import { BidLog } from '../events/bid-log.js';
 import { buildBidApp } from '../app.js';
+import { loadUserKeyer } from '../events/user-key.js';
 import { listenShared, type Listening } from '../http/listen.js';
 import { busyLoop, closeApp, drainBidServer, threadGate, type ThreadGate } from '../http/bid-server.js';
 import { ForwardingEventSink, MainLink, RemoteBudgetStore, RemoteFrequencyStore, RemoteNoticeDedupe, RemoteSegmentStore, TrackedDedupe } from './remote.js';
@@ -95,7 +96,9 @@ async function start(): Promise<void> {
   thread = threadGate(settings, metrics.registry, `w${init.index}`);
   const gate = thread.gate;
   const signer = await loadSigner(settings);
+  const userKeys = await loadUserKeyer(settings); // the main thread made the secret file, if any, before workers start
   app = buildBidApp({
+    userKeys,
     settings,
     snapshots,
     metrics,

@@ -4,7 +4,7 @@
  * changes (each worker re-reads the registry). Without it a worker would keep serving a cached
  * answer until its TTL (AUDIENCE_CACHE_TTL_MS, AUDIENCE_NEGATIVE_TTL_MS).
  */
-import type { MembershipRow, SegmentMeta, SegmentStore, UserSegments } from '../audiences/segment-store.js';
+import { MATCH_PREFIX, type MembershipRow, type SegmentMeta, type SegmentStore, type UserSegments } from '../audiences/segment-store.js';
 
 export interface StoreChanges {
   keys(keys: readonly string[]): void;
@@ -31,9 +31,21 @@ export class NotifyingSegmentStore implements SegmentStore {
     this.changes.keys(rows.map((r) => r.key));
   }
   async removeUser(key: string): Promise<boolean> {
+    // The keys matched to this one go with it: their cached answers must go too.
+    const [known] = await this.inner.lookup([key]);
+    const linked = (known ?? []).filter((m) => m.segment.startsWith(MATCH_PREFIX)).map((m) => m.segment.slice(MATCH_PREFIX.length));
     const removed = await this.inner.removeUser(key);
+    this.changes.keys([key, ...linked]);
+    return removed;
+  }
+  async removeMembership(key: string, segment: string): Promise<boolean> {
+    const removed = await this.inner.removeMembership(key, segment);
     this.changes.keys([key]);
     return removed;
+  }
+  async putMatch(exchangeKey: string, userKey: string, expiresAt: number): Promise<void> {
+    await this.inner.putMatch(exchangeKey, userKey, expiresAt);
+    this.changes.keys([exchangeKey, userKey]);
   }
   async putSegment(meta: SegmentMeta): Promise<void> {
     await this.inner.putSegment(meta);

@@ -16,7 +16,7 @@ import type { Settings } from '../config/settings.js';
 import type { ConfigBundle } from '../campaigns/schema.js';
 import type { BidderEvent, EventSink } from '../events/event-types.js';
 import type { NoticeDedupe } from '../events/notice-dedupe.js';
-import type { SegmentStore } from '../audiences/segment-store.js';
+import type { MembershipRow, SegmentStore } from '../audiences/segment-store.js';
 import type { PoolMetrics } from '../metrics/thread-metrics.js';
 import type { FromWorker, MetricsJson, ToWorker, WorkerInit } from './protocol.js';
 import { log } from '../log.js';
@@ -226,6 +226,9 @@ export class WorkerPool {
         result = store.lookupNow ? store.lookupNow(keys) : store.lookup(keys);
       } else if (method === 'metaVersion') result = store.metaVersion();
       else if (method === 'listSegments') result = store.listSegments();
+      else if (method === 'putMatch') result = store.putMatch(args[0] as string, args[1] as string, args[2] as number);
+      else if (method === 'removeMembership') result = store.removeMembership(args[0] as string, args[1] as string);
+      else if (method === 'addMemberships') result = store.addMemberships(args[0] as MembershipRow[]);
       else if (method === 'firstSeen') result = this.deps.dedupe.firstSeen(args[0] as string);
       else if (method === 'forgetSeen') result = this.deps.dedupe.forget(args[0] as string);
       else if (method === 'writeDurable') result = this.deps.events.writeDurable(args[0] as BidderEvent);

@@ -70,8 +70,15 @@ export class RemoteSegmentStore implements SegmentStore {
   listSegments(): Promise<SegmentMeta[]> {
     return this.link.call('listSegments');
   }
-  addMemberships(_rows: readonly MembershipRow[]): Promise<void> {
-    return adminOnly();
+  /** Memberships and matches learnt on the exchange-facing port (pixels, user matching) go to the main thread's store. */
+  addMemberships(rows: readonly MembershipRow[]): Promise<void> {
+    return this.link.call('addMemberships', rows);
+  }
+  putMatch(exchangeKey: string, userKey: string, expiresAt: number): Promise<void> {
+    return this.link.call('putMatch', exchangeKey, userKey, expiresAt);
+  }
+  removeMembership(key: string, segment: string): Promise<boolean> {
+    return this.link.call('removeMembership', key, segment);
   }
   removeUser(_key: string): Promise<boolean> {
     return adminOnly();

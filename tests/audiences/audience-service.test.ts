@@ -76,6 +76,15 @@ class FakeStore implements SegmentStore {
   async removeUser(key: string): Promise<boolean> {
     return this.users.delete(key);
   }
+  async removeMembership(key: string, segment: string): Promise<boolean> {
+    const list = this.users.get(key);
+    if (!list?.some((m) => m.segment === segment)) return false;
+    this.users.set(key, list.filter((m) => m.segment !== segment));
+    return true;
+  }
+  async putMatch(exchangeKey: string, userKey: string, expiresAt: number): Promise<void> {
+    this.users.set(exchangeKey, [...(this.users.get(exchangeKey) ?? []), { segment: `=${userKey}`, expiresAt }]);
+  }
   async putSegment(m: SegmentMeta): Promise<void> {
     this.metas.set(m.id, m);
     this.version++;
@@ -524,5 +533,53 @@ describe('AudienceService circuit breaker', () => {
     t = 1000;
     expect(b.allow()).toBe(true);
     expect(changes).toEqual(['open', 'half_open', 'open', 'half_open', 'open', 'half_open', 'open', 'half_open', 'closed', 'open', 'half_open']);
+  });
+});
+
+describe('AudienceService: an exchange user id matched to one of ours', () => {
+  it('in-process: the matched user’s segments come with the exchange key’s lookup, at once', async () => {
+    const store = new MemorySegmentStore();
+    await store.putSegment(meta('autos'));
+    await store.putSegment(meta('vip'));
+    await store.addMemberships([
+      { key: 'uid:ours-1', segments: ['autos'], expiresAt: nowSec() + 3600 },
+      { key: 'xid:ex1:abc', segments: ['vip'], expiresAt: nowSec() + 3600 },
+    ]);
+    await store.putMatch('xid:ex1:abc', 'uid:ours-1', nowSec() + 3600);
+    const { service } = await setup(store);
+    const a = service.resolve(['xid:ex1:abc'], 10) as Audience;
+    expect(a.complete).toBe(true);
+    expect(sorted(a)).toEqual(['autos', 'vip']);
+    // A link on our own user's key points at the exchange's: not followed (its segments are not ours to borrow).
+    expect(sorted(service.resolve(['uid:ours-1'], 10) as Audience)).toEqual(['autos']);
+  });
+
+  it('across the network: no second round trip in the request; the matched user is fetched for the next one', async () => {
+    const store = new FakeStore(['autos']);
+    store.users.set('uid:ours-1', [member('autos')]);
+    await store.putMatch('xid:ex1:abc', 'uid:ours-1', nowSec() + 3600);
+    const { service } = await setup(store);
+    const first = await service.resolve(['xid:ex1:abc'], 50);
+    expect(first.complete).toBe(false); // an exclusion could be hiding in the user not yet known
+    expect(sorted(first)).toEqual([]);
+    await sleep(5);
+    expect(store.calls).toEqual([['xid:ex1:abc'], ['uid:ours-1']]);
+    const second = service.resolve(['xid:ex1:abc'], 50);
+    expect(second).not.toBeInstanceOf(Promise);
+    expect((second as Audience).complete).toBe(true);
+    expect(sorted(second as Audience)).toEqual(['autos']);
+    expect(store.calls).toHaveLength(2);
+  });
+
+  it('across the network: a matched user the request also names (buyeruid) is not fetched twice', async () => {
+    const store = new FakeStore(['autos']);
+    store.users.set('uid:ours-1', [member('autos')]);
+    await store.putMatch('xid:ex1:abc', 'uid:ours-1', nowSec() + 3600);
+    const { service } = await setup(store);
+    const a = await service.resolve(['uid:ours-1', 'xid:ex1:abc'], 50);
+    expect(a.complete).toBe(true);
+    expect(sorted(a)).toEqual(['autos']);
+    await sleep(5);
+    expect(store.calls).toEqual([['uid:ours-1', 'xid:ex1:abc']]);
   });
 });

@@ -6,7 +6,7 @@
  * whether expired memberships are still returned (they may be, with their expiry).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Membership, MembershipRow, SegmentMeta, SegmentStore, UserSegments } from '../../src/audiences/segment-store.js';
+import { matchedUser, type Membership, type MembershipRow, type SegmentMeta, type SegmentStore, type UserSegments } from '../../src/audiences/segment-store.js';
 
 export interface StoreUnderTest {
   readonly store: SegmentStore;
@@ -161,6 +161,87 @@ export function segmentStoreContract(name: string, makeStore: () => Promise<Stor
         await store.removeUser('uid:alice');
         await store.addMemberships([{ key: 'uid:alice', segments: ['s3'], expiresAt: t }]);
         expect(sorted((await store.lookup(['uid:alice']))[0])).toEqual([{ segment: 's3', expiresAt: t }]);
+      });
+    });
+
+    describe('removeMembership', () => {
+      it('takes one key out of one segment, keeping its others and other keys', async () => {
+        const t = now() + 3_600;
+        await store.addMemberships([
+          { key: 'uid:alice', segments: ['s1', 's2'], expiresAt: t },
+          { key: 'uid:bob', segments: ['s1'], expiresAt: t },
+        ]);
+        expect(await store.removeMembership('uid:alice', 's1')).toBe(true);
+        expect(await store.removeMembership('uid:alice', 's1')).toBe(false);
+        expect(await store.removeMembership('uid:nobody', 's1')).toBe(false);
+        const [alice, bob] = await store.lookup(['uid:alice', 'uid:bob']);
+        expect(sorted(alice)).toEqual([{ segment: 's2', expiresAt: t }]);
+        expect(sorted(bob)).toEqual([{ segment: 's1', expiresAt: t }]);
+        expect(await store.removeMembership('uid:alice', 's2')).toBe(true);
+        expect(await store.lookup(['uid:alice'])).toEqual([undefined]);
+      });
+    });
+
+    describe('putMatch (the match table)', () => {
+      it('links an exchange user key and our user key both ways, in the answer to their own lookups', async () => {
+        const t = now() + 3_600;
+        await store.putMatch('xid:ex1:abc', 'uid:ours-1', t);
+        const [theirs, ours] = await store.lookup(['xid:ex1:abc', 'uid:ours-1']);
+        expect(sorted(theirs)).toEqual([{ segment: '=uid:ours-1', expiresAt: t }]);
+        expect(sorted(ours)).toEqual([{ segment: '=xid:ex1:abc', expiresAt: t }]);
+        expect(matchedUser(theirs!, now())).toBe('uid:ours-1');
+        expect(matchedUser(ours!, now())).toBeUndefined(); // only an exchange key points at one of our users
+      });
+
+      it('keeps the key\'s memberships beside the link, and keeps the later expiry of a repeated match', async () => {
+        const t = now() + 3_600;
+        await store.addMemberships([{ key: 'xid:ex1:abc', segments: ['s1'], expiresAt: t }]);
+        await store.putMatch('xid:ex1:abc', 'uid:ours-1', t + 100);
+        await store.putMatch('xid:ex1:abc', 'uid:ours-1', t + 50);
+        expect(sorted((await store.lookup(['xid:ex1:abc']))[0])).toEqual([
+          { segment: '=uid:ours-1', expiresAt: t + 100 },
+          { segment: 's1', expiresAt: t },
+        ]);
+      });
+
+      it('a newer match of the same exchange key replaces the older one', async () => {
+        const t = now() + 3_600;
+        await store.putMatch('xid:ex1:abc', 'uid:old', t);
+        await store.putMatch('xid:ex1:abc', 'uid:new', t);
+        const [theirs] = await store.lookup(['xid:ex1:abc']);
+        expect(sorted(theirs)).toEqual([{ segment: '=uid:new', expiresAt: t }]);
+        expect(matchedUser(theirs!, now())).toBe('uid:new');
+      });
+
+      it('one of our users can be matched by several exchanges', async () => {
+        const t = now() + 3_600;
+        await store.putMatch('xid:ex1:abc', 'uid:ours-1', t);
+        await store.putMatch('xid:ex2:def', 'uid:ours-1', t);
+        expect(sorted((await store.lookup(['uid:ours-1']))[0])).toEqual([
+          { segment: '=xid:ex1:abc', expiresAt: t },
+          { segment: '=xid:ex2:def', expiresAt: t },
+        ]);
+      });
+
+      it('an expired match is not followed', async () => {
+        await store.putMatch('xid:ex1:abc', 'uid:ours-1', now() - 5);
+        const [theirs] = await store.lookup(['xid:ex1:abc']);
+        expect(theirs === undefined || matchedUser(theirs, now()) === undefined).toBe(true);
+      });
+
+      it('removeUser of either key forgets both, with their segments, and nobody else', async () => {
+        const t = now() + 3_600;
+        await store.addMemberships([
+          { key: 'uid:ours-1', segments: ['s1'], expiresAt: t },
+          { key: 'xid:ex1:abc', segments: ['s2'], expiresAt: t },
+          { key: 'uid:ours-2', segments: ['s1'], expiresAt: t },
+        ]);
+        await store.putMatch('xid:ex1:abc', 'uid:ours-1', t);
+        await store.putMatch('xid:ex2:zzz', 'uid:ours-2', t);
+        expect(await store.removeUser('uid:ours-1')).toBe(true);
+        expect(await store.lookup(['uid:ours-1', 'xid:ex1:abc'])).toEqual([undefined, undefined]);
+        expect(await store.removeUser('xid:ex2:zzz')).toBe(true);
+        expect(await store.lookup(['uid:ours-2', 'xid:ex2:zzz'])).toEqual([undefined, undefined]);
       });
     });
 

@@ -103,6 +103,7 @@ export const EVENTS: BidderEvent[] = [
   imp('impression', 'i-b4', at(DAY1, '11:02'), C2),
   imp('click', 'k-b2', at(DAY1, '10:30'), C1),
   conv('v-1', at(DAY1, '10:45'), C1, 20),
+  { ...base({ event_id: 'p-1', event_time: at(DAY1, '10:50'), advertiser_id: C1.advertiser_id }), type: 'pixel', event_name: 'purchase', user_key: 'k1', value_base: 20, currency: 'EUR', item: 'sku-1' },
 ];
 
 /** Inserted again, each table in a separate insert after the first: must not count twice. */

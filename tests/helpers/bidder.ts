@@ -19,6 +19,7 @@ import type { EventSink } from '../../src/events/event-types.js';
 import type { EventStore } from '../../src/events/event-store.js';
 import { MemoryNoticeDedupe, type NoticeDedupe } from '../../src/events/notice-dedupe.js';
 import { NoticeMetrics } from '../../src/metrics/notice-metrics.js';
+import { UserKeyer } from '../../src/events/user-key.js';
 import { BidLog } from '../../src/events/bid-log.js';
 import type { FrequencyService } from '../../src/money/frequency.js';
 
@@ -94,6 +95,7 @@ export async function startBidder(opts: StartOptions = {}): Promise<TestBidder> 
     audiences,
     audienceMetrics,
     signer,
+    userKeys: new UserKeyer('test-user-key-secret'),
     isReady: () => true,
     notices: opts.events && {
       events: opts.events,

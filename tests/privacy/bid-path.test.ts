@@ -36,6 +36,12 @@ class CountingSegmentStore implements SegmentStore {
   removeUser(key: string) {
     return this.inner.removeUser(key);
   }
+  removeMembership(key: string, segment: string) {
+    return this.inner.removeMembership(key, segment);
+  }
+  putMatch(exchangeKey: string, userKey: string, expiresAt: number) {
+    return this.inner.putMatch(exchangeKey, userKey, expiresAt);
+  }
   putSegment(meta: SegmentMeta) {
     return this.inner.putSegment(meta);
   }

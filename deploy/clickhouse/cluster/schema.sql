@@ -15,7 +15,7 @@
 -- event_id, merged across shards), and sharding by event_id puts every copy of an event (a retry, a
 -- notice received by two bidders) on one shard, where ReplacingMergeTree merges also collapse it.
 --
--- Columns, sorting keys and partitioning are exactly those of migration 0001 (event tables): the bidder
+-- Columns, sorting keys and partitioning are exactly those of migrations 0001 (event tables) and 0002 (pixels): the bidder
 -- inserts JSONEachRow rows that must match column for column. When a new migration ships, apply its
 -- cluster form (ON CLUSTER, to dsp_local.* and then dsp.*) before rolling out the bidder version.
 --
@@ -231,6 +231,33 @@ ORDER BY (advertiser_id, campaign_id, creative_id, exchange, event_id);
 
 CREATE TABLE IF NOT EXISTS dsp.conversions ON CLUSTER bidder_cluster AS dsp_local.conversions
 ENGINE = Distributed(bidder_cluster, dsp_local, conversions, cityHash64(event_id));
+
+-- pixels (migration 0002)
+CREATE TABLE IF NOT EXISTS dsp_local.pixels ON CLUSTER bidder_cluster (
+  event_date Date MATERIALIZED toDate(event_time, 'UTC'),
+  event_id String,
+  type String,
+  event_time DateTime,
+  exchange String,
+  advertiser_id String,
+  campaign_id String,
+  creative_id String,
+  bid_id String,
+  request_id String,
+  imp_id String,
+  deal_id String,
+  event_name String,
+  user_key String,
+  value_base Float64,
+  currency String,
+  item String
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/dsp_local/pixels', '{replica}')
+PARTITION BY event_date
+ORDER BY (advertiser_id, event_name, user_key, event_id);
+
+CREATE TABLE IF NOT EXISTS dsp.pixels ON CLUSTER bidder_cluster AS dsp_local.pixels
+ENGINE = Distributed(bidder_cluster, dsp_local, pixels, cityHash64(event_id));
 
 -- The bidder's migration record (src/events/migrate.ts): read through dsp, so every bidder sees the
 -- same versions whichever node it talks to. The bidder inserts the rows itself.

@@ -5,5 +5,6 @@
  */
 import type { Migration } from '../migrate.js';
 import { migration0001 } from './0001-event-tables.js';
+import { migration0002 } from './0002-pixels.js';
 
-export const MIGRATIONS: readonly Migration[] = [migration0001];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002];
