@@ -20,6 +20,9 @@ import type { BudgetLedger } from './money/budget-ledger.js';
 import type { BudgetStore } from './money/budget-store.js';
 import type { FrequencyService } from './money/frequency.js';
 import { registerMoneyRoutes } from './http/money-routes.js';
+import type { OutcomeModelsRef } from './models/outcome-models.js';
+import type { OutcomeFeed } from './http/bid-route.js';
+import type { OutcomeNotices } from './http/notice-routes.js';
 
 export interface AppDeps {
   readonly settings: Settings;
@@ -47,13 +50,16 @@ export interface AppDeps {
   readonly frequency?: FrequencyService;
   /** The budget store the admin port's kill switch writes to (the main thread's). */
   readonly budgetStore?: BudgetStore;
+  /** The outcome models goals are priced from, and the trainer that takes bids' features and notices (OUTCOME_MODELS). */
+  readonly models?: OutcomeModelsRef;
+  readonly outcomes?: OutcomeFeed & OutcomeNotices;
 }
 
 export function buildBidApp(deps: AppDeps): TemplatedApp {
   const app = uws.App();
   // Routes are registered through closeAware: answers close their connection (and say so) while draining, or when asked.
   const routes = closeAware(app, deps.gate);
-  if (deps.notices) registerNoticeRoutes(routes, { ...deps.notices, snapshots: deps.snapshots, signer: deps.signer, money: deps.money, frequency: deps.frequency });
+  if (deps.notices) registerNoticeRoutes(routes, { ...deps.notices, snapshots: deps.snapshots, signer: deps.signer, money: deps.money, frequency: deps.frequency, outcomes: deps.outcomes });
   registerBidRoutes(routes, deps);
   return app;
 }

@@ -44,7 +44,7 @@ export class GroundTruth {
     const size = imp.banner?.sizes[0] ?? (imp.video ? 'video' : imp.native ? 'native' : 'audio');
     const hour = Math.floor(nowMs / 3_600_000) % 24;
     const logit =
-      -7.2 +
+      -7.6 +
       this.effect('inventory', req.bundle ?? req.domain, 1.2) +
       this.effect('size', size, 0.45) +
       this.effect('device', req.deviceType, 0.3) +
