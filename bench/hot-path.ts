@@ -39,6 +39,10 @@ import { registerBidRoutes } from '../src/http/bid-route.js';
 import { parseBidRequest } from '../src/openrtb/parse-request.js';
 import { isRefusal } from '../src/openrtb/protobuf-codec.js';
 import { decide } from '../src/bidding/bidder.js';
+import type { ConfigBundle } from '../src/campaigns/schema.js';
+import { OutcomeModelsRef } from '../src/models/outcome-models.js';
+import { tableOf, type WeightTable } from '../src/models/model-table.js';
+import { Rng } from '../src/simulator/rng.js';
 import { privacyOutcome } from '../src/privacy/privacy-outcome.js';
 
 const HELP = `npm run bench:hot-path -- [options]
@@ -50,6 +54,8 @@ const HELP = `npm run bench:hot-path -- [options]
   --floor-scale <x> floors multiplier (default: the one giving a 20-40 % bid rate)
   --seed <s>        scenario seed (default 1)
   --only <stage>    measure one stage only (json, parse, decide, route), e.g. under --cpu-prof
+  --goals <share>   this share of the campaigns on cpc and cpa goals (alternately), priced from
+                    ready outcome models (2^18-slot prior, a 2^12-slot table per goal campaign)
 `;
 
 /** Discards events (the writer's cost is the event store's, off the hot path) but counts them. */
@@ -117,6 +123,33 @@ class FakeExchange {
   }
 }
 
+/**
+ * Puts every 1/share-th campaign on a goal (cpc and cpa in turn, the target set so that a 0.3 % CTR
+ * and a 5 % CVR are worth its base bid) and returns ready models of the production sizes: weights
+ * around the logit of those rates, with noise, so prices spread as trained ones do.
+ */
+function withGoals(bundle: ConfigBundle, share: number): OutcomeModelsRef {
+  const rng = new Rng('hot-path-models');
+  const table = (bits: number, mean: number) => {
+    const w = new Float32Array(1 << bits);
+    for (let i = 0; i < w.length; i++) w[i] = mean + (rng.next() - 0.5) * 0.2;
+    return tableOf(w, 100_000, 1_000);
+  };
+  const every = Math.max(1, Math.round(1 / share));
+  const clicks = new Map<string, WeightTable>();
+  const conversions = new Map<string, WeightTable>();
+  (bundle.campaigns ?? []).forEach((c, i) => {
+    if (i % every !== 0) return;
+    const cpc = (i / every) % 2 === 0;
+    c.goal = { type: cpc ? 'cpc' : 'cpa', target: cpc ? c.bid.base / 1000 / 0.003 : c.bid.base / 1000 / 0.003 / 0.05, explore: 0.02 };
+    clicks.set(c.id, table(12, 0));
+    conversions.set(c.id, table(12, 0));
+  });
+  // About 15 features a candidate: weights of logit(rate) / 15 give about the rate.
+  const family = (rate: number, campaigns: Map<string, WeightTable>) => ({ prior: table(18, Math.log(rate / (1 - rate)) / 15), campaigns, ready: true });
+  return new OutcomeModelsRef({ version: 1, click: family(0.003, clicks), conversion: family(0.05, conversions), values: new Map(), record: false });
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -127,6 +160,7 @@ async function main(): Promise<void> {
       'floor-scale': { type: 'string' },
       seed: { type: 'string' },
       only: { type: 'string' },
+      goals: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -142,6 +176,8 @@ async function main(): Promise<void> {
   try {
     await writeScenarioConfig(tmp, { seed, campaigns });
     const bundle = await loadBundleFromDir(tmp);
+    const goals = Number(values.goals ?? 0);
+    const models = goals > 0 ? withGoals(bundle, goals) : undefined;
     const snap = buildSnapshot(bundle, 1);
     const snapshots = new SnapshotRef(snap);
     const settings = loadSettings({ DATA_DIR: tmp, CONFIG_DIR: tmp, NOTICE_SIGNING_KEYS: 'bench:benchmark-signing-key-0123456789', NOTICE_BASE_URL: 'https://bid.example' });
@@ -173,6 +209,7 @@ async function main(): Promise<void> {
       bidLog: new BidLog(sink, settings.bidLogSampleRate, settings.requestLogSampleRate, 'hot-'),
       money: buildLedger(settings, snapshots, buildBudgetStore(undefined), metrics.registry),
       frequency: buildFrequency(settings, buildFrequencyStore(undefined), metrics.registry),
+      models,
     };
     let handler: Handler | undefined;
     const app = {
@@ -218,7 +255,7 @@ async function main(): Promise<void> {
         if (isRefusal(req)) continue;
         const privacy = privacyOutcome(req, settings);
         const a = privacy.userData ? audiences.resolve(userKeys(req, 'default'), 10) : undefined;
-        decide(req, snap, snap.defaultExchange, nowMs, a instanceof Promise || a === undefined ? undefined : a);
+        decide(req, snap, snap.defaultExchange, nowMs, a instanceof Promise || a === undefined ? undefined : a, undefined, undefined, models?.current);
       }
     };
     const jsonParse = () => {

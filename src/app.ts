@@ -24,6 +24,9 @@ import { registerUserMatchRoutes } from './http/user-match-routes.js';
 import { registerPixelRoutes } from './http/pixel-routes.js';
 import { RuleAudiences } from './audiences/rule-audiences.js';
 import type { UserKeyer } from './events/user-key.js';
+import type { OutcomeModelsRef } from './models/outcome-models.js';
+import type { OutcomeFeed } from './http/bid-route.js';
+import type { OutcomeNotices } from './http/notice-routes.js';
 
 export interface AppDeps {
   readonly settings: Settings;
@@ -53,13 +56,16 @@ export interface AppDeps {
   readonly userKeys?: UserKeyer;
   /** The budget store the admin port's kill switch writes to (the main thread's). */
   readonly budgetStore?: BudgetStore;
+  /** The outcome models goals are priced from, and the trainer that takes bids' features and notices (OUTCOME_MODELS). */
+  readonly models?: OutcomeModelsRef;
+  readonly outcomes?: OutcomeFeed & OutcomeNotices;
 }
 
 export function buildBidApp(deps: AppDeps): TemplatedApp {
   const app = uws.App();
   // Routes are registered through closeAware: answers close their connection (and say so) while draining, or when asked.
   const routes = closeAware(app, deps.gate);
-  if (deps.notices) registerNoticeRoutes(routes, { ...deps.notices, snapshots: deps.snapshots, signer: deps.signer, money: deps.money, frequency: deps.frequency });
+  if (deps.notices) registerNoticeRoutes(routes, { ...deps.notices, snapshots: deps.snapshots, signer: deps.signer, money: deps.money, frequency: deps.frequency, outcomes: deps.outcomes });
   const rules = deps.audiences && new RuleAudiences(deps.audiences);
   if (deps.notices && deps.userKeys)
     registerPixelRoutes(routes, {

@@ -38,6 +38,9 @@ import { WorkerPool } from './workers/pool.js';
 import { PoolMetrics } from './metrics/thread-metrics.js';
 import { buildBudgetStore, buildFrequency, buildFrequencyStore, buildLedger } from './money/build-money.js';
 import type { BudgetLedger } from './money/budget-ledger.js';
+import { OutcomeTrainer } from './models/trainer.js';
+import { NO_MODELS, OutcomeModelsRef } from './models/outcome-models.js';
+import type { Settings } from './config/settings.js';
 
 /** What differs between the two shapes: where bids are served, and how they are drained. */
 interface BidPlane {
@@ -134,7 +137,8 @@ async function main(): Promise<void> {
   if (!multi) {
     const thread = threadGate(settings, metrics.registry, 'main');
     money = buildLedger(settings, snapshots, budgetStore, metrics.registry);
-    const bidApp = buildBidApp({ ...deps, gate: thread.gate, money, frequency: buildFrequency(settings, frequencyStore, metrics.registry) });
+    const outcomes = settings.outcomeModels ? startOutcomeModels(settings) : undefined;
+    const bidApp = buildBidApp({ ...deps, ...outcomes, gate: thread.gate, money, frequency: buildFrequency(settings, frequencyStore, metrics.registry) });
     const bid = await listenExclusive(bidApp, settings.host, settings.port);
     adminApp = buildAdminApp(deps);
     if (settings.testHooks)
@@ -151,6 +155,7 @@ async function main(): Promise<void> {
       },
     };
   } else {
+    if (settings.outcomeModels) log('warn', 'OUTCOME_MODELS needs WORKERS=1 for now: goals bid their CPM fallback');
     adminApp = buildAdminApp(deps);
     admin = await listenExclusive(adminApp, settings.host, settings.adminPort);
     const port = await assertPortFree(settings.host, bidPort).catch((e: Error) => fatal(e.message));
@@ -305,3 +310,18 @@ main().catch((e: unknown) => {
   else log('error', 'bidder failed to start', { error: (e as Error)?.stack ?? String(e) });
   process.exit(1);
 });
+
+/**
+ * The outcome trainer on the main thread (WORKERS=1): the bid route hands it each bid's features,
+ * the notice routes its impressions, clicks and conversions; a timer settles expired examples and
+ * publishes new tables, swapped in by reference.
+ */
+function startOutcomeModels(settings: Settings): { models: OutcomeModelsRef; outcomes: OutcomeTrainer } {
+  const trainer = new OutcomeTrainer();
+  const models = new OutcomeModelsRef({ ...NO_MODELS, record: true });
+  setInterval(() => {
+    trainer.expire(Math.floor(Date.now() / 1000));
+    models.swap(trainer.publish(true));
+  }, settings.outcomePublishSeconds * 1000).unref();
+  return { models, outcomes: trainer };
+}

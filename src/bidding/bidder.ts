@@ -19,6 +19,8 @@ import { furthest, type NoBidReason } from './no-bid-reason.js';
 import { audienceAllows } from './audience-rules.js';
 import { NO_AUDIENCE, type Audience } from '../audiences/audience-service.js';
 import { capsAllow, type MoneyGate, type UserCaps } from './money-gate.js';
+import { goalCpm, NO_MODELS, type OutcomeModels } from '../models/outcome-models.js';
+import { FeatureVector, hashFeature } from '../models/features.js';
 
 export interface BidDecision {
   readonly imp: ImpView;
@@ -33,12 +35,16 @@ export interface BidDecision {
   /** Campaigns that shade: the price before shading and the floor the bid faced, in the response currency (they go into the notice URLs). */
   readonly unshaded: number | undefined;
   readonly floor: number | undefined;
+  /** The bid's model features (models/features.ts), when the outcome models record them for the trainer. */
+  features: Uint32Array | undefined;
 }
 
 export type Decision =
   | { readonly bids: readonly BidDecision[]; readonly currency: string; readonly noBid?: undefined }
   | { readonly noBid: NoBidReason; readonly bids?: undefined };
 
+/** Reused by every decision on this thread (decide() is synchronous). */
+const FEATURES = new FeatureVector();
 const NO_DEVICE: DeviceFacts = { deviceType: undefined, os: undefined, browser: undefined };
 const noBid = (reason: NoBidReason): Decision => ({ noBid: reason });
 
@@ -53,6 +59,7 @@ export function decide(
   audience: Audience = NO_AUDIENCE,
   money?: MoneyGate,
   caps?: UserCaps,
+  models: OutcomeModels = NO_MODELS,
 ): Decision {
   if (money !== undefined && money.stopAll) return noBid('kill_switch');
   if (req.wseat && req.wseat.length > 0 && req.wseat.indexOf(ex.seat) < 0) return noBid('seat_blocked');
@@ -71,6 +78,10 @@ export function decide(
   index.planRequest(req, device, nowMs, audience.complete && index.usesSegments ? audience.segments : undefined);
   const where = new RequestPlace(req);
   const impBits = index.impBits;
+  // Model features, built on the first candidate with a goal (request part once, imp part per imp).
+  const features = FEATURES;
+  let featuresAt = -2; // -2: none yet; -1: the request's; k: the request's and imp k's
+  let exploreDraw = -1;
 
   let bids: BidDecision[] | undefined;
   let reason: NoBidReason = 'no_campaign';
@@ -123,19 +134,38 @@ export function decide(
         let deal: DealView | undefined;
         let price = -1;
         let unshaded = 0;
+        // A goal prices the impression from the models (the creative that fits is the candidate's);
+        // a cold model, or a request in the goal's exploration share, bids the CPM fallback.
+        let base = c.baseBid;
+        let byGoal = false;
+        if (c.goal !== undefined && models.click.ready) {
+          if (exploreDraw < 0) exploreDraw = hashFeature(0, req.id) / 4294967296;
+          if (exploreDraw >= c.goal.explore) {
+            if (featuresAt < -1) features.setRequest(req, device, ex.id, nowMs, audience.segments);
+            if (featuresAt !== k) features.setImp(imp);
+            featuresAt = k;
+            features.setCreative(fit.featureHash);
+            const value = c.goal.type === 'roas' ? snap.currencies.convert(models.values.get(c.id) ?? 0, snap.currencies.base, c.currency) : 0;
+            const worth = goalCpm(c.goal, c.id, models, features, value);
+            if (worth >= 0) {
+              base = worth;
+              byGoal = true;
+            }
+          }
+        }
         for (;;) {
           deal = dealAt >= 0 ? imp.deals[dealAt] : undefined;
           creative = fit;
-          let wanted = (unshaded = campaignPrice(c, req, device, audience, deal ? c.deals!.get(deal.id)! : 1));
+          let wanted = (unshaded = campaignPrice(c, req, device, audience, deal ? c.deals!.get(deal.id)! : 1, base));
           if (c.shading !== undefined && money !== undefined) wanted *= money.shading(c); // ≤ 1: still within max bid
-          price = biddablePrice(c, wanted, imp, deal, creative, currency, snap.currencies);
+          price = biddablePrice(c, wanted, imp, deal, creative, currency, snap.currencies, !byGoal);
           if (price < 0 && durationPriced(creative, imp, deal)) {
             // Its floor depends on the creative's duration (2.6 mincpmpersec, durfloors): another of the
             // campaign's creatives the imp accepts may face a floor within max bid.
-            const affordable = fitCreative(c, imp, native, (cr) => biddablePrice(c, wanted, imp, deal, cr, currency, snap.currencies) >= 0);
+            const affordable = fitCreative(c, imp, native, (cr) => biddablePrice(c, wanted, imp, deal, cr, currency, snap.currencies, !byGoal) >= 0);
             if (affordable !== undefined) {
               creative = affordable;
-              price = biddablePrice(c, wanted, imp, deal, creative, currency, snap.currencies);
+              price = biddablePrice(c, wanted, imp, deal, creative, currency, snap.currencies, !byGoal);
             }
           }
           if (price >= 0 || deal === undefined) break;
@@ -157,10 +187,19 @@ export function decide(
             imp, campaign: c, creative, price, deal, native, user: caps?.user,
             unshaded: shaded ? priceIn(c, unshaded, currency, snap.currencies) : undefined,
             floor: shaded ? floorFor(imp, deal, creative, currency, snap.currencies) : undefined,
+            features: undefined,
           };
           bestBase = priceBase;
         }
       }
+    }
+    if (best && models.record) {
+      // The trainer learns from every bid, goal or not: what it saw is logged with the bid.
+      if (featuresAt < -1) features.setRequest(req, device, ex.id, nowMs, audience.segments);
+      features.setImp(imp);
+      featuresAt = k;
+      features.setCreative(best.creative.featureHash);
+      best.features = features.copy();
     }
     if (best) (bids ??= []).push(best);
   }

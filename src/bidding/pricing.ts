@@ -11,15 +11,19 @@ import type { Audience } from '../audiences/audience-service.js';
 import { segmentMultiplier } from './audience-rules.js';
 import { floorFor } from './floors.js';
 
-/** The campaign's wanted CPM for this request, in the campaign's currency, capped at max bid. */
+/**
+ * The campaign's wanted CPM for this request, in the campaign's currency, capped at max bid. `base`:
+ * bid.base, or what the impression is worth to the campaign's goal (models/outcome-models.ts).
+ */
 export function campaignPrice(
   c: CompiledCampaign,
   req: BidRequestView,
   device: DeviceFacts,
   audience: Audience,
   dealMultiplier: number,
+  base: number = c.baseBid,
 ): number {
-  let price = c.baseBid * dealMultiplier;
+  let price = base * dealMultiplier;
   const m = c.multipliers;
   if (m) {
     if (m.deviceType && device.deviceType !== undefined) price *= m.deviceType.get(device.deviceType) ?? 1;
@@ -39,7 +43,8 @@ const floor4 = (x: number) => Math.floor(x * 1e4 + 1e-7) / 1e4;
 /**
  * The price to bid in `currency` for `creative`, or -1 when the floor it faces (floors.ts: the
  * deal's guidance, else the Video or Audio object's for its duration, else the imp's) cannot be met
- * within max bid, or a currency has no rate.
+ * within max bid, or a currency has no rate. `raise` false (a price from a goal: what the impression
+ * is worth): a floor above the wanted price is not met by paying more, the price is -1 instead.
  */
 export function biddablePrice(
   c: CompiledCampaign,
@@ -49,11 +54,15 @@ export function biddablePrice(
   creative: CompiledCreative,
   currency: string,
   currencies: Currencies,
+  raise = true,
 ): number {
   const floor = floorFor(imp, deal, creative, currency, currencies);
   const max = floor4(currencies.convert(c.maxBid, c.currency, currency));
   let price = Math.min(round4(currencies.convert(wanted, c.currency, currency)), max);
-  if (!(price >= floor)) price = ceil4(floor);
+  if (!(price >= floor)) {
+    if (!raise) return -1;
+    price = ceil4(floor);
+  }
   if (!(price <= max) || !(price > 0)) return -1;
   return price;
 }

@@ -295,6 +295,25 @@ export const CampaignSchema = Type.Object(
         Closed,
       ),
     ),
+    /**
+     * What the campaign buys. `cpm` (the default): `bid.base` and the multipliers, as always. `cpc`,
+     * `cpa`, `roas`: the base is the target times the predicted chance of the outcome (a click, a
+     * conversion, or conversion value per unit spent), from the click and conversion models; until
+     * a model has enough data, and on an `explore` share of requests, the campaign bids `bid.base`
+     * (the CPM fallback). Multipliers, max bid, floors, budgets, caps and shading apply as before.
+     * `target` is in the campaign's currency per click or conversion; for `roas`, the value wanted
+     * per unit spent (4: four times the spend).
+     */
+    goal: Type.Optional(
+      Type.Object(
+        {
+          type: StringEnum(['cpm', 'cpc', 'cpa', 'roas']),
+          target: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000 })),
+          explore: Type.Optional(Type.Number({ minimum: 0, maximum: 0.5 })),
+        },
+        Closed,
+      ),
+    ),
     /** Stops this campaign's bids at once (every bidder), whatever its budget. */
     killSwitch: Type.Optional(Type.Boolean()),
     creatives: Type.Array(CreativeSchema, { minItems: 1, maxItems: 1000 }),
@@ -394,6 +413,7 @@ export type AudioCreative = Static<typeof AudioCreativeSchema>;
 export type NativeCreative = Static<typeof NativeCreativeSchema>;
 export type Creative = Static<typeof CreativeSchema>;
 export type Campaign = Static<typeof CampaignSchema>;
+export type Goal = NonNullable<Campaign['goal']>;
 export type Advertiser = Static<typeof AdvertiserSchema>;
 export type Exchange = Static<typeof ExchangeSchema>;
 export type CurrencyTable = Static<typeof CurrencyTableSchema>;

@@ -105,6 +105,9 @@ export function validateBundleRules(bundle: ConfigBundle, originOf: OriginOf, en
     const currency = c.currency ?? adv?.currency ?? baseCurrency;
     if (!knownCurrency(currency)) err(c, '/currency', 'unknown_currency', `no rate for ${currency} in the currency table`);
     if (c.bid.base > c.bid.max) err(c, '/bid/base', 'out_of_range', 'must not exceed bid.max');
+    if (c.goal && c.goal.type !== 'cpm' && c.goal.target === undefined) err(c, '/goal/target', 'required', `is required for a ${c.goal.type} goal`);
+    if (c.goal?.type === 'cpm' && (c.goal.target !== undefined || c.goal.explore !== undefined))
+      err(c, c.goal.target !== undefined ? '/goal/target' : '/goal/explore', 'not_applicable', 'applies to cpc, cpa and roas goals only (a cpm goal bids bid.base)');
     if (c.start && c.end && Date.parse(c.start) >= Date.parse(c.end))
       err(c, '/end', 'out_of_range', 'must be after start');
     if (!c.adomain && !adv?.domains?.length)

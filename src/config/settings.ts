@@ -22,6 +22,10 @@ export interface Settings {
   readonly networkAllowanceMs: number;
   /** Adds an `x-nobid-reason` header to no-bids. */
   readonly debugNoBid: boolean;
+  /** Train click and conversion models from this process's bids and notices, and price goals from them (WORKERS=1 only, for now). */
+  readonly outcomeModels: boolean;
+  /** How often the trainer settles expired examples and publishes new tables. */
+  readonly outcomePublishSeconds: number;
   /** Base of the win/billing/loss notice URLs put in bids. */
   readonly noticeBaseUrl: string;
   /** Unique per process; prefixes bid ids so they never collide across instances. */
@@ -145,6 +149,8 @@ export function loadSettings(env: Env = process.env): Settings {
     tmaxCapMs: int('TMAX_CAP_MS', 200, 1, 10_000),
     networkAllowanceMs: int('NETWORK_ALLOWANCE_MS', 10, 0, 1000),
     debugNoBid: bool('DEBUG_NOBID'),
+    outcomeModels: bool('OUTCOME_MODELS'),
+    outcomePublishSeconds: int('OUTCOME_PUBLISH_SECONDS', 60, 1, 3600),
     noticeBaseUrl: (env.NOTICE_BASE_URL || `http://localhost:${port}`).replace(/\/+$/, ''),
     instanceId: env.INSTANCE_ID || randomBytes(4).toString('hex'),
     redisUrl: env.REDIS_URL || undefined,

@@ -26,6 +26,12 @@ import type { PendingBody, RequestGate } from './request-gate.js';
 import type { BudgetLedger } from '../money/budget-ledger.js';
 import { userHash, type FrequencyService } from '../money/frequency.js';
 import type { UserCaps } from '../bidding/money-gate.js';
+import type { OutcomeModelsRef } from '../models/outcome-models.js';
+
+/** Where each bid's model features go (the outcome trainer, models/trainer.ts). */
+export interface OutcomeFeed {
+  bid(bidId: string, campaignId: string, features: Uint32Array, atSec: number): void;
+}
 
 export interface BidRouteDeps {
   readonly settings: Settings;
@@ -45,6 +51,10 @@ export interface BidRouteDeps {
   readonly money?: BudgetLedger;
   /** Frequency caps: the user's counters, looked up alongside the audience; absent: caps are never met (fail-open/closed per campaign). */
   readonly frequency?: FrequencyService;
+  /** The click and conversion models goals are priced from; absent: goals bid their CPM fallback. */
+  readonly models?: OutcomeModelsRef;
+  /** Takes each bid's features, when the models record them; absent: nothing is kept. */
+  readonly outcomes?: OutcomeFeed;
 }
 
 const now = () => performance.now();
@@ -245,7 +255,7 @@ class PendingBid implements BodySink, PendingBody {
     const nowMs = Date.now();
     const nowSec = Math.floor(nowMs / 1000);
     try {
-      decision = decide(req, this.snap, this.ex, nowMs, audience, this.h.deps.money, caps);
+      decision = decide(req, this.snap, this.ex, nowMs, audience, this.h.deps.money, caps, this.h.deps.models?.current);
       // Inside the try too: a throw while writing the response must be a counted no-bid, not an uncaught exception.
       if (decision.noBid === undefined) {
         if (this.protobufType === undefined) built = buildBidResponse(req.id, decision.bids, decision.currency, this.ex, this.h.ctx, nowSec);
@@ -276,6 +286,12 @@ class PendingBid implements BodySink, PendingBody {
       m.bidPrice.observe(currencies.convert(b.price, decision.currency, currencies.base));
     }
     m.duration.observe((this.h.clock() - this.start) / 1000);
+    const outcomes = this.h.deps.outcomes;
+    if (outcomes !== undefined)
+      for (let i = 0; i < decision.bids.length; i++) {
+        const f = decision.bids[i].features;
+        if (f !== undefined) outcomes.bid(built!.identities[i].bidId, decision.bids[i].campaign.id, f, nowSec);
+      }
     const log = this.h.deps.bidLog;
     if (log) {
       log.bids(built!.identities, currencies, nowSec);

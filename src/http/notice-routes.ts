@@ -25,6 +25,13 @@ import { clickToken, readClickToken } from '../events/click-token.js';
 import type { BudgetLedger } from '../money/budget-ledger.js';
 import type { FrequencyService } from '../money/frequency.js';
 
+/** What the outcome trainer (models/trainer.ts) takes from notices. */
+export interface OutcomeNotices {
+  impression(bidId: string, atSec: number): void;
+  click(bidId: string, atSec: number): void;
+  conversion(bidId: string, campaignId: string, valueBase: number): void;
+}
+
 export interface NoticeRouteDeps {
   readonly snapshots: SnapshotRef;
   readonly signer: NoticeSigner;
@@ -41,6 +48,8 @@ export interface NoticeRouteDeps {
   readonly accepting?: () => boolean;
   /** Budgets: spend notices are recorded against them (once per event id), loss notices end reservations. */
   readonly money?: BudgetLedger;
+  /** The outcome trainer, on the thread that holds it; absent: notices teach no model. */
+  readonly outcomes?: OutcomeNotices;
   /** Frequency caps: impression (or win) notices carrying a user are counted, once per bid. */
   readonly frequency?: FrequencyService;
   /** Counts notices waiting for their durable write (and answer): the thread's drain waits for them. */
@@ -154,6 +163,10 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
             : {};
       deps.money.notice(type, snap.exchanges.get(exchange)!.spendOn, { eventId: e.event_id, exchange, identity: r.identity, ...prices }, snap.currencies, nowSec * 1000);
     }
+    if (deps.outcomes !== undefined) {
+      if (type === 'impression') deps.outcomes.impression(r.identity.bidId, nowSec);
+      else if (type === 'click') deps.outcomes.click(r.identity.bidId, nowSec);
+    }
     if (type === 'impression') return gif(res);
     if (type === 'click') {
       const landing = snap.index.creative(r.identity.creativeId)?.landingUrl;
@@ -189,6 +202,8 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
       deps.metrics.count('conversion', 'bad_price');
       return void res.writeStatus('400 Bad Request').end('value must be a plain decimal (like 12.5) in a known currency');
     }
+    // The trainer takes a click's example once, so a repeated conversion teaches nothing twice.
+    deps.outcomes?.conversion(click.bidId, click.campaignId, valueBase);
     const kept = keep('conversion', {
       type: 'conversion',
       event_id: `conversion:${click.advertiserId}:${order || click.bidId}`,

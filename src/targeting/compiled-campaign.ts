@@ -7,6 +7,7 @@ import type { Currencies } from '../bidding/currency.js';
 import { CidrSet } from './cidr.js';
 import { LocationSet } from './locations.js';
 import { normalizeCountry } from './geo.js';
+import { creativeHash } from '../models/features.js';
 
 export type MediaType = 'banner' | 'video' | 'audio' | 'native';
 export const MTYPE: Record<MediaType, number> = { banner: 1, video: 2, audio: 3, native: 4 };
@@ -32,6 +33,8 @@ export interface CompiledCreative {
   readonly mimes: readonly string[];
   readonly protocols: readonly number[];
   readonly native: NativeAssets | undefined;
+  /** The creative as a model feature (models/features.ts), hashed once here. */
+  readonly featureHash: number;
 }
 
 export interface NativeAssets {
@@ -100,7 +103,20 @@ export interface CompiledCampaign {
   readonly frequency: CompiledFrequency | undefined;
   /** Win-rate bid shading; undefined: off (the default). */
   readonly shading: { readonly targetWinRate: number; readonly minFactor: number } | undefined;
+  /** A cpc, cpa or roas goal (priced from the outcome models); undefined: cpm, bid.base as always. */
+  readonly goal: CompiledGoal | undefined;
 }
+
+export interface CompiledGoal {
+  readonly type: 'cpc' | 'cpa' | 'roas';
+  /** In the campaign's currency per click or conversion; for roas, the value wanted per unit spent. */
+  readonly target: number;
+  /** The share of requests on which it bids the CPM fallback (bid.base) whatever the model says. */
+  readonly explore: number;
+}
+
+/** The share of requests a goal explores on when its config names none. */
+export const DEFAULT_EXPLORE = 0.02;
 
 export interface CompiledCap {
   readonly scope: 'campaign' | 'creative' | 'advertiser';
@@ -188,6 +204,7 @@ export function compileCampaign(c: Campaign, adv: Advertiser | undefined, curren
       ? { caps: c.frequencyCaps.caps, countOn: c.frequencyCaps.countOn ?? 'impression', failOpen: c.frequencyCaps.whenUnavailable === 'bid' }
       : undefined,
     shading: c.shading ? { targetWinRate: c.shading.targetWinRate, minFactor: c.shading.minFactor ?? 0.5 } : undefined,
+    goal: c.goal && c.goal.type !== 'cpm' ? { type: c.goal.type, target: c.goal.target!, explore: c.goal.explore ?? DEFAULT_EXPLORE } : undefined,
   };
 }
 
@@ -217,7 +234,7 @@ function compileSegmentRules(r: SegmentRules | undefined): CompiledSegmentRules 
 const isSecure = (...texts: (string | undefined)[]) => texts.every((t) => !t || !t.includes('http://'));
 
 function compileCreative(cr: Creative, campaignId: string): CompiledCreative {
-  const base = { id: cr.id, campaignId, attrs: cr.attrs ?? [], type: cr.type, mtype: MTYPE[cr.type] };
+  const base = { id: cr.id, campaignId, attrs: cr.attrs ?? [], type: cr.type, mtype: MTYPE[cr.type], featureHash: creativeHash(cr.id) };
   switch (cr.type) {
     case 'banner': {
       const markup =

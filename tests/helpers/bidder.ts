@@ -8,7 +8,7 @@ import { bundleFromTexts, loadBundleFromDir } from '../../src/config/load-bundle
 import { buildSnapshot, SnapshotRef } from '../../src/campaigns/snapshot.js';
 import type { ConfigBundle } from '../../src/campaigns/schema.js';
 import { BidderMetrics } from '../../src/metrics/bidder-metrics.js';
-import { buildAdminApp, buildBidApp } from '../../src/app.js';
+import { buildAdminApp, buildBidApp, type AppDeps } from '../../src/app.js';
 import { listenExclusive } from '../../src/http/listen.js';
 import { AudienceMetrics } from '../../src/metrics/audience-metrics.js';
 import { AudienceService, DEFAULT_AUDIENCE_SETTINGS, type AudienceSettings } from '../../src/audiences/audience-service.js';
@@ -64,6 +64,9 @@ export interface StartOptions {
   reportStore?: EventStore;
   /** Frequency caps (default: none). */
   frequency?: FrequencyService;
+  /** Outcome models and the trainer that takes bids' features and notices (default: none). */
+  models?: AppDeps['models'];
+  outcomes?: AppDeps['outcomes'];
 }
 
 export async function startBidder(opts: StartOptions = {}): Promise<TestBidder> {
@@ -106,6 +109,8 @@ export async function startBidder(opts: StartOptions = {}): Promise<TestBidder> 
     bidLog: opts.events && new BidLog(opts.events, settings.bidLogSampleRate, settings.requestLogSampleRate, 'test-'),
     reports: opts.reportStore && { store: opts.reportStore },
     frequency: opts.frequency,
+    models: opts.models,
+    outcomes: opts.outcomes,
   };
   const bid = await listenExclusive(buildBidApp(deps), '127.0.0.1', 0);
   const admin = await listenExclusive(buildAdminApp(deps), '127.0.0.1', 0);

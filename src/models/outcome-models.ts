@@ -1,0 +1,62 @@
+/**
+ * The outcome models as bid threads see them: for clicks (per impression) and conversions (per
+ * click), a shared prior and each campaign's table over it, and each campaign's mean conversion
+ * value. Built by the trainer off the hot path, immutable once published, and swapped in by
+ * reference (OutcomeModelsRef), like the configuration snapshot.
+ */
+import type { CompiledGoal } from '../targeting/compiled-campaign.js';
+import type { FeatureVector } from './features.js';
+import { predict, tableOf, type WeightTable } from './model-table.js';
+
+export interface ModelFamily {
+  readonly prior: WeightTable;
+  /** Campaign id → its own table (absent: the campaign predicts with the prior alone). */
+  readonly campaigns: ReadonlyMap<string, WeightTable>;
+  /** Trained on enough examples to price bids with (else goals bid their CPM fallback). */
+  readonly ready: boolean;
+}
+
+export interface OutcomeModels {
+  /** Increases with every publication. */
+  readonly version: number;
+  /** P(click | impression). */
+  readonly click: ModelFamily;
+  /** P(conversion | click). */
+  readonly conversion: ModelFamily;
+  /** Campaign id → mean value of its conversions, in the base currency (roas goals). */
+  readonly values: ReadonlyMap<string, number>;
+  /** Every bid carries its features, for the trainer (set where a trainer listens). */
+  readonly record: boolean;
+}
+
+const EMPTY_TABLE = tableOf(new Float32Array(1), 0, 0);
+const COLD: ModelFamily = { prior: EMPTY_TABLE, campaigns: new Map(), ready: false };
+
+/** No model yet: every goal bids its CPM fallback. */
+export const NO_MODELS: OutcomeModels = { version: 0, click: COLD, conversion: COLD, values: new Map(), record: false };
+
+/** The one mutable reference: the decision takes `current` once per request. */
+export class OutcomeModelsRef {
+  constructor(public current: OutcomeModels = NO_MODELS) {}
+  swap(next: OutcomeModels): void {
+    this.current = next;
+  }
+}
+
+const familyPredict = (f: ModelFamily, campaignId: string, x: FeatureVector) => predict(f.prior, f.campaigns.get(campaignId), x.hashes, x.length);
+
+/**
+ * What the impression is worth to a goal, as a CPM in the campaign's currency: target x P(click)
+ * for cpc, target x P(click) x P(conversion | click) for cpa, and for roas the expected conversion
+ * value (`value`, in the campaign's currency) over the target. -1 when the models it needs are not
+ * ready (the campaign then bids its CPM fallback).
+ */
+export function goalCpm(goal: CompiledGoal, campaignId: string, models: OutcomeModels, x: FeatureVector, value: number): number {
+  if (!models.click.ready) return -1;
+  const click = familyPredict(models.click, campaignId, x);
+  if (goal.type === 'cpc') return goal.target * click * 1000;
+  if (!models.conversion.ready) return -1;
+  const conversion = click * familyPredict(models.conversion, campaignId, x);
+  if (goal.type === 'cpa') return goal.target * conversion * 1000;
+  return value > 0 ? ((conversion * value) / goal.target) * 1000 : -1;
+}
