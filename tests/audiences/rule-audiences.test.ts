@@ -11,21 +11,14 @@ import { MemorySegmentStore } from '../../src/audiences/memory-segment-store.js'
 import { RedisSegmentStore } from '../../src/audiences/redis-segment-store.js';
 import { createRedis } from '../../src/audiences/redis-client.js';
 import type { SegmentMeta, SegmentStore } from '../../src/audiences/segment-store.js';
-import type { BidderEvent, EventSink, PixelEvent } from '../../src/events/event-types.js';
+import type { PixelEvent } from '../../src/events/event-types.js';
 import { httpRequest, startBidder, type TestBidder } from '../helpers/bidder.js';
 import { startContractServers, type ContractServers } from '../helpers/contract-servers.js';
 import { startApi, type ApiHarness } from '../helpers/config-api.js';
 import { tenants } from '../api/fixtures.js';
 import { OUR_VENDOR } from '../helpers/tcf.js';
+import { RecordingSink } from '../helpers/notice-kit.js';
 
-class ArraySink implements EventSink {
-  readonly events: BidderEvent[] = [];
-  write(e: BidderEvent): void {
-    this.events.push(e);
-  }
-  async flush(): Promise<void> {}
-  async close(): Promise<void> {}
-}
 
 const banner = (id: string, w: number, h: number) => ({ id, type: 'banner' as const, w, h, html: `<div>${id}</div>` });
 const bundle: ConfigBundle = {
@@ -76,7 +69,7 @@ for (const [name, stores] of backends)
   describe(`rule audiences online (${name}): pixel on one instance, bid on another`, () => {
     let pixelHost: TestBidder;
     let bidHost: TestBidder;
-    let sink: ArraySink;
+    let sink: RecordingSink;
     let store: SegmentStore;
 
     beforeAll(async () => {
@@ -84,7 +77,7 @@ for (const [name, stores] of backends)
       store = a;
       await a.putSegment(rule('acme-visitors', 'acme'));
       await a.putSegment(rule('globex-visitors', 'globex'));
-      sink = new ArraySink();
+      sink = new RecordingSink();
       // Short cache and registry settings: what bounds "within 60 s" in production is the cache TTL.
       const audienceSettings = { cacheTtlMs: 300, negativeTtlMs: 300, registryPollMs: 100 };
       const env = { GDPR_VENDOR_ID: String(OUR_VENDOR), DEBUG_NOBID: '1' };

@@ -5,24 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigBundle } from '../../src/campaigns/schema.js';
-import type { BidderEvent, EventSink, PixelEvent } from '../../src/events/event-types.js';
+import type { PixelEvent } from '../../src/events/event-types.js';
 import { UserKeyer } from '../../src/events/user-key.js';
 import { httpRequest, startBidder, type TestBidder } from '../helpers/bidder.js';
 import { startApi, type ApiHarness } from '../helpers/config-api.js';
 import { tenants } from '../api/fixtures.js';
 import { OUR_VENDOR, tcString } from '../helpers/tcf.js';
+import { RecordingSink } from '../helpers/notice-kit.js';
 
-class ArraySink implements EventSink {
-  readonly events: BidderEvent[] = [];
-  write(e: BidderEvent): void {
-    this.events.push(e);
-  }
-  async flush(): Promise<void> {}
-  async close(): Promise<void> {}
-  pixels(): PixelEvent[] {
-    return this.events.filter((e): e is PixelEvent => e.type === 'pixel');
-  }
-}
 
 const bundle: ConfigBundle = {
   exchanges: [{ id: 'ex1', seat: 's' }],
@@ -32,20 +22,20 @@ const bundle: ConfigBundle = {
 };
 const UID = 'DDDDDDDDDDDDDDDDDDDDDD';
 const keyOf = (uid: string) => new UserKeyer('test-user-key-secret').key(uid);
-let sink: ArraySink;
+let sink: RecordingSink;
 let bidder: TestBidder;
 
 beforeAll(async () => {
-  sink = new ArraySink();
+  sink = new RecordingSink();
   bidder = await startBidder({ bundle, events: sink, env: { GDPR_VENDOR_ID: String(OUR_VENDOR) } });
 });
 afterAll(() => bidder?.close());
 
 const px = (path: string, headers: Record<string, string> = {}) => httpRequest(bidder.port, 'GET', path, undefined, headers);
 async function pixelOf(path: string, headers: Record<string, string> = {}) {
-  const before = sink.pixels().length;
+  const before = (sink.of('pixel') as PixelEvent[]).length;
   const r = await px(path, headers);
-  return { r, rows: sink.pixels().slice(before) };
+  return { r, rows: (sink.of('pixel') as PixelEvent[]).slice(before) };
 }
 
 describe('GET /px/{advertiserId}/{event}', () => {
