@@ -127,7 +127,7 @@ async function main(): Promise<void> {
   let admin: Listening;
   if (!multi) {
     const thread = threadGate(settings, metrics.registry, 'main');
-    money = buildLedger(settings, snapshots, budgetStore, metrics.registry);
+    money = buildLedger(settings, snapshots, budgetStore, 0, metrics.registry);
     const bidApp = buildBidApp({ ...deps, gate: thread.gate, money, frequency: buildFrequency(settings, frequencyStore, metrics.registry) });
     const bid = await listenExclusive(bidApp, settings.host, settings.port);
     adminApp = buildAdminApp(deps);
