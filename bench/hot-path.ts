@@ -207,7 +207,7 @@ async function main(): Promise<void> {
       signer: await loadSigner(settings),
       audiences,
       bidLog: new BidLog(sink, settings.bidLogSampleRate, settings.requestLogSampleRate, 'hot-'),
-      money: buildLedger(settings, snapshots, buildBudgetStore(undefined), metrics.registry),
+      money: buildLedger(settings, snapshots, buildBudgetStore(undefined), 0, metrics.registry),
       frequency: buildFrequency(settings, buildFrequencyStore(undefined), metrics.registry),
       models,
     };

@@ -136,7 +136,7 @@ async function main(): Promise<void> {
   let admin: Listening;
   if (!multi) {
     const thread = threadGate(settings, metrics.registry, 'main');
-    money = buildLedger(settings, snapshots, budgetStore, metrics.registry);
+    money = buildLedger(settings, snapshots, budgetStore, 0, metrics.registry);
     const outcomes = settings.outcomeModels ? startOutcomeModels(settings) : undefined;
     const bidApp = buildBidApp({ ...deps, ...outcomes, gate: thread.gate, money, frequency: buildFrequency(settings, frequencyStore, metrics.registry) });
     const bid = await listenExclusive(bidApp, settings.host, settings.port);

@@ -98,7 +98,7 @@ ts('Spend / s (base currency)', [['campaign:bidder_spend:rate5m', '{{campaign}}'
 ts('Win rate per campaign', [['campaign:bidder_win_rate:ratio_rate5m', '{{campaign}}']], 'percentunit', { min: 0 });
 ts('Pacing: spend over target, participation', [['max by (campaign) (bidder_pacing_ratio)', 'ratio {{campaign}}'], ['max by (campaign) (bidder_pacing_participation)', 'participation {{campaign}}']], 'short', { min: 0 });
 ts('Clearing price and clearing / bid (p50)', [[`histogram_quantile(0.5, sum by (le) (rate(bidder_clearing_price_cpm_bucket{${inst}}[$__rate_interval])))`, 'clearing CPM p50'], ['exchange:bidder_clearing_to_bid:p50_15m', 'clearing / bid p50 {{exchange}}']], 'short');
-ts('Budget, pacing and cap no-bids', [[`sum by (reason) (rate(bidder_no_bids_total{reason=~"kill_switch|budget_unconfirmed|budget_exhausted|paced|frequency_capped",${inst}}[$__rate_interval]))`, '{{reason}}'], [`max by (instance) (bidder_budget_unconfirmed_seconds{${inst}})`, 'unconfirmed s {{instance}}']], 'short');
+ts('Budget, pacing and cap no-bids', [[`sum by (reason) (rate(bidder_no_bids_total{reason=~"kill_switch|budget_unconfirmed|budget_below_max_bid|budget_exhausted|paced|frequency_capped",${inst}}[$__rate_interval]))`, '{{reason}}'], [`max by (instance) (bidder_budget_unconfirmed_seconds{${inst}})`, 'unconfirmed s {{instance}}']], 'short');
 flush();
 
 const dashboard = {

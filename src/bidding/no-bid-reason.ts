@@ -14,6 +14,8 @@ export const NO_BID_REASONS = [
   'kill_switch',
   /** Budget state not confirmed for longer than BUDGET_STALE_MS (store unreachable): budgeted campaigns stop. */
   'budget_unconfirmed',
+  /** A budget of the campaign (or its advertiser's) is smaller than one impression at the campaign's max bid: it can never bid. */
+  'budget_below_max_bid',
   /** No budget left in this bid thread's slice (or in the budget). */
   'budget_exhausted',
   /** Held back by even pacing. */

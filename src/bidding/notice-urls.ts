@@ -29,14 +29,33 @@ export function noticeUrls(base: string, ex: ExchangeProfile, id: BidIdentity, s
   };
 }
 
-/** Bid ids: unique per process (instance id prefix) and across restarts (start time). */
+/**
+ * Bid ids `<thread>-<n>`: unique per bid thread (threadName: instance, thread and start time). With
+ * budgets the name is the thread's lease holder's, so whichever instance gets a notice knows which
+ * holder made the bid (`holderOf`) and can have its reservation ended there.
+ */
 export class BidIds {
   private n = 0;
   private readonly prefix: string;
-  constructor(instanceId: string, startMs = Date.now()) {
-    this.prefix = `${instanceId}${startMs.toString(36)}-`;
+  /** `thread`: a name without `-` (threadName). */
+  constructor(thread: string) {
+    this.prefix = `${thread}-`;
   }
   next(): string {
     return this.prefix + (this.n++).toString(36);
   }
+}
+
+/** The name of the bid thread that made a bid: its id up to the last `-` (undefined for ids not made by BidIds). */
+export function holderOf(bidId: string): string | undefined {
+  const i = bidId.lastIndexOf('-');
+  return i > 0 ? bidId.slice(0, i) : undefined;
+}
+
+/**
+ * A bid thread's name, unique per instance, thread and start: the budget lease holder it is, and
+ * the prefix of its bid ids. `thread`: 0 for the main thread, the worker's slot for a worker.
+ */
+export function threadName(instanceId: string, thread: number, startMs = Date.now()): string {
+  return `${instanceId}${startMs.toString(36)}${thread === 0 ? '' : `w${thread}`}`;
 }

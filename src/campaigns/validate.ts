@@ -127,7 +127,7 @@ export function validateBundleRules(bundle: ConfigBundle, originOf: OriginOf, en
         err(c, `/creatives/${i}`, 'required', 'a native creative needs a title or an image');
     }
     validateCampaignTargeting(c, (sub, code, message) => err(c, sub, code, message));
-    validateBudget(c.budget, (sub, code, message) => err(c, sub, code, message));
+    validateBudget(c.budget, (sub, code, message) => err(c, sub, code, message), c.bid.max);
     const dt = c.multipliers?.deviceType ?? {};
     for (const key of Object.keys(dt))
       if (!/^[1-8]$/.test(key)) err(c, `/multipliers/deviceType/${key}`, 'invalid_key', 'must be a device type 1..8');
@@ -137,11 +137,18 @@ export function validateBundleRules(bundle: ConfigBundle, originOf: OriginOf, en
 
 type Report = (sub: string, code: string, message: string) => void;
 
-function validateBudget(b: Campaign['budget'], report: Report): void {
+/** `maxBid`: a campaign's bid.max (CPM, in the budget's currency); a budget under one impression at it could never bid. */
+function validateBudget(b: Campaign['budget'], report: Report, maxBid?: number): void {
   if (!b) return;
   if (b.daily === undefined && b.total === undefined) report('/budget', 'required', 'needs daily, total or both');
   if (b.daily !== undefined && b.total !== undefined && b.daily > b.total) report('/budget/daily', 'out_of_range', 'must not exceed total');
   if (b.pacing !== undefined && b.daily === undefined) report('/budget/pacing', 'required', 'pacing needs a daily budget');
+  if (maxBid === undefined) return;
+  for (const key of ['daily', 'total'] as const) {
+    const v = b[key];
+    if (v !== undefined && v < maxBid / 1000)
+      report(`/budget/${key}`, 'never_bids', `${v} cannot pay for one impression at bid.max (${maxBid} CPM is ${maxBid / 1000} an impression)`);
+  }
 }
 
 function validateCampaignTargeting(c: Campaign, report: Report): void {

@@ -13,7 +13,7 @@ import { isRefusal, openRtbProtobuf, type OpenRtbProtobuf } from '../openrtb/pro
 import { decide } from '../bidding/bidder.js';
 import { deadlineMs } from '../bidding/deadline.js';
 import type { NoBidReason } from '../bidding/no-bid-reason.js';
-import { BidIds } from '../bidding/notice-urls.js';
+import { BidIds, threadName } from '../bidding/notice-urls.js';
 import type { NoticeSigner } from '../events/notice-signer.js';
 import type { BidLog } from '../events/bid-log.js';
 import { readBody, type BodySink } from './read-body.js';
@@ -78,7 +78,7 @@ class BidHandler {
   /** proto/openrtb.proto, compiled here, at start. */
   readonly protobuf: OpenRtbProtobuf;
   constructor(readonly deps: BidRouteDeps) {
-    this.ctx = { noticeBaseUrl: deps.settings.noticeBaseUrl, bidIds: new BidIds(deps.settings.instanceId), signer: deps.signer };
+    this.ctx = { noticeBaseUrl: deps.settings.noticeBaseUrl, bidIds: new BidIds(deps.money?.holder ?? threadName(deps.settings.instanceId, 0)), signer: deps.signer };
     this.clock = deps.clock ?? now;
     this.protobuf = openRtbProtobuf();
   }

@@ -8,6 +8,11 @@
  * between two renewals a thread commits at most its grant, counting what it had in flight at the
  * renewal (`base`) and every bid since (`used`); reservations that end (loss, a recorded win, the
  * hold window passing) free room only at the next renewal, when the store has seen the spend.
+ *
+ * A notice may reach any thread of any instance (one load-balanced address, or worker threads
+ * sharing a port). The bid id names the thread that made the bid (`holderOf`): a notice for
+ * another holder's bid records the spend with that holder's name (or, for a loss, tells the store
+ * so), and the holder ends the reservation when its next renewal hands it the ids (`ended`).
  */
 import type { SnapshotRef } from '../campaigns/snapshot.js';
 import type { CompiledCampaign } from '../targeting/compiled-campaign.js';
@@ -15,16 +20,17 @@ import type { NoBidReason } from '../bidding/no-bid-reason.js';
 import type { MoneyGate } from '../bidding/money-gate.js';
 import type { BidIdentity } from '../events/bid-identity.js';
 import type { Currencies } from '../bidding/currency.js';
-import type { BudgetStore, LeaseRequest, SpendEntry } from './budget-store.js';
+import type { BidEnd, BudgetStore, LeaseRequest, SpendEntry } from './budget-store.js';
 import { accountsOf, dayOf, dayStartMs } from './accounts.js';
 import { EvenPacer } from './pacing.js';
 import { pacingDay, type PacingDay } from './pacing-day.js';
 import { ShadingController } from './shading.js';
 import { OTHER, type MoneyMetrics } from '../metrics/money-metrics.js';
 import type { NoticeType } from '../events/notices.js';
+import { holderOf } from '../bidding/notice-urls.js';
 
 export interface LedgerOptions {
-  /** Unique per bid thread and start. */
+  /** Unique per bid thread and start; the prefix of the thread's bid ids (bidding/notice-urls.ts). */
   readonly holder: string;
   readonly store: BudgetStore;
   readonly snapshots: SnapshotRef;
@@ -78,6 +84,8 @@ export interface Slot {
   /** In flight now. */
   outstanding: number;
   readonly ttlSec: number;
+  /** The most one impression of its campaigns costs at max bid (micros): the least slice worth asking for. */
+  oneBid: number;
 }
 
 interface CampaignMoney {
@@ -95,7 +103,12 @@ interface Reservation {
   /** Micros of the campaign's currency; 0 once released. */
   amount: number;
   readonly expiresAt: number;
+  /** Order of the bid on this thread (a renewal tells what was in flight when it left). */
+  readonly seq: number;
 }
+
+/** Loss notices of other holders' bids wait at most this long to go to the store together. */
+const END_BATCH_MS = 10;
 
 export class BudgetLedger implements MoneyGate {
   stopAll: boolean;
@@ -114,6 +127,10 @@ export class BudgetLedger implements MoneyGate {
   private readonly held: Reservation[] = [];
   private heldHead = 0;
   private readonly byBid = new Map<string, Reservation>();
+  private seq = 0;
+  /** Loss notices of other holders' bids, sent to the store in batches (`flushEnds`). */
+  private endsOut: BidEnd[] = [];
+  private endsTimer: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
   private renewing: Promise<void> | undefined;
   private readonly clock: () => number;
@@ -139,6 +156,11 @@ export class BudgetLedger implements MoneyGate {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.renewing;
+    await this.flushEnds();
+  }
+
+  get holder(): string {
+    return this.o.holder;
   }
 
   // ----- hot path
@@ -156,7 +178,7 @@ export class BudgetLedger implements MoneyGate {
     const cost = c.maxBid * 1000 * (picked + 1); // micros of one impression at max bid, with the request's other imps it already won
     for (let i = 0; i < m.slots.length; i++) {
       const s = m.slots[i];
-      if (s.base + s.used + cost * m.factors[i] > s.granted) return 'budget_exhausted';
+      if (s.base + s.used + cost * m.factors[i] > s.granted) return s.limit < c.maxBid * 1000 * m.factors[i] ? 'budget_below_max_bid' : 'budget_exhausted';
     }
     if (m.pacer !== undefined && m.pacer.p < 1 && this.random() >= m.pacer.p) return 'paced';
     return undefined;
@@ -182,7 +204,7 @@ export class BudgetLedger implements MoneyGate {
         s.used += amount * m.factors[k];
         s.outstanding += amount * m.factors[k];
       }
-      const r: Reservation = { bidId: b.bidId, money: m, amount, expiresAt: nowMs + this.o.holdMs };
+      const r: Reservation = { bidId: b.bidId, money: m, amount, expiresAt: nowMs + this.o.holdMs, seq: ++this.seq };
       this.held.push(r);
       this.byBid.set(b.bidId, r);
     }
@@ -214,7 +236,7 @@ export class BudgetLedger implements MoneyGate {
       }
       if (this.shaders.size > 0 && n.minToWinBase && n.unshadedBase && lostOnPrice(n.lossReason))
         this.shaders.get(n.identity.campaignId)?.priceToWin(factorToWin(n.minToWinBase, n), false);
-      return this.release(n.identity.bidId);
+      return this.end(n.identity.bidId);
     }
     if (type === 'win' && this.shaders.size > 0) {
       const s = this.shaders.get(n.identity.campaignId);
@@ -234,12 +256,42 @@ export class BudgetLedger implements MoneyGate {
       });
   }
 
-  /** A loss notice: the bid will cost nothing. */
+  /** A loss notice: the bid will cost nothing. Another holder's bid: that holder is told, through the store. */
+  end(bidId: string): void {
+    const holder = this.otherHolder(bidId);
+    if (holder === undefined) return this.release(bidId);
+    this.endsOut.push({ holder, bidId });
+    if (this.endsTimer === undefined) {
+      this.endsTimer = setTimeout(() => void this.flushEnds(), END_BATCH_MS);
+      this.endsTimer.unref();
+    }
+  }
+
+  /** This thread's bid: its reservation ends now. */
   release(bidId: string): void {
     const r = this.byBid.get(bidId);
     if (r === undefined) return;
     this.byBid.delete(bidId);
     this.free(r);
+  }
+
+  /** The holder that made the bid when it is another than this thread (bid ids start with their holder's name). */
+  private otherHolder(bidId: string): string | undefined {
+    const holder = holderOf(bidId);
+    return holder === undefined || holder === this.o.holder ? undefined : holder;
+  }
+
+  /**
+   * Sends the loss notices of other holders' bids gathered since the last call, at most every
+   * END_BATCH_MS. One that cannot be sent (store down) is dropped: the reservation ends with the hold.
+   */
+  flushEnds(): Promise<void> {
+    if (this.endsTimer !== undefined) clearTimeout(this.endsTimer);
+    this.endsTimer = undefined;
+    if (this.endsOut.length === 0) return Promise.resolve();
+    const ends = this.endsOut;
+    this.endsOut = [];
+    return this.o.store.endBids(ends).catch(() => undefined);
   }
 
   /**
@@ -258,7 +310,7 @@ export class BudgetLedger implements MoneyGate {
       amount: Math.round(currencies.convert(clearCpmBase, currencies.base, a.owner === 'campaign' ? c.currency : c.budget!.advertiserCurrency) * 1000),
       ttlSec: a.ttlSec,
     }));
-    return this.o.store.recordSpend(eventId, entries, this.o.eventTtlSec).then(
+    return this.o.store.recordSpend(eventId, entries, this.o.eventTtlSec, this.endOf(bidId)).then(
       (added) => {
         this.release(bidId);
         return added;
@@ -268,6 +320,12 @@ export class BudgetLedger implements MoneyGate {
         return false;
       },
     );
+  }
+
+  /** What the store needs to tell another holder that its bid ended (undefined: this thread's bid). */
+  private endOf(bidId: string): BidEnd | undefined {
+    const holder = this.otherHolder(bidId);
+    return holder === undefined ? undefined : { holder, bidId };
   }
 
   // ----- background
@@ -283,18 +341,19 @@ export class BudgetLedger implements MoneyGate {
     const now = this.clock();
     this.rebuild(now);
     this.expire(now);
-    await this.flushRetries();
+    await Promise.all([this.flushRetries(), this.flushEnds()]);
     const slots = [...this.slots.values()];
     const requests: LeaseRequest[] = slots.map((s) => ({
       account: s.account,
       limit: s.limit,
-      want: Math.max(1, Math.floor(s.limit * this.o.sliceFraction)),
+      want: this.want(s),
       outstanding: Math.ceil(s.outstanding),
       ttlSec: s.ttlSec,
     }));
     // What is in flight as the request leaves: bids made while it travels count as `used` on top.
     const base = slots.map((s) => s.outstanding);
     const usedBefore = slots.map((s) => s.used);
+    const seqBefore = this.seq;
     try {
       const r = await this.o.store.renew(this.o.holder, requests, this.o.leaseTtlMs);
       slots.forEach((s, i) => {
@@ -303,6 +362,7 @@ export class BudgetLedger implements MoneyGate {
         s.base = base[i];
         s.used -= usedBefore[i];
       });
+      this.endedElsewhere(r.ended, seqBefore);
       this.stopAll = this.o.killAll === true || r.kill.all;
       this.killed = new Set(r.kill.campaigns);
       this.confirmedAt = now;
@@ -317,6 +377,34 @@ export class BudgetLedger implements MoneyGate {
     this.steer(this.clock());
     this.report(now);
     this.o.onRenew?.(this);
+  }
+
+  /**
+   * The slice to ask for: BUDGET_SLICE of the budget, but never less than one impression at the
+   * highest max bid of the account's campaigns (a smaller slice could never hold a bid). The store
+   * still grants no more than the budget has left.
+   */
+  private want(s: Slot): number {
+    return Math.max(1, Math.floor(s.limit * this.o.sliceFraction), Math.ceil(s.oneBid));
+  }
+
+  /**
+   * Bids of this thread whose spend was recorded (or loss told) on another thread before the
+   * renewal that reports them ran: their reservations end now. Those in flight when the renewal
+   * left are also out of `base`, since the store had their spend when it granted (later ones stay
+   * in `used` until the next renewal, as a bid ended here would).
+   */
+  private endedElsewhere(ids: readonly string[], seqBefore: number): void {
+    for (const id of ids) {
+      const r = this.byBid.get(id);
+      if (r === undefined) continue;
+      this.byBid.delete(id);
+      if (r.seq <= seqBefore && r.amount > 0) {
+        const m = r.money;
+        for (let k = 0; k < m.slots.length; k++) m.slots[k].base = Math.max(0, m.slots[k].base - r.amount * m.factors[k]);
+      }
+      this.free(r);
+    }
   }
 
   /** Win-rate shading: one control step per campaign when due; decisions and factors as metrics. */
@@ -355,11 +443,15 @@ export class BudgetLedger implements MoneyGate {
       const factors: number[] = [];
       for (const a of specs) {
         let s = slots.get(a.account) ?? this.slots.get(a.account);
-        if (!s) s = { account: a.account, limit: a.limit, granted: 0, spent: 0, base: 0, used: 0, outstanding: 0, ttlSec: a.ttlSec };
+        if (!s) s = { account: a.account, limit: a.limit, granted: 0, spent: 0, base: 0, used: 0, outstanding: 0, ttlSec: a.ttlSec, oneBid: 0 };
+        const factor = a.owner === 'campaign' ? 1 : currencies.convert(1, c.currency, c.budget.advertiserCurrency);
+        if (!slots.has(a.account)) s.oneBid = 0; // first campaign of this snapshot on the account
         s.limit = a.limit;
+        const oneBid = c.maxBid * 1000 * factor;
+        if (oneBid > s.oneBid) s.oneBid = oneBid;
         slots.set(a.account, s);
         list.push(s);
-        factors.push(a.owner === 'campaign' ? 1 : currencies.convert(1, c.currency, c.budget.advertiserCurrency));
+        factors.push(factor);
       }
       const daily = specs[0]?.daily && specs[0].owner === 'campaign' ? list[0] : undefined;
       const old = this.campaigns.get(c.id);
@@ -399,7 +491,7 @@ export class BudgetLedger implements MoneyGate {
     for (let i = 0; i < batch.length; i++) {
       const x = batch[i];
       try {
-        await this.o.store.recordSpend(x.eventId, x.entries, this.o.eventTtlSec);
+        await this.o.store.recordSpend(x.eventId, x.entries, this.o.eventTtlSec, this.endOf(x.bidId));
         this.release(x.bidId);
       } catch {
         this.retry.unshift(...batch.slice(i));

@@ -43,20 +43,42 @@ export interface KillState {
 export interface RenewResult {
   readonly grants: readonly LeaseGrant[];
   readonly kill: KillState;
+  /** Bids of this holder that ended on another thread (spend recorded, or lost) since its last renewal. */
+  readonly ended: readonly string[];
 }
+
+/**
+ * A bid that ended (its spend recorded, or its loss told) on a thread other than the one that made
+ * it: the store keeps its id for the holder that made it (`holder`, read from the bid id), which
+ * takes it with its next renewal and ends the bid's reservation there.
+ */
+export interface BidEnd {
+  readonly holder: string;
+  readonly bidId: string;
+}
+
+/**
+ * How long ended bid ids wait for their holder. A live holder takes them every BUDGET_RENEW_MS; one
+ * that has not renewed for this long has lost its lease, and its reservations end with BUDGET_HOLD_MS anyway.
+ */
+export const ENDED_TTL_SEC = 120;
 
 export interface BudgetStore {
   readonly kind: 'memory' | 'redis';
   /**
    * Renews one holder's leases on many accounts at once (one round trip) and reads the kill switch.
    * A holder's lease lapses `leaseTtlMs` after its last renewal (a dead holder's slice comes back).
+   * The same call hands the holder the ids of its bids that ended elsewhere (`ended`), and forgets them.
    */
   renew(holder: string, requests: readonly LeaseRequest[], leaseTtlMs: number): Promise<RenewResult>;
   /**
    * Adds each entry's amount to its account, once per `eventId` (a retry of a call that timed out
    * but ran adds nothing). True when this call added it. `markerTtlSec`: how long the id is remembered.
+   * `end`: the bid was made by another holder; when the spend is added, its id waits for that holder.
    */
-  recordSpend(eventId: string, entries: readonly SpendEntry[], markerTtlSec: number): Promise<boolean>;
+  recordSpend(eventId: string, entries: readonly SpendEntry[], markerTtlSec: number, end?: BidEnd): Promise<boolean>;
+  /** Bids made by other holders that ended without spend (loss notices): each id waits for its holder. */
+  endBids(ends: readonly BidEnd[]): Promise<void>;
   /** Recorded spend of each account (0 when unknown). */
   spent(accounts: readonly string[]): Promise<number[]>;
   /** Sets the global switch (`campaign` undefined) or one campaign's; answers the new state. */

@@ -9,6 +9,7 @@ import type { BudgetStore } from './budget-store.js';
 import { MemoryBudgetStore } from './memory-budget-store.js';
 import { RedisBudgetStore } from './redis-budget-store.js';
 import { BudgetLedger } from './budget-ledger.js';
+import { threadName } from '../bidding/notice-urls.js';
 import type { Registry } from 'prom-client';
 import { FrequencyService } from './frequency.js';
 import { MemoryFrequencyStore, RedisFrequencyStore, type FrequencyStore } from './frequency-store.js';
@@ -19,10 +20,13 @@ export function buildBudgetStore(redis: RedisLike | undefined): BudgetStore {
   return redis ? new RedisBudgetStore(redis) : new MemoryBudgetStore();
 }
 
-/** A started ledger, with its metrics in `registry` (holder ids are unique per thread and start). */
-export function buildLedger(settings: Settings, snapshots: SnapshotRef, store: BudgetStore, registry?: Registry): BudgetLedger {
+/**
+ * A started ledger, with its metrics in `registry`. `thread`: 0 for the main thread, else the
+ * worker's slot; the holder's name (unique per instance, thread and start) prefixes the thread's bid ids.
+ */
+export function buildLedger(settings: Settings, snapshots: SnapshotRef, store: BudgetStore, thread: number, registry?: Registry): BudgetLedger {
   return new BudgetLedger({
-    holder: `${settings.instanceId}.${process.pid}.${Date.now().toString(36)}`,
+    holder: threadName(settings.instanceId, thread),
     store,
     snapshots,
     sliceFraction: settings.budgetSliceFraction,

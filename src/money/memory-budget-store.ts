@@ -2,7 +2,7 @@
  * The embedded budget store: one per process (the main thread's; worker threads reach it through
  * their port). Exactly the Redis store's rules (redis-budget-store.ts), without the network.
  */
-import type { BudgetStore, KillState, LeaseGrant, LeaseRequest, RenewResult, SpendEntry } from './budget-store.js';
+import { ENDED_TTL_SEC, type BidEnd, type BudgetStore, type KillState, type LeaseGrant, type LeaseRequest, type RenewResult, type SpendEntry } from './budget-store.js';
 
 interface Account {
   spent: number;
@@ -14,6 +14,8 @@ export class MemoryBudgetStore implements BudgetStore {
   readonly kind = 'memory' as const;
   private readonly accounts = new Map<string, Account>();
   private readonly markers = new Map<string, number>();
+  /** Per holder: ids of its bids that ended elsewhere, until its next renewal takes them. */
+  private readonly ended = new Map<string, { ids: string[]; expiresAt: number }>();
   private all = false;
   private readonly killed = new Set<string>();
   private sweptAt = 0;
@@ -35,16 +37,31 @@ export class MemoryBudgetStore implements BudgetStore {
       a.holds.set(holder, { amount: Math.max(granted, r.outstanding), expiresAt: now + leaseTtlMs });
       grants.push({ granted, spent: a.spent });
     }
-    return { grants, kill: this.killState() };
+    const ended = this.ended.get(holder);
+    this.ended.delete(holder);
+    return { grants, kill: this.killState(), ended: ended && ended.expiresAt > now ? ended.ids : [] };
   }
 
-  async recordSpend(eventId: string, entries: readonly SpendEntry[], markerTtlSec: number): Promise<boolean> {
+  async recordSpend(eventId: string, entries: readonly SpendEntry[], markerTtlSec: number, end?: BidEnd): Promise<boolean> {
     const now = this.clock();
     const seen = this.markers.get(eventId);
     if (seen !== undefined && seen > now) return false;
     this.markers.set(eventId, now + markerTtlSec * 1000);
     for (const e of entries) this.account(e.account, now, e.ttlSec).spent += Math.round(e.amount);
+    if (end !== undefined) this.end(end, now);
     return true;
+  }
+
+  async endBids(ends: readonly BidEnd[]): Promise<void> {
+    const now = this.clock();
+    for (const e of ends) this.end(e, now);
+  }
+
+  private end(e: BidEnd, now: number): void {
+    let list = this.ended.get(e.holder);
+    if (list === undefined || list.expiresAt <= now) this.ended.set(e.holder, (list = { ids: [], expiresAt: 0 }));
+    list.ids.push(e.bidId);
+    list.expiresAt = now + ENDED_TTL_SEC * 1000;
   }
 
   async spent(accounts: readonly string[]): Promise<number[]> {
@@ -75,11 +92,12 @@ export class MemoryBudgetStore implements BudgetStore {
     return a;
   }
 
-  /** Forgets expired event ids and accounts, at most once a minute. */
+  /** Forgets expired event ids, accounts and ended bids of holders gone, at most once a minute. */
   private sweep(now: number): void {
     if (now - this.sweptAt < 60_000) return;
     this.sweptAt = now;
     for (const [k, exp] of this.markers) if (exp <= now) this.markers.delete(k);
     for (const [k, a] of this.accounts) if (a.expiresAt <= now) this.accounts.delete(k);
+    for (const [h, e] of this.ended) if (e.expiresAt <= now) this.ended.delete(h);
   }
 }

@@ -5,19 +5,23 @@
  * - renew: per account, drop lapsed holds, grant min(want, limit − spent − others' holds), store
  *   the holder's hold (never below what it has outstanding) — one round trip for all accounts;
  * - spend: SET NX an event marker with a TTL, and only then HINCRBY every account: a retry of a
- *   call that timed out but ran finds the marker and adds nothing.
+ *   call that timed out but ran finds the marker and adds nothing. A bid made by another holder
+ *   also goes onto that holder's list of ended bids, `end:<holder>`, in the same script;
+ * - end: loss notices of other holders' bids, onto their lists;
+ * - renew also takes the holder's list (and deletes it), so the holder learns which of its bids
+ *   ended elsewhere with the round trip it makes anyway.
  * Every key carries the `{bgt}` hash tag, so with Redis Cluster they share one slot (scripts may
  * only touch keys of one slot).
  */
 import type { RedisLike } from '../audiences/redis-client.js';
-import type { BudgetStore, KillState, LeaseGrant, LeaseRequest, RenewResult, SpendEntry } from './budget-store.js';
+import { ENDED_TTL_SEC, type BidEnd, type BudgetStore, type KillState, type LeaseGrant, type LeaseRequest, type RenewResult, type SpendEntry } from './budget-store.js';
 
 const RENEW = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local holder = ARGV[1]
 local leaseTtl = tonumber(ARGV[2])
-local n = #KEYS - 2
+local n = #KEYS - 3
 local out = {}
 for i = 1, n do
   local key = KEYS[i]
@@ -52,23 +56,47 @@ for i = 1, n do
   out[#out + 1] = spent
 end
 local all = redis.call('GET', KEYS[n + 1])
-return { out, all or '0', redis.call('SMEMBERS', KEYS[n + 2]) }
+local ended = redis.call('LRANGE', KEYS[n + 3], 0, -1)
+if #ended > 0 then redis.call('DEL', KEYS[n + 3]) end
+return { out, all or '0', redis.call('SMEMBERS', KEYS[n + 2]), ended }
 `;
 
+// KEYS: the marker, the holder's ended list when ARGV[2] (the bid id) is not empty, then the accounts.
+// ARGV: marker TTL, bid id or '', ended list TTL, then (amount, ttl) per account.
 const SPEND = `
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  for i = 2, #KEYS do
-    redis.call('HINCRBY', KEYS[i], 'spent', ARGV[2 * i - 2])
-    redis.call('EXPIRE', KEYS[i], ARGV[2 * i - 1])
+  local first = 2
+  if ARGV[2] ~= '' then
+    redis.call('RPUSH', KEYS[2], ARGV[2])
+    redis.call('EXPIRE', KEYS[2], ARGV[3])
+    first = 3
+  end
+  for i = first, #KEYS do
+    local a = 4 + (i - first) * 2
+    redis.call('HINCRBY', KEYS[i], 'spent', ARGV[a])
+    redis.call('EXPIRE', KEYS[i], ARGV[a + 1])
   end
   return 1
 end
 return 0
 `;
 
+// KEYS: one ended list per holder. ARGV: the lists' TTL, then per list its number of ids and the ids.
+const END = `
+local a = 2
+for i = 1, #KEYS do
+  local count = tonumber(ARGV[a])
+  for j = a + 1, a + count do redis.call('RPUSH', KEYS[i], ARGV[j]) end
+  redis.call('EXPIRE', KEYS[i], ARGV[1])
+  a = a + count + 1
+end
+return #KEYS
+`;
+
 type Scripted = RedisLike & {
-  budgetRenew(numKeys: number, ...args: (string | number)[]): Promise<[number[], string, string[]]>;
+  budgetRenew(numKeys: number, ...args: (string | number)[]): Promise<[number[], string, string[], string[]]>;
   budgetSpend(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  budgetEnd(numKeys: number, ...args: (string | number)[]): Promise<number>;
 };
 
 export class RedisBudgetStore implements BudgetStore {
@@ -82,26 +110,49 @@ export class RedisBudgetStore implements BudgetStore {
   ) {
     redis.defineCommand('budgetRenew', { lua: RENEW });
     redis.defineCommand('budgetSpend', { lua: SPEND });
+    redis.defineCommand('budgetEnd', { lua: END });
     this.redis = redis as Scripted;
   }
 
   async renew(holder: string, requests: readonly LeaseRequest[], leaseTtlMs: number): Promise<RenewResult> {
     const keys = requests.map((r) => this.prefix + r.account);
-    keys.push(`${this.prefix}kill:all`, `${this.prefix}kill:campaigns`);
+    keys.push(`${this.prefix}kill:all`, `${this.prefix}kill:campaigns`, this.endedKey(holder));
     const args: (string | number)[] = [holder, Math.round(leaseTtlMs)];
     for (const r of requests) args.push(Math.round(r.limit), Math.round(r.want), Math.round(r.outstanding), Math.max(1, Math.round(r.ttlSec)));
-    const [flat, all, campaigns] = await this.redis.budgetRenew(keys.length, ...keys, ...args);
+    const [flat, all, campaigns, ended] = await this.redis.budgetRenew(keys.length, ...keys, ...args);
     const grants: LeaseGrant[] = [];
     for (let i = 0; i < requests.length; i++) grants.push({ granted: Number(flat[2 * i]), spent: Number(flat[2 * i + 1]) });
-    return { grants, kill: { all: all === '1', campaigns } };
+    return { grants, kill: { all: all === '1', campaigns }, ended };
   }
 
-  async recordSpend(eventId: string, entries: readonly SpendEntry[], markerTtlSec: number): Promise<boolean> {
-    const keys = [`${this.prefix}evt:${eventId}`, ...entries.map((e) => this.prefix + e.account)];
-    // ARGV: marker TTL, then (amount, ttl) per account: account KEYS[i] (i ≥ 2) reads ARGV[2i−2], ARGV[2i−1].
-    const args: number[] = [Math.max(1, Math.round(markerTtlSec))];
+  async recordSpend(eventId: string, entries: readonly SpendEntry[], markerTtlSec: number, end?: BidEnd): Promise<boolean> {
+    const keys = [`${this.prefix}evt:${eventId}`];
+    if (end !== undefined) keys.push(this.endedKey(end.holder));
+    for (const e of entries) keys.push(this.prefix + e.account);
+    const args: (string | number)[] = [Math.max(1, Math.round(markerTtlSec)), end?.bidId ?? '', ENDED_TTL_SEC];
     for (const e of entries) args.push(Math.round(e.amount), Math.max(1, Math.round(e.ttlSec)));
     return (await this.redis.budgetSpend(keys.length, ...keys, ...args)) === 1;
+  }
+
+  async endBids(ends: readonly BidEnd[]): Promise<void> {
+    if (ends.length === 0) return;
+    const byHolder = new Map<string, string[]>();
+    for (const e of ends) {
+      const ids = byHolder.get(e.holder);
+      if (ids === undefined) byHolder.set(e.holder, [e.bidId]);
+      else ids.push(e.bidId);
+    }
+    const keys: string[] = [];
+    const args: (string | number)[] = [ENDED_TTL_SEC];
+    for (const [holder, ids] of byHolder) {
+      keys.push(this.endedKey(holder));
+      args.push(ids.length, ...ids);
+    }
+    await this.redis.budgetEnd(keys.length, ...keys, ...args);
+  }
+
+  private endedKey(holder: string): string {
+    return `${this.prefix}end:${holder}`;
   }
 
   async spent(accounts: readonly string[]): Promise<number[]> {

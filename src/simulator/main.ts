@@ -4,11 +4,14 @@
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_COMPETITORS } from './auction.js';
-import { DEFAULT_OPTIONS, NOTICE_KINDS, checkLocal, runSimulation, type NoticeKind, type Range, type SimulationSummary } from './simulate.js';
+import { DEFAULT_OPTIONS, NOTICE_KINDS, NOTICE_MODES, checkLocal, runSimulation, type NoticeKind, type NoticeMode, type Range, type SimulationSummary } from './simulate.js';
 
 const HELP = `npm run simulate -- [options]
 
-  --bidder <url>              the bidder's exchange-facing base URL (default http://127.0.0.1:8080); 127.0.0.1/localhost only
+  --bidder <url>[,<url>...]   the bidder's exchange-facing base URL (default http://127.0.0.1:8080); 127.0.0.1/localhost only;
+                              several instances: requests go round-robin over them
+  --notices sticky|balanced   sticky (default): each notice to the URL it names; balanced: each to one of the --bidder
+                              instances at random, as through one load-balanced notice address
   --exchange <id>             send to /bid/<id> instead of /bid
   --notice-origin <url>       call notice URLs (paths /notice/...) on this local origin instead of the host they name
   --rate <req/s>              bid requests per second (default ${DEFAULT_OPTIONS.rate})
@@ -40,6 +43,7 @@ async function main(): Promise<number> {
       bidder: { type: 'string' },
       exchange: { type: 'string' },
       'notice-origin': { type: 'string' },
+      notices: { type: 'string' },
       rate: { type: 'string' },
       duration: { type: 'string' },
       auction: { type: 'string' },
@@ -86,8 +90,10 @@ async function main(): Promise<number> {
   };
   const auction = values.auction ?? DEFAULT_OPTIONS.auction;
   if (auction !== 'first' && auction !== 'second') throw new Error('--auction is first or second');
-  const bidder = values.bidder ?? 'http://127.0.0.1:8080';
-  checkLocal(bidder);
+  const [bidder, ...moreBidders] = (values.bidder ?? 'http://127.0.0.1:8080').split(',').map((b) => b.trim());
+  for (const b of [bidder, ...moreBidders]) checkLocal(b);
+  const noticeMode = (values.notices ?? DEFAULT_OPTIONS.noticeMode) as NoticeMode;
+  if (!NOTICE_MODES.includes(noticeMode)) throw new Error(`--notices is ${NOTICE_MODES.join(' or ')}`);
   const p = DEFAULT_OPTIONS.probabilities;
   const d = DEFAULT_OPTIONS.delaysMs;
   const probabilities = {
@@ -117,9 +123,12 @@ async function main(): Promise<number> {
   const json = values.json ?? false;
   const rate = num('rate', values.rate, DEFAULT_OPTIONS.rate, 0.1, 1_000_000);
   const durationS = num('duration', values.duration, DEFAULT_OPTIONS.durationS, 0.1, 7 * 24 * 3600);
-  process.stderr.write(`simulating an exchange: ${rate} req/s for ${durationS} s to ${bidder}${values.exchange ? ` (exchange ${values.exchange})` : ''}, ${auction}-price auction\n`);
+  const to = moreBidders.length > 0 ? `${moreBidders.length + 1} instances (${bidder}, ...), notices ${noticeMode}` : bidder;
+  process.stderr.write(`simulating an exchange: ${rate} req/s for ${durationS} s to ${to}${values.exchange ? ` (exchange ${values.exchange})` : ''}, ${auction}-price auction\n`);
   return runSimulation({
     bidder,
+    moreBidders,
+    noticeMode,
     exchange: values.exchange,
     noticeOrigin: values['notice-origin'],
     rate,

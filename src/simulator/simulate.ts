@@ -17,9 +17,21 @@ export const NOTICE_KINDS: readonly NoticeKind[] = ['win', 'billing', 'loss', 'i
 
 export type Range = readonly [number, number];
 
+/**
+ * Where notices go. `sticky`: to the origin their URL names (or `noticeOrigin`), which is the
+ * instance that made the bid when each names itself. `balanced`: each to one of the instances
+ * (`bidder` and `moreBidders`) at random, as when exchanges reach a fleet's notices through one
+ * load-balanced address: most land on an instance that did not make the bid.
+ */
+export type NoticeMode = 'sticky' | 'balanced';
+export const NOTICE_MODES: readonly NoticeMode[] = ['sticky', 'balanced'];
+
 export interface SimulationOptions {
   /** Base URL of the bidder's exchange-facing port, e.g. `http://127.0.0.1:8080`. */
   readonly bidder: string;
+  /** More instances of the same bidder (same configuration and signing keys): requests go round-robin over all, as through a load balancer. */
+  readonly moreBidders?: readonly string[];
+  readonly noticeMode: NoticeMode;
   /** Exchange id: requests go to `/bid/<exchange>` (default: `/bid`). */
   readonly exchange?: string;
   /** Bid requests per second. */
@@ -54,6 +66,7 @@ export const DEFAULT_OPTIONS: Omit<SimulationOptions, 'bidder'> = {
   auction: 'second',
   competitors: DEFAULT_COMPETITORS,
   seed: 'simulator',
+  noticeMode: 'sticky',
   users: 1_000_000,
   floorScale: 1,
   probabilities: { win: 1, loss: 1, impression: 0.9, billing: 1, click: 0.01 },
@@ -118,21 +131,26 @@ export function checkLocal(url: string): void {
 
 export async function runSimulation(options: Partial<SimulationOptions> & { bidder: string }): Promise<SimulationSummary> {
   const o: SimulationOptions = { ...DEFAULT_OPTIONS, ...options };
-  checkLocal(o.bidder);
+  const bidders = [o.bidder, ...(o.moreBidders ?? [])];
+  for (const b of bidders) checkLocal(b);
   if (o.noticeOrigin) checkLocal(o.noticeOrigin);
+  if (!NOTICE_MODES.includes(o.noticeMode)) throw new Error(`the notice mode is one of ${NOTICE_MODES.join(', ')}`);
   const noticeOrigin = o.noticeOrigin ? new URL(o.noticeOrigin).origin : undefined;
+  const origins = bidders.map((b) => new URL(b).origin);
+  const routeRng = new Rng(`route:${o.seed}`); // its own stream: the auctions come out the same in either mode
   /** Where a tracker or notice URL is actually called. */
   const route = (url: string): string => {
-    if (!noticeOrigin) return url;
+    if (!noticeOrigin && o.noticeMode === 'sticky') return url;
     try {
       const u = new URL(url);
-      return u.pathname.startsWith('/notice/') ? `${noticeOrigin}${u.pathname}${u.search}` : url;
+      if (!u.pathname.startsWith('/notice/')) return url;
+      const origin = o.noticeMode === 'balanced' ? origins[routeRng.int(0, origins.length - 1)] : noticeOrigin;
+      return `${origin}${u.pathname}${u.search}`;
     } catch {
       return url;
     }
   };
-  const base = o.bidder.replace(/\/+$/, '');
-  const bidUrl = new URL(`${base}/bid${o.exchange ? `/${encodeURIComponent(o.exchange)}` : ''}`);
+  const bidUrls = bidders.map((b) => new URL(`${b.replace(/\/+$/, '')}/bid${o.exchange ? `/${encodeURIComponent(o.exchange)}` : ''}`).href);
   const agent = new Agent({ keepAlive: true, maxSockets: 512 });
   const gen = new RequestGenerator(`${o.seed}`, { users: o.users, floorScale: o.floorScale });
   const rng = new Rng(`auction:${o.seed}`);
@@ -340,7 +358,7 @@ export async function runSimulation(options: Partial<SimulationOptions> & { bidd
         sent++;
         inFlight++;
         const started = performance.now();
-        const p = call(agent, 'POST', bidUrl.href, body, g.tmax + 1_000).then((r) => {
+        const p = call(agent, 'POST', bidUrls[sent % bidUrls.length], body, g.tmax + 1_000).then((r) => {
           inFlight--;
           handleResponse(g.request, r.status, r.body, performance.now() - started, g.tmax);
         });

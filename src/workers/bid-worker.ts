@@ -92,7 +92,7 @@ async function start(): Promise<void> {
   const redis = settings.redisUrl ? createRedis(settings.redisUrl) : undefined;
   audiences = await buildAudiences(settings, audienceMetrics, redis ? new RedisSegmentStore(redis, redis) : new RemoteSegmentStore(link));
   const dedupe = new TrackedDedupe(redis ? new RedisNoticeDedupe(redis, settings.noticeDedupeWindowSeconds) : new RemoteNoticeDedupe(link));
-  money = buildLedger(settings, snapshots, redis ? new RedisBudgetStore(redis) : new RemoteBudgetStore(link), metrics.registry);
+  money = buildLedger(settings, snapshots, redis ? new RedisBudgetStore(redis) : new RemoteBudgetStore(link), init.index, metrics.registry);
   thread = threadGate(settings, metrics.registry, `w${init.index}`);
   const gate = thread.gate;
   const signer = await loadSigner(settings);

@@ -20,7 +20,7 @@ import type { MembershipRow, SegmentStore } from '../audiences/segment-store.js'
 import type { PoolMetrics } from '../metrics/thread-metrics.js';
 import type { FromWorker, MetricsJson, ToWorker, WorkerInit } from './protocol.js';
 import { log } from '../log.js';
-import type { BudgetStore, LeaseRequest, SpendEntry } from '../money/budget-store.js';
+import type { BidEnd, BudgetStore, LeaseRequest, SpendEntry } from '../money/budget-store.js';
 import type { BucketRef, FrequencyHit, FrequencyStore } from '../money/frequency-store.js';
 
 function budgetCall(store: BudgetStore, method: string, args: readonly unknown[]): Promise<unknown> {
@@ -28,7 +28,9 @@ function budgetCall(store: BudgetStore, method: string, args: readonly unknown[]
     case 'budgetRenew':
       return store.renew(args[0] as string, args[1] as LeaseRequest[], args[2] as number);
     case 'budgetSpend':
-      return store.recordSpend(args[0] as string, args[1] as SpendEntry[], args[2] as number);
+      return store.recordSpend(args[0] as string, args[1] as SpendEntry[], args[2] as number, args[3] as BidEnd | undefined);
+    case 'budgetEnd':
+      return store.endBids(args[0] as BidEnd[]);
     case 'budgetSpent':
       return store.spent(args[0] as string[]);
     default:

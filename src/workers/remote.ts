@@ -7,7 +7,7 @@ import type { BidderEvent, EventSink } from '../events/event-types.js';
 import type { NoticeDedupe } from '../events/notice-dedupe.js';
 import type { MembershipRow, SegmentMeta, SegmentStore, UserSegments } from '../audiences/segment-store.js';
 import type { FromWorker, RpcMethod } from './protocol.js';
-import type { BudgetStore, KillState, LeaseRequest, RenewResult, SpendEntry } from '../money/budget-store.js';
+import type { BidEnd, BudgetStore, KillState, LeaseRequest, RenewResult, SpendEntry } from '../money/budget-store.js';
 import type { BucketRef, FrequencyHit, FrequencyStore } from '../money/frequency-store.js';
 
 type Post = (m: FromWorker) => void;
@@ -114,8 +114,11 @@ export class RemoteBudgetStore implements BudgetStore {
   renew(holder: string, requests: readonly LeaseRequest[], leaseTtlMs: number): Promise<RenewResult> {
     return this.link.call('budgetRenew', holder, requests, leaseTtlMs);
   }
-  recordSpend(eventId: string, entries: readonly SpendEntry[], markerTtlSec: number): Promise<boolean> {
-    return this.link.call('budgetSpend', eventId, entries, markerTtlSec);
+  recordSpend(eventId: string, entries: readonly SpendEntry[], markerTtlSec: number, end?: BidEnd): Promise<boolean> {
+    return this.link.call('budgetSpend', eventId, entries, markerTtlSec, end);
+  }
+  endBids(ends: readonly BidEnd[]): Promise<void> {
+    return this.link.call('budgetEnd', ends);
   }
   spent(accounts: readonly string[]): Promise<number[]> {
     return this.link.call('budgetSpent', accounts);

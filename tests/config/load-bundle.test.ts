@@ -344,6 +344,19 @@ campaigns:
       ]),
     ).not.toThrow();
   });
+
+  it('a campaign budget that cannot pay for one impression at bid.max is refused, naming both', () => {
+    const campaign = (budget: object) =>
+      JSON.stringify({
+        advertisers: [{ id: 'a', name: 'A', domains: ['a.example'] }],
+        campaigns: [{ id: 'c', advertiserId: 'a', bid: { base: 5, max: 6 }, budget, creatives: [{ id: 'k', type: 'banner', w: 1, h: 1, html: 'x' }] }],
+      });
+    const e = refusal(() => bundleFromTexts([{ name: 'c.json', text: campaign({ daily: 0.005, total: 0.0059, pacing: 'asap' }) }])).errors;
+    expect(pairs(e)).toEqual(['c.json#/campaigns/0/budget/daily never_bids', 'c.json#/campaigns/0/budget/total never_bids']);
+    expect(e[0].message).toBe('0.005 cannot pay for one impression at bid.max (6 CPM is 0.006 an impression)');
+    // One impression exactly is enough; so is any budget above it.
+    expect(() => bundleFromTexts([{ name: 'c.json', text: campaign({ daily: 0.006, total: 2 }) }])).not.toThrow();
+  });
 });
 
 describe('loadSettings', () => {

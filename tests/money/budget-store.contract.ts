@@ -100,6 +100,32 @@ export function budgetStoreContract(name: string, make: () => Promise<StoreUnder
       ]);
     });
 
+    it("a spend recorded for another holder's bid reaches that holder with its next renewal, once", async () => {
+      const spend = [{ account: acct, amount: 500, ttlSec: 3600 }];
+      expect(await store.recordSpend('billing:own', spend, 3600)).toBe(true); // no end: nobody is told
+      expect(await store.recordSpend(`billing:h1-${n}a`, spend, 3600, { holder: `h1x${n}`, bidId: `h1-${n}a` })).toBe(true);
+      // A retry of that call (it timed out but ran) adds nothing and tells nobody twice.
+      expect(await store.recordSpend(`billing:h1-${n}a`, spend, 3600, { holder: `h1x${n}`, bidId: `h1-${n}a` })).toBe(false);
+      expect((await store.renew(`h2x${n}`, [req(acct, 10_000, 100)], 60_000)).ended).toEqual([]);
+      const first = await store.renew(`h1x${n}`, [req(acct, 10_000, 100)], 60_000);
+      expect(first.ended).toEqual([`h1-${n}a`]);
+      expect(first.grants[0].spent).toBe(1000); // the spend is in the same answer
+      expect((await store.renew(`h1x${n}`, [req(acct, 10_000, 100)], 60_000)).ended).toEqual([]);
+    });
+
+    it('bids ended without spend (losses) reach each their own holder, in order, with its next renewal', async () => {
+      await store.endBids([
+        { holder: `a${n}`, bidId: 'a-1' },
+        { holder: `b${n}`, bidId: 'b-1' },
+        { holder: `a${n}`, bidId: 'a-2' },
+      ]);
+      await store.endBids([]);
+      await store.endBids([{ holder: `a${n}`, bidId: 'a-3' }]);
+      expect((await store.renew(`a${n}`, [], 60_000)).ended).toEqual(['a-1', 'a-2', 'a-3']);
+      expect((await store.renew(`b${n}`, [req(acct, 1000, 100)], 60_000)).ended).toEqual(['b-1']);
+      expect((await store.renew(`a${n}`, [], 60_000)).ended).toEqual([]);
+    });
+
     it('the kill switch, global and per campaign, comes back with every renewal', async () => {
       expect((await store.renew('h1', [], 1000)).kill).toEqual({ all: false, campaigns: [] });
       expect(await store.setKill(true, 'c1')).toEqual({ all: false, campaigns: ['c1'] });

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { buildBidResponse, buildBidResponseObject, type ResponseContext } from '../../src/openrtb/build-response.js';
-import { BidIds } from '../../src/bidding/notice-urls.js';
+import { BidIds, threadName } from '../../src/bidding/notice-urls.js';
 import { NoticeSigner, parseSigningKeys } from '../../src/events/notice-signer.js';
 import { decide, type BidDecision } from '../../src/bidding/bidder.js';
 import type { Campaign, ConfigBundle } from '../../src/campaigns/schema.js';
@@ -20,8 +20,8 @@ const NOW = Date.UTC(2026, 5, 1, 12);
 /** Two contexts that hand out the same bid ids, one per builder. */
 function contexts(base: string): [ResponseContext, ResponseContext] {
   return [
-    { noticeBaseUrl: base, bidIds: new BidIds('t', 1_700_000_000_000), signer },
-    { noticeBaseUrl: base, bidIds: new BidIds('t', 1_700_000_000_000), signer },
+    { noticeBaseUrl: base, bidIds: new BidIds(threadName('t', 0, 1_700_000_000_000)), signer },
+    { noticeBaseUrl: base, bidIds: new BidIds(threadName('t', 0, 1_700_000_000_000)), signer },
   ];
 }
 

@@ -104,7 +104,44 @@ describe('a first-price simulation', () => {
   }, 30_000);
 });
 
+describe('two instances with load-balanced notices (noticeMode balanced)', () => {
+  it("sends requests to both in turn and each instance's notices to either, so many reach the instance that did not bid", async () => {
+    const sinks = [new RecordingSink(), new RecordingSink()];
+    const fleet = await Promise.all(
+      ['simA', 'simB'].map((id, i) => startBidder({ configDir: 'config', events: sinks[i], env: { INSTANCE_ID: id, NOTICE_BASE_URL: 'https://notices.dsp.example' } })),
+    );
+    try {
+      const s = await runSimulation({
+        bidder: `http://127.0.0.1:${fleet[0].port}`,
+        moreBidders: [`http://127.0.0.1:${fleet[1].port}`],
+        noticeMode: 'balanced',
+        rate: 80,
+        durationS: 1.5,
+        users: 1_000,
+        seed: 'balanced',
+        ...fast,
+        probabilities: { win: 1, loss: 1, impression: 1, billing: 1, click: 0 }, // billing follows a rendered impression
+      });
+      const sent = s.notices.win.sent + s.notices.loss.sent + s.notices.billing.sent;
+      expect(s.notices.billing.statuses).toEqual({ '204': s.notices.billing.sent });
+      expect(s.notices.billing.sent).toBeGreaterThan(0);
+      const moneyNotices = () => sinks.map((k) => k.events.filter((e) => e.type === 'win' || e.type === 'loss' || e.type === 'billing'));
+      await until(() => moneyNotices().flat().length >= sent, 3_000);
+      const notices = moneyNotices();
+      expect(notices[0].length + notices[1].length).toBe(sent);
+      // Bid ids start with the instance that made the bid: each instance got notices of the other's bids, and of its own.
+      for (const [i, [own, other]] of [['simA', 'simB'], ['simB', 'simA']].entries()) {
+        expect(notices[i].filter((e) => e.bid_id.startsWith(other)).length, `${other}'s bids on ${own}`).toBeGreaterThan(sent / 8);
+        expect(notices[i].filter((e) => e.bid_id.startsWith(own)).length, `${own}'s bids on ${own}`).toBeGreaterThan(sent / 8);
+      }
+    } finally {
+      for (const b of fleet) b.close();
+    }
+  }, 30_000);
+});
+
 it('refuses targets other than this machine', async () => {
   await expect(runSimulation({ bidder: 'http://10.1.2.3:8080' })).rejects.toThrow(/127\.0\.0\.1/);
   await expect(runSimulation({ bidder: 'http://127.0.0.1:1', noticeOrigin: 'https://notices.example' })).rejects.toThrow(/127\.0\.0\.1/);
+  await expect(runSimulation({ bidder: 'http://127.0.0.1:1', moreBidders: ['http://10.1.2.3:8080'] })).rejects.toThrow(/127\.0\.0\.1/);
 });
