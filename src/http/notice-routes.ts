@@ -50,7 +50,7 @@ export interface NoticeRouteDeps {
   readonly money?: BudgetLedger;
   /** The outcome trainer, on the thread that holds it; absent: notices teach no model. */
   readonly outcomes?: OutcomeNotices;
-  /** Frequency caps: impression (or win) notices carrying a user are counted, once per bid. */
+  /** Frequency caps: impression (or win) notices carrying a user are counted, once per bid; loss notices end the bid's hold. */
   readonly frequency?: FrequencyService;
   /** Counts notices waiting for their durable write (and answer): the thread's drain waits for them. */
   readonly awaiting?: { pending: number };
@@ -147,10 +147,16 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
     if (typeof r === 'string') return refuse(r, r === 'bad_signature' ? '403 Forbidden' : '400 Bad Request');
     const frequency = deps.frequency;
     const user = r.identity.userHash;
+    const countOn = snap.index.anyById.get(r.identity.campaignId)?.frequency?.countOn;
+    // An impression (or win) counts for the user; a loss of a capped campaign's bid ends its hold on the thread that made it.
     const count =
-      frequency !== undefined && user !== undefined && (type === 'impression' || type === 'win') && type === (snap.index.anyById.get(r.identity.campaignId)?.frequency?.countOn ?? 'impression')
-        ? () => void frequency.record(user, r.identity, frequency.windows(snap), nowSec).catch(() => undefined)
-        : undefined;
+      frequency === undefined || user === undefined
+        ? undefined
+        : (type === 'impression' || type === 'win') && type === (countOn ?? 'impression')
+          ? () => void frequency.record(user, r.identity, frequency.windows(snap), nowSec).catch(() => undefined)
+          : type === 'loss' && countOn !== undefined
+            ? () => void frequency.end(user, r.identity.bidId).catch(() => undefined)
+            : undefined;
     const also = r.priceMissing ? 'price_missing' : undefined;
     const kept = DURABLE.has(type) ? keep(type, r.event, also) : void record(type, r.event, also, count);
     if (deps.money !== undefined) {

@@ -5,6 +5,11 @@
  * at bid time, so one thread never bids past a cap while the impression notices are on their way).
  * Impressions (or wins) are counted from notices.
  *
+ * A held bid stops counting when the thread's read of the counters includes its impression (the
+ * store returns the bids it has recorded or seen lose with the counters, frequency-store.ts), so
+ * an impression is never counted twice, whichever instance its notice reached; a loss notice on
+ * this thread ends the hold at once. `holdMs` only bounds a bid whose notices never come.
+ *
  * Race margin (README): threads (and instances) do not see each other's pending bids, only the
  * recorded impressions once their caches refresh, so a user shown ads by T threads at once may get
  * up to (T − 1) × (what the cap still allowed) impressions over the cap; impressions further apart than
@@ -31,6 +36,8 @@ export interface BidFacts {
   readonly campaignId: string;
   readonly creativeId: string;
   readonly advertiserId: string;
+  /** The bid's id: its hold ends when the counters include it. */
+  readonly bidId?: string;
 }
 
 /** A user's id in notices and counters: a hash of their first user key (never the key itself). */
@@ -47,8 +54,8 @@ interface Entry {
   buckets: readonly BucketRef[];
   /** `${window}|${field}` → impressions recorded in the store. */
   counts: Map<string, number>;
-  /** This thread's bids: when, and the `${window}|${field}` keys they count for. */
-  pending: { at: number; keys: string[] }[];
+  /** This thread's bids: when, which, and the `${window}|${field}` keys they count for. */
+  pending: { at: number; bidId: string | undefined; keys: string[] }[];
   loading: Promise<void> | undefined;
 }
 
@@ -106,12 +113,17 @@ export class FrequencyService {
     if (e === undefined) this.cache.set(user, (e = { fetchedAt: 0, buckets, counts: new Map(), pending: [], loading: undefined }));
     const entry = e;
     entry.loading ??= this.store.counts(user, buckets).then(
-      (rows) => {
+      ({ rows, ended }) => {
         const counts = new Map<string, number>();
         rows.forEach((row, i) => {
           for (const field in row) counts.set(`${buckets[i].window}|${field}`, row[field]);
         });
         entry.counts = counts;
+        // Bids the counters now include (or that lost) stop counting as pending: with the same read, so never twice, never none.
+        if (ended.length > 0 && entry.pending.length > 0) {
+          const done = new Set(ended);
+          entry.pending = entry.pending.filter((p) => p.bidId === undefined || !done.has(p.bidId));
+        }
         entry.buckets = buckets;
         entry.fetchedAt = this.clock();
         entry.loading = undefined;
@@ -139,19 +151,33 @@ export class FrequencyService {
     });
   }
 
-  /** Counts this thread's bids for the user until their impressions are in the store (`holdMs`). */
+  /** Counts this thread's bids for the user until the counters it reads include their impressions (at most `holdMs`). */
   bid(user: string, bids: readonly BidFacts[], windows: readonly FrequencyWindow[]): void {
     if (windows.length === 0) return;
     const now = this.clock();
     let e = this.cache.get(user);
     if (e === undefined) this.cache.set(user, (e = { fetchedAt: 0, buckets: [], counts: new Map(), pending: [], loading: undefined }));
-    for (const b of bids) e.pending.push({ at: now, keys: windows.flatMap((w) => fieldsOf(b).map((f) => `${w}|${f}`)) });
+    for (const b of bids) e.pending.push({ at: now, bidId: b.bidId, keys: windows.flatMap((w) => fieldsOf(b).map((f) => `${w}|${f}`)) });
   }
 
   /** An impression (or win) notice, first time seen: one more for the campaign, creative and advertiser in every window in use. */
   record(user: string, b: BidFacts, windows: readonly FrequencyWindow[], nowSec: number): Promise<void> {
     if (windows.length === 0) return Promise.resolve();
-    return this.store.record(user, { fields: fieldsOf(b), buckets: windows.map((w) => ({ window: w, bucket: bucketOf(w, nowSec) })) });
+    return this.store.record(user, { fields: fieldsOf(b), buckets: windows.map((w) => ({ window: w, bucket: bucketOf(w, nowSec) })), bidId: b.bidId });
+  }
+
+  /**
+   * A loss notice, first time seen: the bid will have no impression. Held here, its hold ends now;
+   * else it was made by another thread or instance, which learns it from the store at its next read.
+   */
+  end(user: string, bidId: string): Promise<void> {
+    const e = this.cache.get(user);
+    const i = e?.pending.findIndex((p) => p.bidId === bidId) ?? -1;
+    if (i >= 0) {
+      e!.pending.splice(i, 1);
+      return Promise.resolve();
+    }
+    return this.store.end(user, bidId);
   }
 
   private miss(): void {

@@ -237,6 +237,7 @@ export class WorkerPool {
       else if (method.startsWith('budget') && this.deps.budgetStore) result = budgetCall(this.deps.budgetStore, method, args);
       else if (method === 'freqCounts' && this.deps.frequencyStore) result = this.deps.frequencyStore.counts(args[0] as string, args[1] as BucketRef[]);
       else if (method === 'freqRecord' && this.deps.frequencyStore) result = this.deps.frequencyStore.record(args[0] as string, args[1] as FrequencyHit);
+      else if (method === 'freqEnd' && this.deps.frequencyStore) result = this.deps.frequencyStore.end(args[0] as string, args[1] as string);
       else return reply(false, undefined, `unknown call ${method}`);
       Promise.resolve(result).then(
         (v) => reply(true, v),

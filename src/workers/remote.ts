@@ -8,7 +8,7 @@ import type { NoticeDedupe } from '../events/notice-dedupe.js';
 import type { MembershipRow, SegmentMeta, SegmentStore, UserSegments } from '../audiences/segment-store.js';
 import type { FromWorker, RpcMethod } from './protocol.js';
 import type { BidEnd, BudgetStore, KillState, LeaseRequest, RenewResult, SpendEntry } from '../money/budget-store.js';
-import type { BucketRef, FrequencyHit, FrequencyStore } from '../money/frequency-store.js';
+import type { BucketRef, FrequencyCounts, FrequencyHit, FrequencyStore } from '../money/frequency-store.js';
 
 type Post = (m: FromWorker) => void;
 
@@ -133,11 +133,14 @@ export class RemoteBudgetStore implements BudgetStore {
 export class RemoteFrequencyStore implements FrequencyStore {
   readonly kind = 'memory' as const;
   constructor(private readonly link: MainLink) {}
-  counts(user: string, buckets: readonly BucketRef[]): Promise<Record<string, number>[]> {
+  counts(user: string, buckets: readonly BucketRef[]): Promise<FrequencyCounts> {
     return this.link.call('freqCounts', user, buckets);
   }
   record(user: string, hit: FrequencyHit): Promise<void> {
     return this.link.call('freqRecord', user, hit);
+  }
+  end(user: string, bidId: string): Promise<void> {
+    return this.link.call('freqEnd', user, bidId);
   }
   async close(): Promise<void> {}
 }

@@ -1,13 +1,12 @@
 /**
- * Frequency caps: the store contract (in-process and a real Redis), the decision's checks per
- * scope and window with fail-open/closed, the per-thread service (cache, pending bids, lookup
- * budget), end to end through the bid and notice routes (the hashed user key travels in the signed
+ * Frequency caps: the decision's checks per scope and window with fail-open/closed, the per-thread
+ * service (cache, pending bids and when they end, lookup budget), end to end through the bid and notice routes (the hashed user key travels in the signed
  * notice URLs), and four bid threads racing for one user on one Redis, against the documented margin.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '../helpers/redis-server.js';
 import { createRedis, type RedisLike } from '../../src/audiences/redis-client.js';
-import { MemoryFrequencyStore, RedisFrequencyStore, bucketOf, type FrequencyStore } from '../../src/money/frequency-store.js';
+import { MemoryFrequencyStore, RedisFrequencyStore, type FrequencyStore } from '../../src/money/frequency-store.js';
 import { FrequencyService, userHash } from '../../src/money/frequency.js';
 import { decide } from '../../src/bidding/bidder.js';
 import type { UserCaps } from '../../src/bidding/money-gate.js';
@@ -33,30 +32,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const NOW_SEC = Math.floor(Date.parse('2026-01-12T12:30:00Z') / 1000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-for (const kind of ['memory', 'redis'] as const) {
-  describe(`FrequencyStore contract: ${kind}`, () => {
-    const make = async (): Promise<FrequencyStore> => (kind === 'memory' ? new MemoryFrequencyStore() : new RedisFrequencyStore(await redisClient(), `fq${Math.random()}:`));
-    it('counts per user, field and bucket; other buckets and users stay apart', async () => {
-      const store = await make();
-      const hour = { window: 'hour' as const, bucket: bucketOf('hour', NOW_SEC) };
-      const next = { window: 'hour' as const, bucket: bucketOf('hour', NOW_SEC + 3600) };
-      const life = { window: 'lifetime' as const, bucket: bucketOf('lifetime', NOW_SEC) };
-      expect(await store.counts('u1', [hour, life])).toEqual([{}, {}]);
-      await store.record('u1', { fields: ['c:a', 'cr:x', 'a:adv'], buckets: [hour, life] });
-      await store.record('u1', { fields: ['c:a', 'cr:y', 'a:adv'], buckets: [hour, life] });
-      await store.record('u2', { fields: ['c:a'], buckets: [hour] });
-      expect(await store.counts('u1', [hour, next, life])).toEqual([
-        { 'c:a': 2, 'cr:x': 1, 'cr:y': 1, 'a:adv': 2 },
-        {},
-        { 'c:a': 2, 'cr:x': 1, 'cr:y': 1, 'a:adv': 2 },
-      ]);
-      expect(await store.counts('u2', [hour])).toEqual([{ 'c:a': 1 }]);
-    });
-  });
-}
 
 describe('caps in the decision', () => {
   const caps = (seen: Record<string, number>, known = true): UserCaps => ({ user: 'u', known, seen: (w, f) => seen[`${w}|${f}`] ?? 0 });
@@ -109,13 +85,50 @@ describe('FrequencyService', () => {
     expect((await f.resolve('u', ['hour'], 50)).seen('hour', 'c:a')).toBe(1);
   });
 
+  it('a bid stops counting as pending with the read that includes its impression, recorded by any thread: never counted twice', async () => {
+    let now = Date.parse('2026-01-12T12:30:00Z');
+    const store = new MemoryFrequencyStore(() => now);
+    const opts = { cacheTtlMs: 1000, holdMs: 10_000, maxUsers: 100, clock: () => now };
+    const bidder = new FrequencyService(store, opts);
+    const elsewhere = new FrequencyService(store, opts); // another thread or instance, where the notice landed
+    await bidder.resolve('u', ['hour'], 50);
+    const b = { campaignId: 'a', creativeId: 'cr', advertiserId: 'adv', bidId: 'h1-1' };
+    bidder.bid('u', [b], ['hour']);
+    await elsewhere.record('u', b, ['hour'], Math.floor(now / 1000));
+    expect((bidder.resolve('u', ['hour'], 50) as UserCaps).seen('hour', 'c:a')).toBe(1); // cached: the pending bid
+    now += 1001;
+    expect((await bidder.resolve('u', ['hour'], 50)).seen('hour', 'c:a')).toBe(1); // refreshed: the impression, not the bid too
+    // Its own impression notice: the same.
+    bidder.bid('u', [{ ...b, bidId: 'h1-2' }], ['hour']);
+    await bidder.record('u', { ...b, bidId: 'h1-2' }, ['hour'], Math.floor(now / 1000));
+    now += 1001;
+    expect((await bidder.resolve('u', ['hour'], 50)).seen('hour', 'c:a')).toBe(2);
+  });
+
+  it('a loss ends the hold: at once on the thread that bid, with the next read elsewhere', async () => {
+    let now = Date.parse('2026-01-12T12:30:00Z');
+    const store = new MemoryFrequencyStore(() => now);
+    const opts = { cacheTtlMs: 1000, holdMs: 10_000, maxUsers: 100, clock: () => now };
+    const bidder = new FrequencyService(store, opts);
+    const elsewhere = new FrequencyService(store, opts);
+    await bidder.resolve('u', ['hour'], 50);
+    const b = { campaignId: 'a', creativeId: 'cr', advertiserId: 'adv' };
+    bidder.bid('u', [{ ...b, bidId: 'h1-1' }, { ...b, bidId: 'h1-2' }], ['hour']);
+    expect((bidder.resolve('u', ['hour'], 50) as UserCaps).seen('hour', 'c:a')).toBe(2);
+    await bidder.end('u', 'h1-1');
+    expect((bidder.resolve('u', ['hour'], 50) as UserCaps).seen('hour', 'c:a')).toBe(1);
+    await elsewhere.end('u', 'h1-2');
+    now += 1001;
+    expect((await bidder.resolve('u', ['hour'], 50)).seen('hour', 'c:a')).toBe(0);
+  });
+
   it('a store slower than the budget, or failing: unknown counters (the campaign fails open or closed)', async () => {
-    const slow: FrequencyStore = { kind: 'memory', counts: () => sleep(200).then(() => [{}]), record: async () => {}, close: async () => {} };
+    const slow: FrequencyStore = { kind: 'memory', counts: () => sleep(200).then(() => ({ rows: [{}], ended: [] })), record: async () => {}, end: async () => {}, close: async () => {} };
     const f = new FrequencyService(slow, { cacheTtlMs: 1000, holdMs: 5000, maxUsers: 100 });
     const t0 = performance.now();
     expect((await f.resolve('u', ['day'], 20)).known).toBe(false);
     expect(performance.now() - t0).toBeLessThan(100);
-    const failing: FrequencyStore = { kind: 'memory', counts: () => Promise.reject(new Error('down')), record: async () => {}, close: async () => {} };
+    const failing: FrequencyStore = { kind: 'memory', counts: () => Promise.reject(new Error('down')), record: async () => {}, end: async () => {}, close: async () => {} };
     expect((await new FrequencyService(failing, { cacheTtlMs: 1000, holdMs: 5000, maxUsers: 100 }).resolve('u', ['day'], 20)).known).toBe(false);
   });
 });
