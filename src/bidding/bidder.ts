@@ -75,7 +75,7 @@ export function decide(
   // name its reason. The request's rules are resolved once into a plan, evaluated a chunk at a time.
   const floors = impFloors(req, snap);
   const words = index.words >= FLOOR_CUTOFF_MIN_WORDS ? index.wordsReaching(minOf(floors)) : index.words;
-  index.planRequest(req, device, nowMs, audience.complete && index.usesSegments ? audience.segments : undefined);
+  index.planRequest(req, device, nowMs, audience.complete && index.usesSegments ? audience.segments : undefined, ex.id);
   const where = new RequestPlace(req);
   const impBits = index.impBits;
   // Model features, built on the first candidate with a goal (request part once, imp part per imp).

@@ -321,6 +321,10 @@ function creativesByCampaign(state: StoreState, keep: (d: StoredDoc) => boolean)
   return out;
 }
 
+/** Exchanges left out of bundles while paused: campaigns' exchange rules may still name them. */
+const pausedExchangeIds = (state: StoreState): ReadonlySet<string> =>
+  new Set([...state.docs.exchanges.values()].filter((d) => live(d) && !active(d)).map((d) => d.id));
+
 const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /**
@@ -364,7 +368,7 @@ export function validatedBundle(state: StoreState): ConfigBundle {
   origin.set(bundle, `settings/${SETTINGS_ID}#`);
   for (const key of ['exchanges', 'advertisers', 'campaigns'] as const)
     for (const item of bundle[key] ?? []) origin.set(item, `${key}/${item.id}#`);
-  const errors = validateBundleRules(bundle, (item) => origin.get(item) ?? '');
+  const errors = validateBundleRules(bundle, (item) => origin.get(item) ?? '', process.env, pausedExchangeIds(state));
   if (errors.length) throw new ConfigError(errors);
   return bundle;
 }
@@ -399,7 +403,7 @@ export function ruleErrorsByDoc(state: StoreState, env: Record<string, string | 
     return item;
   }
   const out = new Map<string, FieldError[]>();
-  for (const e of validateBundleRules(bundle as ConfigBundle, (item) => origin.get(item) ?? 'unknown|', env)) {
+  for (const e of validateBundleRules(bundle as ConfigBundle, (item) => origin.get(item) ?? 'unknown|', env, pausedExchangeIds(state))) {
     const bar = e.path.indexOf('|');
     let kind = e.path.slice(0, bar);
     const rest = e.path.slice(bar + 1);

@@ -22,6 +22,7 @@ const AllowBlock = (item: TString = NonEmpty) =>
     { additionalProperties: false },
   );
 const Closed = { additionalProperties: false } as const;
+const ExchangeId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9_-]+$' });
 
 /** A string enum as a plain JSON-schema `enum`, so validation errors name the allowed values once. */
 export function StringEnum<const T extends readonly string[]>(values: T, options: object = {}) {
@@ -78,6 +79,20 @@ export const TargetingSchema = Type.Object(
     deviceTypes: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 8 }))),
     os: Type.Optional(Strings()),
     browsers: Type.Optional(Strings()),
+    /** `device.make` and `device.model`, each value matched whole, in any case (`Apple`, `iPhone`). */
+    deviceMakes: Type.Optional(Strings()),
+    deviceModels: Type.Optional(Strings()),
+    /** `device.connectiontype` (0 unknown, 1 ethernet, 2 wifi, 3 cellular of unknown generation, 4-7 2G-5G). */
+    connectionTypes: Type.Optional(Type.Array(Type.Integer({ minimum: 0, maximum: 7 }))),
+    /** `device.carrier`, matched whole, in any case. */
+    carriers: Type.Optional(Strings()),
+    /** Ids of configured exchanges the campaign bids on (`allow`) or never bids on (`block`). */
+    exchanges: Type.Optional(AllowBlock(ExchangeId)),
+    /**
+     * OpenRTB 2.6 `imp.video.plcmt` (1 instream, 2 accompanying content, 3 interstitial, 4 no content /
+     * standalone): the campaign bids only on video imps that carry one of these.
+     */
+    videoPlacements: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 4 }))),
     domains: Type.Optional(AllowBlock()),
     bundles: Type.Optional(AllowBlock()),
     publishers: Type.Optional(AllowBlock()),
@@ -335,7 +350,7 @@ export const AdvertiserSchema = Type.Object(
 
 export const ExchangeSchema = Type.Object(
   {
-    id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9_-]+$' }),
+    id: ExchangeId,
     name: Type.Optional(NonEmpty),
     seat: Type.String({ minLength: 1, maxLength: 128 }),
     currency: Type.Optional(Currency),

@@ -52,9 +52,18 @@ export function validateBundleShape(value: unknown, prefix = ''): FieldError[] {
 /** Where each item of a merged bundle came from, so semantic errors point into the right file. */
 export type OriginOf = (item: object) => string;
 
-/** Cross-field and cross-reference rules over a merged, schema-valid bundle. */
-/** `env`: where `${NAME}` references in exchange `priceEncryption` keys are looked up. */
-export function validateBundleRules(bundle: ConfigBundle, originOf: OriginOf, env: Record<string, string | undefined> = process.env): FieldError[] {
+/**
+ * Cross-field and cross-reference rules over a merged, schema-valid bundle.
+ * `env`: where `${NAME}` references in exchange `priceEncryption` keys are looked up.
+ * `pausedExchanges`: exchanges that exist but are left out of the bundle (paused in the config
+ * store): campaigns may still name them in their exchange rules, so pausing one breaks no campaign.
+ */
+export function validateBundleRules(
+  bundle: ConfigBundle,
+  originOf: OriginOf,
+  env: Record<string, string | undefined> = process.env,
+  pausedExchanges: ReadonlySet<string> = NO_IDS,
+): FieldError[] {
   const errors: FieldError[] = [];
   const err = (item: object, sub: string, code: string, message: string) =>
     errors.push({ path: originOf(item) + sub, code, message });
@@ -126,7 +135,7 @@ export function validateBundleRules(bundle: ConfigBundle, originOf: OriginOf, en
       if (cr.type === 'native' && !cr.title && !cr.image)
         err(c, `/creatives/${i}`, 'required', 'a native creative needs a title or an image');
     }
-    validateCampaignTargeting(c, (sub, code, message) => err(c, sub, code, message));
+    validateCampaignTargeting(c, (sub, code, message) => err(c, sub, code, message), (id) => exchangeIds.has(id) || pausedExchanges.has(id));
     validateBudget(c.budget, (sub, code, message) => err(c, sub, code, message), c.bid.max);
     const dt = c.multipliers?.deviceType ?? {};
     for (const key of Object.keys(dt))
@@ -151,9 +160,14 @@ function validateBudget(b: Campaign['budget'], report: Report, maxBid?: number):
   }
 }
 
-function validateCampaignTargeting(c: Campaign, report: Report): void {
+const NO_IDS: ReadonlySet<string> = new Set();
+
+function validateCampaignTargeting(c: Campaign, report: Report, knownExchange: (id: string) => boolean): void {
   const t = c.targeting;
   if (!t) return;
+  for (const side of ['allow', 'block'] as const)
+    for (const [i, id] of (t.exchanges?.[side] ?? []).entries())
+      if (!knownExchange(id)) report(`/targeting/exchanges/${side}/${i}`, 'unknown_reference', `no exchange "${id}"`);
   for (const [i, cc] of (t.countries ?? []).entries())
     if (!normalizeCountry(cc)) report(`/targeting/countries/${i}`, 'unknown_country', `"${cc}" is not an ISO 3166 country code`);
   for (const [i, r] of (t.regions ?? []).entries())

@@ -199,6 +199,10 @@ function buildView(doc: unknown): BidRequestView {
     geoType: int(pgeo?.type),
     deviceType: int(device?.devicetype),
     os: str(device?.os)?.toLowerCase(),
+    make: str(device?.make),
+    model: str(device?.model),
+    carrier: str(device?.carrier),
+    connectionType: int(device?.connectiontype),
     ua: str(device?.ua),
     ip: str(device?.ip),
     ipv6: str(device?.ipv6),
@@ -297,6 +301,7 @@ function buildVideo(v: unknown, path: string): VideoView | undefined {
     w: strictDim(o.w, sub(path, '.w')),
     h: strictDim(o.h, sub(path, '.h')),
     durationFloors: durationFloors(o, path),
+    placement: int(o.plcmt),
   };
 }
 

@@ -53,6 +53,8 @@ export interface VideoView {
   readonly h: number | undefined;
   /** 2.6 duration floors, in the imp's `bidfloorcur`; undefined when the seller sent none. */
   readonly durationFloors: DurationFloors | undefined;
+  /** 2.6 `plcmt` (1 instream, 2 accompanying content, 3 interstitial, 4 no content); undefined when absent (2.5). */
+  readonly placement: number | undefined;
 }
 
 export interface AudioView {
@@ -129,6 +131,12 @@ export interface BidRequestView {
   readonly geoType: number | undefined;
   readonly deviceType: number | undefined;
   readonly os: string | undefined;
+  /** `device.make`, `device.model` and `device.carrier` as sent (case is folded only when a campaign has such a rule). */
+  readonly make: string | undefined;
+  readonly model: string | undefined;
+  readonly carrier: string | undefined;
+  /** `device.connectiontype`. */
+  readonly connectionType: number | undefined;
   readonly ua: string | undefined;
   readonly ip: string | undefined;
   readonly ipv6: string | undefined;

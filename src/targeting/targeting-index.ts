@@ -15,6 +15,7 @@ import { AllowRule, BlockRule } from './rules.js';
 import { cityKey, normalizeCountry, postalKey, postalPrefixes, regionRuleKey } from './geo.js';
 import { languageAndPrimary, languageKey } from './language.js';
 import { parentCategory } from './categories.js';
+import { connectionTypeRule, foldCase } from './device.js';
 
 /** What the request's user agent adds when the request does not say it directly. */
 export interface DeviceFacts {
@@ -47,6 +48,14 @@ export class TargetingIndex {
   readonly deviceType: AllowRule<number>;
   readonly os: AllowRule;
   readonly browser: AllowRule;
+  readonly deviceMake: AllowRule;
+  readonly deviceModel: AllowRule;
+  readonly connectionType: AllowRule<number>;
+  readonly carrier: AllowRule;
+  readonly exchangeAllow: AllowRule;
+  readonly exchangeBlock: BlockRule;
+  /** An imp rule: campaigns by the 2.6 `video.plcmt` values they accept. */
+  readonly videoPlacement: AllowRule<number>;
   readonly domainAllow: AllowRule;
   readonly domainBlock: BlockRule;
   readonly bundleAllow: AllowRule;
@@ -115,6 +124,13 @@ export class TargetingIndex {
     this.deviceType = allow<number>();
     this.os = allow();
     this.browser = allow();
+    this.deviceMake = allow();
+    this.deviceModel = allow();
+    this.connectionType = allow<number>();
+    this.carrier = allow();
+    this.exchangeAllow = allow();
+    this.exchangeBlock = block();
+    this.videoPlacement = allow<number>();
     this.domainAllow = allow();
     this.domainBlock = block();
     this.bundleAllow = allow();
@@ -150,7 +166,8 @@ export class TargetingIndex {
     this.usesSegments = compiled.some((c) => c.segments || c.multipliers?.segment);
     // Dimensions with a bounded vocabulary get each value's accepting set precomputed (a copy per
     // value); cities, domains, bundles and publishers can have tens of thousands of values and do not.
-    for (const rule of [this.channel, this.country, this.region, this.deviceType, this.os, this.browser]) rule.seal();
+    for (const rule of [this.channel, this.country, this.region, this.deviceType, this.os, this.browser, this.deviceMake, this.connectionType, this.exchangeAllow, this.videoPlacement])
+      rule.seal();
   }
 
   private addCampaign(c: CompiledCampaign, t: NonNullable<ConfigBundle['campaigns']>[number]['targeting'] & object, noHours: Bits): void {
@@ -166,6 +183,14 @@ export class TargetingIndex {
     this.deviceType.add(r, t.deviceTypes?.includes(1) ? [...new Set([...t.deviceTypes, 4, 5])] : t.deviceTypes);
     this.os.add(r, lower(t.os));
     this.browser.add(r, lower(t.browsers));
+    // Make, model and carrier are compared whole (no www. to strip), lower-cased here once.
+    this.deviceMake.add(r, t.deviceMakes?.map((x) => x.toLowerCase()));
+    this.deviceModel.add(r, t.deviceModels?.map((x) => x.toLowerCase()));
+    this.connectionType.add(r, connectionTypeRule(t.connectionTypes));
+    this.carrier.add(r, t.carriers?.map((x) => x.toLowerCase()));
+    this.exchangeAllow.add(r, t.exchanges?.allow);
+    this.exchangeBlock.add(r, t.exchanges?.block);
+    this.videoPlacement.add(r, t.videoPlacements);
     this.domainAllow.add(r, lower(t.domains?.allow));
     this.domainBlock.add(r, lower(t.domains?.block));
     this.bundleAllow.add(r, lower(t.bundles?.allow));
@@ -216,10 +241,12 @@ export class TargetingIndex {
    * audience, the `anyOf` audience rule over `segments`) into the request plan. Chunks of campaigns
    * are then evaluated on demand by `impCandidatesIn`, each at most once per request. With only a
    * partly known audience, `segments` is undefined: each campaign's own policy decides later (see
-   * bidding/audience-rules).
+   * bidding/audience-rules). `exchange`: the id of the exchange the request came from.
    */
-  planRequest(req: BidRequestView, device: DeviceFacts, nowMs: number, segments: ReadonlySet<string> | undefined): void {
+  planRequest(req: BidRequestView, device: DeviceFacts, nowMs: number, segments: ReadonlySet<string> | undefined, exchange: string | undefined): void {
     const plan = this.requestPlan.reset();
+    this.exchangeAllow.plan(plan, exchange);
+    this.exchangeBlock.plan(plan, exchange);
     this.channel.plan(plan, req.channel);
     this.country.plan(plan, req.country);
     this.region.plan(plan, req.region);
@@ -239,6 +266,10 @@ export class TargetingIndex {
     this.deviceType.plan(plan, device.deviceType);
     this.os.plan(plan, device.os);
     this.browser.plan(plan, device.browser);
+    if (this.deviceMake.constrained) this.deviceMake.plan(plan, foldCase(req.make));
+    if (this.deviceModel.constrained) this.deviceModel.plan(plan, foldCase(req.model));
+    this.connectionType.plan(plan, req.connectionType);
+    if (this.carrier.constrained) this.carrier.plan(plan, foldCase(req.carrier));
     if ((this.domainAllow.constrained || this.domainBlock.constrained) && req.domain !== undefined) {
       // A rule on example.com covers news.example.com too.
       const domains = domainAndParents(req.domain);
@@ -280,6 +311,8 @@ export class TargetingIndex {
     if (imp.video) plan.anyOf(this.video, 0);
     if (imp.audio) plan.anyOf(this.audio, 0);
     if (imp.native) plan.anyOf(this.native, 0);
+    // A placement rule is met only by a video imp carrying one of its values (2.5 has no plcmt).
+    this.videoPlacement.plan(plan, imp.video?.placement);
     if (imp.privateAuction || this.hasDealOnly) {
       plan.andAny();
       if (!imp.privateAuction) plan.anyOf(this.openMarket, 0);
@@ -323,8 +356,8 @@ export class TargetingIndex {
   }
 
   /** Campaigns whose request-level rules all accept this request (every word at once; for tests and tools). */
-  requestCandidates(req: BidRequestView, device: DeviceFacts, nowMs: number, segments?: ReadonlySet<string>): Bits {
-    this.planRequest(req, device, nowMs, segments);
+  requestCandidates(req: BidRequestView, device: DeviceFacts, nowMs: number, segments?: ReadonlySet<string>, exchange?: string): Bits {
+    this.planRequest(req, device, nowMs, segments, exchange);
     this.requestPlan.evaluate(this.reqBits, this.all, 0, this.words);
     return this.reqBits;
   }

@@ -359,6 +359,54 @@ campaigns:
   });
 });
 
+describe('exchange, device, connection, carrier and placement rules in config files', () => {
+  const campaigns = (targeting: object) =>
+    JSON.stringify({
+      advertisers: [{ id: 'adv-1', name: 'Adv', domains: ['adv.example'] }],
+      campaigns: [{ id: 'cmp-1', advertiserId: 'adv-1', bid: { base: 1, max: 2 }, targeting, creatives: [{ id: 'cr-1', type: 'banner', w: 300, h: 250, html: 'x' }] }],
+    });
+  const load = (targeting: object) => bundleFromTexts([{ name: 'exchanges.yaml', text: EXCHANGES_YAML }, { name: 'campaigns/c.json', text: campaigns(targeting) }]);
+
+  it('load with exchanges named in another file', () => {
+    const targeting = {
+      exchanges: { allow: ['main'], block: ['euro'] },
+      deviceMakes: ['Apple'],
+      deviceModels: ['iPhone'],
+      connectionTypes: [0, 2, 3, 7],
+      carriers: ['Verizon'],
+      videoPlacements: [1, 4],
+    };
+    const bundle = load(targeting);
+    expect(bundle.campaigns![0].targeting).toEqual(targeting);
+    expect(buildSnapshot(bundle, 1).index.campaigns.length).toBe(1);
+  });
+
+  it('refuse values out of their enums and malformed exchange ids, each at its JSON pointer', () => {
+    const e = refusal(() =>
+      load({ exchanges: { allow: ['Main'] }, deviceMakes: [''], connectionTypes: [-1, 8], carriers: 'Verizon', videoPlacements: [0, 3, 5] }),
+    );
+    expect(pairs(e.errors)).toEqual(
+      [
+        'campaigns/c.json#/campaigns/0/targeting/exchanges/allow/0 pattern',
+        'campaigns/c.json#/campaigns/0/targeting/deviceMakes/0 minLength',
+        'campaigns/c.json#/campaigns/0/targeting/connectionTypes/0 minimum',
+        'campaigns/c.json#/campaigns/0/targeting/connectionTypes/1 maximum',
+        'campaigns/c.json#/campaigns/0/targeting/carriers type',
+        'campaigns/c.json#/campaigns/0/targeting/videoPlacements/0 minimum',
+        'campaigns/c.json#/campaigns/0/targeting/videoPlacements/2 maximum',
+      ].sort(),
+    );
+  });
+
+  it('refuse an exchange id that is not configured, in either list', () => {
+    const e = refusal(() => load({ exchanges: { allow: ['main', 'nowhere'], block: ['elsewhere'] } }));
+    expect(e.errors).toEqual([
+      { path: 'campaigns/c.json#/campaigns/0/targeting/exchanges/allow/1', code: 'unknown_reference', message: 'no exchange "nowhere"' },
+      { path: 'campaigns/c.json#/campaigns/0/targeting/exchanges/block/0', code: 'unknown_reference', message: 'no exchange "elsewhere"' },
+    ]);
+  });
+});
+
 describe('loadSettings', () => {
   it('defaults without any variables', () => {
     const s = loadSettings({});
