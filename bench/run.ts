@@ -32,6 +32,7 @@ import { firstNormal, normalP99, recoveredAfter, RECOVERY_S } from './overload.j
 import { isRunning } from './processes.js';
 import { fdLimit, fdsNeeded, trickle } from './slow-clients.js';
 import { PROTOBUF_TYPE, protobufBodies } from './protobuf-bodies.js';
+import { cpuMeter, cpuRatio, type CpuCost } from './cpu.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const REPO = resolve(HERE, '..', '..');
@@ -211,16 +212,22 @@ interface Measured {
   json: PhaseJson;
 }
 
-async function measure(target: DriveTarget, spec: PhaseSpec, bidder?: BidderProcess, extra: Partial<PhaseJson> = {}): Promise<Measured> {
+/**
+ * `cpuPid`: also meter the CPU of that process (the bidder or the bare server) and of this one (the
+ * driver) over the drive alone, per answered request, into the phase's `cpu`.
+ */
+async function measure(target: DriveTarget, spec: PhaseSpec, bidder?: BidderProcess, extra: Partial<PhaseJson> = {}, cpuPid?: number): Promise<Measured> {
   checkCancelled();
   const before = bidder ? await bidder.missed() : undefined;
   bidder?.rss.resetPeak();
+  const meter = cpuPid === undefined ? undefined : cpuMeter(cpuPid);
   const result = await drive(target, spec, {
     status: bidder ? () => `  rss ${bidder.rss.last} MB` : undefined,
     cancelled: () => cancelled,
   });
+  const cpu = meter?.(result.status_counts['200'] + result.status_counts['204']);
   checkCancelled();
-  const json = phaseJson(result, { goodput_qps: result.qps, ...extra });
+  const json = phaseJson(result, { goodput_qps: result.qps, ...extra, ...(cpu ? { cpu } : {}) });
   if (bidder) {
     // Let answers in flight land in the counters before reading them.
     await new Promise((r) => setTimeout(r, 200));
@@ -242,7 +249,8 @@ async function measure(target: DriveTarget, spec: PhaseSpec, bidder?: BidderProc
       (json.bidder_shed ? `, ${fmtInt(json.bidder_shed)} shed` : '') +
       (json.bidder_timeouts ? `, ${fmtInt(json.bidder_timeouts)} bidder timeouts` : '') +
       (json.bidder_own_ms ? `; the bidder's own p50 ${json.bidder_own_ms.p50} ms, p99 ${json.bidder_own_ms.p99} ms` : '') +
-      (json.rss_peak_mb ? `, rss peak ${json.rss_peak_mb} MB` : ''),
+      (json.rss_peak_mb ? `, rss peak ${json.rss_peak_mb} MB` : '') +
+      (cpu ? `; CPU per answer: server ${cpu.server_us ?? '?'} µs, driver ${cpu.driver_us} µs` : ''),
   );
   return { result, json };
 }
@@ -264,6 +272,8 @@ interface BuildContext {
   clickhouse?: Backend;
   /** Set by the first build's calibration; later builds reuse it so every build sees the same requests. */
   floorScale?: number;
+  /** The bare server's CPU per request at the fixed rate (open loop), the denominator of `cpu_ratio`. */
+  ceilingCpu?: CpuCost;
 }
 
 async function benchBuild(ctx: BuildContext, label: string, buildDir: string, rev: string): Promise<BidderRun> {
@@ -349,7 +359,7 @@ async function benchBuild(ctx: BuildContext, label: string, buildDir: string, re
 
   // Fixed rate.
   say(`[${label}] fixed rate: ${fmtInt(opts.rate)} req/s for ${P.fixedS} s`);
-  const fixed = await measure(target, { name: 'fixed', label: `fixed ${fmtInt(opts.rate)}/s`, mode: 'open', rate: opts.rate, durationS: P.fixedS, pacer: opts.pacer }, bidder);
+  const fixed = await measure(target, { name: 'fixed', label: `fixed ${fmtInt(opts.rate)}/s`, mode: 'open', rate: opts.rate, durationS: P.fixedS, pacer: opts.pacer }, bidder, {}, bidder.pid);
 
   // Ramp: climb geometrically from 4 % of the ceiling towards it; after the first step that fails,
   // bisect between the last good rate and the first bad one with the steps left.
@@ -476,6 +486,7 @@ async function benchBuild(ctx: BuildContext, label: string, buildDir: string, re
     p99_ms: saturation.result.latency.p99_ms,
     max_ms: saturation.result.latency.max_ms,
     ratio_to_ceiling: ctx.ceilingQps ? Math.round(((saturation.json.goodput_qps ?? saturation.result.qps) / ctx.ceilingQps) * 10_000) / 10_000 : 0,
+    cpu_ratio: cpuRatio(fixed.json.cpu, ctx.ceilingCpu),
     sustainable_qps: sustainable,
     status_counts: status,
     deadline_misses: {
@@ -579,6 +590,16 @@ async function main(): Promise<number> {
       ceilingTarget,
       { name: 'ceiling', label: `ceiling (${opts.connections} conns)`, mode: 'closed', connections: opts.connections, durationS: P.ceilingS },
     );
+    // The same server at the bidder's fixed rate, open loop, for its CPU per request: the bidder's
+    // over this is `cpu_ratio`, which (unlike the closed-loop ratio) does not depend on the driver.
+    const ceilingFixed = await measure(
+      ceilingTarget,
+      { name: 'ceiling-fixed', label: `ceiling fixed ${fmtInt(opts.rate)}/s`, mode: 'open', rate: opts.rate, durationS: P.fixedS, pacer: opts.pacer },
+      undefined,
+      {},
+      ceilingChild.pid,
+    );
+    ctx.ceilingCpu = ceilingFixed.json.cpu;
     await stopChild(ceilingChild, 5_000);
     ctx.ceilingQps = ceiling.result.qps;
     if (ceiling.result.status_counts['204'] !== ceiling.result.requests) notes.push('The ceiling server did not answer every request with 204: check the request mix.');
@@ -608,6 +629,14 @@ async function main(): Promise<number> {
       p99_ms: fixedLat.p99_ms,
       ceiling_qps: ctx.ceilingQps,
       ratio_to_ceiling: main.ratio_to_ceiling,
+      cpu_ratio: main.cpu_ratio ?? null,
+      cpu_us: {
+        rate: opts.rate,
+        bidder: main.phases.fixed.cpu?.server_us ?? null,
+        ceiling: ctx.ceilingCpu?.server_us ?? null,
+        driver_bidder: main.phases.fixed.cpu?.driver_us ?? null,
+        driver_ceiling: ctx.ceilingCpu?.driver_us ?? null,
+      },
       campaigns: opts.campaigns,
       users: opts.users,
       status_counts: main.status_counts,
@@ -672,6 +701,7 @@ async function main(): Promise<number> {
         event_store: ctx.clickhouse ? { kind: 'clickhouse', local: ctx.clickhouse.local } : { kind: 'chdb' },
       },
       ceiling: ceiling.json,
+      ceiling_fixed: ceilingFixed.json,
       main,
       ...(compare ? { compare } : {}),
       notes,
