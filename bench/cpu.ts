@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 let ticksPerSecond: number | undefined;
 
 /** Clock ticks a second (`getconf CLK_TCK`; 100 on every Linux this runs on). */
-function clockTicks(): number {
+export function clockTicks(): number {
   if (ticksPerSecond === undefined) {
     try {
       ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -63,13 +63,16 @@ export interface CpuCost {
   requests: number;
 }
 
-/** Starts counting; the returned function ends the count given the requests answered meanwhile. */
-export function cpuMeter(pid: number | undefined): (requests: number) => CpuCost {
+/**
+ * Starts counting; the returned function ends the count given the requests answered meanwhile and
+ * the CPU seconds of a driver in another process (wrk), added to this process's own.
+ */
+export function cpuMeter(pid: number | undefined): (requests: number, externalDriverS?: number) => CpuCost {
   const server0 = processCpuSeconds(pid);
   const driver0 = ownCpuSeconds();
-  return (requests) => {
+  return (requests, externalDriverS = 0) => {
     const server1 = processCpuSeconds(pid);
-    const driverS = ownCpuSeconds() - driver0;
+    const driverS = ownCpuSeconds() - driver0 + externalDriverS;
     const serverS = server0 === undefined || server1 === undefined ? null : server1 - server0;
     const per = (s: number) => Math.round((s / Math.max(1, requests)) * 1e6 * 100) / 100;
     return {

@@ -33,6 +33,7 @@ import { isRunning } from './processes.js';
 import { fdLimit, fdsNeeded, trickle } from './slow-clients.js';
 import { PROTOBUF_TYPE, protobufBodies } from './protobuf-bodies.js';
 import { cpuMeter, cpuRatio, type CpuCost } from './cpu.js';
+import { wrkAvailable, wrkRun } from './wrk.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const REPO = resolve(HERE, '..', '..');
@@ -58,6 +59,8 @@ const HELP = `npm run bench -- [options]
   --pacer <p>             open-loop pacing: smooth (default: requests evenly spaced, latency from
                           when each was due) or autocannon (its per-connection budget per second:
                           bursts; the pacing of runs before this option)
+  --driver <d>            closed-loop runs (ceiling, saturation) by autocannon (default) or wrk
+                          (Debian's /usr/bin/wrk with bench/wrk/mix.lua: a fraction of autocannon's CPU)
   --profile               write V8 CPU profiles of the bidder (every thread) to <out>/profiles/ (open in Chrome DevTools)
   --overload <s>          after saturation, offer twice the capacity for <s> s, then 80 % for 30 s (0: off; default 0)
   --slow-clients <n>      after the other phases, --rate req/s for 15 s alone, then for 15 s with <n> more
@@ -90,6 +93,7 @@ interface Options {
   protobuf: boolean;
   profile: boolean;
   pacer: Pacer;
+  driver: 'autocannon' | 'wrk';
 }
 
 function parseOptions(argv: string[]): Options {
@@ -116,6 +120,7 @@ function parseOptions(argv: string[]): Options {
       protobuf: { type: 'boolean' },
       profile: { type: 'boolean' },
       pacer: { type: 'string' },
+      driver: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -134,6 +139,10 @@ function parseOptions(argv: string[]): Options {
   if (segmentStore !== 'memory' && segmentStore !== 'redis') throw new UsageError('--segment-store is memory or redis');
   const pacer = values.pacer ?? 'smooth';
   if (pacer !== 'smooth' && pacer !== 'autocannon') throw new UsageError('--pacer is smooth or autocannon');
+  const driver = values.driver ?? 'autocannon';
+  if (driver !== 'autocannon' && driver !== 'wrk') throw new UsageError('--driver is autocannon or wrk');
+  if (driver === 'wrk' && !wrkAvailable()) throw new UsageError('--driver wrk needs /usr/bin/wrk (apt-get install wrk)');
+  if (driver === 'wrk' && values.protobuf) throw new UsageError('--driver wrk sends JSON bodies only (not with --protobuf)');
   const eventStore = values['event-store'] ?? 'chdb';
   if (eventStore !== 'chdb' && eventStore !== 'clickhouse') throw new UsageError('--event-store is chdb or clickhouse');
   return {
@@ -157,6 +166,7 @@ function parseOptions(argv: string[]): Options {
     protobuf: values.protobuf ?? false,
     profile: values.profile ?? false,
     pacer,
+    driver,
   };
 }
 
@@ -165,6 +175,8 @@ class UsageError extends Error {}
 // ---------------------------------------------------------------- run state, cleanup, Ctrl-C
 
 let cancelled = false;
+/** Who drives the closed-loop runs (--driver). */
+let closedLoopDriver: Options['driver'] = 'autocannon';
 const cleanups: (() => Promise<void>)[] = [];
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const checkCancelled = () => {
@@ -212,20 +224,25 @@ interface Measured {
   json: PhaseJson;
 }
 
+/** A phase by the open-loop pacer or autocannon, or under `--driver wrk` a closed-loop one by wrk. */
+function driveWith(target: DriveTarget, spec: PhaseSpec, hooks: Parameters<typeof drive>[2]): Promise<PhaseResult> {
+  return spec.mode === 'closed' && closedLoopDriver === 'wrk' ? wrkRun(target, spec, hooks) : drive(target, spec, hooks);
+}
+
 /**
- * `cpuPid`: also meter the CPU of that process (the bidder or the bare server) and of this one (the
- * driver) over the drive alone, per answered request, into the phase's `cpu`.
+ * Also meters the CPU of the server (`cpuPid`, else the bidder) and of the driver over the drive
+ * alone, per answered request, into the phase's `cpu`.
  */
 async function measure(target: DriveTarget, spec: PhaseSpec, bidder?: BidderProcess, extra: Partial<PhaseJson> = {}, cpuPid?: number): Promise<Measured> {
   checkCancelled();
   const before = bidder ? await bidder.missed() : undefined;
   bidder?.rss.resetPeak();
-  const meter = cpuPid === undefined ? undefined : cpuMeter(cpuPid);
-  const result = await drive(target, spec, {
+  const meter = cpuMeter(cpuPid ?? bidder?.pid);
+  const result = await driveWith(target, spec, {
     status: bidder ? () => `  rss ${bidder.rss.last} MB` : undefined,
     cancelled: () => cancelled,
   });
-  const cpu = meter?.(result.status_counts['200'] + result.status_counts['204']);
+  const cpu = meter(result.status_counts['200'] + result.status_counts['204'], result.driver_cpu_s);
   checkCancelled();
   const json = phaseJson(result, { goodput_qps: result.qps, ...extra, ...(cpu ? { cpu } : {}) });
   if (bidder) {
@@ -528,6 +545,7 @@ async function main(): Promise<number> {
     process.stderr.write(`${(e as Error).message}\n\n${HELP}`);
     return 2;
   }
+  closedLoopDriver = opts.driver;
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('exit', killAllNow);
@@ -584,11 +602,14 @@ async function main(): Promise<number> {
       ? { url: `http://127.0.0.1:${ceilingPort}/bid`, bodies: protobufBodies(mix.bodies), tmax: mix.tmax, contentType: PROTOBUF_TYPE }
       : { url: `http://127.0.0.1:${ceilingPort}/bid`, bodies: mix.bodies, tmax: mix.tmax };
     // Warm up (JIT of the server and of the driver) before measuring; not recorded.
-    await drive(ceilingTarget, { name: 'warm-up', label: 'warm-up', mode: 'closed', connections: opts.connections, durationS: P.warmupS }, { cancelled: () => cancelled });
+    await driveWith(ceilingTarget, { name: 'warm-up', label: 'warm-up', mode: 'closed', connections: opts.connections, durationS: P.warmupS }, { cancelled: () => cancelled });
     checkCancelled();
     const ceiling = await measure(
       ceilingTarget,
       { name: 'ceiling', label: `ceiling (${opts.connections} conns)`, mode: 'closed', connections: opts.connections, durationS: P.ceilingS },
+      undefined,
+      {},
+      ceilingChild.pid,
     );
     // The same server at the bidder's fixed rate, open loop, for its CPU per request: the bidder's
     // over this is `cpu_ratio`, which (unlike the closed-loop ratio) does not depend on the driver.
@@ -682,6 +703,7 @@ async function main(): Promise<number> {
         segment_store: opts.segmentStore,
         event_store: opts.eventStore,
         protocol: opts.protobuf ? 'protobuf' : 'json',
+        driver: opts.driver,
         pacer: opts.pacer,
         overload_s: opts.overloadS,
         slow_clients: opts.slowClients,
