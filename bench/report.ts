@@ -127,8 +127,20 @@ export interface BenchReport {
    * loop at the fixed rate in this run: what the bidder costs, whatever the driver can do.
    */
   cpu_ratio?: number | null;
-  /** The µs of CPU per answered request behind `cpu_ratio`, and the driver's own beside them. */
-  cpu_us?: { rate: number; bidder: number | null; ceiling: number | null; driver_bidder: number | null; driver_ceiling: number | null };
+  /**
+   * The µs of CPU per answered request behind `cpu_ratio`, and the driver's own beside them; also
+   * at saturation (closed loop), where fixed costs a wake-up weigh less.
+   */
+  cpu_us?: {
+    rate: number;
+    bidder: number | null;
+    ceiling: number | null;
+    driver_bidder: number | null;
+    driver_ceiling: number | null;
+    bidder_saturation?: number | null;
+    ceiling_saturation?: number | null;
+    driver_saturation?: number | null;
+  };
   campaigns: number;
   users: number;
   status_counts: StatusCounts;
@@ -204,6 +216,7 @@ export function renderMarkdown(r: BenchReport, svgName: string): string {
     row(`**CPU ratio** (CPU µs per answer at ${fmt(r.cpu_us.rate)} req/s over the bare server's ${r.cpu_us.ceiling ?? '?'} µs)`, (x) =>
       x.cpu_ratio == null ? '-' : `**${x.cpu_ratio.toFixed(2)}** (${x.phases.fixed.cpu?.server_us ?? '?'} µs; driver ${x.phases.fixed.cpu?.driver_us ?? '?'} µs)`,
     );
+  row('CPU µs per answer at saturation (server; driver)', (x) => (x.phases.saturation.cpu ? `${x.phases.saturation.cpu.server_us ?? '?'}; ${x.phases.saturation.cpu.driver_us}` : '-'));
   row('sustainable rate (ramp, p99 within objective)', (x) => (x.sustainable_qps === null ? 'below the first step' : fmt(x.sustainable_qps)));
   row('latency at saturation p50 / p90 / p99 / max (ms)', (x) => `${ms(x.p50_ms)} / ${ms(x.p90_ms)} / ${ms(x.p99_ms)} / ${ms(x.max_ms)}`);
   row(`latency at ${fmt(r.fixed_rate.rate)} req/s p50 / p90 / p99 / max (ms)`, (x) => {

@@ -61,6 +61,9 @@ describe.skipIf(!existsSync(RUN))('npm run bench (tiny run)', () => {
       expect(r.main.cpu_ratio).toBe(r.cpu_ratio);
       expect(r.ceiling_fixed.mode).toBe('open');
       expect(r.ceiling_fixed.target_rate).toBe(1000);
+      expect(r.cpu_us.bidder_saturation).toBeGreaterThan(0);
+      expect(r.cpu_us.ceiling_saturation).toBeGreaterThan(0);
+      expect(r.cpu_us.driver_saturation).toBeGreaterThan(0);
       // The run at 80 % of saturation, open loop, with its own latencies.
       expect(r.at_80pct.rate).toBe(Math.round(0.8 * r.qps));
       expect(r.at_80pct.qps).toBeGreaterThan(0);
