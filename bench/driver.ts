@@ -73,6 +73,8 @@ export interface PhaseResult {
   readonly series: [number, number, number][];
   /** Not serialised by the report as is (see report.ts). */
   readonly histogram: LatencyHistogram;
+  /** CPU seconds of a driver in another process (wrk); the in-process drivers' is this process's. */
+  readonly driver_cpu_s?: number;
 }
 
 export interface DriveHooks {

@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PhaseResult, StatusCounts } from './driver.js';
 import type { LatencySummary } from './histogram.js';
+import type { CpuCost } from './cpu.js';
 
 export interface PhaseJson {
   name: string;
@@ -36,6 +37,8 @@ export interface PhaseJson {
    * timed out (those 204s are cheap and would flatter the throughput). Equal to `qps` for the ceiling.
    */
   goodput_qps?: number;
+  /** CPU of the server (all its threads, from /proc) and of the driver over the phase, per answered request (the fixed-rate runs). */
+  cpu?: CpuCost;
   /** Whether the ramp step kept up and stayed inside the latency objective. */
   ok?: boolean;
   series: [number, number, number][];
@@ -63,6 +66,8 @@ export interface BidderRun {
   p99_ms: number;
   max_ms: number;
   ratio_to_ceiling: number;
+  /** CPU per answered request at the fixed rate over the bare server's at the same rate (null: /proc unreadable). */
+  cpu_ratio?: number | null;
   /** Highest ramp rate answered in full within the latency objective. */
   sustainable_qps: number | null;
   status_counts: StatusCounts;
@@ -117,6 +122,25 @@ export interface BenchReport {
   p99_ms: number;
   ceiling_qps: number;
   ratio_to_ceiling: number;
+  /**
+   * The bidder process's CPU (all threads) per answered request over the bare server's, both open
+   * loop at the fixed rate in this run: what the bidder costs, whatever the driver can do.
+   */
+  cpu_ratio?: number | null;
+  /**
+   * The µs of CPU per answered request behind `cpu_ratio`, and the driver's own beside them; also
+   * at saturation (closed loop), where fixed costs a wake-up weigh less.
+   */
+  cpu_us?: {
+    rate: number;
+    bidder: number | null;
+    ceiling: number | null;
+    driver_bidder: number | null;
+    driver_ceiling: number | null;
+    bidder_saturation?: number | null;
+    ceiling_saturation?: number | null;
+    driver_saturation?: number | null;
+  };
   campaigns: number;
   users: number;
   status_counts: StatusCounts;
@@ -140,6 +164,8 @@ export interface BenchReport {
   options: Record<string, unknown>;
   scenario: Record<string, unknown>;
   ceiling: PhaseJson;
+  /** The bare server open loop at the fixed rate (its CPU per request is the denominator of `cpu_ratio`). */
+  ceiling_fixed?: PhaseJson;
   main: BidderRun;
   compare?: BidderRun;
   notes: string[];
@@ -186,6 +212,11 @@ export function renderMarkdown(r: BenchReport, svgName: string): string {
   row('**throughput at saturation** (req/s, without shed/timed-out)', (x) => `**${fmt(x.qps)}**`);
   row('answers at saturation, all (req/s)', (x) => fmt(x.answered_qps));
   row(`**ratio to the ceiling** (${fmt(r.ceiling_qps)} req/s)`, (x) => `**${x.ratio_to_ceiling.toFixed(3)}**`);
+  if (r.cpu_us)
+    row(`**CPU ratio** (CPU µs per answer at ${fmt(r.cpu_us.rate)} req/s over the bare server's ${r.cpu_us.ceiling ?? '?'} µs)`, (x) =>
+      x.cpu_ratio == null ? '-' : `**${x.cpu_ratio.toFixed(2)}** (${x.phases.fixed.cpu?.server_us ?? '?'} µs; driver ${x.phases.fixed.cpu?.driver_us ?? '?'} µs)`,
+    );
+  row('CPU µs per answer at saturation (server; driver)', (x) => (x.phases.saturation.cpu ? `${x.phases.saturation.cpu.server_us ?? '?'}; ${x.phases.saturation.cpu.driver_us}` : '-'));
   row('sustainable rate (ramp, p99 within objective)', (x) => (x.sustainable_qps === null ? 'below the first step' : fmt(x.sustainable_qps)));
   row('latency at saturation p50 / p90 / p99 / max (ms)', (x) => `${ms(x.p50_ms)} / ${ms(x.p90_ms)} / ${ms(x.p99_ms)} / ${ms(x.max_ms)}`);
   row(`latency at ${fmt(r.fixed_rate.rate)} req/s p50 / p90 / p99 / max (ms)`, (x) => {
@@ -220,6 +251,7 @@ export function renderMarkdown(r: BenchReport, svgName: string): string {
         `${fmt(p.status_counts.errors + p.status_counts.timeouts)} | ${fmt(p.deadline_misses_client)} | ${p.bidder_timeouts === undefined ? '-' : fmt(p.bidder_timeouts)} | ${p.bidder_shed === undefined ? '-' : fmt(p.bidder_shed)} | ${p.rss_peak_mb ?? '-'} |`,
     );
   phaseRow('bare uWS', r.ceiling);
+  if (r.ceiling_fixed) phaseRow('bare uWS', r.ceiling_fixed);
   for (const x of runs) {
     phaseRow(x.label, x.phases.fixed);
     for (const p of x.phases.ramp) phaseRow(x.label, p);

@@ -32,6 +32,8 @@ import { firstNormal, normalP99, recoveredAfter, RECOVERY_S } from './overload.j
 import { isRunning } from './processes.js';
 import { fdLimit, fdsNeeded, trickle } from './slow-clients.js';
 import { PROTOBUF_TYPE, protobufBodies } from './protobuf-bodies.js';
+import { cpuMeter, cpuRatio, type CpuCost } from './cpu.js';
+import { wrkAvailable, wrkRun } from './wrk.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const REPO = resolve(HERE, '..', '..');
@@ -57,6 +59,8 @@ const HELP = `npm run bench -- [options]
   --pacer <p>             open-loop pacing: smooth (default: requests evenly spaced, latency from
                           when each was due) or autocannon (its per-connection budget per second:
                           bursts; the pacing of runs before this option)
+  --driver <d>            closed-loop runs (ceiling, saturation) by autocannon (default) or wrk
+                          (Debian's /usr/bin/wrk with bench/wrk/mix.lua: a fraction of autocannon's CPU)
   --profile               write V8 CPU profiles of the bidder (every thread) to <out>/profiles/ (open in Chrome DevTools)
   --overload <s>          after saturation, offer twice the capacity for <s> s, then 80 % for 30 s (0: off; default 0)
   --slow-clients <n>      after the other phases, --rate req/s for 15 s alone, then for 15 s with <n> more
@@ -89,6 +93,7 @@ interface Options {
   protobuf: boolean;
   profile: boolean;
   pacer: Pacer;
+  driver: 'autocannon' | 'wrk';
 }
 
 function parseOptions(argv: string[]): Options {
@@ -115,6 +120,7 @@ function parseOptions(argv: string[]): Options {
       protobuf: { type: 'boolean' },
       profile: { type: 'boolean' },
       pacer: { type: 'string' },
+      driver: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -133,6 +139,10 @@ function parseOptions(argv: string[]): Options {
   if (segmentStore !== 'memory' && segmentStore !== 'redis') throw new UsageError('--segment-store is memory or redis');
   const pacer = values.pacer ?? 'smooth';
   if (pacer !== 'smooth' && pacer !== 'autocannon') throw new UsageError('--pacer is smooth or autocannon');
+  const driver = values.driver ?? 'autocannon';
+  if (driver !== 'autocannon' && driver !== 'wrk') throw new UsageError('--driver is autocannon or wrk');
+  if (driver === 'wrk' && !wrkAvailable()) throw new UsageError('--driver wrk needs /usr/bin/wrk (apt-get install wrk)');
+  if (driver === 'wrk' && values.protobuf) throw new UsageError('--driver wrk sends JSON bodies only (not with --protobuf)');
   const eventStore = values['event-store'] ?? 'chdb';
   if (eventStore !== 'chdb' && eventStore !== 'clickhouse') throw new UsageError('--event-store is chdb or clickhouse');
   return {
@@ -156,6 +166,7 @@ function parseOptions(argv: string[]): Options {
     protobuf: values.protobuf ?? false,
     profile: values.profile ?? false,
     pacer,
+    driver,
   };
 }
 
@@ -164,6 +175,8 @@ class UsageError extends Error {}
 // ---------------------------------------------------------------- run state, cleanup, Ctrl-C
 
 let cancelled = false;
+/** Who drives the closed-loop runs (--driver). */
+let closedLoopDriver: Options['driver'] = 'autocannon';
 const cleanups: (() => Promise<void>)[] = [];
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const checkCancelled = () => {
@@ -211,16 +224,27 @@ interface Measured {
   json: PhaseJson;
 }
 
-async function measure(target: DriveTarget, spec: PhaseSpec, bidder?: BidderProcess, extra: Partial<PhaseJson> = {}): Promise<Measured> {
+/** A phase by the open-loop pacer or autocannon, or under `--driver wrk` a closed-loop one by wrk. */
+function driveWith(target: DriveTarget, spec: PhaseSpec, hooks: Parameters<typeof drive>[2]): Promise<PhaseResult> {
+  return spec.mode === 'closed' && closedLoopDriver === 'wrk' ? wrkRun(target, spec, hooks) : drive(target, spec, hooks);
+}
+
+/**
+ * Also meters the CPU of the server (`cpuPid`, else the bidder) and of the driver over the drive
+ * alone, per answered request, into the phase's `cpu`.
+ */
+async function measure(target: DriveTarget, spec: PhaseSpec, bidder?: BidderProcess, extra: Partial<PhaseJson> = {}, cpuPid?: number): Promise<Measured> {
   checkCancelled();
   const before = bidder ? await bidder.missed() : undefined;
   bidder?.rss.resetPeak();
-  const result = await drive(target, spec, {
+  const meter = cpuMeter(cpuPid ?? bidder?.pid);
+  const result = await driveWith(target, spec, {
     status: bidder ? () => `  rss ${bidder.rss.last} MB` : undefined,
     cancelled: () => cancelled,
   });
+  const cpu = meter(result.status_counts['200'] + result.status_counts['204'], result.driver_cpu_s);
   checkCancelled();
-  const json = phaseJson(result, { goodput_qps: result.qps, ...extra });
+  const json = phaseJson(result, { goodput_qps: result.qps, ...extra, ...(cpu ? { cpu } : {}) });
   if (bidder) {
     // Let answers in flight land in the counters before reading them.
     await new Promise((r) => setTimeout(r, 200));
@@ -242,7 +266,8 @@ async function measure(target: DriveTarget, spec: PhaseSpec, bidder?: BidderProc
       (json.bidder_shed ? `, ${fmtInt(json.bidder_shed)} shed` : '') +
       (json.bidder_timeouts ? `, ${fmtInt(json.bidder_timeouts)} bidder timeouts` : '') +
       (json.bidder_own_ms ? `; the bidder's own p50 ${json.bidder_own_ms.p50} ms, p99 ${json.bidder_own_ms.p99} ms` : '') +
-      (json.rss_peak_mb ? `, rss peak ${json.rss_peak_mb} MB` : ''),
+      (json.rss_peak_mb ? `, rss peak ${json.rss_peak_mb} MB` : '') +
+      (cpu ? `; CPU per answer: server ${cpu.server_us ?? '?'} µs, driver ${cpu.driver_us} µs` : ''),
   );
   return { result, json };
 }
@@ -264,6 +289,8 @@ interface BuildContext {
   clickhouse?: Backend;
   /** Set by the first build's calibration; later builds reuse it so every build sees the same requests. */
   floorScale?: number;
+  /** The bare server's CPU per request at the fixed rate (open loop), the denominator of `cpu_ratio`. */
+  ceilingCpu?: CpuCost;
 }
 
 async function benchBuild(ctx: BuildContext, label: string, buildDir: string, rev: string): Promise<BidderRun> {
@@ -349,7 +376,7 @@ async function benchBuild(ctx: BuildContext, label: string, buildDir: string, re
 
   // Fixed rate.
   say(`[${label}] fixed rate: ${fmtInt(opts.rate)} req/s for ${P.fixedS} s`);
-  const fixed = await measure(target, { name: 'fixed', label: `fixed ${fmtInt(opts.rate)}/s`, mode: 'open', rate: opts.rate, durationS: P.fixedS, pacer: opts.pacer }, bidder);
+  const fixed = await measure(target, { name: 'fixed', label: `fixed ${fmtInt(opts.rate)}/s`, mode: 'open', rate: opts.rate, durationS: P.fixedS, pacer: opts.pacer }, bidder, {}, bidder.pid);
 
   // Ramp: climb geometrically from 4 % of the ceiling towards it; after the first step that fails,
   // bisect between the last good rate and the first bad one with the steps left.
@@ -476,6 +503,7 @@ async function benchBuild(ctx: BuildContext, label: string, buildDir: string, re
     p99_ms: saturation.result.latency.p99_ms,
     max_ms: saturation.result.latency.max_ms,
     ratio_to_ceiling: ctx.ceilingQps ? Math.round(((saturation.json.goodput_qps ?? saturation.result.qps) / ctx.ceilingQps) * 10_000) / 10_000 : 0,
+    cpu_ratio: cpuRatio(fixed.json.cpu, ctx.ceilingCpu),
     sustainable_qps: sustainable,
     status_counts: status,
     deadline_misses: {
@@ -517,6 +545,7 @@ async function main(): Promise<number> {
     process.stderr.write(`${(e as Error).message}\n\n${HELP}`);
     return 2;
   }
+  closedLoopDriver = opts.driver;
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('exit', killAllNow);
@@ -573,12 +602,25 @@ async function main(): Promise<number> {
       ? { url: `http://127.0.0.1:${ceilingPort}/bid`, bodies: protobufBodies(mix.bodies), tmax: mix.tmax, contentType: PROTOBUF_TYPE }
       : { url: `http://127.0.0.1:${ceilingPort}/bid`, bodies: mix.bodies, tmax: mix.tmax };
     // Warm up (JIT of the server and of the driver) before measuring; not recorded.
-    await drive(ceilingTarget, { name: 'warm-up', label: 'warm-up', mode: 'closed', connections: opts.connections, durationS: P.warmupS }, { cancelled: () => cancelled });
+    await driveWith(ceilingTarget, { name: 'warm-up', label: 'warm-up', mode: 'closed', connections: opts.connections, durationS: P.warmupS }, { cancelled: () => cancelled });
     checkCancelled();
     const ceiling = await measure(
       ceilingTarget,
       { name: 'ceiling', label: `ceiling (${opts.connections} conns)`, mode: 'closed', connections: opts.connections, durationS: P.ceilingS },
+      undefined,
+      {},
+      ceilingChild.pid,
     );
+    // The same server at the bidder's fixed rate, open loop, for its CPU per request: the bidder's
+    // over this is `cpu_ratio`, which (unlike the closed-loop ratio) does not depend on the driver.
+    const ceilingFixed = await measure(
+      ceilingTarget,
+      { name: 'ceiling-fixed', label: `ceiling fixed ${fmtInt(opts.rate)}/s`, mode: 'open', rate: opts.rate, durationS: P.fixedS, pacer: opts.pacer },
+      undefined,
+      {},
+      ceilingChild.pid,
+    );
+    ctx.ceilingCpu = ceilingFixed.json.cpu;
     await stopChild(ceilingChild, 5_000);
     ctx.ceilingQps = ceiling.result.qps;
     if (ceiling.result.status_counts['204'] !== ceiling.result.requests) notes.push('The ceiling server did not answer every request with 204: check the request mix.');
@@ -608,6 +650,17 @@ async function main(): Promise<number> {
       p99_ms: fixedLat.p99_ms,
       ceiling_qps: ctx.ceilingQps,
       ratio_to_ceiling: main.ratio_to_ceiling,
+      cpu_ratio: main.cpu_ratio ?? null,
+      cpu_us: {
+        rate: opts.rate,
+        bidder: main.phases.fixed.cpu?.server_us ?? null,
+        ceiling: ctx.ceilingCpu?.server_us ?? null,
+        driver_bidder: main.phases.fixed.cpu?.driver_us ?? null,
+        driver_ceiling: ctx.ceilingCpu?.driver_us ?? null,
+        bidder_saturation: main.phases.saturation.cpu?.server_us ?? null,
+        ceiling_saturation: ceiling.json.cpu?.server_us ?? null,
+        driver_saturation: main.phases.saturation.cpu?.driver_us ?? null,
+      },
       campaigns: opts.campaigns,
       users: opts.users,
       status_counts: main.status_counts,
@@ -653,6 +706,7 @@ async function main(): Promise<number> {
         segment_store: opts.segmentStore,
         event_store: opts.eventStore,
         protocol: opts.protobuf ? 'protobuf' : 'json',
+        driver: opts.driver,
         pacer: opts.pacer,
         overload_s: opts.overloadS,
         slow_clients: opts.slowClients,
@@ -672,6 +726,7 @@ async function main(): Promise<number> {
         event_store: ctx.clickhouse ? { kind: 'clickhouse', local: ctx.clickhouse.local } : { kind: 'chdb' },
       },
       ceiling: ceiling.json,
+      ceiling_fixed: ceilingFixed.json,
       main,
       ...(compare ? { compare } : {}),
       notes,

@@ -51,6 +51,19 @@ describe.skipIf(!existsSync(RUN))('npm run bench (tiny run)', () => {
       expect(r.status_counts['200']).toBeGreaterThan(0);
       expect(r.status_counts['204']).toBeGreaterThan(0);
       expect(r.status_counts['5xx']).toBe(0);
+      // CPU per answer, the bidder's over the bare server's at the same open-loop rate, with the driver's beside.
+      expect(r.cpu_us.rate).toBe(1000);
+      expect(r.cpu_us.bidder).toBeGreaterThan(0);
+      expect(r.cpu_us.ceiling).toBeGreaterThan(0);
+      expect(r.cpu_us.driver_bidder).toBeGreaterThan(0);
+      expect(r.cpu_us.driver_ceiling).toBeGreaterThan(0);
+      expect(r.cpu_ratio).toBeCloseTo(r.cpu_us.bidder / r.cpu_us.ceiling, 1);
+      expect(r.main.cpu_ratio).toBe(r.cpu_ratio);
+      expect(r.ceiling_fixed.mode).toBe('open');
+      expect(r.ceiling_fixed.target_rate).toBe(1000);
+      expect(r.cpu_us.bidder_saturation).toBeGreaterThan(0);
+      expect(r.cpu_us.ceiling_saturation).toBeGreaterThan(0);
+      expect(r.cpu_us.driver_saturation).toBeGreaterThan(0);
       // The run at 80 % of saturation, open loop, with its own latencies.
       expect(r.at_80pct.rate).toBe(Math.round(0.8 * r.qps));
       expect(r.at_80pct.qps).toBeGreaterThan(0);
