@@ -12,15 +12,16 @@ export class ModelMetrics {
   private readonly gauges: Record<string, Gauge<'model'>>;
 
   constructor(registry: Registry) {
-    const g = (name: string, help: string) => new Gauge({ name, help, labelNames: ['model'], registers: [registry] });
+    const labelNames = ['model'] as const;
+    const registers = [registry];
     this.gauges = {
-      auc: g('bidder_model_auc', 'AUC of each outcome model on its recent examples, each scored before the model trained on it (0.5: no better than chance).'),
-      logLoss: g('bidder_model_log_loss', 'Log loss of each outcome model on its recent examples.'),
-      calibration: g('bidder_model_calibration_ratio', 'Mean predicted probability over observed rate, on recent examples (1: calibrated; 2: predicts twice as many clicks or conversions as happen).'),
-      holdout: g('bidder_model_holdout_examples', 'How many recent examples the AUC, log loss and calibration are over.'),
-      trained: g('bidder_model_examples_trained', 'Examples each outcome model has trained on since the process started.'),
-      ready: g('bidder_model_ready', '1 when the model has trained on enough examples to price goals (OUTCOME_MIN_EXAMPLES, OUTCOME_MIN_POSITIVES), else 0 (goals bid their CPM fallback).'),
-      published: g('bidder_model_last_publish_timestamp_seconds', 'When each outcome model was last published to the bid threads (Unix seconds).'),
+      auc: new Gauge({ name: 'bidder_model_auc', help: 'AUC of each outcome model on its recent examples, each scored before the model trained on it (0.5: no better than chance).', labelNames, registers }),
+      logLoss: new Gauge({ name: 'bidder_model_log_loss', help: 'Log loss of each outcome model on its recent examples.', labelNames, registers }),
+      calibration: new Gauge({ name: 'bidder_model_calibration_ratio', help: 'Mean predicted probability over observed rate, on recent examples (1: calibrated; 2: predicts twice as many clicks or conversions as happen).', labelNames, registers }),
+      holdout: new Gauge({ name: 'bidder_model_holdout_examples', help: 'How many recent examples the AUC, log loss and calibration are over.', labelNames, registers }),
+      trained: new Gauge({ name: 'bidder_model_examples_trained', help: 'Examples each outcome model has trained on since the process started.', labelNames, registers }),
+      ready: new Gauge({ name: 'bidder_model_ready', help: '1 when the model has trained on enough examples to price goals (OUTCOME_MIN_EXAMPLES, OUTCOME_MIN_POSITIVES), else 0 (goals bid their CPM fallback).', labelNames, registers }),
+      published: new Gauge({ name: 'bidder_model_last_publish_timestamp_seconds', help: 'When each outcome model was last published to the bid threads (Unix seconds).', labelNames, registers }),
     };
   }
 
