@@ -38,8 +38,9 @@ import { WorkerPool } from './workers/pool.js';
 import { PoolMetrics } from './metrics/thread-metrics.js';
 import { buildBudgetStore, buildFrequency, buildFrequencyStore, buildLedger } from './money/build-money.js';
 import type { BudgetLedger } from './money/budget-ledger.js';
-import { OutcomeTrainer } from './models/trainer.js';
-import { NO_MODELS, OutcomeModelsRef } from './models/outcome-models.js';
+import { OutcomePublisher } from './models/publisher.js';
+import { ModelMetrics } from './metrics/model-metrics.js';
+import { OutcomeCollector } from './workers/outcome-link.js';
 import type { Settings } from './config/settings.js';
 
 /** What differs between the two shapes: where bids are served, and how they are drained. */
@@ -73,10 +74,19 @@ async function main(): Promise<void> {
       })
     : undefined;
   const audiences = await buildAudiences(settings, audienceMetrics, segmentStore);
+  // The one outcome trainer (OUTCOME_MODELS) lives on this thread, whatever WORKERS is: it learns
+  // from every bid thread's bids and notices and publishes tables to all of them.
+  const outcomeModels = settings.outcomeModels ? new OutcomePublisher(settings, new ModelMetrics(metrics.registry)).start(settings.outcomePublishSeconds) : undefined;
 
   // The configuration lives in the config store (memory, seeded from CONFIG_DIR; or Redis, shared by
   // every bidder), edited through the config API; the bid threads follow it (campaigns/config-sync.ts).
-  const configPlane = await openConfigPlane({ configDir: settings.configDir, audiences, registry: metrics.registry, pixelBaseUrl: settings.noticeBaseUrl });
+  const configPlane = await openConfigPlane({
+    configDir: settings.configDir,
+    audiences,
+    registry: metrics.registry,
+    pixelBaseUrl: settings.noticeBaseUrl,
+    models: () => ({ enabled: outcomeModels !== undefined, models: [...(outcomeModels?.status() ?? [])].map((m) => ({ ...m, deciles: [...m.deciles] })) }),
+  });
   let config = configPlane.initial;
   const snapshots = new SnapshotRef(buildSnapshot(config.bundle, config.version));
   metrics.configVersion.set(config.version);
@@ -137,7 +147,7 @@ async function main(): Promise<void> {
   if (!multi) {
     const thread = threadGate(settings, metrics.registry, 'main');
     money = buildLedger(settings, snapshots, budgetStore, 0, metrics.registry);
-    const outcomes = settings.outcomeModels ? startOutcomeModels(settings) : undefined;
+    const outcomes = outcomeModels && { models: outcomeModels.models, outcomes: outcomeModels.trainer };
     const bidApp = buildBidApp({ ...deps, ...outcomes, gate: thread.gate, money, frequency: buildFrequency(settings, frequencyStore, metrics.registry) });
     const bid = await listenExclusive(bidApp, settings.host, settings.port);
     adminApp = buildAdminApp(deps);
@@ -155,7 +165,7 @@ async function main(): Promise<void> {
       },
     };
   } else {
-    if (settings.outcomeModels) log('warn', 'OUTCOME_MODELS needs WORKERS=1 for now: goals bid their CPM fallback');
+    const collector = outcomeModels && new OutcomeCollector(outcomeModels.trainer);
     adminApp = buildAdminApp(deps);
     admin = await listenExclusive(adminApp, settings.host, settings.adminPort);
     const port = await assertPortFree(settings.host, bidPort).catch((e: Error) => fatal(e.message));
@@ -170,7 +180,9 @@ async function main(): Promise<void> {
       budgetStore,
       frequencyStore,
       metrics: new PoolMetrics(metrics.registry),
+      outcomes: collector && { take: (batch) => collector.take(batch), latest: () => (outcomeModels!.models.current.version > 0 ? outcomeModels!.models.current : undefined) },
     });
+    if (outcomeModels) outcomeModels.onPublish = (models) => pool?.broadcast({ t: 'models', models });
     const workers = pool;
     if (settings.testHooks)
       registerTestHooks(adminApp, { crash: (n) => workers.crash(n), lag: (busyMs, everyMs, forMs) => workers.broadcast({ t: 'test-lag', busyMs, everyMs, forMs }) });
@@ -310,18 +322,3 @@ main().catch((e: unknown) => {
   else log('error', 'bidder failed to start', { error: (e as Error)?.stack ?? String(e) });
   process.exit(1);
 });
-
-/**
- * The outcome trainer on the main thread (WORKERS=1): the bid route hands it each bid's features,
- * the notice routes its impressions, clicks and conversions; a timer settles expired examples and
- * publishes new tables, swapped in by reference.
- */
-function startOutcomeModels(settings: Settings): { models: OutcomeModelsRef; outcomes: OutcomeTrainer } {
-  const trainer = new OutcomeTrainer();
-  const models = new OutcomeModelsRef({ ...NO_MODELS, record: true });
-  setInterval(() => {
-    trainer.expire(Math.floor(Date.now() / 1000));
-    models.swap(trainer.publish(true));
-  }, settings.outcomePublishSeconds * 1000).unref();
-  return { models, outcomes: trainer };
-}

@@ -28,6 +28,7 @@ import { openApiDocument } from './openapi.js';
 import { ApiError, STATUS_TEXT, aKey, notAdmitted } from './errors.js';
 import { permits } from './policy.js';
 import type { ApiSettings } from './settings.js';
+import type { ModelsView } from './routes.js';
 
 export { loadApiSettings, type ApiSettings } from './settings.js';
 export { startConfigSync, snapshotFromStore, type ConfigSync } from '../campaigns/config-sync.js';
@@ -50,6 +51,8 @@ export interface ConfigApiOptions {
   readonly authMetrics?: AuthMetrics;
   /** The exchange-facing base URL the pixel snippets call (default http://localhost:8080). */
   readonly pixelBaseUrl?: string;
+  /** The outcome models' state, for `GET /api/v1/models` (default: models off). */
+  readonly models?: ModelsView;
 }
 
 export interface ConfigApi {
@@ -93,6 +96,7 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
     keys,
     importLimit: o.importLimitBytes ?? 64 * 1024 * 1024,
     pixelBaseUrl: o.pixelBaseUrl ?? 'http://localhost:8080',
+    models: o.models ?? (() => ({ enabled: false, models: [] })),
     openapi: () => (doc ??= openApiDocument(routes, { version: o.version ?? '1' })),
   });
   const api: ConfigApi = {

@@ -9,6 +9,7 @@ import type { ConfigBundle } from '../campaigns/schema.js';
 import { bundleFromStore, type ConfigStore } from '../campaigns/config-store.js';
 import { startConfigSync, type ConfigSync, type ConfigSyncOptions } from '../campaigns/config-sync.js';
 import { loadBundleFromDir } from '../config/load-bundle.js';
+import type { ModelsView } from './routes.js';
 import { createConfigApi, openConfigStore, type ConfigApi } from './index.js';
 import { loadApiSettings, type ApiSettings } from './settings.js';
 import { importConfig, type ImportResult } from './transfer.js';
@@ -27,6 +28,8 @@ export interface ConfigPlaneOptions {
   readonly registry?: Registry;
   /** The exchange-facing base URL (NOTICE_BASE_URL) the advertisers' pixel snippets call. */
   readonly pixelBaseUrl?: string;
+  /** The outcome models' state, for `GET /api/v1/models`. */
+  readonly models?: ModelsView;
 }
 
 export interface ConfigPlane {
@@ -59,6 +62,7 @@ export async function openConfigPlane(o: ConfigPlaneOptions): Promise<ConfigPlan
       adminKey: settings.adminKey,
       audiences: o.audiences,
       pixelBaseUrl: o.pixelBaseUrl,
+      models: o.models,
       rateLimit: settings.rateLimit,
       bodyLimitBytes: settings.bodyLimitBytes,
       importLimitBytes: settings.importLimitBytes,

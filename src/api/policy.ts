@@ -4,13 +4,17 @@
  * of the audit log and their own reports; they cannot approve creatives, set spend counters or change owners. Read-only
  * keys read (only their advertisers' resources when the key names some).
  *
+ * The outcome models (`models`) are trained on every advertiser's traffic at once, so their
+ * figures belong to no one advertiser: operators and unscoped read-only keys read them; advertiser
+ * keys and scoped read-only keys get 403.
+ *
  * Another advertiser's resource is invisible: it answers 404 exactly as a missing one does, and
  * never shows up in lists, filters or the audit log. 403 is only for what a role can never do.
  */
 import type { Principal } from './auth.js';
 import { ownerOf } from '../campaigns/config-store.js';
 
-export type ApiKind = 'advertisers' | 'campaigns' | 'creatives' | 'exchanges' | 'audiences' | 'keys' | 'audit' | 'config' | 'reports';
+export type ApiKind = 'advertisers' | 'campaigns' | 'creatives' | 'exchanges' | 'audiences' | 'keys' | 'audit' | 'config' | 'reports' | 'models';
 export type Action = 'read' | 'create' | 'update' | 'delete' | 'pause' | 'approve' | 'import' | 'export';
 
 // Reports are a tenant kind: a scoped key's reports are filtered to its advertisers (report-routes.ts).

@@ -2,7 +2,7 @@
  * The config API's routes, as data: the router registers them on uWS and openapi.ts describes
  * them, from the same specs and schemas.
  */
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { StoredDoc } from '../campaigns/config-store.js';
 import type { ConfigStore } from '../campaigns/config-store.js';
 import { ApiError, forbidden, aKey } from './errors.js';
@@ -68,6 +68,33 @@ const PixelSchema = Type.Object(
   },
   { title: 'Pixel' },
 );
+const DecileSchema = Type.Object({ count: Type.Integer(), predicted: Type.Number(), observed: Type.Number() });
+const Figure = (description: string) => Type.Union([Type.Number(), Type.Null()], { description });
+export const ModelsSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ description: 'OUTCOME_MODELS is on' }),
+    models: Type.Array(
+      Type.Object({
+        model: StringEnum(['click', 'conversion']),
+        ready: Type.Boolean({ description: 'prices goals (else they bid their CPM fallback)' }),
+        version: Type.Integer({ description: 'publication number' }),
+        publishedAt: Type.String({ format: 'date-time' }),
+        trained: Type.Integer({ description: 'examples trained on since the process started' }),
+        positives: Type.Integer(),
+        campaigns: Type.Integer({ description: 'campaigns with a table of their own' }),
+        holdoutExamples: Type.Integer({ description: 'the recent examples the figures are over, each scored before the model trained on it' }),
+        auc: Figure('null without both a positive and a negative'),
+        logLoss: Figure('null without examples'),
+        calibration: Figure('mean prediction over observed rate (1: calibrated); null without a positive'),
+        deciles: Type.Array(DecileSchema, { description: 'calibration per decile of prediction' }),
+      }),
+      { description: 'as of the last publication (empty before the first)' },
+    ),
+  },
+  { title: 'Models' },
+);
+/** What `GET /api/v1/models` shows: the main thread's trainer (models/publisher.ts). */
+export type ModelsView = () => Static<typeof ModelsSchema>;
 const ReviewSchema = Type.Object({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })) }, { additionalProperties: false, title: 'Review' });
 
 const E = (description: string): ResponseSpec => ({ description, schema: undefined });
@@ -221,6 +248,7 @@ export interface RouteDeps {
   readonly openapi: () => unknown;
   /** The exchange-facing base URL the pixel snippets call. */
   readonly pixelBaseUrl: string;
+  readonly models: ModelsView;
 }
 
 export function buildRoutes(d: RouteDeps): RouteSpec[] {
@@ -422,6 +450,17 @@ export function buildRoutes(d: RouteDeps): RouteSpec[] {
           limit: (q.limit as number | undefined) ?? 50,
         });
         return { status: 200, body: cursorPage(page) };
+      },
+    },
+    {
+      method: 'get',
+      path: `${API_PREFIX}/models`,
+      tag: 'models',
+      summary: 'The outcome models (click, conversion): readiness, examples, AUC, log loss and calibration on recent examples, as of their last publication. Operators and unscoped read-only keys only: the models learn from every advertiser\'s traffic',
+      responses: { 200: { description: 'each model', schema: ModelsSchema }, ...COMMON_ERRORS, 403: E('advertiser keys and scoped read-only keys') },
+      handler: (c) => {
+        if (!permits(c.principal, 'models', 'read')) throw forbidden(`${aKey(c.principal.role)} may not read the outcome models`);
+        return { status: 200, body: d.models() };
       },
     },
     {

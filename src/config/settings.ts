@@ -22,10 +22,13 @@ export interface Settings {
   readonly networkAllowanceMs: number;
   /** Adds an `x-nobid-reason` header to no-bids. */
   readonly debugNoBid: boolean;
-  /** Train click and conversion models from this process's bids and notices, and price goals from them (WORKERS=1 only, for now). */
+  /** Train click and conversion models from this process's bids and notices (every worker's), and price goals from them. */
   readonly outcomeModels: boolean;
-  /** How often the trainer settles expired examples and publishes new tables. */
+  /** How often the trainer settles expired examples and publishes new tables (to every bid thread). */
   readonly outcomePublishSeconds: number;
+  /** A model prices bids once it has trained on this many examples, this many of them positive. */
+  readonly outcomeMinExamples: number;
+  readonly outcomeMinPositives: number;
   /** Base of the win/billing/loss notice URLs put in bids. */
   readonly noticeBaseUrl: string;
   /** Unique per process; prefixes bid ids so they never collide across instances. */
@@ -151,6 +154,8 @@ export function loadSettings(env: Env = process.env): Settings {
     debugNoBid: bool('DEBUG_NOBID'),
     outcomeModels: bool('OUTCOME_MODELS'),
     outcomePublishSeconds: int('OUTCOME_PUBLISH_SECONDS', 60, 1, 3600),
+    outcomeMinExamples: int('OUTCOME_MIN_EXAMPLES', 10_000, 1, 1_000_000_000),
+    outcomeMinPositives: int('OUTCOME_MIN_POSITIVES', 20, 1, 1_000_000_000),
     noticeBaseUrl: (env.NOTICE_BASE_URL || `http://localhost:${port}`).replace(/\/+$/, ''),
     instanceId: env.INSTANCE_ID || randomBytes(4).toString('hex'),
     redisUrl: env.REDIS_URL || undefined,

@@ -82,9 +82,8 @@ export class Ftrl {
     return p;
   }
 
-  /** The current weights as a compact table (4 bytes a slot): what bid threads predict from. */
-  weights(): Float32Array {
-    const out = new Float32Array(this.z.length);
+  /** The current weights as a compact table (4 bytes a slot): what bid threads predict from. Written into `out` when given. */
+  weights(out: Float32Array<ArrayBufferLike> = new Float32Array(this.z.length)): Float32Array<ArrayBufferLike> {
     for (let i = 0; i < out.length; i++) out[i] = this.weight(i);
     return out;
   }

@@ -79,6 +79,12 @@ export interface ModelQuality {
   readonly calibration: readonly Decile[];
 }
 
+/**
+ * A fresh table on shared memory: posted to bid workers, it is shared rather than copied (the
+ * prior alone is 1 MiB). Never written after publication, so sharing needs no lock.
+ */
+const shared = (m: Ftrl) => new Float32Array(new SharedArrayBuffer((m.mask + 1) * 4));
+
 class Family {
   readonly prior: Ftrl;
   readonly campaigns = new Map<string, Ftrl>();
@@ -93,9 +99,9 @@ class Family {
   }
   publish(): ModelFamily {
     const campaigns = new Map();
-    for (const [id, m] of this.campaigns) campaigns.set(id, tableOf(m.weights(), m.examples, m.positives));
+    for (const [id, m] of this.campaigns) campaigns.set(id, tableOf(m.weights(shared(m)), m.examples, m.positives));
     return {
-      prior: tableOf(this.prior.weights(), this.prior.examples, this.prior.positives),
+      prior: tableOf(this.prior.weights(shared(this.prior)), this.prior.examples, this.prior.positives),
       campaigns,
       ready: this.prior.examples >= this.s.minExamples && this.prior.positives >= this.s.minPositives,
     };

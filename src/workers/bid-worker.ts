@@ -35,6 +35,8 @@ import { RedisBudgetStore } from '../money/redis-budget-store.js';
 import { buildFrequency, buildLedger } from '../money/build-money.js';
 import { RedisFrequencyStore } from '../money/frequency-store.js';
 import type { BudgetLedger } from '../money/budget-ledger.js';
+import { NO_MODELS, OutcomeModelsRef } from '../models/outcome-models.js';
+import { OutcomeForwarder } from './outcome-link.js';
 
 /** Reported by the main thread only (they describe the process, not a thread). */
 const MAIN_THREAD_METRICS = ['bidder_campaigns_live', 'bidder_config_version', 'bidder_config_reloads_total'];
@@ -60,6 +62,10 @@ const sink = new ForwardingEventSink(post, link);
 /** Billing and conversion notices waiting for their durable write: a drain waits for them too. */
 const awaiting = { pending: 0 };
 const timers = new Set<NodeJS.Timeout>();
+// Outcome models (OUTCOME_MODELS): the trainer is on the main thread; this worker sends it its bids'
+// features and the notices it receives, and prices from the tables the main thread publishes.
+const models = settings.outcomeModels ? new OutcomeModelsRef({ ...NO_MODELS, record: true }) : undefined;
+const outcomes = settings.outcomeModels ? new OutcomeForwarder((batch) => post({ t: 'outcomes', batch })) : undefined;
 
 process.on('uncaughtException', (e) => {
   log('error', 'bid worker failed; closing its connections and exiting', { worker: init.index, error: e?.stack ?? String(e) });
@@ -109,6 +115,8 @@ async function start(): Promise<void> {
     money,
     frequency: buildFrequency(settings, redis ? new RedisFrequencyStore(redis) : new RemoteFrequencyStore(link), metrics.registry),
     isReady: () => true,
+    models,
+    outcomes,
     notices: {
       events: sink,
       dedupe,
@@ -145,6 +153,8 @@ async function start(): Promise<void> {
       case 'registry':
         void audiences?.refreshRegistry(true).catch(() => {});
         return;
+      case 'models':
+        return models?.swap(m.models);
       case 'drain':
         if (ending) return;
         void drainBidServer(bidApp, listen, gate, { delayMs: m.delayMs, deadline: m.deadline, pending: () => dedupe.pending + awaiting.pending }).then((r) =>
@@ -178,6 +188,7 @@ async function finish(code: number, inFlightLeft: number): Promise<void> {
   thread?.lag.stop();
   try {
     await money?.stop();
+    outcomes?.close();
     await sink.close();
     post({ t: 'final', metrics: await metrics.registry.getMetricsAsJSON(), inFlightLeft });
     await audiences?.close();

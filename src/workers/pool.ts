@@ -22,6 +22,8 @@ import type { FromWorker, MetricsJson, ToWorker, WorkerInit } from './protocol.j
 import { log } from '../log.js';
 import type { BidEnd, BudgetStore, LeaseRequest, SpendEntry } from '../money/budget-store.js';
 import type { BucketRef, FrequencyHit, FrequencyStore } from '../money/frequency-store.js';
+import type { OutcomeModels } from '../models/outcome-models.js';
+import type { OutcomeBatch } from './outcome-link.js';
 
 function budgetCall(store: BudgetStore, method: string, args: readonly unknown[]): Promise<unknown> {
   switch (method) {
@@ -55,6 +57,8 @@ export interface PoolDeps {
   /** The embedded frequency store (workers without Redis read and count caps on it). */
   readonly frequencyStore?: FrequencyStore;
   readonly metrics: PoolMetrics;
+  /** The outcome trainer's side (OUTCOME_MODELS): takes workers' batches; `latest` is what a (re)started worker prices from. */
+  readonly outcomes?: { take(batch: OutcomeBatch): void; latest(): OutcomeModels | undefined };
   /** The worker script (default: bid-worker.js next to this file). */
   readonly workerUrl?: URL;
 }
@@ -170,6 +174,8 @@ export class WorkerPool {
           // A reload may have happened while it started: bring it up to date.
           const now = this.deps.config();
           if (now.version > version) this.post(slot, { t: 'config', bundle: now.bundle, version: now.version });
+          const models = this.deps.outcomes?.latest();
+          if (models) this.post(slot, { t: 'models', models });
           resolve();
         } else if (m.t === 'fatal') {
           log('error', 'bid worker failed to start', { worker: slot.index, error: m.error });
@@ -191,6 +197,9 @@ export class WorkerPool {
     switch (m.t) {
       case 'events':
         for (const e of m.events) this.deps.events.write(e);
+        return;
+      case 'outcomes':
+        this.deps.outcomes?.take(m.batch);
         return;
       case 'rpc':
         return this.serve(slot, m.id, m.method, m.args);

@@ -8,6 +8,8 @@ import type { Registry } from 'prom-client';
 import type { ConfigBundle } from '../campaigns/schema.js';
 import type { Settings } from '../config/settings.js';
 import type { BidderEvent } from '../events/event-types.js';
+import type { OutcomeModels } from '../models/outcome-models.js';
+import type { OutcomeBatch } from './outcome-link.js';
 
 export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
@@ -35,6 +37,8 @@ export type ToWorker =
   | { readonly t: 'invalidate'; readonly keys: readonly string[] }
   /** Segment metadata changed: re-read the registry now. */
   | { readonly t: 'registry' }
+  /** New outcome model tables (OUTCOME_MODELS): price from these. Their weights are on shared memory, never written again. */
+  | { readonly t: 'models'; readonly models: OutcomeModels }
   /** Drain: `delayMs` still listening (answers close their connection), then stop listening, finish, exit. `deadline` is epoch ms. */
   | { readonly t: 'drain'; readonly delayMs: number; readonly deadline: number }
   | { readonly t: 'test-crash' }
@@ -44,6 +48,8 @@ export type FromWorker =
   | { readonly t: 'ready'; readonly port: number }
   | { readonly t: 'fatal'; readonly error: string }
   | { readonly t: 'events'; readonly events: readonly BidderEvent[] }
+  /** Bids' features and notices for the outcome trainer (OUTCOME_MODELS), batched. */
+  | { readonly t: 'outcomes'; readonly batch: OutcomeBatch }
   | { readonly t: 'rpc'; readonly id: number; readonly method: RpcMethod; readonly args: readonly unknown[] }
   | { readonly t: 'metrics'; readonly id: number; readonly metrics: MetricsJson }
   | { readonly t: 'config-ok'; readonly version: number }

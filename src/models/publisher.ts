@@ -1,0 +1,107 @@
+/**
+ * The outcome trainer's timer, on the main thread: every OUTCOME_PUBLISH_SECONDS it settles the
+ * examples whose windows have passed, publishes new tables (swapped in by reference here, and posted
+ * to every bid worker through `onPublish`), and measures each model's quality for /metrics and
+ * `GET /api/v1/models`. The quality figures are computed here, once per publication, never per
+ * scrape or request.
+ */
+import type { Settings } from '../config/settings.js';
+import { NO_MODELS, OutcomeModelsRef, type OutcomeModels } from './outcome-models.js';
+import { DEFAULT_TRAINER, OutcomeTrainer, type ModelQuality } from './trainer.js';
+import type { Decile } from './quality.js';
+import type { ModelMetrics } from '../metrics/model-metrics.js';
+
+/** What operators see of one model. Figures are null where undefined (no positive or no negative yet). */
+export interface ModelStatus {
+  readonly model: 'click' | 'conversion';
+  /** Prices goals (else they bid their CPM fallback). */
+  readonly ready: boolean;
+  /** Publication number (increases with every publication). */
+  readonly version: number;
+  readonly publishedAt: string;
+  /** Examples trained on since the process started, and positives among them. */
+  readonly trained: number;
+  readonly positives: number;
+  /** Campaigns with a table of their own. */
+  readonly campaigns: number;
+  /** The recent examples the figures below are over, each scored before the model trained on it. */
+  readonly holdoutExamples: number;
+  readonly auc: number | null;
+  readonly logLoss: number | null;
+  /** Mean prediction over observed rate (1: calibrated). */
+  readonly calibration: number | null;
+  readonly deciles: readonly Decile[];
+}
+
+const finite = (v: number) => (Number.isFinite(v) ? v : null);
+
+/** Mean predicted over observed rate, from the deciles (null without a positive). */
+export function calibrationRatio(deciles: readonly Decile[]): number | null {
+  let p = 0;
+  let y = 0;
+  for (const d of deciles)
+    if (d.count > 0) {
+      p += d.predicted * d.count;
+      y += d.observed * d.count;
+    }
+  return y > 0 ? p / y : null;
+}
+
+export class OutcomePublisher {
+  readonly trainer: OutcomeTrainer;
+  /** What this thread prices from (WORKERS=1); workers get the same tables through `onPublish`. */
+  readonly models = new OutcomeModelsRef({ ...NO_MODELS, record: true });
+  /** Called with every publication (the worker pool posts it to every worker). */
+  onPublish: ((m: OutcomeModels) => void) | undefined;
+  private last: readonly ModelStatus[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    settings: Pick<Settings, 'outcomeMinExamples' | 'outcomeMinPositives'>,
+    private readonly metrics?: ModelMetrics,
+  ) {
+    this.trainer = new OutcomeTrainer({ ...DEFAULT_TRAINER, minExamples: settings.outcomeMinExamples, minPositives: settings.outcomeMinPositives });
+  }
+
+  start(everySec: number): this {
+    this.timer = setInterval(() => this.publish(), everySec * 1000);
+    this.timer.unref();
+    return this;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Settles, publishes and measures now. */
+  publish(nowMs = Date.now()): OutcomeModels {
+    this.trainer.expire(Math.floor(nowMs / 1000));
+    const m = this.trainer.publish(true);
+    this.models.swap(m);
+    this.onPublish?.(m);
+    const report = this.trainer.report();
+    const at = new Date(nowMs).toISOString();
+    const status = (model: 'click' | 'conversion', q: ModelQuality & { trained: number; positives: number }, ready: boolean): ModelStatus => ({
+      model,
+      ready,
+      version: m.version,
+      publishedAt: at,
+      trained: q.trained,
+      positives: q.positives,
+      campaigns: (model === 'click' ? m.click : m.conversion).campaigns.size,
+      holdoutExamples: q.examples,
+      auc: finite(q.auc),
+      logLoss: finite(q.logLoss),
+      calibration: calibrationRatio(q.calibration),
+      deciles: q.calibration.map((d) => ({ count: d.count, predicted: finite(d.predicted) ?? 0, observed: finite(d.observed) ?? 0 })),
+    });
+    this.last = [status('click', report.click, m.click.ready), status('conversion', report.conversion, m.conversion.ready)];
+    this.metrics?.set(this.last);
+    return m;
+  }
+
+  /** Each model as of its last publication (empty before the first). */
+  status(): readonly ModelStatus[] {
+    return this.last;
+  }
+}
