@@ -28,6 +28,7 @@ import { buildAudiences, buildSegmentStore } from './audiences/build-audiences.j
 import { loadSigner } from './events/load-signer.js';
 import { loadUserKeyer } from './events/user-key.js';
 import { buildEvents } from './events/build-events.js';
+import type { EventStore } from './events/event-store.js';
 import { BidLog } from './events/bid-log.js';
 import { createRedis } from './audiences/redis-client.js';
 import { busyLoop, closeApp, drainBidServer, threadGate } from './http/bid-server.js';
@@ -76,7 +77,15 @@ async function main(): Promise<void> {
 
   // The configuration lives in the config store (memory, seeded from CONFIG_DIR; or Redis, shared by
   // every bidder), edited through the config API; the bid threads follow it (campaigns/config-sync.ts).
-  const configPlane = await openConfigPlane({ configDir: settings.configDir, audiences, registry: metrics.registry, pixelBaseUrl: settings.noticeBaseUrl });
+  // The event store is opened below; the block-placements call reads it once it is there.
+  let eventStore: EventStore | undefined;
+  const configPlane = await openConfigPlane({
+    configDir: settings.configDir,
+    audiences,
+    registry: metrics.registry,
+    pixelBaseUrl: settings.noticeBaseUrl,
+    events: () => eventStore,
+  });
   let config = configPlane.initial;
   const snapshots = new SnapshotRef(buildSnapshot(config.bundle, config.version));
   metrics.configVersion.set(config.version);
@@ -91,6 +100,7 @@ async function main(): Promise<void> {
   let money: BudgetLedger | undefined;
 
   const events = await buildEvents(settings, metrics.registry, settings.redisUrl ? createRedis(settings.redisUrl) : undefined);
+  eventStore = events.store;
   events.schemaReady.catch(() => fatal('event schema refused')); // a schema newer than this code: refuse to run
 
   let ready = false;

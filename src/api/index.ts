@@ -8,6 +8,7 @@
  *   AdminDeps.configApi is set, and guards the audience upload routes with `api.audienceAccess`).
  * - campaigns/config-sync.ts `startConfigSync` keeps a SnapshotRef in step with the store.
  */
+import type { EventStore } from '../events/event-store.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { Registry } from 'prom-client';
 import { MemoryConfigStore, seedStore, type ConfigStore } from '../campaigns/config-store.js';
@@ -50,6 +51,8 @@ export interface ConfigApiOptions {
   readonly authMetrics?: AuthMetrics;
   /** The exchange-facing base URL the pixel snippets call (default http://localhost:8080). */
   readonly pixelBaseUrl?: string;
+  /** The event store reports read (for block-placements); a function, as the store is opened after the config plane. */
+  readonly events?: () => EventStore | undefined;
 }
 
 export interface ConfigApi {
@@ -93,6 +96,7 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
     keys,
     importLimit: o.importLimitBytes ?? 64 * 1024 * 1024,
     pixelBaseUrl: o.pixelBaseUrl ?? 'http://localhost:8080',
+    events: o.events ?? (() => undefined),
     openapi: () => (doc ??= openApiDocument(routes, { version: o.version ?? '1' })),
   });
   const api: ConfigApi = {

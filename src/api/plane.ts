@@ -4,6 +4,7 @@
  * API, the configuration to start from, and `follow()` to keep a SnapshotRef in step with the
  * store (startConfigSync). See README, "Config API", and the wiring in the report.
  */
+import type { EventStore } from '../events/event-store.js';
 import type { AudienceService } from '../audiences/audience-service.js';
 import type { ConfigBundle } from '../campaigns/schema.js';
 import { bundleFromStore, type ConfigStore } from '../campaigns/config-store.js';
@@ -27,6 +28,8 @@ export interface ConfigPlaneOptions {
   readonly registry?: Registry;
   /** The exchange-facing base URL (NOTICE_BASE_URL) the advertisers' pixel snippets call. */
   readonly pixelBaseUrl?: string;
+  /** The event store the block-placements call reads reports from (opened after the plane). */
+  readonly events?: () => EventStore | undefined;
 }
 
 export interface ConfigPlane {
@@ -59,6 +62,7 @@ export async function openConfigPlane(o: ConfigPlaneOptions): Promise<ConfigPlan
       adminKey: settings.adminKey,
       audiences: o.audiences,
       pixelBaseUrl: o.pixelBaseUrl,
+      events: o.events,
       rateLimit: settings.rateLimit,
       bodyLimitBytes: settings.bodyLimitBytes,
       importLimitBytes: settings.importLimitBytes,

@@ -3,7 +3,7 @@
  * ClickHouse 18.16 and chDB (current ClickHouse).
  *
  * Grouping: any of the dimensions advertiser, campaign, creative, exchange, placement (the site's
- * domain or the app's bundle), publisher, deal, plus one time
+ * domain or the app's bundle), placementType (site or app), publisher, deal, plus one time
  * grain (hour or day, UTC). Range: `from` inclusive, `to` exclusive, whole seconds. A date-only
  * `to` means "through the end of that day" (`to=2024-05-31` ends at 2024-06-01T00:00:00Z).
  *
@@ -48,7 +48,7 @@ import type { EventStore } from './event-store.js';
 import type { FieldError } from '../errors.js';
 import { integerLiteral, stringLiteral } from './sql.js';
 
-export const REPORT_DIMENSIONS = ['advertiser', 'campaign', 'creative', 'exchange', 'placement', 'publisher', 'deal'] as const;
+export const REPORT_DIMENSIONS = ['advertiser', 'campaign', 'creative', 'exchange', 'placement', 'placementType', 'publisher', 'deal'] as const;
 export type ReportDimension = (typeof REPORT_DIMENSIONS)[number];
 export const TIME_GRAINS = ['hour', 'day'] as const;
 export type TimeGrain = (typeof TIME_GRAINS)[number];
@@ -65,6 +65,7 @@ const DIMENSION_COLUMN: Record<ReportDimension, string> = {
   creative: 'creative_id',
   exchange: 'exchange',
   placement: 'placement',
+  placementType: 'placement_type',
   publisher: 'publisher_id',
   deal: 'deal_id',
 };
@@ -80,6 +81,8 @@ export interface ReportQuery {
   readonly to: number;
   /** Only these advertisers' events (an advertiser key's own); undefined: every advertiser's. */
   readonly advertisers?: readonly string[];
+  /** Only these campaigns' events (the block-placements call reads one campaign's); undefined: every campaign's. */
+  readonly campaigns?: readonly string[];
 }
 
 export interface ReportMetrics {
@@ -324,6 +327,7 @@ export function buildReportSql(q: ReportQuery, limit = MAX_REPORT_ROWS + 1): str
     // A scoped report: every table carries the advertiser of the bid, so one filter scopes them all
     // (a request row names one only when we bid on it, so no-bid requests drop out too).
     ...(q.advertisers ? [q.advertisers.length ? `advertiser_id IN (${q.advertisers.map(stringLiteral).join(', ')})` : '0'] : []),
+    ...(q.campaigns ? [q.campaigns.length ? `campaign_id IN (${q.campaigns.map(stringLiteral).join(', ')})` : '0'] : []),
   ].join(' AND ');
 
   const branches = SOURCES.map((s) => {
