@@ -49,7 +49,7 @@ async function run(rate: number, groupCommitMs: number): Promise<{ p50: number; 
         const i = n++;
         pending.push(
           writer
-            .writeDurable({ type: 'billing', event_id: `g${i}`, event_time: 0, exchange: 'x', advertiser_id: 'a', campaign_id: 'c', creative_id: 'cr', bid_id: `b${i}`, request_id: '', imp_id: '1', deal_id: '', bid_cpm_base: 1, clear_cpm_base: 1, currency: 'USD' })
+            .writeDurable({ type: 'billing', event_id: `g${i}`, event_time: 0, exchange: 'x', advertiser_id: 'a', campaign_id: 'c', creative_id: 'cr', bid_id: `b${i}`, request_id: '', imp_id: '1', deal_id: '', placement: 'example.com', placement_type: 'site', publisher_id: 'p', country: 'USA', device_type: 2, bid_cpm_base: 1, clear_cpm_base: 1, currency: 'USD' })
             .then(() => {
               if (elapsed >= 500) times.push(performance.now() - t0);
             }),

@@ -28,6 +28,7 @@ import { buildAudiences, buildSegmentStore } from './audiences/build-audiences.j
 import { loadSigner } from './events/load-signer.js';
 import { loadUserKeyer } from './events/user-key.js';
 import { buildEvents } from './events/build-events.js';
+import type { EventStore } from './events/event-store.js';
 import { BidLog } from './events/bid-log.js';
 import { createRedis } from './audiences/redis-client.js';
 import { busyLoop, closeApp, drainBidServer, threadGate } from './http/bid-server.js';
@@ -80,12 +81,15 @@ async function main(): Promise<void> {
 
   // The configuration lives in the config store (memory, seeded from CONFIG_DIR; or Redis, shared by
   // every bidder), edited through the config API; the bid threads follow it (campaigns/config-sync.ts).
+  // The event store is opened below; the block-placements call reads it once it is there.
+  let eventStore: EventStore | undefined;
   const configPlane = await openConfigPlane({
     configDir: settings.configDir,
     audiences,
     registry: metrics.registry,
     pixelBaseUrl: settings.noticeBaseUrl,
     models: () => ({ enabled: outcomeModels !== undefined, models: [...(outcomeModels?.status() ?? [])].map((m) => ({ ...m, deciles: [...m.deciles] })) }),
+    events: () => eventStore,
   });
   let config = configPlane.initial;
   const snapshots = new SnapshotRef(buildSnapshot(config.bundle, config.version));
@@ -101,6 +105,7 @@ async function main(): Promise<void> {
   let money: BudgetLedger | undefined;
 
   const events = await buildEvents(settings, metrics.registry, settings.redisUrl ? createRedis(settings.redisUrl) : undefined);
+  eventStore = events.store;
   events.schemaReady.catch(() => fatal('event schema refused')); // a schema newer than this code: refuse to run
 
   let ready = false;

@@ -8,6 +8,7 @@
  *   AdminDeps.configApi is set, and guards the audience upload routes with `api.audienceAccess`).
  * - campaigns/config-sync.ts `startConfigSync` keeps a SnapshotRef in step with the store.
  */
+import type { EventStore } from '../events/event-store.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { Registry } from 'prom-client';
 import { MemoryConfigStore, seedStore, type ConfigStore } from '../campaigns/config-store.js';
@@ -53,6 +54,8 @@ export interface ConfigApiOptions {
   readonly pixelBaseUrl?: string;
   /** The outcome models' state, for `GET /api/v1/models` (default: models off). */
   readonly models?: ModelsView;
+  /** The event store reports read (for block-placements); a function, as the store is opened after the config plane. */
+  readonly events?: () => EventStore | undefined;
 }
 
 export interface ConfigApi {
@@ -97,6 +100,7 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
     importLimit: o.importLimitBytes ?? 64 * 1024 * 1024,
     pixelBaseUrl: o.pixelBaseUrl ?? 'http://localhost:8080',
     models: o.models ?? (() => ({ enabled: false, models: [] })),
+    events: o.events ?? (() => undefined),
     openapi: () => (doc ??= openApiDocument(routes, { version: o.version ?? '1' })),
   });
   const api: ConfigApi = {

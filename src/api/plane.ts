@@ -4,6 +4,7 @@
  * API, the configuration to start from, and `follow()` to keep a SnapshotRef in step with the
  * store (startConfigSync). See README, "Config API", and the wiring in the report.
  */
+import type { EventStore } from '../events/event-store.js';
 import type { AudienceService } from '../audiences/audience-service.js';
 import type { ConfigBundle } from '../campaigns/schema.js';
 import { bundleFromStore, type ConfigStore } from '../campaigns/config-store.js';
@@ -30,6 +31,8 @@ export interface ConfigPlaneOptions {
   readonly pixelBaseUrl?: string;
   /** The outcome models' state, for `GET /api/v1/models`. */
   readonly models?: ModelsView;
+  /** The event store the block-placements call reads reports from (opened after the plane). */
+  readonly events?: () => EventStore | undefined;
 }
 
 export interface ConfigPlane {
@@ -63,6 +66,7 @@ export async function openConfigPlane(o: ConfigPlaneOptions): Promise<ConfigPlan
       audiences: o.audiences,
       pixelBaseUrl: o.pixelBaseUrl,
       models: o.models,
+      events: o.events,
       rateLimit: settings.rateLimit,
       bodyLimitBytes: settings.bodyLimitBytes,
       importLimitBytes: settings.importLimitBytes,

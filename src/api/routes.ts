@@ -3,6 +3,8 @@
  * them, from the same specs and schemas.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import type { EventStore } from '../events/event-store.js';
+import { blockPlacements, BlockPlacementsResultSchema, BlockPlacementsSchema } from './block-placements.js';
 import type { StoredDoc } from '../campaigns/config-store.js';
 import type { ConfigStore } from '../campaigns/config-store.js';
 import { ApiError, forbidden, aKey } from './errors.js';
@@ -249,6 +251,8 @@ export interface RouteDeps {
   /** The exchange-facing base URL the pixel snippets call. */
   readonly pixelBaseUrl: string;
   readonly models: ModelsView;
+  /** The event store reports read (undefined until it is open, or in a process without one). */
+  readonly events: () => EventStore | undefined;
 }
 
 export function buildRoutes(d: RouteDeps): RouteSpec[] {
@@ -304,6 +308,23 @@ export function buildRoutes(d: RouteDeps): RouteSpec[] {
       },
     },
     ...resourceRoutes(store('campaigns', 'Campaign', CampaignInputSchema, CampaignOutSchema)),
+    {
+      method: 'post',
+      path: `${API_PREFIX}/campaigns/{id}/block-placements`,
+      tag: 'campaigns',
+      summary: "Add the campaign's worst placements of a report range (by ctr, cvr, ecpa or win_rate) to its domain and bundle block lists",
+      description:
+        'Placements with at least minImpressions impressions in [from, to) are ranked (lowest ctr, cvr or win_rate; highest ecpa, spend without a conversion worst); ' +
+        'the worst N not yet blocked are added to targeting.domains.block (sites) and targeting.bundles.block (apps) as a PATCH of the campaign would: same rules, a new revision, an audit entry.',
+      body: 'json',
+      requestSchema: BlockPlacementsSchema,
+      preconditions: true,
+      responses: { 200: { description: 'what was added, and the campaign', schema: BlockPlacementsResultSchema, etag: true }, 422: E('report_too_large'), 503: E('store_unavailable'), ...WRITE_ERRORS },
+      handler: async (c) => {
+        const r = await blockPlacements(d.resources, d.events(), c.params.id, c.body, c.write);
+        return { status: 200, body: r, version: r.campaign.version };
+      },
+    },
     ...resourceRoutes(store('creatives', 'Creative', CreativeInputSchema, CreativeOutSchema)),
     {
       method: 'post',

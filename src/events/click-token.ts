@@ -12,10 +12,20 @@ export interface ClickAttribution {
   readonly campaignId: string;
   readonly creativeId: string;
   readonly clickedAt: number;
+  /** The bid's placement columns (event-types.ts EventBase), so a conversion row has them too; ''/0 in tokens made before them. */
+  readonly placement: string;
+  readonly placementType: string;
+  readonly publisherId: string;
+  readonly country: string;
+  readonly deviceType: number;
 }
 
 export function clickToken(id: BidIdentity, clickedAt: number, signer: NoticeSigner): string {
-  const body = Buffer.from(JSON.stringify([id.bidId, id.exchange, id.advertiserId, id.campaignId, id.creativeId, clickedAt])).toString('base64url');
+  const body = Buffer.from(JSON.stringify(
+      id.placement || id.publisherId || id.country || id.deviceType
+        ? [id.bidId, id.exchange, id.advertiserId, id.campaignId, id.creativeId, clickedAt, id.placement ?? '', id.placementType ?? '', id.publisherId ?? '', id.country ?? '', id.deviceType ?? 0]
+        : [id.bidId, id.exchange, id.advertiserId, id.campaignId, id.creativeId, clickedAt],
+    )).toString('base64url');
   return `${body}.${signer.sign(`click|${body}`)}`;
 }
 
@@ -25,8 +35,22 @@ export function readClickToken(token: string, signer: NoticeSigner): ClickAttrib
   const body = token.slice(0, dot);
   if (!signer.verify(`click|${body}`, token.slice(dot + 1))) return undefined;
   try {
-    const [bidId, exchange, advertiserId, campaignId, creativeId, clickedAt] = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
-    return { bidId, exchange, advertiserId, campaignId, creativeId, clickedAt };
+    const [bidId, exchange, advertiserId, campaignId, creativeId, clickedAt, placement, placementType, publisherId, country, deviceType] = JSON.parse(
+      Buffer.from(body, 'base64url').toString('utf8'),
+    );
+    return {
+      bidId,
+      exchange,
+      advertiserId,
+      campaignId,
+      creativeId,
+      clickedAt,
+      placement: placement ?? '',
+      placementType: placementType ?? '',
+      publisherId: publisherId ?? '',
+      country: country ?? '',
+      deviceType: deviceType ?? 0,
+    };
   } catch {
     return undefined;
   }

@@ -31,6 +31,17 @@ export interface EventBase {
   request_id: string;
   imp_id: string;
   deal_id: string;
+  /**
+   * Where the ad was to run, from the bid request (migration 0003): the site's domain or the app's
+   * bundle, which of the two (`site`/`app`), the publisher id, the country (ISO 3166-1 alpha-3, as
+   * targeting normalises it) and the OpenRTB device type (0 unknown). Notices carry them in the
+   * signed identity, so every row of a bid has its bid's placement; rows stored before 0003 read ''/0.
+   */
+  placement: string;
+  placement_type: string;
+  publisher_id: string;
+  country: string;
+  device_type: number;
 }
 
 /** A sampled bid request (bid or not): `sample_weight` = how many requests it stands for. */

@@ -2,7 +2,8 @@
  * Delivery reports over the event tables: one SQL query per report, the same text on
  * ClickHouse 18.16 and chDB (current ClickHouse).
  *
- * Grouping: any of the dimensions advertiser, campaign, creative, exchange, plus one time
+ * Grouping: any of the dimensions advertiser, campaign, creative, exchange, placement (the site's
+ * domain or the app's bundle), placementType (site or app), publisher, deal, plus one time
  * grain (hour or day, UTC). Range: `from` inclusive, `to` exclusive, whole seconds. A date-only
  * `to` means "through the end of that day" (`to=2024-05-31` ends at 2024-06-01T00:00:00Z).
  *
@@ -14,7 +15,10 @@
  *   groups count the requests each one bid on, not the requests it was eligible for.
  * - bids: bids sent, from the sampled `bids` table, weighted (an estimate).
  * - wins, billings, impressions, clicks, conversions: exact counts of distinct events.
- * - winRate = wins / bids; ctr = clicks / impressions.
+ * - winRate = wins / bids; ctr = clicks / impressions; cvr = conversions / clicks.
+ * - placement, publisher and deal are the bid request's (migration 0003; the notices carry them
+ *   signed, see bid-identity.ts), so every table groups by them alike; rows stored before 0003
+ *   fall in the '' group. Requests are logged without them (their '' group holds them all).
  * - conversionValue = sum of value_base (base currency).
  * - spend = sum of billings' clear_cpm_base / 1000 (base currency).
  * - ecpm = spend / impressions * 1000; ecpc = spend / clicks; ecpa = spend / conversions.
@@ -44,7 +48,7 @@ import type { EventStore } from './event-store.js';
 import type { FieldError } from '../errors.js';
 import { integerLiteral, stringLiteral } from './sql.js';
 
-export const REPORT_DIMENSIONS = ['advertiser', 'campaign', 'creative', 'exchange'] as const;
+export const REPORT_DIMENSIONS = ['advertiser', 'campaign', 'creative', 'exchange', 'placement', 'placementType', 'publisher', 'deal'] as const;
 export type ReportDimension = (typeof REPORT_DIMENSIONS)[number];
 export const TIME_GRAINS = ['hour', 'day'] as const;
 export type TimeGrain = (typeof TIME_GRAINS)[number];
@@ -60,6 +64,10 @@ const DIMENSION_COLUMN: Record<ReportDimension, string> = {
   campaign: 'campaign_id',
   creative: 'creative_id',
   exchange: 'exchange',
+  placement: 'placement',
+  placementType: 'placement_type',
+  publisher: 'publisher_id',
+  deal: 'deal_id',
 };
 const GRAIN_SECONDS: Record<TimeGrain, number> = { hour: 3600, day: 86400 };
 
@@ -73,6 +81,8 @@ export interface ReportQuery {
   readonly to: number;
   /** Only these advertisers' events (an advertiser key's own); undefined: every advertiser's. */
   readonly advertisers?: readonly string[];
+  /** Only these campaigns' events (the block-placements call reads one campaign's); undefined: every campaign's. */
+  readonly campaigns?: readonly string[];
 }
 
 export interface ReportMetrics {
@@ -85,6 +95,7 @@ export interface ReportMetrics {
   clicks: number;
   ctr: number | null;
   conversions: number;
+  cvr: number | null;
   conversionValue: number;
   spend: number;
   ecpm: number | null;
@@ -106,6 +117,7 @@ export const REPORT_METRICS: readonly (keyof ReportMetrics)[] = [
   'clicks',
   'ctr',
   'conversions',
+  'cvr',
   'conversionValue',
   'spend',
   'ecpm',
@@ -315,6 +327,7 @@ export function buildReportSql(q: ReportQuery, limit = MAX_REPORT_ROWS + 1): str
     // A scoped report: every table carries the advertiser of the bid, so one filter scopes them all
     // (a request row names one only when we bid on it, so no-bid requests drop out too).
     ...(q.advertisers ? [q.advertisers.length ? `advertiser_id IN (${q.advertisers.map(stringLiteral).join(', ')})` : '0'] : []),
+    ...(q.campaigns ? [q.campaigns.length ? `campaign_id IN (${q.campaigns.map(stringLiteral).join(', ')})` : '0'] : []),
   ].join(' AND ');
 
   const branches = SOURCES.map((s) => {
@@ -388,6 +401,7 @@ function toReportRow(q: ReportQuery, r: RawRow): ReportRow {
     clicks: m.clicks,
     ctr: ratio(m.clicks, m.impressions),
     conversions: m.conversions,
+    cvr: ratio(m.conversions, m.clicks),
     conversionValue: clean(m.conversion_value),
     spend: clean(spend),
     ecpm: ratio(spend, m.impressions, 1000),

@@ -258,9 +258,9 @@ class PendingBid implements BodySink, PendingBody {
       decision = decide(req, this.snap, this.ex, nowMs, audience, this.h.deps.money, caps, this.h.deps.models?.current);
       // Inside the try too: a throw while writing the response must be a counted no-bid, not an uncaught exception.
       if (decision.noBid === undefined) {
-        if (this.protobufType === undefined) built = buildBidResponse(req.id, decision.bids, decision.currency, this.ex, this.h.ctx, nowSec);
+        if (this.protobufType === undefined) built = buildBidResponse(req.id, decision.bids, decision.currency, this.ex, this.h.ctx, nowSec, req);
         else {
-          const o = buildBidResponseObject(req.id, decision.bids, decision.currency, this.ex, this.h.ctx, nowSec);
+          const o = buildBidResponseObject(req.id, decision.bids, decision.currency, this.ex, this.h.ctx, nowSec, req);
           built = { json: this.h.protobuf.encodeBidResponse(o.response), identities: o.identities };
         }
       }

@@ -9,6 +9,10 @@ import { adMarkup, adMarkupJson } from '../bidding/ad-markup.js';
 import type { CompiledCampaign, CompiledCreative } from '../targeting/compiled-campaign.js';
 import type { NoticeSigner } from '../events/notice-signer.js';
 import type { BidIdentity } from '../events/bid-identity.js';
+import type { BidRequestView } from './request-view.js';
+
+/** What a bid's identity takes from its request: the placement fields of the parsed view (read, not copied). */
+export type PlacementSource = Pick<BidRequestView, 'channel' | 'domain' | 'bundle' | 'publisherId' | 'country' | 'deviceType'>;
 
 export interface ResponseContext {
   readonly noticeBaseUrl: string;
@@ -41,6 +45,7 @@ export function buildBidResponse(
   ex: ExchangeProfile,
   ctx: ResponseContext,
   nowSec: number,
+  req?: PlacementSource,
 ): BuiltResponse {
   const is26 = ex.responseVersion === '2.6';
   const identities = new Array<BidIdentity>(bids.length);
@@ -48,7 +53,7 @@ export function buildBidResponse(
   for (let i = 0; i < bids.length; i++) {
     const d = bids[i];
     const cr = d.creative;
-    const id = (identities[i] = identityOf(d, requestId, currency, ex, ctx, nowSec));
+    const id = (identities[i] = identityOf(d, requestId, currency, ex, ctx, nowSec, req));
     const urls = noticeUrls(ctx.noticeBaseUrl, ex, id, ctx.signer);
     const f = fixedFields(d.campaign, cr);
     const video = cr.type === 'video' ? d.imp.video : undefined;
@@ -95,8 +100,18 @@ function trackersAllowed(d: BidDecision, ctx: ResponseContext): boolean {
   return !d.imp.secure || ctx.noticeBaseUrl.startsWith('https:');
 }
 
-function identityOf(d: BidDecision, requestId: string, currency: string, ex: ExchangeProfile, ctx: ResponseContext, nowSec: number): BidIdentity {
+function identityOf(
+  d: BidDecision,
+  requestId: string,
+  currency: string,
+  ex: ExchangeProfile,
+  ctx: ResponseContext,
+  nowSec: number,
+  req: PlacementSource | undefined,
+): BidIdentity {
   const c = d.campaign;
+  // The site's domain or the app's bundle, whichever the request is for (dooh and unknown: none).
+  const placement = capped(req === undefined ? undefined : req.channel === 'site' ? req.domain : req.channel === 'app' ? req.bundle : undefined);
   return {
     bidId: ctx.bidIds.next(),
     requestId,
@@ -113,7 +128,18 @@ function identityOf(d: BidDecision, requestId: string, currency: string, ex: Exc
     userHash: d.user,
     unshaded: d.unshaded,
     floor: d.floor,
+    placement,
+    placementType: placement === undefined ? undefined : req!.channel,
+    publisherId: capped(req?.publisherId),
+    country: req?.country,
+    deviceType: req?.deviceType,
   };
+}
+
+/** Exchange-sent text in notice URLs is kept short; a longer one (never a real domain, bundle or id) is cut. */
+const MAX_PLACEMENT_CHARS = 128;
+function capped(s: string | undefined): string | undefined {
+  return s !== undefined && s.length > MAX_PLACEMENT_CHARS ? s.slice(0, MAX_PLACEMENT_CHARS) : s;
 }
 
 export function buildBidResponseObject(
@@ -123,6 +149,7 @@ export function buildBidResponseObject(
   ex: ExchangeProfile,
   ctx: ResponseContext,
   nowSec: number,
+  req?: PlacementSource,
 ): BuiltResponseObject {
   const is26 = ex.responseVersion === '2.6';
   const out = new Array(bids.length);
@@ -131,7 +158,7 @@ export function buildBidResponseObject(
     const d = bids[i];
     const cr = d.creative;
     const c = d.campaign;
-    const id = (identities[i] = identityOf(d, requestId, currency, ex, ctx, nowSec));
+    const id = (identities[i] = identityOf(d, requestId, currency, ex, ctx, nowSec, req));
     const urls = noticeUrls(ctx.noticeBaseUrl, ex, id, ctx.signer);
     const video = d.imp.video;
     out[i] = {

@@ -127,6 +127,7 @@ function actions(kind: keyof typeof samples, existing: string) {
     update: ['PATCH', `${base}/${existing}`, { name: `Renamed ${n}` }],
     pause: ['POST', `${base}/${existing}/pause`],
     resume: ['POST', `${base}/${existing}/resume`],
+    ...(kind === 'campaigns' ? { blockPlacements: ['POST', `${base}/${existing}/block-placements`, { from: '2026-01-01', to: '2026-01-02', metric: 'ctr', worst: 5 }] } : {}),
   } as Record<string, [string, string, unknown?]>;
 }
 
@@ -169,7 +170,7 @@ describe('what each role may do (403 for what the role can never do)', () => {
   it('advertiser: manages its campaigns, creatives and audiences; reads and edits its advertiser; nothing else', async () => {
     const may: Record<string, string[]> = {
       advertisers: ['list', 'read', 'history', 'update'],
-      campaigns: ['list', 'read', 'history', 'create', 'update', 'pause', 'resume'],
+      campaigns: ['list', 'read', 'history', 'create', 'update', 'pause', 'resume', 'blockPlacements'],
       creatives: ['list', 'read', 'history', 'create', 'update', 'pause', 'resume'],
       audiences: ['list', 'read', 'history', 'create', 'update', 'pause', 'resume'],
       exchanges: [],
@@ -196,6 +197,7 @@ describe('what each role may do (403 for what the role can never do)', () => {
     expect(list.items.every((c: { advertiserId: string }) => c.advertiserId === 'acme')).toBe(true);
     expect((await h.call('GET', '/api/v1/campaigns/globex-c1', undefined, { key: roAcme })).status).toBe(404);
     expect((await h.call('PATCH', '/api/v1/campaigns/acme-c1', { name: 'x' }, { key: roAcme })).status).toBe(403);
+    expect((await h.call('POST', '/api/v1/campaigns/acme-c1/block-placements', { from: '2026-01-01', to: '2026-01-02', metric: 'ctr', worst: 1 }, { key: roAcme })).status).toBe(403);
     expect((await h.call('GET', '/api/v1/exchanges', undefined, { key: roAcme })).status).toBe(403);
     expect((await h.call('GET', '/api/v1/export', undefined, { key: roAcme })).status).toBe(403);
   });

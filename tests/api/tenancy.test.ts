@@ -74,6 +74,7 @@ describe.each(Object.entries(bResources))('%s of another advertiser', (kind, id)
       ['POST', '/pause'],
       ['POST', '/resume'],
       ['DELETE', ''],
+      ...(kind === 'campaigns' ? [['POST', '/block-placements', () => ({ from: '2026-01-01', to: '2026-01-02', metric: 'ctr', worst: 3 })] as [string, string, () => unknown]] : []),
     ];
     let n = 0;
     for (const [method, suffix, payload] of requests) {

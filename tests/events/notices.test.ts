@@ -244,6 +244,39 @@ describe('accepted notices', () => {
   });
 });
 
+describe('placement', () => {
+  it("every row of a bid carries its request's placement, publisher, country and device type: win, billing, loss, impression, click and the conversion", async () => {
+    const app = { app: { bundle: 'Com.Example.Game', publisher: { id: 'pub-7' } }, site: undefined, device: { ua: 'Mozilla/5.0', ip: '203.0.113.5', devicetype: 4, geo: { country: 'DE' } } };
+    const { bid } = await getBid(bidder, undefined, app);
+    const placement = { placement: 'com.example.game', placement_type: 'app', publisher_id: 'pub-7', country: 'DEU', device_type: 4 };
+    expect(paramsOf(bid.burl).get('pl')).toBe('com.example.game');
+    expect((await get(bidder, substitute(bid.nurl!, { price: '0.1', minToWin: '0.1', currency: 'USD' }))).status).toBe(204);
+    expect((await get(bidder, substitute(bid.burl, { price: '0.1', currency: 'USD' }))).status).toBe(204);
+    expect((await get(bidder, impressionPixel(bid.adm)!)).status).toBe(200);
+    const click = await get(bidder, clickUrl(bid.adm)!);
+    const token = new URL(String(click.headers.location)).searchParams.get('dsp_click')!;
+    expect((await get(bidder, `/notice/conversion?click=${encodeURIComponent(token)}&order=order-placement&value=1`)).status).toBe(204);
+    for (const type of ['win', 'billing', 'impression', 'click', 'conversion'] as const) {
+      const [row] = await settle(sink, type, bid.id, 1);
+      expect(row, type).toMatchObject(placement);
+    }
+
+    const site = (await getBid(bidder, undefined, { site: { domain: 'www.News.example', publisher: { id: 'p1' } } })).bid;
+    expect((await get(bidder, substitute(site.lurl, { loss: '102', minToWin: '', price: '', currency: 'USD' }))).status).toBe(204);
+    const [loss] = await settle(sink, 'loss', site.id, 1);
+    expect(loss).toMatchObject({ placement: 'news.example', placement_type: 'site', publisher_id: 'p1', country: '', device_type: 2 });
+  });
+
+  it('is signed: a changed placement breaks the signature', async () => {
+    const { bid } = await getBid(bidder);
+    const url = substitute(bid.burl, { price: '0.1', currency: 'USD' });
+    expect(url).toContain('&pl=news.example&pt=s&');
+    const r = await get(bidder, url.replace('&pl=news.example', '&pl=other.example'));
+    expect(r.status).toBe(403);
+    expect(r.text).toBe('bad_signature');
+  });
+});
+
 describe('min-to-win for bid shading', () => {
   it('win and loss notices carry ${AUCTION_MIN_TO_WIN} in the base currency; billing and unsubstituted ones do not', () => {
     const signer = new NoticeSigner(parseSigningKeys(KEY_A));

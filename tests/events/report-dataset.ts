@@ -34,12 +34,20 @@ function base(ids: Ids): EventBase {
     request_id: '',
     imp_id: '1',
     deal_id: '',
+    placement: '',
+    placement_type: '',
+    publisher_id: '',
+    country: '',
+    device_type: 0,
     ...ids,
   };
 }
 
 const C1 = { exchange: 'exA', advertiser_id: 'adv1', campaign_id: 'c1', creative_id: 'cr1' };
 const C2 = { exchange: 'exB', advertiser_id: 'adv2', campaign_id: 'c2', creative_id: 'cr2' };
+/** The campaigns' events with their placements (request rows are logged without one). */
+const C1P = { ...C1, placement: 'news.example', placement_type: 'site', publisher_id: 'pub1', country: 'DEU', device_type: 2 };
+const C2P = { ...C2, placement: 'com.example.game', placement_type: 'app', publisher_id: 'pub2', deal_id: 'deal-9', country: 'USA', device_type: 4 };
 
 const req = (id: string, t: number, extra: Partial<EventBase>, outcome: string, w: number): RequestEvent => ({
   ...base({ event_id: id, event_time: t, request_id: id, ...extra }),
@@ -86,23 +94,23 @@ export const EVENTS: BidderEvent[] = [
   req('r2', at(DAY1, '10:10'), { exchange: 'exA' }, 'no_bid', 10),
   req('r3', at(DAY1, '11:00'), C2, 'bid', 10),
   req('r4', at(DAY2, '09:00'), { exchange: 'exA' }, 'no_bid', 10),
-  bid('b1', at(DAY1, '10:05'), C1, 2, 1),
-  bid('b2', at(DAY1, '10:20'), C1, 4, 1),
-  bid('b3', at(DAY1, '10:30'), C1, 3, 2),
-  bid('b4', at(DAY1, '11:00'), C2, 5, 1),
-  bid('b5', at(DAY2, '09:00'), C2, 1, 1),
-  win('win', 'w-b1', at(DAY1, '10:06'), C1, 2, 1.5),
-  win('win', 'w-b2', at(DAY1, '10:21'), C1, 4, 2.5),
-  win('win', 'w-b4', at(DAY1, '11:01'), C2, 5, 4),
-  win('billing', 'l-b1', at(DAY1, '10:07'), C1, 2, 1.5),
-  win('billing', 'l-b2', at(DAY1, '10:22'), C1, 4, 2.5),
-  win('billing', 'l-b4', at(DAY1, '11:02'), C2, 5, 4),
-  loss('x-b3', at(DAY1, '10:31'), C1),
-  imp('impression', 'i-b1', at(DAY1, '10:07'), C1),
-  imp('impression', 'i-b2', at(DAY1, '10:22'), C1),
-  imp('impression', 'i-b4', at(DAY1, '11:02'), C2),
-  imp('click', 'k-b2', at(DAY1, '10:30'), C1),
-  conv('v-1', at(DAY1, '10:45'), C1, 20),
+  bid('b1', at(DAY1, '10:05'), C1P, 2, 1),
+  bid('b2', at(DAY1, '10:20'), C1P, 4, 1),
+  bid('b3', at(DAY1, '10:30'), C1P, 3, 2),
+  bid('b4', at(DAY1, '11:00'), C2P, 5, 1),
+  bid('b5', at(DAY2, '09:00'), C2P, 1, 1),
+  win('win', 'w-b1', at(DAY1, '10:06'), C1P, 2, 1.5),
+  win('win', 'w-b2', at(DAY1, '10:21'), C1P, 4, 2.5),
+  win('win', 'w-b4', at(DAY1, '11:01'), C2P, 5, 4),
+  win('billing', 'l-b1', at(DAY1, '10:07'), C1P, 2, 1.5),
+  win('billing', 'l-b2', at(DAY1, '10:22'), C1P, 4, 2.5),
+  win('billing', 'l-b4', at(DAY1, '11:02'), C2P, 5, 4),
+  loss('x-b3', at(DAY1, '10:31'), C1P),
+  imp('impression', 'i-b1', at(DAY1, '10:07'), C1P),
+  imp('impression', 'i-b2', at(DAY1, '10:22'), C1P),
+  imp('impression', 'i-b4', at(DAY1, '11:02'), C2P),
+  imp('click', 'k-b2', at(DAY1, '10:30'), C1P),
+  conv('v-1', at(DAY1, '10:45'), C1P, 20),
   { ...base({ event_id: 'p-1', event_time: at(DAY1, '10:50'), advertiser_id: C1.advertiser_id }), type: 'pixel', event_name: 'purchase', user_key: 'k1', value_base: 20, currency: 'EUR', item: 'sku-1' },
 ];
 
@@ -131,6 +139,7 @@ const ZERO = {
   clicks: 0,
   ctr: null,
   conversions: 0,
+  cvr: null,
   conversionValue: 0,
   spend: 0,
   ecpm: null,
@@ -157,6 +166,7 @@ export const BY_CAMPAIGN_HOUR = [
     clicks: 1,
     ctr: 0.5,
     conversions: 1,
+    cvr: 1,
     conversionValue: 20,
     spend: 0.004,
     ecpm: 2,
@@ -203,6 +213,7 @@ export const BY_EXCHANGE_DAY = [
     clicks: 1,
     ctr: 0.5,
     conversions: 1,
+    cvr: 1,
     conversionValue: 20,
     spend: 0.004,
     ecpm: 2,
@@ -245,3 +256,14 @@ export const TOTAL_DAY1 = {
   conversionValue: 20,
   spend: 0.008,
 };
+
+/** groupBy=placement,publisher,deal,day on DAY1: the requests (logged without a placement) in '', each campaign's placement with its bids' numbers. */
+function placementRow(byExchange: Record<string, unknown>, placement: string, publisher: string, deal: string) {
+  const { exchange: _exchange, ...metrics } = byExchange;
+  return { ...metrics, placement, publisher, deal, requests: 0 };
+}
+export const BY_PLACEMENT_DAY1 = [
+  { ...ZERO, placement: '', publisher: '', deal: '', day: DAY1, requests: 30 },
+  placementRow(BY_EXCHANGE_DAY[1], 'com.example.game', 'pub2', 'deal-9'),
+  placementRow(BY_EXCHANGE_DAY[0], 'news.example', 'pub1', ''),
+];

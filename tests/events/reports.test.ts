@@ -129,7 +129,7 @@ describe('CSV', () => {
     const q: ReportQuery = { dimensions: ['campaign'], grain: 'day', from: 0, to: 86400 };
     const text = toCsv(q, []);
     expect(text).toBe(
-      'campaign,day,requests,bids,wins,winRate,billings,impressions,clicks,ctr,conversions,conversionValue,spend,ecpm,ecpc,ecpa,avgClearCpm,avgWinBidCpm,avgBidCpm\r\n',
+      'campaign,day,requests,bids,wins,winRate,billings,impressions,clicks,ctr,conversions,cvr,conversionValue,spend,ecpm,ecpc,ecpa,avgClearCpm,avgWinBidCpm,avgBidCpm\r\n',
     );
   });
 

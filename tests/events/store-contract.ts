@@ -21,7 +21,7 @@ import { parseReportParams, runReport, type ReportQuery, type ReportRow } from '
 import { registerReportRoutes } from '../../src/http/report-routes.js';
 import { listenExclusive, type Listening } from '../../src/http/listen.js';
 import { httpRequest } from '../helpers/bidder.js';
-import { BY_CAMPAIGN_HOUR, BY_EXCHANGE_DAY, byTable, DAY1, DUPLICATES, EVENTS, TOTAL_DAY1 } from './report-dataset.js';
+import { BY_CAMPAIGN_HOUR, BY_EXCHANGE_DAY, BY_PLACEMENT_DAY1, byTable, DAY1, DUPLICATES, EVENTS, TOTAL_DAY1 } from './report-dataset.js';
 
 export interface StoreHarness {
   /** A store on the engine under test, in `database` (default `dsp`). */
@@ -91,6 +91,25 @@ export function eventStoreContract(name: string, start: () => Promise<StoreHarne
           expect((await migrate(other)).applied).toEqual(MIGRATIONS.map((m) => m.version));
           expect(await migrate(other, extra)).toEqual({ applied: [1000, 1001], version: 1001 });
           expect(await migrate(other, extra)).toEqual({ applied: [], version: 1001 });
+        } finally {
+          await other.close();
+        }
+      });
+
+      it('0003 gives rows stored before it empty placements, and re-runs after stopping half way', async () => {
+        const other = await harness.open('dsp_placement');
+        try {
+          const upTo = (v: number) => MIGRATIONS.filter((m) => m.version <= v);
+          await migrate(other, upTo(2));
+          await other.insert('clicks', [
+            { event_id: 'old-1', type: 'click', event_time: 1714557600, exchange: 'x', advertiser_id: 'a', campaign_id: 'c', creative_id: 'cr', bid_id: 'b', request_id: 'r', imp_id: '1', deal_id: '' },
+          ]);
+          // Stopped half way: the first statements ran, the version was never recorded.
+          const m3 = MIGRATIONS.find((m) => m.version === 3)!;
+          for (const sql of m3.statements.slice(0, 7)) await other.exec(sql);
+          expect(await migrate(other)).toEqual({ applied: MIGRATIONS.filter((m) => m.version >= 3).map((m) => m.version), version: MIGRATIONS.at(-1)!.version });
+          const rows = await other.query(`SELECT placement, placement_type, publisher_id, country, toUInt8(device_type) AS device_type FROM clicks`);
+          expect(rows).toEqual([{ placement: '', placement_type: '', publisher_id: '', country: '', device_type: 0 }]);
         } finally {
           await other.close();
         }
@@ -226,6 +245,16 @@ export function eventStoreContract(name: string, start: () => Promise<StoreHarne
         expect(rows).toEqual(BY_EXCHANGE_DAY);
       });
 
+      it('groupBy=placement,publisher,deal,day: each bid\'s placement on every table (requests in the \'\' group)', async () => {
+        const rows = await runReport(store, query(`groupBy=placement,publisher,deal,day&from=${DAY1}&to=${DAY1}`));
+        expect(rows).toEqual(BY_PLACEMENT_DAY1);
+        const scoped = await runReport(store, { ...query(`groupBy=placement,day&from=${DAY1}&to=${DAY1}`), advertisers: ['adv2'] });
+        expect(scoped.map((r) => [r.placement, r.wins, r.clicks])).toEqual([
+          ['', 0, 0], // adv2's request row
+          ['com.example.game', 1, 0],
+        ]);
+      });
+
       it('every dimension at once adds up to the totals', async () => {
         const rows = await runReport(store, query(`groupBy=advertiser,campaign,creative,exchange,day&from=${DAY1}&to=${DAY1}`));
         expect(rows.map((r) => [r.advertiser, r.campaign, r.creative, r.exchange])).toEqual([
@@ -299,12 +328,12 @@ export function eventStoreContract(name: string, start: () => Promise<StoreHarne
         expect(res.headers['content-type']).toBe('text/csv; charset=utf-8');
         const lines = res.text.split('\r\n');
         expect(lines[0]).toBe(
-          'exchange,day,requests,bids,wins,winRate,billings,impressions,clicks,ctr,conversions,conversionValue,spend,ecpm,ecpc,ecpa,avgClearCpm,avgWinBidCpm,avgBidCpm',
+          'exchange,day,requests,bids,wins,winRate,billings,impressions,clicks,ctr,conversions,cvr,conversionValue,spend,ecpm,ecpc,ecpa,avgClearCpm,avgWinBidCpm,avgBidCpm',
         );
-        expect(lines[1]).toBe('exA,2024-05-01,20,4,2,0.5,2,2,1,0.5,1,20,0.004,2,0.004,0.004,2,3,3');
-        expect(lines[2]).toBe('exB,2024-05-01,10,1,1,1,1,1,0,0,0,0,0.004,4,,,4,5,5');
-        expect(lines[3]).toBe('exA,2024-05-02,10,0,0,,0,0,0,,0,0,0,,,,,,');
-        expect(lines[4]).toBe('exB,2024-05-02,0,1,0,0,0,0,0,,0,0,0,,,,,,1');
+        expect(lines[1]).toBe('exA,2024-05-01,20,4,2,0.5,2,2,1,0.5,1,1,20,0.004,2,0.004,0.004,2,3,3');
+        expect(lines[2]).toBe('exB,2024-05-01,10,1,1,1,1,1,0,0,0,,0,0.004,4,,,4,5,5');
+        expect(lines[3]).toBe('exA,2024-05-02,10,0,0,,0,0,0,,0,,0,0,,,,,,');
+        expect(lines[4]).toBe('exB,2024-05-02,0,1,0,0,0,0,0,,0,,0,0,,,,,,1');
         expect(lines[5]).toBe('');
         expect(lines).toHaveLength(6);
 

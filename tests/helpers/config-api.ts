@@ -50,7 +50,14 @@ export async function startApi(o: HarnessOptions = {}): Promise<ApiHarness> {
   const bidder = await startBidder({ bundle: o.bundle ?? {}, env: { DEBUG_NOBID: '1', ...o.env } });
   bidder.snapshots.swap(await snapshotFromStore(store));
   const sync = startConfigSync({ store, snapshots: bidder.snapshots, debounceMs: o.debounceMs ?? 0, onSwap: () => void bidder.audiences.refreshRegistry(true) });
-  const api = createConfigApi({ store, adminKey: ADMIN_KEY, audiences: bidder.audiences, rateLimit: o.rateLimit ?? { perSecond: 10_000, burst: 10_000 } });
+  const reportStore = o.reportStore ?? new FakeEventStore();
+  const api = createConfigApi({
+    store,
+    adminKey: ADMIN_KEY,
+    audiences: bidder.audiences,
+    rateLimit: o.rateLimit ?? { perSecond: 10_000, burst: 10_000 },
+    events: () => reportStore,
+  });
   const app = uws.App();
   registerAdminRoutes(app, {
     snapshots: bidder.snapshots,
@@ -58,7 +65,7 @@ export async function startApi(o: HarnessOptions = {}): Promise<ApiHarness> {
     isReady: () => true,
     audiences: { audiences: bidder.audiences, metrics: new AudienceMetrics(new Registry()), uploadLimitBytes: 10 * 1024 * 1024 },
     configApi: api,
-    reports: { store: o.reportStore ?? new FakeEventStore() },
+    reports: { store: reportStore },
   });
   const admin = await listenExclusive(app, '127.0.0.1', 0);
   const call: ApiHarness['call'] = (method, path, body, opts = {}) => {

@@ -80,6 +80,11 @@ export function makeEvent(n: number, type: EventType = TYPES[n % TYPES.length], 
     request_id: `r${n}`,
     imp_id: '1',
     deal_id: '',
+    placement: n % 2 ? 'example.com' : 'com.example.app',
+    placement_type: n % 2 ? 'site' : 'app',
+    publisher_id: `pub${n % 4}`,
+    country: 'DEU',
+    device_type: 2,
   };
   switch (type) {
     case 'request':

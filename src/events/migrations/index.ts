@@ -6,5 +6,6 @@
 import type { Migration } from '../migrate.js';
 import { migration0001 } from './0001-event-tables.js';
 import { migration0002 } from './0002-pixels.js';
+import { migration0003 } from './0003-placement.js';
 
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003];
