@@ -15,7 +15,8 @@
 -- event_id, merged across shards), and sharding by event_id puts every copy of an event (a retry, a
 -- notice received by two bidders) on one shard, where ReplacingMergeTree merges also collapse it.
 --
--- Columns, sorting keys and partitioning are exactly those of migrations 0001 (event tables) and 0002 (pixels): the bidder
+-- Columns, sorting keys and partitioning are exactly those of migrations 0001 (event tables), 0002 (pixels) and 0003
+-- (the placement columns, last in every table, as ALTER TABLE ADD COLUMN puts them): the bidder
 -- inserts JSONEachRow rows that must match column for column. When a new migration ships, apply its
 -- cluster form (ON CLUSTER, to dsp_local.* and then dsp.*) before rolling out the bidder version.
 --
@@ -54,7 +55,12 @@ CREATE TABLE IF NOT EXISTS dsp_local.requests ON CLUSTER bidder_cluster (
   imp_id String,
   deal_id String,
   outcome String,
-  sample_weight Float64
+  sample_weight Float64,
+  placement String,
+  placement_type String,
+  publisher_id String,
+  country String,
+  device_type UInt8
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/dsp_local/requests', '{replica}')
 PARTITION BY event_date
@@ -79,7 +85,12 @@ CREATE TABLE IF NOT EXISTS dsp_local.bids ON CLUSTER bidder_cluster (
   deal_id String,
   bid_cpm_base Float64,
   currency String,
-  sample_weight Float64
+  sample_weight Float64,
+  placement String,
+  placement_type String,
+  publisher_id String,
+  country String,
+  device_type UInt8
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/dsp_local/bids', '{replica}')
 PARTITION BY event_date
@@ -104,7 +115,12 @@ CREATE TABLE IF NOT EXISTS dsp_local.wins ON CLUSTER bidder_cluster (
   deal_id String,
   bid_cpm_base Float64,
   clear_cpm_base Float64,
-  currency String
+  currency String,
+  placement String,
+  placement_type String,
+  publisher_id String,
+  country String,
+  device_type UInt8
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/dsp_local/wins', '{replica}')
 PARTITION BY event_date
@@ -129,7 +145,12 @@ CREATE TABLE IF NOT EXISTS dsp_local.billings ON CLUSTER bidder_cluster (
   deal_id String,
   bid_cpm_base Float64,
   clear_cpm_base Float64,
-  currency String
+  currency String,
+  placement String,
+  placement_type String,
+  publisher_id String,
+  country String,
+  device_type UInt8
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/dsp_local/billings', '{replica}')
 PARTITION BY event_date
@@ -154,7 +175,12 @@ CREATE TABLE IF NOT EXISTS dsp_local.losses ON CLUSTER bidder_cluster (
   deal_id String,
   bid_cpm_base Float64,
   loss_reason Int32,
-  min_to_win_base Float64
+  min_to_win_base Float64,
+  placement String,
+  placement_type String,
+  publisher_id String,
+  country String,
+  device_type UInt8
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/dsp_local/losses', '{replica}')
 PARTITION BY event_date
@@ -176,7 +202,12 @@ CREATE TABLE IF NOT EXISTS dsp_local.impressions ON CLUSTER bidder_cluster (
   bid_id String,
   request_id String,
   imp_id String,
-  deal_id String
+  deal_id String,
+  placement String,
+  placement_type String,
+  publisher_id String,
+  country String,
+  device_type UInt8
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/dsp_local/impressions', '{replica}')
 PARTITION BY event_date
@@ -198,7 +229,12 @@ CREATE TABLE IF NOT EXISTS dsp_local.clicks ON CLUSTER bidder_cluster (
   bid_id String,
   request_id String,
   imp_id String,
-  deal_id String
+  deal_id String,
+  placement String,
+  placement_type String,
+  publisher_id String,
+  country String,
+  device_type UInt8
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/dsp_local/clicks', '{replica}')
 PARTITION BY event_date
@@ -223,7 +259,12 @@ CREATE TABLE IF NOT EXISTS dsp_local.conversions ON CLUSTER bidder_cluster (
   deal_id String,
   order_id String,
   value_base Float64,
-  currency String
+  currency String,
+  placement String,
+  placement_type String,
+  publisher_id String,
+  country String,
+  device_type UInt8
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/dsp_local/conversions', '{replica}')
 PARTITION BY event_date
@@ -250,7 +291,12 @@ CREATE TABLE IF NOT EXISTS dsp_local.pixels ON CLUSTER bidder_cluster (
   user_key String,
   value_base Float64,
   currency String,
-  item String
+  item String,
+  placement String,
+  placement_type String,
+  publisher_id String,
+  country String,
+  device_type UInt8
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/dsp_local/pixels', '{replica}')
 PARTITION BY event_date
