@@ -41,6 +41,7 @@ import type { BudgetLedger } from './money/budget-ledger.js';
 import { OutcomeTrainer } from './models/trainer.js';
 import { NO_MODELS, OutcomeModelsRef } from './models/outcome-models.js';
 import type { Settings } from './config/settings.js';
+import { RuleRebuilder } from './audiences/rule-rebuild.js';
 
 /** What differs between the two shapes: where bids are served, and how they are drained. */
 interface BidPlane {
@@ -91,6 +92,9 @@ async function main(): Promise<void> {
   let money: BudgetLedger | undefined;
 
   const events = await buildEvents(settings, metrics.registry, settings.redisUrl ? createRedis(settings.redisUrl) : undefined);
+  // Rule audiences from the event store (audiences/rule-rebuild.ts), on this thread only: its writes reach the workers' caches.
+  const rebuilder = new RuleRebuilder(events.store, audiences, settings.ruleRebuildMinutes > 0 ? settings.ruleRebuildMinutes * 60_000 : Infinity);
+  events.schemaReady.then(() => rebuilder.start(), () => {});
   events.schemaReady.catch(() => fatal('event schema refused')); // a schema newer than this code: refuse to run
 
   let ready = false;
@@ -267,6 +271,7 @@ async function main(): Promise<void> {
       log(drained.clean ? 'info' : 'warn', 'bid traffic drained', { ms: Date.now() - t0, ...drained });
       sync.stop();
       await money?.stop();
+      await rebuilder.stop();
       eventsClosing = true;
       await events.close();
       await configPlane.close();

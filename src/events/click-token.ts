@@ -12,10 +12,14 @@ export interface ClickAttribution {
   readonly campaignId: string;
   readonly creativeId: string;
   readonly clickedAt: number;
+  /** The bid's hashed user (`u=` of its notice URLs), when its request allowed user data. */
+  readonly userHash?: string;
 }
 
 export function clickToken(id: BidIdentity, clickedAt: number, signer: NoticeSigner): string {
-  const body = Buffer.from(JSON.stringify([id.bidId, id.exchange, id.advertiserId, id.campaignId, id.creativeId, clickedAt])).toString('base64url');
+  const fields: unknown[] = [id.bidId, id.exchange, id.advertiserId, id.campaignId, id.creativeId, clickedAt];
+  if (id.userHash !== undefined) fields.push(id.userHash); // appended: tokens without a user read as before
+  const body = Buffer.from(JSON.stringify(fields)).toString('base64url');
   return `${body}.${signer.sign(`click|${body}`)}`;
 }
 
@@ -25,8 +29,8 @@ export function readClickToken(token: string, signer: NoticeSigner): ClickAttrib
   const body = token.slice(0, dot);
   if (!signer.verify(`click|${body}`, token.slice(dot + 1))) return undefined;
   try {
-    const [bidId, exchange, advertiserId, campaignId, creativeId, clickedAt] = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
-    return { bidId, exchange, advertiserId, campaignId, creativeId, clickedAt };
+    const [bidId, exchange, advertiserId, campaignId, creativeId, clickedAt, userHash] = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
+    return { bidId, exchange, advertiserId, campaignId, creativeId, clickedAt, ...(typeof userHash === 'string' ? { userHash } : {}) };
   } catch {
     return undefined;
   }

@@ -16,8 +16,8 @@
  * same idempotent statements; their duplicate records collapse (ReplacingMergeTree by version)
  * and are read per version anyway.
  *
- * Note for future migrations: 18.16 has no `ADD COLUMN IF NOT EXISTS`; guard ALTERs by reading
- * `system.columns` in code if a migration needs one.
+ * 18.16 has no `ADD COLUMN IF NOT EXISTS`: a statement `ALTER TABLE <t> ADD COLUMN <c> ...` is
+ * skipped when `system.columns` shows the table already has the column (columnExists).
  */
 import { createHash } from 'node:crypto';
 import type { EventStore } from './event-store.js';
@@ -80,6 +80,15 @@ export async function appliedMigrations(store: EventStore): Promise<AppliedMigra
   return rows.map((r) => ({ version: Number(r.version), name: r.name, checksum: r.checksum }));
 }
 
+const ADD_COLUMN = /^ALTER TABLE (\w+) ADD COLUMN (\w+) /;
+
+async function columnExists(store: EventStore, table: string, column: string): Promise<boolean> {
+  const rows = await store.query<{ n: number | string }>(
+    `SELECT count() AS n FROM system.columns WHERE database = currentDatabase() AND table = '${table}' AND name = '${column}'`,
+  );
+  return Number(rows[0]?.n ?? 0) > 0;
+}
+
 export async function migrate(store: EventStore, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrateResult> {
   checkList(migrations);
   await store.exec(CREATE_MIGRATIONS_TABLE);
@@ -103,6 +112,8 @@ export async function migrate(store: EventStore, migrations: readonly Migration[
     if (byVersion.has(m.version)) continue;
     for (const sql of m.statements) {
       try {
+        const add = ADD_COLUMN.exec(sql);
+        if (add && (await columnExists(store, add[1], add[2]))) continue;
         await store.exec(sql);
       } catch (e) {
         throw new MigrationError(`migration ${m.version} (${m.name}) failed: ${(e as Error).message}`, { cause: e });

@@ -18,6 +18,8 @@ import { startApi, type ApiHarness } from '../helpers/config-api.js';
 import { tenants } from '../api/fixtures.js';
 import { OUR_VENDOR } from '../helpers/tcf.js';
 import { RecordingSink } from '../helpers/notice-kit.js';
+import { UserKeyer } from '../../src/events/user-key.js';
+import { eventKey, forgetUser } from '../../src/audiences/rule-audiences.js';
 
 
 const banner = (id: string, w: number, h: number) => ({ id, type: 'banner' as const, w, h, html: `<div>${id}</div>` });
@@ -43,6 +45,9 @@ const rule = (id: string, advertiserId: string): SegmentMeta => ({
   rule: { source: 'pixel', events: ['visit', 'product_view'], excludeEvents: ['purchase'], lookbackDays: 30 },
 });
 
+// The bidders' user key secret (tests/helpers/bidder.ts): what rules learn lives under the user's event key.
+const keyer = new UserKeyer('test-user-key-secret');
+const ek = (uid: string) => eventKey(keyer.key(uid));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let seq = 0;
 
@@ -121,7 +126,7 @@ for (const [name, stores] of backends)
       await pixel('/px/globex/product_view', { cookie: `dspuid=${uid}` });
       await within(60_000, async () => (await winner(uid, 728, 90)) === 'globex-retarget');
       expect(await winner(uid, 300, 250)).toBeUndefined();
-      const [m] = await store.lookup([`uid:${uid}`]);
+      const [m] = await store.lookup([ek(uid)]);
       expect(m?.map((x) => x.segment)).toEqual(['globex-visitors']);
     });
 
@@ -134,7 +139,7 @@ for (const [name, stores] of backends)
       expect([r.status, s2s.status, gpc.status]).toEqual([200, 204, 200]);
       expect([r, s2s, gpc].map((x) => x.headers['set-cookie'])).toEqual([undefined, undefined, undefined]);
       await sleep(500);
-      expect(await store.lookup([`uid:${uid}`])).toEqual([undefined]);
+      expect(await store.lookup([ek(uid)])).toEqual([undefined]);
       expect(await winner(uid, 300, 250)).toBeUndefined();
       const rows = sink.events.slice(before) as PixelEvent[];
       expect(rows.map((e) => e.user_key)).toEqual(['', '', '']);
@@ -143,9 +148,9 @@ for (const [name, stores] of backends)
     it('forgetting the user removes what the rules taught us', async () => {
       const uid = `Forgotten${name.replace(/\W/g, '').padEnd(13, 'f')}`.slice(0, 22);
       await pixel('/px/acme/visit', { cookie: `dspuid=${uid}` });
-      await within(10_000, async () => (await store.lookup([`uid:${uid}`]))[0] !== undefined);
-      expect(await store.removeUser(`uid:${uid}`)).toBe(true);
-      expect(await store.lookup([`uid:${uid}`])).toEqual([undefined]);
+      await within(10_000, async () => (await store.lookup([ek(uid)]))[0] !== undefined);
+      expect(await forgetUser(store, `uid:${uid}`, keyer)).toBe(true);
+      expect(await store.lookup([ek(uid)])).toEqual([undefined]);
     });
   });
 
