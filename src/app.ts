@@ -65,15 +65,25 @@ export function buildBidApp(deps: AppDeps): TemplatedApp {
   const app = uws.App();
   // Routes are registered through closeAware: answers close their connection (and say so) while draining, or when asked.
   const routes = closeAware(app, deps.gate);
-  if (deps.notices) registerNoticeRoutes(routes, { ...deps.notices, snapshots: deps.snapshots, signer: deps.signer, money: deps.money, frequency: deps.frequency, outcomes: deps.outcomes });
   const rules = deps.audiences && new RuleAudiences(deps.audiences);
+  if (deps.notices)
+    registerNoticeRoutes(routes, {
+      ...deps.notices,
+      snapshots: deps.snapshots,
+      signer: deps.signer,
+      money: deps.money,
+      frequency: deps.frequency,
+      outcomes: deps.outcomes,
+      userKeys: deps.userKeys,
+      onNotice: rules && ((advertiserId, event, campaignId, userKey, nowSec) => rules.learn({ source: 'notices', advertiserId, event, campaignId, userKey, nowSec })),
+    });
   if (deps.notices && deps.userKeys)
     registerPixelRoutes(routes, {
       settings: deps.settings,
       snapshots: deps.snapshots,
       events: deps.notices.events,
       userKeys: deps.userKeys,
-      onPixel: rules && ((advertiserId, event, userId, nowSec) => rules.learn({ source: 'pixel', advertiserId, event, userId, nowSec })),
+      onPixel: rules && ((advertiserId, event, userKey, nowSec) => rules.learn({ source: 'pixel', advertiserId, event, userKey, nowSec })),
     });
   if (deps.audiences) registerUserMatchRoutes(routes, { settings: deps.settings, snapshots: deps.snapshots, store: deps.audiences.store, registry: deps.metrics.registry });
   registerBidRoutes(routes, deps);
@@ -91,7 +101,14 @@ export function buildAdminApp(deps: AppDeps): TemplatedApp {
     metricsText: deps.metricsText ?? (() => deps.metrics.text()),
     audiences:
       deps.audiences && deps.audienceMetrics
-        ? { audiences: deps.audiences, metrics: deps.audienceMetrics, uploadLimitBytes: deps.settings.uploadLimitBytes, uploadLoopShare: deps.settings.uploadLoopShare }
+        ? {
+            audiences: deps.audiences,
+            metrics: deps.audienceMetrics,
+            uploadLimitBytes: deps.settings.uploadLimitBytes,
+            uploadLoopShare: deps.settings.uploadLoopShare,
+            userKeys: deps.userKeys,
+            events: deps.reports?.store,
+          }
         : undefined,
     reports: deps.reports,
     configApi: deps.configApi,

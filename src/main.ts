@@ -43,6 +43,7 @@ import { OutcomePublisher } from './models/publisher.js';
 import { ModelMetrics } from './metrics/model-metrics.js';
 import { OutcomeCollector } from './workers/outcome-link.js';
 import type { Settings } from './config/settings.js';
+import { RuleRebuilder } from './audiences/rule-rebuild.js';
 
 /** What differs between the two shapes: where bids are served, and how they are drained. */
 interface BidPlane {
@@ -106,6 +107,9 @@ async function main(): Promise<void> {
 
   const events = await buildEvents(settings, metrics.registry, settings.redisUrl ? createRedis(settings.redisUrl) : undefined);
   eventStore = events.store;
+  // Rule audiences from the event store (audiences/rule-rebuild.ts), on this thread only: its writes reach the workers' caches.
+  const rebuilder = new RuleRebuilder(events.store, audiences, settings.ruleRebuildMinutes > 0 ? settings.ruleRebuildMinutes * 60_000 : Infinity);
+  events.schemaReady.then(() => rebuilder.start(), () => {});
   events.schemaReady.catch(() => fatal('event schema refused')); // a schema newer than this code: refuse to run
 
   let ready = false;
@@ -284,6 +288,7 @@ async function main(): Promise<void> {
       log(drained.clean ? 'info' : 'warn', 'bid traffic drained', { ms: Date.now() - t0, ...drained });
       sync.stop();
       await money?.stop();
+      await rebuilder.stop();
       eventsClosing = true;
       await events.close();
       await configPlane.close();

@@ -5,21 +5,22 @@
  *
  * Only the owner's events count: a rule audience must name its advertiser, and an event is
  * offered only to the rules of the advertiser it belongs to (the pixel's path, the notice's
- * campaign). Memberships go to the shared segment store under `uid:<our user id>`, the key bid
- * requests carry as `user.buyeruid` (and that exchange ids matched to ours lead to), so every
- * bidder instance sees them: at once where the store is in process, and across the network
- * within its cache TTL (AUDIENCE_CACHE_TTL_MS, AUDIENCE_NEGATIVE_TTL_MS). Forgetting the user
- * removes them with the rest of the user's memberships.
+ * campaign). Memberships go to the shared segment store under the event's user key (eventKey),
+ * which a bid request's user leads to (bidEventKeys), so every bidder instance sees them: at once
+ * where the store is in process, and across the network within its cache TTL
+ * (AUDIENCE_CACHE_TTL_MS, AUDIENCE_NEGATIVE_TTL_MS). Forgetting the user removes them too.
  *
- * Not here yet: the scheduled rebuild from the event store (lookback expiry of exclusions and
- * backfill of a new rule from history). Until then a rule starts empty, and an excluded user who
- * does an included event later is a member again.
+ * The scheduled rebuild (rule-rebuild.ts) recomputes each rule from the event store: it backfills
+ * a new rule from history, expires members whose events left the lookback, and takes out a user
+ * whose excluded event the online path saw before a later included one.
  */
 import { invalid } from '../api/errors.js';
 import type { FieldError } from '../errors.js';
 import type { AudienceService } from './audience-service.js';
-import type { AudienceRule } from './segment-store.js';
+import type { AudienceRule, SegmentStore } from './segment-store.js';
 import { log } from '../log.js';
+import type { UserKeyer } from '../events/user-key.js';
+import { userHash } from '../money/frequency.js';
 
 export const NOTICE_RULE_EVENTS = ['impression', 'click', 'conversion'] as const;
 
@@ -54,9 +55,50 @@ export interface RuleEvent {
   readonly event: string;
   /** Notices: the campaign the event belongs to. */
   readonly campaignId?: string;
-  /** Our user id (the cookie's, or `uid=`), only when the call gave the right to use it. */
-  readonly userId: string;
+  /** The event's user key (events/user-key.ts), only when the call gave the right to use it. */
+  readonly userKey: string;
   readonly nowSec: number;
+}
+
+/**
+ * The segment-store key of an event row's user: `ek:<user key>`. Memberships a rule teaches live
+ * there, not under `uid:`, because the event store holds only user keys (keyed hashes) and the
+ * rebuild must reach the same memberships as the online path. A bid request reaches them through
+ * bidEventKeys.
+ */
+export const eventKey = (userKey: string) => `ek:${userKey}`;
+
+/**
+ * The event keys a bid request's user may have: the pixel's (the user key of our user id,
+ * `user.buyeruid`) and the notices' (the user key of the bid's hashed user, `u=` of its notice
+ * URLs, money/frequency.ts userHash).
+ */
+export function bidEventKeys(buyerUid: string | undefined, userHash: string | undefined, keyer: UserKeyer): string[] {
+  const keys: string[] = [];
+  if (buyerUid) keys.push(eventKey(keyer.key(buyerUid)));
+  if (userHash !== undefined) keys.push(eventKey(keyer.key(userHash)));
+  return keys;
+}
+
+/**
+ * The same for a forgotten user key (`uid:<id>`, `xid:...`, ...): the pixel's event key for a
+ * `uid:`, and the notices' for any key (the hashed user is the hash of a request's first key).
+ */
+export function forgottenEventUserKeys(key: string, keyer: UserKeyer): string[] {
+  const keys: string[] = [];
+  if (key.startsWith('uid:')) keys.push(keyer.key(key.slice(4)));
+  keys.push(keyer.key(userHash([key])!));
+  return keys;
+}
+
+/**
+ * Forgets a user key in the segment store and what events taught about it (its event keys).
+ * True when anything was removed.
+ */
+export async function forgetUser(store: SegmentStore, key: string, keyer: UserKeyer | undefined): Promise<boolean> {
+  const keys = [key, ...(keyer ? forgottenEventUserKeys(key, keyer).map(eventKey) : [])];
+  const removed = await Promise.all(keys.map((k) => store.removeUser(k)));
+  return removed.some(Boolean);
 }
 
 export class RuleAudiences {
@@ -64,7 +106,7 @@ export class RuleAudiences {
 
   /** Applies one event to its advertiser's live rules (writes happen in the background). */
   learn(e: RuleEvent): void {
-    const key = `uid:${e.userId}`;
+    const key = eventKey(e.userKey);
     const add = new Map<number, string[]>();
     const remove: string[] = [];
     for (const meta of this.audiences.ruleSegments()) {

@@ -46,6 +46,8 @@ export interface Settings {
   readonly uploadLimitBytes: number;
   /** The share of a thread's event loop an audience upload may take (the rest stays for bids). */
   readonly uploadLoopShare: number;
+  /** Every rule audience is rebuilt from the event store this often, in minutes (0: only new rules are backfilled). */
+  readonly ruleRebuildMinutes: number;
   /** Local state: embedded stores, the event spool, the generated notice signing key. */
   readonly dataDir: string;
   /** `id:secret,id:secret`: the first signs notice URLs, all verify. Unset: a key generated once under dataDir. */
@@ -166,6 +168,7 @@ export function loadSettings(env: Env = process.env): Settings {
     audienceNegativeTtlMs: int('AUDIENCE_NEGATIVE_TTL_MS', 30_000, 1, 86_400_000),
     uploadLimitBytes: int('UPLOAD_LIMIT_BYTES', 2 * 1024 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
     uploadLoopShare: ratio('UPLOAD_LOOP_SHARE', 0.25),
+    ruleRebuildMinutes: int('RULE_REBUILD_MINUTES', 60, 0, 7 * 1440),
     dataDir: env.DATA_DIR || 'data',
     noticeSigningKeys: env.NOTICE_SIGNING_KEYS || undefined,
     clickhouseUrl: env.CLICKHOUSE_URL || undefined,

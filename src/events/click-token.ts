@@ -18,14 +18,17 @@ export interface ClickAttribution {
   readonly publisherId: string;
   readonly country: string;
   readonly deviceType: number;
+  /** The bid's hashed user (`u=` of its notice URLs), when its request allowed user data. */
+  readonly userHash?: string;
 }
 
 export function clickToken(id: BidIdentity, clickedAt: number, signer: NoticeSigner): string {
-  const body = Buffer.from(JSON.stringify(
-      id.placement || id.publisherId || id.country || id.deviceType
-        ? [id.bidId, id.exchange, id.advertiserId, id.campaignId, id.creativeId, clickedAt, id.placement ?? '', id.placementType ?? '', id.publisherId ?? '', id.country ?? '', id.deviceType ?? 0]
-        : [id.bidId, id.exchange, id.advertiserId, id.campaignId, id.creativeId, clickedAt],
-    )).toString('base64url');
+  const fields: unknown[] = [id.bidId, id.exchange, id.advertiserId, id.campaignId, id.creativeId, clickedAt];
+  // Appended in order, each group only when needed: tokens without them read as before.
+  if (id.placement || id.publisherId || id.country || id.deviceType || id.userHash !== undefined)
+    fields.push(id.placement ?? '', id.placementType ?? '', id.publisherId ?? '', id.country ?? '', id.deviceType ?? 0);
+  if (id.userHash !== undefined) fields.push(id.userHash);
+  const body = Buffer.from(JSON.stringify(fields)).toString('base64url');
   return `${body}.${signer.sign(`click|${body}`)}`;
 }
 
@@ -35,7 +38,7 @@ export function readClickToken(token: string, signer: NoticeSigner): ClickAttrib
   const body = token.slice(0, dot);
   if (!signer.verify(`click|${body}`, token.slice(dot + 1))) return undefined;
   try {
-    const [bidId, exchange, advertiserId, campaignId, creativeId, clickedAt, placement, placementType, publisherId, country, deviceType] = JSON.parse(
+    const [bidId, exchange, advertiserId, campaignId, creativeId, clickedAt, placement, placementType, publisherId, country, deviceType, userHash] = JSON.parse(
       Buffer.from(body, 'base64url').toString('utf8'),
     );
     return {
@@ -50,6 +53,7 @@ export function readClickToken(token: string, signer: NoticeSigner): ClickAttrib
       publisherId: publisherId ?? '',
       country: country ?? '',
       deviceType: deviceType ?? 0,
+      ...(typeof userHash === 'string' ? { userHash } : {}),
     };
   } catch {
     return undefined;

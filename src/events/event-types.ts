@@ -75,6 +75,8 @@ export interface LossEvent extends EventBase {
 
 export interface ImpressionEvent extends EventBase {
   type: 'impression' | 'click';
+  /** The user key (events/user-key.ts), only when the bid's request allowed user data and carried a user. */
+  user_key?: string;
 }
 
 export interface ConversionEvent extends EventBase {
@@ -82,6 +84,8 @@ export interface ConversionEvent extends EventBase {
   order_id: string;
   value_base: number;
   currency: string;
+  /** As on impressions: the clicked bid's user key, when its request allowed user data. */
+  user_key?: string;
 }
 
 /**

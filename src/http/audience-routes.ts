@@ -24,6 +24,10 @@ import type { Caller } from '../api/auth.js';
 import { AudienceUpload, type UploadFormat, type UploadProgress } from '../audiences/upload.js';
 import { DEFAULT_SEGMENT_TTL_SECONDS, type SegmentMeta } from '../audiences/segment-store.js';
 import { uploadKey } from '../audiences/identity.js';
+import { eventKey, forgetUser as forgetRuleUser, forgottenEventUserKeys } from '../audiences/rule-audiences.js';
+import { forgetEventUser } from '../audiences/rule-rebuild.js';
+import type { EventStore } from '../events/event-store.js';
+import type { UserKeyer } from '../events/user-key.js';
 import { validateSegmentInput } from '../audiences/segment-input.js';
 import { readJson, sendError, sendJson } from './json-body.js';
 
@@ -38,6 +42,9 @@ export interface AudienceRouteDeps {
   readonly uploadLoopShare?: number;
   /** Set: API keys and tenant rules on every route (see above). */
   readonly access?: AudienceAccess;
+  /** Forgetting a user also forgets what events taught (rule audiences): their event keys, and their rows here. */
+  readonly userKeys?: UserKeyer;
+  readonly events?: EventStore;
 }
 
 /** The config API's guard over these routes. */
@@ -76,6 +83,7 @@ const accessHeaders = (access: AudienceAccess, res: HttpResponse, req: HttpReque
 
 export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDeps): void {
   const { audiences } = deps;
+  const d = deps;
   const store = audiences.store;
   // Keyed by segment and upload id: `?uploadId=` is the caller's choice, and an upload into one
   // segment must not replace the progress of another's upload that happens to use the same name.
@@ -215,10 +223,13 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
     }
     const key = uploadKey(idType, userId);
     if (typeof key !== 'string') return sendError(res, '400 Bad Request', 'invalid_user', key.error);
+    // What events taught goes too: the rule memberships (event keys), and the event rows' user keys,
+    // so that no rebuild brings the user back (rule-rebuild.ts).
+    const events = d.events && d.userKeys ? forgetEventUser(d.events, forgottenEventUserKeys(key, d.userKeys)) : Promise.resolve();
     guard(
       res,
-      store.removeUser(key).then((removed) => {
-        audiences.invalidate([key]);
+      Promise.all([forgetRuleUser(store, key, d.userKeys), events]).then(([removed]) => {
+        audiences.invalidate(d.userKeys ? [key, ...forgottenEventUserKeys(key, d.userKeys).map(eventKey)] : [key]);
         if (removed) sendJson(res, '200 OK', { key, removed: true });
         else sendError(res, '404 Not Found', 'not_found', `no segments for ${key}`);
       }),

@@ -19,6 +19,8 @@ import type { BidLog } from '../events/bid-log.js';
 import { readBody, type BodySink } from './read-body.js';
 import { NO_AUDIENCE, type Audience, type AudienceService } from '../audiences/audience-service.js';
 import { userKeys } from '../audiences/identity.js';
+import { bidEventKeys } from '../audiences/rule-audiences.js';
+import type { UserKeyer } from '../events/user-key.js';
 import type { BidRequestView } from '../openrtb/request-view.js';
 import { acceptsGzip, gunzipLimited, gzip } from './gzip.js';
 import { PRIVACY_OUTCOMES, privacyOutcome, type PrivacyOutcome } from '../privacy/privacy-outcome.js';
@@ -39,6 +41,8 @@ export interface BidRouteDeps {
   readonly metrics: BidderMetrics;
   /** Signs the notice URLs of every bid. */
   readonly signer: NoticeSigner;
+  /** Keys users as event rows do: with it, bids reach what rule audiences learnt (rule-audiences.ts). */
+  readonly userKeys?: UserKeyer;
   /** The sampled bid and request logs; absent: nothing is logged. */
   readonly bidLog?: BidLog;
   /** The user's segments; absent: no audience lookups (every user is segment-less). */
@@ -163,6 +167,8 @@ class PendingBid implements BodySink, PendingBody {
    * (segment lookups now, user frequency caps later) must check `privacy.userData` first.
    */
   privacy: PrivacyOutcome = PRIVACY_OUTCOMES.gdpr_no_consent;
+  /** Frequency caps were read for this request (its user, if any, is counted when it is bid on). */
+  private capped = false;
   /** Its Content-Length is over the limit: the body is dropped as it comes, then 413. */
   tooLarge = false;
   /** Set for a protobuf request: the content type of the request, and of the answer. */
@@ -234,15 +240,20 @@ class PendingBid implements BodySink, PendingBody {
     const frequency = this.h.deps.frequency;
     // Without leave to use user-level data nothing user-keyed is looked up: a complete, empty audience, no caps.
     const segments = this.privacy.userData && audiences !== undefined && this.snap.index.usesSegments;
-    const capped = this.privacy.userData && frequency !== undefined && frequency.windows(this.snap).length > 0;
+    const capped = (this.capped = this.privacy.userData && frequency !== undefined && frequency.windows(this.snap).length > 0);
     if (!segments && !capped) return this.bid(req, budget, NO_AUDIENCE, undefined);
     const keys = userKeys(req, this.ex.id);
     const left = budget - (this.h.clock() - this.start) - settings.scoringReserveMs;
     const lookupBudget = Math.min(settings.audienceLookupBudgetMs, left);
+    // With rule audiences live, the user also goes into the notice URLs (`u=`) and is looked up by
+    // the keys events teach under (rule-audiences.ts): both only here, where user data is allowed.
+    const keyer = this.h.deps.userKeys;
+    const rules = segments && keyer !== undefined && audiences!.ruleSegments().length > 0;
+    const user = capped || rules ? userHash(keys) : undefined;
     // Both lookups run at once, inside the same slice of the deadline.
-    const audience = segments ? audiences!.resolve(keys, lookupBudget) : NO_AUDIENCE;
-    const user = capped ? userHash(keys) : undefined;
-    const caps = user !== undefined ? frequency!.resolve(user, frequency!.windows(this.snap), lookupBudget) : undefined;
+    const audience = segments ? audiences!.resolve(rules ? keys.concat(bidEventKeys(req.buyerUid, user, keyer!)) : keys, lookupBudget) : NO_AUDIENCE;
+    const caps =
+      user === undefined ? undefined : capped ? frequency!.resolve(user, frequency!.windows(this.snap), lookupBudget) : { user, known: false, seen: () => 0 }; // not counted: caps follow failOpen, as without a user
     if (!(audience instanceof Promise) && !(caps instanceof Promise)) return this.bid(req, budget, audience, caps);
     void Promise.all([audience, caps]).then(([a, c]) => {
       if (!this.aborted) this.res.cork(() => this.bid(req, budget, a, c));
@@ -273,7 +284,7 @@ class PendingBid implements BodySink, PendingBody {
     const body = built!.json; // protobuf bytes for a protobuf request
     // Counted before the answer leaves: a notice for this bid can never arrive before its reservation.
     this.h.deps.money?.reserve(built!.identities, this.snap.currencies, nowMs);
-    if (caps !== undefined) this.h.deps.frequency!.bid(caps.user, built!.identities, this.h.deps.frequency!.windows(this.snap));
+    if (caps !== undefined && this.capped) this.h.deps.frequency!.bid(caps.user, built!.identities, this.h.deps.frequency!.windows(this.snap));
     const res = this.res.writeStatus('200 OK').writeHeader('content-type', this.protobufType ?? 'application/json').writeHeader('x-openrtb-version', this.ex.responseVersion);
     if (this.acceptGzip) res.writeHeader('content-encoding', 'gzip').end(gzip(body));
     else res.end(body);

@@ -17,13 +17,14 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { SnapshotRef } from '../campaigns/snapshot.js';
 import type { NoticeSigner } from '../events/notice-signer.js';
-import type { EventSink, BidderEvent } from '../events/event-types.js';
+import type { EventSink, BidderEvent, ImpressionEvent } from '../events/event-types.js';
 import type { NoticeDedupe } from '../events/notice-dedupe.js';
 import type { NoticeMetrics, NoticeResult } from '../metrics/notice-metrics.js';
 import { NOTICE_TYPES, parsePlainDecimal, readNotice, type NoticeType } from '../events/notices.js';
 import { clickToken, readClickToken } from '../events/click-token.js';
 import type { BudgetLedger } from '../money/budget-ledger.js';
 import type { FrequencyService } from '../money/frequency.js';
+import type { UserKeyer } from '../events/user-key.js';
 
 /** What the outcome trainer (models/trainer.ts) takes from notices. */
 export interface OutcomeNotices {
@@ -54,6 +55,10 @@ export interface NoticeRouteDeps {
   readonly frequency?: FrequencyService;
   /** Counts notices waiting for their durable write (and answer): the thread's drain waits for them. */
   readonly awaiting?: { pending: number };
+  /** Keys the bid's user (`u=`) on impression, click and conversion rows; absent: rows carry no user. */
+  readonly userKeys?: UserKeyer;
+  /** Told of every impression, click and conversion with a user key (rule audiences, audiences/rule-audiences.ts). */
+  readonly onNotice?: (advertiserId: string, event: 'impression' | 'click' | 'conversion', campaignId: string, userKey: string, nowSec: number) => void;
 }
 
 const GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
@@ -158,6 +163,12 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
             ? () => void frequency.end(user, r.identity.bidId).catch(() => undefined)
             : undefined;
     const also = r.priceMissing ? 'price_missing' : undefined;
+    // The user key only where the bid's request allowed user data: `u=` is in the URL only then.
+    const userKey = (type === 'impression' || type === 'click') && user !== undefined ? deps.userKeys?.key(user) : undefined;
+    if (userKey !== undefined) {
+      (r.event as ImpressionEvent).user_key = userKey;
+      deps.onNotice?.(r.identity.advertiserId, type as 'impression' | 'click', r.identity.campaignId, userKey, nowSec);
+    }
     const kept = DURABLE.has(type) ? keep(type, r.event, also) : void record(type, r.event, also, count);
     if (deps.money !== undefined) {
       const e = r.event;
@@ -210,10 +221,13 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
     }
     // The trainer takes a click's example once, so a repeated conversion teaches nothing twice.
     deps.outcomes?.conversion(click.bidId, click.campaignId, valueBase);
+    const nowSec = Math.floor(Date.now() / 1000);
+    const userKey = click.userHash !== undefined ? deps.userKeys?.key(click.userHash) : undefined;
+    if (userKey !== undefined) deps.onNotice?.(click.advertiserId, 'conversion', click.campaignId, userKey, nowSec);
     const kept = keep('conversion', {
       type: 'conversion',
       event_id: `conversion:${click.advertiserId}:${order || click.bidId}`,
-      event_time: Math.floor(Date.now() / 1000),
+      event_time: nowSec,
       exchange: click.exchange,
       advertiser_id: click.advertiserId,
       campaign_id: click.campaignId,
@@ -230,6 +244,7 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
       order_id: order,
       value_base: valueBase,
       currency,
+      ...(userKey !== undefined ? { user_key: userKey } : {}),
     });
     answerWhenKept(res, kept);
   };

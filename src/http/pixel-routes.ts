@@ -29,7 +29,7 @@ export interface PixelRouteDeps {
   readonly events: EventSink;
   readonly userKeys: UserKeyer;
   /** Told of every pixel with a user it may learn from (rule audiences, audiences/rule-audiences.ts). */
-  readonly onPixel?: (advertiserId: string, event: string, userId: string, nowSec: number) => void;
+  readonly onPixel?: (advertiserId: string, event: string, userKey: string, nowSec: number) => void;
 }
 
 /** The advertiser's event names: lower-case letters, digits, `_` and `-`. */
@@ -69,7 +69,7 @@ export function registerPixelRoutes(app: TemplatedApp, deps: PixelRouteDeps): vo
     if (!snap.advertisers.has(advertiserId)) return answer(); // neutral: nothing stored
 
     const nowSec = Math.floor(Date.now() / 1000);
-    const learn = allowed && uid !== undefined;
+    const userKey = allowed && uid !== undefined ? deps.userKeys.key(uid) : undefined;
     const row: PixelEvent = {
       type: 'pixel',
       event_id: `pixel:${randomBytes(12).toString('base64url')}`,
@@ -88,13 +88,13 @@ export function registerPixelRoutes(app: TemplatedApp, deps: PixelRouteDeps): vo
       country: '',
       device_type: 0,
       event_name: event,
-      user_key: learn ? deps.userKeys.key(uid) : '',
+      user_key: userKey ?? '',
       value_base: valueBase,
       currency: rawValue === null || rawValue === '' ? '' : currency,
       item,
     };
     deps.events.write(row);
-    if (learn) deps.onPixel?.(advertiserId, event, uid, nowSec);
+    if (userKey !== undefined) deps.onPixel?.(advertiserId, event, userKey, nowSec);
     answer();
   });
 }

@@ -17,7 +17,10 @@ import { startContractServers, type ContractServers } from '../helpers/contract-
 import { startApi, type ApiHarness } from '../helpers/config-api.js';
 import { tenants } from '../api/fixtures.js';
 import { OUR_VENDOR } from '../helpers/tcf.js';
-import { RecordingSink } from '../helpers/notice-kit.js';
+import { clickUrl, pathOf, RecordingSink } from '../helpers/notice-kit.js';
+import { userHash } from '../../src/money/frequency.js';
+import { UserKeyer } from '../../src/events/user-key.js';
+import { eventKey, forgetUser } from '../../src/audiences/rule-audiences.js';
 
 
 const banner = (id: string, w: number, h: number) => ({ id, type: 'banner' as const, w, h, html: `<div>${id}</div>` });
@@ -32,6 +35,9 @@ const bundle: ConfigBundle = {
     // Each audience's campaign has its own size: the size asked for says whose audience the user is in.
     { id: 'acme-retarget', advertiserId: 'acme', bid: { base: 2, max: 3 }, targeting: { segments: { anyOf: ['acme-visitors'] } }, creatives: [banner('a', 300, 250)] },
     { id: 'globex-retarget', advertiserId: 'globex', bid: { base: 2, max: 3 }, targeting: { segments: { anyOf: ['globex-visitors'] } }, creatives: [banner('g', 728, 90)] },
+    // Notices rules: a click on the prospecting campaign's ad puts the user into acme-clickers; a conversion takes them out.
+    { id: 'acme-prospect', advertiserId: 'acme', bid: { base: 2, max: 3 }, creatives: [{ ...banner('p', 160, 600), html: '<a href="${DSP_CLICK_URL}">p</a>', landingUrl: 'https://acme.example/shop' }] },
+    { id: 'acme-clickers-retarget', advertiserId: 'acme', bid: { base: 2, max: 3 }, targeting: { segments: { anyOf: ['acme-clickers'] } }, creatives: [banner('c', 320, 50)] },
   ],
 };
 const rule = (id: string, advertiserId: string): SegmentMeta => ({
@@ -43,6 +49,9 @@ const rule = (id: string, advertiserId: string): SegmentMeta => ({
   rule: { source: 'pixel', events: ['visit', 'product_view'], excludeEvents: ['purchase'], lookbackDays: 30 },
 });
 
+// The bidders' user key secret (tests/helpers/bidder.ts): what rules learn lives under the user's event key.
+const keyer = new UserKeyer('test-user-key-secret');
+const ek = (uid: string) => eventKey(keyer.key(uid));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let seq = 0;
 
@@ -77,6 +86,7 @@ for (const [name, stores] of backends)
       store = a;
       await a.putSegment(rule('acme-visitors', 'acme'));
       await a.putSegment(rule('globex-visitors', 'globex'));
+      await a.putSegment({ ...rule('acme-clickers', 'acme'), rule: { source: 'notices', events: ['click'], excludeEvents: ['conversion'], campaignIds: ['acme-prospect'], lookbackDays: 7 } });
       sink = new RecordingSink();
       // Short cache and registry settings: what bounds "within 60 s" in production is the cache TTL.
       const audienceSettings = { cacheTtlMs: 300, negativeTtlMs: 300, registryPollMs: 100 };
@@ -121,7 +131,7 @@ for (const [name, stores] of backends)
       await pixel('/px/globex/product_view', { cookie: `dspuid=${uid}` });
       await within(60_000, async () => (await winner(uid, 728, 90)) === 'globex-retarget');
       expect(await winner(uid, 300, 250)).toBeUndefined();
-      const [m] = await store.lookup([`uid:${uid}`]);
+      const [m] = await store.lookup([ek(uid)]);
       expect(m?.map((x) => x.segment)).toEqual(['globex-visitors']);
     });
 
@@ -134,18 +144,51 @@ for (const [name, stores] of backends)
       expect([r.status, s2s.status, gpc.status]).toEqual([200, 204, 200]);
       expect([r, s2s, gpc].map((x) => x.headers['set-cookie'])).toEqual([undefined, undefined, undefined]);
       await sleep(500);
-      expect(await store.lookup([`uid:${uid}`])).toEqual([undefined]);
+      expect(await store.lookup([ek(uid)])).toEqual([undefined]);
       expect(await winner(uid, 300, 250)).toBeUndefined();
       const rows = sink.events.slice(before) as PixelEvent[];
       expect(rows.map((e) => e.user_key)).toEqual(['', '', '']);
     });
 
+    it('click notice with the user → notices rule audience → bid on that user within 60 s; a conversion takes the user out', async () => {
+      const uid = `Clicker${name.replace(/\W/g, '').padEnd(15, 'c')}`.slice(0, 22);
+      const noticeKey = keyer.key(userHash([`uid:${uid}`])!);
+      expect(await winner(uid, 320, 50)).toBeUndefined();
+      const r = await bidHost.post('/bid/ex1', { id: `r${++seq}`, imp: [{ id: '1', banner: { w: 160, h: 600 } }], site: { domain: 'news.example' }, user: { buyeruid: uid } });
+      expect(r.status).toBe(200);
+      const click = clickUrl(r.json().seatbid[0].bid[0].adm)!;
+      expect(click).toContain('&u=');
+      const redirect = await httpRequest(pixelHost.port, 'GET', pathOf(click));
+      expect(redirect.status).toBe(302);
+      const ms = await within(60_000, async () => (await winner(uid, 320, 50)) === 'acme-clickers-retarget');
+      expect(ms).toBeLessThan(60_000);
+      const [m] = await store.lookup([eventKey(noticeKey)]);
+      expect(m?.map((x) => x.segment)).toEqual(['acme-clickers']);
+      const token = new URL(String(redirect.headers.location)).searchParams.get('dsp_click')!;
+      expect((await httpRequest(pixelHost.port, 'GET', `/notice/conversion?click=${encodeURIComponent(token)}&order=o-${uid}`)).status).toBe(204);
+      await within(60_000, async () => (await winner(uid, 320, 50)) === undefined);
+      // The click and conversion rows carry the user key, so a rebuild finds the user too.
+      const rows = sink.events.filter((e) => (e.type === 'click' || e.type === 'conversion') && 'user_key' in e && e.user_key === noticeKey);
+      expect(rows.map((e) => e.type).sort()).toEqual(['click', 'conversion']);
+    });
+
+    it('a bid whose request allowed no user data carries no user to its notices', async () => {
+      const r = await bidHost.post('/bid/ex1', { id: `r${++seq}`, imp: [{ id: '1', banner: { w: 160, h: 600 } }], site: { domain: 'news.example' }, regs: { gdpr: 1 }, user: { buyeruid: 'NoConsentClicker00000x' } });
+      expect(r.status).toBe(200); // contextual bids go on without consent
+      const click = clickUrl(r.json().seatbid[0].bid[0].adm)!;
+      expect(click).not.toContain('&u=');
+      const before = sink.events.length;
+      await httpRequest(pixelHost.port, 'GET', pathOf(click));
+      await sleep(300);
+      expect(sink.events.slice(before).filter((e) => 'user_key' in e && e.user_key)).toEqual([]);
+    });
+
     it('forgetting the user removes what the rules taught us', async () => {
       const uid = `Forgotten${name.replace(/\W/g, '').padEnd(13, 'f')}`.slice(0, 22);
       await pixel('/px/acme/visit', { cookie: `dspuid=${uid}` });
-      await within(10_000, async () => (await store.lookup([`uid:${uid}`]))[0] !== undefined);
-      expect(await store.removeUser(`uid:${uid}`)).toBe(true);
-      expect(await store.lookup([`uid:${uid}`])).toEqual([undefined]);
+      await within(10_000, async () => (await store.lookup([ek(uid)]))[0] !== undefined);
+      expect(await forgetUser(store, `uid:${uid}`, keyer)).toBe(true);
+      expect(await store.lookup([ek(uid)])).toEqual([undefined]);
     });
   });
 

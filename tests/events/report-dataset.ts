@@ -72,6 +72,7 @@ const win = (type: 'win' | 'billing', id: string, t: number, c: Partial<EventBas
 const imp = (type: 'impression' | 'click', id: string, t: number, c: Partial<EventBase>): ImpressionEvent => ({
   ...base({ event_id: id, event_time: t, ...c }),
   type,
+  user_key: '', // migration 0004: every table row has every column
 });
 const conv = (id: string, t: number, c: Partial<EventBase>, value: number): ConversionEvent => ({
   ...base({ event_id: id, event_time: t, ...c }),
@@ -79,6 +80,7 @@ const conv = (id: string, t: number, c: Partial<EventBase>, value: number): Conv
   order_id: `order-${id}`,
   value_base: value,
   currency: 'USD',
+  user_key: '',
 });
 const loss = (id: string, t: number, c: Partial<EventBase>): LossEvent => ({
   ...base({ event_id: id, event_time: t, ...c }),

@@ -7,5 +7,6 @@ import type { Migration } from '../migrate.js';
 import { migration0001 } from './0001-event-tables.js';
 import { migration0002 } from './0002-pixels.js';
 import { migration0003 } from './0003-placement.js';
+import { migration0004 } from './0004-user-keys.js';
 
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004];
