@@ -15,8 +15,9 @@
 -- event_id, merged across shards), and sharding by event_id puts every copy of an event (a retry, a
 -- notice received by two bidders) on one shard, where ReplacingMergeTree merges also collapse it.
 --
--- Columns, sorting keys and partitioning are exactly those of migrations 0001 (event tables), 0002 (pixels) and 0003
--- (the placement columns, last in every table, as ALTER TABLE ADD COLUMN puts them): the bidder
+-- Columns, sorting keys and partitioning are exactly those of migrations 0001 (event tables), 0002 (pixels), 0003
+-- (the placement columns, last in every table, as ALTER TABLE ADD COLUMN puts them) and 0004 (user_key on impressions,
+-- clicks and conversions, after them): the bidder
 -- inserts JSONEachRow rows that must match column for column. When a new migration ships, apply its
 -- cluster form (ON CLUSTER, to dsp_local.* and then dsp.*) before rolling out the bidder version.
 --
@@ -207,7 +208,8 @@ CREATE TABLE IF NOT EXISTS dsp_local.impressions ON CLUSTER bidder_cluster (
   placement_type String,
   publisher_id String,
   country String,
-  device_type UInt8
+  device_type UInt8,
+  user_key String
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/dsp_local/impressions', '{replica}')
 PARTITION BY event_date
@@ -234,7 +236,8 @@ CREATE TABLE IF NOT EXISTS dsp_local.clicks ON CLUSTER bidder_cluster (
   placement_type String,
   publisher_id String,
   country String,
-  device_type UInt8
+  device_type UInt8,
+  user_key String
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/dsp_local/clicks', '{replica}')
 PARTITION BY event_date
@@ -264,7 +267,8 @@ CREATE TABLE IF NOT EXISTS dsp_local.conversions ON CLUSTER bidder_cluster (
   placement_type String,
   publisher_id String,
   country String,
-  device_type UInt8
+  device_type UInt8,
+  user_key String
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/dsp_local/conversions', '{replica}')
 PARTITION BY event_date
