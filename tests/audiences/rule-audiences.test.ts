@@ -124,7 +124,7 @@ for (const [name, stores] of backends)
       expect(await winner(uid, 728, 90)).toBeUndefined();
       await pixel('/px/acme/purchase?value=10', { cookie: `dspuid=${uid}` });
       await within(60_000, async () => (await winner(uid, 300, 250)) === undefined);
-    });
+    }, 130_000); // the claim is "within 60 s" twice; the suite's 20 s default cut it short on a loaded machine
 
     it("a foreign advertiser's pixel never reaches another's audience", async () => {
       const uid = `GlobexOnly${name.replace(/\W/g, '').padEnd(12, 'y')}`.slice(0, 22);
