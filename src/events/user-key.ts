@@ -4,9 +4,8 @@
  * rows of one user can be grouped and counted, but not be joined back to a cookie or a bid
  * request without the secret. A fleet must share the secret, or one user gets one key per instance.
  */
-import { createHmac, randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHmac } from 'node:crypto';
+import { localSecret } from './local-secret.js';
 import type { Settings } from '../config/settings.js';
 
 export class UserKeyer {
@@ -20,16 +19,6 @@ export class UserKeyer {
 
 export async function loadUserKeyer(settings: Pick<Settings, 'dataDir' | 'userKeySecret'>): Promise<UserKeyer> {
   if (settings.userKeySecret) return new UserKeyer(settings.userKeySecret);
-  const file = join(settings.dataDir, 'user-key.secret');
-  let secret: string;
-  try {
-    secret = (await readFile(file, 'utf8')).trim();
-  } catch {
-    secret = randomBytes(32).toString('hex');
-    await mkdir(settings.dataDir, { recursive: true });
-    await writeFile(file, secret + '\n', { mode: 0o600, flag: 'wx' }).catch(async () => {
-      secret = (await readFile(file, 'utf8')).trim(); // another process won the race
-    });
-  }
+  const secret = await localSecret(settings.dataDir, 'user-key.secret');
   return new UserKeyer(secret);
 }
