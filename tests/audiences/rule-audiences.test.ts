@@ -21,6 +21,7 @@ import { clickUrl, pathOf, RecordingSink } from '../helpers/notice-kit.js';
 import { userHash } from '../../src/money/frequency.js';
 import { UserKeyer } from '../../src/events/user-key.js';
 import { eventKey, forgetUser } from '../../src/audiences/rule-audiences.js';
+import { whenReady } from '../helpers/redis-ready.js';
 
 
 const banner = (id: string, w: number, h: number) => ({ id, type: 'banner' as const, w, h, html: `<div>${id}</div>` });
@@ -62,7 +63,7 @@ beforeAll(async () => {
 afterAll(() => servers?.stop());
 
 async function redisStore(url: string, prefix: string): Promise<SegmentStore> {
-  return new RedisSegmentStore(createRedis(url), createRedis(url, { admin: true }), prefix);
+  return new RedisSegmentStore(await whenReady(createRedis(url)), await whenReady(createRedis(url, { admin: true })), prefix);
 }
 
 const backends: [string, () => Promise<[SegmentStore, SegmentStore]>][] = [

@@ -25,6 +25,7 @@ import { forgetEventUser, rebuildRule, RuleRebuilder } from '../../src/audiences
 import { userHash } from '../../src/money/frequency.js';
 import { ClickHouseServer } from '../helpers/clickhouse-server.js';
 import { startContractServers, type ContractServers } from '../helpers/contract-servers.js';
+import { whenReady } from '../helpers/redis-ready.js';
 
 const keyer = new UserKeyer('rebuild-test-secret');
 const NOW = Math.floor(Date.now() / 1000);
@@ -150,7 +151,8 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => servers?.stop());
 
-const redisStore = (url: () => string, prefix: string) => async () => new RedisSegmentStore(createRedis(url()), createRedis(url(), { admin: true }), `${prefix}${++n}:`);
+const redisStore = (url: () => string, prefix: string) => async () =>
+  new RedisSegmentStore(await whenReady(createRedis(url())), await whenReady(createRedis(url(), { admin: true })), `${prefix}${++n}:`);
 
 rebuildSuite(
   'chDB',

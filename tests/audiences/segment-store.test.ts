@@ -6,13 +6,14 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Cluster, type Redis } from 'ioredis';
 import { MemorySegmentStore } from '../../src/audiences/memory-segment-store.js';
-import { createRedis, type RedisLike } from '../../src/audiences/redis-client.js';
+import { createRedis } from '../../src/audiences/redis-client.js';
 import { RedisSegmentStore } from '../../src/audiences/redis-segment-store.js';
 import type { MembershipRow } from '../../src/audiences/segment-store.js';
 import type { RedisCluster } from '../helpers/redis-cluster.js';
 import type { RedisServer } from '../helpers/redis-server.js';
 import { startContractServers, type ContractServers } from '../helpers/contract-servers.js';
 import { meta, segmentStoreContract } from './segment-store.contract.js';
+import { whenReady } from '../helpers/redis-ready.js';
 
 let servers: ContractServers;
 let server: RedisServer;
@@ -27,22 +28,11 @@ beforeAll(async () => {
 
 afterAll(() => servers?.stop());
 
-async function ready(c: RedisLike): Promise<void> {
-  if (c.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`client not ready (${c.status})`)), 10_000);
-    c.once('ready', () => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
-}
-
 /** A store wired as build-audiences.ts wires it: a hot-path client for lookups, an admin client for writes. */
 async function redisStore(url: string, prefix: string): Promise<RedisSegmentStore> {
   const hot = createRedis(url);
   const admin = createRedis(url, { admin: true });
-  await Promise.all([ready(hot), ready(admin)]);
+  await Promise.all([whenReady(hot), whenReady(admin)]);
   return new RedisSegmentStore(hot, admin, prefix);
 }
 

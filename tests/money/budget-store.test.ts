@@ -3,10 +3,11 @@ import { afterAll, beforeAll } from 'vitest';
 import type { RedisServer } from '../helpers/redis-server.js';
 import { startContractServers, type ContractServers } from '../helpers/contract-servers.js';
 import type { RedisCluster } from '../helpers/redis-cluster.js';
-import { createRedis, type RedisLike } from '../../src/audiences/redis-client.js';
+import { createRedis } from '../../src/audiences/redis-client.js';
 import { MemoryBudgetStore } from '../../src/money/memory-budget-store.js';
 import { RedisBudgetStore } from '../../src/money/redis-budget-store.js';
 import { budgetStoreContract } from './budget-store.contract.js';
+import { whenReady } from '../helpers/redis-ready.js';
 
 let servers: ContractServers;
 let server: RedisServer;
@@ -21,18 +22,13 @@ afterAll(() => servers?.stop());
 
 budgetStoreContract('memory', async () => ({ store: new MemoryBudgetStore(), cleanup: async () => {} }));
 
-async function ready(c: RedisLike): Promise<RedisLike> {
-  if (c.status !== 'ready') await new Promise((resolve) => c.once('ready', resolve));
-  return c;
-}
-
 let n = 0;
 budgetStoreContract('redis', async () => {
-  const store = new RedisBudgetStore(await ready(createRedis(server.url)), `{bgt${++n}}:`, true);
+  const store = new RedisBudgetStore(await whenReady(createRedis(server.url)), `{bgt${++n}}:`, true);
   return { store, cleanup: () => store.close() };
 });
 
 budgetStoreContract('redis cluster (3 masters)', async () => {
-  const store = new RedisBudgetStore(await ready(createRedis(cluster.url)), `{bgt${++n}}:`, true);
+  const store = new RedisBudgetStore(await whenReady(createRedis(cluster.url)), `{bgt${++n}}:`, true);
   return { store, cleanup: () => store.close() };
 });

@@ -1,9 +1,10 @@
 /** The FrequencyStore contract on the in-process store, a real redis-server and a real 3-master Redis Cluster. */
 import { afterAll, beforeAll } from 'vitest';
 import { startContractServers, type ContractServers } from '../helpers/contract-servers.js';
-import { createRedis, type RedisLike } from '../../src/audiences/redis-client.js';
+import { createRedis } from '../../src/audiences/redis-client.js';
 import { MemoryFrequencyStore, RedisFrequencyStore } from '../../src/money/frequency-store.js';
 import { frequencyStoreContract } from './frequency-store.contract.js';
+import { whenReady } from '../helpers/redis-ready.js';
 
 let servers: ContractServers;
 
@@ -18,11 +19,6 @@ frequencyStoreContract('memory', async () => {
   return { store, other: store, cleanup: async () => {} };
 });
 
-async function ready(c: RedisLike): Promise<RedisLike> {
-  if (c.status !== 'ready') await new Promise((resolve) => c.once('ready', resolve));
-  return c;
-}
-
 let n = 0;
 for (const [name, url] of [
   ['redis', () => servers.server.url],
@@ -30,8 +26,8 @@ for (const [name, url] of [
 ] as const) {
   frequencyStoreContract(name, async () => {
     const prefix = `fq${++n}:`;
-    const store = new RedisFrequencyStore(await ready(createRedis(url())), prefix, true);
-    const other = new RedisFrequencyStore(await ready(createRedis(url())), prefix, true);
+    const store = new RedisFrequencyStore(await whenReady(createRedis(url())), prefix, true);
+    const other = new RedisFrequencyStore(await whenReady(createRedis(url())), prefix, true);
     return { store, other, cleanup: () => Promise.all([store.close(), other.close()]).then(() => undefined) };
   });
 }
