@@ -41,6 +41,10 @@ import type { BudgetLedger } from './money/budget-ledger.js';
 import { OutcomeTrainer } from './models/trainer.js';
 import { NO_MODELS, OutcomeModelsRef } from './models/outcome-models.js';
 import type { Settings } from './config/settings.js';
+import { ProfileFeed, ProfileStore } from './audiences/profiles.js';
+import { LookalikeBuilder } from './audiences/lookalikes.js';
+import type { AudienceService } from './audiences/audience-service.js';
+import { Gauge, Histogram, type Registry } from 'prom-client';
 
 /** What differs between the two shapes: where bids are served, and how they are drained. */
 interface BidPlane {
@@ -102,11 +106,14 @@ async function main(): Promise<void> {
   const dedupe = new TrackedDedupe(events.dedupe);
   /** Billing and conversion notices waiting for their durable write (WORKERS=1): a drain waits for them too. */
   const awaiting = { pending: 0 };
+  if (settings.lookalikes && multi) log('warn', 'LOOKALIKES needs WORKERS=1 for now: no profiles are kept and no lookalike is built');
+  const profiles = settings.lookalikes && !multi ? startLookalikes(settings, audiences, metrics.registry) : undefined;
   const deps: AppDeps = {
     settings,
     snapshots,
     metrics,
     audiences,
+    profiles,
     audienceMetrics,
     signer,
     userKeys,
@@ -324,4 +331,38 @@ function startOutcomeModels(settings: Settings): { models: OutcomeModelsRef; out
     models.swap(trainer.publish(true));
   }, settings.outcomePublishSeconds * 1000).unref();
   return { models, outcomes: trainer };
+}
+
+/**
+ * Lookalike audiences on the main thread (WORKERS=1): the bid route samples the users it may keep
+ * data of into a ring, drained every second into the profile store; the builder checks every
+ * minute for lookalikes due a rebuild.
+ */
+function startLookalikes(settings: Settings, audiences: AudienceService, registry: Registry): ProfileFeed {
+  const store = new ProfileStore(settings.profileUsers);
+  const feed = new ProfileFeed(store, { slots: 4096, sampleEvery: settings.profileSampleEvery });
+  new Gauge({
+    name: 'lookalike_profiles',
+    help: 'Users with a profile for lookalike audiences.',
+    registers: [registry],
+    collect(this: Gauge) {
+      this.set(store.size);
+    },
+  });
+  const buildSeconds = new Histogram({
+    name: 'lookalike_build_duration_seconds',
+    help: 'Time to build and publish one lookalike audience.',
+    buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  const size = new Gauge({ name: 'lookalike_members', help: 'Members of each lookalike audience at its last build.', labelNames: ['segment'], registers: [registry] });
+  const builder = new LookalikeBuilder(audiences, store, {
+    built(id, seconds, n) {
+      buildSeconds.observe(seconds);
+      size.set({ segment: id }, n);
+    },
+  });
+  feed.start(1000);
+  builder.start(60_000);
+  return feed;
 }

@@ -194,11 +194,6 @@ export class LookalikeBuilder {
     return result;
   }
 
-  /** Forgets a user everywhere the builder remembers it (the store's removeUser does the rest). */
-  forget(key: string): void {
-    for (const p of this.published.values()) p.members.delete(key);
-  }
-
   start(checkMs: number): void {
     this.timer = setInterval(() => {
       if (this.running) return;

@@ -8,13 +8,13 @@
  * Nothing is written anywhere else: the store is in process, bounded, and evicts the user seen
  * longest ago when full.
  *
- * The bid path only offers: `ProfileFeed.offer` takes every `sampleEvery`-th request into a
+ * The bid path only offers: `ProfileFeed` takes every `sampleEvery`-th request into a
  * fixed ring of slots (references to strings the request view already holds, so nothing is
  * allocated), and a timer drains the ring into the store. A full ring overwrites its oldest slot:
  * the feed loses samples under overload instead of slowing bids.
  */
 import type { BidRequestView } from '../openrtb/request-view.js';
-import type { DeviceFacts } from '../targeting/targeting-index.js';
+import { parseUserAgent } from '../targeting/user-agent.js';
 
 /** At most this many of each list are kept per user (the most recent). */
 export const PROFILE_LIST_MAX = 12;
@@ -115,12 +115,11 @@ export interface ProfileFeedOptions {
 
 /**
  * The ring between the bid path and the store. Slots are parallel arrays of references, written in
- * place: `offer` allocates nothing.
+ * place; the user agent is parsed when the ring is drained, not on the bid path.
  */
 export class ProfileFeed {
   private readonly keys: (string | undefined)[];
   private readonly reqs: (BidRequestView | undefined)[];
-  private readonly devices: (DeviceFacts | undefined)[];
   private readonly segments: (Iterable<string> | undefined)[];
   private readonly times: Float64Array;
   private head = 0;
@@ -137,15 +136,19 @@ export class ProfileFeed {
     const n = options.slots;
     this.keys = new Array<string | undefined>(n).fill(undefined);
     this.reqs = new Array<BidRequestView | undefined>(n).fill(undefined);
-    this.devices = new Array<DeviceFacts | undefined>(n).fill(undefined);
     this.segments = new Array<Iterable<string> | undefined>(n).fill(undefined);
     this.times = new Float64Array(n);
   }
 
-  /** From the bid path, only when the privacy outcome allows user data. */
-  offer(key: string, req: BidRequestView, device: DeviceFacts, nowMs: number, segments: Iterable<string> | undefined): void {
-    if (++this.tick < this.options.sampleEvery) return;
+  /** Whether this request is one of the sampled (counts it): only then is `put` called. */
+  sampled(): boolean {
+    if (++this.tick < this.options.sampleEvery) return false;
     this.tick = 0;
+    return true;
+  }
+
+  /** From the bid path, only when the privacy outcome allows user data. `segments` must not change afterwards. */
+  put(key: string, req: BidRequestView, nowMs: number, segments: Iterable<string> | undefined): void {
     const n = this.keys.length;
     const at = (this.head + this.count) % n;
     if (this.count === n) {
@@ -154,9 +157,19 @@ export class ProfileFeed {
     } else this.count++;
     this.keys[at] = key;
     this.reqs[at] = req;
-    this.devices[at] = device;
     this.segments[at] = segments;
     this.times[at] = nowMs;
+  }
+
+  /** Forgets a user: the profile, and samples of it still waiting in the ring (true when there was either). */
+  forget(key: string): boolean {
+    let found = false;
+    for (let i = 0; i < this.keys.length; i++)
+      if (this.keys[i] === key) {
+        this.keys[i] = undefined;
+        found = true;
+      }
+    return this.store.forget(key) || found;
   }
 
   /** Moves every waiting sample into the store; returns how many. */
@@ -165,22 +178,27 @@ export class ProfileFeed {
     const moved = this.count;
     for (let i = 0; i < moved; i++) {
       const at = (this.head + i) % n;
+      const key = this.keys[at];
+      if (key === undefined) continue; // forgotten while waiting
       const req = this.reqs[at]!;
-      const device = this.devices[at]!;
+      const ua = req.ua ? parseUserAgent(req.ua) : undefined;
       this.store.observe({
-        key: this.keys[at]!,
+        key,
         country: req.country,
         region: req.region,
-        deviceType: device.deviceType,
-        os: device.os,
-        browser: device.browser,
+        deviceType: req.deviceType ?? ua?.deviceType,
+        os: req.os ?? ua?.os,
+        browser: ua?.browser,
         categories: req.categories,
         domain: req.bundle ?? req.domain,
         nowMs: this.times[at],
         segments: this.segments[at],
       });
-      this.keys[at] = this.reqs[at] = this.devices[at] = this.segments[at] = undefined; // let the requests go
     }
+    // Let the requests go.
+    this.keys.fill(undefined);
+    this.reqs.fill(undefined);
+    this.segments.fill(undefined);
     this.head = 0;
     this.count = 0;
     return moved;

@@ -38,6 +38,8 @@ export interface AudienceRouteDeps {
   readonly uploadLoopShare?: number;
   /** Set: API keys and tenant rules on every route (see above). */
   readonly access?: AudienceAccess;
+  /** Whatever else remembers users by key (the lookalike profiles): forgetting a user forgets it there too. */
+  readonly forget?: (key: string) => boolean;
 }
 
 /** The config API's guard over these routes. */
@@ -219,7 +221,8 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
       res,
       store.removeUser(key).then((removed) => {
         audiences.invalidate([key]);
-        if (removed) sendJson(res, '200 OK', { key, removed: true });
+        const forgot = deps.forget?.(key) ?? false;
+        if (removed || forgot) sendJson(res, '200 OK', { key, removed: true });
         else sendError(res, '404 Not Found', 'not_found', `no segments for ${key}`);
       }),
     );
