@@ -26,6 +26,7 @@ import { RuleAudiences } from './audiences/rule-audiences.js';
 import type { UserKeyer } from './events/user-key.js';
 import type { OutcomeModelsRef } from './models/outcome-models.js';
 import type { OutcomeFeed } from './http/bid-route.js';
+import type { ProfileFeed } from './audiences/profiles.js';
 import type { OutcomeNotices } from './http/notice-routes.js';
 
 export interface AppDeps {
@@ -59,6 +60,8 @@ export interface AppDeps {
   /** The outcome models goals are priced from, and the trainer that takes bids' features and notices (OUTCOME_MODELS). */
   readonly models?: OutcomeModelsRef;
   readonly outcomes?: OutcomeFeed & OutcomeNotices;
+  /** Samples of the users seen, for lookalike audiences (LOOKALIKES). */
+  readonly profiles?: ProfileFeed;
 }
 
 export function buildBidApp(deps: AppDeps): TemplatedApp {
@@ -108,6 +111,7 @@ export function buildAdminApp(deps: AppDeps): TemplatedApp {
             uploadLoopShare: deps.settings.uploadLoopShare,
             userKeys: deps.userKeys,
             events: deps.reports?.store,
+            forget: deps.profiles && ((key: string) => deps.profiles!.forget(key)),
           }
         : undefined,
     reports: deps.reports,

@@ -11,7 +11,7 @@
  *   together. The port is checked free here first, since the workers listen with SO_REUSEPORT
  *   and would otherwise silently share it with a leftover process.
  */
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, Gauge, Histogram, type Registry } from 'prom-client';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { loadSettings } from './config/settings.js';
 import { buildSnapshot, SnapshotRef } from './campaigns/snapshot.js';
@@ -44,6 +44,9 @@ import { ModelMetrics } from './metrics/model-metrics.js';
 import { OutcomeCollector } from './workers/outcome-link.js';
 import type { Settings } from './config/settings.js';
 import { RuleRebuilder } from './audiences/rule-rebuild.js';
+import { ProfileFeed, ProfileStore } from './audiences/profiles.js';
+import { LookalikeBuilder } from './audiences/lookalikes.js';
+import type { AudienceService } from './audiences/audience-service.js';
 
 /** What differs between the two shapes: where bids are served, and how they are drained. */
 interface BidPlane {
@@ -121,11 +124,14 @@ async function main(): Promise<void> {
   const dedupe = new TrackedDedupe(events.dedupe);
   /** Billing and conversion notices waiting for their durable write (WORKERS=1): a drain waits for them too. */
   const awaiting = { pending: 0 };
+  if (settings.lookalikes && multi) log('warn', 'LOOKALIKES needs WORKERS=1 for now: no profiles are kept and no lookalike is built');
+  const profiles = settings.lookalikes && !multi ? startLookalikes(settings, audiences, metrics.registry) : undefined;
   const deps: AppDeps = {
     settings,
     snapshots,
     metrics,
     audiences,
+    profiles,
     audienceMetrics,
     signer,
     userKeys,
@@ -332,3 +338,37 @@ main().catch((e: unknown) => {
   else log('error', 'bidder failed to start', { error: (e as Error)?.stack ?? String(e) });
   process.exit(1);
 });
+
+/**
+ * Lookalike audiences on the main thread (WORKERS=1): the bid route samples the users it may keep
+ * data of into a ring, drained every second into the profile store; the builder checks every
+ * minute for lookalikes due a rebuild.
+ */
+function startLookalikes(settings: Settings, audiences: AudienceService, registry: Registry): ProfileFeed {
+  const store = new ProfileStore(settings.profileUsers);
+  const feed = new ProfileFeed(store, { slots: 4096, sampleEvery: settings.profileSampleEvery });
+  new Gauge({
+    name: 'lookalike_profiles',
+    help: 'Users with a profile for lookalike audiences.',
+    registers: [registry],
+    collect(this: Gauge) {
+      this.set(store.size);
+    },
+  });
+  const buildSeconds = new Histogram({
+    name: 'lookalike_build_duration_seconds',
+    help: 'Time to build and publish one lookalike audience.',
+    buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  const size = new Gauge({ name: 'lookalike_members', help: 'Members of each lookalike audience at its last build.', labelNames: ['segment'], registers: [registry] });
+  const builder = new LookalikeBuilder(audiences, store, {
+    built(id, seconds, n) {
+      buildSeconds.observe(seconds);
+      size.set({ segment: id }, n);
+    },
+  });
+  feed.start(1000);
+  builder.start(60_000);
+  return feed;
+}

@@ -14,7 +14,7 @@
  *   hears of it through the config change feed instead of waiting for its registry poll.
  */
 import type { ConfigStore, StoredDoc } from '../campaigns/config-store.js';
-import { DEFAULT_SEGMENT_TTL_SECONDS, type AudienceRule, type SegmentMeta } from '../audiences/segment-store.js';
+import { DEFAULT_SEGMENT_TTL_SECONDS, type AudienceRule, type LookalikeSpec, type SegmentMeta } from '../audiences/segment-store.js';
 import { checkRule, ruleTtl } from '../audiences/rule-audiences.js';
 import type { AudienceService } from '../audiences/audience-service.js';
 import type { Principal } from './auth.js';
@@ -47,6 +47,7 @@ export function audienceDoc(m: SegmentMeta): StoredDoc {
     ...(m.advertiserId !== undefined ? { advertiserId: m.advertiserId } : {}),
     ttlSeconds: m.ttlSeconds,
     ...(m.rule !== undefined ? { rule: m.rule } : {}),
+    ...(m.lookalike !== undefined ? { lookalike: m.lookalike } : {}),
     status: m.status ?? 'active',
     approximateSize: m.approximateSize ?? 0,
     version: m.version ?? 1,
@@ -175,6 +176,23 @@ export class AudienceResources {
     return meta !== undefined && sees(p, 'audiences', audienceDoc(meta));
   }
 
+  /**
+   * A lookalike's seed is a live segment of the same advertiser that the key sees, and not a
+   * lookalike itself. A foreign, deleted or unknown seed gets the same field error: it does not
+   * tell whether the segment exists.
+   */
+  private async checkSeed(id: string, fields: Record<string, unknown>, p: Principal): Promise<void> {
+    const { seed } = fields.lookalike as LookalikeSpec;
+    if (fields.advertiserId === undefined)
+      throw invalid([{ path: '/advertiserId', code: 'required', message: "a lookalike is built from one advertiser's own segment: name it" }]);
+    if (fields.rule !== undefined) throw invalid([{ path: '/lookalike', code: 'invalid', message: 'an audience is a rule audience or a lookalike, not both' }]);
+    const meta = seed === id ? undefined : await this.store.getSegment(seed);
+    const doc = meta && audienceDoc(meta);
+    if (!doc || doc.deletedAt !== undefined || !sees(p, 'audiences', doc) || doc.advertiserId !== fields.advertiserId)
+      throw invalid([{ path: '/lookalike/seed', code: 'invalid', message: `no segment "${seed}" of advertiser "${String(fields.advertiserId)}" to build from` }]);
+    if (doc.lookalike !== undefined) throw invalid([{ path: '/lookalike/seed', code: 'invalid', message: 'a lookalike cannot seed another' }]);
+  }
+
   private fromBody(action: BodyAction, body: unknown, id: string, current: StoredDoc | undefined, p: Principal): Record<string, unknown> | undefined {
     const { candidate, errors } = prepare({
       kind: 'audiences',
@@ -227,6 +245,7 @@ export class AudienceResources {
     checkPreconditions(current, ctx.ifMatch, ctx.ifNoneMatch);
     const fields = build(current);
     if (!fields) return { doc: current!, created: false };
+    if (fields.lookalike !== undefined && fields.deletedAt === undefined) await this.checkSeed(id, fields, p);
     const at = new Date().toISOString();
     const next: SegmentMeta = {
       id,
@@ -234,6 +253,7 @@ export class AudienceResources {
       ...(fields.advertiserId !== undefined ? { advertiserId: fields.advertiserId as string } : {}),
       ttlSeconds: fields.ttlSeconds as number,
       ...(fields.rule !== undefined ? { rule: fields.rule as AudienceRule } : {}),
+      ...(fields.lookalike !== undefined ? { lookalike: fields.lookalike as LookalikeSpec } : {}),
       status: fields.status as 'active' | 'paused',
       createdAt: current?.createdAt as string ?? at,
       version: (current?.version ?? 0) + 1,

@@ -154,11 +154,21 @@ export const AudienceRuleSchema = Type.Object(
   },
   { ...Closed, title: 'AudienceRule' },
 );
+/** A lookalike audience (audiences/lookalikes.ts): users like the seed's, rebuilt on a schedule. */
+export const AudienceLookalikeSchema = Type.Object(
+  {
+    seed: Type.String({ ...SegmentIdSchema, description: "a segment of the same advertiser (uploaded or rule-built): its members are the examples" }),
+    size: Type.Integer({ minimum: 1, maximum: 10_000_000, description: 'how many users to keep: the best scored outside the seed' }),
+    refreshHours: Type.Integer({ minimum: 1, maximum: 24 * 30, description: 'how often it is rebuilt from the users seen since' }),
+  },
+  { ...Closed, title: 'AudienceLookalike' },
+);
 const audienceProps = {
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   advertiserId: Type.Optional(idWith('the owner (unset: a shared segment, operators only); cannot change')),
   ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 400 * 24 * 3600, description: 'membership lifetime of uploaded rows without their own' })),
   rule: Type.Optional(AudienceRuleSchema),
+  lookalike: Type.Optional(AudienceLookalikeSchema),
 };
 export const AudienceInputSchema = Type.Object(
   { id: Type.Optional(SegmentIdSchema), ...audienceProps, status: Type.Optional(ActivePaused) },
@@ -171,6 +181,7 @@ export const AudienceOutSchema = Type.Object(
     advertiserId: Type.Optional(IdSchema),
     ttlSeconds: Type.Integer(),
     rule: Type.Optional(AudienceRuleSchema),
+    lookalike: Type.Optional(AudienceLookalikeSchema),
     status: ActivePaused,
     approximateSize: Type.Integer({ minimum: 0, description: 'distinct users uploaded (HyperLogLog estimate)' }),
     ...SystemProps,

@@ -20,6 +20,8 @@ export interface SegmentMeta {
   readonly ttlSeconds: number;
   /** A rule audience: members are added by the owner's events as they arrive (rule-audiences.ts). */
   readonly rule?: AudienceRule;
+  /** A lookalike audience: members are rebuilt on a schedule from users like the seed's (lookalikes.ts). */
+  readonly lookalike?: LookalikeSpec;
   readonly createdAt: string;
   /** Approximate number of distinct users uploaded into it (filled in by getSegment/listSegments). */
   readonly approximateSize?: number;
@@ -42,6 +44,15 @@ export interface AudienceRule {
   readonly lookbackDays: number;
   readonly excludeEvents?: readonly string[];
   readonly campaignIds?: readonly string[];
+}
+
+export interface LookalikeSpec {
+  /** A segment of the same advertiser (uploaded or rule-built) whose members are the examples. */
+  readonly seed: string;
+  /** How many users the lookalike keeps (the best scored outside the seed). */
+  readonly size: number;
+  /** How often it is rebuilt. */
+  readonly refreshHours: number;
 }
 
 /** Whether bidding uses a segment (API-paused and deleted ones are not used). */

@@ -24,6 +24,10 @@ export interface Settings {
   readonly debugNoBid: boolean;
   /** Train click and conversion models from this process's bids and notices (every worker's), and price goals from them. */
   readonly outcomeModels: boolean;
+  /** Lookalike audiences: profiles of the users seen, and the builder (LOOKALIKES; WORKERS=1 only). */
+  readonly lookalikes: boolean;
+  readonly profileUsers: number;
+  readonly profileSampleEvery: number;
   /** How often the trainer settles expired examples and publishes new tables (to every bid thread). */
   readonly outcomePublishSeconds: number;
   /** A model prices bids once it has trained on this many examples, this many of them positive. */
@@ -155,6 +159,9 @@ export function loadSettings(env: Env = process.env): Settings {
     networkAllowanceMs: int('NETWORK_ALLOWANCE_MS', 10, 0, 1000),
     debugNoBid: bool('DEBUG_NOBID'),
     outcomeModels: bool('OUTCOME_MODELS'),
+    lookalikes: bool('LOOKALIKES'),
+    profileUsers: int('PROFILE_USERS', 200_000, 1, 50_000_000),
+    profileSampleEvery: int('PROFILE_SAMPLE_EVERY', 4, 1, 1_000_000),
     outcomePublishSeconds: int('OUTCOME_PUBLISH_SECONDS', 60, 1, 3600),
     outcomeMinExamples: int('OUTCOME_MIN_EXAMPLES', 10_000, 1, 1_000_000_000),
     outcomeMinPositives: int('OUTCOME_MIN_POSITIVES', 20, 1, 1_000_000_000),

@@ -45,6 +45,8 @@ export interface AudienceRouteDeps {
   /** Forgetting a user also forgets what events taught (rule audiences): their event keys, and their rows here. */
   readonly userKeys?: UserKeyer;
   readonly events?: EventStore;
+  /** Whatever else remembers users by key (the lookalike profiles): forgetting a user forgets it there too. */
+  readonly forget?: (key: string) => boolean;
 }
 
 /** The config API's guard over these routes. */
@@ -230,7 +232,8 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
       res,
       Promise.all([forgetRuleUser(store, key, d.userKeys), events]).then(([removed]) => {
         audiences.invalidate(d.userKeys ? [key, ...forgottenEventUserKeys(key, d.userKeys).map(eventKey)] : [key]);
-        if (removed) sendJson(res, '200 OK', { key, removed: true });
+        const forgot = d.forget?.(key) ?? false;
+        if (removed || forgot) sendJson(res, '200 OK', { key, removed: true });
         else sendError(res, '404 Not Found', 'not_found', `no segments for ${key}`);
       }),
     );

@@ -29,6 +29,7 @@ import type { BudgetLedger } from '../money/budget-ledger.js';
 import { userHash, type FrequencyService } from '../money/frequency.js';
 import type { UserCaps } from '../bidding/money-gate.js';
 import type { OutcomeModelsRef } from '../models/outcome-models.js';
+import type { ProfileFeed } from '../audiences/profiles.js';
 
 /** Where each bid's model features go (the outcome trainer, models/trainer.ts). */
 export interface OutcomeFeed {
@@ -59,6 +60,8 @@ export interface BidRouteDeps {
   readonly models?: OutcomeModelsRef;
   /** Takes each bid's features, when the models record them; absent: nothing is kept. */
   readonly outcomes?: OutcomeFeed;
+  /** Samples of the users seen, for lookalike audiences (audiences/profiles.ts); absent: none are kept. */
+  readonly profiles?: ProfileFeed;
 }
 
 const now = () => performance.now();
@@ -265,6 +268,12 @@ class PendingBid implements BodySink, PendingBody {
     let built;
     const nowMs = Date.now();
     const nowSec = Math.floor(nowMs / 1000);
+    const profiles = this.h.deps.profiles;
+    // Only with leave to use user-level data; the user's first key is the segment store's key.
+    if (profiles !== undefined && this.privacy.userData && profiles.sampled()) {
+      const key = userKeys(req, this.ex.id)[0];
+      if (key !== undefined) profiles.put(key, req, nowMs, audience.segments);
+    }
     try {
       decision = decide(req, this.snap, this.ex, nowMs, audience, this.h.deps.money, caps, this.h.deps.models?.current);
       // Inside the try too: a throw while writing the response must be a counted no-bid, not an uncaught exception.

@@ -67,6 +67,7 @@ export interface StartOptions {
   /** Outcome models and the trainer that takes bids' features and notices (default: none). */
   models?: AppDeps['models'];
   outcomes?: AppDeps['outcomes'];
+  profiles?: AppDeps['profiles'];
 }
 
 export async function startBidder(opts: StartOptions = {}): Promise<TestBidder> {
@@ -111,6 +112,7 @@ export async function startBidder(opts: StartOptions = {}): Promise<TestBidder> 
     frequency: opts.frequency,
     models: opts.models,
     outcomes: opts.outcomes,
+    profiles: opts.profiles,
   };
   const bid = await listenExclusive(buildBidApp(deps), '127.0.0.1', 0);
   const admin = await listenExclusive(buildAdminApp(deps), '127.0.0.1', 0);

@@ -1,0 +1,216 @@
+/**
+ * What the bidder knows of the users it has seen, for lookalike audiences (lookalikes.ts): geo,
+ * device, the categories and domains they were seen on, the hours of day, and their segments.
+ *
+ * Privacy: only requests whose privacy outcome allows user data are offered (the caller checks
+ * `privacy.userData`); a profile is keyed by the same user key the segment store uses, and
+ * forgetting the user (DELETE .../users/{type}/{id}) forgets the profile with the memberships.
+ * Nothing is written anywhere else: the store is in process, bounded, and evicts the user seen
+ * longest ago when full.
+ *
+ * The bid path only offers: `ProfileFeed` takes every `sampleEvery`-th request into a
+ * fixed ring of slots (references to strings the request view already holds, so nothing is
+ * allocated), and a timer drains the ring into the store. A full ring overwrites its oldest slot:
+ * the feed loses samples under overload instead of slowing bids.
+ */
+import type { BidRequestView } from '../openrtb/request-view.js';
+import { parseUserAgent } from '../targeting/user-agent.js';
+
+/** At most this many of each list are kept per user (the most recent). */
+export const PROFILE_LIST_MAX = 12;
+
+export interface Profile {
+  country: string | undefined;
+  region: string | undefined;
+  deviceType: number | undefined;
+  os: string | undefined;
+  browser: string | undefined;
+  /** Most recent last. */
+  readonly categories: string[];
+  readonly domains: string[];
+  /** Bit h set: seen at UTC hour h. */
+  hours: number;
+  readonly segments: string[];
+  seenAtMs: number;
+}
+
+/** One sighting of a user, as the feed drains it (or a simulator builds it). */
+export interface Sighting {
+  readonly key: string;
+  readonly country?: string;
+  readonly region?: string;
+  readonly deviceType?: number;
+  readonly os?: string;
+  readonly browser?: string;
+  readonly categories?: readonly string[];
+  /** The site's domain or the app's bundle. */
+  readonly domain?: string;
+  readonly nowMs: number;
+  readonly segments?: Iterable<string>;
+}
+
+function remember(list: string[], value: string): void {
+  const at = list.indexOf(value);
+  if (at >= 0) list.splice(at, 1);
+  list.push(value);
+  if (list.length > PROFILE_LIST_MAX) list.shift();
+}
+
+export class ProfileStore {
+  /** Insertion order is recency: a sighting moves the user to the end, eviction takes the first. */
+  private readonly profiles = new Map<string, Profile>();
+  evictions = 0;
+
+  constructor(readonly capacity: number) {
+    if (!(capacity >= 1)) throw new RangeError(`profile capacity must be at least 1, got ${capacity}`);
+  }
+
+  get size(): number {
+    return this.profiles.size;
+  }
+
+  get(key: string): Profile | undefined {
+    return this.profiles.get(key);
+  }
+
+  observe(s: Sighting): void {
+    let p = this.profiles.get(s.key);
+    if (p) this.profiles.delete(s.key);
+    else {
+      p = { country: undefined, region: undefined, deviceType: undefined, os: undefined, browser: undefined, categories: [], domains: [], hours: 0, segments: [], seenAtMs: 0 };
+      if (this.profiles.size >= this.capacity) {
+        this.profiles.delete(this.profiles.keys().next().value!);
+        this.evictions++;
+      }
+    }
+    this.profiles.set(s.key, p);
+    if (s.country !== undefined) p.country = s.country;
+    if (s.region !== undefined) p.region = s.region;
+    if (s.deviceType !== undefined) p.deviceType = s.deviceType;
+    if (s.os !== undefined) p.os = s.os;
+    if (s.browser !== undefined) p.browser = s.browser;
+    if (s.categories) for (const c of s.categories) remember(p.categories, c);
+    if (s.domain !== undefined) remember(p.domains, s.domain);
+    if (s.segments) for (const seg of s.segments) remember(p.segments, seg);
+    p.hours |= 1 << Math.floor(s.nowMs / 3_600_000) % 24;
+    p.seenAtMs = s.nowMs;
+  }
+
+  /** Forgets one user (true when there was a profile). */
+  forget(key: string): boolean {
+    return this.profiles.delete(key);
+  }
+
+  entries(): IterableIterator<[string, Profile]> {
+    return this.profiles.entries();
+  }
+}
+
+export interface ProfileFeedOptions {
+  /** Slots in the ring. */
+  readonly slots: number;
+  /** One request in this many is offered to the ring (1: all). */
+  readonly sampleEvery: number;
+}
+
+/**
+ * The ring between the bid path and the store. Slots are parallel arrays of references, written in
+ * place; the user agent is parsed when the ring is drained, not on the bid path.
+ */
+export class ProfileFeed {
+  private readonly keys: (string | undefined)[];
+  private readonly reqs: (BidRequestView | undefined)[];
+  private readonly segments: (Iterable<string> | undefined)[];
+  private readonly times: Float64Array;
+  private head = 0;
+  private count = 0;
+  private tick = 0;
+  /** Samples overwritten before a drain reached them. */
+  overwritten = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly store: ProfileStore,
+    readonly options: ProfileFeedOptions,
+  ) {
+    const n = options.slots;
+    this.keys = new Array<string | undefined>(n).fill(undefined);
+    this.reqs = new Array<BidRequestView | undefined>(n).fill(undefined);
+    this.segments = new Array<Iterable<string> | undefined>(n).fill(undefined);
+    this.times = new Float64Array(n);
+  }
+
+  /** Whether this request is one of the sampled (counts it): only then is `put` called. */
+  sampled(): boolean {
+    if (++this.tick < this.options.sampleEvery) return false;
+    this.tick = 0;
+    return true;
+  }
+
+  /** From the bid path, only when the privacy outcome allows user data. `segments` must not change afterwards. */
+  put(key: string, req: BidRequestView, nowMs: number, segments: Iterable<string> | undefined): void {
+    const n = this.keys.length;
+    const at = (this.head + this.count) % n;
+    if (this.count === n) {
+      this.head = (this.head + 1) % n;
+      this.overwritten++;
+    } else this.count++;
+    this.keys[at] = key;
+    this.reqs[at] = req;
+    this.segments[at] = segments;
+    this.times[at] = nowMs;
+  }
+
+  /** Forgets a user: the profile, and samples of it still waiting in the ring (true when there was either). */
+  forget(key: string): boolean {
+    let found = false;
+    for (let i = 0; i < this.keys.length; i++)
+      if (this.keys[i] === key) {
+        this.keys[i] = undefined;
+        found = true;
+      }
+    return this.store.forget(key) || found;
+  }
+
+  /** Moves every waiting sample into the store; returns how many. */
+  drain(): number {
+    const n = this.keys.length;
+    const moved = this.count;
+    for (let i = 0; i < moved; i++) {
+      const at = (this.head + i) % n;
+      const key = this.keys[at];
+      if (key === undefined) continue; // forgotten while waiting
+      const req = this.reqs[at]!;
+      const ua = req.ua ? parseUserAgent(req.ua) : undefined;
+      this.store.observe({
+        key,
+        country: req.country,
+        region: req.region,
+        deviceType: req.deviceType ?? ua?.deviceType,
+        os: req.os ?? ua?.os,
+        browser: ua?.browser,
+        categories: req.categories,
+        domain: req.bundle ?? req.domain,
+        nowMs: this.times[at],
+        segments: this.segments[at],
+      });
+    }
+    // Let the requests go.
+    this.keys.fill(undefined);
+    this.reqs.fill(undefined);
+    this.segments.fill(undefined);
+    this.head = 0;
+    this.count = 0;
+    return moved;
+  }
+
+  start(intervalMs: number): void {
+    this.timer = setInterval(() => this.drain(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
