@@ -38,9 +38,11 @@ export class BidderProcess {
   /**
    * Starts the bidder with `env` (plus HOST, free PORT/ADMIN_PORT, NOTICE_BASE_URL) and waits for
    * /readyz. The bidder listens exclusively: when a "free" port was taken meanwhile, it tries again
-   * on new ports (at most 3 times).
+   * on new ports (at most 3 times). The wait is generous: on a loaded 2-core machine running the
+   * whole suite, a start (Node, then the embedded ClickHouse library) has taken over 15 s with no
+   * output at all; a bidder that never gets ready still fails the test.
    */
-  static async start(env: Record<string, string>, readyTimeoutMs = 15_000): Promise<BidderProcess> {
+  static async start(env: Record<string, string>, readyTimeoutMs = 45_000): Promise<BidderProcess> {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npx tsc -p tsconfig.build.json\` first`);
     for (let attempt = 1; ; attempt++) {
       try {
