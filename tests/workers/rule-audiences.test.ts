@@ -3,7 +3,8 @@
  * a rule audience and its campaign made through the config API, an advertiser's pixel called by a
  * browser with our cookie on the exchange port, and then every bid thread bids on that user within
  * 60 s (each request on a new connection, which the kernel spreads over both threads). Another
- * advertiser's pixel for the same user never puts them into this audience. Needs the build.
+ * advertiser's pixel for the same user never puts them into this audience, nor does a pixel without
+ * consent. Needs the build.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
@@ -86,6 +87,21 @@ describe('rule audiences with WORKERS=2', () => {
     expect(px.status).toBe(200);
     // A visit to Acme by another user, after it, shows the pixels were applied by then.
     const witness = 'WorkersWitness00000001';
+    await httpRequest(p.port, 'GET', '/px/adv-acme/visit', undefined, { cookie: `dspuid=${witness}` });
+    await until('the witness is bid on', async () => (await winners(witness, 4)).every((c) => c === 'cmp-rule-970'), 60_000);
+    expect(await winners(uid, 8)).toEqual(new Array(8).fill(undefined));
+  }, 90_000);
+
+  it('a user without consent is never stored: GDPR without consent, a US privacy opt-out, GPC', async () => {
+    const uid = 'WorkersNoConsent000001';
+    const answers = [
+      await httpRequest(p.port, 'GET', '/px/adv-acme/visit?gdpr=1', undefined, { cookie: `dspuid=${uid}` }),
+      await httpRequest(p.port, 'GET', `/px/adv-acme/visit?us_privacy=1YYN&uid=${uid}`),
+      await httpRequest(p.port, 'GET', '/px/adv-acme/visit', undefined, { cookie: `dspuid=${uid}`, 'sec-gpc': '1' }),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([200, 204, 200]);
+    expect(answers.map((a) => a.headers['set-cookie'])).toEqual([undefined, undefined, undefined]);
+    const witness = 'WorkersWitness00000002';
     await httpRequest(p.port, 'GET', '/px/adv-acme/visit', undefined, { cookie: `dspuid=${witness}` });
     await until('the witness is bid on', async () => (await winners(witness, 4)).every((c) => c === 'cmp-rule-970'), 60_000);
     expect(await winners(uid, 8)).toEqual(new Array(8).fill(undefined));
