@@ -2,10 +2,12 @@
  * `npm run bench:audiences`: rule audiences at scale, both ways they are kept fresh.
  *
  * 1. Materialisation: N events (default 10,000,000; pixels, impressions, clicks and conversions of
- *    many advertisers and users over 60 days, from a seeded generator) are loaded into the event
- *    store (chDB in this process by default, or a ClickHouse server with --clickhouse) through its
- *    ordinary insert, then the scheduled rebuild (rule-rebuild.ts RuleRebuilder, one full pass)
- *    materialises every advertiser's rule audiences into the in-process segment store. Reported:
+ *    many advertisers and users over 60 days, from a seeded integer generator, eventAt) are loaded
+ *    into the event store (chDB in this process by default, or a ClickHouse server with
+ *    --clickhouse), through its ordinary insert (--load insert, the default up to 1,000,000 events)
+ *    or generated in the engine by the same arithmetic in SQL (--load sql), then the scheduled
+ *    rebuild (rule-rebuild.ts RuleRebuilder, one full pass) materialises every advertiser's rule
+ *    audiences into the in-process segment store. Reported:
  *    load time, rebuild time, events/s of each, peak RSS of the process (chDB included), members.
  *    Correctness: for a sample of users (every user with --check-every 1) the expected membership
  *    of every rule is computed from the generated events and compared with the store.
