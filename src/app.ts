@@ -78,7 +78,7 @@ export function buildBidApp(deps: AppDeps): TemplatedApp {
       frequency: deps.frequency,
       outcomes: deps.outcomes,
       userKeys: deps.userKeys,
-      onNotice: rules && ((advertiserId, event, campaignId, userKey, nowSec) => rules.learn({ source: 'notices', advertiserId, event, campaignId, userKey, nowSec })),
+      onNotice: rules && ((advertiserId, event, campaignId, userKey, nowSec) => void rules.learn({ source: 'notices', advertiserId, event, campaignId, userKey, nowSec })),
     });
   if (deps.notices && deps.userKeys)
     registerPixelRoutes(routes, {
@@ -86,7 +86,7 @@ export function buildBidApp(deps: AppDeps): TemplatedApp {
       snapshots: deps.snapshots,
       events: deps.notices.events,
       userKeys: deps.userKeys,
-      onPixel: rules && ((advertiserId, event, userKey, nowSec) => rules.learn({ source: 'pixel', advertiserId, event, userKey, nowSec })),
+      onPixel: rules && ((advertiserId, event, userKey, nowSec) => void rules.learn({ source: 'pixel', advertiserId, event, userKey, nowSec })),
     });
   if (deps.audiences) registerUserMatchRoutes(routes, { settings: deps.settings, snapshots: deps.snapshots, store: deps.audiences.store, registry: deps.metrics.registry });
   registerBidRoutes(routes, deps);

@@ -15,6 +15,7 @@
 import { LRUCache } from 'lru-cache';
 import type { AudienceMetrics } from '../metrics/audience-metrics.js';
 import { CircuitBreaker, type BreakerOptions } from './circuit-breaker.js';
+import { EMPTY_RULE_INDEX, indexRules, type RuleIndex } from './rule-index.js';
 import { DEFAULT_SEGMENT_TTL_SECONDS, isLiveSegment, matchedUser, type SegmentMeta, type SegmentStore, type UserSegments } from './segment-store.js';
 
 export interface Audience {
@@ -56,6 +57,7 @@ export class AudienceService {
   private readonly cache: LRUCache<string, UserSegments> | undefined;
   private live: ReadonlyMap<string, SegmentMeta> = new Map();
   private rules: readonly SegmentMeta[] = [];
+  private rulesIndexed: RuleIndex = EMPTY_RULE_INDEX;
   private registryVersion = -1;
   private poller: NodeJS.Timeout | undefined;
   /** Matched users being fetched in the background (one fetch per key at a time). */
@@ -254,12 +256,18 @@ export class AudienceService {
     const metas = await this.store.listSegments();
     this.live = new Map(metas.filter(isLiveSegment).map((m) => [m.id, m]));
     this.rules = [...this.live.values()].filter((m) => m.rule !== undefined);
+    this.rulesIndexed = indexRules(this.rules);
     this.registryVersion = version;
   }
 
   /** Live rule audiences (as of the last registry refresh). */
   ruleSegments(): readonly SegmentMeta[] {
     return this.rules;
+  }
+
+  /** The same rules indexed by advertiser, source and event name, for the online path (rule-index.ts). */
+  ruleIndex(): RuleIndex {
+    return this.rulesIndexed;
   }
 
   startRegistryPolling(): void {

@@ -21,6 +21,7 @@ import type { AudienceRule, SegmentStore } from './segment-store.js';
 import { log } from '../log.js';
 import type { UserKeyer } from '../events/user-key.js';
 import { userHash } from '../money/frequency.js';
+import { rulesFor } from './rule-index.js';
 
 export const NOTICE_RULE_EVENTS = ['impression', 'click', 'conversion'] as const;
 
@@ -104,29 +105,35 @@ export async function forgetUser(store: SegmentStore, key: string, keyer: UserKe
 export class RuleAudiences {
   constructor(private readonly audiences: AudienceService) {}
 
-  /** Applies one event to its advertiser's live rules (writes happen in the background). */
-  learn(e: RuleEvent): void {
+  /**
+   * Applies one event to its advertiser's live rules: only the rules its advertiser, source and
+   * name lead to in the registry's index (rule-index.ts), so the cost does not grow with other
+   * advertisers' rules. Writes happen in the background; the promise (undefined when the event
+   * changes nothing) settles when they are done, for callers that wait.
+   */
+  learn(e: RuleEvent): Promise<void> | undefined {
+    const actions = rulesFor(this.audiences.ruleIndex(), e.advertiserId, e.source, e.event);
+    if (actions.length === 0) return undefined;
     const key = eventKey(e.userKey);
-    const add = new Map<number, string[]>();
-    const remove: string[] = [];
-    for (const meta of this.audiences.ruleSegments()) {
-      const rule = meta.rule!;
-      if (meta.advertiserId !== e.advertiserId || rule.source !== e.source) continue; // only the owner's events
-      if (rule.campaignIds !== undefined && (e.campaignId === undefined || !rule.campaignIds.includes(e.campaignId))) continue;
-      if (rule.excludeEvents?.includes(e.event)) remove.push(meta.id);
-      else if (rule.events.includes(e.event)) {
-        const expiresAt = e.nowSec + rule.lookbackDays * 86_400;
-        const list = add.get(expiresAt);
-        if (list) list.push(meta.id);
-        else add.set(expiresAt, [meta.id]);
+    let add: Map<number, string[]> | undefined;
+    let remove: string[] | undefined;
+    for (let i = 0; i < actions.length; i++) {
+      const a = actions[i];
+      if (a.campaignIds !== undefined && (e.campaignId === undefined || !a.campaignIds.has(e.campaignId))) continue;
+      if (a.exclude) (remove ??= []).push(a.segment);
+      else {
+        const expiresAt = e.nowSec + a.lookbackSec;
+        const list = (add ??= new Map()).get(expiresAt);
+        if (list) list.push(a.segment);
+        else add.set(expiresAt, [a.segment]);
       }
     }
-    if (add.size === 0 && remove.length === 0) return;
+    if (add === undefined && remove === undefined) return undefined;
     const store = this.audiences.store;
     const work: Promise<unknown>[] = [];
-    if (add.size > 0) work.push(store.addMemberships([...add].map(([expiresAt, segments]) => ({ key, segments, expiresAt }))));
-    for (const segment of remove) work.push(store.removeMembership(key, segment));
-    void Promise.all(work).then(
+    if (add !== undefined) work.push(store.addMemberships([...add].map(([expiresAt, segments]) => ({ key, segments, expiresAt }))));
+    for (const segment of remove ?? []) work.push(store.removeMembership(key, segment));
+    return Promise.all(work).then(
       () => this.audiences.invalidate([key]),
       (err: Error) => log('warn', 'rule audience update failed', { error: err.message }),
     );

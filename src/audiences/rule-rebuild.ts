@@ -91,7 +91,7 @@ export class RuleRebuilder {
   private readonly built = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private lastFull = 0;
-  private running: Promise<void> | undefined;
+  private running: Promise<RebuildResult[]> | undefined;
 
   constructor(
     private readonly events: EventStore,
@@ -101,13 +101,14 @@ export class RuleRebuilder {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** One pass: every rule when the interval is up, else the rules not built yet. */
-  tick(): Promise<void> {
+  /** One pass: every rule when the interval is up, else the rules not built yet. What it rebuilt. */
+  tick(): Promise<RebuildResult[]> {
     this.running ??= this.pass().finally(() => (this.running = undefined));
     return this.running;
   }
 
-  private async pass(): Promise<void> {
+  private async pass(): Promise<RebuildResult[]> {
+    const results: RebuildResult[] = [];
     const now = this.clock();
     const full = now - this.lastFull >= this.intervalMs;
     if (full) this.lastFull = now;
@@ -117,11 +118,13 @@ export class RuleRebuilder {
       try {
         const r = await rebuildRule(this.events, this.audiences, meta, Math.floor(now / 1000));
         this.built.set(meta.id, text);
+        results.push(r);
         log('info', 'rule audience rebuilt', { ...r });
       } catch (e) {
         log('warn', 'rule audience rebuild failed', { segment: meta.id, error: (e as Error).message });
       }
     }
+    return results;
   }
 
   start(): void {
