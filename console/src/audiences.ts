@@ -150,11 +150,11 @@ function abodyOf(f: AForm, creating: boolean): Record<string, unknown> {
 }
 
 /** Create (no `audience`) or edit one audience of any kind. */
-function AudienceForm({ me, audience, audiences, onSaved }: { me: Me; audience?: Audience; audiences: Audience[]; onSaved: (a: Audience) => void }) {
+function AudienceForm({ me, audience, audiences, saved, onSaved }: { me: Me; audience?: Audience; audiences: Audience[]; saved?: string | null; onSaved: (a: Audience) => void }) {
   const creating = !audience;
   const [f, setF] = useState<AForm>(() => aformOf(audience, me));
   const [error, setError] = useState<ApiError | null>(null);
-  const [ok, setOk] = useState<string | null>(null);
+  const [ok, setOk] = useState<string | null>(saved ?? null);
   const [busy, setBusy] = useState(false);
   const set = (k: keyof AForm) => (v: string) => setF((x) => ({ ...x, [k]: v }));
   const errors = fieldErrors(error);
@@ -178,7 +178,6 @@ function AudienceForm({ me, audience, audiences, onSaved }: { me: Me; audience?:
           contentType: 'application/merge-patch+json',
           ifMatch: audience!.version,
         });
-        setOk('Saved.');
         onSaved(a);
       }
     } catch (err) {
@@ -274,6 +273,7 @@ function PixelSnippet({ me }: { me: Me }) {
 /** One audience: what it is, its size, and its form. */
 export function AudienceEdit({ me, id }: { me: Me; id: string }) {
   const loaded = useLoad(() => Promise.all([api<Audience>('GET', `/audiences/${encodeURIComponent(id)}`), all<Audience>('/audiences')]), [id]);
+  const [saved, setSaved] = useState<string | null>(null);
   if (loaded.error) return html`<h1 tabindex="-1">Audience</h1><${Notice} error=${loaded.error} />`;
   if (!loaded.data) return html`<h1 tabindex="-1">Audience</h1><${Loading} what="the audience" />`;
   const [a, audiences] = loaded.data;
@@ -282,7 +282,7 @@ export function AudienceEdit({ me, id }: { me: Me; id: string }) {
     <${Section} title="Edit">
       ${me.role === 'read-only'
         ? html`<p class="muted">Read-only key.</p>`
-        : html`<${AudienceForm} key=${a.version} me=${me} audience=${a} audiences=${audiences} onSaved=${loaded.reload} />`}
+        : html`<${AudienceForm} key=${a.version} me=${me} audience=${a} audiences=${audiences} saved=${saved} onSaved=${() => (setSaved('Saved.'), loaded.reload())} />`}
     <//>
     <p><a href="#/audiences">Back to the audiences</a></p>`;
 }

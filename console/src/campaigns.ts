@@ -362,18 +362,20 @@ export function CampaignEdit({ me, id }: { me: Me; id?: string }) {
     () => Promise.all([id ? api<Campaign>('GET', `/campaigns/${encodeURIComponent(id)}`) : Promise.resolve(undefined), all<Advertiser>('/advertisers')]),
     [id],
   );
+  // Said by the form that saved, shown by the fresh form the new revision makes.
+  const [saved, setSaved] = useState<string | null>(null);
   if (loaded.error) return html`<h1 tabindex="-1">Campaign</h1><${Notice} error=${loaded.error} />`;
   if (!loaded.data) return html`<h1 tabindex="-1">Campaign</h1><${Loading} what="the campaign" />`;
   const [campaign, advertisers] = loaded.data;
-  return html`<${CampaignForm} key=${campaign?.version ?? 'new'} me=${me} campaign=${campaign} advertisers=${advertisers} onSaved=${loaded.reload} />`;
+  return html`<${CampaignForm} key=${campaign?.version ?? 'new'} me=${me} campaign=${campaign} advertisers=${advertisers} saved=${saved} onSaved=${() => (setSaved('Saved.'), loaded.reload())} />`;
 }
 
-function CampaignForm({ me, campaign, advertisers, onSaved }: { me: Me; campaign?: Campaign; advertisers: Advertiser[]; onSaved: () => void }) {
+function CampaignForm({ me, campaign, advertisers, saved, onSaved }: { me: Me; campaign?: Campaign; advertisers: Advertiser[]; saved?: string | null; onSaved: () => void }) {
   const creating = !campaign;
   const [f, setF] = useState<Form>(() => formOf(campaign, advertisers.length === 1 ? advertisers[0].id : ''));
   const [error, setError] = useState<ApiError | Error | null>(null);
   const [moreError, setMoreError] = useState<string | null>(null);
-  const [ok, setOk] = useState<string | null>(null);
+  const [ok, setOk] = useState<string | null>(saved ?? null);
   const [busy, setBusy] = useState(false);
   const set = (k: keyof Form) => (v: string | string[]) => setF((x) => ({ ...x, [k]: v }));
   const errors = fieldErrors(error);
@@ -396,7 +398,6 @@ function CampaignForm({ me, campaign, advertisers, onSaved }: { me: Me; campaign
         const patch = patchOf(campaign!, body, ['name', 'bid', 'budget', 'start', 'end', 'adomain', 'targeting', 'goal']);
         // From the revision this form was filled from: a change made meanwhile is refused (412), not overwritten.
         await api('PATCH', `/campaigns/${encodeURIComponent(campaign!.id)}`, patch, { contentType: 'application/merge-patch+json', ifMatch: campaign!.version });
-        setOk('Saved.');
         onSaved();
       }
     } catch (err) {

@@ -283,6 +283,26 @@ describe.skipIf(!ready)('the console', () => {
     await axe('reports');
     await shot('reports');
 
+    // The table by placement (the bid request's site), its own CSV, and blocking the worst placements.
+    await field('Table by').selectOption('placement');
+    await page.getByRole('button', { name: 'Show' }).click();
+    const placement = page.getByRole('table', { name: 'Report by placement' }).getByRole('row', { name: /news\.example/ });
+    await placement.waitFor();
+    expect(await placement.textContent()).toMatch(/^news\.examplesite11100\.0 %/);
+    const placementCsv = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Download CSV' }).click();
+    const ptext = await (await (await placementCsv).createReadStream()).toArray().then((c) => Buffer.concat(c).toString());
+    expect(ptext.split('\r\n')[0]).toMatch(/^placement,placementType,day,requests,bids,wins/);
+    expect(ptext).toMatch(/\r\nnews\.example,site,/);
+    await field('How many').fill('1');
+    await field('Minimum impressions').fill('0');
+    await page.getByRole('button', { name: 'Block worst placements' }).click();
+    await page.getByText('Blocked 1 placement: news.example.').waitFor();
+    const blocked = await bidder.get('/api/v1/campaigns/cmp-fabrikam-billboard', true);
+    expect(blocked.json().targeting.domains.block).toEqual(['news.example']);
+    await axe('reports by placement');
+    await shot('reports-placements');
+
     // Another advertiser's campaign and creative answer as missing ones do.
     await go('#/campaigns/cmp-acme-ron', 'Campaign');
     await page.getByText('no campaign "cmp-acme-ron"').waitFor();
@@ -310,12 +330,118 @@ describe.skipIf(!ready)('the console', () => {
     await page.getByText('Added 2,000 members; 0 rows refused.').waitFor();
     expect(await page.locator('progress').getAttribute('value')).toBe('100');
     await axe('audiences');
+
+    // A rule audience: a field error next to its field, nothing typed lost, then created.
+    await field('Id').fill('fabrikam-carts');
+    await field('Name').fill('Fabrikam carts');
+    await field('Built from').selectOption('rule');
+    await field('Events').fill('add_to_cart');
+    await field('But not these events').fill('purchase');
+    await field('Lookback (days)').fill('0');
+    await page.getByRole('button', { name: 'Create audience' }).click();
+    await page.getByText('Some fields need attention').waitFor();
+    expect(await field('Lookback (days)').getAttribute('aria-invalid')).toBe('true');
+    expect(await field('Events').inputValue()).toBe('add_to_cart');
+    await field('Lookback (days)').fill('14');
+    await page.getByRole('button', { name: 'Create audience' }).click();
+    await page.getByRole('cell', { name: 'rule: pixel add_to_cart, not purchase, last 14 days' }).waitFor();
+    // A lookalike of the uploaded segment.
+    await field('Id').fill('fabrikam-like-buyers');
+    await field('Name').fill('Like Fabrikam buyers');
+    await field('Built from').selectOption('lookalike');
+    await field('Seed segment').selectOption('fabrikam-buyers');
+    await field('Size (users)').fill('5000');
+    await page.getByRole('button', { name: 'Create audience' }).click();
+    await page.getByRole('cell', { name: 'lookalike of fabrikam-buyers: 5,000 users, rebuilt every 24 h' }).waitFor();
+    // Members go to uploaded segments only.
+    expect(await field('Segment').locator('option').allTextContents()).toEqual(['Fabrikam buyers (fabrikam-buyers)']);
+    // The advertiser's pixel snippet.
+    expect(await page.getByLabel('Snippet for adv-fabrikam').inputValue()).toContain('/px/adv-fabrikam/');
+    await axe('audiences (rule, lookalike, pixel)');
     await shot('audiences');
-  }, 40_000);
+
+    // Edit the rule audience.
+    await page.getByRole('link', { name: 'Fabrikam carts' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Fabrikam carts' }).waitFor();
+    await field('Lookback (days)').fill('30');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Saved.').waitFor();
+    await page.getByText('pixel add_to_cart, not purchase, last 30 days').waitFor();
+    const rule = await bidder.get('/api/v1/audiences/fabrikam-carts', true);
+    expect(rule.json()).toMatchObject({ advertiserId: 'adv-fabrikam', rule: { source: 'pixel', events: ['add_to_cart'], excludeEvents: ['purchase'], lookbackDays: 30 } });
+    await axe('audience edit');
+  }, 60_000);
+
+  it('the targeting editor covers the rest of the rules and the goal, with inline errors; an edit made meanwhile is refused, not overwritten', async () => {
+    const id = 'cmp-fabrikam-billboard';
+    await go(`#/campaigns/${id}`, 'Fabrikam billboards');
+    await field('Device makes').fill('Apple, Samsung');
+    await field('Device models').fill('iPhone');
+    await field('Carriers').fill('Orange');
+    await page.getByRole('checkbox', { name: 'Wi-Fi' }).check();
+    await page.getByRole('checkbox', { name: 'Instream' }).check();
+    await field('Goal').selectOption('cpc');
+    await field('Target').fill('0.4');
+    await field('Explore share').fill('0.9');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Some fields need attention').waitFor();
+    expect(await field('Explore share').getAttribute('aria-invalid')).toBe('true');
+    expect(await field('Target').getAttribute('aria-invalid')).toBeNull();
+    // The API's reference check: an exchange that does not exist, next to the exchanges field.
+    await field('Explore share').fill('0.1');
+    await field('Never these exchanges').fill('nowhere');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('no exchange "nowhere"').first().waitFor();
+    expect(await field('Never these exchanges').getAttribute('aria-invalid')).toBe('true');
+    expect(await field('Explore share').getAttribute('aria-invalid')).toBeNull();
+    await field('Never these exchanges').fill('');
+    await axe('campaign targeting with errors');
+    await shot('campaign-targeting');
+
+    // Someone else renames the campaign meanwhile: the save is refused and says so, and the edits stay.
+    const other = await httpRequest(bidder.adminPort, 'PATCH', `/api/v1/campaigns/${id}`, JSON.stringify({ name: 'Renamed meanwhile' }), {
+      authorization: `Bearer ${TEST_ADMIN_KEY}`,
+      'content-type': 'application/merge-patch+json',
+    });
+    expect(other.status).toBe(200);
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText(/Someone changed this campaign after you opened it/).waitFor();
+    expect(await field('Device makes').inputValue()).toBe('Apple, Samsung');
+    expect(await page.getByRole('checkbox', { name: 'Wi-Fi' }).isChecked()).toBe(true);
+    expect((await bidder.get(`/api/v1/campaigns/${id}`, true)).json()).toMatchObject({ name: 'Renamed meanwhile' });
+    expect((await bidder.get(`/api/v1/campaigns/${id}`, true)).json().targeting.deviceMakes).toBeUndefined();
+    await axe('campaign conflict');
+
+    // Reloaded, the form shows the other change; the edit made again is saved.
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Renamed meanwhile' }).waitFor();
+    await field('Device makes').fill('Apple, Samsung');
+    await field('Carriers').fill('Orange');
+    await page.getByRole('checkbox', { name: 'Wi-Fi' }).check();
+    await page.getByRole('checkbox', { name: 'Instream' }).check();
+    await field('Goal').selectOption('cpc');
+    await field('Target').fill('0.4');
+    await field('Explore share').fill('0.1');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Saved.').waitFor();
+    const saved = (await bidder.get(`/api/v1/campaigns/${id}`, true)).json();
+    expect(saved).toMatchObject({ name: 'Renamed meanwhile', goal: { type: 'cpc', target: 0.4, explore: 0.1 } });
+    expect(saved.targeting).toMatchObject({
+      deviceMakes: ['Apple', 'Samsung'],
+      carriers: ['Orange'],
+      connectionTypes: [2],
+      videoPlacements: [1],
+      domains: { block: ['news.example'] }, // the blocked placement, kept
+      countries: ['USA'],
+    });
+    // The saved form shows what was saved.
+    expect(await field('Device makes').inputValue()).toBe('Apple, Samsung');
+    expect(await page.getByRole('checkbox', { name: 'Instream' }).isChecked()).toBe(true);
+  }, 60_000);
 
   it('the operator: campaigns with today\'s numbers, the audit log, exchanges and the kill switch', async () => {
     await signIn(TEST_ADMIN_KEY);
-    const row = page.getByRole('row', { name: /Fabrikam billboards/ });
+    const row = page.getByRole('row', { name: /Renamed meanwhile/ });
     await row.waitFor();
     expect(await row.textContent()).toMatch(/adv-fabrikam/);
     await shot('campaigns');
