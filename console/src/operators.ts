@@ -4,7 +4,7 @@
  */
 import { html } from './html.js';
 import { useState } from 'preact/hooks';
-import { all, api, ApiError, session, type Me } from './api.js';
+import { all, api, ApiError, type Me } from './api.js';
 import { Field, Loading, Notice, Section, Status, fieldErrors, listOf, useLoad, when } from './ui.js';
 
 interface Advertiser {
@@ -240,17 +240,8 @@ interface Kill {
   campaigns: string[];
 }
 
-/** The kill switch lives beside the API on the admin port (`/admin/kill-switch`, admin keys). */
-async function killCall(method: 'GET' | 'PUT', body?: unknown): Promise<Kill> {
-  const res = await fetch('/admin/kill-switch', {
-    method,
-    headers: { authorization: `Bearer ${session.key()}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = await res.json().catch(() => ({}));
-  if (!res.ok) throw new ApiError(res.status, json.error?.code ?? `http_${res.status}`, json.error?.message ?? (res.status === 404 ? 'This bidder has no budget store, so no kill switch.' : res.statusText));
-  return json as Kill;
-}
+/** The kill switch (`/api/v1/kill-switch`, admin keys): 503 when this bidder has no budget store. */
+const killCall = (method: 'GET' | 'PUT', body?: unknown): Promise<Kill> => api<Kill>(method, '/kill-switch', body);
 
 export function KillSwitch(_: { me: Me }) {
   const state = useLoad(() => killCall('GET'));

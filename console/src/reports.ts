@@ -298,7 +298,7 @@ export function Reports({ me }: { me: Me }) {
         <${Field} label="Table by" value=${by} onInput=${setBy} options=${dims} />
         <${Field} label="Chart" value=${metric} onInput=${(v: string) => setMetric(v as Metric)} options=${METRICS} />
       </div>
-      <button class="primary" type="submit">Show</button>
+      <button class="primary" type="submit" disabled=${loading} aria-busy=${loading ? 'true' : undefined}>Show</button>
     </form>
     <${Notice} error=${error} />
     ${loading && !data ? html`<${Loading} what="the report" />` : ''}

@@ -263,7 +263,7 @@ describe.skipIf(!ready)('the console', () => {
     await page.getByRole('heading', { level: 1, name: 'Reports' }).waitFor();
     // The events reach the store within a couple of seconds (the writer's batches).
     const row = page.getByRole('row', { name: /cmp-fabrikam-billboard/ });
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 40_000;
     while (!(await row.isVisible()) || !/0\.0015/.test((await row.textContent()) ?? '')) {
       if (Date.now() > deadline) throw new Error(`the report did not move: ${await page.locator('main').textContent()}`);
       await page.waitForTimeout(500);
@@ -312,7 +312,7 @@ describe.skipIf(!ready)('the console', () => {
     // The operator's screens are not offered, and the API refuses them anyway.
     expect(await page.getByRole('link', { name: 'API keys' }).count()).toBe(0);
     await go('#/ops/keys', 'Not available');
-  }, 50_000);
+  }, 90_000);
 
   it('audiences: the advertiser creates one and uploads members with a progress bar', async () => {
     await go('#/creatives', 'Creatives');
@@ -460,6 +460,17 @@ describe.skipIf(!ready)('the console', () => {
     await page.getByText('stopped').waitFor();
     await page.getByRole('button', { name: 'Release' }).click();
     await page.getByText('No campaign is stopped.').waitFor();
+    // Stop all bidding (after a confirmation): a demo campaign that bids stops bidding, and bids again once resumed.
+    const demo = () => bidder.post('/bid', { ...billboard(`kill-${Date.now()}`), imp: [{ id: '1', banner: { w: 300, h: 250 }, bidfloor: 0.1 }] });
+    expect((await demo()).status).toBe(200);
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Stop all bidding' }).click();
+    await page.getByText('All bidding is stopped.').waitFor();
+    expect((await bidder.get('/api/v1/kill-switch', true)).json()).toEqual({ all: true, campaigns: [] });
+    expect(await until(async () => (await demo()).status === 204, 10_000)).toBe(true);
+    await page.getByRole('button', { name: 'Resume all bidding' }).click();
+    await page.getByText('Bidding runs.').waitFor();
+    expect(await until(async () => (await demo()).status === 200, 10_000)).toBe(true);
 
     // Keyboard: the skip link is the first stop and moves focus to the content.
     await page.goto(`${base}/#/campaigns`);
@@ -475,8 +486,11 @@ describe.skipIf(!ready)('the console', () => {
     await page.getByRole('heading', { level: 1, name: 'Reports' }).waitFor();
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Reports');
 
-    // The browser only ever talked to the admin port.
+    // The browser only ever talked to the admin port: the console's files and the public API.
     const ports = new Set(requested.map((u) => new URL(u).port));
     expect([...ports]).toEqual([String(bidder.adminPort)]);
-  }, 50_000);
+    const paths = new Set(requested.map((u) => new URL(u).pathname));
+    expect([...paths].filter((p) => p !== '/' && !p.startsWith('/assets/') && !p.startsWith('/api/v1/'))).toEqual([]);
+    expect([...paths]).toContain('/api/v1/kill-switch');
+  }, 80_000);
 });
