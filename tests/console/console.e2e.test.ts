@@ -169,6 +169,21 @@ describe.skipIf(!ready)('the console', () => {
     await page.getByRole('cell', { name: 'Fabrikam team', exact: true }).first().waitFor();
     await axe('keys');
     await shot('keys');
+
+    // Revoke a key (after a confirmation): gone from the list, refused from then on.
+    await field('Name').fill('Throwaway');
+    await field('Role').selectOption('read-only');
+    await field('Advertisers').fill('');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.getByRole('cell', { name: 'Throwaway', exact: true }).waitFor();
+    const throwaway = await field('Key').inputValue();
+    const me = (key: string) => httpRequest(bidder.adminPort, 'GET', '/api/v1/me', undefined, { authorization: `Bearer ${key}` });
+    expect((await me(throwaway)).status).toBe(200);
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Revoke Throwaway' }).click();
+    await page.getByRole('cell', { name: 'Throwaway', exact: true }).waitFor({ state: 'detached' });
+    expect((await me(throwaway)).status).toBe(401);
+    expect((await me(advertiserKey)).status).toBe(200);
   }, 40_000);
 
   it('the advertiser sees errors next to the fields, keeps what it typed, then creates a campaign with targeting and a creative', async () => {
@@ -216,6 +231,7 @@ describe.skipIf(!ready)('the console', () => {
     await field('Height').fill('250');
     await field('HTML')
       .fill('<div style="width:970px;height:250px;background:linear-gradient(90deg,#0b3d91,#2a7de1);color:#fff;font:700 48px sans-serif;display:flex;align-items:center;justify-content:center">Fabrikam: fly further</div>');
+    await axe('creative form');
     await page.getByRole('button', { name: 'Create creative' }).click();
     await page.getByRole('heading', { level: 1, name: 'Fabrikam 970x250' }).waitFor();
     await page.getByText('pending', { exact: true }).waitFor();
