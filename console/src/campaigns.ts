@@ -6,7 +6,7 @@
 import { html } from './html.js';
 import { useState } from 'preact/hooks';
 import { all, api, ApiError, type Me } from './api.js';
-import { Checks, Field, Loading, Notice, Section, Status, fieldErrors, listOf, money, numberOf, pct, refusal, today, useLoad, when } from './ui.js';
+import { Checks, Field, actorName, type Actor, Loading, Notice, Section, Status, fieldErrors, listOf, money, numberOf, pct, refusal, today, useLoad, when } from './ui.js';
 
 export interface Campaign {
   id: string;
@@ -340,7 +340,7 @@ function patchOf(before: Campaign, after: Record<string, unknown>, keys: string[
 interface AuditEntry {
   seq: number;
   at: string;
-  actor: string;
+  actor: Actor;
   action: string;
   kind: string;
   id: string;
@@ -352,7 +352,7 @@ function History({ id }: { id: string }) {
     <${Notice} error=${h.error} />
     ${h.data &&
     html`<ol class="history">
-      ${h.data.items.map((e) => html`<li><time>${when(e.at)}</time> <strong>${e.action}</strong> by <code>${e.actor}</code></li>`)}
+      ${h.data.items.map((e) => html`<li><time>${when(e.at)}</time> <strong>${e.action}</strong> by ${actorName(e.actor)}</li>`)}
     </ol>`}
   <//>`;
 }
@@ -461,7 +461,7 @@ function CampaignForm({ me, campaign, advertisers, saved, onSaved }: { me: Me; c
         <${Checks} legend="Video placements (plcmt)" options=${VIDEO_PLACEMENTS} value=${f.videoPlacements} onChange=${set('videoPlacements')} errors=${errors} path="/targeting/videoPlacements" />
         <${Field}
           label="More targeting (JSON)"
-          hint="Any other rule of the API's targeting: cities, postalCodes, bundles, publishers, categories, dayparting, ipRanges, locations, segments"
+          hint="Any other rule of the API's targeting: cities, postalCodes, browsers, categories, dayparting, ipRanges, locations, segments"
           multiline=${6}
           path=${['/targeting']}
           errors=${new Map([['/targeting', moreError ? [{ path: '/targeting', code: 'json', message: moreError }] : otherTargeting(error)]])}

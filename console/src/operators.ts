@@ -5,7 +5,7 @@
 import { html } from './html.js';
 import { useState } from 'preact/hooks';
 import { all, api, ApiError, type Me } from './api.js';
-import { Field, Loading, Notice, Section, Status, fieldErrors, listOf, useLoad, when } from './ui.js';
+import { Field, actorName, type Actor, Loading, Notice, Section, Status, fieldErrors, listOf, useLoad, when } from './ui.js';
 
 interface Advertiser {
   id: string;
@@ -196,7 +196,7 @@ export function Keys(_: { me: Me }) {
 interface AuditEntry {
   seq: number;
   at: string;
-  actor: string;
+  actor: Actor;
   action: string;
   kind: string;
   id: string;
@@ -225,7 +225,7 @@ export function Audit(_: { me: Me }) {
           <caption class="sr-only">Audit entries</caption>
           <thead><tr><th scope="col">When</th><th scope="col">Who (key)</th><th scope="col">Action</th><th scope="col">What</th></tr></thead>
           <tbody>
-            ${page.data.items.map((e) => html`<tr><td>${when(e.at)}</td><td><code>${e.actor}</code></td><td>${e.action}</td><td>${e.kind} <code>${e.id}</code></td></tr>`)}
+            ${page.data.items.map((e) => html`<tr><td>${when(e.at)}</td><td>${actorName(e.actor)}</td><td>${e.action}</td><td>${e.kind} <code>${e.id}</code></td></tr>`)}
           </tbody>
         </table></div>
         <div class="pager">

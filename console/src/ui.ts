@@ -188,5 +188,13 @@ export function numberOf(text: string): number | string | undefined {
   return Number.isFinite(n) ? n : t;
 }
 
+/** Who made an audit entry: the key's name (or id) and role. */
+export interface Actor {
+  readonly keyId: string;
+  readonly role: string;
+  readonly name?: string;
+}
+export const actorName = (a: Actor) => `${a.name ?? a.keyId} (${a.role})`;
+
 export const today = () => new Date().toISOString().slice(0, 10);
 export const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);

@@ -221,6 +221,7 @@ describe.skipIf(!ready)('the console', () => {
     await page.getByRole('button', { name: 'Create campaign' }).click();
     await page.getByRole('heading', { level: 1, name: 'Fabrikam billboards' }).waitFor();
     await page.getByText('create', { exact: true }).waitFor(); // its history
+    expect(await page.locator('.history').textContent()).toMatch(/create by Fabrikam team \(advertiser\)/);
     expect(await field('Countries').inputValue()).toBe('USA');
     await axe('campaign edit and history');
 
@@ -410,9 +411,9 @@ describe.skipIf(!ready)('the console', () => {
     await page.getByText('no exchange "nowhere"').first().waitFor();
     expect(await field('Never these exchanges').getAttribute('aria-invalid')).toBe('true');
     expect(await field('Explore share').getAttribute('aria-invalid')).toBeNull();
-    await field('Never these exchanges').fill('');
     await axe('campaign targeting with errors');
     await shot('campaign-targeting');
+    await field('Never these exchanges').fill('');
 
     // Someone else renames the campaign meanwhile: the save is refused and says so, and the edits stay.
     const other = await httpRequest(bidder.adminPort, 'PATCH', `/api/v1/campaigns/${id}`, JSON.stringify({ name: 'Renamed meanwhile' }), {
@@ -463,6 +464,7 @@ describe.skipIf(!ready)('the console', () => {
     await shot('campaigns');
     await go('#/ops/audit', 'Audit log');
     await page.getByRole('cell', { name: 'approve' }).first().waitFor();
+    expect(await page.getByRole('row', { name: /approve/ }).first().textContent()).toContain('DSP_ADMIN_KEY (admin)');
     await axe('audit log');
     await go('#/ops/exchanges', 'Exchanges');
     await page.getByRole('cell', { name: 'Any OpenRTB 2.5/2.6 exchange default' }).waitFor();
