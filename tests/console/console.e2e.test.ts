@@ -37,6 +37,10 @@ let advertiserKey = '';
 /** Every URL the browser asked for. */
 const requested: string[] = [];
 
+/** The video creative's media file (not served: the preview only has to name it). */
+const MEDIA = 'https://media.example/fabrikam-15s.mp4';
+const VAST = `<VAST version="4.0"><Ad id="f15"><InLine><AdSystem>fabrikam</AdSystem><AdTitle>Fabrikam 15s</AdTitle><Impression><![CDATA[https://media.example/imp]]></Impression><Creatives><Creative><Linear><Duration>00:00:15</Duration><MediaFiles><MediaFile delivery="progressive" type="video/mp4" width="640" height="360"><![CDATA[${MEDIA}]]></MediaFile></MediaFiles></Linear></Creative></Creatives></InLine></Ad></VAST>`;
+
 /** A 970x250 billboard in the US: no demo campaign has that size, so only the test's campaign bids. */
 const billboard = (id: string) => ({
   id,
@@ -100,6 +104,8 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${bidder.adminPort}`;
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   context.setDefaultTimeout(15_000);
+  // The creatives' media host is not on the network: answered here, still seen as a request.
+  await context.route('https://media.example/**', (r) => r.fulfill({ status: 404 }));
   page = await context.newPage();
   page.on('request', (r) => requested.push(r.url()));
 }, 60_000);
@@ -239,6 +245,20 @@ describe.skipIf(!ready)('the console', () => {
     // The preview is sandboxed: scripts at most, never this page's origin.
     expect(await page.locator('iframe.banner-preview').getAttribute('sandbox')).toBe('allow-scripts');
     await axe('creative');
+
+    // A video creative: its VAST's media file plays in the preview.
+    await go('#/creatives/new?campaign=cmp-fabrikam-billboard', 'New creative');
+    await field('Type').selectOption('video');
+    await field('Id').fill('cr-fabrikam-video');
+    await field('Name').fill('Fabrikam 15s spot');
+    await field('Duration (seconds)').fill('15');
+    await field('MIME types').fill('video/mp4');
+    await field('VAST protocols').fill('2, 3');
+    await field('VAST XML').fill(VAST);
+    await page.getByRole('button', { name: 'Create creative' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Fabrikam 15s spot' }).waitFor();
+    expect(await page.locator('video').getAttribute('src')).toBe(MEDIA);
+    await axe('video creative');
   }, 50_000);
 
   it('the operator approves it from the review queue, and a bid request gets the bid', async () => {
@@ -253,6 +273,16 @@ describe.skipIf(!ready)('the console', () => {
     await page.getByRole('button', { name: 'Approve' }).click();
     await page.getByText('Approved: it can bid now.').waitFor();
     await shot('creative');
+    // The video one is rejected: not without a reason, which the advertiser then sees.
+    await go('#/creatives', 'Creatives');
+    await page.getByRole('link', { name: 'Fabrikam 15s spot' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Fabrikam 15s spot' }).waitFor();
+    await page.getByRole('button', { name: 'Reject' }).click();
+    expect(await field('Reason (required to reject)').getAttribute('aria-invalid')).toBe('true');
+    await field('Reason (required to reject)').fill('The landing page is missing.');
+    await page.getByRole('button', { name: 'Reject' }).click();
+    await page.getByText('Rejected.').waitFor();
+    expect((await bidder.get('/api/v1/creatives/cr-fabrikam-video', true)).json()).toMatchObject({ status: 'rejected', reason: 'The landing page is missing.' });
 
     let bid: any;
     expect(
@@ -334,6 +364,7 @@ describe.skipIf(!ready)('the console', () => {
   it('audiences: the advertiser creates one and uploads members with a progress bar', async () => {
     await go('#/creatives', 'Creatives');
     await page.getByRole('link', { name: 'Fabrikam 970x250' }).waitFor();
+    expect(await page.getByRole('row', { name: /Fabrikam 15s spot/ }).textContent()).toMatch(/rejected.*The landing page is missing\./);
     expect(await page.getByRole('link', { name: /cr-acme|Acme/ }).count()).toBe(0);
     await axe('creatives (advertiser)');
     await go('#/audiences', 'Audiences');
@@ -504,11 +535,14 @@ describe.skipIf(!ready)('the console', () => {
     await page.getByRole('heading', { level: 1, name: 'Reports' }).waitFor();
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Reports');
 
-    // The browser only ever talked to the admin port: the console's files and the public API.
-    const ports = new Set(requested.map((u) => new URL(u).port));
-    expect([...ports]).toEqual([String(bidder.adminPort)]);
-    const paths = new Set(requested.map((u) => new URL(u).pathname));
+    // The browser never touched the bid port; on the admin port it asked for the console's files and
+    // the public API only; elsewhere, only for the video creative's own media file.
+    const urls = requested.map((u) => new URL(u));
+    expect(urls.filter((u) => u.port === String(bidder.port))).toEqual([]);
+    const admin = urls.filter((u) => u.host === `127.0.0.1:${bidder.adminPort}`);
+    const paths = new Set(admin.map((u) => u.pathname));
     expect([...paths].filter((p) => p !== '/' && !p.startsWith('/assets/') && !p.startsWith('/api/v1/'))).toEqual([]);
+    expect([...new Set(urls.filter((u) => !admin.includes(u)).map((u) => u.href))].filter((h) => h !== MEDIA)).toEqual([]);
     expect([...paths]).toContain('/api/v1/kill-switch');
   }, 80_000);
 });
