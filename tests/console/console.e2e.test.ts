@@ -4,7 +4,11 @@
  * runs it): an operator creates an advertiser and its key; the advertiser signs in, is told what is
  * wrong with a bad campaign next to each field (and keeps what it typed), creates the campaign with
  * targeting and a creative; the operator approves the creative; a bid request gets the bid; the
- * advertiser's report moves, and shows nothing of the other advertisers'. Every screen passes axe
+ * advertiser's report moves, and shows nothing of the other advertisers'. Also: tables by placement with
+ * their CSV and "block worst placements"; rule and lookalike audiences and the pixel snippet; the rest
+ * of the targeting and the goal with inline errors; an edit made meanwhile refused (412) with the edits
+ * kept; a video creative's preview and a rejection with its reason; key revocation; the kill switch
+ * stopping and resuming a bidding campaign through /api/v1. Every screen passes axe
  * (no serious or critical violation); sign-in and navigation work from the keyboard; the first load
  * is under 300 KB gzipped; the browser never calls the bid port.
  *
