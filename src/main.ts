@@ -37,6 +37,8 @@ import { TrackedDedupe } from './workers/remote.js';
 import { NotifyingSegmentStore } from './workers/notifying-store.js';
 import { WorkerPool } from './workers/pool.js';
 import { PoolMetrics } from './metrics/thread-metrics.js';
+import type { BudgetStore } from './money/budget-store.js';
+import { killSwitchOf } from './api/kill-switch.js';
 import { buildBudgetStore, buildFrequency, buildFrequencyStore, buildLedger } from './money/build-money.js';
 import type { BudgetLedger } from './money/budget-ledger.js';
 import { OutcomePublisher } from './models/publisher.js';
@@ -87,6 +89,7 @@ async function main(): Promise<void> {
   // every bidder), edited through the config API; the bid threads follow it (campaigns/config-sync.ts).
   // The event store is opened below; the block-placements call reads it once it is there.
   let eventStore: EventStore | undefined;
+  let killStore: BudgetStore | undefined;
   const configPlane = await openConfigPlane({
     configDir: settings.configDir,
     audiences,
@@ -94,6 +97,7 @@ async function main(): Promise<void> {
     pixelBaseUrl: settings.noticeBaseUrl,
     models: () => ({ enabled: outcomeModels !== undefined, models: [...(outcomeModels?.status() ?? [])].map((m) => ({ ...m, deciles: [...m.deciles] })) }),
     events: () => eventStore,
+    killSwitch: () => killStore && killSwitchOf(killStore),
   });
   let config = configPlane.initial;
   const snapshots = new SnapshotRef(buildSnapshot(config.bundle, config.version));
@@ -105,6 +109,7 @@ async function main(): Promise<void> {
   // its bid threads); each bid thread leases slices of it (money/budget-ledger.ts).
   const budgetRedis = settings.redisUrl ? createRedis(settings.redisUrl) : undefined;
   const budgetStore = buildBudgetStore(budgetRedis);
+  killStore = budgetStore;
   const frequencyStore = buildFrequencyStore(budgetRedis);
   let money: BudgetLedger | undefined;
 

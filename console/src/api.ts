@@ -36,28 +36,58 @@ export function whenUnauthorized(f: () => void): void {
   onUnauthorized = f;
 }
 
-async function errorOf(res: Response): Promise<ApiError> {
-  let body: { error?: { code?: string; message?: string; errors?: FieldError[] } } = {};
+/**
+ * The API's error body (`{ error: { code, message, errors: [{ path, code, message }] } }`) as an
+ * ApiError; a body that is not that shape (a proxy's page, nothing) gives the status alone. The one
+ * place the console reads error bodies: fetch calls, uploads and downloads all come through here.
+ */
+export function errorFrom(status: number, body: unknown, statusText = ''): ApiError {
+  const e = (body && typeof body === 'object' ? (body as { error?: unknown }).error : undefined) as
+    | { code?: unknown; message?: unknown; errors?: unknown }
+    | undefined;
+  const errors = Array.isArray(e?.errors)
+    ? (e!.errors as unknown[])
+        .filter((x): x is FieldError => !!x && typeof (x as FieldError).path === 'string' && typeof (x as FieldError).message === 'string')
+        .map((x) => ({ path: x.path, code: String(x.code ?? 'invalid'), message: x.message }))
+    : [];
+  const code = typeof e?.code === 'string' ? e.code : `http_${status}`;
+  const message =
+    typeof e?.message === 'string' && e.message
+      ? e.message
+      : status === 412
+        ? 'Someone changed this meanwhile.'
+        : statusText || `The request failed (${status}).`;
+  return new ApiError(status, code, message, errors);
+}
+
+/** The error of a refused fetch response. */
+export async function errorOf(res: Response): Promise<ApiError> {
+  let body: unknown;
   try {
-    body = await res.json();
+    body = JSON.parse(await res.text());
   } catch {
-    // not JSON (a proxy's page): the status says enough
+    // not JSON: the status says enough
   }
-  const e = body.error ?? {};
-  return new ApiError(res.status, e.code ?? `http_${res.status}`, e.message ?? res.statusText, e.errors ?? []);
+  return errorFrom(res.status, body, res.statusText);
 }
 
 export interface CallOptions {
   readonly key?: string;
   readonly accept?: string;
   readonly contentType?: string;
+  /** The revision the edit was made from (`version`): sent as `If-Match: "<version>"`, so a concurrent change is refused (412), not overwritten. */
+  readonly ifMatch?: number;
 }
+
+/** A 412: the resource moved since it was read. */
+export const isConflict = (e: unknown): boolean => e instanceof ApiError && e.status === 412;
 
 /** One API call; JSON in and out. Throws ApiError (status 0: the server could not be reached). */
 export async function api<T = unknown>(method: string, path: string, body?: unknown, o: CallOptions = {}): Promise<T> {
   const key = o.key ?? session.key();
   const headers: Record<string, string> = { accept: o.accept ?? 'application/json' };
   if (key) headers.authorization = `Bearer ${key}`;
+  if (o.ifMatch !== undefined) headers['if-match'] = `"${o.ifMatch}"`;
   let payload: BodyInit | undefined;
   if (body !== undefined) {
     headers['content-type'] = o.contentType ?? 'application/json';
@@ -122,8 +152,7 @@ export function upload<T>(path: string, body: Blob, contentType: string, onProgr
         onProgress(1);
         resolve(body as T);
       } else {
-        const e = body?.error ?? {};
-        reject(new ApiError(xhr.status, e.code ?? `http_${xhr.status}`, e.message ?? xhr.statusText, e.errors ?? []));
+        reject(errorFrom(xhr.status, body, xhr.statusText));
       }
     };
     xhr.send(body);

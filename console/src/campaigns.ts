@@ -6,7 +6,7 @@
 import { html } from './html.js';
 import { useState } from 'preact/hooks';
 import { all, api, ApiError, type Me } from './api.js';
-import { Checks, Field, Loading, Notice, Section, Status, fieldErrors, listOf, money, numberOf, pct, today, useLoad, when } from './ui.js';
+import { Checks, Field, actorName, type Actor, Loading, Notice, Section, Status, fieldErrors, listOf, money, numberOf, pct, refusal, today, useLoad, when } from './ui.js';
 
 export interface Campaign {
   id: string;
@@ -145,11 +145,67 @@ interface Form {
   os: string;
   domainsAllow: string;
   domainsBlock: string;
+  bundlesAllow: string;
+  bundlesBlock: string;
+  publishersAllow: string;
+  publishersBlock: string;
+  exchangesAllow: string;
+  exchangesBlock: string;
+  deviceMakes: string;
+  deviceModels: string;
+  carriers: string;
+  connectionTypes: string[];
+  videoPlacements: string[];
+  goalType: string;
+  goalTarget: string;
+  goalExplore: string;
   /** The rest of the targeting, as JSON. */
   more: string;
 }
 
-const STRUCTURED = ['channels', 'countries', 'regions', 'languages', 'deviceTypes', 'os', 'domains'];
+/** The targeting rules with a field of their own; the rest of the API's targeting is edited as JSON. */
+const STRUCTURED = [
+  'channels',
+  'countries',
+  'regions',
+  'languages',
+  'deviceTypes',
+  'os',
+  'domains',
+  'bundles',
+  'publishers',
+  'exchanges',
+  'deviceMakes',
+  'deviceModels',
+  'carriers',
+  'connectionTypes',
+  'videoPlacements',
+];
+/** OpenRTB `device.connectiontype`. */
+const CONNECTION_TYPES = [
+  ['0', 'Unknown'],
+  ['1', 'Ethernet'],
+  ['2', 'Wi-Fi'],
+  ['3', 'Cellular (unknown generation)'],
+  ['4', '2G'],
+  ['5', '3G'],
+  ['6', '4G'],
+  ['7', '5G'],
+] as const;
+/** OpenRTB 2.6 `imp.video.plcmt`. */
+const VIDEO_PLACEMENTS = [
+  ['1', 'Instream'],
+  ['2', 'Accompanying content'],
+  ['3', 'Interstitial'],
+  ['4', 'No content (standalone)'],
+] as const;
+const GOALS = [
+  ['', 'None: bid the base CPM'],
+  ['cpm', 'CPM'],
+  ['cpc', 'Cost per click'],
+  ['cpa', 'Cost per conversion'],
+  ['roas', 'Return on ad spend'],
+] as const;
 const DEVICE_TYPES = [
   ['1', 'Mobile/tablet'],
   ['2', 'Personal computer'],
@@ -174,7 +230,9 @@ const joined = (v: unknown) => (Array.isArray(v) ? v.join(', ') : '');
 function formOf(c: Campaign | undefined, advertiserId: string): Form {
   const t = (c?.targeting ?? {}) as Record<string, any>;
   const rest = Object.fromEntries(Object.entries(t).filter(([k]) => !STRUCTURED.includes(k)));
-  const domains = (t.domains ?? {}) as { allow?: string[]; block?: string[] };
+  const ab = (k: string) => (t[k] ?? {}) as { allow?: string[]; block?: string[] };
+  const domains = ab('domains');
+  const goal = (c?.goal ?? {}) as { type?: string; target?: number; explore?: number };
   return {
     id: c?.id ?? '',
     advertiserId: c?.advertiserId ?? advertiserId,
@@ -196,6 +254,20 @@ function formOf(c: Campaign | undefined, advertiserId: string): Form {
     os: joined(t.os),
     domainsAllow: joined(domains.allow),
     domainsBlock: joined(domains.block),
+    bundlesAllow: joined(ab('bundles').allow),
+    bundlesBlock: joined(ab('bundles').block),
+    publishersAllow: joined(ab('publishers').allow),
+    publishersBlock: joined(ab('publishers').block),
+    exchangesAllow: joined(ab('exchanges').allow),
+    exchangesBlock: joined(ab('exchanges').block),
+    deviceMakes: joined(t.deviceMakes),
+    deviceModels: joined(t.deviceModels),
+    carriers: joined(t.carriers),
+    connectionTypes: ((t.connectionTypes as number[] | undefined) ?? []).map(String),
+    videoPlacements: ((t.videoPlacements as number[] | undefined) ?? []).map(String),
+    goalType: goal.type ?? '',
+    goalTarget: goal.target !== undefined ? String(goal.target) : '',
+    goalExplore: goal.explore !== undefined ? String(goal.explore) : '',
     more: Object.keys(rest).length ? JSON.stringify(rest, null, 2) : '',
   };
 }
@@ -213,17 +285,29 @@ function targetingOf(f: Form): { targeting?: Record<string, unknown>; error?: st
     }
     if (typeof more !== 'object' || more === null || Array.isArray(more)) return { error: 'must be a JSON object, like {"cities": ["Paris"]}' };
   }
-  const allow = listOf(f.domainsAllow);
-  const block = listOf(f.domainsBlock);
+  const allowBlock = (allow: string, block: string) => {
+    const a = listOf(allow);
+    const b = listOf(block);
+    return a || b ? defined({ allow: a, block: b }) : undefined;
+  };
+  const numbers = (v: string[]) => (v.length ? v.map(Number).sort((a, b) => a - b) : undefined);
   const t = defined({
     ...more,
     channels: f.channels.length ? f.channels : undefined,
     countries: listOf(f.countries),
     regions: listOf(f.regions),
     languages: listOf(f.languages),
-    deviceTypes: f.deviceTypes.length ? f.deviceTypes.map(Number).sort() : undefined,
+    deviceTypes: numbers(f.deviceTypes),
     os: listOf(f.os),
-    domains: allow || block ? defined({ allow, block }) : undefined,
+    deviceMakes: listOf(f.deviceMakes),
+    deviceModels: listOf(f.deviceModels),
+    carriers: listOf(f.carriers),
+    connectionTypes: numbers(f.connectionTypes),
+    videoPlacements: numbers(f.videoPlacements),
+    exchanges: allowBlock(f.exchangesAllow, f.exchangesBlock),
+    domains: allowBlock(f.domainsAllow, f.domainsBlock),
+    bundles: allowBlock(f.bundlesAllow, f.bundlesBlock),
+    publishers: allowBlock(f.publishersAllow, f.publishersBlock),
   });
   return { targeting: Object.keys(t).length ? t : undefined };
 }
@@ -239,6 +323,7 @@ function bodyOf(f: Form, targeting: Record<string, unknown> | undefined, creatin
     end: f.end || undefined,
     adomain: listOf(f.adomain),
     targeting,
+    goal: f.goalType ? defined({ type: f.goalType, target: numberOf(f.goalTarget), explore: numberOf(f.goalExplore) }) : undefined,
   });
 }
 
@@ -255,7 +340,7 @@ function patchOf(before: Campaign, after: Record<string, unknown>, keys: string[
 interface AuditEntry {
   seq: number;
   at: string;
-  actor: string;
+  actor: Actor;
   action: string;
   kind: string;
   id: string;
@@ -267,7 +352,7 @@ function History({ id }: { id: string }) {
     <${Notice} error=${h.error} />
     ${h.data &&
     html`<ol class="history">
-      ${h.data.items.map((e) => html`<li><time>${when(e.at)}</time> <strong>${e.action}</strong> by <code>${e.actor}</code></li>`)}
+      ${h.data.items.map((e) => html`<li><time>${when(e.at)}</time> <strong>${e.action}</strong> by ${actorName(e.actor)}</li>`)}
     </ol>`}
   <//>`;
 }
@@ -277,18 +362,20 @@ export function CampaignEdit({ me, id }: { me: Me; id?: string }) {
     () => Promise.all([id ? api<Campaign>('GET', `/campaigns/${encodeURIComponent(id)}`) : Promise.resolve(undefined), all<Advertiser>('/advertisers')]),
     [id],
   );
+  // Said by the form that saved, shown by the fresh form the new revision makes.
+  const [saved, setSaved] = useState<string | null>(null);
   if (loaded.error) return html`<h1 tabindex="-1">Campaign</h1><${Notice} error=${loaded.error} />`;
   if (!loaded.data) return html`<h1 tabindex="-1">Campaign</h1><${Loading} what="the campaign" />`;
   const [campaign, advertisers] = loaded.data;
-  return html`<${CampaignForm} key=${campaign?.version ?? 'new'} me=${me} campaign=${campaign} advertisers=${advertisers} onSaved=${loaded.reload} />`;
+  return html`<${CampaignForm} key=${campaign?.version ?? 'new'} me=${me} campaign=${campaign} advertisers=${advertisers} saved=${saved} onSaved=${() => (setSaved('Saved.'), loaded.reload())} />`;
 }
 
-function CampaignForm({ me, campaign, advertisers, onSaved }: { me: Me; campaign?: Campaign; advertisers: Advertiser[]; onSaved: () => void }) {
+function CampaignForm({ me, campaign, advertisers, saved, onSaved }: { me: Me; campaign?: Campaign; advertisers: Advertiser[]; saved?: string | null; onSaved: () => void }) {
   const creating = !campaign;
   const [f, setF] = useState<Form>(() => formOf(campaign, advertisers.length === 1 ? advertisers[0].id : ''));
   const [error, setError] = useState<ApiError | Error | null>(null);
   const [moreError, setMoreError] = useState<string | null>(null);
-  const [ok, setOk] = useState<string | null>(null);
+  const [ok, setOk] = useState<string | null>(saved ?? null);
   const [busy, setBusy] = useState(false);
   const set = (k: keyof Form) => (v: string | string[]) => setF((x) => ({ ...x, [k]: v }));
   const errors = fieldErrors(error);
@@ -308,14 +395,13 @@ function CampaignForm({ me, campaign, advertisers, onSaved }: { me: Me; campaign
         const c = await api<Campaign>('POST', '/campaigns', body);
         location.hash = `#/campaigns/${encodeURIComponent(c.id)}`;
       } else {
-        const patch = patchOf(campaign!, body, ['name', 'bid', 'budget', 'start', 'end', 'adomain', 'targeting']);
-        await api('PATCH', `/campaigns/${encodeURIComponent(campaign!.id)}`, patch, { contentType: 'application/merge-patch+json' });
-        setOk('Saved.');
+        const patch = patchOf(campaign!, body, ['name', 'bid', 'budget', 'start', 'end', 'adomain', 'targeting', 'goal']);
+        // From the revision this form was filled from: a change made meanwhile is refused (412), not overwritten.
+        await api('PATCH', `/campaigns/${encodeURIComponent(campaign!.id)}`, patch, { contentType: 'application/merge-patch+json', ifMatch: campaign!.version });
         onSaved();
       }
     } catch (err) {
-      const ae = err as ApiError;
-      setError(ae.status === 412 ? new ApiError(412, ae.code, 'Someone changed this campaign meanwhile. Your edits are still here: copy what you need, then reload.') : ae);
+      setError(err as ApiError);
     } finally {
       setBusy(false);
     }
@@ -325,7 +411,7 @@ function CampaignForm({ me, campaign, advertisers, onSaved }: { me: Me; campaign
   return html`<h1 tabindex="-1">${creating ? 'New campaign' : (campaign!.name ?? campaign!.id)}</h1>
     ${!creating && html`<p class="muted">${campaign!.id} · <${Status} value=${campaign!.status} /> · <a href=${`#/creatives?campaign=${encodeURIComponent(campaign!.id)}`}>Creatives</a></p>`}
     <form onSubmit=${save} novalidate>
-      <${Notice} error=${error && (error instanceof ApiError && error.errors.length ? new ApiError(error.status, error.code, 'Some fields need attention (marked below).', error.errors) : error)} ok=${ok} />
+      <${Notice} error=${refusal(error, 'campaign')} ok=${ok} />
       <${Section} title="Basics">
         <div class="grid">
           ${creating && html`<${Field} label="Id" hint="Letters, digits, - and _ (left empty: generated)" path="/id" errors=${errors} value=${f.id} onInput=${set('id')} />`}
@@ -360,11 +446,22 @@ function CampaignForm({ me, campaign, advertisers, onSaved }: { me: Me; campaign
           <${Field} label="Operating systems" hint="iOS, Android, Windows…" path=${tErr('os')} errors=${errors} value=${f.os} onInput=${set('os')} disabled=${readOnly} />
           <${Field} label="Only these domains" path=${tErr('domains/allow')} errors=${errors} value=${f.domainsAllow} onInput=${set('domainsAllow')} disabled=${readOnly} />
           <${Field} label="Never these domains" path=${tErr('domains/block')} errors=${errors} value=${f.domainsBlock} onInput=${set('domainsBlock')} disabled=${readOnly} />
+          <${Field} label="Only these app bundles" path=${tErr('bundles/allow')} errors=${errors} value=${f.bundlesAllow} onInput=${set('bundlesAllow')} disabled=${readOnly} />
+          <${Field} label="Never these app bundles" path=${tErr('bundles/block')} errors=${errors} value=${f.bundlesBlock} onInput=${set('bundlesBlock')} disabled=${readOnly} />
+          <${Field} label="Only these publishers" hint="Publisher ids" path=${tErr('publishers/allow')} errors=${errors} value=${f.publishersAllow} onInput=${set('publishersAllow')} disabled=${readOnly} />
+          <${Field} label="Never these publishers" path=${tErr('publishers/block')} errors=${errors} value=${f.publishersBlock} onInput=${set('publishersBlock')} disabled=${readOnly} />
+          <${Field} label="Only these exchanges" hint="Exchange ids: bids go to these only" path=${tErr('exchanges/allow')} errors=${errors} value=${f.exchangesAllow} onInput=${set('exchangesAllow')} disabled=${readOnly} />
+          <${Field} label="Never these exchanges" path=${tErr('exchanges/block')} errors=${errors} value=${f.exchangesBlock} onInput=${set('exchangesBlock')} disabled=${readOnly} />
+          <${Field} label="Device makes" hint="Apple, Samsung (whole names, any case)" path=${tErr('deviceMakes')} errors=${errors} value=${f.deviceMakes} onInput=${set('deviceMakes')} disabled=${readOnly} />
+          <${Field} label="Device models" hint="iPhone, SM-G991B" path=${tErr('deviceModels')} errors=${errors} value=${f.deviceModels} onInput=${set('deviceModels')} disabled=${readOnly} />
+          <${Field} label="Carriers" hint="Verizon, Orange (whole names)" path=${tErr('carriers')} errors=${errors} value=${f.carriers} onInput=${set('carriers')} disabled=${readOnly} />
         </div>
         <${Checks} legend="Device types" options=${DEVICE_TYPES} value=${f.deviceTypes} onChange=${set('deviceTypes')} errors=${errors} path="/targeting/deviceTypes" />
+        <${Checks} legend="Connection types" options=${CONNECTION_TYPES} value=${f.connectionTypes} onChange=${set('connectionTypes')} errors=${errors} path="/targeting/connectionTypes" />
+        <${Checks} legend="Video placements (plcmt)" options=${VIDEO_PLACEMENTS} value=${f.videoPlacements} onChange=${set('videoPlacements')} errors=${errors} path="/targeting/videoPlacements" />
         <${Field}
           label="More targeting (JSON)"
-          hint="Any other rule of the API's targeting: cities, postalCodes, bundles, publishers, categories, dayparting, ipRanges, locations, segments"
+          hint="Any other rule of the API's targeting: cities, postalCodes, browsers, categories, dayparting, ipRanges, locations, segments"
           multiline=${6}
           path=${['/targeting']}
           errors=${new Map([['/targeting', moreError ? [{ path: '/targeting', code: 'json', message: moreError }] : otherTargeting(error)]])}
@@ -373,6 +470,22 @@ function CampaignForm({ me, campaign, advertisers, onSaved }: { me: Me; campaign
           placeholder=${'{ "cities": ["Paris"] }'}
           disabled=${readOnly}
         />
+      <//>
+      <${Section} title="Goal">
+        <div class="grid">
+          <${Field} label="Goal" path="/goal/type" errors=${errors} value=${f.goalType} onInput=${set('goalType')} options=${GOALS} disabled=${readOnly} />
+          <${Field}
+            label="Target"
+            hint="Per click or conversion in the campaign's currency; for return on ad spend, the value wanted per unit spent"
+            path="/goal/target"
+            errors=${errors}
+            value=${f.goalTarget}
+            onInput=${set('goalTarget')}
+            disabled=${readOnly || !f.goalType}
+          />
+          <${Field} label="Explore share" hint="0 to 0.5: the share of requests bid at the base CPM" path="/goal/explore" errors=${errors} value=${f.goalExplore} onInput=${set('goalExplore')} disabled=${readOnly || !f.goalType} />
+        </div>
+        <${Notice} error=${errors.get('/goal')?.filter((e) => e.path === '/goal').map((e) => e.message).join('; ') || null} />
       <//>
       ${!readOnly && html`<div class="form-actions"><button class="primary" type="submit" disabled=${busy}>${busy ? 'Saving…' : creating ? 'Create campaign' : 'Save changes'}</button> <a href="#/campaigns">Back to the list</a></div>`}
     </form>

@@ -7,7 +7,7 @@ import { html } from './html.js';
 import { useState } from 'preact/hooks';
 import { all, api, ApiError, type Me } from './api.js';
 import type { Campaign } from './campaigns.js';
-import { Field, Loading, Notice, Section, Status, fieldErrors, listOf, numberOf, useLoad, when } from './ui.js';
+import { Field, Loading, Notice, Section, Status, fieldErrors, listOf, numberOf, refusal, useLoad, when } from './ui.js';
 
 export interface Creative {
   id: string;
@@ -288,11 +288,10 @@ function CreativeForm({ creative, campaigns }: { me: Me; creative?: Creative; ca
       const body = cbodyOf(f, creating);
       const c = creating
         ? await api<Creative>('POST', '/creatives', body)
-        : await api<Creative>('PUT', `/creatives/${encodeURIComponent(creative!.id)}`, { ...body, campaignId: creative!.campaignId });
+        : await api<Creative>('PUT', `/creatives/${encodeURIComponent(creative!.id)}`, { ...body, campaignId: creative!.campaignId }, { ifMatch: creative!.version });
       location.hash = `#/creatives/${encodeURIComponent(c.id)}`;
     } catch (err) {
-      const ae = err as ApiError;
-      setError(ae.errors.length ? new ApiError(ae.status, ae.code, 'Some fields need attention (marked below).', ae.errors) : ae);
+      setError(err as ApiError);
     } finally {
       setBusy(false);
     }
@@ -301,7 +300,7 @@ function CreativeForm({ creative, campaigns }: { me: Me; creative?: Creative; ca
     html`<${Field} label=${label} path=${path} errors=${errors} value=${f[k]} onInput=${set(k)} ...${extra} />`;
   return html`<h1 tabindex="-1">${creating ? 'New creative' : `Edit ${creative!.name ?? creative!.id}`}</h1>
     <form onSubmit=${save} novalidate>
-      <${Notice} error=${error} />
+      <${Notice} error=${refusal(error, 'creative')} />
       <${Section} title="Creative">
         <div class="grid">
           ${creating && F('Id', 'id', '/id', { required: true, hint: 'Letters, digits, - and _' })}

@@ -9,7 +9,7 @@ import { api, ApiError, session, whenUnauthorized, type Me } from './api.js';
 import { Field, Notice } from './ui.js';
 import { CampaignEdit, CampaignList } from './campaigns.js';
 import { CreativeEdit, CreativeList, CreativeView } from './creatives.js';
-import { Audiences } from './audiences.js';
+import { AudienceEdit, Audiences } from './audiences.js';
 import { Reports } from './reports.js';
 import { Advertisers, Audit, Exchanges, Keys, KillSwitch } from './operators.js';
 import './style.css';
@@ -82,6 +82,7 @@ function Screen({ hash, me }: { hash: string; me: Me }) {
       if (id) return html`<${CreativeView} me=${me} id=${id} />`;
       return html`<${CreativeList} me=${me} />`;
     case 'audiences':
+      if (id) return html`<${AudienceEdit} me=${me} id=${id} />`;
       return html`<${Audiences} me=${me} />`;
     case 'reports':
       return html`<${Reports} me=${me} />`;

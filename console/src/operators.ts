@@ -4,8 +4,8 @@
  */
 import { html } from './html.js';
 import { useState } from 'preact/hooks';
-import { all, api, ApiError, session, type Me } from './api.js';
-import { Field, Loading, Notice, Section, Status, fieldErrors, listOf, useLoad, when } from './ui.js';
+import { all, api, ApiError, type Me } from './api.js';
+import { Field, actorName, type Actor, Loading, Notice, Section, Status, fieldErrors, listOf, useLoad, when } from './ui.js';
 
 interface Advertiser {
   id: string;
@@ -196,7 +196,7 @@ export function Keys(_: { me: Me }) {
 interface AuditEntry {
   seq: number;
   at: string;
-  actor: string;
+  actor: Actor;
   action: string;
   kind: string;
   id: string;
@@ -225,7 +225,7 @@ export function Audit(_: { me: Me }) {
           <caption class="sr-only">Audit entries</caption>
           <thead><tr><th scope="col">When</th><th scope="col">Who (key)</th><th scope="col">Action</th><th scope="col">What</th></tr></thead>
           <tbody>
-            ${page.data.items.map((e) => html`<tr><td>${when(e.at)}</td><td><code>${e.actor}</code></td><td>${e.action}</td><td>${e.kind} <code>${e.id}</code></td></tr>`)}
+            ${page.data.items.map((e) => html`<tr><td>${when(e.at)}</td><td>${actorName(e.actor)}</td><td>${e.action}</td><td>${e.kind} <code>${e.id}</code></td></tr>`)}
           </tbody>
         </table></div>
         <div class="pager">
@@ -240,17 +240,8 @@ interface Kill {
   campaigns: string[];
 }
 
-/** The kill switch lives beside the API on the admin port (`/admin/kill-switch`, admin keys). */
-async function killCall(method: 'GET' | 'PUT', body?: unknown): Promise<Kill> {
-  const res = await fetch('/admin/kill-switch', {
-    method,
-    headers: { authorization: `Bearer ${session.key()}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = await res.json().catch(() => ({}));
-  if (!res.ok) throw new ApiError(res.status, json.error?.code ?? `http_${res.status}`, json.error?.message ?? (res.status === 404 ? 'This bidder has no budget store, so no kill switch.' : res.statusText));
-  return json as Kill;
-}
+/** The kill switch (`/api/v1/kill-switch`, admin keys): 503 when this bidder has no budget store. */
+const killCall = (method: 'GET' | 'PUT', body?: unknown): Promise<Kill> => api<Kill>(method, '/kill-switch', body);
 
 export function KillSwitch(_: { me: Me }) {
   const state = useLoad(() => killCall('GET'));

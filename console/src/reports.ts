@@ -8,9 +8,9 @@ import { html } from './html.js';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { all, api, ApiError, session, type Me } from './api.js';
+import { all, api, ApiError, errorOf, session, type Me } from './api.js';
 import type { Campaign, ReportRow } from './campaigns.js';
-import { Field, Loading, Notice, Section, count, daysAgo, money, pct, today } from './ui.js';
+import { Field, Loading, Notice, Section, count, daysAgo, fieldErrors, money, numberOf, pct, refusal, today } from './ui.js';
 
 type Metric = 'spend' | 'impressions' | 'winRate' | 'ctr' | 'cvr' | 'ecpa' | 'bids' | 'wins' | 'clicks' | 'conversions';
 
@@ -98,12 +98,91 @@ function buckets(from: string, to: string, grain: 'day' | 'hour'): number[] {
   return out;
 }
 
+/** The tables the report offers: each one's API dimensions (the first names the row) and column headers. */
+const TABLES: Record<string, { label: string; dims: readonly string[]; heads: readonly string[] }> = {
+  campaign: { label: 'Campaign', dims: ['campaign'], heads: ['Campaign'] },
+  creative: { label: 'Creative', dims: ['creative'], heads: ['Creative'] },
+  exchange: { label: 'Exchange', dims: ['exchange'], heads: ['Exchange'] },
+  placement: { label: 'Placement (site domain or app bundle)', dims: ['placement', 'placementType'], heads: ['Placement', 'Type'] },
+  publisher: { label: 'Publisher', dims: ['publisher'], heads: ['Publisher'] },
+  deal: { label: 'Deal', dims: ['deal'], heads: ['Deal'] },
+  advertiser: { label: 'Advertiser', dims: ['advertiser'], heads: ['Advertiser'] },
+};
+
+const BLOCK_METRICS = [
+  ['ctr', 'Lowest CTR'],
+  ['cvr', 'Lowest CVR'],
+  ['ecpa', 'Highest eCPA'],
+  ['win_rate', 'Lowest win rate'],
+] as const;
+
+interface BlockResult {
+  added: { placement: string; placementType: string; impressions: number; value: number | null }[];
+  alreadyBlocked: string[];
+}
+
+/**
+ * "Block the worst placements": the campaign's worst placements of the range go into its block lists
+ * (POST /campaigns/{id}/block-placements, the same write as an edit: roles, tenancy, audit).
+ */
+function BlockWorst({ campaigns, from, to }: { campaigns: Campaign[]; from: string; to: string }) {
+  const [campaign, setCampaign] = useState(campaigns[0]?.id ?? '');
+  const [metric, setMetric] = useState('ctr');
+  const [worst, setWorst] = useState('5');
+  const [minImpressions, setMin] = useState('100');
+  const [error, setError] = useState<ApiError | null>(null);
+  const [result, setResult] = useState<BlockResult | null>(null);
+  const [busy, setBusy] = useState(false);
+  const errors = fieldErrors(error);
+  const send = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    setResult(null);
+    setBusy(true);
+    try {
+      setResult(
+        await api<BlockResult>('POST', `/campaigns/${encodeURIComponent(campaign)}/block-placements`, {
+          from,
+          to,
+          metric,
+          worst: numberOf(worst),
+          minImpressions: numberOf(minImpressions) ?? 0,
+        }),
+      );
+    } catch (err) {
+      setError(err as ApiError);
+    } finally {
+      setBusy(false);
+    }
+  };
+  if (!campaigns.length) return null;
+  const ok =
+    result &&
+    (result.added.length
+      ? `Blocked ${result.added.length} placement${result.added.length === 1 ? '' : 's'}: ${result.added.map((p) => p.placement).join(', ')}.${result.alreadyBlocked.length ? ` Already blocked: ${result.alreadyBlocked.join(', ')}.` : ''}`
+      : result.alreadyBlocked.length
+        ? `Nothing new to block; already blocked: ${result.alreadyBlocked.join(', ')}.`
+        : 'No placement of this campaign has enough impressions in the range.');
+  return html`<form onSubmit=${send} novalidate class="block-worst">
+    <h3>Block the worst placements</h3>
+    <p class="muted small">Adds the campaign's worst sites and apps of ${from} to ${to} to its domain and bundle block lists (an edit of the campaign, in its history).</p>
+    <div class="grid">
+      <${Field} label="Campaign to block for" value=${campaign} onInput=${setCampaign} options=${campaigns.map((c) => [c.id, c.name ?? c.id] as const)} />
+      <${Field} label="Worst by" path="/metric" errors=${errors} value=${metric} onInput=${setMetric} options=${BLOCK_METRICS} />
+      <${Field} label="How many" path="/worst" errors=${errors} value=${worst} onInput=${setWorst} />
+      <${Field} label="Minimum impressions" path="/minImpressions" errors=${errors} value=${minImpressions} onInput=${setMin} />
+    </div>
+    <${Notice} error=${refusal(error, 'campaign')} ok=${ok} />
+    <button type="submit" disabled=${busy || !campaign}>${busy ? 'Blocking…' : 'Block worst placements'}</button>
+  </form>`;
+}
+
 const bucketOf = (r: ReportRow) => Date.parse(r.day ? `${r.day}T00:00:00Z` : String(r.hour)) / 1000;
 
 async function downloadCsv(path: string, filename: string): Promise<void> {
   // The key goes in a header, never in a URL: fetch the CSV, then hand the browser a blob.
   const res = await fetch(`/api/v1${path}`, { headers: { accept: 'text/csv', authorization: `Bearer ${session.key()}` } });
-  if (!res.ok) throw new ApiError(res.status, 'csv_failed', `The CSV could not be made (${res.status}).`);
+  if (!res.ok) throw await errorOf(res);
   const url = URL.createObjectURL(await res.blob());
   const a = document.createElement('a');
   a.href = url;
@@ -133,7 +212,7 @@ export function Reports({ me }: { me: Me }) {
     const q = (g: string) => `/reports?groupBy=${g}&from=${asked.from}&to=${asked.to}`;
     Promise.all([
       api<{ rows: ReportRow[] }>('GET', q(`campaign,${asked.grain}`)),
-      api<{ rows: ReportRow[] }>('GET', q(`${asked.by},day`)),
+      api<{ rows: ReportRow[] }>('GET', q(`${TABLES[asked.by].dims.join(',')},day`)),
       all<Campaign>('/campaigns'),
     ]).then(
       ([s, t, campaigns]) => live && (setData({ series: s.rows, table: t.rows, campaigns }), setLoading(false)),
@@ -172,19 +251,21 @@ export function Reports({ me }: { me: Me }) {
       </div>
       <${Chart} grain=${asked.grain} xs=${xs} series=${series} label=${`${series[0].label} per ${asked.grain} (UTC), ${asked.from} to ${asked.to}`} />`;
 
-    const byKey = new Map<string, Sums>();
+    const spec = TABLES[asked.by];
+    const byKey = new Map<string, { keys: string[]; sums: Sums }>();
     for (const r of data.table) {
-      const k = String(r[asked.by] ?? '');
-      if (!byKey.has(k)) byKey.set(k, zero());
-      add(byKey.get(k)!, r);
+      const keys = spec.dims.map((d) => String(r[d] ?? ''));
+      const k = keys.join('\u0000');
+      if (!byKey.has(k)) byKey.set(k, { keys, sums: zero() });
+      add(byKey.get(k)!.sums, r);
     }
-    const rows = [...byKey].sort((a, b) => b[1].spend - a[1].spend);
+    const rows = [...byKey.values()].sort((a, b) => b.sums.spend - a.sums.spend);
     table = rows.length
       ? html`<div class="table-wrap"><table>
           <caption class="sr-only">Report by ${asked.by}</caption>
           <thead>
             <tr>
-              <th scope="col">${asked.by[0].toUpperCase() + asked.by.slice(1)}</th>
+              ${spec.heads.map((h) => html`<th scope="col">${h}</th>`)}
               <th scope="col" class="num">Bids</th><th scope="col" class="num">Wins</th><th scope="col" class="num">Win rate</th>
               <th scope="col" class="num">Impressions</th><th scope="col" class="num">Clicks</th><th scope="col" class="num">CTR</th>
               <th scope="col" class="num">Conversions</th><th scope="col" class="num">Spend</th><th scope="col" class="num">eCPA</th>
@@ -192,8 +273,9 @@ export function Reports({ me }: { me: Me }) {
           </thead>
           <tbody>
             ${rows.map(
-              ([k, s]) => html`<tr>
-                <th scope="row">${k || html`<span class="muted">(none: requests without a bid)</span>`}</th>
+              ({ keys: [k, ...more], sums: s }) => html`<tr>
+                <th scope="row">${k || html`<span class="muted">${asked.by === 'campaign' || asked.by === 'creative' || asked.by === 'advertiser' ? '(none: requests without a bid)' : '(none)'}</span>`}</th>
+                ${more.map((m) => html`<td>${m}</td>`)}
                 <td class="num">${count(s.bids)}</td><td class="num">${count(s.wins)}</td><td class="num">${pct(metricOf(s, 'winRate'))}</td>
                 <td class="num">${count(s.impressions)}</td><td class="num">${count(s.clicks)}</td><td class="num">${pct(metricOf(s, 'ctr'), 2)}</td>
                 <td class="num">${count(s.conversions)}</td><td class="num">${money(s.spend)}</td><td class="num">${money(metricOf(s, 'ecpa'))}</td>
@@ -204,8 +286,9 @@ export function Reports({ me }: { me: Me }) {
       : html`<p class="empty">No events in this range.</p>`;
   }
 
-  const dims: [string, string][] = [['campaign', 'Campaign'], ['creative', 'Creative'], ['exchange', 'Exchange']];
-  if (me.role === 'admin' || (me.advertiserIds?.length ?? 0) !== 1) dims.push(['advertiser', 'Advertiser']);
+  const dims: [string, string][] = Object.entries(TABLES)
+    .filter(([k]) => k !== 'advertiser' || me.role === 'admin' || (me.advertiserIds?.length ?? 0) !== 1)
+    .map(([k, t]) => [k, t.label]);
   return html`<h1 tabindex="-1">Reports</h1>
     <form class="card filters" onSubmit=${run}>
       <div class="grid">
@@ -215,7 +298,7 @@ export function Reports({ me }: { me: Me }) {
         <${Field} label="Table by" value=${by} onInput=${setBy} options=${dims} />
         <${Field} label="Chart" value=${metric} onInput=${(v: string) => setMetric(v as Metric)} options=${METRICS} />
       </div>
-      <button class="primary" type="submit">Show</button>
+      <button class="primary" type="submit" disabled=${loading} aria-busy=${loading ? 'true' : undefined}>Show</button>
     </form>
     <${Notice} error=${error} />
     ${loading && !data ? html`<${Loading} what="the report" />` : ''}
@@ -227,7 +310,7 @@ export function Reports({ me }: { me: Me }) {
         type="button"
         onClick=${() => {
           setCsvError(null);
-          downloadCsv(`/reports?groupBy=${asked.by},${asked.grain}&from=${asked.from}&to=${asked.to}`, `report-${asked.by}-${asked.from}-${asked.to}.csv`).catch(setCsvError);
+          downloadCsv(`/reports?groupBy=${TABLES[asked.by].dims.join(',')},${asked.grain}&from=${asked.from}&to=${asked.to}`, `report-${asked.by}-${asked.from}-${asked.to}.csv`).catch(setCsvError);
         }}
       >
         Download CSV
@@ -235,5 +318,6 @@ export function Reports({ me }: { me: Me }) {
     >
       <${Notice} error=${csvError} />
       ${table}
+      ${asked.by === 'placement' && me.role !== 'read-only' && html`<${BlockWorst} campaigns=${data.campaigns} from=${asked.from} to=${asked.to} />`}
     <//>`}`;
 }

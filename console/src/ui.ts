@@ -150,6 +150,19 @@ export function fieldErrors(e: unknown): Map<string, FieldError[]> {
   return e instanceof ApiError ? errorsByPath(e.errors) : new Map();
 }
 
+/**
+ * What a form shows for a refused save: a conflict (412) says so and keeps the edits; a
+ * validation failure points at the fields (each error is also shown beside its own field).
+ */
+export function refusal(e: ApiError | Error | null | undefined, what: string): ApiError | Error | null {
+  if (!e) return null;
+  if (!(e instanceof ApiError)) return e;
+  if (e.status === 412)
+    return new ApiError(412, e.code, `Someone changed this ${what} after you opened it, so your save was refused rather than overwrite their change. Your edits are still here: note what you need, then reload the ${what}.`);
+  if (e.errors.length) return new ApiError(e.status, e.code, 'Some fields need attention (marked below).', e.errors);
+  return e;
+}
+
 /** Money with cents, and with up to 4 decimals below 1 (one impression costs a thousandth of its CPM). */
 export const money = (n: number | null | undefined, currency = '') => {
   if (n === null || n === undefined) return '–';
@@ -174,6 +187,14 @@ export function numberOf(text: string): number | string | undefined {
   const n = Number(t);
   return Number.isFinite(n) ? n : t;
 }
+
+/** Who made an audit entry: the key's name (or id) and role. */
+export interface Actor {
+  readonly keyId: string;
+  readonly role: string;
+  readonly name?: string;
+}
+export const actorName = (a: Actor) => `${a.name ?? a.keyId} (${a.role})`;
 
 export const today = () => new Date().toISOString().slice(0, 10);
 export const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);

@@ -9,6 +9,7 @@
  * - campaigns/config-sync.ts `startConfigSync` keeps a SnapshotRef in step with the store.
  */
 import type { EventStore } from '../events/event-store.js';
+import type { KillSwitchAccess } from './kill-switch.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { Registry } from 'prom-client';
 import { MemoryConfigStore, seedStore, type ConfigStore } from '../campaigns/config-store.js';
@@ -56,6 +57,8 @@ export interface ConfigApiOptions {
   readonly models?: ModelsView;
   /** The event store reports read (for block-placements); a function, as the store is opened after the config plane. */
   readonly events?: () => EventStore | undefined;
+  /** The budget store's kill switch, for `/api/v1/kill-switch` (a function, as the store is opened after the config plane). */
+  readonly killSwitch?: () => KillSwitchAccess | undefined;
 }
 
 export interface ConfigApi {
@@ -101,6 +104,7 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
     pixelBaseUrl: o.pixelBaseUrl ?? 'http://localhost:8080',
     models: o.models ?? (() => ({ enabled: false, models: [] })),
     events: o.events ?? (() => undefined),
+    killSwitch: o.killSwitch ?? (() => undefined),
     openapi: () => (doc ??= openApiDocument(routes, { version: o.version ?? '1' })),
   });
   const api: ConfigApi = {

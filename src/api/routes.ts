@@ -7,7 +7,8 @@ import type { EventStore } from '../events/event-store.js';
 import { blockPlacements, BlockPlacementsResultSchema, BlockPlacementsSchema } from './block-placements.js';
 import type { StoredDoc } from '../campaigns/config-store.js';
 import type { ConfigStore } from '../campaigns/config-store.js';
-import { ApiError, forbidden, aKey } from './errors.js';
+import { ApiError, forbidden, aKey, invalid } from './errors.js';
+import { check } from './validation.js';
 import { permits } from './policy.js';
 import { GET_QUERY, HISTORY_QUERY, LIST_QUERY, parseQuery, type ConfigResources, type ResourceKind, type WriteResult } from './resources.js';
 import type { AudienceResources } from './audiences.js';
@@ -37,6 +38,7 @@ import {
 } from './schemas.js';
 import { StringEnum } from '../campaigns/schema.js';
 import { pixelSnippet } from '../http/pixel-routes.js';
+import { KillStateSchema, KillSwitchInputSchema, type KillSwitchAccess, type KillSwitchInput } from './kill-switch.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -253,6 +255,8 @@ export interface RouteDeps {
   readonly models: ModelsView;
   /** The event store reports read (undefined until it is open, or in a process without one). */
   readonly events: () => EventStore | undefined;
+  /** The budget store's kill switch (undefined in a process without one). */
+  readonly killSwitch: () => KillSwitchAccess | undefined;
 }
 
 export function buildRoutes(d: RouteDeps): RouteSpec[] {
@@ -372,6 +376,43 @@ export function buildRoutes(d: RouteDeps): RouteSpec[] {
       }),
     );
   }
+  const killSwitch = () => {
+    const k = d.killSwitch();
+    if (!k) throw new ApiError(503, 'store_unavailable', 'this bidder has no budget store, so no kill switch');
+    return k;
+  };
+  const adminOnly = (c: { principal: { role: string } }) => {
+    if (c.principal.role !== 'admin') throw forbidden('the kill switch needs an admin key');
+  };
+  routes.push(
+    {
+      method: 'get',
+      path: `${API_PREFIX}/kill-switch`,
+      tag: 'kill-switch',
+      summary: 'The kill switch: whether all bidding is stopped, and the campaigns stopped one by one (admin keys only)',
+      responses: { 200: { description: 'the switch', schema: KillStateSchema }, 503: E('store_unavailable'), ...READ_ERRORS },
+      handler: async (c) => {
+        adminOnly(c);
+        return { status: 200, body: await killSwitch().read() };
+      },
+    },
+    {
+      method: 'put',
+      path: `${API_PREFIX}/kill-switch`,
+      tag: 'kill-switch',
+      summary: 'Stop or release all bidding, or one campaign (admin keys only); every bidder follows on its next budget renewal',
+      body: 'json',
+      requestSchema: KillSwitchInputSchema,
+      responses: { 200: { description: 'the switch now', schema: KillStateSchema }, 503: E('store_unavailable'), ...WRITE_ERRORS },
+      handler: async (c) => {
+        adminOnly(c);
+        const errors = check(KillSwitchInputSchema, c.body);
+        if (errors.length) throw invalid(errors);
+        const b = c.body as KillSwitchInput;
+        return { status: 200, body: await killSwitch().set(b.on, b.campaign) };
+      },
+    },
+  );
   const keys = `${API_PREFIX}/keys`;
   routes.push(
     {

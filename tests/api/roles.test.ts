@@ -164,6 +164,8 @@ describe('what each role may do (403 for what the role can never do)', () => {
     await expectStatus(ro, 'audit', ['GET', '/api/v1/audit'], true);
     await expectStatus(ro, 'export', ['GET', '/api/v1/export'], true);
     await expectStatus(ro, 'import', ['POST', '/api/v1/import', { format: 'rtb-bidder-config/1' }], false);
+    await expectStatus(ro, 'kill switch', ['GET', '/api/v1/kill-switch'], false);
+    await expectStatus(ro, 'stop bidding', ['PUT', '/api/v1/kill-switch', { on: true }], false);
     expect((await h.call('GET', '/api/v1/campaigns?limit=500', undefined, { key: ro })).json().items.map((c: { id: string }) => c.id)).toContain('globex-c1');
   });
 
@@ -190,6 +192,8 @@ describe('what each role may do (403 for what the role can never do)', () => {
     await expectStatus(adv, 'export', ['GET', '/api/v1/export'], false);
     await expectStatus(adv, 'import', ['POST', '/api/v1/import', { format: 'rtb-bidder-config/1' }], false);
     await expectStatus(adv, 'forget user', ['DELETE', '/api/v1/users/uid/u1/segments'], false);
+    await expectStatus(adv, 'kill switch', ['GET', '/api/v1/kill-switch'], false);
+    await expectStatus(adv, 'stop own campaign', ['PUT', '/api/v1/kill-switch', { on: true, campaign: 'acme-c1' }], false);
   });
 
   it('a read-only key scoped to an advertiser reads only that advertiser', async () => {

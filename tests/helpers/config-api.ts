@@ -3,6 +3,7 @@
  * whose snapshot follows a config store through startConfigSync, and a real admin port with the
  * config API and the audience routes (registerAdminRoutes with `configApi`), talked to over HTTP.
  */
+import type { KillSwitchAccess } from '../../src/api/kill-switch.js';
 import uws from 'uWebSockets.js';
 import { Registry } from 'prom-client';
 import { startBidder, httpRequest, validBundle, type HttpResult, type TestBidder } from './bidder.js';
@@ -42,6 +43,8 @@ export interface HarnessOptions {
   readonly debounceMs?: number;
   /** Where reports are read from (default: a store with no events). */
   readonly reportStore?: EventStore;
+  /** The kill switch `/api/v1/kill-switch` reaches (default: none, 503). */
+  readonly killSwitch?: KillSwitchAccess;
 }
 
 export async function startApi(o: HarnessOptions = {}): Promise<ApiHarness> {
@@ -57,6 +60,7 @@ export async function startApi(o: HarnessOptions = {}): Promise<ApiHarness> {
     audiences: bidder.audiences,
     rateLimit: o.rateLimit ?? { perSecond: 10_000, burst: 10_000 },
     events: () => reportStore,
+    killSwitch: () => o.killSwitch,
   });
   const app = uws.App();
   registerAdminRoutes(app, {
