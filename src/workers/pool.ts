@@ -65,6 +65,7 @@ export function serveStoreCall(
   if (method === 'firstSeen') return deps.dedupe.firstSeen(args[0] as string);
   if (method === 'forgetSeen') return deps.dedupe.forget(args[0] as string);
   if (method === 'writeDurable') return deps.events.writeDurable(args[0] as BidderEvent);
+  if (method === 'flushEvents') return deps.events.flush();
   if (method.startsWith('budget') && deps.budgetStore) return budgetCall(deps.budgetStore, method, args);
   const freq = deps.frequencyStore;
   if (method === 'freqCounts' && freq) return freq.counts(args[0] as string, args[1] as BucketRef[]);
