@@ -3,7 +3,7 @@
  * directory → store), and the bid workers' ForwardingEventSink over a real MessageChannel into the
  * main thread's writer (two workers, one writer), as WorkerPool wires them. The store behind the
  * writer is the recording fake of the writer's own tests (the stores themselves have their own
- * contract, store-contract.ts).
+ * contract, event-store.contract.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
