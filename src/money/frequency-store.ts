@@ -126,7 +126,7 @@ export class MemoryFrequencyStore implements FrequencyStore {
 
 /**
  * Keys `fq:{<user>}:<w>:<bucket>` (hashes) and `fq:{<user>}:e` (the ended bids, a sorted set scored
- * by epoch ms): one user's keys share a Cluster slot, so a record and a read are each one
+ * by epoch ms; `<user>` as `slotTag` writes it): one user's keys share a Cluster slot, so a record and a read are each one
  * transaction; users spread over all slots.
  */
 export class RedisFrequencyStore implements FrequencyStore {
@@ -138,11 +138,11 @@ export class RedisFrequencyStore implements FrequencyStore {
   ) {}
 
   private key(user: string, b: BucketRef): string {
-    return `${this.prefix}{${user}}:${b.window[0]}:${b.bucket}`;
+    return `${this.prefix}{${slotTag(user)}}:${b.window[0]}:${b.bucket}`;
   }
 
   private endedKey(user: string): string {
-    return `${this.prefix}{${user}}:e`;
+    return `${this.prefix}{${slotTag(user)}}:e`;
   }
 
   async counts(user: string, buckets: readonly BucketRef[]): Promise<FrequencyCounts> {
@@ -187,6 +187,17 @@ export class RedisFrequencyStore implements FrequencyStore {
   async close(): Promise<void> {
     if (this.ownsClient) this.redis.disconnect();
   }
+}
+
+/**
+ * The user as written between the braces of their keys. A Cluster hashes the text up to the first
+ * `}`: for an empty user, or one starting with `}`, that would be nothing, each key would hash on
+ * its own, and the user's transaction would span slots (refused). Those users, and those starting
+ * with `~` (so no two users share keys), get a leading `~`; every other user (the user hashes the
+ * bidder makes are base64url) is written as is.
+ */
+function slotTag(user: string): string {
+  return user === '' || user[0] === '}' || user[0] === '~' ? `~${user}` : user;
 }
 
 /** The replies of a transaction, or its first error. */

@@ -40,6 +40,40 @@ function budgetCall(store: BudgetStore, method: string, args: readonly unknown[]
   }
 }
 
+/** What `serveStoreCall` answers for a method it does not know (or whose store this process has not). */
+export const UNKNOWN_CALL: unique symbol = Symbol('unknown call');
+
+/**
+ * One call from a bid worker on the main thread's stores and event writer (the other end of the
+ * Remote* proxies in remote.ts): the store's answer (a value or a promise), or UNKNOWN_CALL.
+ */
+export function serveStoreCall(
+  deps: Pick<PoolDeps, 'segmentStore' | 'dedupe' | 'events' | 'budgetStore' | 'frequencyStore'>,
+  method: string,
+  args: readonly unknown[],
+): unknown {
+  const store = deps.segmentStore;
+  if (method === 'lookup') {
+    const keys = args[0] as string[];
+    return store.lookupNow ? store.lookupNow(keys) : store.lookup(keys);
+  }
+  if (method === 'metaVersion') return store.metaVersion();
+  if (method === 'listSegments') return store.listSegments();
+  if (method === 'putMatch') return store.putMatch(args[0] as string, args[1] as string, args[2] as number);
+  if (method === 'removeMembership') return store.removeMembership(args[0] as string, args[1] as string);
+  if (method === 'addMemberships') return store.addMemberships(args[0] as MembershipRow[]);
+  if (method === 'firstSeen') return deps.dedupe.firstSeen(args[0] as string);
+  if (method === 'forgetSeen') return deps.dedupe.forget(args[0] as string);
+  if (method === 'writeDurable') return deps.events.writeDurable(args[0] as BidderEvent);
+  if (method === 'flushEvents') return deps.events.flush();
+  if (method.startsWith('budget') && deps.budgetStore) return budgetCall(deps.budgetStore, method, args);
+  const freq = deps.frequencyStore;
+  if (method === 'freqCounts' && freq) return freq.counts(args[0] as string, args[1] as BucketRef[]);
+  if (method === 'freqRecord' && freq) return freq.record(args[0] as string, args[1] as FrequencyHit);
+  if (method === 'freqEnd' && freq) return freq.end(args[0] as string, args[1] as string);
+  return UNKNOWN_CALL;
+}
+
 export interface PoolDeps {
   readonly settings: Settings;
   readonly size: number;
@@ -230,24 +264,8 @@ export class WorkerPool {
       if (slot.worker === worker) this.post(slot, { t: 'rpc-reply', id, ok, value, error });
     };
     try {
-      const store = this.deps.segmentStore;
-      let result: unknown;
-      if (method === 'lookup') {
-        const keys = args[0] as string[];
-        result = store.lookupNow ? store.lookupNow(keys) : store.lookup(keys);
-      } else if (method === 'metaVersion') result = store.metaVersion();
-      else if (method === 'listSegments') result = store.listSegments();
-      else if (method === 'putMatch') result = store.putMatch(args[0] as string, args[1] as string, args[2] as number);
-      else if (method === 'removeMembership') result = store.removeMembership(args[0] as string, args[1] as string);
-      else if (method === 'addMemberships') result = store.addMemberships(args[0] as MembershipRow[]);
-      else if (method === 'firstSeen') result = this.deps.dedupe.firstSeen(args[0] as string);
-      else if (method === 'forgetSeen') result = this.deps.dedupe.forget(args[0] as string);
-      else if (method === 'writeDurable') result = this.deps.events.writeDurable(args[0] as BidderEvent);
-      else if (method.startsWith('budget') && this.deps.budgetStore) result = budgetCall(this.deps.budgetStore, method, args);
-      else if (method === 'freqCounts' && this.deps.frequencyStore) result = this.deps.frequencyStore.counts(args[0] as string, args[1] as BucketRef[]);
-      else if (method === 'freqRecord' && this.deps.frequencyStore) result = this.deps.frequencyStore.record(args[0] as string, args[1] as FrequencyHit);
-      else if (method === 'freqEnd' && this.deps.frequencyStore) result = this.deps.frequencyStore.end(args[0] as string, args[1] as string);
-      else return reply(false, undefined, `unknown call ${method}`);
+      const result = serveStoreCall(this.deps, method, args);
+      if (result === UNKNOWN_CALL) return reply(false, undefined, `unknown call ${method}`);
       Promise.resolve(result).then(
         (v) => reply(true, v),
         (e: Error) => reply(false, undefined, e?.message ?? String(e)),

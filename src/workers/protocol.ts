@@ -27,7 +27,7 @@ export interface WorkerInit {
 }
 
 /** Calls a worker makes on the main thread (the embedded stores live there). */
-export type RpcMethod = 'lookup' | 'metaVersion' | 'listSegments' | 'putMatch' | 'addMemberships' | 'removeMembership' | 'firstSeen' | 'forgetSeen' | 'writeDurable' | 'budgetRenew' | 'budgetSpend' | 'budgetEnd' | 'budgetSpent' | 'budgetKill' | 'freqCounts' | 'freqRecord' | 'freqEnd';
+export type RpcMethod = 'lookup' | 'metaVersion' | 'listSegments' | 'putMatch' | 'addMemberships' | 'removeMembership' | 'firstSeen' | 'forgetSeen' | 'writeDurable' | 'flushEvents' | 'budgetRenew' | 'budgetSpend' | 'budgetEnd' | 'budgetSpent' | 'budgetKill' | 'freqCounts' | 'freqRecord' | 'freqEnd';
 
 export type ToWorker =
   | { readonly t: 'config'; readonly bundle: ConfigBundle; readonly version: number }

@@ -212,8 +212,15 @@ export class ForwardingEventSink implements EventSink {
     return this.closed;
   }
 
+  /**
+   * Sends the batch held, then has the main thread's writer flush: on the one ordered port, the
+   * batch is in the writer before the call is served, so this resolves when everything written
+   * here is stored (or durably spooled), as EventSink promises. Like the writer's own flush it does
+   * not reject; a main thread that does not answer within the link's timeout ends the wait.
+   */
   async flush(): Promise<void> {
     this.send();
+    await this.link.call('flushEvents').catch(() => undefined);
   }
 
   async close(): Promise<void> {

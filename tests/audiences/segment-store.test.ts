@@ -1,14 +1,17 @@
 /**
- * The segment stores for real: the contract against the in-process store, a real redis-server and a
- * real 3-master Redis Cluster; then what only Redis has (key TTLs, compact encoding, bytes per user,
- * key placement on the Cluster).
+ * The segment stores for real: the contract against the in-process store, a real redis-server, a
+ * real 3-master Redis Cluster and the bid workers' proxy to the main thread's store; then what only
+ * Redis has (key TTLs, compact encoding, bytes per user, key placement on the Cluster).
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Cluster, type Redis } from 'ioredis';
 import { MemorySegmentStore } from '../../src/audiences/memory-segment-store.js';
 import { createRedis } from '../../src/audiences/redis-client.js';
 import { RedisSegmentStore } from '../../src/audiences/redis-segment-store.js';
-import type { MembershipRow } from '../../src/audiences/segment-store.js';
+import type { MembershipRow, SegmentStore } from '../../src/audiences/segment-store.js';
+import { NotifyingSegmentStore } from '../../src/workers/notifying-store.js';
+import { RemoteSegmentStore } from '../../src/workers/remote.js';
+import { workerLink } from '../helpers/worker-link.js';
 import type { RedisCluster } from '../helpers/redis-cluster.js';
 import type { RedisServer } from '../helpers/redis-server.js';
 import { startContractServers, type ContractServers } from '../helpers/contract-servers.js';
@@ -60,6 +63,33 @@ segmentStoreContract('redis cluster (3 masters)', async () => {
       await Promise.all(clusterRaw.map((c) => c.flushall()));
     },
   };
+});
+
+/**
+ * The worker proxy: what a bid thread calls (lookups, metadata reads, memberships and matches
+ * learnt on the exchange-facing port) goes through RemoteSegmentStore to the main thread's store,
+ * wrapped as main.ts wraps it (NotifyingSegmentStore); what only the admin API does (segments,
+ * user removal) goes to that store directly, as on the main thread.
+ */
+segmentStoreContract('worker proxy (RemoteSegmentStore → memory, over a MessageChannel)', async () => {
+  const main = new NotifyingSegmentStore(new MemorySegmentStore(), { keys: () => undefined, meta: () => undefined });
+  const end = workerLink({ segmentStore: main });
+  const remote = new RemoteSegmentStore(end.link);
+  const store: SegmentStore = {
+    kind: remote.kind,
+    lookup: (keys) => remote.lookup(keys),
+    metaVersion: () => remote.metaVersion(),
+    listSegments: () => remote.listSegments(),
+    addMemberships: (rows) => remote.addMemberships(rows),
+    putMatch: (e, u, at) => remote.putMatch(e, u, at),
+    removeMembership: (key, segment) => remote.removeMembership(key, segment),
+    removeUser: (key) => main.removeUser(key),
+    putSegment: (m) => main.putSegment(m),
+    getSegment: (id) => main.getSegment(id),
+    dropSegment: (id) => main.dropSegment(id),
+    close: () => remote.close(),
+  };
+  return { store, cleanup: async () => end.close() };
 });
 
 const now = () => Math.floor(Date.now() / 1000);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ChdbStore } from '../../src/events/chdb-store.js';
-import { eventStoreContract } from './store-contract.js';
+import { eventStoreContract } from './event-store.contract.js';
 
 eventStoreContract('chDB', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'chdb-test-'));

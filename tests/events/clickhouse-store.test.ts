@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClickHouseStore } from '../../src/events/clickhouse-store.js';
 import { ClickHouseServer } from '../helpers/clickhouse-server.js';
-import { eventStoreContract } from './store-contract.js';
+import { eventStoreContract } from './event-store.contract.js';
 
 eventStoreContract('ClickHouse server', async () => {
   const server = await ClickHouseServer.start();

@@ -1,8 +1,80 @@
-import { describe, expect, it } from 'vitest';
+/**
+ * The NoticeDedupe contract on the in-process marks, a real redis-server, a real 3-master Redis
+ * Cluster, and through a bid worker's proxy (TrackedDedupe over RemoteNoticeDedupe, as
+ * bid-worker.ts builds it) to the main thread's marks; then what each backend does on its own.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { MemoryNoticeDedupe, RedisNoticeDedupe } from '../../src/events/notice-dedupe.js';
-import { hotPathRedisOptions } from '../../src/audiences/redis-client.js';
-import { RedisServer } from '../helpers/redis-server.js';
+import { createRedis, hotPathRedisOptions } from '../../src/audiences/redis-client.js';
+import { RemoteNoticeDedupe, TrackedDedupe } from '../../src/workers/remote.js';
+import { startContractServers, type ContractServers } from '../helpers/contract-servers.js';
+import { freePort, RedisServer } from '../helpers/redis-server.js';
+import { whenReady } from '../helpers/redis-ready.js';
+import { workerLink } from '../helpers/worker-link.js';
+import { noticeDedupeContract } from './notice-dedupe.contract.js';
+
+let servers: ContractServers;
+
+beforeAll(async () => {
+  servers = await startContractServers();
+});
+
+afterAll(() => servers?.stop());
+
+noticeDedupeContract('memory', {
+  make: async () => {
+    const dedupe = new MemoryNoticeDedupe(3600);
+    return { dedupe, other: dedupe, cleanup: async () => {} };
+  },
+});
+
+let n = 0;
+for (const [name, url, downUrl] of [
+  ['redis', () => servers.server.url, (port: number) => `redis://127.0.0.1:${port}`],
+  ['redis cluster (3 masters)', () => servers.cluster.url, (port: number) => `redis+cluster://127.0.0.1:${port}`],
+] as const) {
+  noticeDedupeContract(name, {
+    make: async () => {
+      const prefix = `{seen${++n}}:`;
+      const [c1, c2] = await Promise.all([whenReady(createRedis(url())), whenReady(createRedis(url()))]);
+      return {
+        dedupe: new RedisNoticeDedupe(c1, 3600, prefix),
+        other: new RedisNoticeDedupe(c2, 3600, prefix),
+        cleanup: async () => {
+          c1.disconnect();
+          c2.disconnect();
+        },
+      };
+    },
+    unreachable: async () => {
+      const c = createRedis(downUrl(await freePort()));
+      return { dedupe: new RedisNoticeDedupe(c, 3600), cleanup: async () => c.disconnect() };
+    },
+  });
+}
+
+noticeDedupeContract('worker proxy (TrackedDedupe → RemoteNoticeDedupe → memory, over a MessageChannel)', {
+  make: async () => {
+    const main = new TrackedDedupe(new MemoryNoticeDedupe(3600));
+    const a = workerLink({ dedupe: main });
+    const b = workerLink({ dedupe: main });
+    return {
+      dedupe: new TrackedDedupe(new RemoteNoticeDedupe(a.link)),
+      other: new TrackedDedupe(new RemoteNoticeDedupe(b.link)),
+      cleanup: async () => {
+        a.close();
+        b.close();
+      },
+    };
+  },
+  // The main thread does not answer (its port is gone): each call gives up after the link's timeout.
+  unreachable: async () => {
+    const end = workerLink({ dedupe: new MemoryNoticeDedupe(3600) }, 200);
+    end.close();
+    return { dedupe: new TrackedDedupe(new RemoteNoticeDedupe(end.link)), cleanup: async () => {} };
+  },
+});
 
 describe('MemoryNoticeDedupe', () => {
   it('says first only once per id, for at least the window, and forgets within two windows', async () => {

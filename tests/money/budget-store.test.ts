@@ -1,4 +1,7 @@
-/** The BudgetStore contract on the in-process store, a real redis-server and a real 3-master Redis Cluster. */
+/**
+ * The BudgetStore contract on the in-process store, a real redis-server, a real 3-master Redis
+ * Cluster, and through the bid workers' proxy to the main thread's store.
+ */
 import { afterAll, beforeAll } from 'vitest';
 import type { RedisServer } from '../helpers/redis-server.js';
 import { startContractServers, type ContractServers } from '../helpers/contract-servers.js';
@@ -8,6 +11,8 @@ import { MemoryBudgetStore } from '../../src/money/memory-budget-store.js';
 import { RedisBudgetStore } from '../../src/money/redis-budget-store.js';
 import { budgetStoreContract } from './budget-store.contract.js';
 import { whenReady } from '../helpers/redis-ready.js';
+import { workerLink } from '../helpers/worker-link.js';
+import { RemoteBudgetStore } from '../../src/workers/remote.js';
 
 let servers: ContractServers;
 let server: RedisServer;
@@ -31,4 +36,10 @@ budgetStoreContract('redis', async () => {
 budgetStoreContract('redis cluster (3 masters)', async () => {
   const store = new RedisBudgetStore(await whenReady(createRedis(cluster.url)), `{bgt${++n}}:`, true);
   return { store, cleanup: () => store.close() };
+});
+
+/** The worker proxy: a bid thread renewing and spending on the main thread's one store. */
+budgetStoreContract('worker proxy (RemoteBudgetStore → memory, over a MessageChannel)', async () => {
+  const end = workerLink({ budgetStore: new MemoryBudgetStore() });
+  return { store: new RemoteBudgetStore(end.link), cleanup: async () => end.close() };
 });

@@ -45,6 +45,18 @@ export function frequencyStoreContract(name: string, make: () => Promise<StoreUn
       expect(await store.counts(`${u}-2`, [hour])).toEqual({ rows: [{ 'c:a': 1 }], ended: [] });
     });
 
+    it('any string is a user of its own: braces, colons, unicode, the empty string', async () => {
+      const users = ['', '}', '}x', '~}x', '{', '{}', 'a}b', 'a}c', 'x:y', '~', 'ü'];
+      for (const [i, user] of users.entries()) {
+        for (let k = 0; k <= i; k++) await store.record(user, { fields: ['c:a'], buckets: [hour, life], bidId: `b${i}-${k}` });
+      }
+      for (const [i, user] of users.entries()) {
+        const read = await t.other.counts(user, [hour, life]);
+        expect(read.rows, JSON.stringify(user)).toEqual([{ 'c:a': i + 1 }, { 'c:a': i + 1 }]);
+        expect([...read.ended].sort(), JSON.stringify(user)).toEqual(Array.from({ length: i + 1 }, (_, k) => `b${i}-${k}`).sort());
+      }
+    });
+
     it('an impression recorded with its bid id comes back as ended with the counters that include it, to any client', async () => {
       await t.other.record(u, { fields: ['c:a'], buckets: [hour], bidId: 'h1-1' });
       await t.other.record(u, { fields: ['c:a'], buckets: [hour], bidId: 'h2-7' });

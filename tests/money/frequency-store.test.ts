@@ -1,10 +1,15 @@
-/** The FrequencyStore contract on the in-process store, a real redis-server and a real 3-master Redis Cluster. */
+/**
+ * The FrequencyStore contract on the in-process store, a real redis-server, a real 3-master Redis
+ * Cluster, and through the bid workers' proxy to the main thread's store.
+ */
 import { afterAll, beforeAll } from 'vitest';
 import { startContractServers, type ContractServers } from '../helpers/contract-servers.js';
 import { createRedis } from '../../src/audiences/redis-client.js';
 import { MemoryFrequencyStore, RedisFrequencyStore } from '../../src/money/frequency-store.js';
 import { frequencyStoreContract } from './frequency-store.contract.js';
 import { whenReady } from '../helpers/redis-ready.js';
+import { workerLink } from '../helpers/worker-link.js';
+import { RemoteFrequencyStore } from '../../src/workers/remote.js';
 
 let servers: ContractServers;
 
@@ -31,3 +36,18 @@ for (const [name, url] of [
     return { store, other, cleanup: () => Promise.all([store.close(), other.close()]).then(() => undefined) };
   });
 }
+
+/** The worker proxy: two bid threads (each its own port) reading and counting on the main thread's one store. */
+frequencyStoreContract('worker proxy (RemoteFrequencyStore → memory, over a MessageChannel)', async () => {
+  const main = new MemoryFrequencyStore();
+  const a = workerLink({ frequencyStore: main });
+  const b = workerLink({ frequencyStore: main });
+  return {
+    store: new RemoteFrequencyStore(a.link),
+    other: new RemoteFrequencyStore(b.link),
+    cleanup: async () => {
+      a.close();
+      b.close();
+    },
+  };
+});
