@@ -268,27 +268,19 @@ describe('EventWriter', () => {
     expect(await value(b.metrics.droppedTotal, { reason: 'spool_corrupt' })).toBe(1);
   });
 
-  it('write() is O(1) and never waits, even while inserts hang', async () => {
+  it('write() never waits, even while inserts hang: 100k writes in one synchronous loop, all buffered', async () => {
     const { writer, store, metrics } = make({ batchRows: 5000, batchMs: 100, closeTimeoutMs: 200 });
     store.mode = 'hang';
     await writer.started;
     writer.write(makeEvent(0));
     await vi.waitFor(() => expect(store.hangingInserts).toBe(1), { timeout: 2000, interval: 5 });
 
-    const evs = events(100_000, 1);
-    const t0 = performance.now();
-    let worst = 0;
-    for (const e of evs) {
-      const s = performance.now();
+    // Speed is measured by the benchmarks; what matters here is that write() returns nothing to wait on
+    // and takes every event while the store hangs (no await in this loop: a write that waited could not).
+    for (const e of events(100_000, 1)) {
       const r = writer.write(e) as unknown;
-      const d = performance.now() - s;
-      if (d > worst) worst = d;
       if (r !== undefined) throw new Error('write returned something');
     }
-    const total = performance.now() - t0;
-    // Typically ~30 ms for 100k (0.3 us each); generous bounds for slow CI machines.
-    expect(total).toBeLessThan(1000);
-    expect(worst).toBeLessThan(100); // a GC pause at most: nothing waits on the hung store
     expect(metrics.bufferProbe()).toBe(100_000);
 
     // The buffer drains to disk while the store still hangs.
