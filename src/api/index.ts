@@ -9,6 +9,7 @@
  * - campaigns/config-sync.ts `startConfigSync` keeps a SnapshotRef in step with the store.
  */
 import type { EventStore } from '../events/event-store.js';
+import type { AudienceRebuilder } from '../audiences/rebuilds.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { Registry } from 'prom-client';
 import { MemoryConfigStore, seedStore, type ConfigStore } from '../campaigns/config-store.js';
@@ -56,6 +57,8 @@ export interface ConfigApiOptions {
   readonly models?: ModelsView;
   /** The event store reports read (for block-placements); a function, as the store is opened after the config plane. */
   readonly events?: () => EventStore | undefined;
+  /** Who rebuilds an audience now (`POST /api/v1/audiences/{id}/rebuild`); a function, as it is made after the config plane. */
+  readonly rebuilds?: () => AudienceRebuilder | undefined;
 }
 
 export interface ConfigApi {
@@ -89,7 +92,7 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
     segments && { getSegment: (id) => segments.getSegment(id) },
     o.env,
   );
-  const audiences = o.audiences && new AudienceResources(o.audiences, o.store, resources);
+  const audiences = o.audiences && new AudienceResources(o.audiences, o.store, resources, o.rebuilds);
   const keys = new KeyService(o.store);
   let doc: Record<string, unknown> | undefined;
   const routes = buildRoutes({

@@ -5,6 +5,7 @@
  * store (startConfigSync). See README, "Config API", and the wiring in the report.
  */
 import type { EventStore } from '../events/event-store.js';
+import type { AudienceRebuilder } from '../audiences/rebuilds.js';
 import type { AudienceService } from '../audiences/audience-service.js';
 import type { ConfigBundle } from '../campaigns/schema.js';
 import { bundleFromStore, type ConfigStore } from '../campaigns/config-store.js';
@@ -33,6 +34,8 @@ export interface ConfigPlaneOptions {
   readonly models?: ModelsView;
   /** The event store the block-placements call reads reports from (opened after the plane). */
   readonly events?: () => EventStore | undefined;
+  /** Who rebuilds an audience now (made after the plane: the lookalike builder and the event store). */
+  readonly rebuilds?: () => AudienceRebuilder | undefined;
 }
 
 export interface ConfigPlane {
@@ -67,6 +70,7 @@ export async function openConfigPlane(o: ConfigPlaneOptions): Promise<ConfigPlan
       pixelBaseUrl: o.pixelBaseUrl,
       models: o.models,
       events: o.events,
+      rebuilds: o.rebuilds,
       rateLimit: settings.rateLimit,
       bodyLimitBytes: settings.bodyLimitBytes,
       importLimitBytes: settings.importLimitBytes,

@@ -12,6 +12,10 @@
  * fixed ring of slots (references to strings the request view already holds, so nothing is
  * allocated), and a timer drains the ring into the store. A full ring overwrites its oldest slot:
  * the feed loses samples under overload instead of slowing bids.
+ *
+ * With bid workers (WORKERS>1) the ring is drained into a forwarder instead of a store
+ * (workers/profile-link.ts): each worker posts its drained sightings to the main thread, whose one
+ * store the lookalike builder reads.
  */
 import type { BidRequestView } from '../openrtb/request-view.js';
 import { parseUserAgent } from '../targeting/user-agent.js';
@@ -56,7 +60,16 @@ function remember(list: string[], value: string): void {
   if (list.length > PROFILE_LIST_MAX) list.shift();
 }
 
-export class ProfileStore {
+/** Where a drained ring goes: the store itself (one thread), or a forwarder to the main thread's store. */
+export interface SightingSink {
+  observe(s: Sighting): void;
+  /** Forgets one user (true when there was something of them). */
+  forget(key: string): boolean;
+  /** Called after every drain that moved samples (a forwarder posts its batch then). */
+  flush?(): void;
+}
+
+export class ProfileStore implements SightingSink {
   /** Insertion order is recency: a sighting moves the user to the end, eviction takes the first. */
   private readonly profiles = new Map<string, Profile>();
   evictions = 0;
@@ -117,7 +130,7 @@ export interface ProfileFeedOptions {
  * The ring between the bid path and the store. Slots are parallel arrays of references, written in
  * place; the user agent is parsed when the ring is drained, not on the bid path.
  */
-export class ProfileFeed {
+export class ProfileFeed<S extends SightingSink = ProfileStore> {
   private readonly keys: (string | undefined)[];
   private readonly reqs: (BidRequestView | undefined)[];
   private readonly segments: (Iterable<string> | undefined)[];
@@ -130,7 +143,7 @@ export class ProfileFeed {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    readonly store: ProfileStore,
+    readonly store: S,
     readonly options: ProfileFeedOptions,
   ) {
     const n = options.slots;
@@ -201,6 +214,7 @@ export class ProfileFeed {
     this.segments.fill(undefined);
     this.head = 0;
     this.count = 0;
+    if (moved > 0) this.store.flush?.();
     return moved;
   }
 
