@@ -130,10 +130,10 @@ describe('lookalikes with WORKERS=2', () => {
     expect(seedWorkers, 'seed users answered by both workers').toEqual(new Set(['1', '2']));
 
     // Both workers' samples reach the main thread's store (drained every second).
-    const metrics = await until('profiles from both workers', async () => {
+    const metrics = (await until('profiles from both workers', async () => {
       const text = (await p.get('/metrics', true)).text;
       return sumOf(text, 'lookalike_profiles') >= users.length ? text : undefined;
-    }, 15_000);
+    }, 15_000))!;
     for (const w of ['w1', 'w2']) expect(sumOf(metrics, `lookalike_profile_sightings_total{thread="${w}"}`), w).toBeGreaterThan(0);
 
     // Built now: every seed user is an example, wherever they were seen.
@@ -149,11 +149,11 @@ describe('lookalikes with WORKERS=2', () => {
       lanes.map(async (lane, l) => {
         for (let i = l; i < LIKES; i += LANES) {
           let n = 0;
-          const x = await until(`like-${i} bid on with the lookalike`, async () => {
+          const x = (await until(`like-${i} bid on with the lookalike`, async () => {
             const r = await lane.send('POST', '/bid', request(`after-like-${i}-${++n}`, `like-${i}`));
             expect(r.status, r.body).toBe(200);
             return bidOf(r).cid === 'cmp-like' ? r : undefined;
-          }, 5_000);
+          }, 5_000))!;
           likeWorkers.add(workerOf(x)!);
         }
         const o = await lane.send('POST', '/bid', request(`after-other-${l}`, `other-${l}`));
