@@ -29,12 +29,12 @@ export interface Profile {
   deviceType: number | undefined;
   os: string | undefined;
   browser: string | undefined;
-  /** Most recent last. */
-  readonly categories: string[];
-  readonly domains: string[];
+  /** Most recent last. Replaced, never changed in place (each list is exactly as long as it holds). */
+  categories: readonly string[];
+  domains: readonly string[];
   /** Bit h set: seen at UTC hour h. */
   hours: number;
-  readonly segments: string[];
+  segments: readonly string[];
   seenAtMs: number;
 }
 
@@ -53,12 +53,32 @@ export interface Sighting {
   readonly segments?: Iterable<string>;
 }
 
-function remember(list: string[], value: string): void {
+const NONE: readonly string[] = Object.freeze([]);
+
+/**
+ * `list` with `value` as its most recent entry, at most PROFILE_LIST_MAX long. A new array of
+ * exactly that length (an array grown by push keeps spare slots: 17 for one entry), or `list`
+ * itself when `value` is already the most recent.
+ */
+function remember(list: readonly string[], value: string): readonly string[] {
+  if (list[list.length - 1] === value) return list;
   const at = list.indexOf(value);
-  if (at >= 0) list.splice(at, 1);
-  list.push(value);
-  if (list.length > PROFILE_LIST_MAX) list.shift();
+  const kept = list.length - (at >= 0 ? 1 : 0);
+  const from = kept >= PROFILE_LIST_MAX ? kept - PROFILE_LIST_MAX + 1 : 0;
+  const out = new Array<string>(kept - from + 1);
+  let n = 0;
+  let skipped = 0;
+  for (let i = 0; i < list.length; i++) {
+    if (i === at) continue;
+    if (skipped++ < from) continue;
+    out[n++] = list[i];
+  }
+  out[n] = value;
+  return out;
 }
+
+/** Strings many profiles share (domains, categories, geo, device), kept once; a bounded table: when full, new ones are kept as they come. */
+const INTERN_MAX = 200_000;
 
 /** Where a drained ring goes: the store itself (one thread), or a forwarder to the main thread's store. */
 export interface SightingSink {
@@ -86,25 +106,34 @@ export class ProfileStore implements SightingSink {
     return this.profiles.get(key);
   }
 
+  private readonly strings = new Map<string, string>();
+
+  private intern(v: string): string {
+    const known = this.strings.get(v);
+    if (known !== undefined) return known;
+    if (this.strings.size < INTERN_MAX) this.strings.set(v, v);
+    return v;
+  }
+
   observe(s: Sighting): void {
     let p = this.profiles.get(s.key);
     if (p) this.profiles.delete(s.key);
     else {
-      p = { country: undefined, region: undefined, deviceType: undefined, os: undefined, browser: undefined, categories: [], domains: [], hours: 0, segments: [], seenAtMs: 0 };
+      p = { country: undefined, region: undefined, deviceType: undefined, os: undefined, browser: undefined, categories: NONE, domains: NONE, hours: 0, segments: NONE, seenAtMs: 0 };
       if (this.profiles.size >= this.capacity) {
         this.profiles.delete(this.profiles.keys().next().value!);
         this.evictions++;
       }
     }
     this.profiles.set(s.key, p);
-    if (s.country !== undefined) p.country = s.country;
-    if (s.region !== undefined) p.region = s.region;
+    if (s.country !== undefined) p.country = this.intern(s.country);
+    if (s.region !== undefined) p.region = this.intern(s.region);
     if (s.deviceType !== undefined) p.deviceType = s.deviceType;
-    if (s.os !== undefined) p.os = s.os;
-    if (s.browser !== undefined) p.browser = s.browser;
-    if (s.categories) for (const c of s.categories) remember(p.categories, c);
-    if (s.domain !== undefined) remember(p.domains, s.domain);
-    if (s.segments) for (const seg of s.segments) remember(p.segments, seg);
+    if (s.os !== undefined) p.os = this.intern(s.os);
+    if (s.browser !== undefined) p.browser = this.intern(s.browser);
+    if (s.categories) for (const c of s.categories) p.categories = remember(p.categories, this.intern(c));
+    if (s.domain !== undefined) p.domains = remember(p.domains, this.intern(s.domain));
+    if (s.segments) for (const seg of s.segments) p.segments = remember(p.segments, this.intern(seg));
     p.hours |= 1 << Math.floor(s.nowMs / 3_600_000) % 24;
     p.seenAtMs = s.nowMs;
   }
