@@ -26,7 +26,7 @@ import { RuleAudiences } from './audiences/rule-audiences.js';
 import type { UserKeyer } from './events/user-key.js';
 import type { OutcomeModelsRef } from './models/outcome-models.js';
 import type { OutcomeFeed } from './http/bid-route.js';
-import type { ProfileFeed } from './audiences/profiles.js';
+import type { ProfileFeed, SightingSink } from './audiences/profiles.js';
 import type { OutcomeNotices } from './http/notice-routes.js';
 
 export interface AppDeps {
@@ -61,7 +61,9 @@ export interface AppDeps {
   readonly models?: OutcomeModelsRef;
   readonly outcomes?: OutcomeFeed & OutcomeNotices;
   /** Samples of the users seen, for lookalike audiences (LOOKALIKES). */
-  readonly profiles?: ProfileFeed;
+  readonly profiles?: ProfileFeed<SightingSink>;
+  /** Forgets a user's lookalike profile where no feed is in this thread (WORKERS>1: the main thread's store and the workers' rings). */
+  readonly forgetProfile?: (key: string) => boolean;
 }
 
 export function buildBidApp(deps: AppDeps): TemplatedApp {
@@ -111,7 +113,7 @@ export function buildAdminApp(deps: AppDeps): TemplatedApp {
             uploadLoopShare: deps.settings.uploadLoopShare,
             userKeys: deps.userKeys,
             events: deps.reports?.store,
-            forget: deps.profiles && ((key: string) => deps.profiles!.forget(key)),
+            forget: deps.forgetProfile ?? (deps.profiles && ((key: string) => deps.profiles!.forget(key))),
           }
         : undefined,
     reports: deps.reports,

@@ -11,7 +11,7 @@
  *   together. The port is checked free here first, since the workers listen with SO_REUSEPORT
  *   and would otherwise silently share it with a leftover process.
  */
-import { AggregatorRegistry, Gauge, Histogram, type Registry } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { loadSettings } from './config/settings.js';
 import { buildSnapshot, SnapshotRef } from './campaigns/snapshot.js';
@@ -48,6 +48,8 @@ import type { Settings } from './config/settings.js';
 import { RuleRebuilder } from './audiences/rule-rebuild.js';
 import { ProfileFeed, ProfileStore } from './audiences/profiles.js';
 import { LookalikeBuilder } from './audiences/lookalikes.js';
+import { AudienceRebuilds } from './audiences/rebuilds.js';
+import { ProfileCollector } from './workers/profile-link.js';
 import type { AudienceService } from './audiences/audience-service.js';
 
 /** What differs between the two shapes: where bids are served, and how they are drained. */
@@ -90,6 +92,7 @@ async function main(): Promise<void> {
   // The event store is opened below; the block-placements call reads it once it is there.
   let eventStore: EventStore | undefined;
   let killStore: BudgetStore | undefined;
+  let rebuilds: AudienceRebuilds | undefined;
   const configPlane = await openConfigPlane({
     configDir: settings.configDir,
     audiences,
@@ -98,6 +101,7 @@ async function main(): Promise<void> {
     models: () => ({ enabled: outcomeModels !== undefined, models: [...(outcomeModels?.status() ?? [])].map((m) => ({ ...m, deciles: [...m.deciles] })) }),
     events: () => eventStore,
     killSwitch: () => killStore && killSwitchOf(killStore),
+    rebuilds: () => rebuilds,
   });
   let config = configPlane.initial;
   const snapshots = new SnapshotRef(buildSnapshot(config.bundle, config.version));
@@ -129,8 +133,11 @@ async function main(): Promise<void> {
   const dedupe = new TrackedDedupe(events.dedupe);
   /** Billing and conversion notices waiting for their durable write (WORKERS=1): a drain waits for them too. */
   const awaiting = { pending: 0 };
-  if (settings.lookalikes && multi) log('warn', 'LOOKALIKES needs WORKERS=1 for now: no profiles are kept and no lookalike is built');
-  const profiles = settings.lookalikes && !multi ? startLookalikes(settings, audiences, metrics.registry) : undefined;
+  // Lookalikes (LOOKALIKES): one profile store and builder on this thread; with workers, each worker
+  // samples into its own ring and posts its drains here (workers/profile-link.ts).
+  const lookalikes = settings.lookalikes ? startLookalikes(settings, audiences, metrics.registry, multi) : undefined;
+  rebuilds = new AudienceRebuilds(audiences, lookalikes?.builder, () => eventStore);
+  const profiles = lookalikes?.feed;
   const deps: AppDeps = {
     settings,
     snapshots,
@@ -159,6 +166,12 @@ async function main(): Promise<void> {
     readyStatus: multi ? () => ({ workers: pool!.status() }) : undefined,
     configApi: configPlane.api,
     budgetStore,
+    forgetProfile:
+      lookalikes?.collector &&
+      ((key: string) => {
+        pool?.broadcast({ t: 'forget-profile', key });
+        return lookalikes.collector!.forget(key);
+      }),
   };
 
   let plane: BidPlane;
@@ -200,6 +213,12 @@ async function main(): Promise<void> {
       budgetStore,
       frequencyStore,
       metrics: new PoolMetrics(metrics.registry),
+      profiles: lookalikes?.collector && {
+        take: (worker, sightings) => {
+          lookalikes.sightings.inc({ thread: `w${worker}` }, sightings.length);
+          lookalikes.collector!.take(worker, sightings);
+        },
+      },
       outcomes: collector && { take: (batch) => collector.take(batch), latest: () => (outcomeModels!.models.current.version > 0 ? outcomeModels!.models.current : undefined) },
     });
     if (outcomeModels) outcomeModels.onPublish = (models) => pool?.broadcast({ t: 'models', models });
@@ -345,13 +364,15 @@ main().catch((e: unknown) => {
 });
 
 /**
- * Lookalike audiences on the main thread (WORKERS=1): the bid route samples the users it may keep
- * data of into a ring, drained every second into the profile store; the builder checks every
- * minute for lookalikes due a rebuild.
+ * Lookalike audiences, on the main thread whatever WORKERS is. One thread: the bid route samples
+ * the users it may keep data of into a ring, drained every second into the profile store. With
+ * workers: each worker has the ring and posts its drains here, into the same store (the collector).
+ * The builder checks every minute for lookalikes due a rebuild.
  */
-function startLookalikes(settings: Settings, audiences: AudienceService, registry: Registry): ProfileFeed {
+function startLookalikes(settings: Settings, audiences: AudienceService, registry: Registry, multi: boolean) {
   const store = new ProfileStore(settings.profileUsers);
-  const feed = new ProfileFeed(store, { slots: 4096, sampleEvery: settings.profileSampleEvery });
+  const feed = multi ? undefined : new ProfileFeed(store, { slots: 4096, sampleEvery: settings.profileSampleEvery });
+  const collector = multi ? new ProfileCollector(store) : undefined;
   new Gauge({
     name: 'lookalike_profiles',
     help: 'Users with a profile for lookalike audiences.',
@@ -359,6 +380,12 @@ function startLookalikes(settings: Settings, audiences: AudienceService, registr
     collect(this: Gauge) {
       this.set(store.size);
     },
+  });
+  const sightings = new Counter({
+    name: 'lookalike_profile_sightings_total',
+    help: 'Sampled users seen by each bid worker and taken into the profile store (WORKERS>1).',
+    labelNames: ['thread'],
+    registers: [registry],
   });
   const buildSeconds = new Histogram({
     name: 'lookalike_build_duration_seconds',
@@ -373,7 +400,7 @@ function startLookalikes(settings: Settings, audiences: AudienceService, registr
       size.set({ segment: id }, n);
     },
   });
-  feed.start(1000);
+  feed?.start(1000);
   builder.start(60_000);
-  return feed;
+  return { store, feed, collector, sightings, builder };
 }

@@ -17,6 +17,7 @@ import type { ConfigStore, StoredDoc } from '../campaigns/config-store.js';
 import { DEFAULT_SEGMENT_TTL_SECONDS, type AudienceRule, type LookalikeSpec, type SegmentMeta } from '../audiences/segment-store.js';
 import { checkRule, ruleTtl } from '../audiences/rule-audiences.js';
 import type { AudienceService } from '../audiences/audience-service.js';
+import type { AudienceRebuilder, RebuildOutcome } from '../audiences/rebuilds.js';
 import type { Principal } from './auth.js';
 import { ApiError, forbidden, invalid, notFound, aKey } from './errors.js';
 import { permits, sees, type Action } from './policy.js';
@@ -67,6 +68,7 @@ export class AudienceResources {
     readonly audiences: AudienceService,
     private readonly config: ConfigStore,
     private readonly resources: ConfigResources,
+    private readonly rebuilder: () => AudienceRebuilder | undefined = () => undefined,
   ) {}
 
   private get store() {
@@ -167,6 +169,27 @@ export class AudienceResources {
     if (ttl && /^\d+$/.test(ttl)) body.ttlSeconds = Number(ttl);
     if (advertiserId) body.advertiserId = advertiserId;
     await this.create(body, { principal: p, requestId });
+  }
+
+  /**
+   * `POST /api/v1/audiences/{id}/rebuild`: a lookalike or rule audience rebuilt now, answered when
+   * done. Who may update the audience may rebuild it (operators, and the owning advertiser's keys;
+   * read-only keys get 403). Unknown, deleted and other advertisers' audiences answer 404 alike;
+   * an audience that is neither a lookalike nor a rule, a paused one, or one being rebuilt
+   * already, 409; a kind switched off on this bidder, 503.
+   */
+  async rebuild(id: string, p: Principal): Promise<RebuildOutcome> {
+    this.require(p, 'update');
+    const meta = await this.store.getSegment(id);
+    if (!meta || meta.deletedAt !== undefined || !sees(p, 'audiences', audienceDoc(meta))) throw notFound('audiences', id);
+    if (meta.lookalike === undefined && meta.rule === undefined)
+      throw new ApiError(409, 'not_rebuildable', `audience "${id}" is neither a lookalike nor a rule audience: its members are uploaded`);
+    if (meta.status === 'paused') throw new ApiError(409, 'paused', `audience "${id}" is paused: resume it to rebuild it`);
+    const rebuilder = this.rebuilder();
+    const off = rebuilder ? rebuilder.unavailable(meta) : 'audience rebuilds are not available in this process';
+    if (off !== undefined || !rebuilder) throw new ApiError(503, 'rebuild_unavailable', off ?? 'unavailable');
+    if (rebuilder.isRunning(id)) throw new ApiError(409, 'rebuild_running', `audience "${id}" is being rebuilt; try again when it is done`);
+    return rebuilder.rebuild(meta);
   }
 
   /** Whether the key sees this segment (upload progress is filtered with it). */

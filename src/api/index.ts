@@ -10,6 +10,7 @@
  */
 import type { EventStore } from '../events/event-store.js';
 import type { KillSwitchAccess } from './kill-switch.js';
+import type { AudienceRebuilder } from '../audiences/rebuilds.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { Registry } from 'prom-client';
 import { MemoryConfigStore, seedStore, type ConfigStore } from '../campaigns/config-store.js';
@@ -59,6 +60,8 @@ export interface ConfigApiOptions {
   readonly events?: () => EventStore | undefined;
   /** The budget store's kill switch, for `/api/v1/kill-switch` (a function, as the store is opened after the config plane). */
   readonly killSwitch?: () => KillSwitchAccess | undefined;
+  /** Who rebuilds an audience now (`POST /api/v1/audiences/{id}/rebuild`); a function, as it is made after the config plane. */
+  readonly rebuilds?: () => AudienceRebuilder | undefined;
 }
 
 export interface ConfigApi {
@@ -92,7 +95,7 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
     segments && { getSegment: (id) => segments.getSegment(id) },
     o.env,
   );
-  const audiences = o.audiences && new AudienceResources(o.audiences, o.store, resources);
+  const audiences = o.audiences && new AudienceResources(o.audiences, o.store, resources, o.rebuilds);
   const keys = new KeyService(o.store);
   let doc: Record<string, unknown> | undefined;
   const routes = buildRoutes({

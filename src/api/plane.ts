@@ -6,6 +6,7 @@
  */
 import type { EventStore } from '../events/event-store.js';
 import type { KillSwitchAccess } from './kill-switch.js';
+import type { AudienceRebuilder } from '../audiences/rebuilds.js';
 import type { AudienceService } from '../audiences/audience-service.js';
 import type { ConfigBundle } from '../campaigns/schema.js';
 import { bundleFromStore, type ConfigStore } from '../campaigns/config-store.js';
@@ -36,6 +37,8 @@ export interface ConfigPlaneOptions {
   readonly events?: () => EventStore | undefined;
   /** The budget store's kill switch, for `/api/v1/kill-switch`. */
   readonly killSwitch?: () => KillSwitchAccess | undefined;
+  /** Who rebuilds an audience now (made after the plane: the lookalike builder and the event store). */
+  readonly rebuilds?: () => AudienceRebuilder | undefined;
 }
 
 export interface ConfigPlane {
@@ -71,6 +74,7 @@ export async function openConfigPlane(o: ConfigPlaneOptions): Promise<ConfigPlan
       models: o.models,
       events: o.events,
       killSwitch: o.killSwitch,
+      rebuilds: o.rebuilds,
       rateLimit: settings.rateLimit,
       bodyLimitBytes: settings.bodyLimitBytes,
       importLimitBytes: settings.importLimitBytes,

@@ -99,6 +99,19 @@ export const ModelsSchema = Type.Object(
 );
 /** What `GET /api/v1/models` shows: the main thread's trainer (models/publisher.ts). */
 export type ModelsView = () => Static<typeof ModelsSchema>;
+const RebuildSchema = Type.Object(
+  {
+    id: Type.String(),
+    kind: StringEnum(['lookalike', 'rule']),
+    members: Type.Integer({ minimum: 0, description: 'members after the rebuild' }),
+    removed: Type.Integer({ minimum: 0, description: 'members the rebuild took out' }),
+    positives: Type.Optional(Type.Integer({ minimum: 0, description: "a lookalike: the seed's members among the users seen (its examples)" })),
+    seconds: Type.Number(),
+    builtAt: Type.String({ format: 'date-time' }),
+  },
+  { additionalProperties: false, title: 'AudienceRebuild' },
+);
+
 const ReviewSchema = Type.Object({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })) }, { additionalProperties: false, title: 'Review' });
 
 const E = (description: string): ResponseSpec => ({ description, schema: undefined });
@@ -374,6 +387,22 @@ export function buildRoutes(d: RouteDeps): RouteSpec[] {
           history: (id, p, q) => a.history(id, p, q),
         },
       }),
+      {
+        method: 'post',
+        path: `${API_PREFIX}/audiences/{id}/rebuild`,
+        tag: 'audiences',
+        summary: 'Rebuild a lookalike or rule audience now (operators and the owning advertiser); answers when the rebuild is done',
+        description:
+          'A lookalike is trained again on the profiles of the users seen and its members replaced; a rule audience is recomputed from the event store over its lookback. ' +
+          '409 not_rebuildable for an uploaded audience, paused for a paused one, rebuild_running while one runs; 503 rebuild_unavailable when this bidder does not build that kind (LOOKALIKES off).',
+        responses: {
+          200: { description: 'rebuilt', schema: RebuildSchema },
+          ...READ_ERRORS,
+          409: E('not_rebuildable, paused, rebuild_running'),
+          503: E('rebuild_unavailable'),
+        },
+        handler: async (c) => ({ status: 200, body: await a.rebuild(c.params.id, c.principal) }),
+      },
     );
   }
   const killSwitch = () => {

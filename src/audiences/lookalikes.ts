@@ -3,8 +3,10 @@
  * is rebuilt off the hot path, every `refreshHours`, from the profiles of the users the bidder has
  * seen (profiles.ts):
  *
- * 1. Positives: seen users who are members of the seed segment now (asked of the segment store,
- *    so uploaded and rule-built seeds both count). Negatives: a seeded sample of the other seen
+ * 1. Positives: seen users who are members of the seed segment now (asked of the segment store
+ *    under their profile key), or who carried the seed when they were seen (a rule-built seed's
+ *    members are stored under event keys, not the profile key, but the bid resolves them and the
+ *    profile keeps the segments it resolved). Negatives: a seeded sample of the other seen
  *    users (up to NEGATIVES_PER_POSITIVE per positive); they are unlabelled rather than known
  *    non-converters, which is what a lookalike has to work with.
  * 2. A logistic regression on hashed profile features (the hashing trick of models/features.ts,
@@ -17,6 +19,9 @@
  *
  * The segment ids of the seed and of the lookalike itself are never features (the label would
  * leak into them). Scoring yields to the event loop every SCORE_CHUNK profiles.
+ *
+ * One build per lookalike at a time: the schedule skips a lookalike being built (by
+ * `POST /api/v1/audiences/{id}/rebuild`), and `build` refuses a second one (LookalikeBusy).
  */
 import { Ftrl, sigmoid } from '../models/ftrl.js';
 import { FIELD, hashFeature, hashNumber } from '../models/features.js';
@@ -131,6 +136,20 @@ export async function scoreLookalike(
   return { members: ranked.slice(0, size), positives: positives.length, negatives: want, ranked };
 }
 
+/** A build's outcome as published. */
+export interface LookalikeBuild extends LookalikeResult {
+  /** Members of the previous build (in this process) no longer in this one. */
+  readonly removed: number;
+  readonly seconds: number;
+}
+
+/** `build` was asked for a lookalike already being built. */
+export class LookalikeBusy extends Error {
+  constructor(readonly segment: string) {
+    super(`lookalike "${segment}" is being built`);
+  }
+}
+
 export interface LookalikeMetricsSink {
   built(id: string, seconds: number, size: number): void;
 }
@@ -141,6 +160,8 @@ export class LookalikeBuilder {
   private readonly published = new Map<string, { members: Set<string>; atMs: number }>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /** Lookalikes being built now. */
+  private readonly building = new Set<string>();
 
   constructor(
     private readonly audiences: AudienceService,
@@ -157,7 +178,7 @@ export class LookalikeBuilder {
   async runDue(force = false): Promise<string[]> {
     const built: string[] = [];
     for (const meta of await this.store.listSegments()) {
-      if (meta.lookalike === undefined || !isLiveSegment(meta)) continue;
+      if (meta.lookalike === undefined || !isLiveSegment(meta) || this.building.has(meta.id)) continue;
       const last = this.published.get(meta.id);
       if (!force && last && this.now() - last.atMs < meta.lookalike.refreshHours * 3_600_000) continue;
       try {
@@ -170,14 +191,30 @@ export class LookalikeBuilder {
     return built;
   }
 
-  /** Builds one lookalike now and publishes it as a full replacement of its members. */
-  async build(meta: SegmentMeta): Promise<LookalikeResult> {
+  /** Whether this lookalike is being built now. */
+  isBuilding(id: string): boolean {
+    return this.building.has(id);
+  }
+
+  /** Builds one lookalike now and publishes it as a full replacement of its members (LookalikeBusy: one is running). */
+  async build(meta: SegmentMeta): Promise<LookalikeBuild> {
+    if (this.building.has(meta.id)) throw new LookalikeBusy(meta.id);
+    this.building.add(meta.id);
+    try {
+      return await this.buildNow(meta);
+    } finally {
+      this.building.delete(meta.id);
+    }
+  }
+
+  private async buildNow(meta: SegmentMeta): Promise<LookalikeBuild> {
     const spec = meta.lookalike as LookalikeSpec;
     const started = performance.now();
     const nowMs = this.now();
     const nowSec = Math.floor(nowMs / 1000);
     const keys = Array.from(this.profiles.entries(), ([k]) => k);
     const seedMembers = await membersOf(this.store, keys, spec.seed, nowSec);
+    for (const [key, p] of this.profiles.entries()) if (p.segments.includes(spec.seed)) seedMembers.add(key);
     const result = await scoreLookalike(this.profiles, seedMembers, spec.size, [spec.seed, meta.id], nowSec);
     const next = new Set(result.members);
     const previous = this.published.get(meta.id)?.members ?? new Set<string>();
@@ -191,7 +228,7 @@ export class LookalikeBuilder {
     const seconds = (performance.now() - started) / 1000;
     this.metrics?.built(meta.id, seconds, next.size);
     log('info', 'lookalike built', { segment: meta.id, seed: spec.seed, size: next.size, positives: result.positives, removed: gone.length, seconds });
-    return result;
+    return { ...result, removed: gone.length, seconds };
   }
 
   start(checkMs: number): void {

@@ -12,6 +12,10 @@
  * fixed ring of slots (references to strings the request view already holds, so nothing is
  * allocated), and a timer drains the ring into the store. A full ring overwrites its oldest slot:
  * the feed loses samples under overload instead of slowing bids.
+ *
+ * With bid workers (WORKERS>1) the ring is drained into a forwarder instead of a store
+ * (workers/profile-link.ts): each worker posts its drained sightings to the main thread, whose one
+ * store the lookalike builder reads.
  */
 import type { BidRequestView } from '../openrtb/request-view.js';
 import { parseUserAgent } from '../targeting/user-agent.js';
@@ -25,12 +29,12 @@ export interface Profile {
   deviceType: number | undefined;
   os: string | undefined;
   browser: string | undefined;
-  /** Most recent last. */
-  readonly categories: string[];
-  readonly domains: string[];
+  /** Most recent last. Replaced, never changed in place (each list is exactly as long as it holds). */
+  categories: readonly string[];
+  domains: readonly string[];
   /** Bit h set: seen at UTC hour h. */
   hours: number;
-  readonly segments: string[];
+  segments: readonly string[];
   seenAtMs: number;
 }
 
@@ -49,14 +53,43 @@ export interface Sighting {
   readonly segments?: Iterable<string>;
 }
 
-function remember(list: string[], value: string): void {
+const NONE: readonly string[] = Object.freeze([]);
+
+/**
+ * `list` with `value` as its most recent entry, at most PROFILE_LIST_MAX long. A new array of
+ * exactly that length (an array grown by push keeps spare slots: 17 for one entry), or `list`
+ * itself when `value` is already the most recent.
+ */
+function remember(list: readonly string[], value: string): readonly string[] {
+  if (list[list.length - 1] === value) return list;
   const at = list.indexOf(value);
-  if (at >= 0) list.splice(at, 1);
-  list.push(value);
-  if (list.length > PROFILE_LIST_MAX) list.shift();
+  const kept = list.length - (at >= 0 ? 1 : 0);
+  const from = kept >= PROFILE_LIST_MAX ? kept - PROFILE_LIST_MAX + 1 : 0;
+  const out = new Array<string>(kept - from + 1);
+  let n = 0;
+  let skipped = 0;
+  for (let i = 0; i < list.length; i++) {
+    if (i === at) continue;
+    if (skipped++ < from) continue;
+    out[n++] = list[i];
+  }
+  out[n] = value;
+  return out;
 }
 
-export class ProfileStore {
+/** Strings many profiles share (domains, categories, geo, device), kept once; a bounded table: when full, new ones are kept as they come. */
+const INTERN_MAX = 200_000;
+
+/** Where a drained ring goes: the store itself (one thread), or a forwarder to the main thread's store. */
+export interface SightingSink {
+  observe(s: Sighting): void;
+  /** Forgets one user (true when there was something of them). */
+  forget(key: string): boolean;
+  /** Called after every drain that moved samples (a forwarder posts its batch then). */
+  flush?(): void;
+}
+
+export class ProfileStore implements SightingSink {
   /** Insertion order is recency: a sighting moves the user to the end, eviction takes the first. */
   private readonly profiles = new Map<string, Profile>();
   evictions = 0;
@@ -73,25 +106,34 @@ export class ProfileStore {
     return this.profiles.get(key);
   }
 
+  private readonly strings = new Map<string, string>();
+
+  private intern(v: string): string {
+    const known = this.strings.get(v);
+    if (known !== undefined) return known;
+    if (this.strings.size < INTERN_MAX) this.strings.set(v, v);
+    return v;
+  }
+
   observe(s: Sighting): void {
     let p = this.profiles.get(s.key);
     if (p) this.profiles.delete(s.key);
     else {
-      p = { country: undefined, region: undefined, deviceType: undefined, os: undefined, browser: undefined, categories: [], domains: [], hours: 0, segments: [], seenAtMs: 0 };
+      p = { country: undefined, region: undefined, deviceType: undefined, os: undefined, browser: undefined, categories: NONE, domains: NONE, hours: 0, segments: NONE, seenAtMs: 0 };
       if (this.profiles.size >= this.capacity) {
         this.profiles.delete(this.profiles.keys().next().value!);
         this.evictions++;
       }
     }
     this.profiles.set(s.key, p);
-    if (s.country !== undefined) p.country = s.country;
-    if (s.region !== undefined) p.region = s.region;
+    if (s.country !== undefined) p.country = this.intern(s.country);
+    if (s.region !== undefined) p.region = this.intern(s.region);
     if (s.deviceType !== undefined) p.deviceType = s.deviceType;
-    if (s.os !== undefined) p.os = s.os;
-    if (s.browser !== undefined) p.browser = s.browser;
-    if (s.categories) for (const c of s.categories) remember(p.categories, c);
-    if (s.domain !== undefined) remember(p.domains, s.domain);
-    if (s.segments) for (const seg of s.segments) remember(p.segments, seg);
+    if (s.os !== undefined) p.os = this.intern(s.os);
+    if (s.browser !== undefined) p.browser = this.intern(s.browser);
+    if (s.categories) for (const c of s.categories) p.categories = remember(p.categories, this.intern(c));
+    if (s.domain !== undefined) p.domains = remember(p.domains, this.intern(s.domain));
+    if (s.segments) for (const seg of s.segments) p.segments = remember(p.segments, this.intern(seg));
     p.hours |= 1 << Math.floor(s.nowMs / 3_600_000) % 24;
     p.seenAtMs = s.nowMs;
   }
@@ -117,7 +159,7 @@ export interface ProfileFeedOptions {
  * The ring between the bid path and the store. Slots are parallel arrays of references, written in
  * place; the user agent is parsed when the ring is drained, not on the bid path.
  */
-export class ProfileFeed {
+export class ProfileFeed<S extends SightingSink = ProfileStore> {
   private readonly keys: (string | undefined)[];
   private readonly reqs: (BidRequestView | undefined)[];
   private readonly segments: (Iterable<string> | undefined)[];
@@ -130,7 +172,7 @@ export class ProfileFeed {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    readonly store: ProfileStore,
+    readonly store: S,
     readonly options: ProfileFeedOptions,
   ) {
     const n = options.slots;
@@ -201,6 +243,7 @@ export class ProfileFeed {
     this.segments.fill(undefined);
     this.head = 0;
     this.count = 0;
+    if (moved > 0) this.store.flush?.();
     return moved;
   }
 

@@ -24,7 +24,7 @@ export interface Settings {
   readonly debugNoBid: boolean;
   /** Train click and conversion models from this process's bids and notices (every worker's), and price goals from them. */
   readonly outcomeModels: boolean;
-  /** Lookalike audiences: profiles of the users seen, and the builder (LOOKALIKES; WORKERS=1 only). */
+  /** Lookalike audiences: profiles of the users seen (sampled on every bid thread), and the builder on the main thread (LOOKALIKES). */
   readonly lookalikes: boolean;
   readonly profileUsers: number;
   readonly profileSampleEvery: number;

@@ -29,7 +29,7 @@ import type { BudgetLedger } from '../money/budget-ledger.js';
 import { userHash, type FrequencyService } from '../money/frequency.js';
 import type { UserCaps } from '../bidding/money-gate.js';
 import type { OutcomeModelsRef } from '../models/outcome-models.js';
-import type { ProfileFeed } from '../audiences/profiles.js';
+import type { ProfileFeed, SightingSink } from '../audiences/profiles.js';
 
 /** Where each bid's model features go (the outcome trainer, models/trainer.ts). */
 export interface OutcomeFeed {
@@ -61,7 +61,7 @@ export interface BidRouteDeps {
   /** Takes each bid's features, when the models record them; absent: nothing is kept. */
   readonly outcomes?: OutcomeFeed;
   /** Samples of the users seen, for lookalike audiences (audiences/profiles.ts); absent: none are kept. */
-  readonly profiles?: ProfileFeed;
+  readonly profiles?: ProfileFeed<SightingSink>;
 }
 
 const now = () => performance.now();

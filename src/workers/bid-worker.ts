@@ -37,6 +37,8 @@ import { RedisFrequencyStore } from '../money/frequency-store.js';
 import type { BudgetLedger } from '../money/budget-ledger.js';
 import { NO_MODELS, OutcomeModelsRef } from '../models/outcome-models.js';
 import { OutcomeForwarder } from './outcome-link.js';
+import { ProfileFeed } from '../audiences/profiles.js';
+import { ProfileForwarder } from './profile-link.js';
 
 /** Reported by the main thread only (they describe the process, not a thread). */
 const MAIN_THREAD_METRICS = ['bidder_campaigns_live', 'bidder_config_version', 'bidder_config_reloads_total'];
@@ -66,6 +68,11 @@ const timers = new Set<NodeJS.Timeout>();
 // features and the notices it receives, and prices from the tables the main thread publishes.
 const models = settings.outcomeModels ? new OutcomeModelsRef({ ...NO_MODELS, record: true }) : undefined;
 const outcomes = settings.outcomeModels ? new OutcomeForwarder((batch) => post({ t: 'outcomes', batch })) : undefined;
+// Lookalike profiles (LOOKALIKES): the store and builder are on the main thread; this worker samples
+// the users it may keep data of into its ring and posts each drain there (workers/profile-link.ts).
+const profiles = settings.lookalikes
+  ? new ProfileFeed(new ProfileForwarder((sightings) => post({ t: 'profiles', sightings })), { slots: 4096, sampleEvery: settings.profileSampleEvery })
+  : undefined;
 
 process.on('uncaughtException', (e) => {
   log('error', 'bid worker failed; closing its connections and exiting', { worker: init.index, error: e?.stack ?? String(e) });
@@ -117,6 +124,7 @@ async function start(): Promise<void> {
     isReady: () => true,
     models,
     outcomes,
+    profiles,
     notices: {
       events: sink,
       dedupe,
@@ -155,6 +163,9 @@ async function start(): Promise<void> {
         return;
       case 'models':
         return models?.swap(m.models);
+      case 'forget-profile':
+        profiles?.forget(m.key);
+        return;
       case 'drain':
         if (ending) return;
         void drainBidServer(bidApp, listen, gate, { delayMs: m.delayMs, deadline: m.deadline, pending: () => dedupe.pending + awaiting.pending }).then((r) =>
@@ -171,6 +182,7 @@ async function start(): Promise<void> {
         return;
     }
   };
+  profiles?.start(1000);
   post({ t: 'ready', port: listening.port });
   for (const m of early.splice(0)) handle(m);
 }
@@ -189,6 +201,8 @@ async function finish(code: number, inFlightLeft: number): Promise<void> {
   try {
     await money?.stop();
     outcomes?.close();
+    profiles?.stop();
+    profiles?.drain(); // the last samples go before `final`
     await sink.close();
     post({ t: 'final', metrics: await metrics.registry.getMetricsAsJSON(), inFlightLeft });
     await audiences?.close();

@@ -19,6 +19,7 @@ import type { NoticeDedupe } from '../events/notice-dedupe.js';
 import type { MembershipRow, SegmentStore } from '../audiences/segment-store.js';
 import type { PoolMetrics } from '../metrics/thread-metrics.js';
 import type { FromWorker, MetricsJson, ToWorker, WorkerInit } from './protocol.js';
+import type { Sighting } from '../audiences/profiles.js';
 import { log } from '../log.js';
 import type { BidEnd, BudgetStore, LeaseRequest, SpendEntry } from '../money/budget-store.js';
 import type { BucketRef, FrequencyHit, FrequencyStore } from '../money/frequency-store.js';
@@ -93,6 +94,8 @@ export interface PoolDeps {
   readonly metrics: PoolMetrics;
   /** The outcome trainer's side (OUTCOME_MODELS): takes workers' batches; `latest` is what a (re)started worker prices from. */
   readonly outcomes?: { take(batch: OutcomeBatch): void; latest(): OutcomeModels | undefined };
+  /** The lookalike profile store's side (LOOKALIKES): takes workers' sightings. */
+  readonly profiles?: { take(worker: number, sightings: readonly Sighting[]): void };
   /** The worker script (default: bid-worker.js next to this file). */
   readonly workerUrl?: URL;
 }
@@ -234,6 +237,9 @@ export class WorkerPool {
         return;
       case 'outcomes':
         this.deps.outcomes?.take(m.batch);
+        return;
+      case 'profiles':
+        this.deps.profiles?.take(slot.index, m.sightings);
         return;
       case 'rpc':
         return this.serve(slot, m.id, m.method, m.args);

@@ -10,6 +10,7 @@ import type { Settings } from '../config/settings.js';
 import type { BidderEvent } from '../events/event-types.js';
 import type { OutcomeModels } from '../models/outcome-models.js';
 import type { OutcomeBatch } from './outcome-link.js';
+import type { Sighting } from '../audiences/profiles.js';
 
 export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
@@ -39,6 +40,8 @@ export type ToWorker =
   | { readonly t: 'registry' }
   /** New outcome model tables (OUTCOME_MODELS): price from these. Their weights are on shared memory, never written again. */
   | { readonly t: 'models'; readonly models: OutcomeModels }
+  /** Forget this user's profile samples still waiting in the worker (LOOKALIKES; profile-link.ts). */
+  | { readonly t: 'forget-profile'; readonly key: string }
   /** Drain: `delayMs` still listening (answers close their connection), then stop listening, finish, exit. `deadline` is epoch ms. */
   | { readonly t: 'drain'; readonly delayMs: number; readonly deadline: number }
   | { readonly t: 'test-crash' }
@@ -50,6 +53,8 @@ export type FromWorker =
   | { readonly t: 'events'; readonly events: readonly BidderEvent[] }
   /** Bids' features and notices for the outcome trainer (OUTCOME_MODELS), batched. */
   | { readonly t: 'outcomes'; readonly batch: OutcomeBatch }
+  /** Sampled users seen by this worker for the lookalike profiles (LOOKALIKES), one drain's worth. */
+  | { readonly t: 'profiles'; readonly sightings: readonly Sighting[] }
   | { readonly t: 'rpc'; readonly id: number; readonly method: RpcMethod; readonly args: readonly unknown[] }
   | { readonly t: 'metrics'; readonly id: number; readonly metrics: MetricsJson }
   | { readonly t: 'config-ok'; readonly version: number }

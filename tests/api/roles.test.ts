@@ -128,6 +128,8 @@ function actions(kind: keyof typeof samples, existing: string) {
     pause: ['POST', `${base}/${existing}/pause`],
     resume: ['POST', `${base}/${existing}/resume`],
     ...(kind === 'campaigns' ? { blockPlacements: ['POST', `${base}/${existing}/block-placements`, { from: '2026-01-01', to: '2026-01-02', metric: 'ctr', worst: 5 }] } : {}),
+    // role-rule: acme's rule audience (an uploaded one cannot be rebuilt: 409, whoever asks)
+    ...(kind === 'audiences' ? { rebuild: ['POST', `${base}/role-rule/rebuild`] } : {}),
   } as Record<string, [string, string, unknown?]>;
 }
 
@@ -136,6 +138,8 @@ describe('what each role may do (403 for what the role can never do)', () => {
   beforeAll(async () => {
     expect((await h.call('POST', '/api/v1/audiences', samples.audiences('role-seg'))).status).toBe(201);
     expect((await h.call('POST', '/api/v1/exchanges', samples.exchanges('role-ex'))).status).toBe(201);
+    const rule = { ...samples.audiences('role-rule'), rule: { source: 'pixel', events: ['visit'], lookbackDays: 30 } };
+    expect((await h.call('POST', '/api/v1/audiences', rule)).status).toBe(201);
   });
 
   const expectStatus = async (key: string, action: string, [method, path, body]: [string, string, unknown?], ok: boolean) => {
@@ -174,7 +178,7 @@ describe('what each role may do (403 for what the role can never do)', () => {
       advertisers: ['list', 'read', 'history', 'update'],
       campaigns: ['list', 'read', 'history', 'create', 'update', 'pause', 'resume', 'blockPlacements'],
       creatives: ['list', 'read', 'history', 'create', 'update', 'pause', 'resume'],
-      audiences: ['list', 'read', 'history', 'create', 'update', 'pause', 'resume'],
+      audiences: ['list', 'read', 'history', 'create', 'update', 'pause', 'resume', 'rebuild'],
       exchanges: [],
     };
     // role-seg is acme's; created by admin above.

@@ -75,6 +75,7 @@ describe.each(Object.entries(bResources))('%s of another advertiser', (kind, id)
       ['POST', '/resume'],
       ['DELETE', ''],
       ...(kind === 'campaigns' ? [['POST', '/block-placements', () => ({ from: '2026-01-01', to: '2026-01-02', metric: 'ctr', worst: 3 })] as [string, string, () => unknown]] : []),
+      ...(kind === 'audiences' ? [['POST', '/rebuild'] as [string, string]] : []),
     ];
     let n = 0;
     for (const [method, suffix, payload] of requests) {

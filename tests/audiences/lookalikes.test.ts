@@ -15,6 +15,8 @@ import { createRedis } from '../../src/audiences/redis-client.js';
 import type { SegmentMeta, SegmentStore } from '../../src/audiences/segment-store.js';
 import { AudienceMetrics } from '../../src/metrics/audience-metrics.js';
 import { measureLookalike } from '../../src/simulator/lookalike-market.js';
+import { FORGET_HOLD_MS, ProfileCollector, ProfileForwarder } from '../../src/workers/profile-link.js';
+import type { Sighting } from '../../src/audiences/profiles.js';
 import type { ConfigBundle } from '../../src/campaigns/schema.js';
 import { httpRequest, startBidder, type TestBidder } from '../helpers/bidder.js';
 import { startApi, type ApiHarness } from '../helpers/config-api.js';
@@ -61,6 +63,51 @@ describe('profile store', () => {
     expect([...store.entries()].map(([k]) => k)).toEqual(['uid:5', 'uid:7']);
     expect(store.get('uid:5')).toMatchObject({ country: 'DE', region: 'BE', os: 'Windows', deviceType: 2, domains: ['5.example'], segments: ['seg'] });
     expect(feed.drain()).toBe(0);
+  });
+});
+
+describe('profiles gathered from bid workers (WORKERS>1)', () => {
+  it('a worker posts each drain as one batch of plain sightings; the main thread takes them, counted per worker', () => {
+    const sent: Sighting[][] = [];
+    const feed = new ProfileFeed(new ProfileForwarder((b) => sent.push(b)), { slots: 8, sampleEvery: 1 });
+    const req = { country: 'FRA', region: 'IDF', domain: 'a.example', categories: ['IAB8'], deviceType: 4, os: 'ios', ua: undefined } as never;
+    feed.put('uid:a', req, T0, new Set(['s1']));
+    feed.put('uid:b', req, T0, undefined);
+    expect(feed.drain()).toBe(2);
+    expect(feed.drain()).toBe(0);
+    expect(sent).toHaveLength(1); // an empty drain posts nothing
+    expect(sent[0][0]).toEqual({ key: 'uid:a', country: 'FRA', region: 'IDF', deviceType: 4, os: 'ios', browser: undefined, categories: ['IAB8'], domain: 'a.example', nowMs: T0, segments: ['s1'] });
+    expect(structuredClone(sent[0])).toEqual(sent[0]); // what postMessage carries
+    const collector = new ProfileCollector(new ProfileStore(10));
+    collector.take(2, sent[0]);
+    expect(collector.received.get(2)).toBe(2);
+    expect(collector.store.get('uid:a')).toMatchObject({ country: 'FRA', domains: ['a.example'], segments: ['s1'] });
+  });
+
+  it('a forgotten user: gone from the store, from unsent samples, and refused from batches still in flight for a while', () => {
+    let now = T0;
+    const collector = new ProfileCollector(new ProfileStore(10), () => now);
+    collector.take(1, [{ key: 'uid:x', nowMs: T0 }]);
+    expect(collector.forget('uid:x')).toBe(true);
+    collector.take(1, [{ key: 'uid:x', nowMs: T0 }, { key: 'uid:y', nowMs: T0 }]); // a batch posted before the worker heard
+    expect(collector.store.get('uid:x')).toBeUndefined();
+    expect(collector.store.get('uid:y')).toBeDefined();
+    now += FORGET_HOLD_MS;
+    collector.take(1, [{ key: 'uid:x', nowMs: now }]); // seen again later: a new profile
+    expect(collector.store.get('uid:x')).toBeDefined();
+    const sent: Sighting[][] = [];
+    const forwarder = new ProfileForwarder((b) => sent.push(b));
+    forwarder.observe({ key: 'uid:x', nowMs: T0 });
+    forwarder.observe({ key: 'uid:z', nowMs: T0 });
+    expect(forwarder.forget('uid:x')).toBe(true);
+    forwarder.flush();
+    expect(sent[0].map((s) => s.key)).toEqual(['uid:z']);
+  });
+
+  it('lists keep the most recent last, each value once', () => {
+    const store = new ProfileStore(10);
+    for (const d of ['a', 'b', 'c', 'a', 'a']) store.observe({ key: 'uid:l', domain: d, nowMs: T0 });
+    expect(store.get('uid:l')!.domains).toEqual(['b', 'c', 'a']);
   });
 });
 

@@ -17,6 +17,10 @@ import { AudienceMetrics } from '../../src/metrics/audience-metrics.js';
 import type { RateLimit } from '../../src/api/auth.js';
 import { FakeEventStore } from './fake-event-store.js';
 import type { EventStore } from '../../src/events/event-store.js';
+import { ProfileStore } from '../../src/audiences/profiles.js';
+import { LookalikeBuilder } from '../../src/audiences/lookalikes.js';
+import { AudienceRebuilds, type AudienceRebuilder } from '../../src/audiences/rebuilds.js';
+import type { AudienceService } from '../../src/audiences/audience-service.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 
@@ -26,6 +30,8 @@ export interface ApiHarness {
   readonly bidder: TestBidder;
   readonly sync: ConfigSync;
   readonly adminPort: number;
+  /** The lookalike profiles `POST /audiences/{id}/rebuild` trains on (empty at start). */
+  readonly profiles: ProfileStore;
   /** A request to the admin port as `key` (default: the admin key; null: no Authorization). */
   call(method: string, path: string, body?: unknown, o?: { key?: string | null; headers?: Record<string, string> }): Promise<HttpResult>;
   /** Creates an API key and returns the secret. */
@@ -45,6 +51,8 @@ export interface HarnessOptions {
   readonly reportStore?: EventStore;
   /** The kill switch `/api/v1/kill-switch` reaches (default: none, 503). */
   readonly killSwitch?: KillSwitchAccess;
+  /** Who rebuilds audiences (default: a lookalike builder over `profiles`, rules from `reportStore`). */
+  readonly rebuilds?: (h: { audiences: AudienceService; profiles: ProfileStore; events: EventStore }) => AudienceRebuilder;
 }
 
 export async function startApi(o: HarnessOptions = {}): Promise<ApiHarness> {
@@ -54,6 +62,12 @@ export async function startApi(o: HarnessOptions = {}): Promise<ApiHarness> {
   bidder.snapshots.swap(await snapshotFromStore(store));
   const sync = startConfigSync({ store, snapshots: bidder.snapshots, debounceMs: o.debounceMs ?? 0, onSwap: () => void bidder.audiences.refreshRegistry(true) });
   const reportStore = o.reportStore ?? new FakeEventStore();
+  const profiles = new ProfileStore(100_000);
+  const rebuilds = (o.rebuilds ?? ((d) => new AudienceRebuilds(d.audiences, new LookalikeBuilder(d.audiences, d.profiles), () => d.events)))({
+    audiences: bidder.audiences,
+    profiles,
+    events: reportStore,
+  });
   const api = createConfigApi({
     store,
     adminKey: ADMIN_KEY,
@@ -61,6 +75,7 @@ export async function startApi(o: HarnessOptions = {}): Promise<ApiHarness> {
     rateLimit: o.rateLimit ?? { perSecond: 10_000, burst: 10_000 },
     events: () => reportStore,
     killSwitch: () => o.killSwitch,
+    rebuilds: () => rebuilds,
   });
   const app = uws.App();
   registerAdminRoutes(app, {
@@ -84,6 +99,7 @@ export async function startApi(o: HarnessOptions = {}): Promise<ApiHarness> {
     bidder,
     sync,
     adminPort: admin.port,
+    profiles,
     call,
     async key(role, advertiserIds, extra = {}) {
       const r = await call('POST', '/api/v1/keys', { name: `${role} ${advertiserIds?.join(',') ?? ''}`, role, ...(advertiserIds ? { advertiserIds } : {}), ...extra });
