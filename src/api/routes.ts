@@ -10,7 +10,7 @@ import type { ConfigStore } from '../campaigns/config-store.js';
 import { ApiError, forbidden, aKey, invalid } from './errors.js';
 import { check } from './validation.js';
 import { permits } from './policy.js';
-import { GET_QUERY, HISTORY_QUERY, LIST_QUERY, parseQuery, type ConfigResources, type ResourceKind, type WriteResult } from './resources.js';
+import { actorOf, GET_QUERY, HISTORY_QUERY, LIST_QUERY, parseQuery, type ConfigResources, type ResourceKind, type WriteResult } from './resources.js';
 import type { AudienceResources } from './audiences.js';
 import { AUDIENCE_LIST_QUERY } from './audiences.js';
 import { KEY_LIST_QUERY, publicKey, type KeyService } from './keys.js';
@@ -48,7 +48,7 @@ export const AuditPageSchema = Type.Object(
 );
 export const AUDIT_QUERY = Type.Object(
   {
-    kind: Type.Optional(StringEnum(['settings', 'exchanges', 'advertisers', 'campaigns', 'creatives', 'audiences', 'keys'])),
+    kind: Type.Optional(StringEnum(['settings', 'exchanges', 'advertisers', 'campaigns', 'creatives', 'audiences', 'keys', 'kill-switch'])),
     id: Type.Optional(Type.String({ minLength: 1 })),
     actor: Type.Optional(Type.String({ minLength: 1, description: 'API key id' })),
     action: Type.Optional(Type.String({ minLength: 1 })),
@@ -438,7 +438,15 @@ export function buildRoutes(d: RouteDeps): RouteSpec[] {
         const errors = check(KillSwitchInputSchema, c.body);
         if (errors.length) throw invalid(errors);
         const b = c.body as KillSwitchInput;
-        return { status: 200, body: await killSwitch().set(b.on, b.campaign) };
+        const k = killSwitch();
+        const before = await k.read();
+        const after = await k.set(b.on, b.campaign);
+        // Who stopped or released bidding, and when, goes in the audit log like any other change
+        // (an entry with no document: the switch lives in the budget store).
+        await d.store.commit([], [
+          { at: new Date().toISOString(), actor: actorOf(c.principal), action: b.on ? 'stop' : 'release', kind: 'kill-switch', id: b.campaign ?? 'all', requestId: c.requestId, before, after },
+        ]);
+        return { status: 200, body: after };
       },
     },
   );

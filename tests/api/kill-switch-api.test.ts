@@ -38,6 +38,20 @@ describe('/api/v1/kill-switch', () => {
     expect(await renewed()).toEqual({ all: false, campaigns: [] });
   });
 
+  it('every change is in the audit log: who, stop or release, what, before and after; an advertiser key does not see them', async () => {
+    await h.call('PUT', '/api/v1/kill-switch', { on: true, campaign: 'acme-c2' }, { headers: { 'x-request-id': 'kill-1' } });
+    await h.call('PUT', '/api/v1/kill-switch', { on: false, campaign: 'acme-c2' });
+    const r = await h.call('GET', '/api/v1/audit?kind=kill-switch');
+    expect(r.status).toBe(200);
+    const [release, stop] = r.json().items;
+    expect(stop).toMatchObject({ kind: 'kill-switch', action: 'stop', id: 'acme-c2', requestId: 'kill-1', actor: { role: 'admin' } });
+    expect(stop.before).toEqual({ all: false, campaigns: [] });
+    expect(stop.after).toEqual({ all: false, campaigns: ['acme-c2'] });
+    expect(release).toMatchObject({ action: 'release', id: 'acme-c2', after: { all: false, campaigns: [] } });
+    const seen = (await h.call('GET', '/api/v1/audit?kind=kill-switch', undefined, { key: adv })).json();
+    expect(seen.items ?? []).toEqual([]);
+  });
+
   it('advertiser and read-only keys are refused (403) and change nothing; no key: 401', async () => {
     for (const key of [adv, ro]) {
       for (const [method, body] of [['GET', undefined], ['PUT', { on: true }], ['PUT', { on: true, campaign: 'acme-c1' }]] as const) {
