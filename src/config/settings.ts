@@ -1,6 +1,6 @@
 /**
  * Process settings from the environment: validated, defaulted, frozen.
- * Every variable is documented in the README's Configuration section.
+ * Every variable is documented in docs/configuration.md.
  */
 import { randomBytes } from 'node:crypto';
 import { usableCpus } from './cpu-count.js';
