@@ -24,7 +24,7 @@ import { httpEngine } from './http/http-engine.js';
 import { registerHttpEngine } from './metrics/engine-metrics.js';
 import { ConfigError, formatFieldErrors } from './errors.js';
 import { DataDirInUse, DataDirLock } from './config/data-dir-lock.js';
-import { log } from './log.js';
+import { flushLogs, log } from './log.js';
 import { AudienceMetrics } from './metrics/audience-metrics.js';
 import { buildAudiences, buildSegmentStore } from './audiences/build-audiences.js';
 import { loadSigner } from './events/load-signer.js';
@@ -325,6 +325,7 @@ async function main(): Promise<void> {
 
   /** Exits; with worker threads still holding sockets a normal exit would abort, so they are killed with the process. */
   function exitNow(code: number): never {
+    flushLogs(); // SIGKILL skips the exit hooks that flush the asynchronous log destinations
     if (plane?.threadsAlive) process.kill(process.pid, 'SIGKILL');
     process.exit(code);
   }
@@ -333,6 +334,7 @@ async function main(): Promise<void> {
   async function fatal(message: string): Promise<never> {
     log('error', 'bidder stopped on a fatal error', { error: message });
     if (pool) await pool.drain(0, Date.now()).catch(() => undefined);
+    flushLogs(); // SIGKILL skips the exit hooks that flush the asynchronous log destinations
     if (pool && pool.aliveCount > 0) process.kill(process.pid, 'SIGKILL');
     process.exit(1);
   }
