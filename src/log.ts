@@ -67,11 +67,15 @@ function current(): { out: Logger; err: Logger; destinations: DestinationStream[
   return loggers;
 }
 
-/** One JSON line: `{"level":"info","time":"…",<fields>,"msg":"…"}`. */
+/**
+ * One JSON line: `{"level":"info","time":"…","msg":"…",<fields>}`. The message goes in as the first field
+ * (not as pino's message argument, which it would write last), so a line reads message first, as before.
+ */
 export function log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
   const l = current();
   const logger = level === 'info' || level === 'debug' || level === 'trace' ? l.out : l.err;
-  logger[level](fields, msg);
+  if (!logger.isLevelEnabled(level)) return;
+  logger[level]({ msg, ...fields });
 }
 
 /** Whether a level is written (to skip building costly fields for a line nobody reads). */

@@ -71,6 +71,23 @@ describe('log lines', () => {
     expect(() => logLevelFrom({ LOG_LEVEL: 'verbose' })).toThrow(/LOG_LEVEL must be one of/);
   });
 
+  it('log() writes the message first, then the fields; info to stdout, warnings to stderr; all of it before exit', () => {
+    const script = `import('./dist/src/log.js').then((m) => {
+      m.log('info', 'configuration reloaded', { version: 2, key: 'dsp_secret' });
+      m.log('warn', 'careful', { n: 1 });
+      for (let i = 0; i < 2000; i++) m.log('info', 'line', { i });
+      process.exit(0);
+    })`;
+    const r = spawnSync(process.execPath, ['-e', script], { cwd: join(import.meta.dirname, '..', '..'), encoding: 'utf8', timeout: 20_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const out = r.stdout.trim().split('\n');
+    expect(out[0]).toMatch(/^\{"level":"info","time":"[^"]+","msg":"configuration reloaded","version":2,"key":"\[redacted\]"\}$/);
+    // Buffered lines are flushed at process.exit: none is lost.
+    expect(out).toHaveLength(2001);
+    expect(JSON.parse(out[2000])).toMatchObject({ msg: 'line', i: 1999 });
+    expect(JSON.parse(r.stderr.trim())).toMatchObject({ level: 'warn', msg: 'careful', n: 1 });
+  });
+
   it('are written through asynchronous destinations (never a synchronous write from a log call)', () => {
     const destinations = logDestinations() as unknown as { sync: boolean; fd: number }[];
     expect(destinations.map((d) => [d.fd, d.sync])).toEqual([
