@@ -163,7 +163,7 @@ export function loadSettings(env: Env = process.env): Settings {
     debugNoBid: bool('DEBUG_NOBID'),
     logLevel: (() => {
       try {
-        return logLevelFrom(env);
+        return logLevelFrom({ LOG_LEVEL: env.LOG_LEVEL });
       } catch (e) {
         errors.push({ path: 'LOG_LEVEL', code: 'invalid', message: (e as Error).message.replace(/^LOG_LEVEL /, '') });
         return 'info';
