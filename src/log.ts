@@ -19,12 +19,30 @@ export type LogLevel = Level;
 
 export const LOG_LEVELS: readonly string[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-const SECRET_FIELDS = ['authorization', 'cookie', 'set-cookie', 'key', 'apiKey', 'password', 'secret', 'token'];
+const SECRET_FIELDS = new Set(['authorization', 'cookie', 'set-cookie', 'key', 'apikey', 'password', 'secret', 'token']);
 
-const step = (f: string) => (/^[A-Za-z_$][\w$]*$/.test(f) ? `.${f}` : `["${f}"]`);
+/** The paths redacted, for reference: each secret field at the top level, one level down, and under `headers` there. */
+export const REDACT_PATHS: readonly string[] = [...SECRET_FIELDS].flatMap((f) => [f, `*.${f}`, `headers.${f}`, `*.headers.${f}`]);
 
-/** The paths pino redacts: each secret field at the top level, one level down, and under `headers` (top level or one down). */
-export const REDACT_PATHS: readonly string[] = SECRET_FIELDS.flatMap((f) => [step(f).replace(/^\./, ''), `*${step(f)}`, `headers${step(f)}`, `*.headers${step(f)}`]);
+const CENSOR = '[redacted]';
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The fields of a line with secrets censored (names compared case-insensitively). Scans the top level and
+ * one level down (and `headers` objects there); copies only the objects it changes, so a line without
+ * secrets costs a look at its keys. (pino's own path-based redaction took ~10 µs a line for these paths.)
+ */
+export function redact(fields: Record<string, unknown>, depth = 0): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  for (const k in fields) {
+    const v = fields[k];
+    let next = v;
+    if (SECRET_FIELDS.has(k.toLowerCase())) next = CENSOR;
+    else if (isObject(v) && (depth === 0 || k === 'headers')) next = redact(v, depth + 1);
+    if (next !== v) (out ??= { ...fields })[k] = next;
+  }
+  return out ?? fields;
+}
 
 /** LOG_LEVEL, checked: loadSettings refuses an unknown value at start (logging itself then falls back to info, saying so). */
 export function logLevelFrom(env: NodeJS.ProcessEnv = process.env): string {
@@ -39,8 +57,7 @@ export function loggerOptions(level: string): LoggerOptions {
     level,
     base: undefined, // no pid/hostname on each line: the orchestrator adds where a line came from
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-    redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
+    formatters: { level: (label) => ({ level: label }), log: redact },
   };
 }
 

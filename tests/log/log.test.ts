@@ -48,14 +48,14 @@ describe('log lines', () => {
         authorization: 'Bearer dsp_abc_secret',
         key: 'dsp_abc_secret',
         request: { cookie: 'uid=1', headers: { authorization: 'Bearer x', 'set-cookie': 'uid=2' }, path: '/api/v1/keys' },
-        headers: { cookie: 'uid=3' },
+        headers: { cookie: 'uid=3', Authorization: 'Bearer y' },
         store: { password: 'p', url: 'redis://redis:6379' },
       },
       'a request',
     );
     const line = m.lines()[0] as Record<string, any>;
     const text = JSON.stringify(line);
-    for (const secret of ['dsp_abc_secret', 'uid=1', 'uid=2', 'uid=3', 'Bearer x', '"p"']) expect(text).not.toContain(secret);
+    for (const secret of ['dsp_abc_secret', 'uid=1', 'uid=2', 'uid=3', 'Bearer x', 'Bearer y', '"p"']) expect(text).not.toContain(secret);
     expect(line.authorization).toBe('[redacted]');
     expect(line.request.headers['set-cookie']).toBe('[redacted]');
     // What is not secret stays.
