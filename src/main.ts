@@ -20,9 +20,11 @@ import type { ConfigBundle } from './campaigns/schema.js';
 import { BidderMetrics } from './metrics/bidder-metrics.js';
 import { buildAdminApp, buildBidApp, type AppDeps } from './app.js';
 import { assertPortFree, listenExclusive, type Listening } from './http/listen.js';
+import { httpEngine } from './http/http-engine.js';
+import { registerHttpEngine } from './metrics/engine-metrics.js';
 import { ConfigError, formatFieldErrors } from './errors.js';
 import { DataDirInUse, DataDirLock } from './config/data-dir-lock.js';
-import { log } from './log.js';
+import { flushLogs, log } from './log.js';
 import { AudienceMetrics } from './metrics/audience-metrics.js';
 import { buildAudiences, buildSegmentStore } from './audiences/build-audiences.js';
 import { loadSigner } from './events/load-signer.js';
@@ -73,6 +75,14 @@ async function main(): Promise<void> {
   // of the traffic: fail fast here, and check again right before the workers listen.
   const bidPort = multi ? await assertPortFree(settings.host, settings.port) : settings.port;
   const metrics = new BidderMetrics();
+  const engine = httpEngine();
+  registerHttpEngine(metrics.registry, engine);
+  if (engine === 'fallback')
+    log('warn', 'HTTP engine is the JavaScript fallback: uWebSockets.js has no binary for this Node.js version (or UWS_USE_FALLBACK is set), so every port is slower (run Node 20: see docs/operations.md, Supported Node.js versions)', {
+      node: process.versions.node,
+      abi: process.versions.modules,
+      forced: Boolean(process.env.UWS_USE_FALLBACK),
+    });
   let pool: WorkerPool | undefined;
   const audienceMetrics = new AudienceMetrics(metrics.registry);
   // With workers, changes made through the admin API reach their segment caches at once.
@@ -243,6 +253,7 @@ async function main(): Promise<void> {
   log('info', 'bidder listening', {
     bid: `http://${settings.host}:${plane.port}/bid`,
     admin: `http://${settings.host}:${admin.port}`,
+    httpEngine: engine,
     workers: settings.workers,
     campaigns: snapshots.current.index.campaigns.length,
     exchanges: [...snapshots.current.exchanges.keys()],
@@ -338,6 +349,7 @@ async function main(): Promise<void> {
 
   /** Exits; with worker threads still holding sockets a normal exit would abort, so they are killed with the process. */
   function exitNow(code: number): never {
+    flushLogs(); // SIGKILL skips the exit hooks that flush the asynchronous log destinations
     if (plane?.threadsAlive) process.kill(process.pid, 'SIGKILL');
     process.exit(code);
   }
@@ -346,6 +358,7 @@ async function main(): Promise<void> {
   async function fatal(message: string): Promise<never> {
     log('error', 'bidder stopped on a fatal error', { error: message });
     if (pool) await pool.drain(0, Date.now()).catch(() => undefined);
+    flushLogs(); // SIGKILL skips the exit hooks that flush the asynchronous log destinations
     if (pool && pool.aliveCount > 0) process.kill(process.pid, 'SIGKILL');
     process.exit(1);
   }

@@ -1,7 +1,8 @@
 /**
  * Process settings from the environment: validated, defaulted, frozen.
- * Every variable is documented in the README's Configuration section.
+ * Every variable is documented in docs/configuration.md.
  */
+import { logLevelFrom } from '../log.js';
 import { randomBytes } from 'node:crypto';
 import { usableCpus } from './cpu-count.js';
 import { ConfigError, type FieldError } from '../errors.js';
@@ -22,6 +23,8 @@ export interface Settings {
   readonly networkAllowanceMs: number;
   /** Adds an `x-nobid-reason` header to no-bids. */
   readonly debugNoBid: boolean;
+  /** LOG_LEVEL: the least severe level logged (src/log.ts reads it; checked here so a typo refuses the start). */
+  readonly logLevel: string;
   /** Train click and conversion models from this process's bids and notices (every worker's), and price goals from them. */
   readonly outcomeModels: boolean;
   /** Lookalike audiences: profiles of the users seen (sampled on every bid thread), and the builder on the main thread (LOOKALIKES). */
@@ -158,6 +161,14 @@ export function loadSettings(env: Env = process.env): Settings {
     tmaxCapMs: int('TMAX_CAP_MS', 200, 1, 10_000),
     networkAllowanceMs: int('NETWORK_ALLOWANCE_MS', 10, 0, 1000),
     debugNoBid: bool('DEBUG_NOBID'),
+    logLevel: (() => {
+      try {
+        return logLevelFrom({ LOG_LEVEL: env.LOG_LEVEL });
+      } catch (e) {
+        errors.push({ path: 'LOG_LEVEL', code: 'invalid', message: (e as Error).message.replace(/^LOG_LEVEL /, '') });
+        return 'info';
+      }
+    })(),
     outcomeModels: bool('OUTCOME_MODELS'),
     lookalikes: bool('LOOKALIKES'),
     profileUsers: int('PROFILE_USERS', 200_000, 1, 50_000_000),

@@ -72,6 +72,28 @@ describe('compose services', () => {
     expect(bidders.map((b) => b.volumes?.find((v) => v.endsWith(':/var/lib/bidder')))).toEqual(['bidder-1-data:/var/lib/bidder', 'bidder-2-data:/var/lib/bidder']);
   });
 
+  it('publishes only the bid port on every interface: admin ports, ClickHouse and the tools on 127.0.0.1', () => {
+    const published: { service: string; host: string; hostPort: string; target: string }[] = [];
+    for (const [service, svc] of Object.entries(s))
+      for (const p of svc.ports ?? []) {
+        const parts = String(p).split(':');
+        // "host:port", "ip:host:port" (a bare "port" publishes on a random port of every interface).
+        const [host, hostPort, target] = parts.length === 3 ? parts : ['', parts.length === 2 ? parts[0] : '', parts.at(-1)!];
+        published.push({ service, host, hostPort, target });
+      }
+    expect(published.length).toBeGreaterThan(5);
+    for (const p of published) {
+      if (p.service === 'lb' && p.target === '8080') {
+        expect(p.host, 'the bid port is for exchanges').toBe('');
+        continue;
+      }
+      expect(p.host, `${p.service} ${p.hostPort}:${p.target}`).toBe('127.0.0.1');
+    }
+    // The ones the issue named: both bidders' admin ports and ClickHouse.
+    for (const name of ['bidder-1', 'bidder-2', 'clickhouse']) expect(published.some((p) => p.service === name && p.host === '127.0.0.1'), name).toBe(true);
+    expect(s.redis.ports ?? []).toEqual([]);
+  });
+
   it('sets only environment variables the bidder reads', () => {
     const known = settingsEnvNames();
     for (const b of bidders) for (const k of Object.keys(b.environment ?? {})) expect(known.has(k) || NODE_ENV_NAMES.has(k), k).toBe(true);

@@ -2,8 +2,9 @@
  * deploy/k8s: every manifest parses, and the fields that make a rollout safe are there and agree with
  * each other and with the bidder: probes on the admin port's /readyz and /healthz, resources, a grace
  * period longer than preStop plus the bidder's own shutdown limit, a non-root read-only container whose
- * uid is the image's, PDB and HPA aimed at the Deployment, only environment variables the bidder reads,
- * and a campaign ConfigMap the bidder's own loader accepts.
+ * uid is the image's, the event spool on a persistent volume per pod (StatefulSet), PDB and HPA aimed at
+ * the StatefulSet, the admin port on no Service exchanges reach and behind a NetworkPolicy, only
+ * environment variables the bidder reads, and a campaign ConfigMap the bidder's own loader accepts.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,7 +39,7 @@ function shutdownBudgetMs(env: Record<string, string>): number {
 describe('Kubernetes manifests', () => {
   it('every file parses into objects with apiVersion, kind and a name', () => {
     expect(files.sort()).toEqual(
-      expect.arrayContaining(['configmap-campaigns.yaml', 'configmap-env.yaml', 'deployment.yaml', 'hpa.yaml', 'pdb.yaml', 'secret.example.yaml', 'service.yaml']),
+      expect.arrayContaining(['configmap-campaigns.yaml', 'configmap-env.yaml', 'statefulset.yaml', 'hpa.yaml', 'pdb.yaml', 'secret.example.yaml', 'service.yaml', 'networkpolicy.yaml']),
     );
     for (const { file, doc } of docs) {
       if (doc.kind === 'Kustomization') continue;
@@ -46,7 +47,8 @@ describe('Kubernetes manifests', () => {
       expect(doc.kind, file).toBeTruthy();
       expect(doc.metadata?.name, file).toBeTruthy();
     }
-    expect(ofKind('Service')).toHaveLength(2);
+    expect(ofKind('Service')).toHaveLength(3);
+    expect(ofKind('Deployment')).toHaveLength(0);
   });
 
   it('kustomization lists every manifest but the Secret template', () => {
@@ -55,10 +57,10 @@ describe('Kubernetes manifests', () => {
     expect([...k.resources].sort()).toEqual(expected);
   });
 
-  const dep = () => one('Deployment', 'rtb-bidder');
+  const dep = () => one('StatefulSet', 'rtb-bidder');
   const container = () => dep().spec.template.spec.containers[0];
 
-  it('Deployment: selector matches the pod labels; readiness on /readyz, liveness and startup on /healthz, on the admin port', () => {
+  it('StatefulSet: selector matches the pod labels; readiness on /readyz, liveness and startup on /healthz, on the admin port', () => {
     const d = dep();
     const labels = d.spec.template.metadata.labels;
     for (const [k, v] of Object.entries(d.spec.selector.matchLabels)) expect(labels[k], k).toBe(v);
@@ -75,7 +77,7 @@ describe('Kubernetes manifests', () => {
     expect(c.livenessProbe.periodSeconds * c.livenessProbe.failureThreshold).toBeGreaterThanOrEqual(20);
   });
 
-  it("Deployment: a CPU per bid thread requested, memory limited, every thread's heap capped within the limit", () => {
+  it("StatefulSet: a CPU per bid thread requested, memory limited, every thread's heap capped within the limit", () => {
     const r = container().resources;
     const env = one('ConfigMap', 'rtb-bidder-env').data;
     const workers = Number(env.WORKERS);
@@ -93,7 +95,7 @@ describe('Kubernetes manifests', () => {
     expect(Number(env.AUDIENCE_CACHE_USERS) * 0.55e-3).toBeLessThan(heap * 0.7);
   });
 
-  it("Deployment: preStop sleep, then a grace period longer than it plus the bidder's shutdown budget", () => {
+  it("StatefulSet: preStop sleep, then a grace period longer than it plus the bidder's shutdown budget", () => {
     const c = container();
     const cmd: string[] = c.lifecycle.preStop.exec.command;
     expect(cmd[0]).toBe('sleep');
@@ -109,7 +111,7 @@ describe('Kubernetes manifests', () => {
     expect(runtime.instructions.find((i) => i.keyword === 'STOPSIGNAL')?.args).toBe('SIGTERM');
   });
 
-  it('Deployment: non-root with the image\'s uid, read-only root, DATA_DIR and /tmp writable, campaigns mounted at CONFIG_DIR', () => {
+  it('StatefulSet: non-root with the image\'s uid, read-only root, DATA_DIR on a persistent volume per pod, /tmp writable, campaigns mounted at CONFIG_DIR', () => {
     const d = dep();
     const pod = d.spec.template.spec;
     const c = container();
@@ -124,12 +126,37 @@ describe('Kubernetes manifests', () => {
     expect(mounts['/tmp']).toBeDefined();
     expect(mounts[env.CONFIG_DIR]).toMatchObject({ readOnly: true });
     const volumes = Object.fromEntries(pod.volumes.map((v: Obj) => [v.name, v]));
-    expect(volumes[mounts[env.DATA_DIR].name].emptyDir).toBeDefined();
+    // DATA_DIR (the event spool) is a claim of its own per pod, kept across pod deletion: not a pod volume.
+    expect(volumes[mounts[env.DATA_DIR].name]).toBeUndefined();
+    const claim = d.spec.volumeClaimTemplates.find((t: Obj) => t.metadata.name === mounts[env.DATA_DIR].name);
+    expect(claim.spec.accessModes).toEqual(['ReadWriteOnce']);
+    expect(claim.spec.resources.requests.storage).toMatch(/^\d+Gi$/);
+    // Kubernetes' default retention (Retain) keeps the claim when a pod is deleted or the set scaled in.
+    expect(d.spec.persistentVolumeClaimRetentionPolicy?.whenDeleted ?? 'Retain').toBe('Retain');
+    expect(d.spec.persistentVolumeClaimRetentionPolicy?.whenScaled ?? 'Retain').toBe('Retain');
+    // The volume is writable by the bidder's group.
+    expect(pod.securityContext.fsGroup).toBe(pod.securityContext.runAsGroup);
+    expect(Object.values(volumes).some((v: Obj) => v.emptyDir && v.emptyDir.medium !== 'Memory')).toBe(false);
     expect(volumes[mounts[env.CONFIG_DIR].name].configMap.name).toBe('rtb-bidder-campaigns');
     expect(pod.affinity.podAntiAffinity).toBeDefined();
   });
 
-  it('Services: the bid port and the admin port, selecting the Deployment\'s pods by named ports', () => {
+  it('StatefulSet: a headless governing Service, parallel pod management, one-at-a-time rolling updates', () => {
+    const d = dep();
+    const governing = one('Service', d.spec.serviceName);
+    expect(governing.spec.clusterIP).toBe('None');
+    expect(d.spec.podManagementPolicy).toBe('Parallel');
+    expect(d.spec.updateStrategy.type).toBe('RollingUpdate');
+    // Fields of a Deployment that a StatefulSet refuses.
+    expect(d.spec.strategy).toBeUndefined();
+    expect(Object.keys(d.spec).sort()).toEqual(
+      expect.arrayContaining(['replicas', 'selector', 'serviceName', 'template', 'volumeClaimTemplates']),
+    );
+    const allowed = ['replicas', 'revisionHistoryLimit', 'selector', 'serviceName', 'podManagementPolicy', 'updateStrategy', 'minReadySeconds', 'template', 'volumeClaimTemplates', 'persistentVolumeClaimRetentionPolicy', 'ordinals'];
+    for (const k of Object.keys(d.spec)) expect(allowed, k).toContain(k);
+  });
+
+  it('Services: the bid port and the admin port, selecting the StatefulSet\'s pods by named ports', () => {
     const labels = dep().spec.template.metadata.labels;
     const portNames = container().ports.map((p: Obj) => p.name);
     const bid = one('Service', 'rtb-bidder');
@@ -142,10 +169,47 @@ describe('Kubernetes manifests', () => {
     expect(admin.spec.ports.map((p: Obj) => p.targetPort)).toEqual(['admin']);
   });
 
-  it('HPA scales the Deployment on CPU; PDB selects the Deployment\'s pods', () => {
+  it('the admin port is on no Service exchanges reach, and a NetworkPolicy admits only named clients to it', () => {
+    // Exchanges reach the bid Service; it carries the bid port alone, by name and by number.
+    const bid = one('Service', 'rtb-bidder');
+    expect(bid.spec.ports.map((p: Obj) => [p.targetPort, p.port])).toEqual([['bid', 8080]]);
+    expect(bid.spec.type ?? 'ClusterIP').toBe('ClusterIP');
+    for (const svc of ofKind('Service'))
+      if (svc.spec.ports.some((p: Obj) => p.targetPort === 'admin' || p.targetPort === 8081)) {
+        expect(svc.metadata.name).not.toBe('rtb-bidder');
+        expect(svc.spec.type ?? 'ClusterIP', svc.metadata.name).toBe('ClusterIP');
+      }
+    const np = one('NetworkPolicy', 'rtb-bidder');
+    expect(np.apiVersion).toBe('networking.k8s.io/v1');
+    const labels = dep().spec.template.metadata.labels;
+    for (const [k, v] of Object.entries(np.spec.podSelector.matchLabels)) expect(labels[k], k).toBe(v);
+    expect(np.spec.policyTypes).toContain('Ingress');
+    const rules: Obj[] = np.spec.ingress;
+    const portsOf = (r: Obj) => r.ports.map((p: Obj) => p.port);
+    // Every rule names its ports (none opens everything), and only the bid port is open to any source.
+    for (const r of rules) expect(r.ports?.length, JSON.stringify(r)).toBeGreaterThan(0);
+    const open = rules.filter((r) => !r.from || r.from.length === 0);
+    expect(open.flatMap(portsOf)).toEqual(['bid']);
+    const admin = rules.filter((r) => portsOf(r).includes('admin'));
+    expect(admin.length).toBeGreaterThan(0);
+    for (const r of admin) {
+      expect(r.from.length).toBeGreaterThan(0);
+      // Every source is narrowed by a label: no empty selector (which would mean every pod or namespace).
+      for (const f of r.from) {
+        const selectors = [f.podSelector, f.namespaceSelector].filter(Boolean);
+        expect(selectors.length, JSON.stringify(f)).toBeGreaterThan(0);
+        for (const sel of selectors) expect(Object.keys(sel.matchLabels ?? {}).length + (sel.matchExpressions?.length ?? 0), JSON.stringify(f)).toBeGreaterThan(0);
+      }
+    }
+    // Prometheus scrapes the admin port: the pod annotations and the policy agree on it.
+    const annotations = dep().spec.template.metadata.annotations;
+    expect(annotations['prometheus.io/port']).toBe('8081');
+  });
+
+  it('HPA scales the StatefulSet on CPU; PDB selects its pods', () => {
     const hpa = one('HorizontalPodAutoscaler');
     expect(hpa.apiVersion).toBe('autoscaling/v2');
-    expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'rtb-bidder' });
+    expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'rtb-bidder' });
     expect(hpa.spec.metrics[0].resource.name).toBe('cpu');
     expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
     const pdb = one('PodDisruptionBudget');
@@ -156,7 +220,7 @@ describe('Kubernetes manifests', () => {
     expect(pdb.spec.maxUnavailable ?? 0).toBeLessThan(hpa.spec.minReplicas);
   });
 
-  it('environment: only variables the bidder reads, from the ConfigMap, the Secret and the Deployment', () => {
+  it('environment: only variables the bidder reads, from the ConfigMap, the Secret and the StatefulSet', () => {
     const known = settingsEnvNames();
     const env = one('ConfigMap', 'rtb-bidder-env').data;
     const secret = one('Secret', 'rtb-bidder-secrets').stringData;

@@ -33,7 +33,7 @@ export function settingDefault(name: string): number {
 /** Variables of Node.js itself, fine to set beside the bidder's own. */
 export const NODE_ENV_NAMES = new Set(['NODE_ENV', 'NODE_OPTIONS']);
 
-/** Metric names the bidder exports: src/metrics/*.ts, the README's Metrics table, and prom-client's defaults. */
+/** Metric names the bidder exports: src/metrics/*.ts, the Metrics table (docs/operations.md), and prom-client's defaults. */
 export function knownMetricNames(): { src: Set<string>; readme: Set<string>; defaults: Set<string>; all: Set<string> } {
   const src = new Set<string>();
   for (const f of readdirSync(join(ROOT, 'src', 'metrics'))) {
@@ -41,7 +41,7 @@ export function knownMetricNames(): { src: Set<string>; readme: Set<string>; def
     for (const m of read(`src/metrics/${f}`).matchAll(/\bname:\s*'([a-z_:][a-z0-9_:]*)'/g)) src.add(m[1]);
   }
   const readme = new Set<string>();
-  const text = read('README.md');
+  const text = read('docs/operations.md');
   const start = text.indexOf('\n## Metrics');
   if (start >= 0) {
     const end = text.indexOf('\n## ', start + 1);
