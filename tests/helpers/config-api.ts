@@ -16,6 +16,7 @@ import { AudienceMetrics } from '../../src/metrics/audience-metrics.js';
 import type { RateLimit } from '../../src/api/auth.js';
 import { FakeEventStore } from './fake-event-store.js';
 import type { EventStore } from '../../src/events/event-store.js';
+import type { ModelsView } from '../../src/api/routes.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 
@@ -42,6 +43,8 @@ export interface HarnessOptions {
   readonly debounceMs?: number;
   /** Where reports are read from (default: a store with no events). */
   readonly reportStore?: EventStore;
+  /** What `GET /api/v1/models` answers (default: models off). */
+  readonly models?: ModelsView;
 }
 
 export async function startApi(o: HarnessOptions = {}): Promise<ApiHarness> {
@@ -57,6 +60,7 @@ export async function startApi(o: HarnessOptions = {}): Promise<ApiHarness> {
     audiences: bidder.audiences,
     rateLimit: o.rateLimit ?? { perSecond: 10_000, burst: 10_000 },
     events: () => reportStore,
+    models: o.models,
   });
   const app = uws.App();
   registerAdminRoutes(app, {
