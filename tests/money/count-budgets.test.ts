@@ -19,6 +19,8 @@ import { campaign, snapshotOf, view } from '../bidding/support.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { createRedis } from '../../src/audiences/redis-client.js';
 import { whenReady } from '../helpers/redis-ready.js';
+import { Registry } from 'prom-client';
+import { CampaignLabels, MoneyMetrics } from '../../src/metrics/money-metrics.js';
 
 const NOW = Date.parse('2026-01-12T12:00:00Z');
 const HOUR = 3_600_000;
@@ -46,13 +48,13 @@ const BACKENDS: [string, (clock: () => number) => Promise<BudgetStore>][] = [
   ],
 ];
 
-async function setup(makeStore: (clock: () => number) => Promise<BudgetStore>, budget: Campaign['budget'], extra: Partial<Campaign> = {}) {
+async function setup(makeStore: (clock: () => number) => Promise<BudgetStore>, budget: Campaign['budget'], extra: Partial<Campaign> = {}, metrics?: MoneyMetrics) {
   let now = NOW;
   const clock = () => now;
   const snap: Snapshot = snapshotOf([campaign('b', { bid: { base: 2, max: 2 }, budget, ...extra })]);
   const store = await makeStore(clock);
   const ledger = new BudgetLedger({
-    holder: 'h1', store, snapshots: new SnapshotRef(snap), sliceFraction: 1, renewMs: 100, holdMs: 60_000, leaseTtlMs: 3000, staleMs: 10 * 86_400_000, eventTtlSec: 3600, clock, random: () => 0.5,
+    holder: 'h1', store, snapshots: new SnapshotRef(snap), sliceFraction: 1, renewMs: 100, holdMs: 60_000, leaseTtlMs: 3000, staleMs: 10 * 86_400_000, eventTtlSec: 3600, clock, random: () => 0.5, metrics,
   });
   let k = 0;
   /** One request: the bid id, or the no-bid reason. */
@@ -121,6 +123,29 @@ for (const [backend, makeStore] of BACKENDS) {
       t.advance(24 * HOUR); // a total: still spent tomorrow
       await t.ledger.renew();
       expect(t.bid()).toBe('clicks_exhausted');
+    });
+
+    it('what is counted shows on bidder_budget_counted_total, and flight pacing on its gauges', async () => {
+      const registry = new Registry();
+      const metrics = new MoneyMetrics(registry, new CampaignLabels(10));
+      const t = await setup(makeStore, { total: 100, impressions: { total: 10 }, clicks: { total: 5 }, flightPacing: 'even' }, { start: '2026-01-10T00:00:00Z', end: '2026-01-20T00:00:00Z' }, metrics);
+      await t.ledger.renew();
+      const b = t.bid();
+      await t.ledger.countOutcome('clicks', 'click:m1', 'b', t.now());
+      await t.ledger.countOutcome('clicks', 'click:m1', 'b', t.now());
+      const identity = { bidId: b, requestId: 'r', impId: '1', exchange: 'main', advertiserId: 'adv', campaignId: 'b', creativeId: 'cr', dealId: '', price: 2, currency: 'USD', issuedAt: 0 };
+      t.ledger.notice('billing', 'billing', { eventId: `billing:${b}`, exchange: 'main', identity, clearCpmBase: 1.5 }, t.snap.currencies, t.now());
+      await new Promise((r) => setTimeout(r, 50));
+      t.advance(10_000);
+      await t.ledger.renew();
+      t.advance(1000);
+      await t.ledger.renew();
+      const counted = (await registry.getSingleMetric('bidder_budget_counted_total')!.get()).values;
+      expect(counted.map((v) => [v.labels.unit, v.value]).sort()).toEqual([['clicks', 1], ['impressions', 1]]);
+      const ratio = (await registry.getSingleMetric('bidder_flight_pacing_ratio')!.get()).values;
+      expect(ratio[0].labels.campaign).toBe('b');
+      expect(ratio[0].value).toBeGreaterThan(0); // 0.0015 spent against a 25.00 line: far behind
+      expect(ratio[0].value).toBeLessThan(0.001);
     });
 
     it('conversions: a daily cap stops the campaign for the rest of the UTC day only', async () => {
