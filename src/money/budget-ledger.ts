@@ -99,6 +99,8 @@ interface CampaignMoney {
   readonly slots: readonly Slot[];
   /** Per slot: micros of its currency per unit of the campaign's currency. */
   readonly factors: readonly number[];
+  /** Any budget in units: without one, the hot path takes the money-only loops. */
+  readonly counted: boolean;
   /** The campaign's daily money account (metrics). */
   readonly daily: Slot | undefined;
   /** Even pacing over the day: of the daily money budget, else the daily impressions. */
@@ -196,7 +198,12 @@ export class BudgetLedger implements MoneyGate {
     }
     if (nowMs - this.confirmedAt > this.o.staleMs) return 'budget_unconfirmed';
     const cost = c.maxBid * 1000 * (picked + 1); // micros of one impression at max bid, with the request's other imps it already won
-    for (let i = 0; i < m.slots.length; i++) {
+    if (!m.counted) {
+      for (let i = 0; i < m.slots.length; i++) {
+        const s = m.slots[i];
+        if (s.base + s.used + cost * m.factors[i] > s.granted) return s.limit < c.maxBid * 1000 * m.factors[i] ? 'budget_below_max_bid' : 'budget_exhausted';
+      }
+    } else for (let i = 0; i < m.slots.length; i++) {
       const s = m.slots[i];
       if (s.unit === 'money') {
         if (s.base + s.used + cost * m.factors[i] > s.granted) return s.limit < c.maxBid * 1000 * m.factors[i] ? 'budget_below_max_bid' : 'budget_exhausted';
@@ -227,7 +234,7 @@ export class BudgetLedger implements MoneyGate {
       if (!(amount > 0)) continue;
       for (let k = 0; k < m.slots.length; k++) {
         const s = m.slots[k];
-        const x = share(m, k, amount);
+        const x = m.counted ? share(m, k, amount) : amount * m.factors[k];
         s.used += x;
         s.outstanding += x;
       }
@@ -528,7 +535,8 @@ export class BudgetLedger implements MoneyGate {
       const pacer = paceDaily && c.budget.pacing === 'even' ? (old?.pacer ?? new EvenPacer()) : undefined;
       const flight = paceTotal && c.budget.flightPacing === 'even' && Number.isFinite(c.startMs) && Number.isFinite(c.endMs);
       const flightPacer = flight ? (old?.flightPacer ?? new EvenPacer()) : undefined;
-      campaigns.set(c.id, { campaign: c, slots: list, factors, daily, pacer, paceDaily, flightPacer, paceTotal });
+      const counted = list.some((s) => s.unit !== 'money');
+      campaigns.set(c.id, { campaign: c, slots: list, factors, counted, daily, pacer, paceDaily, flightPacer, paceTotal });
     }
     this.slots = slots;
     this.campaigns = campaigns;
