@@ -304,8 +304,7 @@ export class BudgetLedger implements MoneyGate {
     if (c === undefined || c.budget?.[unit] === undefined) return Promise.resolve(false);
     const entries: SpendEntry[] = [];
     for (const a of accountsOf(c, dayOf(nowMs))) if (a.unit === unit) entries.push({ account: a.account, amount: 1, ttlSec: a.ttlSec });
-    const record = () => this.o.store.recordSpend(`${unit}:${eventId}`, entries, this.o.eventTtlSec);
-    return record().then(
+    return this.o.store.recordSpend(`${unit}:${eventId}`, entries, this.o.eventTtlSec).then(
       (added) => {
         if (added) this.o.metrics?.counted.labels(this.o.metrics.labels.of(this.o.snapshots.current, campaignId), unit).inc();
         return added;
