@@ -4,6 +4,7 @@
  * answers every field error at once; each is shown beside its field, and what was typed stays.
  */
 import { html } from './html.js';
+import { patchOf } from './campaign-patch.js';
 import { useState } from 'preact/hooks';
 import { all, api, ApiError, type Me } from './api.js';
 import { Checks, Field, actorName, type Actor, Loading, Notice, Section, Status, fieldErrors, listOf, money, numberOf, pct, refusal, today, useLoad, when } from './ui.js';
@@ -17,7 +18,7 @@ export interface Campaign {
   start?: string;
   end?: string;
   bid: { base: number; max: number };
-  budget?: { daily?: number; total?: number; pacing?: 'even' | 'asap' };
+  budget?: { daily?: number; total?: number; pacing?: 'even' | 'asap'; [k: string]: unknown };
   adomain?: string[];
   targeting?: Record<string, unknown>;
   version: number;
@@ -325,16 +326,6 @@ function bodyOf(f: Form, targeting: Record<string, unknown> | undefined, creatin
     targeting,
     goal: f.goalType ? defined({ type: f.goalType, target: numberOf(f.goalTarget), explore: numberOf(f.goalExplore) }) : undefined,
   });
-}
-
-/** A merge patch from `before` to `after` at the top level: fields left out are removed (null). */
-function patchOf(before: Campaign, after: Record<string, unknown>, keys: string[]): Record<string, unknown> {
-  const patch: Record<string, unknown> = {};
-  for (const k of keys) {
-    if (after[k] !== undefined) patch[k] = after[k];
-    else if (before[k] !== undefined) patch[k] = null;
-  }
-  return patch;
 }
 
 interface AuditEntry {

@@ -81,12 +81,16 @@ export const ModelsSchema = Type.Object(
       Type.Object({
         model: StringEnum(['click', 'conversion']),
         ready: Type.Boolean({ description: 'prices goals (else they bid their CPM fallback)' }),
+        fallback: Type.Union([StringEnum(['cold_start', 'calibration']), Type.Null()], {
+          description: 'why goals bid their CPM fallback: not trained enough yet, or calibration outside OUTCOME_CALIBRATION_MIN..MAX; null when the model prices goals',
+        }),
         version: Type.Integer({ description: 'publication number' }),
         publishedAt: Type.String({ format: 'date-time' }),
         trained: Type.Integer({ description: 'examples trained on since the process started' }),
         positives: Type.Integer(),
         campaigns: Type.Integer({ description: 'campaigns with a table of their own' }),
         holdoutExamples: Type.Integer({ description: 'the recent examples the figures are over, each scored before the model trained on it' }),
+        holdoutPositives: Type.Integer({ description: 'positives among them (calibration is judged from OUTCOME_CALIBRATION_MIN_POSITIVES)' }),
         auc: Figure('null without both a positive and a negative'),
         logLoss: Figure('null without examples'),
         calibration: Figure('mean prediction over observed rate (1: calibrated); null without a positive'),

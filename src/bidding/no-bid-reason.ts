@@ -18,6 +18,10 @@ export const NO_BID_REASONS = [
   'budget_below_max_bid',
   /** No budget left in this bid thread's slice (or in the budget). */
   'budget_exhausted',
+  /** A budget in impressions, clicks or conversions (daily or over the flight) is used up (impressions: in this thread's slice). */
+  'impressions_exhausted',
+  'clicks_exhausted',
+  'conversions_exhausted',
   /** Held back by even pacing. */
   'paced',
   'no_creative_fit',

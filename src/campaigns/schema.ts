@@ -230,12 +230,34 @@ const Money = Type.Number({ exclusiveMinimum: 0, maximum: 1e9 });
  * `total` covers the whole flight. Spend is counted from billing notices (or win notices, per
  * exchange `spendOn`) at the clearing price. See src/money/ and the README's budgets section.
  */
+/** A budget counted in impressions, clicks or conversions: per UTC day, over the flight, or both. */
+const CountBudget = Type.Object(
+  {
+    daily: Type.Optional(Type.Integer({ minimum: 1, maximum: 1e9 })),
+    total: Type.Optional(Type.Integer({ minimum: 1, maximum: 1e9 })),
+  },
+  Closed,
+);
+
 export const BudgetSchema = Type.Object(
   {
     daily: Type.Optional(Money),
     total: Type.Optional(Money),
     /** How a daily budget is spent over the day: `even` (default) or `asap`. */
     pacing: Type.Optional(StringEnum(['even', 'asap'])),
+    /**
+     * How the total is spent over the campaign's flight (`start` to `end`): `asap` (default: as fast
+     * as the daily budget and pacing allow) or `even` (on a straight line from start to end).
+     */
+    flightPacing: Type.Optional(StringEnum(['even', 'asap'])),
+    /**
+     * Campaign budgets in units rather than money (any of them, with or without a money budget):
+     * impressions are counted from the spend notices (billing, or win with `spendOn: win`), clicks
+     * from click redirects, conversions from conversion postbacks. Daily ones reset at 00:00 UTC.
+     */
+    impressions: Type.Optional(CountBudget),
+    clicks: Type.Optional(CountBudget),
+    conversions: Type.Optional(CountBudget),
   },
   Closed,
 );

@@ -101,6 +101,9 @@ export function validateBundleRules(
     if (adv.currency && !knownCurrency(adv.currency))
       err(adv, '/currency', 'unknown_currency', `no rate for ${adv.currency} in the currency table`);
     if (adv.budget?.pacing) err(adv, '/budget/pacing', 'not_allowed', 'pacing is set per campaign');
+    if (adv.budget?.flightPacing) err(adv, '/budget/flightPacing', 'not_allowed', 'pacing is set per campaign');
+    for (const unit of COUNT_UNITS)
+      if (adv.budget?.[unit]) err(adv, `/budget/${unit}`, 'not_allowed', `${unit} budgets are set per campaign`);
     validateBudget(adv.budget, (sub, code, message) => err(adv, sub, code, message));
   }
 
@@ -137,6 +140,11 @@ export function validateBundleRules(
     }
     validateCampaignTargeting(c, (sub, code, message) => err(c, sub, code, message), (id) => exchangeIds.has(id) || pausedExchanges.has(id));
     validateBudget(c.budget, (sub, code, message) => err(c, sub, code, message), c.bid.max);
+    if (c.budget?.flightPacing === 'even') {
+      if (!c.start || !c.end) err(c, c.start ? '/end' : '/start', 'required', 'even flight pacing needs the campaign\'s start and end');
+      if (c.budget.total === undefined && c.budget.impressions?.total === undefined)
+        err(c, '/budget/flightPacing', 'required', 'even flight pacing needs a total (money or impressions)');
+    }
     const dt = c.multipliers?.deviceType ?? {};
     for (const key of Object.keys(dt))
       if (!/^[1-8]$/.test(key)) err(c, `/multipliers/deviceType/${key}`, 'invalid_key', 'must be a device type 1..8');
@@ -146,12 +154,21 @@ export function validateBundleRules(
 
 type Report = (sub: string, code: string, message: string) => void;
 
+const COUNT_UNITS = ['impressions', 'clicks', 'conversions'] as const;
+
 /** `maxBid`: a campaign's bid.max (CPM, in the budget's currency); a budget under one impression at it could never bid. */
 function validateBudget(b: Campaign['budget'], report: Report, maxBid?: number): void {
   if (!b) return;
-  if (b.daily === undefined && b.total === undefined) report('/budget', 'required', 'needs daily, total or both');
+  const counted = COUNT_UNITS.filter((u) => b[u] !== undefined);
+  if (b.daily === undefined && b.total === undefined && counted.length === 0) report('/budget', 'required', 'needs daily, total or both (or a budget in impressions, clicks or conversions)');
   if (b.daily !== undefined && b.total !== undefined && b.daily > b.total) report('/budget/daily', 'out_of_range', 'must not exceed total');
-  if (b.pacing !== undefined && b.daily === undefined) report('/budget/pacing', 'required', 'pacing needs a daily budget');
+  for (const u of counted) {
+    const x = b[u]!;
+    if (x.daily === undefined && x.total === undefined) report(`/budget/${u}`, 'required', 'needs daily, total or both');
+    if (x.daily !== undefined && x.total !== undefined && x.daily > x.total) report(`/budget/${u}/daily`, 'out_of_range', 'must not exceed total');
+  }
+  if (b.pacing !== undefined && b.daily === undefined && b.impressions?.daily === undefined)
+    report('/budget/pacing', 'required', 'pacing needs a daily budget (money or impressions)');
   if (maxBid === undefined) return;
   for (const key of ['daily', 'total'] as const) {
     const v = b[key];

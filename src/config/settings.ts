@@ -36,6 +36,11 @@ export interface Settings {
   /** A model prices bids once it has trained on this many examples, this many of them positive. */
   readonly outcomeMinExamples: number;
   readonly outcomeMinPositives: number;
+  /** A model whose mean prediction over observed rate leaves [min, max] on recent examples bids CPM until it is back. */
+  readonly outcomeCalibrationMin: number;
+  readonly outcomeCalibrationMax: number;
+  /** Positives among the recent examples before calibration is judged. */
+  readonly outcomeCalibrationMinPositives: number;
   /** Base of the win/billing/loss notice URLs put in bids. */
   readonly noticeBaseUrl: string;
   /** Unique per process; prefixes bid ids so they never collide across instances. */
@@ -143,6 +148,16 @@ export function loadSettings(env: Env = process.env): Settings {
     if (!Number.isFinite(n)) errors.push({ path: name, code: 'out_of_range', message: 'must be a number from 0 to 1' });
     return Number.isFinite(n) ? n : fallback;
   };
+  const positive = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = /^\s*(\d+(\.\d+)?|\.\d+)\s*$/.test(raw) ? Number(raw) : NaN;
+    if (!(n >= min && n <= max)) {
+      errors.push({ path: name, code: 'out_of_range', message: `must be a number from ${min} to ${max}` });
+      return fallback;
+    }
+    return n;
+  };
   const bool = (name: string): boolean => {
     const raw = (env[name] ?? '').trim();
     if (/^(1|true|yes|on)$/i.test(raw)) return true;
@@ -176,6 +191,9 @@ export function loadSettings(env: Env = process.env): Settings {
     outcomePublishSeconds: int('OUTCOME_PUBLISH_SECONDS', 60, 1, 3600),
     outcomeMinExamples: int('OUTCOME_MIN_EXAMPLES', 10_000, 1, 1_000_000_000),
     outcomeMinPositives: int('OUTCOME_MIN_POSITIVES', 20, 1, 1_000_000_000),
+    outcomeCalibrationMin: positive('OUTCOME_CALIBRATION_MIN', 0.5, 0.01, 1),
+    outcomeCalibrationMax: positive('OUTCOME_CALIBRATION_MAX', 2, 1, 100),
+    outcomeCalibrationMinPositives: int('OUTCOME_CALIBRATION_MIN_POSITIVES', 50, 1, 1_000_000),
     noticeBaseUrl: (env.NOTICE_BASE_URL || `http://localhost:${port}`).replace(/\/+$/, ''),
     instanceId: env.INSTANCE_ID || randomBytes(4).toString('hex'),
     redisUrl: env.REDIS_URL || undefined,

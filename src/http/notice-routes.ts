@@ -221,6 +221,8 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
     }
     // The trainer takes a click's example once, so a repeated conversion teaches nothing twice.
     deps.outcomes?.conversion(click.bidId, click.campaignId, valueBase);
+    // A budget in conversions counts it, once per order (or per click without one).
+    void deps.money?.countOutcome('conversions', `${click.advertiserId}:${order || click.bidId}`, click.campaignId, Date.now());
     const nowSec = Math.floor(Date.now() / 1000);
     const userKey = click.userHash !== undefined ? deps.userKeys?.key(click.userHash) : undefined;
     if (userKey !== undefined) deps.onNotice?.(click.advertiserId, 'conversion', click.campaignId, userKey, nowSec);

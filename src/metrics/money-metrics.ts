@@ -51,6 +51,9 @@ export class MoneyMetrics {
   readonly dailyLimit: Gauge;
   readonly pacingRatio: Gauge;
   readonly participation: Gauge;
+  readonly flightPacingRatio: Gauge;
+  readonly flightParticipation: Gauge;
+  readonly counted: Counter<'campaign' | 'unit'>;
   readonly renewals: Counter;
   readonly unconfirmed: Gauge;
   readonly spendBacklog: Gauge;
@@ -83,6 +86,20 @@ export class MoneyMetrics {
     this.dailyLimit = new Gauge({ name: 'bidder_budget_daily_limit', help: "The campaign's daily budget, base currency (0: none).", labelNames: ['campaign'], aggregator: 'max', registers });
     this.pacingRatio = new Gauge({ name: 'bidder_pacing_ratio', help: "Even pacing: today's spend over the target spend so far (1 = on the line).", labelNames: ['campaign'], aggregator: 'max', registers });
     this.participation = new Gauge({ name: 'bidder_pacing_participation', help: 'Even pacing: share of auctions the campaign takes part in (0..1).', labelNames: ['campaign'], aggregator: 'max', registers });
+    this.flightPacingRatio = new Gauge({
+      name: 'bidder_flight_pacing_ratio',
+      help: "Even flight pacing (budget.flightPacing: even): the total's spend (money, else impressions) over the target so far on the line from the campaign's start to its end (1 = on the line).",
+      labelNames: ['campaign'],
+      aggregator: 'max',
+      registers,
+    });
+    this.flightParticipation = new Gauge({ name: 'bidder_flight_pacing_participation', help: 'Even flight pacing: share of auctions the flight pacer lets the campaign take part in (0..1).', labelNames: ['campaign'], aggregator: 'max', registers });
+    this.counted = new Counter({
+      name: 'bidder_budget_counted_total',
+      help: 'Impressions, clicks and conversions recorded against budgets in those units (budget.impressions, clicks, conversions), by campaign (top N, else "other").',
+      labelNames: ['campaign', 'unit'],
+      registers,
+    });
     this.renewals = new Counter({ name: 'bidder_budget_renewals_total', help: 'Budget lease renewals by result (ok, failed).', labelNames: ['result'], registers });
     this.unconfirmed = new Gauge({ name: 'bidder_budget_unconfirmed_seconds', help: 'Seconds since budget state was last confirmed by the budget store (budgeted campaigns stop past BUDGET_STALE_MS).', aggregator: 'max', registers });
     this.spendBacklog = new Gauge({ name: 'bidder_budget_spend_backlog', help: 'Spend events waiting to be recorded (budget store unreachable); retried idempotently.', registers });

@@ -6,8 +6,9 @@
  * scrape or request.
  */
 import type { Settings } from '../config/settings.js';
-import { NO_MODELS, OutcomeModelsRef, type OutcomeModels } from './outcome-models.js';
-import { DEFAULT_TRAINER, OutcomeTrainer, type ModelQuality } from './trainer.js';
+import { NO_MODELS, OutcomeModelsRef, type ModelFamily, type OutcomeModels } from './outcome-models.js';
+import { DEFAULT_TRAINER, OutcomeTrainer, type ModelQuality, type TrainerSettings } from './trainer.js';
+import { DEFAULT_HEALTH, fallbackReason, type FallbackReason, type HealthSettings } from './model-health.js';
 import type { Decile } from './quality.js';
 import type { ModelMetrics } from '../metrics/model-metrics.js';
 
@@ -16,6 +17,8 @@ export interface ModelStatus {
   readonly model: 'click' | 'conversion';
   /** Prices goals (else they bid their CPM fallback). */
   readonly ready: boolean;
+  /** Why it does not (null when it does): not trained enough yet, or calibration out of band. */
+  readonly fallback: FallbackReason | null;
   /** Publication number (increases with every publication). */
   readonly version: number;
   readonly publishedAt: string;
@@ -26,12 +29,15 @@ export interface ModelStatus {
   readonly campaigns: number;
   /** The recent examples the figures below are over, each scored before the model trained on it. */
   readonly holdoutExamples: number;
+  readonly holdoutPositives: number;
   readonly auc: number | null;
   readonly logLoss: number | null;
   /** Mean prediction over observed rate (1: calibrated). */
   readonly calibration: number | null;
   readonly deciles: readonly Decile[];
 }
+
+type TrainerQuality = ModelQuality & { readonly trained: number; readonly positives: number };
 
 const finite = (v: number) => (Number.isFinite(v) ? v : null);
 
@@ -56,11 +62,19 @@ export class OutcomePublisher {
   private last: readonly ModelStatus[] = [];
   private timer: NodeJS.Timeout | undefined;
 
+  private readonly health: HealthSettings;
+
   constructor(
-    settings: Pick<Settings, 'outcomeMinExamples' | 'outcomeMinPositives'>,
+    settings: Pick<Settings, 'outcomeMinExamples' | 'outcomeMinPositives'> & Partial<Pick<Settings, 'outcomeCalibrationMin' | 'outcomeCalibrationMax' | 'outcomeCalibrationMinPositives'>>,
     private readonly metrics?: ModelMetrics,
+    trainer: Partial<TrainerSettings> = {},
   ) {
-    this.trainer = new OutcomeTrainer({ ...DEFAULT_TRAINER, minExamples: settings.outcomeMinExamples, minPositives: settings.outcomeMinPositives });
+    this.trainer = new OutcomeTrainer({ ...DEFAULT_TRAINER, ...trainer, minExamples: settings.outcomeMinExamples, minPositives: settings.outcomeMinPositives });
+    this.health = {
+      calibrationMin: settings.outcomeCalibrationMin ?? DEFAULT_HEALTH.calibrationMin,
+      calibrationMax: settings.outcomeCalibrationMax ?? DEFAULT_HEALTH.calibrationMax,
+      calibrationMinPositives: settings.outcomeCalibrationMinPositives ?? DEFAULT_HEALTH.calibrationMinPositives,
+    };
   }
 
   start(everySec: number): this {
@@ -73,29 +87,43 @@ export class OutcomePublisher {
     clearInterval(this.timer);
   }
 
-  /** Settles, publishes and measures now. */
+  /**
+   * Settles, measures, publishes. A model that is not trained enough, or whose calibration on recent
+   * examples left the accepted band (model-health.ts), is published with `ready: false`: goals bid
+   * their CPM fallback until it is back. It keeps training either way.
+   */
   publish(nowMs = Date.now()): OutcomeModels {
     this.trainer.expire(Math.floor(nowMs / 1000));
-    const m = this.trainer.publish(true);
-    this.models.swap(m);
-    this.onPublish?.(m);
+    const trained = this.trainer.publish(true);
     const report = this.trainer.report();
     const at = new Date(nowMs).toISOString();
-    const status = (model: 'click' | 'conversion', q: ModelQuality & { trained: number; positives: number }, ready: boolean): ModelStatus => ({
-      model,
-      ready,
-      version: m.version,
-      publishedAt: at,
-      trained: q.trained,
-      positives: q.positives,
-      campaigns: (model === 'click' ? m.click : m.conversion).campaigns.size,
-      holdoutExamples: q.examples,
-      auc: finite(q.auc),
-      logLoss: finite(q.logLoss),
-      calibration: calibrationRatio(q.calibration),
-      deciles: q.calibration.map((d) => ({ count: d.count, predicted: finite(d.predicted) ?? 0, observed: finite(d.observed) ?? 0 })),
-    });
-    this.last = [status('click', report.click, m.click.ready), status('conversion', report.conversion, m.conversion.ready)];
+    const status = (model: 'click' | 'conversion', q: TrainerQuality, family: ModelFamily): ModelStatus => {
+      const calibration = calibrationRatio(q.calibration);
+      const fallback = fallbackReason({ trainedEnough: family.ready, calibration, holdoutPositives: q.holdoutPositives }, this.health) ?? null;
+      return {
+        model,
+        ready: fallback === null,
+        fallback,
+        version: trained.version,
+        publishedAt: at,
+        trained: q.trained,
+        positives: q.positives,
+        campaigns: family.campaigns.size,
+        holdoutExamples: q.examples,
+        holdoutPositives: q.holdoutPositives,
+        auc: finite(q.auc),
+        logLoss: finite(q.logLoss),
+        calibration,
+        deciles: q.calibration.map((d) => ({ count: d.count, predicted: finite(d.predicted) ?? 0, observed: finite(d.observed) ?? 0 })),
+      };
+    };
+    const click = status('click', report.click, trained.click);
+    const conversion = status('conversion', report.conversion, trained.conversion);
+    const judged = (f: ModelFamily, s: ModelStatus): ModelFamily => (s.ready === f.ready ? f : { ...f, ready: s.ready });
+    const m: OutcomeModels = { ...trained, click: judged(trained.click, click), conversion: judged(trained.conversion, conversion) };
+    this.models.swap(m);
+    this.onPublish?.(m);
+    this.last = [click, conversion];
     this.metrics?.set(this.last);
     return m;
   }

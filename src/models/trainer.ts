@@ -67,13 +67,17 @@ class Holdout {
   report(): ModelQuality {
     const s = this.scores.subarray(0, this.filled);
     const y = this.labels.subarray(0, this.filled);
-    return { examples: this.filled, auc: auc(s, y), logLoss: logLoss(s, y), calibration: calibration(s, y) };
+    let positives = 0;
+    for (let i = 0; i < y.length; i++) positives += y[i];
+    return { examples: this.filled, holdoutPositives: positives, auc: auc(s, y), logLoss: logLoss(s, y), calibration: calibration(s, y) };
   }
 }
 
 export interface ModelQuality {
   /** How many recent examples the figures are over (each scored before the model trained on it). */
   readonly examples: number;
+  /** Positives among them. */
+  readonly holdoutPositives: number;
   readonly auc: number;
   readonly logLoss: number;
   readonly calibration: readonly Decile[];

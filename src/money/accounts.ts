@@ -25,18 +25,35 @@ export interface AccountSpec {
   /** Whose budget: the campaign's (its currency) or the advertiser's (the advertiser's currency). */
   readonly owner: 'campaign' | 'advertiser';
   readonly daily: boolean;
+  /** What it counts: micros of money, or whole impressions, clicks or conversions (campaign budgets only). */
+  readonly unit: BudgetUnit;
 }
 
-/** The accounts a campaign's spend goes to on `day`, with their limits; empty: no budget applies. */
+export type BudgetUnit = 'money' | 'impressions' | 'clicks' | 'conversions';
+export type CountUnit = Exclude<BudgetUnit, 'money'>;
+export const COUNT_UNITS: readonly CountUnit[] = ['impressions', 'clicks', 'conversions'];
+/** The account name's tag of each count unit. */
+const TAG: Record<CountUnit, string> = { impressions: 'i', clicks: 'k', conversions: 'v' };
+
+/**
+ * The accounts a campaign's spend and counts go to on `day`, with their limits (money ones first);
+ * empty: no budget applies. Count accounts hold whole units: one impression, click or conversion is 1.
+ */
 export function accountsOf(c: CompiledCampaign, day: string): AccountSpec[] {
   const b = c.budget;
   if (!b) return [];
   const out: AccountSpec[] = [];
-  if (b.daily !== undefined) out.push({ account: `c:${c.id}:d:${day}`, limit: b.daily, ttlSec: DAILY_TTL_SEC, owner: 'campaign', daily: true });
-  if (b.total !== undefined) out.push({ account: `c:${c.id}:t`, limit: b.total, ttlSec: TOTAL_TTL_SEC, owner: 'campaign', daily: false });
+  if (b.daily !== undefined) out.push({ account: `c:${c.id}:d:${day}`, limit: b.daily, ttlSec: DAILY_TTL_SEC, owner: 'campaign', daily: true, unit: 'money' });
+  if (b.total !== undefined) out.push({ account: `c:${c.id}:t`, limit: b.total, ttlSec: TOTAL_TTL_SEC, owner: 'campaign', daily: false, unit: 'money' });
   if (b.advertiserDaily !== undefined)
-    out.push({ account: `a:${c.advertiserId}:d:${day}`, limit: b.advertiserDaily, ttlSec: DAILY_TTL_SEC, owner: 'advertiser', daily: true });
+    out.push({ account: `a:${c.advertiserId}:d:${day}`, limit: b.advertiserDaily, ttlSec: DAILY_TTL_SEC, owner: 'advertiser', daily: true, unit: 'money' });
   if (b.advertiserTotal !== undefined)
-    out.push({ account: `a:${c.advertiserId}:t`, limit: b.advertiserTotal, ttlSec: TOTAL_TTL_SEC, owner: 'advertiser', daily: false });
+    out.push({ account: `a:${c.advertiserId}:t`, limit: b.advertiserTotal, ttlSec: TOTAL_TTL_SEC, owner: 'advertiser', daily: false, unit: 'money' });
+  for (const unit of COUNT_UNITS) {
+    const x = b[unit];
+    if (x === undefined) continue;
+    if (x.daily !== undefined) out.push({ account: `c:${c.id}:${TAG[unit]}:d:${day}`, limit: x.daily, ttlSec: DAILY_TTL_SEC, owner: 'campaign', daily: true, unit });
+    if (x.total !== undefined) out.push({ account: `c:${c.id}:${TAG[unit]}:t`, limit: x.total, ttlSec: TOTAL_TTL_SEC, owner: 'campaign', daily: false, unit });
+  }
   return out;
 }

@@ -21,9 +21,9 @@ import type { MoneyGate } from '../bidding/money-gate.js';
 import type { BidIdentity } from '../events/bid-identity.js';
 import type { Currencies } from '../bidding/currency.js';
 import type { BidEnd, BudgetStore, LeaseRequest, SpendEntry } from './budget-store.js';
-import { accountsOf, dayOf, dayStartMs } from './accounts.js';
+import { accountsOf, dayOf, dayStartMs, type BudgetUnit, type CountUnit } from './accounts.js';
 import { EvenPacer } from './pacing.js';
-import { pacingDay, type PacingDay } from './pacing-day.js';
+import { pacingDay, wholeDay, type PacingDay } from './pacing-day.js';
 import { ShadingController } from './shading.js';
 import { OTHER, type MoneyMetrics } from '../metrics/money-metrics.js';
 import type { NoticeType } from '../events/notices.js';
@@ -86,6 +86,12 @@ export interface Slot {
   readonly ttlSec: number;
   /** The most one impression of its campaigns costs at max bid (micros): the least slice worth asking for. */
   oneBid: number;
+  /**
+   * Money (micros), or whole impressions, clicks or conversions. Money and impressions are leased and
+   * reserved per bid; clicks and conversions cannot be reserved (a bid does not know it will bring
+   * one): the campaign stops once the recorded count reaches the limit.
+   */
+  readonly unit: BudgetUnit;
 }
 
 interface CampaignMoney {
@@ -93,9 +99,25 @@ interface CampaignMoney {
   readonly slots: readonly Slot[];
   /** Per slot: micros of its currency per unit of the campaign's currency. */
   readonly factors: readonly number[];
+  /** Any budget in units: without one, the hot path takes the money-only loops. */
+  readonly counted: boolean;
+  /** The campaign's daily money account (metrics). */
   readonly daily: Slot | undefined;
+  /** Even pacing over the day: of the daily money budget, else the daily impressions. */
   readonly pacer: EvenPacer | undefined;
+  readonly paceDaily: Slot | undefined;
+  /** Even pacing over the flight: of the money total, else the impressions total. */
+  readonly flightPacer: EvenPacer | undefined;
+  readonly paceTotal: Slot | undefined;
 }
+
+/** What one bid of `amount` micros (the campaign's currency) holds on slot `k`: money at its rate, one impression, nothing for outcomes. */
+function share(m: CampaignMoney, k: number, amount: number): number {
+  const unit = m.slots[k].unit;
+  return unit === 'money' ? amount * m.factors[k] : unit === 'impressions' ? 1 : 0;
+}
+
+const EXHAUSTED = { impressions: 'impressions_exhausted', clicks: 'clicks_exhausted', conversions: 'conversions_exhausted' } as const;
 
 interface Reservation {
   readonly bidId: string;
@@ -176,11 +198,22 @@ export class BudgetLedger implements MoneyGate {
     }
     if (nowMs - this.confirmedAt > this.o.staleMs) return 'budget_unconfirmed';
     const cost = c.maxBid * 1000 * (picked + 1); // micros of one impression at max bid, with the request's other imps it already won
-    for (let i = 0; i < m.slots.length; i++) {
+    if (!m.counted) {
+      for (let i = 0; i < m.slots.length; i++) {
+        const s = m.slots[i];
+        if (s.base + s.used + cost * m.factors[i] > s.granted) return s.limit < c.maxBid * 1000 * m.factors[i] ? 'budget_below_max_bid' : 'budget_exhausted';
+      }
+    } else for (let i = 0; i < m.slots.length; i++) {
       const s = m.slots[i];
-      if (s.base + s.used + cost * m.factors[i] > s.granted) return s.limit < c.maxBid * 1000 * m.factors[i] ? 'budget_below_max_bid' : 'budget_exhausted';
+      if (s.unit === 'money') {
+        if (s.base + s.used + cost * m.factors[i] > s.granted) return s.limit < c.maxBid * 1000 * m.factors[i] ? 'budget_below_max_bid' : 'budget_exhausted';
+      } else if (s.unit === 'impressions') {
+        if (s.base + s.used + picked + 1 > s.granted) return EXHAUSTED.impressions;
+      } else if (s.spent >= s.limit) return EXHAUSTED[s.unit];
     }
-    if (m.pacer !== undefined && m.pacer.p < 1 && this.random() >= m.pacer.p) return 'paced';
+    let p = m.pacer === undefined ? 1 : m.pacer.p;
+    if (m.flightPacer !== undefined && m.flightPacer.p < p) p = m.flightPacer.p;
+    if (p < 1 && this.random() >= p) return 'paced';
     return undefined;
   }
 
@@ -201,8 +234,9 @@ export class BudgetLedger implements MoneyGate {
       if (!(amount > 0)) continue;
       for (let k = 0; k < m.slots.length; k++) {
         const s = m.slots[k];
-        s.used += amount * m.factors[k];
-        s.outstanding += amount * m.factors[k];
+        const x = m.counted ? share(m, k, amount) : amount * m.factors[k];
+        s.used += x;
+        s.outstanding += x;
       }
       const r: Reservation = { bidId: b.bidId, money: m, amount, expiresAt: nowMs + this.o.holdMs, seq: ++this.seq };
       this.held.push(r);
@@ -238,6 +272,7 @@ export class BudgetLedger implements MoneyGate {
         this.shaders.get(n.identity.campaignId)?.priceToWin(factorToWin(n.minToWinBase, n), false);
       return this.end(n.identity.bidId);
     }
+    if (type === 'click') return void this.countOutcome('clicks', n.eventId, n.identity.campaignId, nowMs);
     if (type === 'win' && this.shaders.size > 0) {
       const s = this.shaders.get(n.identity.campaignId);
       s?.win();
@@ -252,8 +287,33 @@ export class BudgetLedger implements MoneyGate {
     }
     if (type === spendOn && n.clearCpmBase !== undefined)
       void this.spend(n.eventId, n.identity.bidId, n.identity.campaignId, n.clearCpmBase, currencies, nowMs).then((added) => {
-        if (added && metrics !== undefined) metrics.spend.labels(metrics.labels.of(this.o.snapshots.current, n.identity.campaignId)).inc(n.clearCpmBase! / 1000);
+        if (!added || metrics === undefined) return;
+        const snap = this.o.snapshots.current;
+        const label = metrics.labels.of(snap, n.identity.campaignId);
+        metrics.spend.labels(label).inc(n.clearCpmBase! / 1000);
+        if (snap.index.anyById.get(n.identity.campaignId)?.budget?.impressions !== undefined) metrics.counted.labels(label, 'impressions').inc();
       });
+  }
+
+  /**
+   * A click or a conversion of a campaign with a budget in them: one more on its accounts, once per
+   * event id (a retried postback counts once). Resolves true when this call counted it.
+   */
+  countOutcome(unit: Exclude<CountUnit, 'impressions'>, eventId: string, campaignId: string, nowMs: number): Promise<boolean> {
+    const c = this.o.snapshots.current.index.anyById.get(campaignId) ?? this.campaigns.get(campaignId)?.campaign;
+    if (c === undefined || c.budget?.[unit] === undefined) return Promise.resolve(false);
+    const entries: SpendEntry[] = [];
+    for (const a of accountsOf(c, dayOf(nowMs))) if (a.unit === unit) entries.push({ account: a.account, amount: 1, ttlSec: a.ttlSec });
+    return this.o.store.recordSpend(`${unit}:${eventId}`, entries, this.o.eventTtlSec).then(
+      (added) => {
+        if (added) this.o.metrics?.counted.labels(this.o.metrics.labels.of(this.o.snapshots.current, campaignId), unit).inc();
+        return added;
+      },
+      () => {
+        if (this.retry.length < 100_000) this.retry.push({ eventId: `${unit}:${eventId}`, entries, bidId: '' });
+        return false;
+      },
+    );
   }
 
   /** A loss notice: the bid will cost nothing. Another holder's bid: that holder is told, through the store. */
@@ -305,11 +365,17 @@ export class BudgetLedger implements MoneyGate {
       return Promise.resolve(false);
     }
     const day = dayOf(nowMs);
-    const entries: SpendEntry[] = accountsOf(c, day).map((a) => ({
-      account: a.account,
-      amount: Math.round(currencies.convert(clearCpmBase, currencies.base, a.owner === 'campaign' ? c.currency : c.budget!.advertiserCurrency) * 1000),
-      ttlSec: a.ttlSec,
-    }));
+    // Money at the clearing price, and one impression: recorded together, once per event id.
+    const entries: SpendEntry[] = [];
+    for (const a of accountsOf(c, day)) {
+      if (a.unit === 'money')
+        entries.push({
+          account: a.account,
+          amount: Math.round(currencies.convert(clearCpmBase, currencies.base, a.owner === 'campaign' ? c.currency : c.budget!.advertiserCurrency) * 1000),
+          ttlSec: a.ttlSec,
+        });
+      else if (a.unit === 'impressions') entries.push({ account: a.account, amount: 1, ttlSec: a.ttlSec });
+    }
     return this.o.store.recordSpend(eventId, entries, this.o.eventTtlSec, this.endOf(bidId)).then(
       (added) => {
         this.release(bidId);
@@ -369,7 +435,10 @@ export class BudgetLedger implements MoneyGate {
       this.renewals++;
       this.o.metrics?.renewals.labels('ok').inc();
       const at = this.clock();
-      for (const m of this.campaigns.values()) if (m.pacer && m.daily) m.pacer.updateOn(m.daily.limit, m.daily.spent, this.pacingDayOf(m.campaign, at), at);
+      for (const m of this.campaigns.values()) {
+        if (m.pacer && m.paceDaily) m.pacer.updateOn(m.paceDaily.limit, m.paceDaily.spent, this.pacingDayOf(m.campaign, at), at);
+        if (m.flightPacer && m.paceTotal) m.flightPacer.updateOn(m.paceTotal.limit, m.paceTotal.spent, flightOf(m.campaign), at);
+      }
     } catch {
       this.failures++;
       this.o.metrics?.renewals.labels('failed').inc();
@@ -385,6 +454,7 @@ export class BudgetLedger implements MoneyGate {
    * still grants no more than the budget has left.
    */
   private want(s: Slot): number {
+    if (s.unit === 'clicks' || s.unit === 'conversions') return 0; // read, never reserved
     return Math.max(1, Math.floor(s.limit * this.o.sliceFraction), Math.ceil(s.oneBid));
   }
 
@@ -401,7 +471,7 @@ export class BudgetLedger implements MoneyGate {
       this.byBid.delete(id);
       if (r.seq <= seqBefore && r.amount > 0) {
         const m = r.money;
-        for (let k = 0; k < m.slots.length; k++) m.slots[k].base = Math.max(0, m.slots[k].base - r.amount * m.factors[k]);
+        for (let k = 0; k < m.slots.length; k++) m.slots[k].base = Math.max(0, m.slots[k].base - share(m, k, r.amount));
       }
       this.free(r);
     }
@@ -443,20 +513,29 @@ export class BudgetLedger implements MoneyGate {
       const factors: number[] = [];
       for (const a of specs) {
         let s = slots.get(a.account) ?? this.slots.get(a.account);
-        if (!s) s = { account: a.account, limit: a.limit, granted: 0, spent: 0, base: 0, used: 0, outstanding: 0, ttlSec: a.ttlSec, oneBid: 0 };
+        if (!s) s = { account: a.account, limit: a.limit, granted: 0, spent: 0, base: 0, used: 0, outstanding: 0, ttlSec: a.ttlSec, oneBid: 0, unit: a.unit };
         const factor = a.owner === 'campaign' ? 1 : currencies.convert(1, c.currency, c.budget.advertiserCurrency);
         if (!slots.has(a.account)) s.oneBid = 0; // first campaign of this snapshot on the account
         s.limit = a.limit;
-        const oneBid = c.maxBid * 1000 * factor;
+        const oneBid = a.unit === 'money' ? c.maxBid * 1000 * factor : a.unit === 'impressions' ? 1 : 0;
         if (oneBid > s.oneBid) s.oneBid = oneBid;
         slots.set(a.account, s);
         list.push(s);
         factors.push(factor);
       }
-      const daily = specs[0]?.daily && specs[0].owner === 'campaign' ? list[0] : undefined;
+      const slotOf = (unit: BudgetUnit, daily: boolean) => {
+        const i = specs.findIndex((a) => a.owner === 'campaign' && a.unit === unit && a.daily === daily);
+        return i < 0 ? undefined : list[i];
+      };
+      const daily = slotOf('money', true);
+      const paceDaily = daily ?? slotOf('impressions', true);
+      const paceTotal = slotOf('money', false) ?? slotOf('impressions', false);
       const old = this.campaigns.get(c.id);
-      const pacer = daily && c.budget.pacing === 'even' ? (old?.pacer ?? new EvenPacer()) : undefined;
-      campaigns.set(c.id, { campaign: c, slots: list, factors, daily, pacer });
+      const pacer = paceDaily && c.budget.pacing === 'even' ? (old?.pacer ?? new EvenPacer()) : undefined;
+      const flight = paceTotal && c.budget.flightPacing === 'even' && Number.isFinite(c.startMs) && Number.isFinite(c.endMs);
+      const flightPacer = flight ? (old?.flightPacer ?? new EvenPacer()) : undefined;
+      const counted = list.some((s) => s.unit !== 'money');
+      campaigns.set(c.id, { campaign: c, slots: list, factors, counted, daily, pacer, paceDaily, flightPacer, paceTotal });
     }
     this.slots = slots;
     this.campaigns = campaigns;
@@ -480,7 +559,7 @@ export class BudgetLedger implements MoneyGate {
     const m = r.money;
     for (let k = 0; k < m.slots.length; k++) {
       const s = m.slots[k];
-      s.outstanding = Math.max(0, s.outstanding - r.amount * m.factors[k]);
+      s.outstanding = Math.max(0, s.outstanding - share(m, k, r.amount));
     }
     r.amount = 0;
   }
@@ -520,16 +599,22 @@ export class BudgetLedger implements MoneyGate {
     for (const m of this.campaigns.values()) {
       const label = metrics.labels.of(snap, m.campaign.id);
       const toBase = (micros: number) => cur.convert(micros / 1e6, m.campaign.currency, cur.base);
-      const main = m.slots[0]; // the campaign's daily account if it has one, else its total (advertiser budgets alone: theirs)
-      if (main === undefined) continue;
-      const factor = m.factors[0];
+      const k = m.slots.findIndex((s) => s.unit === 'money'); // the campaign's daily account if it has one, else its total (advertiser budgets alone: theirs)
+      if (k < 0) continue;
+      const main = m.slots[k];
+      const factor = m.factors[k];
       spent.set(label, (spent.get(label) ?? 0) + (m.daily ? toBase(m.daily.spent) : 0));
       limits.set(label, (limits.get(label) ?? 0) + (m.daily ? toBase(m.daily.limit) : 0));
       remaining.set(label, (remaining.get(label) ?? 0) + toBase(Math.max(0, main.limit - main.spent) / factor));
-      if (label !== OTHER && m.pacer && m.daily) {
-        const target = EvenPacer.targetOn(m.daily.limit, this.pacingDayOf(m.campaign, now), now);
-        metrics.pacingRatio.labels(label).set(target > 0 ? m.daily.spent / target : 0);
+      if (label !== OTHER && m.pacer && m.paceDaily) {
+        const target = EvenPacer.targetOn(m.paceDaily.limit, this.pacingDayOf(m.campaign, now), now);
+        metrics.pacingRatio.labels(label).set(target > 0 ? m.paceDaily.spent / target : 0);
         metrics.participation.labels(label).set(m.pacer.p);
+      }
+      if (label !== OTHER && m.flightPacer && m.paceTotal) {
+        const target = EvenPacer.targetOn(m.paceTotal.limit, flightOf(m.campaign), now);
+        metrics.flightPacingRatio.labels(label).set(target > 0 ? m.paceTotal.spent / target : 0);
+        metrics.flightParticipation.labels(label).set(m.flightPacer.p);
       }
     }
     for (const [label, v] of spent) metrics.spent.labels(label).set(v);
@@ -538,17 +623,23 @@ export class BudgetLedger implements MoneyGate {
   }
 
   /** Per budgeted campaign: its accounts' limit, global spend, grant and what this thread has in flight. */
-  state(): { campaign: string; pacing: number | undefined; accounts: Pick<Slot, 'account' | 'limit' | 'spent' | 'granted' | 'outstanding'>[] }[] {
+  state(): { campaign: string; pacing: number | undefined; flightPacing: number | undefined; accounts: Pick<Slot, 'account' | 'unit' | 'limit' | 'spent' | 'granted' | 'outstanding'>[] }[] {
     return [...this.campaigns.values()].map((m) => ({
       campaign: m.campaign.id,
       pacing: m.pacer?.p,
-      accounts: m.slots.map((s) => ({ account: s.account, limit: s.limit, spent: s.spent, granted: s.granted, outstanding: s.outstanding })),
+      flightPacing: m.flightPacer?.p,
+      accounts: m.slots.map((s) => ({ account: s.account, unit: s.unit, limit: s.limit, spent: s.spent, granted: s.granted, outstanding: s.outstanding })),
     }));
   }
 
   get retryQueue(): number {
     return this.retry.length;
   }
+}
+
+/** The campaign's flight as one pacing span: its running time is the whole of start to end. */
+function flightOf(c: CompiledCampaign): PacingDay {
+  return wholeDay(c.startMs, c.endMs - c.startMs);
 }
 
 /**

@@ -142,9 +142,23 @@ export interface CompiledBudget {
   readonly advertiserCurrency: string;
   /** The campaign's day-parting: even pacing spreads a day's budget over its hours, not the whole day. */
   readonly dayparting: Dayparting | undefined;
+  /** How the total is spent over the flight (the campaign's start to end): `even` needs both. */
+  readonly flightPacing: 'even' | 'asap';
+  /** Budgets in units (whole impressions, clicks, conversions); undefined: no such limit. */
+  readonly impressions: CountLimits | undefined;
+  readonly clicks: CountLimits | undefined;
+  readonly conversions: CountLimits | undefined;
+}
+
+export interface CountLimits {
+  readonly daily: number | undefined;
+  readonly total: number | undefined;
 }
 
 const micros = (x: number | undefined) => (x === undefined ? undefined : Math.round(x * 1e6));
+
+const counts = (x: { daily?: number; total?: number } | undefined): CountLimits | undefined =>
+  x === undefined ? undefined : { daily: x.daily, total: x.total };
 
 function compileBudget(c: Campaign, adv: Advertiser | undefined, base: string): CompiledBudget | undefined {
   const b = c.budget;
@@ -158,6 +172,10 @@ function compileBudget(c: Campaign, adv: Advertiser | undefined, base: string): 
     advertiserTotal: micros(a?.total),
     advertiserCurrency: adv?.currency ?? base,
     dayparting: c.targeting?.dayparting,
+    flightPacing: b?.flightPacing ?? 'asap',
+    impressions: counts(b?.impressions),
+    clicks: counts(b?.clicks),
+    conversions: counts(b?.conversions),
   };
 }
 

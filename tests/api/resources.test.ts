@@ -248,6 +248,26 @@ describe('validation: every error at once, with JSON paths and stable codes', ()
     );
   });
 
+  it('budgets in units and flight pacing through the API: refused with every error, accepted and read back when valid', async () => {
+    const bad = await h.call('POST', '/api/v1/campaigns', {
+      ...samples.campaigns('units-bad'),
+      start: '2026-01-01T00:00:00Z',
+      budget: { impressions: { daily: 500, total: 100 }, clicks: {}, flightPacing: 'even' },
+    });
+    expect(bad.status).toBe(400);
+    const got = bad.json().error.errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`);
+    expect(got.sort()).toEqual(['/budget/clicks required', '/budget/impressions/daily out_of_range', '/end required'].sort());
+    const body = {
+      ...samples.campaigns('units-ok'),
+      start: '2026-01-01T00:00:00Z',
+      end: '2026-02-01T00:00:00Z',
+      budget: { total: 300, flightPacing: 'even', impressions: { daily: 1000 }, clicks: { total: 40 }, conversions: { daily: 3 } },
+    };
+    const ok = await h.call('POST', '/api/v1/campaigns', body);
+    expect(ok.status, ok.text).toBe(201);
+    expect((await h.call('GET', '/api/v1/campaigns/units-ok')).json().budget).toEqual(body.budget);
+  });
+
   it('creatives: validated against their own type; type-specific rules; a campaign that does not exist', async () => {
     const noMarkup = await h.call('POST', '/api/v1/creatives', { id: 'bad-cr', campaignId: 'acme-c1', type: 'banner', w: 300, h: 250 });
     expect(noMarkup.status).toBe(400);

@@ -8,6 +8,7 @@ import { ADMIN_KEY, startApi, type ApiHarness } from '../helpers/config-api.js';
 import { hashSecret } from '../../src/api/auth.js';
 import { samples, tenants } from './fixtures.js';
 import { FakeEventStore } from '../helpers/fake-event-store.js';
+import { OutcomePublisher } from '../../src/models/publisher.js';
 
 let h: ApiHarness;
 let adv: string; // advertiser key for acme
@@ -30,8 +31,20 @@ const reports = new (class extends FakeEventStore {
     return this.seen[0];
   }
 })();
+/** A real trainer, published once: the models report the API serves. */
+const publisher = new OutcomePublisher({ outcomeMinExamples: 10, outcomeMinPositives: 1 }, undefined, { priorBits: 10, campaignBits: 6 });
+for (let i = 0; i < 20; i++) {
+  publisher.trainer.bid(`b${i}`, 'acme-c1', Uint32Array.of(1, 2 + (i % 3)), 1000);
+  publisher.trainer.impression(`b${i}`, 1000);
+  if (i % 4 === 0) publisher.trainer.click(`b${i}`, 1001);
+}
+publisher.publish(1_000_000_000);
 beforeAll(async () => {
-  h = await startApi({ bundle: tenants, reportStore: reports });
+  h = await startApi({
+    bundle: tenants,
+    reportStore: reports,
+    models: () => ({ enabled: true, models: publisher.status().map((m) => ({ ...m, deciles: [...m.deciles] })) }),
+  });
   [adv, ro, roAcme, agency, admin2] = await Promise.all([
     h.key('advertiser', ['acme']),
     h.key('read-only'),
@@ -218,6 +231,42 @@ describe('what each role may do (403 for what the role can never do)', () => {
     expect(r.status).toBe(400);
     expect(r.json().error.errors).toContainEqual(expect.objectContaining({ path: '/advertiserId', code: 'required' }));
     expect((await h.call('POST', '/api/v1/campaigns', { ...body, advertiserId: 'globex' }, { key: agency })).status).toBe(201);
+  });
+});
+
+describe('outcome models: operators and unscoped read-only keys read them; keys scoped to advertisers never do', () => {
+  // The models learn from every advertiser's traffic at once: no advertiser's key may read them.
+  const table: [string, () => string | null, number][] = [
+    ['no key', () => null, 401],
+    ['bootstrap admin', () => ADMIN_KEY, 200],
+    ['stored admin', () => admin2, 200],
+    ['global read-only', () => ro, 200],
+    ['read-only scoped to acme', () => roAcme, 403],
+    ['advertiser acme', () => adv, 403],
+    ['agency (acme, globex)', () => agency, 403],
+  ];
+  for (const [who, key, status] of table)
+    it(`${who}: GET /api/v1/models is ${status}`, async () => {
+      const r = await h.call('GET', '/api/v1/models', undefined, { key: key() });
+      expect(r.status, r.text).toBe(status);
+      if (status === 200) {
+        const body = r.json();
+        expect(body.enabled).toBe(true);
+        expect(body.models.map((m: { model: string }) => m.model)).toEqual(['click', 'conversion']);
+        expect(body.models[0]).toMatchObject({ ready: true, fallback: null, trained: 20, positives: 5, holdoutExamples: 20, holdoutPositives: 5 });
+        expect(body.models[0].deciles).toHaveLength(10);
+        expect(body.models[1]).toMatchObject({ ready: false, fallback: 'cold_start' });
+      } else if (status === 403) {
+        expect(r.json().error.code).toBe('forbidden');
+        expect(r.text).not.toMatch(/deciles|auc/);
+      }
+    });
+
+  it('the models report has no write methods', async () => {
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+      const r = await h.call(method, '/api/v1/models');
+      expect([404, 405], `${method}: ${r.status} ${r.text}`).toContain(r.status);
+    }
   });
 });
 

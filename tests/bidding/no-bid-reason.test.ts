@@ -12,7 +12,7 @@ describe('furthest', () => {
   it('the pipeline order', () => {
     expect(NO_BID_REASONS).toEqual([
       'overloaded', 'deadline', 'seat_blocked', 'unsupported_currency', 'no_campaign',
-      'kill_switch', 'budget_unconfirmed', 'budget_below_max_bid', 'budget_exhausted', 'paced',
+      'kill_switch', 'budget_unconfirmed', 'budget_below_max_bid', 'budget_exhausted', 'impressions_exhausted', 'clicks_exhausted', 'conversions_exhausted', 'paced',
       'no_creative_fit', 'frequency_capped', 'below_floor', 'internal_error',
     ]);
   });

@@ -357,6 +357,40 @@ campaigns:
     // One impression exactly is enough; so is any budget above it.
     expect(() => bundleFromTexts([{ name: 'c.json', text: campaign({ daily: 0.006, total: 2 }) }])).not.toThrow();
   });
+
+  it('budgets in impressions, clicks and conversions, and even flight pacing: checked, every error listed', () => {
+    const bundle = (budget: object, extra: object = {}, advBudget?: object) =>
+      JSON.stringify({
+        advertisers: [{ id: 'a', name: 'A', domains: ['a.example'], ...(advBudget ? { budget: advBudget } : {}) }],
+        campaigns: [{ id: 'c', advertiserId: 'a', bid: { base: 1, max: 2 }, budget, ...extra, creatives: [{ id: 'k', type: 'banner', w: 1, h: 1, html: 'x' }] }],
+      });
+    const errors = (budget: object, extra?: object, advBudget?: object) => {
+      try {
+        bundleFromTexts([{ name: 'c.json', text: bundle(budget, extra, advBudget) }]);
+        return [];
+      } catch (e) {
+        return pairs((e as ConfigError).errors);
+      }
+    };
+    const flight = { start: '2026-01-01T00:00:00Z', end: '2026-02-01T00:00:00Z' };
+    // Counts alone are a budget; with or without money, daily and total, and paced evenly on impressions.
+    expect(errors({ impressions: { daily: 1000, total: 20_000 }, clicks: { total: 50 }, conversions: { daily: 2 } })).toEqual([]);
+    expect(errors({ impressions: { daily: 1000 }, pacing: 'even' })).toEqual([]);
+    expect(errors({ total: 500, flightPacing: 'even' }, flight)).toEqual([]);
+    expect(errors({ impressions: { total: 100_000 }, flightPacing: 'even' }, flight)).toEqual([]);
+    expect(errors({ impressions: {}, clicks: { daily: 10, total: 5 } })).toEqual(['c.json#/campaigns/0/budget/clicks/daily out_of_range', 'c.json#/campaigns/0/budget/impressions required']);
+    expect(errors({ impressions: { daily: 1.5 }, conversions: { total: 0 } })).toEqual(['c.json#/campaigns/0/budget/conversions/total minimum', 'c.json#/campaigns/0/budget/impressions/daily type']);
+    expect(errors({ clicks: { total: 5 }, pacing: 'even' })).toEqual(['c.json#/campaigns/0/budget/pacing required']);
+    // Even flight pacing needs the flight's two ends and a total to spread over it.
+    expect(errors({ daily: 10, flightPacing: 'even' }, { start: flight.start })).toEqual(['c.json#/campaigns/0/budget/flightPacing required', 'c.json#/campaigns/0/end required']);
+    expect(errors({ total: 10, flightPacing: 'even' })).toEqual(['c.json#/campaigns/0/start required']);
+    expect(errors({ total: 10, flightPacing: 'asap' })).toEqual([]);
+    // Advertiser budgets are money only, and their pacing is the campaigns'.
+    expect(errors({ daily: 10 }, {}, { daily: 100, impressions: { daily: 5 }, flightPacing: 'even' })).toEqual([
+      'c.json#/advertisers/0/budget/flightPacing not_allowed',
+      'c.json#/advertisers/0/budget/impressions not_allowed',
+    ]);
+  });
 });
 
 describe('exchange, device, connection, carrier and placement rules in config files', () => {

@@ -68,6 +68,8 @@ export interface StartOptions {
   models?: AppDeps['models'];
   outcomes?: AppDeps['outcomes'];
   profiles?: AppDeps['profiles'];
+  /** This bid thread's budget ledger, made from the bidder's snapshots (default: no budgets). */
+  money?: (snapshots: SnapshotRef) => AppDeps['money'];
 }
 
 export async function startBidder(opts: StartOptions = {}): Promise<TestBidder> {
@@ -113,6 +115,7 @@ export async function startBidder(opts: StartOptions = {}): Promise<TestBidder> 
     models: opts.models,
     outcomes: opts.outcomes,
     profiles: opts.profiles,
+    money: opts.money?.(snapshots),
   };
   const bid = await listenExclusive(buildBidApp(deps), '127.0.0.1', 0);
   const admin = await listenExclusive(buildAdminApp(deps), '127.0.0.1', 0);

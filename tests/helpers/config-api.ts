@@ -21,6 +21,7 @@ import { ProfileStore } from '../../src/audiences/profiles.js';
 import { LookalikeBuilder } from '../../src/audiences/lookalikes.js';
 import { AudienceRebuilds, type AudienceRebuilder } from '../../src/audiences/rebuilds.js';
 import type { AudienceService } from '../../src/audiences/audience-service.js';
+import type { ModelsView } from '../../src/api/routes.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 
@@ -53,6 +54,8 @@ export interface HarnessOptions {
   readonly killSwitch?: KillSwitchAccess;
   /** Who rebuilds audiences (default: a lookalike builder over `profiles`, rules from `reportStore`). */
   readonly rebuilds?: (h: { audiences: AudienceService; profiles: ProfileStore; events: EventStore }) => AudienceRebuilder;
+  /** What `GET /api/v1/models` answers (default: models off). */
+  readonly models?: ModelsView;
 }
 
 export async function startApi(o: HarnessOptions = {}): Promise<ApiHarness> {
@@ -76,6 +79,7 @@ export async function startApi(o: HarnessOptions = {}): Promise<ApiHarness> {
     events: () => reportStore,
     killSwitch: () => o.killSwitch,
     rebuilds: () => rebuilds,
+    models: o.models,
   });
   const app = uws.App();
   registerAdminRoutes(app, {

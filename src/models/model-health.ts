@@ -1,0 +1,39 @@
+/**
+ * Whether a published model may price goals. A model falls back to CPM bidding (its family is
+ * published with `ready: false`, so every goal bids `bid.base`) when it has not yet trained on
+ * enough examples (`cold_start`), or when it has drifted: its mean prediction over the observed
+ * rate on recent examples is outside [calibrationMin, calibrationMax] (`calibration`). Calibration
+ * is judged only once the recent examples hold `calibrationMinPositives` positives: on a handful
+ * the observed rate is noise. Judged at each publication, off the hot path; a model that comes back
+ * inside the band prices goals again at the next publication.
+ */
+
+export type FallbackReason = 'cold_start' | 'calibration';
+export const FALLBACK_REASONS: readonly FallbackReason[] = ['cold_start', 'calibration'];
+
+export interface HealthSettings {
+  /** Lowest and highest accepted ratio of mean prediction to observed rate. */
+  readonly calibrationMin: number;
+  readonly calibrationMax: number;
+  /** Positives among the recent examples before calibration is judged at all. */
+  readonly calibrationMinPositives: number;
+}
+
+export const DEFAULT_HEALTH: HealthSettings = { calibrationMin: 0.5, calibrationMax: 2, calibrationMinPositives: 50 };
+
+export interface HealthInput {
+  /** Trained on enough examples (OUTCOME_MIN_EXAMPLES, OUTCOME_MIN_POSITIVES). */
+  readonly trainedEnough: boolean;
+  /** Mean prediction over observed rate on the recent examples (null without a positive). */
+  readonly calibration: number | null;
+  /** Positives among those recent examples. */
+  readonly holdoutPositives: number;
+}
+
+/** Why the model must not price goals now; undefined: it may. */
+export function fallbackReason(m: HealthInput, s: HealthSettings): FallbackReason | undefined {
+  if (!m.trainedEnough) return 'cold_start';
+  if (m.holdoutPositives >= s.calibrationMinPositives && m.calibration !== null && (m.calibration < s.calibrationMin || m.calibration > s.calibrationMax))
+    return 'calibration';
+  return undefined;
+}
