@@ -87,7 +87,7 @@ describe('the document', () => {
       for (const method of Object.keys(item)) {
         const r = await h.call(method.toUpperCase(), path.replace(/\{(\w+)\}/g, 'no-such-id'), method === 'get' || method === 'delete' ? undefined : {});
         expect(r.status, `${method} ${path}`).not.toBe(405);
-        if (r.status === 404) expect(r.json().error.message, `${method} ${path}`).not.toBe('no such endpoint');
+        if (r.status === 404) expect(r.json().detail, `${method} ${path}`).not.toBe('no such endpoint');
       }
     const documented = new Set(Object.entries<any>(doc.paths).flatMap(([p, item]) => Object.keys(item).map((m) => `${m} ${p}`)));
     const routed = new Set(h.api.routes.map((r) => `${r.method === 'del' ? 'delete' : r.method} ${r.path}`));
@@ -137,7 +137,7 @@ describe('the component schemas are the validators', () => {
       expect(r.status, r.text).toBe(201);
     } else {
       expect(r.status, r.text).toBe(400);
-      expect([...new Set(r.json().error.errors.map((e: { path: string }) => e.path))].sort()).toEqual(expected);
+      expect([...new Set(r.json().errors.map((e: { path: string }) => e.path))].sort()).toEqual(expected);
     }
   });
 
