@@ -29,6 +29,7 @@ import { buildRoutes } from './routes.js';
 import { problemOf, registerRoutes, type RouteSpec } from './router.js';
 import { PROBLEM_JSON, problem } from './problem.js';
 import { openApiDocument } from './openapi.js';
+import { DIRECT_ROUTES } from './direct-routes.js';
 import { ApiError, STATUS_TEXT, aKey, notAdmitted } from './errors.js';
 import { permits } from './policy.js';
 import type { ApiSettings } from './settings.js';
@@ -109,7 +110,7 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
     models: o.models ?? (() => ({ enabled: false, models: [] })),
     events: o.events ?? (() => undefined),
     killSwitch: o.killSwitch ?? (() => undefined),
-    openapi: () => (doc ??= openApiDocument(routes, { version: o.version ?? '1' })),
+    openapi: () => (doc ??= openApiDocument([...routes, ...DIRECT_ROUTES], { version: o.version ?? '1' })),
   });
   const api: ConfigApi = {
     store: o.store,
@@ -122,7 +123,7 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
     keys,
     audiences,
     audienceAccess: audiences && audienceAccess(auth, callerOf, limiter, audiences),
-    openapi: () => (doc ??= openApiDocument(routes, { version: o.version ?? '1' })),
+    openapi: () => (doc ??= openApiDocument([...routes, ...DIRECT_ROUTES], { version: o.version ?? '1' })),
   };
   bodyLimits.set(api, o.bodyLimitBytes ?? 4 * 1024 * 1024);
   return api;

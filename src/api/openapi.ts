@@ -4,7 +4,7 @@
  * the document cannot drift from what the API accepts.
  */
 import type { TSchema } from '@sinclair/typebox';
-import type { RouteSpec } from './router.js';
+import type { DocumentedRoute } from './router.js';
 import { AuditEntrySchema, ErrorSchema, FieldErrorSchema } from './schemas.js';
 import { PROBLEM_JSON } from './problem.js';
 
@@ -12,7 +12,7 @@ import { PROBLEM_JSON } from './problem.js';
 /** A plain JSON copy (TypeBox's symbol keys dropped). */
 const plain = (s: TSchema): Record<string, unknown> => JSON.parse(JSON.stringify(s)) as Record<string, unknown>;
 
-export function openApiDocument(routes: readonly RouteSpec[], info: { version: string }): Record<string, unknown> {
+export function openApiDocument(routes: readonly DocumentedRoute[], info: { version: string }): Record<string, unknown> {
   const components: Record<string, unknown> = { Error: plain(ErrorSchema), FieldError: plain(FieldErrorSchema), AuditEntry: plain(AuditEntrySchema) };
   const ref = (s: TSchema | undefined): unknown => {
     if (!s) return undefined;

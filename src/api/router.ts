@@ -74,6 +74,9 @@ export interface RouteSpec {
   readonly handler: (ctx: ApiContext) => Promise<ApiReply> | ApiReply;
 }
 
+/** A route as the OpenAPI document describes it (served by this router, or by src/http code of its own: api/direct-routes.ts). */
+export type DocumentedRoute = Omit<RouteSpec, 'handler'>;
+
 export interface RouterDeps {
   readonly auth: Authenticator;
   /** The request's key and source address (ConfigApi `callerOf`). */
