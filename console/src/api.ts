@@ -10,7 +10,7 @@ export interface FieldError {
   readonly message: string;
 }
 
-/** A refused request: the API's error shape (`{ error: { code, message, errors } }`). */
+/** A refused request: the API's problem document (`{ type, title, status, detail, code, errors }`). */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -37,14 +37,17 @@ export function whenUnauthorized(f: () => void): void {
 }
 
 /**
- * The API's error body (`{ error: { code, message, errors: [{ path, code, message }] } }`) as an
- * ApiError; a body that is not that shape (a proxy's page, nothing) gives the status alone. The one
- * place the console reads error bodies: fetch calls, uploads and downloads all come through here.
+ * The API's error body, an RFC 9457 problem document (`{ type, title, status, detail, code, errors:
+ * [{ pointer, path, code, message }] }`), as an ApiError; the older `{ error: { code, message, errors } }`
+ * is read too (a server not yet upgraded). A body of neither shape (a proxy's page, nothing) gives the
+ * status alone. The one place the console reads error bodies: fetch calls, uploads and downloads all
+ * come through here.
  */
 export function errorFrom(status: number, body: unknown, statusText = ''): ApiError {
-  const e = (body && typeof body === 'object' ? (body as { error?: unknown }).error : undefined) as
-    | { code?: unknown; message?: unknown; errors?: unknown }
-    | undefined;
+  const b = body && typeof body === 'object' ? (body as { error?: unknown; code?: unknown; detail?: unknown; errors?: unknown }) : undefined;
+  const e = (
+    b && typeof b.code === 'string' ? { code: b.code, message: b.detail, errors: b.errors } : b?.error && typeof b.error === 'object' ? b.error : undefined
+  ) as { code?: unknown; message?: unknown; errors?: unknown } | undefined;
   const errors = Array.isArray(e?.errors)
     ? (e!.errors as unknown[])
         .filter((x): x is FieldError => !!x && typeof (x as FieldError).path === 'string' && typeof (x as FieldError).message === 'string')

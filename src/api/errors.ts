@@ -1,6 +1,7 @@
 /**
- * The config API's one error shape: `{ error: { code, message, errors?: [{ path, code, message }] } }`,
- * with stable codes (README, "Config API", lists them). Handlers throw ApiError; the router answers it.
+ * The config API's errors: handlers throw ApiError (status, stable code, message, field errors); the
+ * router answers it as an RFC 9457 problem document (problem.ts), with stable codes (docs/advertiser-guide.md,
+ * "Errors", lists them).
  */
 import type { FieldError } from '../errors.js';
 import type { Admission } from './auth.js';

@@ -9,7 +9,8 @@
 import type { HttpRequest, HttpResponse, RecognizedString, TemplatedApp } from 'uWebSockets.js';
 import type { ConfigApi } from './index.js';
 import { ApiError, STATUS_TEXT, aKey, notAdmitted } from './errors.js';
-import { errorBody } from './router.js';
+import { problemOf } from './router.js';
+import { PROBLEM_JSON } from './problem.js';
 import { permits, type ApiKind } from './policy.js';
 import type { AuthSurface } from '../metrics/auth-metrics.js';
 import type { Principal } from './auth.js';
@@ -56,9 +57,9 @@ export function guardedApp(app: TemplatedApp, api: ConfigApi, kind: ApiKind): Te
       res.onAborted(() => (aborted = true));
       const refuse = (e: ApiError) =>
         res.cork(() => {
-          res.writeStatus(STATUS_TEXT[e.status] ?? `${e.status} Error`).writeHeader('content-type', 'application/json');
+          res.writeStatus(STATUS_TEXT[e.status] ?? `${e.status} Error`).writeHeader('content-type', PROBLEM_JSON);
           for (const [k, v] of Object.entries(e.headers ?? {})) res.writeHeader(k, v);
-          res.end(JSON.stringify(errorBody(e.code, e.message)));
+          res.end(JSON.stringify(problemOf(e, copy.getUrl())));
         });
       void api.auth.admit(caller, surface).then(
         (r) => {

@@ -26,8 +26,10 @@ import { ConfigResources } from './resources.js';
 import { AudienceResources } from './audiences.js';
 import { KeyService } from './keys.js';
 import { buildRoutes } from './routes.js';
-import { errorBody, registerRoutes, type RouteSpec } from './router.js';
+import { problemOf, registerRoutes, type RouteSpec } from './router.js';
+import { PROBLEM_JSON, problem } from './problem.js';
 import { openApiDocument } from './openapi.js';
+import { DIRECT_ROUTES } from './direct-routes.js';
 import { ApiError, STATUS_TEXT, aKey, notAdmitted } from './errors.js';
 import { permits } from './policy.js';
 import type { ApiSettings } from './settings.js';
@@ -108,7 +110,7 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
     models: o.models ?? (() => ({ enabled: false, models: [] })),
     events: o.events ?? (() => undefined),
     killSwitch: o.killSwitch ?? (() => undefined),
-    openapi: () => (doc ??= openApiDocument(routes, { version: o.version ?? '1' })),
+    openapi: () => (doc ??= openApiDocument([...routes, ...DIRECT_ROUTES], { version: o.version ?? '1' })),
   });
   const api: ConfigApi = {
     store: o.store,
@@ -121,7 +123,7 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
     keys,
     audiences,
     audienceAccess: audiences && audienceAccess(auth, callerOf, limiter, audiences),
-    openapi: () => (doc ??= openApiDocument(routes, { version: o.version ?? '1' })),
+    openapi: () => (doc ??= openApiDocument([...routes, ...DIRECT_ROUTES], { version: o.version ?? '1' })),
   };
   bodyLimits.set(api, o.bodyLimitBytes ?? 4 * 1024 * 1024);
   return api;
@@ -129,33 +131,32 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
 
 const bodyLimits = new WeakMap<ConfigApi, number>();
 
-/** Registers every `/api/v1` route of the config API (and a JSON 404 for unknown `/api/v1/*` paths). */
+/** Registers every `/api/v1` route of the config API (and a problem-document 404 for unknown `/api/v1/*` paths). */
 export function registerConfigApi(app: TemplatedApp, api: ConfigApi): void {
   registerRoutes(app, api.routes, { auth: api.auth, callerOf: api.callerOf, limiter: api.limiter, bodyLimit: bodyLimits.get(api) ?? 4 * 1024 * 1024 });
-  app.any('/api/v1/*', (res) => {
+  app.any('/api/v1/*', (res, req) => {
     res.onAborted(() => {});
-    res.cork(() =>
-      res.writeStatus('404 Not Found').writeHeader('content-type', 'application/json').end(JSON.stringify(errorBody('not_found', 'no such endpoint'))),
-    );
+    const body = JSON.stringify(problem(404, 'not_found', 'no such endpoint', undefined, req.getUrl()));
+    res.cork(() => res.writeStatus('404 Not Found').writeHeader('content-type', PROBLEM_JSON).end(body));
   });
 }
 
 /** The guard registerAudienceRoutes calls: same keys, failure limit, rate limits and tenant rules as the rest of the API. */
 function audienceAccess(auth: Authenticator, callerOf: ConfigApi['callerOf'], limiter: RateLimiter, audiences: AudienceResources): AudienceAccess {
-  const refusal = (e: ApiError): AccessRefusal => ({
-    refused: { status: STATUS_TEXT[e.status] ?? `${e.status} Error`, headers: { ...e.headers }, body: JSON.stringify(errorBody(e.code, e.message, e.errors)) },
+  const refusal = (e: ApiError, instance?: string): AccessRefusal => ({
+    refused: { status: STATUS_TEXT[e.status] ?? `${e.status} Error`, headers: { ...e.headers }, body: JSON.stringify(problemOf(e, instance)) },
   });
   return {
     callerOf,
-    async begin({ requestId, ...caller }): Promise<AudienceRights | AccessRefusal> {
+    async begin({ requestId, instance, ...caller }): Promise<AudienceRights | AccessRefusal> {
       const r = await auth.admit(caller, 'audiences');
-      if (!r.ok) return refusal(notAdmitted(r));
+      if (!r.ok) return refusal(notAdmitted(r), instance);
       const p: Principal = r.principal;
       const limit = p.rateLimit ?? limiter.defaults;
       const take = limiter.take(p.keyId, limit);
       if (!take.ok)
-        return refusal(new ApiError(429, 'rate_limited', `this key is limited to ${limit.perSecond} requests per second`, undefined, { 'retry-after': String(take.retryAfterSeconds) }));
-      if (!permits(p, 'audiences', 'read')) return refusal(new ApiError(403, 'forbidden', `${aKey(p.role)} may not use audiences`));
+        return refusal(new ApiError(429, 'rate_limited', `this key is limited to ${limit.perSecond} requests per second`, undefined, { 'retry-after': String(take.retryAfterSeconds) }), instance);
+      if (!permits(p, 'audiences', 'read')) return refusal(new ApiError(403, 'forbidden', `${aKey(p.role)} may not use audiences`), instance);
       return {
         mayForgetUsers: p.role === 'admin',
         sees: (id: string) => audiences.sees(p, id),
@@ -165,7 +166,7 @@ function audienceAccess(auth: Authenticator, callerOf: ConfigApi['callerOf'], li
             await audiences.prepareUpload(p, id, query, requestId);
             return undefined;
           } catch (e) {
-            if (e instanceof ApiError) return refusal(e);
+            if (e instanceof ApiError) return refusal(e, instance);
             throw e;
           }
         },

@@ -4,14 +4,15 @@
  * the document cannot drift from what the API accepts.
  */
 import type { TSchema } from '@sinclair/typebox';
-import type { RouteSpec } from './router.js';
+import type { DocumentedRoute } from './router.js';
 import { AuditEntrySchema, ErrorSchema, FieldErrorSchema } from './schemas.js';
+import { PROBLEM_JSON } from './problem.js';
 
 
 /** A plain JSON copy (TypeBox's symbol keys dropped). */
 const plain = (s: TSchema): Record<string, unknown> => JSON.parse(JSON.stringify(s)) as Record<string, unknown>;
 
-export function openApiDocument(routes: readonly RouteSpec[], info: { version: string }): Record<string, unknown> {
+export function openApiDocument(routes: readonly DocumentedRoute[], info: { version: string }): Record<string, unknown> {
   const components: Record<string, unknown> = { Error: plain(ErrorSchema), FieldError: plain(FieldErrorSchema), AuditEntry: plain(AuditEntrySchema) };
   const ref = (s: TSchema | undefined): unknown => {
     if (!s) return undefined;
@@ -34,7 +35,8 @@ export function openApiDocument(routes: readonly RouteSpec[], info: { version: s
     for (const [status, spec] of Object.entries(r.responses)) {
       const n = Number(status);
       const schema = n >= 400 ? { $ref: '#/components/schemas/Error' } : ref(spec.schema);
-      const content = schema ? Object.fromEntries((spec.contentTypes ?? ['application/json']).map((t) => [t, { schema }])) : undefined;
+      const types = n >= 400 ? [PROBLEM_JSON] : (spec.contentTypes ?? ['application/json']);
+      const content = schema ? Object.fromEntries(types.map((t) => [t, { schema }])) : undefined;
       responses[status] = {
         description: spec.description,
         ...(content ? { content } : {}),
@@ -67,7 +69,7 @@ export function openApiDocument(routes: readonly RouteSpec[], info: { version: s
       version: info.version,
       description:
         'Advertisers, campaigns, creatives, audiences and exchanges of the bidder. `Authorization: Bearer <api key>`. ' +
-        'Errors: `{ error: { code, message, errors: [{ path, code, message }] } }` with stable codes. ' +
+        'Errors are RFC 9457 problem details (`application/problem+json`): `{ type, title, status, detail, instance, code, errors: [{ pointer, path, code, message }] }` with stable codes in `code`. ' +
         'Responses carry an ETag; writes with a stale If-Match get 412.',
     },
     servers: [{ url: '/' }],

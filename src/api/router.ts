@@ -4,7 +4,8 @@
  * handler returning a reply or throwing ApiError. The glue:
  *   headers (readable only synchronously in uWS) → body (bounded) → API key (and the failure limit
  *   of its source address) → rate limit →
- *   JSON parse → handler → one JSON answer (ETag, x-request-id, no-store), or the error shape.
+ *   JSON parse → handler → one JSON answer (ETag, x-request-id, no-store), or a problem document
+ *   (RFC 9457, `application/problem+json`, api/problem.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
@@ -12,6 +13,7 @@ import type { TSchema } from '@sinclair/typebox';
 import type { Authenticator, Caller, Principal } from './auth.js';
 import type { RateLimiter } from './rate-limit.js';
 import { ApiError, STATUS_TEXT, notAdmitted } from './errors.js';
+import { PROBLEM_JSON, problem } from './problem.js';
 import { readBody } from '../http/read-body.js';
 import { log } from '../log.js';
 import { etag } from './write-rules.js';
@@ -72,6 +74,9 @@ export interface RouteSpec {
   readonly handler: (ctx: ApiContext) => Promise<ApiReply> | ApiReply;
 }
 
+/** A route as the OpenAPI document describes it (served by this router, or by src/http code of its own: api/direct-routes.ts). */
+export type DocumentedRoute = Omit<RouteSpec, 'handler'>;
+
 export interface RouterDeps {
   readonly auth: Authenticator;
   /** The request's key and source address (ConfigApi `callerOf`). */
@@ -96,20 +101,21 @@ export function registerRoutes(app: TemplatedApp, routes: readonly RouteSpec[], 
   // A known path with a method it does not have: 405 with Allow.
   for (const [path, list] of byPath) {
     const allow = list.map((r) => (r.method === 'del' ? 'DELETE' : r.method.toUpperCase())).join(', ');
-    app.any(uwsPattern(path), (res) => {
+    app.any(uwsPattern(path), (res, req) => {
       res.onAborted(() => {});
-      send(res, { status: 405, body: errorBody('method_not_allowed', `allowed: ${allow}`), headers: { allow } }, '');
+      send(res, { status: 405, body: problem(405, 'method_not_allowed', `allowed: ${allow}`, undefined, req.getUrl()), headers: { allow } }, '');
     });
   }
 }
 
 function handle(res: HttpResponse, req: HttpRequest, route: RouteSpec, names: string[], deps: RouterDeps): void {
   const requestId = (req.getHeader('x-request-id') || randomUUID()).slice(0, 128);
+  const instance = req.getUrl();
   let params: Record<string, string>;
   try {
     params = Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(req.getParameter(i) ?? '')]));
   } catch {
-    return send(res, { status: 400, body: errorBody('bad_path', 'the path is not valid percent-encoding') }, requestId);
+    return send(res, { status: 400, body: problem(400, 'bad_path', 'the path is not valid percent-encoding', undefined, instance) }, requestId);
   }
   const h = {
     caller: deps.callerOf(res, req),
@@ -125,13 +131,14 @@ function handle(res: HttpResponse, req: HttpRequest, route: RouteSpec, names: st
   const reply = (r: ApiReply) => {
     if (!aborted) send(res, r, requestId);
   };
-  const run = (raw: Buffer | undefined) => void answer(route, deps, params, query, h, raw, requestId).then(reply);
+  const run = (raw: Buffer | undefined) => void answer(route, deps, params, query, h, raw, requestId, instance).then(reply);
   if (!route.body) return run(undefined);
   const limit = route.bodyLimit ?? deps.bodyLimit;
   const length = h.contentLength === '' ? 0 : Number(h.contentLength);
-  if (!(length >= 0) || length > limit) return reply({ status: 413, body: errorBody('body_too_large', `bodies are limited to ${limit} bytes`) });
+  const tooLarge = () => reply({ status: 413, body: problem(413, 'body_too_large', `bodies are limited to ${limit} bytes`, undefined, instance) });
+  if (!(length >= 0) || length > limit) return tooLarge();
   readBody(res, length, limit, {
-    onTooLarge: () => reply({ status: 413, body: errorBody('body_too_large', `bodies are limited to ${limit} bytes`) }),
+    onTooLarge: tooLarge,
     onBody: (body) => run(body),
   });
 }
@@ -144,6 +151,7 @@ async function answer(
   h: { caller: Caller; ifMatch?: string; ifNoneMatch?: string; contentType: string; accept: string },
   raw: Buffer | undefined,
   requestId: string,
+  instance: string,
 ): Promise<ApiReply> {
   try {
     let principal: Principal = { keyId: 'anonymous', role: 'read-only' };
@@ -173,24 +181,23 @@ async function answer(
     return { ...r, headers: { ...headers, ...r.headers } };
   } catch (e) {
     if (e instanceof ApiError)
-      return { status: e.status, body: errorBody(e.code, e.message, e.errors), headers: e.headers };
+      return { status: e.status, body: problem(e.status, e.code, e.message, e.errors, instance), headers: e.headers };
     const unavailable = /ECONNREFUSED|Connection is closed|Command timed out|ETIMEDOUT|MaxRetriesPerRequest/i.test(`${(e as Error)?.name} ${(e as Error)?.message}`);
     if (unavailable) log('warn', 'config API: the config store is unavailable', { route: `${route.method} ${route.path}`, requestId, error: (e as Error).message });
     else log('error', 'config API request failed', { route: `${route.method} ${route.path}`, requestId, error: (e as Error)?.stack ?? String(e) });
     return unavailable
-      ? { status: 503, body: errorBody('store_unavailable', 'the configuration store is unavailable') }
-      : { status: 500, body: errorBody('internal', 'internal error (logged with the request id)') };
+      ? { status: 503, body: problem(503, 'store_unavailable', 'the configuration store is unavailable', undefined, instance) }
+      : { status: 500, body: problem(500, 'internal', 'internal error (logged with the request id)', undefined, instance) };
   }
 }
 
-export function errorBody(code: string, message: string, errors?: readonly unknown[]) {
-  return { error: { code, message, ...(errors && errors.length ? { errors } : {}) } };
-}
+/** The problem document of an ApiError (for routes outside this router that answer the same way). */
+export const problemOf = (e: ApiError, instance?: string) => problem(e.status, e.code, e.message, e.errors, instance);
 
 function send(res: HttpResponse, r: ApiReply, requestId: string): void {
   res.cork(() => {
     res.writeStatus(STATUS_TEXT[r.status] ?? `${r.status} Unknown`);
-    res.writeHeader('content-type', r.text !== undefined ? (r.contentType ?? 'text/plain') : 'application/json');
+    res.writeHeader('content-type', r.text !== undefined ? (r.contentType ?? 'text/plain') : r.status >= 400 ? PROBLEM_JSON : 'application/json');
     res.writeHeader('cache-control', 'no-store');
     if (requestId) res.writeHeader('x-request-id', requestId);
     if (r.version !== undefined) res.writeHeader('etag', etag(r.version));

@@ -254,19 +254,23 @@ export const AuditEntrySchema = Type.Object(
 
 export const FieldErrorSchema = Type.Object(
   {
-    path: Type.String({ description: 'JSON pointer into the request body (or kind/id#pointer for another resource)' }),
+    pointer: Type.Optional(Type.String({ description: 'JSON pointer (RFC 6901) into the request body, when the error names a body field' })),
+    path: Type.String({ description: 'JSON pointer into the request body, `?name` for a query parameter, or kind/id for another resource' }),
     code: Type.String({ description: 'stable machine-readable code' }),
     message: Type.String(),
   },
   { title: 'FieldError' },
 );
+/** RFC 9457 problem details (api/problem.ts), with the stable `code` and the field `errors` as extension members. */
 export const ErrorSchema = Type.Object(
   {
-    error: Type.Object({
-      code: Type.String({ description: 'stable machine-readable code' }),
-      message: Type.String(),
-      errors: Type.Optional(Type.Array(FieldErrorSchema)),
-    }),
+    type: Type.String({ description: 'the problem type: urn:rtb-bidder:problem:<code>' }),
+    title: Type.String({ description: 'the status reason phrase' }),
+    status: Type.Integer({ description: 'the HTTP status' }),
+    detail: Type.String({ description: 'what went wrong with this request' }),
+    instance: Type.Optional(Type.String({ description: 'the request path' })),
+    code: Type.String({ description: 'stable machine-readable code' }),
+    errors: Type.Optional(Type.Array(FieldErrorSchema, { description: 'every field error at once' })),
   },
   { title: 'Error' },
 );

@@ -30,6 +30,7 @@ import type { EventStore } from '../events/event-store.js';
 import type { UserKeyer } from '../events/user-key.js';
 import { validateSegmentInput } from '../audiences/segment-input.js';
 import { readJson, sendError, sendJson } from './json-body.js';
+import { PROBLEM_JSON } from '../api/problem.js';
 
 const SEGMENT_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const KEEP_UPLOADS = 100;
@@ -54,10 +55,10 @@ export interface AudienceAccess {
   /** The request's key and source address (read synchronously, in the handler). */
   callerOf(res: HttpResponse, req: HttpRequest): Caller;
   /** The caller's rights, or the answer that refuses it (401, 403, 429). */
-  begin(caller: Caller & { requestId: string }): Promise<AudienceRights | AccessRefusal>;
+  begin(caller: Caller & { requestId: string; instance?: string }): Promise<AudienceRights | AccessRefusal>;
 }
 
-/** An answer to send as is: status line, headers, JSON body (the config API's error shape). */
+/** An answer to send as is: status line, headers, a problem document (the config API's error shape). */
 export interface AccessRefusal {
   readonly refused: { readonly status: string; readonly headers: Readonly<Record<string, string>>; readonly body: string };
 }
@@ -75,13 +76,13 @@ export interface AudienceRights {
 
 function sendRefusal(res: HttpResponse, r: AccessRefusal): void {
   res.cork(() => {
-    res.writeStatus(r.refused.status).writeHeader('content-type', 'application/json');
+    res.writeStatus(r.refused.status).writeHeader('content-type', PROBLEM_JSON);
     for (const [k, v] of Object.entries(r.refused.headers)) res.writeHeader(k, v);
     res.end(r.refused.body);
   });
 }
 
-const accessHeaders = (access: AudienceAccess, res: HttpResponse, req: HttpRequest) => ({ ...access.callerOf(res, req), requestId: req.getHeader('x-request-id') || randomUUID() });
+const accessHeaders = (access: AudienceAccess, res: HttpResponse, req: HttpRequest) => ({ ...access.callerOf(res, req), requestId: req.getHeader('x-request-id') || randomUUID(), instance: req.getUrl() });
 
 export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDeps): void {
   const { audiences } = deps;

@@ -1,14 +1,17 @@
 /** Small JSON bodies for the admin API: read with a limit, parsed, errors as HTTP answers. */
 import type { HttpResponse } from 'uWebSockets.js';
 import { readBody } from './read-body.js';
+import type { FieldError } from '../errors.js';
+import { PROBLEM_JSON, problem } from '../api/problem.js';
 
 export function sendJson(res: HttpResponse, status: string, body: unknown): void {
   res.cork(() => res.writeStatus(status).writeHeader('content-type', 'application/json').end(JSON.stringify(body)));
 }
 
-/** One documented error shape for the admin API. */
-export function sendError(res: HttpResponse, status: string, code: string, message: string, errors?: unknown[]): void {
-  sendJson(res, status, { error: { code, message, ...(errors ? { errors } : {}) } });
+/** The admin API's one error shape: an RFC 9457 problem document (api/problem.ts). `status` is the status line. */
+export function sendError(res: HttpResponse, status: string, code: string, message: string, errors?: readonly FieldError[]): void {
+  const body = JSON.stringify(problem(Number.parseInt(status, 10), code, message, errors));
+  res.cork(() => res.writeStatus(status).writeHeader('content-type', PROBLEM_JSON).end(body));
 }
 
 /**

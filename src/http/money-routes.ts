@@ -12,7 +12,8 @@ import type { ConfigApi } from '../api/index.js';
 import { readJson, sendError, sendJson } from './json-body.js';
 import type { Caller } from '../api/auth.js';
 import { ApiError, STATUS_TEXT, notAdmitted } from '../api/errors.js';
-import { errorBody } from '../api/router.js';
+import { problemOf } from '../api/router.js';
+import { PROBLEM_JSON } from '../api/problem.js';
 
 export interface MoneyRouteDeps {
   readonly store: BudgetStore;
@@ -29,9 +30,9 @@ export function registerMoneyRoutes(app: TemplatedApp, deps: MoneyRouteDeps): vo
   };
   const refuse = (res: HttpResponse, e: ApiError) =>
     res.cork(() => {
-      res.writeStatus(STATUS_TEXT[e.status] ?? `${e.status} Error`).writeHeader('content-type', 'application/json');
+      res.writeStatus(STATUS_TEXT[e.status] ?? `${e.status} Error`).writeHeader('content-type', PROBLEM_JSON);
       for (const [k, v] of Object.entries(e.headers ?? {})) res.writeHeader(k, v);
-      res.end(JSON.stringify(errorBody(e.code, e.message)));
+      res.end(JSON.stringify(problemOf(e)));
     });
   const fail = (res: HttpResponse, aborted: () => boolean) => (e: Error) => {
     if (!aborted()) sendError(res, '503 Service Unavailable', 'store_unavailable', e.message);

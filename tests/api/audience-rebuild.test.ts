@@ -101,7 +101,7 @@ describe('rebuilding a rule audience now', () => {
     await expect.poll(() => events.waitingQueries, { timeout: 5_000 }).toBe(1);
     const second = await post('acme-visitors', acme);
     expect(second.status, second.text).toBe(409);
-    expect(second.json().error.code).toBe('rebuild_running');
+    expect(second.json().code).toBe('rebuild_running');
     events.releaseQueries();
     const done = await first;
     expect(done.status, done.text).toBe(200);
@@ -118,11 +118,11 @@ describe('who may rebuild what', () => {
   it('an uploaded audience: 409 not_rebuildable; a paused one: 409 paused (and again after resume: 200)', async () => {
     const up = await post('acme-buyers', acme);
     expect(up.status).toBe(409);
-    expect(up.json().error.code).toBe('not_rebuildable');
+    expect(up.json().code).toBe('not_rebuildable');
     expect((await h.call('POST', '/api/v1/audiences/acme-visitors/pause', undefined, { key: acme })).status).toBe(200);
     const paused = await post('acme-visitors', acme);
     expect(paused.status).toBe(409);
-    expect(paused.json().error.code).toBe('paused');
+    expect(paused.json().code).toBe('paused');
     expect((await h.call('POST', '/api/v1/audiences/acme-visitors/resume', undefined, { key: acme })).status).toBe(200);
     expect((await post('acme-visitors', acme)).status).toBe(200);
   });
@@ -142,7 +142,7 @@ describe('who may rebuild what', () => {
   it('read-only keys: 403, even for their own advertiser; operators: any advertiser\'s', async () => {
     const ro = await post('acme-like', roAcme);
     expect(ro.status).toBe(403);
-    expect(ro.json().error.code).toBe('forbidden');
+    expect(ro.json().code).toBe('forbidden');
     expect((await post('acme-like')).status).toBe(200);
   });
 });
@@ -154,8 +154,8 @@ describe("a lookalike's seed", () => {
     const theirs = await make('acme-sneaky-1', 'globex-buyers');
     const none = await make('acme-sneaky-2', 'no-such-seed');
     expect(theirs.status).toBe(400);
-    expect(theirs.json().error.errors).toEqual([{ path: '/lookalike/seed', code: 'invalid', message: 'no segment "globex-buyers" of advertiser "acme" to build from' }]);
-    expect(none.json().error.errors).toEqual([{ path: '/lookalike/seed', code: 'invalid', message: 'no segment "no-such-seed" of advertiser "acme" to build from' }]);
+    expect(theirs.json().errors).toEqual([{ pointer: '/lookalike/seed', path: '/lookalike/seed', code: 'invalid', message: 'no segment "globex-buyers" of advertiser "acme" to build from' }]);
+    expect(none.json().errors).toEqual([{ pointer: '/lookalike/seed', path: '/lookalike/seed', code: 'invalid', message: 'no segment "no-such-seed" of advertiser "acme" to build from' }]);
     expect(theirs.text.split('globex-buyers').join('<seed>').split('acme-sneaky-1').join('<id>')).toBe(none.text.split('no-such-seed').join('<seed>').split('acme-sneaky-2').join('<id>'));
     expect((await h.call('GET', '/api/v1/audiences/acme-sneaky-1')).status).toBe(404);
     // Nor by moving an existing lookalike onto it.

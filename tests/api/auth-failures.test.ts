@@ -203,7 +203,7 @@ describe('over HTTP: every route that takes a key goes through the failure limit
       const limited = await call(method, path, address, `Bearer ${ADMIN_KEY}`);
       expect(limited.status, `${method} ${pattern}: ${limited.text}`).toBe(429);
       expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(59);
-      if (!pattern.startsWith('/admin/')) expect(limited.json().error.code).toBe('auth_rate_limited');
+      if (!pattern.startsWith('/admin/')) expect(limited.json().code).toBe('auth_rate_limited');
     }
     const text = await admin.metrics.registry.metrics();
     const sum = (name: string) => [...text.matchAll(new RegExp(`^${name}\\{surface="\\w+"\\} (\\d+)$`, 'gm'))].reduce((s, m) => s + Number(m[1]), 0);

@@ -110,7 +110,7 @@ describe('block-placements', () => {
     expect(bad.status).toBe(400);
     const range = await h.call('POST', '/api/v1/campaigns/acme-c1/block-placements', { ...ask, from: '2026-03-03', to: '2026-03-01' }, { key: acme });
     expect(range.status).toBe(400);
-    expect(range.json().error.errors).toContainEqual(expect.objectContaining({ path: 'to', code: 'invalid_range' }));
+    expect(range.json().errors).toContainEqual(expect.objectContaining({ path: 'to', code: 'invalid_range' }));
     const stale = await h.call('POST', '/api/v1/campaigns/acme-c1/block-placements', { ...ask, worst: 3, minImpressions: 0 }, { key: acme, headers: { 'if-match': '"1"' } });
     expect(stale.status).toBe(412);
   });

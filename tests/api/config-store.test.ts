@@ -149,7 +149,7 @@ describe('the API on a Redis store that goes away', () => {
       const t0 = performance.now();
       const r = await h.call('PATCH', '/api/v1/campaigns/acme-c1', { name: 'while down' });
       expect(r.status).toBe(503);
-      expect(r.json().error.code).toBe('store_unavailable');
+      expect(r.json().code).toBe('store_unavailable');
       expect(performance.now() - t0).toBeLessThan(5_000);
       expect(await winner(h.bidder)).toBe('acme-cr1'); // the running snapshot keeps bidding
       await own.restart(); // empty again (no persistence)

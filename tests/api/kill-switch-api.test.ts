@@ -57,7 +57,7 @@ describe('/api/v1/kill-switch', () => {
       for (const [method, body] of [['GET', undefined], ['PUT', { on: true }], ['PUT', { on: true, campaign: 'acme-c1' }]] as const) {
         const r = await h.call(method, '/api/v1/kill-switch', body, { key });
         expect(r.status, `${method} ${JSON.stringify(body)}`).toBe(403);
-        expect(r.json().error.code).toBe('forbidden');
+        expect(r.json().code).toBe('forbidden');
       }
     }
     expect((await h.call('GET', '/api/v1/kill-switch', undefined, { key: null })).status).toBe(401);
@@ -74,7 +74,7 @@ describe('/api/v1/kill-switch', () => {
     ] as const) {
       const r = await h.call('PUT', '/api/v1/kill-switch', body);
       expect(r.status, JSON.stringify(body)).toBe(400);
-      expect(r.json().error.errors.map((e: { path: string }) => e.path).join(' '), JSON.stringify(body)).toContain(path);
+      expect(r.json().errors.map((e: { path: string }) => e.path).join(' '), JSON.stringify(body)).toContain(path);
     }
     expect(await renewed()).toEqual({ all: false, campaigns: [] });
   });
@@ -95,7 +95,7 @@ describe('without a budget store', () => {
   it('503 store_unavailable for an operator, 403 for the others as always', async () => {
     const r = await bare.call('GET', '/api/v1/kill-switch');
     expect(r.status).toBe(503);
-    expect(r.json().error.code).toBe('store_unavailable');
+    expect(r.json().code).toBe('store_unavailable');
     const key = await bare.key('read-only');
     expect((await bare.call('GET', '/api/v1/kill-switch', undefined, { key })).status).toBe(403);
   });

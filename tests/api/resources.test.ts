@@ -69,7 +69,7 @@ describe.each(KINDS)('%s: the whole life of a resource (admin key)', (kind) => {
   it('If-Match: a stale ETag gets 412 and changes nothing; the current one passes', async () => {
     const stale = await h.call('PATCH', `${base}/${id}`, { name: 'Stale' }, { headers: { 'if-match': '"1"' } });
     expect(stale.status).toBe(412);
-    expect(stale.json().error.code).toBe('precondition_failed');
+    expect(stale.json().code).toBe('precondition_failed');
     expect((await h.call('GET', `${base}/${id}`)).json().version).toBe(2);
     const fresh = await h.call('PATCH', `${base}/${id}`, { name: 'Fresh' }, { headers: { 'if-match': '"2"' } });
     expect(fresh.status, fresh.text).toBe(200);
@@ -119,7 +119,7 @@ describe.each(KINDS)('%s: the whole life of a resource (admin key)', (kind) => {
     expect(del.json().version).toBe(before.version + 1);
     const gone = await h.call('GET', `${base}/${id}`);
     expect(gone.status).toBe(404);
-    expect(gone.json().error.code).toBe('not_found');
+    expect(gone.json().code).toBe('not_found');
     expect((await h.call('GET', `${base}?limit=500`)).json().items.map((x: { id: string }) => x.id)).not.toContain(id);
     expect((await h.call('GET', `${base}?limit=500&includeDeleted=true`)).json().items.map((x: { id: string }) => x.id)).toContain(id);
     const kept = await h.call('GET', `${base}/${id}?includeDeleted=true`);
@@ -133,7 +133,7 @@ describe.each(KINDS)('%s: the whole life of a resource (admin key)', (kind) => {
       expect((await h.call(method, path, method === 'PATCH' ? { name: 'x' } : undefined)).status).toBe(404);
     const reuse = await h.call('POST', base, samples[kind](id));
     expect(reuse.status).toBe(409);
-    expect(reuse.json().error.code).toBe('conflict');
+    expect(reuse.json().code).toBe('conflict');
 
     const history = await h.call('GET', `${base}/${id}/history?limit=100`);
     expect(history.status).toBe(200);
@@ -181,8 +181,8 @@ describe('paging and filters', () => {
   it('a bad query is refused with every problem at once (400 bad_query)', async () => {
     const r = await h.call('GET', '/api/v1/campaigns?limit=0&status=sleeping&colour=red');
     expect(r.status).toBe(400);
-    expect(r.json().error.code).toBe('bad_query');
-    expect(r.json().error.errors).toEqual(
+    expect(r.json().code).toBe('bad_query');
+    expect(r.json().errors).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ path: '?limit', code: 'minimum' }),
         expect.objectContaining({ path: '?status', code: 'enum' }),
@@ -204,7 +204,7 @@ describe('validation: every error at once, with JSON paths and stable codes', ()
       targeting: { countries: ['US'], deviceTypes: [9] },
     });
     expect(r.status).toBe(400);
-    const { error } = r.json();
+    const error = r.json();
     expect(error.code).toBe('validation_failed');
     const got = error.errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`);
     expect(got).toEqual(
@@ -233,7 +233,7 @@ describe('validation: every error at once, with JSON paths and stable codes', ()
       colour: 'red',
     });
     expect(r.status).toBe(400);
-    const got = r.json().error.errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`);
+    const got = r.json().errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`);
     expect(got.sort()).toEqual(
       [
         '/colour unknown_field',
@@ -255,7 +255,7 @@ describe('validation: every error at once, with JSON paths and stable codes', ()
       budget: { impressions: { daily: 500, total: 100 }, clicks: {}, flightPacing: 'even' },
     });
     expect(bad.status).toBe(400);
-    const got = bad.json().error.errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`);
+    const got = bad.json().errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`);
     expect(got.sort()).toEqual(['/budget/clicks required', '/budget/impressions/daily out_of_range', '/end required'].sort());
     const body = {
       ...samples.campaigns('units-ok'),
@@ -271,22 +271,22 @@ describe('validation: every error at once, with JSON paths and stable codes', ()
   it('creatives: validated against their own type; type-specific rules; a campaign that does not exist', async () => {
     const noMarkup = await h.call('POST', '/api/v1/creatives', { id: 'bad-cr', campaignId: 'acme-c1', type: 'banner', w: 300, h: 250 });
     expect(noMarkup.status).toBe(400);
-    expect(noMarkup.json().error.errors).toEqual([{ path: '/', code: 'required', message: 'a banner needs html or imageUrl' }]);
+    expect(noMarkup.json().errors).toEqual([{ pointer: '/', path: '/', code: 'required', message: 'a banner needs html or imageUrl' }]);
     const video = await h.call('POST', '/api/v1/creatives', { id: 'bad-v', campaignId: 'nope', type: 'video', duration: 0, mimes: [] });
-    const got = video.json().error.errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`);
+    const got = video.json().errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`);
     expect(got).toEqual(expect.arrayContaining(['/vast required', '/protocols required', '/duration minimum', '/mimes minItems', '/campaignId unknown_reference']));
     const kind = await h.call('POST', '/api/v1/creatives', { id: 'bad-k', campaignId: 'acme-c1', type: 'hologram' });
     expect(kind.status).toBe(400);
-    expect(kind.json().error.errors).toEqual([{ path: '/type', code: 'discriminator', message: 'must be one of: banner, video, audio, native' }]);
+    expect(kind.json().errors).toEqual([{ pointer: '/type', path: '/type', code: 'discriminator', message: 'must be one of: banner, video, audio, native' }]);
   });
 
   it('the body must be a JSON object', async () => {
     const r = await h.call('POST', '/api/v1/campaigns', '{"id": ');
     expect(r.status).toBe(400);
-    expect(r.json().error.code).toBe('bad_json');
+    expect(r.json().code).toBe('bad_json');
     const arr = await h.call('POST', '/api/v1/campaigns', [1, 2]);
     expect(arr.status).toBe(400);
-    expect(arr.json().error.errors).toEqual([{ path: '/', code: 'type', message: 'must be a JSON object' }]);
+    expect(arr.json().errors).toEqual([{ pointer: '/', path: '/', code: 'type', message: 'must be a JSON object' }]);
   });
 
   it('server fields may be repeated unchanged (GET → PUT round trip), never changed; ids and owners never change', async () => {
@@ -296,11 +296,11 @@ describe('validation: every error at once, with JSON paths and stable codes', ()
     expect(roundTrip.json()).toMatchObject({ name: 'Round trip', version: got.version + 1 });
     const r = await h.call('PATCH', '/api/v1/campaigns/page-0', { version: 99, createdBy: 'me', advertiserId: 'globex', id: 'other' });
     expect(r.status).toBe(400);
-    expect(r.json().error.errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`).sort()).toEqual(
+    expect(r.json().errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`).sort()).toEqual(
       ['/advertiserId immutable', '/createdBy read_only', '/id immutable', '/version read_only'].sort(),
     );
     const wrongId = await h.call('PUT', '/api/v1/campaigns/new-by-put', { ...samples.campaigns('other-id') });
-    expect(wrongId.json().error.errors).toContainEqual(expect.objectContaining({ path: '/id', code: 'id_mismatch' }));
+    expect(wrongId.json().errors).toContainEqual(expect.objectContaining({ path: '/id', code: 'id_mismatch' }));
   });
 
   it('PUT creates when the id is free (201)', async () => {
@@ -321,7 +321,8 @@ describe('changes that would break other resources', () => {
   it('an advertiser losing the domains its campaigns rely on: 400 breaks_dependent naming the campaign', async () => {
     const r = await h.call('PATCH', '/api/v1/advertisers/acme', { domains: null });
     expect(r.status).toBe(400);
-    expect(r.json().error.errors).toContainEqual({
+    expect(r.json().errors).toContainEqual({
+      pointer: '/',
       path: '/',
       code: 'breaks_dependent',
       message: 'campaigns/acme-c1#/adomain: is required when the advertiser has no domains [required]',
@@ -331,7 +332,7 @@ describe('changes that would break other resources', () => {
   it('deleting an advertiser that still has campaigns: 409 in_use', async () => {
     const r = await h.call('DELETE', '/api/v1/advertisers/globex');
     expect(r.status).toBe(409);
-    expect(r.json().error.code).toBe('in_use');
+    expect(r.json().code).toBe('in_use');
   });
 
   it('pausing or deleting the default exchange: refused', async () => {
@@ -341,7 +342,7 @@ describe('changes that would break other resources', () => {
     ]) {
       const r = await h.call(m, p);
       expect(r.status).toBe(400);
-      expect(r.json().error.errors[0]).toMatchObject({ code: 'breaks_dependent', message: expect.stringContaining('settings/global#/defaultExchange') });
+      expect(r.json().errors[0]).toMatchObject({ code: 'breaks_dependent', message: expect.stringContaining('settings/global#/defaultExchange') });
     }
   });
 
@@ -360,7 +361,7 @@ describe('creative review', () => {
     await h.call('POST', '/api/v1/creatives', samples.creatives('review-1'));
     const noReason = await h.call('POST', '/api/v1/creatives/review-1/reject', {});
     expect(noReason.status).toBe(400);
-    expect(noReason.json().error.errors).toEqual([expect.objectContaining({ path: '/reason', code: 'required' })]);
+    expect(noReason.json().errors).toEqual([expect.objectContaining({ path: '/reason', code: 'required' })]);
     const rejected = await h.call('POST', '/api/v1/creatives/review-1/reject', { reason: 'landing page broken' });
     expect(rejected.status).toBe(200);
     expect(rejected.json()).toMatchObject({ status: 'rejected', reason: 'landing page broken', reviewedBy: 'root' });
@@ -369,7 +370,7 @@ describe('creative review', () => {
     expect(approved.json().reason).toBeUndefined();
     const viaPatch = await h.call('PATCH', '/api/v1/creatives/review-1', { status: 'rejected' });
     expect(viaPatch.status).toBe(400);
-    expect(viaPatch.json().error.errors).toEqual([expect.objectContaining({ path: '/reason', code: 'required' })]);
+    expect(viaPatch.json().errors).toEqual([expect.objectContaining({ path: '/reason', code: 'required' })]);
   });
 });
 
@@ -413,10 +414,10 @@ describe('routing', () => {
     const r = await h.call('PATCH', '/api/v1/campaigns');
     expect(r.status).toBe(405);
     expect(r.headers.allow).toBe('GET, POST');
-    expect(r.json().error.code).toBe('method_not_allowed');
+    expect(r.json().code).toBe('method_not_allowed');
     const nf = await h.call('GET', '/api/v1/nothing-here');
     expect(nf.status).toBe(404);
-    expect(nf.json().error.code).toBe('not_found');
+    expect(nf.json().code).toBe('not_found');
   });
 
   it('a body over the limit: 413', async () => {

@@ -62,7 +62,7 @@ describe('authentication', () => {
       const r = await h.call('GET', '/api/v1/campaigns', undefined, { key: null, headers: authorization ? { authorization } : {} });
       expect(r.status, authorization).toBe(401);
       expect(r.headers['www-authenticate']).toMatch(/^Bearer/);
-      expect(r.json().error.code).toBe('unauthorized');
+      expect(r.json().code).toBe('unauthorized');
     }
   });
 
@@ -114,13 +114,13 @@ describe('authentication', () => {
 
   it('key creation is validated: an advertiser key needs advertisers that exist; an admin key has none', async () => {
     const r = await h.call('POST', '/api/v1/keys', { name: 'x', role: 'advertiser' });
-    expect(r.json().error.errors).toEqual([expect.objectContaining({ path: '/advertiserIds', code: 'required' })]);
+    expect(r.json().errors).toEqual([expect.objectContaining({ path: '/advertiserIds', code: 'required' })]);
     const unknown = await h.call('POST', '/api/v1/keys', { name: 'x', role: 'advertiser', advertiserIds: ['acme', 'nope'] });
-    expect(unknown.json().error.errors).toEqual([expect.objectContaining({ path: '/advertiserIds/1', code: 'unknown_reference' })]);
+    expect(unknown.json().errors).toEqual([expect.objectContaining({ path: '/advertiserIds/1', code: 'unknown_reference' })]);
     const scopedAdmin = await h.call('POST', '/api/v1/keys', { name: 'x', role: 'admin', advertiserId: 'acme' });
-    expect(scopedAdmin.json().error.errors).toEqual([expect.objectContaining({ path: '/advertiserIds', code: 'not_allowed' })]);
+    expect(scopedAdmin.json().errors).toEqual([expect.objectContaining({ path: '/advertiserIds', code: 'not_allowed' })]);
     const bad = await h.call('POST', '/api/v1/keys', { name: '', role: 'owner', colour: 1 });
-    expect(bad.json().error.errors.map((e: { path: string }) => e.path).sort()).toEqual(['/colour', '/name', '/role']);
+    expect(bad.json().errors.map((e: { path: string }) => e.path).sort()).toEqual(['/colour', '/name', '/role']);
     const single = await h.call('POST', '/api/v1/keys', { name: 'one', role: 'advertiser', advertiserId: 'globex' });
     expect(single.status).toBe(201);
     expect(single.json().advertiserIds).toEqual(['globex']);
@@ -160,7 +160,7 @@ describe('what each role may do (403 for what the role can never do)', () => {
     if (ok) expect(r.status, `${action} ${method} ${path}: ${r.text}`).toBeLessThan(300);
     else {
       expect(r.status, `${action} ${method} ${path}: ${r.text}`).toBe(403);
-      expect(r.json().error.code).toBe('forbidden');
+      expect(r.json().code).toBe('forbidden');
     }
   };
 
@@ -229,7 +229,7 @@ describe('what each role may do (403 for what the role can never do)', () => {
     const { advertiserId: _a, ...body } = samples.campaigns('agency-1');
     const r = await h.call('POST', '/api/v1/campaigns', body, { key: agency });
     expect(r.status).toBe(400);
-    expect(r.json().error.errors).toContainEqual(expect.objectContaining({ path: '/advertiserId', code: 'required' }));
+    expect(r.json().errors).toContainEqual(expect.objectContaining({ path: '/advertiserId', code: 'required' }));
     expect((await h.call('POST', '/api/v1/campaigns', { ...body, advertiserId: 'globex' }, { key: agency })).status).toBe(201);
   });
 });
@@ -257,7 +257,7 @@ describe('outcome models: operators and unscoped read-only keys read them; keys 
         expect(body.models[0].deciles).toHaveLength(10);
         expect(body.models[1]).toMatchObject({ ready: false, fallback: 'cold_start' });
       } else if (status === 403) {
-        expect(r.json().error.code).toBe('forbidden');
+        expect(r.json().code).toBe('forbidden');
         expect(r.text).not.toMatch(/deciles|auc/);
       }
     });
@@ -296,12 +296,12 @@ describe('fields only operators may set: refused (403 forbidden_field, every one
   it('approval status, spend counters, owner, advertiser status', async () => {
     const cr = await h.call('POST', '/api/v1/creatives', { ...samples.creatives('adv-cr-1'), status: 'approved' }, { key: adv });
     expect(cr.status).toBe(403);
-    expect(cr.json().error).toMatchObject({ code: 'forbidden_field', errors: [{ path: '/status', code: 'forbidden_field' }] });
+    expect(cr.json()).toMatchObject({ code: 'forbidden_field', errors: [{ pointer: '/status', path: '/status', code: 'forbidden_field' }] });
     expect((await h.call('GET', '/api/v1/creatives/adv-cr-1')).status).toBe(404); // nothing was created
 
     const c = await h.call('POST', '/api/v1/campaigns', { ...samples.campaigns('adv-c-1', 'globex'), spend: { amount: 0 } }, { key: adv });
     expect(c.status).toBe(403);
-    expect(c.json().error.errors.map((e: { path: string }) => e.path).sort()).toEqual(['/advertiserId', '/spend']);
+    expect(c.json().errors.map((e: { path: string }) => e.path).sort()).toEqual(['/advertiserId', '/spend']);
 
     const a = await h.call('PATCH', '/api/v1/advertisers/acme', { status: 'paused', name: 'Acme Inc' }, { key: adv });
     expect(a.status).toBe(403);
@@ -312,7 +312,7 @@ describe('fields only operators may set: refused (403 forbidden_field, every one
     expect((await h.call('POST', '/api/v1/creatives', samples.creatives('adv-cr-0'), { key: adv })).json().status).toBe('pending');
     const own = await h.call('PATCH', '/api/v1/creatives/adv-cr-0', { status: 'approved', reason: 'self-approved' }, { key: adv });
     expect(own.status).toBe(403);
-    expect(own.json().error.errors.map((e: { path: string }) => e.path).sort()).toEqual(['/reason', '/status']);
+    expect(own.json().errors.map((e: { path: string }) => e.path).sort()).toEqual(['/reason', '/status']);
     expect((await h.call('GET', '/api/v1/creatives/adv-cr-0')).json().status).toBe('pending');
   });
 
@@ -373,7 +373,7 @@ describe('rate limits', () => {
     }
     expect(statuses.slice(0, 3)).toEqual([200, 200, 200]);
     expect(statuses.slice(3)).toEqual([429, 429]);
-    expect(limited!.json().error.code).toBe('rate_limited');
+    expect(limited!.json().code).toBe('rate_limited');
     expect(Number(limited!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect((await h.call('GET', '/api/v1/me', undefined, { key: ro })).status).toBe(200);
     await new Promise((r) => setTimeout(r, 600));

@@ -29,7 +29,7 @@ const RULES = {
   videoPlacements: [1, 2],
 };
 
-const pairs = (r: { json(): any }) => r.json().error.errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`).sort();
+const pairs = (r: { json(): any }) => r.json().errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`).sort();
 
 describe('campaigns with the device, carrier, connection, exchange and placement rules', () => {
   it('are created and read back as written', async () => {
@@ -82,7 +82,7 @@ describe('campaigns with the device, carrier, connection, exchange and placement
     // An unknown exchange is a rule error: reported once the shape is right.
     const unknown = await h.call('POST', '/api/v1/campaigns', { ...samples.campaigns('rules-bad'), targeting: { exchanges: { allow: ['default', 'nowhere'] } } });
     expect(unknown.status).toBe(400);
-    expect(unknown.json().error.errors).toEqual([{ path: '/targeting/exchanges/allow/1', code: 'unknown_reference', message: 'no exchange "nowhere"' }]);
+    expect(unknown.json().errors).toEqual([{ pointer: '/targeting/exchanges/allow/1', path: '/targeting/exchanges/allow/1', code: 'unknown_reference', message: 'no exchange "nowhere"' }]);
     expect((await h.call('GET', '/api/v1/campaigns/rules-bad')).status).toBe(404);
   });
 
@@ -93,7 +93,8 @@ describe('campaigns with the device, carrier, connection, exchange and placement
     expect(h.bidder.snapshots.current.index.byId.has('rules-bid')).toBe(true);
     const del = await h.call('DELETE', '/api/v1/exchanges/third');
     expect(del.status).toBe(400);
-    expect(del.json().error.errors).toContainEqual({
+    expect(del.json().errors).toContainEqual({
+      pointer: '/',
       path: '/',
       code: 'breaks_dependent',
       message: 'campaigns/rules-all#/targeting/exchanges/allow/1: no exchange "third" [unknown_reference]',

@@ -96,7 +96,7 @@ describe.each(Object.entries(bResources))('%s of another advertiser', (kind, id)
   it('PUT on its id is a 404, not a replacement (and not a creation under that id)', async () => {
     const r = await h.call('PUT', `${base}/${id}`, { ...sample(id), name: 'Pwned' }, { key: a });
     expect(r.status, r.text).toBe(404);
-    expect(r.json().error.code).toBe('not_found');
+    expect(r.json().code).toBe('not_found');
     if (kind === 'advertisers') {
       // Advertiser keys cannot create advertisers: a free id answers the same 404.
       const free = await h.call('PUT', `${base}/free-adv`, { ...sample('free-adv') }, { key: a });
@@ -126,14 +126,14 @@ describe('other ways in', () => {
     const theirs = await h.call('POST', '/api/v1/creatives', samples.creatives('sneaky', 'globex-c1'), { key: a });
     const none = await h.call('POST', '/api/v1/creatives', samples.creatives('sneaky', 'nope-c1'), { key: a });
     expect(theirs.status).toBe(400);
-    expect(theirs.json().error.errors).toEqual([{ path: '/campaignId', code: 'unknown_reference', message: 'no campaign "globex-c1"' }]);
-    expect(none.json().error.errors).toEqual([{ path: '/campaignId', code: 'unknown_reference', message: 'no campaign "nope-c1"' }]);
+    expect(theirs.json().errors).toEqual([{ pointer: '/campaignId', path: '/campaignId', code: 'unknown_reference', message: 'no campaign "globex-c1"' }]);
+    expect(none.json().errors).toEqual([{ pointer: '/campaignId', path: '/campaignId', code: 'unknown_reference', message: 'no campaign "nope-c1"' }]);
   });
 
   it('a campaign cannot be created for B, nor moved to B', async () => {
     const r = await h.call('POST', '/api/v1/campaigns', samples.campaigns('sneaky-c', 'globex'), { key: a });
     expect(r.status).toBe(403);
-    expect(r.json().error.errors).toEqual([expect.objectContaining({ path: '/advertiserId', code: 'forbidden_field' })]);
+    expect(r.json().errors).toEqual([expect.objectContaining({ path: '/advertiserId', code: 'forbidden_field' })]);
     const move = await h.call('PATCH', '/api/v1/campaigns/acme-c1', { advertiserId: 'globex' }, { key: a });
     expect(move.status).toBe(403);
     expect((await h.call('GET', '/api/v1/campaigns/sneaky-c')).status).toBe(404);
@@ -143,12 +143,12 @@ describe('other ways in', () => {
     const target = (seg: string) => ({ ...samples.campaigns(`seg-${seg}`), targeting: { segments: { anyOf: [seg] } }, multipliers: { segment: { [seg]: 1.2 } } });
     const theirs = await h.call('POST', '/api/v1/campaigns', target('globex-seg'), { key: a });
     expect(theirs.status).toBe(400);
-    expect(theirs.json().error.errors).toEqual([
-      { path: '/targeting/segments/anyOf/0', code: 'unknown_segment', message: 'no segment "globex-seg" this advertiser may use' },
-      { path: '/multipliers/segment/globex-seg', code: 'unknown_segment', message: 'no segment "globex-seg" this advertiser may use' },
+    expect(theirs.json().errors).toEqual([
+      { pointer: '/targeting/segments/anyOf/0', path: '/targeting/segments/anyOf/0', code: 'unknown_segment', message: 'no segment "globex-seg" this advertiser may use' },
+      { pointer: '/multipliers/segment/globex-seg', path: '/multipliers/segment/globex-seg', code: 'unknown_segment', message: 'no segment "globex-seg" this advertiser may use' },
     ]);
     const none = await h.call('POST', '/api/v1/campaigns', target('nope-seg'), { key: a });
-    expect(none.json().error.errors.map((e: { code: string }) => e.code)).toEqual(['unknown_segment', 'unknown_segment']);
+    expect(none.json().errors.map((e: { code: string }) => e.code)).toEqual(['unknown_segment', 'unknown_segment']);
     expect((await h.call('POST', '/api/v1/campaigns', target('acme-seg'), { key: a })).status).toBe(201);
     expect((await h.call('POST', '/api/v1/campaigns', target('shared-seg'), { key: a })).status).toBe(201);
   });
@@ -156,7 +156,7 @@ describe('other ways in', () => {
   it('uploads into B\'s segment: 404 as for a missing one of someone else; progress of B\'s uploads is invisible', async () => {
     const r = await h.call('POST', '/api/v1/audiences/globex-seg/members', 'user_id,id_type\nevil,uid\n', { key: a, headers: { 'content-type': 'text/csv' } });
     expect(r.status).toBe(404);
-    expect(r.json().error.code).toBe('not_found');
+    expect(r.json().code).toBe('not_found');
     const list = await h.call('GET', '/api/v1/audience-uploads', undefined, { key: a });
     expect(list.status).toBe(200);
     expect(list.json().uploads.map((u: { segmentId: string }) => u.segmentId)).not.toContain('globex-seg');

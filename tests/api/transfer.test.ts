@@ -156,7 +156,7 @@ describe('import', () => {
       creatives: [{ id: 'i-cr', campaignId: 'i1', type: 'banner', w: 0, h: 250, html: 'x' }],
     });
     expect(schemaBad.status).toBe(400);
-    expect(schemaBad.json().error.errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`).sort()).toEqual(
+    expect(schemaBad.json().errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`).sort()).toEqual(
       ['/campaigns/0/bid/max required', '/campaigns/1/advertiserId required', '/campaigns/1/colour unknown_field', '/creatives/0/w minimum'].sort(),
     );
     const rulesBad = await h.call('POST', '/api/v1/import', {
@@ -171,7 +171,7 @@ describe('import', () => {
       ],
     });
     expect(rulesBad.status).toBe(400);
-    expect(rulesBad.json().error.errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`).sort()).toEqual(
+    expect(rulesBad.json().errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`).sort()).toEqual(
       ['/campaigns/2/id duplicate_id', '/creatives/0/campaignId unknown_reference'].sort(),
     );
     const rulesOnly = await h.call('POST', '/api/v1/import', {
@@ -182,7 +182,7 @@ describe('import', () => {
       ],
       creatives: [{ id: 'i-cr', campaignId: 'i1', type: 'banner', w: 300, h: 250 }],
     });
-    expect(rulesOnly.json().error.errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`).sort()).toEqual(
+    expect(rulesOnly.json().errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`).sort()).toEqual(
       [
         '/campaigns/0/bid/base out_of_range',
         '/campaigns/1/adomain required',
@@ -196,7 +196,7 @@ describe('import', () => {
       advertisers: [{ id: 'f1', name: 'F' }],
       campaigns: [{ id: 'fc', advertiserId: 'f1', bid: { base: 1, max: 2 }, creatives: [{ id: 'fcr', type: 'banner', w: 300, h: 250 }] }],
     });
-    expect(fileBad.json().error.errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`).sort()).toEqual(
+    expect(fileBad.json().errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`).sort()).toEqual(
       ['/campaigns/0/adomain required', '/campaigns/0/creatives/0 required'].sort(),
     );
     expect((await h.call('GET', '/api/v1/campaigns/i1')).status).toBe(404); // nothing was applied
@@ -205,10 +205,10 @@ describe('import', () => {
   it('bad YAML or JSON, a wrong format marker, an empty body: 400', async () => {
     const yaml = await h.call('POST', '/api/v1/import', 'campaigns: [', { headers: { 'content-type': 'application/yaml' } });
     expect(yaml.status).toBe(400);
-    expect(yaml.json().error.code).toBe('bad_yaml');
-    expect((await h.call('POST', '/api/v1/import', '{', {})).json().error.code).toBe('bad_json');
+    expect(yaml.json().code).toBe('bad_yaml');
+    expect((await h.call('POST', '/api/v1/import', '{', {})).json().code).toBe('bad_json');
     const marker = await h.call('POST', '/api/v1/import', { format: 'something-else/9' });
-    expect(marker.json().error.errors[0]).toMatchObject({ path: '/format', code: 'const' });
+    expect(marker.json().errors[0]).toMatchObject({ pointer: '/format', path: '/format', code: 'const' });
     expect((await h.call('POST', '/api/v1/import', '')).status).toBe(400);
   });
 

@@ -8,20 +8,28 @@ import { describe, expect, it } from 'vitest';
 import { ApiError, errorFrom, errorsByPath, isConflict } from '../../console/src/api.js';
 
 describe('errorFrom', () => {
-  it('reads the code, the message and the field errors of the API error shape', () => {
+  it('reads the code, the detail and the field errors of the API problem document (RFC 9457)', () => {
     const e = errorFrom(400, {
-      error: {
-        code: 'validation_failed',
-        message: 'the body is not valid',
-        errors: [
-          { path: '/bid/base', code: 'type', message: 'must be number' },
-          { path: '/targeting/exchanges/block/0', code: 'unknown_reference', message: 'no exchange "nowhere"' },
-        ],
-      },
+      type: 'urn:rtb-bidder:problem:validation_failed',
+      title: 'Bad Request',
+      status: 400,
+      detail: 'the body is not valid',
+      instance: '/api/v1/campaigns',
+      code: 'validation_failed',
+      errors: [
+        { pointer: '/bid/base', path: '/bid/base', code: 'type', message: 'must be number' },
+        { pointer: '/targeting/exchanges/block/0', path: '/targeting/exchanges/block/0', code: 'unknown_reference', message: 'no exchange "nowhere"' },
+      ],
     });
     expect(e).toBeInstanceOf(ApiError);
     expect(e).toMatchObject({ status: 400, code: 'validation_failed', message: 'the body is not valid' });
     expect(e.errors.map((x) => x.path)).toEqual(['/bid/base', '/targeting/exchanges/block/0']);
+  });
+
+  it('still reads the older `{ error: { code, message, errors } }` shape', () => {
+    const e = errorFrom(400, { error: { code: 'validation_failed', message: 'the body is not valid', errors: [{ path: '/bid/base', code: 'type', message: 'must be number' }] } });
+    expect(e).toMatchObject({ status: 400, code: 'validation_failed', message: 'the body is not valid' });
+    expect(e.errors).toEqual([{ path: '/bid/base', code: 'type', message: 'must be number' }]);
   });
 
   it('keeps what it can of a body that is not the error shape, and says what the status means', () => {
@@ -33,7 +41,7 @@ describe('errorFrom', () => {
   });
 
   it('tells a conflict (412: the resource moved since it was read) from other refusals', () => {
-    const e = errorFrom(412, { error: { code: 'precondition_failed', message: 'the resource is at "4"' } });
+    const e = errorFrom(412, { type: 'urn:rtb-bidder:problem:precondition_failed', title: 'Precondition Failed', status: 412, detail: 'the resource is at "4"', code: 'precondition_failed' });
     expect(isConflict(e)).toBe(true);
     expect(isConflict(errorFrom(409, {}))).toBe(false);
     expect(errorFrom(412, {}).message).toBe('Someone changed this meanwhile.');

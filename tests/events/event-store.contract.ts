@@ -344,27 +344,29 @@ export function eventStoreContract(name: string, start: () => Promise<StoreHarne
       it('400 with field-level errors for a bad groupBy, from and to', async () => {
         const res = await get(`/api/v1/reports?groupBy=campaign,bogus&from=2024-02-30&to=yesterday`);
         expect(res.status).toBe(400);
+        expect(res.headers['content-type']).toBe('application/problem+json');
         expect(res.json()).toEqual({
-          error: {
-            code: 'validation_failed',
-            message: 'the report request is invalid',
-            errors: [
-              { path: 'groupBy', code: 'unknown_value', message: expect.stringContaining('"bogus" is not one of') },
-              { path: 'groupBy', code: 'missing_time_grain', message: expect.any(String) },
-              { path: 'from', code: 'invalid_datetime', message: expect.any(String) },
-              { path: 'to', code: 'invalid_datetime', message: expect.any(String) },
-            ],
-          },
+          type: 'urn:rtb-bidder:problem:validation_failed',
+          title: 'Bad Request',
+          status: 400,
+          detail: 'the report request is invalid',
+          code: 'validation_failed',
+          errors: [
+            { path: 'groupBy', code: 'unknown_value', message: expect.stringContaining('"bogus" is not one of') },
+            { path: 'groupBy', code: 'missing_time_grain', message: expect.any(String) },
+            { path: 'from', code: 'invalid_datetime', message: expect.any(String) },
+            { path: 'to', code: 'invalid_datetime', message: expect.any(String) },
+          ],
         });
         const missing = await get('/api/v1/reports', { accept: 'text/csv' });
         expect(missing.status).toBe(400);
-        expect(missing.json().error.errors.map((e: { path: string; code: string }) => `${e.path}:${e.code}`)).toEqual([
+        expect(missing.json().errors.map((e: { path: string; code: string }) => `${e.path}:${e.code}`)).toEqual([
           'groupBy:required',
           'from:required',
           'to:required',
         ]);
         const range = await get('/api/v1/reports?groupBy=day&from=2024-01-01&to=2025-01-02');
-        expect(range.json().error.errors).toEqual([{ path: 'to', code: 'range_too_long', message: expect.any(String) }]);
+        expect(range.json().errors).toEqual([{ path: 'to', code: 'range_too_long', message: expect.any(String) }]);
       });
     });
   });

@@ -100,16 +100,16 @@ describe('audience API and bids (memory store)', () => {
     for (const [body, path, code] of cases) {
       const r = await admin('PUT', '/api/v1/audiences/meta-test', body);
       expect(r.status, body).toBe(400);
-      const err = r.json().error;
+      const err = r.json();
       expect(err.code).toBe('validation_failed');
       expect(err.errors, body).toContainEqual(expect.objectContaining({ path, code }));
     }
     const two = await admin('PUT', '/api/v1/audiences/meta-test', JSON.stringify({ colour: 'red', ttlSeconds: 1 }));
-    expect(two.json().error.errors.map((e: { path: string }) => e.path).sort()).toEqual(['/colour', '/ttlSeconds']);
-    expect((await admin('PUT', '/api/v1/audiences/meta-test', '{"name":')).json().error.code).toBe('bad_json');
+    expect(two.json().errors.map((e: { path: string }) => e.path).sort()).toEqual(['/colour', '/ttlSeconds']);
+    expect((await admin('PUT', '/api/v1/audiences/meta-test', '{"name":')).json().code).toBe('bad_json');
     const badId = await admin('PUT', '/api/v1/audiences/bad!id', JSON.stringify({ name: 'x' }));
     expect(badId.status).toBe(400);
-    expect(badId.json().error.code).toBe('invalid_id');
+    expect(badId.json().code).toBe('invalid_id');
     expect((await admin('GET', '/api/v1/audiences/meta-test')).status).toBe(404); // nothing was created
   });
 
@@ -171,7 +171,7 @@ describe('audience API and bids (memory store)', () => {
     expect((await admin('DELETE', '/api/v1/users/cookie/bob/segments')).status).toBe(400);
     const malformed = await admin('DELETE', '/api/v1/users/uid/%E0%A4%A/segments'); // bad percent-encoding
     expect(malformed.status).toBe(400);
-    expect(malformed.json().error.code).toBe('invalid_user');
+    expect(malformed.json().code).toBe('invalid_user');
     expect(await bidFor(uid('alice'))).toEqual({ status: 200, cid: 'crm', price: 3 }); // others untouched
   });
 
@@ -196,7 +196,7 @@ describe('audience API and bids (memory store)', () => {
     for (const type of ['application/json', 'text/xml', 'application/octet-stream']) {
       const r = await upload('never-made', 'alice,uid\n', type);
       expect(r.status, type).toBe(415);
-      expect(r.json().error.code).toBe('unsupported_media_type');
+      expect(r.json().code).toBe('unsupported_media_type');
     }
     const bad = await upload('bad!seg', 'alice,uid\n', 'text/csv');
     expect(bad.status).toBe(400);
