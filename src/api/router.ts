@@ -3,7 +3,7 @@
  * path, schemas (the same ones the handlers validate with, and that openapi.ts publishes) and a
  * handler returning a reply or throwing ApiError. The glue:
  *   headers (readable only synchronously in uWS) → body (bounded) → API key (and the failure limit
- *   of its source address) → rate limit →
+ *   of its source address) → rate limit → [POST with Idempotency-Key: idempotency.ts around the rest] →
  *   JSON parse → handler → one JSON answer (ETag, x-request-id, no-store), or the error shape.
  */
 import { randomUUID } from 'node:crypto';
@@ -11,6 +11,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { TSchema } from '@sinclair/typebox';
 import type { Authenticator, Caller, Principal } from './auth.js';
 import type { RateLimiter } from './rate-limit.js';
+import { fingerprintOf, idempotent, parseIdempotencyKey, type IdempotencySettings, type IdempotencyStore } from './idempotency.js';
 import { ApiError, STATUS_TEXT, notAdmitted } from './errors.js';
 import { readBody } from '../http/read-body.js';
 import { log } from '../log.js';
@@ -79,6 +80,8 @@ export interface RouterDeps {
   readonly limiter: RateLimiter;
   /** Default request body limit in bytes. */
   readonly bodyLimit: number;
+  /** Where `Idempotency-Key` answers are kept (POST only); undefined: the header is ignored. */
+  readonly idempotency?: { readonly store: IdempotencyStore; readonly settings: IdempotencySettings };
 }
 
 const paramNames = (path: string) => [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
@@ -118,6 +121,8 @@ function handle(res: HttpResponse, req: HttpRequest, route: RouteSpec, names: st
     contentType: req.getHeader('content-type'),
     accept: req.getHeader('accept'),
     contentLength: req.getHeader('content-length'),
+    idempotencyKey: route.method === 'post' ? req.getHeader('idempotency-key') : '',
+    url: route.method === 'post' ? `${req.getUrl()}?${req.getQuery() ?? ''}` : '',
   };
   const query = new URLSearchParams(req.getQuery() ?? '');
   let aborted = false;
@@ -141,7 +146,7 @@ async function answer(
   deps: RouterDeps,
   params: Record<string, string>,
   query: URLSearchParams,
-  h: { caller: Caller; ifMatch?: string; ifNoneMatch?: string; contentType: string; accept: string },
+  h: { caller: Caller; ifMatch?: string; ifNoneMatch?: string; contentType: string; accept: string; idempotencyKey: string; url: string },
   raw: Buffer | undefined,
   requestId: string,
 ): Promise<ApiReply> {
@@ -153,27 +158,39 @@ async function answer(
       if (!r.ok) throw notAdmitted(r);
       principal = r.principal;
       const limit = principal.rateLimit ?? deps.limiter.defaults;
-      const take = deps.limiter.take(principal.keyId, limit);
+      const take = await deps.limiter.take(principal.keyId, limit);
       if (!take.ok)
         throw new ApiError(429, 'rate_limited', `this key is limited to ${limit.perSecond} requests per second (burst ${limit.burst})`, undefined, {
           'retry-after': String(take.retryAfterSeconds),
         });
       headers['ratelimit-remaining'] = String(take.remaining);
     }
-    let body: unknown = raw;
-    if (route.body === 'json' && raw) {
-      try {
-        body = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
-      } catch {
-        throw new ApiError(400, 'bad_json', 'the body is not valid JSON');
+    const run = async (): Promise<ApiReply> => {
+      let body: unknown = raw;
+      if (route.body === 'json' && raw) {
+        try {
+          body = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
+        } catch {
+          throw new ApiError(400, 'bad_json', 'the body is not valid JSON');
+        }
       }
-    }
-    const write: WriteContext = { principal, requestId, ifMatch: h.ifMatch, ifNoneMatch: h.ifNoneMatch };
-    const r = await route.handler({ params, query, body, raw, principal, requestId, contentType: h.contentType, accept: h.accept, write });
+      const write: WriteContext = { principal, requestId, ifMatch: h.ifMatch, ifNoneMatch: h.ifNoneMatch };
+      return route.handler({ params, query, body, raw, principal, requestId, contentType: h.contentType, accept: h.accept, write });
+    };
+    const key = deps.idempotency && route.auth !== false ? parseIdempotencyKey(h.idempotencyKey) : undefined;
+    const r =
+      key === undefined
+        ? await run()
+        : await idempotent(
+            deps.idempotency!.store,
+            { scope: principal.keyId, key, fingerprint: fingerprintOf('POST', h.url, raw) },
+            // A refusal (4xx) is this request's answer too, and kept like a success.
+            () => run().catch((e) => (e instanceof ApiError && e.status < 500 ? errorReply(e) : Promise.reject(e))),
+            deps.idempotency!.settings,
+          );
     return { ...r, headers: { ...headers, ...r.headers } };
   } catch (e) {
-    if (e instanceof ApiError)
-      return { status: e.status, body: errorBody(e.code, e.message, e.errors), headers: e.headers };
+    if (e instanceof ApiError) return errorReply(e);
     const unavailable = /ECONNREFUSED|Connection is closed|Command timed out|ETIMEDOUT|MaxRetriesPerRequest/i.test(`${(e as Error)?.name} ${(e as Error)?.message}`);
     if (unavailable) log('warn', 'config API: the config store is unavailable', { route: `${route.method} ${route.path}`, requestId, error: (e as Error).message });
     else log('error', 'config API request failed', { route: `${route.method} ${route.path}`, requestId, error: (e as Error)?.stack ?? String(e) });
@@ -182,6 +199,8 @@ async function answer(
       : { status: 500, body: errorBody('internal', 'internal error (logged with the request id)') };
   }
 }
+
+const errorReply = (e: ApiError): ApiReply => ({ status: e.status, body: errorBody(e.code, e.message, e.errors), headers: e.headers });
 
 export function errorBody(code: string, message: string, errors?: readonly unknown[]) {
   return { error: { code, message, ...(errors && errors.length ? { errors } : {}) } };
