@@ -176,6 +176,23 @@ describe('Idempotency-Key over HTTP', () => {
     expect((await advertisers()).filter((a) => a.name === 'Race Inc')).toHaveLength(1);
   });
 
+  it('the OpenAPI document names the header, 409 and 422 on every POST that takes a key, and on no other method', () => {
+    const paths = h.api.openapi().paths as Record<string, Record<string, { parameters?: { name: string; in: string }[]; responses: Record<string, unknown>; security?: unknown[] }>>;
+    let posts = 0;
+    for (const [path, ops] of Object.entries(paths))
+      for (const [method, op] of Object.entries(ops)) {
+        const has = (op.parameters ?? []).some((p) => p.name === 'Idempotency-Key' && p.in === 'header');
+        const expected = method === 'post' && op.security === undefined;
+        expect(has, `${method} ${path}`).toBe(expected);
+        if (expected) {
+          posts++;
+          expect(op.responses, `${method} ${path}`).toHaveProperty('409');
+          expect(op.responses, `${method} ${path}`).toHaveProperty('422');
+        }
+      }
+    expect(posts).toBeGreaterThan(5);
+  });
+
   it('the key is per API key; a refusal is kept as the answer; a bad key is a 400', async () => {
     const adv = await h.key('admin');
     const headers = { 'idempotency-key': 'shared-name' };
