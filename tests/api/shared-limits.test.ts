@@ -14,6 +14,8 @@ import { createRedis, type RedisLike } from '../../src/audiences/redis-client.js
 import { listenExclusive, type Listening } from '../../src/http/listen.js';
 import { windowOf } from '../../src/api/rate-limit.js';
 import { loadApiSettings } from '../../src/api/settings.js';
+import { openConfigPlane } from '../../src/api/plane.js';
+import { MemoryIdempotencyStore, RedisIdempotencyStore } from '../../src/api/idempotency.js';
 import { httpRequest, type HttpResult } from '../helpers/bidder.js';
 import { RedisServer } from '../helpers/redis-server.js';
 
@@ -161,6 +163,39 @@ describe('Redis down: each instance falls back to its own count, with a metric',
     const s = await alternate([a, b], 6, fresh);
     expect(count(s, 200)).toBe(3);
     expect(await storeErrors(b.api, 'requests')).toBe(before);
+  });
+});
+
+describe('the config plane (src/main.ts) wires API_REDIS_URL', () => {
+  it('shares limits and idempotency through it when set, and keeps them per process with none', async () => {
+    const env = { DSP_ADMIN_KEY: ADMIN, API_REDIS_URL: server.url, API_REDIS_PREFIX: 'plane' };
+    const shared = await openConfigPlane({ configDir: 'config', env });
+    const alone = await openConfigPlane({ configDir: 'config', env: { ...env, REDIS_URL: server.url, API_REDIS_URL: 'none' } });
+    try {
+      expect(shared.startInfo().apiLimits).toBe('shared (API_REDIS_URL)');
+      expect(shared.api.idempotency).toBeInstanceOf(RedisIdempotencyStore);
+      expect(alone.startInfo().apiLimits).toBe('per process');
+      expect(alone.api.idempotency).toBeInstanceOf(MemoryIdempotencyStore);
+      // The plane's client connects in the background: until it is ready a check is counted locally.
+      const raw = server.client();
+      try {
+        const deadline = Date.now() + 5_000;
+        let keys: string[] = [];
+        while (keys.length === 0 && Date.now() < deadline) {
+          await shared.api.limiter.take('plane-key', { perSecond: 0.1, burst: 3 });
+          keys = await raw.keys('plane:rl:*');
+          if (keys.length === 0) await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(keys).toEqual(['plane:rl:3/30:plane-key']);
+        await alone.api.limiter.take('alone-key');
+        expect(await raw.keys('api:rl:*')).toEqual([]);
+      } finally {
+        raw.disconnect();
+      }
+    } finally {
+      await shared.close();
+      await alone.close();
+    }
   });
 });
 
