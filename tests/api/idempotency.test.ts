@@ -15,6 +15,7 @@ import {
   fingerprintOf,
   idempotent,
   parseIdempotencyKey,
+  storageKey,
   type StoredReply,
 } from '../../src/api/idempotency.js';
 import { createRedis, type RedisLike } from '../../src/audiences/redis-client.js';
@@ -214,6 +215,7 @@ describe('Idempotency-Key across two API instances on one Redis', () => {
   const listening: Listening[] = [];
   const clients: RedisLike[] = [];
   const ports: number[] = [];
+  const apis: ReturnType<typeof createConfigApi>[] = [];
 
   beforeAll(async () => {
     for (let i = 0; i < 2; i++) {
@@ -226,6 +228,7 @@ describe('Idempotency-Key across two API instances on one Redis', () => {
       const l = await listenExclusive(app, '127.0.0.1', 0);
       listening.push(l);
       ports.push(l.port);
+      apis.push(api);
     }
   });
   afterAll(() => {
@@ -245,5 +248,17 @@ describe('Idempotency-Key across two API instances on one Redis', () => {
     expect((await call(ports[1], { name: 'Fleet Two' }, 'fleet-1')).status).toBe(422);
     const list = (await httpRequest(ports[0], 'GET', '/api/v1/advertisers?limit=500', undefined, { authorization: `Bearer ${ADMIN}` })).json().items as { name: string }[];
     expect(list.filter((x) => x.name === 'Fleet Inc')).toHaveLength(1);
+  });
+
+  it('while one instance still runs the first request with a key, the other answers 409 with Retry-After, and creates nothing', async () => {
+    const body = JSON.stringify({ id: 'adv-running', name: 'Running Inc' });
+    // Instance 0 holds the key as the router would while its handler runs (same scope, key and fingerprint).
+    const held = await apis[0].idempotency.claim(storageKey('root', 'run-1'), fingerprintOf('POST', '/api/v1/advertisers?', Buffer.from(body)), 60_000);
+    expect(held.kind).toBe('claimed');
+    const r = await httpRequest(ports[1], 'POST', '/api/v1/advertisers', body, { authorization: `Bearer ${ADMIN}`, 'idempotency-key': 'run-1' });
+    expect(r.status).toBe(409);
+    expect(r.json().error.code).toBe('idempotency_key_in_use');
+    expect(r.headers['retry-after']).toBe('1');
+    expect((await httpRequest(ports[1], 'GET', '/api/v1/advertisers/adv-running', undefined, { authorization: `Bearer ${ADMIN}` })).status).toBe(404);
   });
 });
