@@ -19,6 +19,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { RedisLike } from '../audiences/redis-client.js';
 import { ApiError } from './errors.js';
+import { log } from '../log.js';
 
 /** What a POST answered, as kept and replayed. */
 export interface StoredReply {
@@ -226,7 +227,11 @@ export async function idempotent(
   if (reply.status >= 500) await store.release(key, claim.token).catch(() => {});
   else {
     const { ['ratelimit-remaining']: _, ...headers } = reply.headers ?? {};
-    await store.complete(key, claim.token, { ...reply, headers }, settings.ttlMs);
+    // The request has done its work: its answer goes out even if it cannot be kept (a retry within the
+    // lease then gets 409, after it runs again: logged, so an operator can tell).
+    await store.complete(key, claim.token, { ...reply, headers }, settings.ttlMs).catch((e: unknown) =>
+      log('warn', 'Idempotency-Key: the answer could not be kept', { status: reply.status, error: (e as Error)?.message ?? String(e) }),
+    );
   }
   return reply;
 }

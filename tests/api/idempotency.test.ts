@@ -120,6 +120,14 @@ describe('idempotent()', () => {
     expect(ran).toBe(false);
   });
 
+  it('an answer that cannot be kept still goes out (the work is done); the key is not released', async () => {
+    const store = new MemoryIdempotencyStore();
+    store.complete = async () => Promise.reject(new Error('Command timed out'));
+    expect(await idempotent(store, req(), async () => created)).toEqual(created);
+    const e = await idempotent(store, req(), async () => created).catch((x: unknown) => x);
+    expect((e as ApiError).status).toBe(409); // held until the lease ends, rather than run twice at once
+  });
+
   it('parses the header (a structured-field string or a bare token) and refuses a bad one', () => {
     expect(parseIdempotencyKey('')).toBeUndefined();
     expect(parseIdempotencyKey('"8e03978e-40d5-43e8-bc93-6894a57f9324"')).toBe('8e03978e-40d5-43e8-bc93-6894a57f9324');
