@@ -16,6 +16,7 @@ const CONTRACTS: Record<string, { readonly file: string; readonly fn: string }> 
   NoticeDedupe: { file: 'tests/events/notice-dedupe.contract.ts', fn: 'noticeDedupeContract' },
   EventSink: { file: 'tests/events/event-sink.contract.ts', fn: 'eventSinkContract' },
   EventStore: { file: 'tests/events/event-store.contract.ts', fn: 'eventStoreContract' },
+  IdempotencyStore: { file: 'tests/api/idempotency-store.contract.ts', fn: 'idempotencyStoreContract' },
 };
 
 function filesUnder(dir: string, suffix: string): string[] {
@@ -52,7 +53,7 @@ describe('storage contracts', () => {
   const found = implementations();
 
   it('finds the implementations it checks (the scan itself works)', () => {
-    for (const iface of ['SegmentStore', 'BudgetStore', 'FrequencyStore', 'ConfigStore', 'NoticeDedupe', 'EventSink', 'EventStore']) {
+    for (const iface of ['SegmentStore', 'BudgetStore', 'FrequencyStore', 'ConfigStore', 'NoticeDedupe', 'EventSink', 'EventStore', 'IdempotencyStore']) {
       expect(found.get(iface)?.length ?? 0, iface).toBeGreaterThanOrEqual(2);
     }
     expect(found.get('ConfigStore')!.map((c) => c.name)).toContain('MemoryConfigStore'); // through BaseConfigStore

@@ -14,10 +14,18 @@
  *
  * Requests racing the check (sent together, before any of them has failed) are each checked, so
  * the overshoot is bounded by what one address has in flight at once.
+ *
+ * Shared across instances: with a Redis (`shared`), `check`/`record` count an address's failures
+ * there (rate-limiter-flexible, one key per address, the window starting at its first failure and
+ * rounded up to whole seconds), so a guesser gets `limit` tries per window from the whole fleet,
+ * not from each instance. When Redis fails, the call falls back to this instance's own count (fail
+ * open to the per-instance limit) and `onStoreError` is called (a metric).
  */
 import ipaddr from 'ipaddr.js';
 import { LRUCache } from 'lru-cache';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+import type { SharedLimits } from './rate-limit.js';
 import type { AuthMetrics, AuthSurface } from '../metrics/auth-metrics.js';
 
 export interface AuthFailureSettings {
@@ -40,12 +48,54 @@ interface Window {
 
 export class AuthFailureLimiter {
   private readonly windows = new LRUCache<string, Window>({ max: MAX_TRACKED_ADDRESSES });
+  private readonly redis: RateLimiterRedis | undefined;
 
   constructor(
     readonly settings: AuthFailureSettings,
     private readonly metrics: AuthMetrics,
     private readonly now: () => number = () => performance.now(),
-  ) {}
+    private readonly shared?: SharedLimits,
+  ) {
+    this.redis =
+      shared && settings.limit > 0
+        ? new RateLimiterRedis({
+            storeClient: shared.redis,
+            points: settings.limit,
+            duration: Math.max(1, Math.ceil(settings.windowMs / 1000)),
+            keyPrefix: `${shared.prefix ?? 'api'}:authfail`,
+            rejectIfRedisNotReady: true,
+          })
+        : undefined;
+  }
+
+  /** `refusal`, counted in the shared Redis when there is one (else, or when it fails, in this process). */
+  async check(address: string, surface: AuthSurface): Promise<number | undefined> {
+    if (this.redis) {
+      try {
+        const r = await this.redis.get(address);
+        if (!r || r.consumedPoints < this.settings.limit) return undefined;
+        this.metrics.refused.labels(surface).inc();
+        return Math.max(1, Math.ceil(r.msBeforeNext / 1000));
+      } catch (e) {
+        this.shared!.onStoreError?.(e);
+      }
+    }
+    return this.refusal(address, surface);
+  }
+
+  /** `failed`, counted in the shared Redis when there is one (else, or when it fails, in this process). */
+  async record(address: string, surface: AuthSurface): Promise<void> {
+    if (this.redis) {
+      try {
+        await this.redis.penalty(address, 1);
+        this.metrics.failures.labels(surface).inc();
+        return;
+      } catch (e) {
+        this.shared!.onStoreError?.(e);
+      }
+    }
+    this.failed(address, surface);
+  }
 
   /** Addresses with a window open (for tests: bounded by MAX_TRACKED_ADDRESSES). */
   get tracked(): number {

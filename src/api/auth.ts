@@ -91,10 +91,10 @@ export class Authenticator {
    * often lately, else `authenticate`, a failure counted against the address.
    */
   async admit(caller: Caller, surface: AuthSurface): Promise<Admission> {
-    const wait = this.failures.refusal(caller.address, surface);
+    const wait = await this.failures.check(caller.address, surface);
     if (wait !== undefined) return { ok: false, reason: 'too many failed authentications from this address; try again later', retryAfterSeconds: wait };
     const r = await this.authenticate(caller.authorization);
-    if (!r.ok) this.failures.failed(caller.address, surface);
+    if (!r.ok) await this.failures.record(caller.address, surface);
     return r;
   }
 

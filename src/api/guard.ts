@@ -62,18 +62,19 @@ export function guardedApp(app: TemplatedApp, api: ConfigApi, kind: ApiKind): Te
           res.end(JSON.stringify(problemOf(e, copy.getUrl())));
         });
       void api.auth.admit(caller, surface).then(
-        (r) => {
+        async (r) => {
           if (aborted) return;
           if (!r.ok) return refuse(notAdmitted(r));
           const limit = r.principal.rateLimit ?? api.limiter.defaults;
-          const take = api.limiter.take(r.principal.keyId, limit);
+          const take = await api.limiter.take(r.principal.keyId, limit);
+          if (aborted) return;
           if (!take.ok) return refuse(new ApiError(429, 'rate_limited', `this key is limited to ${limit.perSecond} requests per second`, undefined, { 'retry-after': String(take.retryAfterSeconds) }));
           if (!permits(r.principal, kind, 'read')) return refuse(new ApiError(403, 'forbidden', `${aKey(r.principal.role)} may not read ${kind}`));
           principals.set(copy, r.principal);
           void handler(res, copy);
         },
         (e: Error) => !aborted && refuse(new ApiError(503, 'store_unavailable', e.message)),
-      );
+      ).catch((e: Error) => !aborted && refuse(new ApiError(503, 'store_unavailable', e.message)));
     };
   const methods: Method[] = ['get', 'post', 'put', 'patch', 'del', 'any'];
   return new Proxy(app, {

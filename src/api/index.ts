@@ -22,6 +22,8 @@ import { Authenticator, type Caller, type Principal, type RateLimit } from './au
 import { AuthFailureLimiter, DEFAULT_AUTH_FAILURES, sourceAddress, type AuthFailureSettings } from './auth-failures.js';
 import { AuthMetrics } from '../metrics/auth-metrics.js';
 import { RateLimiter } from './rate-limit.js';
+import { DEFAULT_IDEMPOTENCY, MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency.js';
+import type { RedisLike } from '../audiences/redis-client.js';
 import { ConfigResources } from './resources.js';
 import { AudienceResources } from './audiences.js';
 import { KeyService } from './keys.js';
@@ -40,6 +42,13 @@ export { startConfigSync, snapshotFromStore, type ConfigSync } from '../campaign
 
 export interface ConfigApiOptions {
   readonly store: ConfigStore;
+  /**
+   * A Redis every instance shares (API_REDIS_URL): rate limits, failed authentications and
+   * Idempotency-Key answers live there. Without it each process keeps its own. Not closed by the API.
+   */
+  readonly shared?: { readonly redis: RedisLike; readonly prefix?: string };
+  /** How long an Idempotency-Key answer is kept (default 24 h). */
+  readonly idempotencyTtlMs?: number;
   /** The first admin key (DSP_ADMIN_KEY); undefined: only stored keys work. */
   readonly adminKey: string | undefined;
   /** The audience service: with it, `/api/v1/audiences` and guarded uploads. */
@@ -71,6 +80,8 @@ export interface ConfigApi {
   readonly routes: readonly RouteSpec[];
   readonly auth: Authenticator;
   readonly limiter: RateLimiter;
+  /** Where Idempotency-Key answers are kept (POST routes). */
+  readonly idempotency: IdempotencyStore;
   readonly authMetrics: AuthMetrics;
   /** A request's key and source address; call it synchronously in the uWS handler, then `auth.admit` it. */
   callerOf(res: HttpResponse, req: HttpRequest): Caller;
@@ -85,12 +96,15 @@ export interface ConfigApi {
 export function createConfigApi(o: ConfigApiOptions): ConfigApi {
   const authMetrics = o.authMetrics ?? new AuthMetrics(new Registry());
   const failures = o.authFailures ?? DEFAULT_AUTH_FAILURES;
-  const auth = new Authenticator(o.store, o.adminKey, new AuthFailureLimiter(failures, authMetrics));
+  const shared = (limiter: string) =>
+    o.shared && { ...o.shared, onStoreError: () => authMetrics.limitStoreErrors.labels(limiter).inc() };
+  const auth = new Authenticator(o.store, o.adminKey, new AuthFailureLimiter(failures, authMetrics, undefined, shared('auth_failures')));
   const callerOf = (res: HttpResponse, req: HttpRequest): Caller => ({
     authorization: req.getHeader('authorization'),
     address: sourceAddress(res, req, failures.trustedProxies),
   });
-  const limiter = new RateLimiter(o.rateLimit ?? { perSecond: 20, burst: 40 });
+  const limiter = new RateLimiter(o.rateLimit ?? { perSecond: 20, burst: 40 }, shared('requests'));
+  const idempotency: IdempotencyStore = o.shared ? new RedisIdempotencyStore(o.shared.redis, { prefix: o.shared.prefix }) : new MemoryIdempotencyStore();
   const segments = o.audiences?.store;
   const resources = new ConfigResources(
     o.store,
@@ -117,6 +131,7 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
     routes,
     auth,
     limiter,
+    idempotency,
     authMetrics,
     callerOf,
     resources,
@@ -126,14 +141,22 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
     openapi: () => (doc ??= openApiDocument([...routes, ...DIRECT_ROUTES], { version: o.version ?? '1' })),
   };
   bodyLimits.set(api, o.bodyLimitBytes ?? 4 * 1024 * 1024);
+  idempotencyTtls.set(api, o.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY.ttlMs);
   return api;
 }
 
 const bodyLimits = new WeakMap<ConfigApi, number>();
+const idempotencyTtls = new WeakMap<ConfigApi, number>();
 
 /** Registers every `/api/v1` route of the config API (and a problem-document 404 for unknown `/api/v1/*` paths). */
 export function registerConfigApi(app: TemplatedApp, api: ConfigApi): void {
-  registerRoutes(app, api.routes, { auth: api.auth, callerOf: api.callerOf, limiter: api.limiter, bodyLimit: bodyLimits.get(api) ?? 4 * 1024 * 1024 });
+  registerRoutes(app, api.routes, {
+    auth: api.auth,
+    callerOf: api.callerOf,
+    limiter: api.limiter,
+    bodyLimit: bodyLimits.get(api) ?? 4 * 1024 * 1024,
+    idempotency: { store: api.idempotency, settings: { ...DEFAULT_IDEMPOTENCY, ttlMs: idempotencyTtls.get(api) ?? DEFAULT_IDEMPOTENCY.ttlMs } },
+  });
   app.any('/api/v1/*', (res, req) => {
     res.onAborted(() => {});
     const body = JSON.stringify(problem(404, 'not_found', 'no such endpoint', undefined, req.getUrl()));
@@ -153,7 +176,7 @@ function audienceAccess(auth: Authenticator, callerOf: ConfigApi['callerOf'], li
       if (!r.ok) return refusal(notAdmitted(r), instance);
       const p: Principal = r.principal;
       const limit = p.rateLimit ?? limiter.defaults;
-      const take = limiter.take(p.keyId, limit);
+      const take = await limiter.take(p.keyId, limit);
       if (!take.ok)
         return refusal(new ApiError(429, 'rate_limited', `this key is limited to ${limit.perSecond} requests per second`, undefined, { 'retry-after': String(take.retryAfterSeconds) }), instance);
       if (!permits(p, 'audiences', 'read')) return refusal(new ApiError(403, 'forbidden', `${aKey(p.role)} may not use audiences`), instance);

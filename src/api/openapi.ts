@@ -4,7 +4,7 @@
  * the document cannot drift from what the API accepts.
  */
 import type { TSchema } from '@sinclair/typebox';
-import type { DocumentedRoute } from './router.js';
+import type { DocumentedRoute, ResponseSpec, RouteSpec } from './router.js';
 import { AuditEntrySchema, ErrorSchema, FieldErrorSchema } from './schemas.js';
 import { PROBLEM_JSON } from './problem.js';
 
@@ -31,8 +31,22 @@ export function openApiDocument(routes: readonly DocumentedRoute[], info: { vers
         { name: 'If-Match', in: 'header', required: false, schema: { type: 'string' }, description: 'the ETag you read: the change is refused with 412 if the resource moved since' },
         { name: 'If-None-Match', in: 'header', required: false, schema: { type: 'string' }, description: '"*" on PUT: create only; an ETag on GET: 304 when unchanged' },
       );
+    // Every authenticated POST honours Idempotency-Key (router.ts → idempotency.ts).
+    const idempotent = r.method === 'post' && r.auth !== false;
+    if (idempotent)
+      params.push({
+        name: 'Idempotency-Key',
+        in: 'header',
+        required: false,
+        schema: { type: 'string', minLength: 1, maxLength: 257 },
+        description:
+          'a unique key per request (1-255 visible ASCII characters, optionally quoted): the same key from the same API key with the same request within 24 h gets the first answer again (status, ETag, Location, body; `Idempotent-Replayed: true`) and creates nothing more; with another request, 422 `idempotency_key_reused`; while the first still runs, 409 `idempotency_key_in_use`',
+      });
+    const idempotencyResponses: Record<number, ResponseSpec> = idempotent
+      ? { 409: { description: '`idempotency_key_in_use`: a request with this Idempotency-Key is still running (retry after Retry-After)' }, 422: { description: '`idempotency_key_reused`: this Idempotency-Key was used with another request' } }
+      : {};
     const responses: Record<string, unknown> = {};
-    for (const [status, spec] of Object.entries(r.responses)) {
+    for (const [status, spec] of Object.entries({ ...idempotencyResponses, ...r.responses })) {
       const n = Number(status);
       const schema = n >= 400 ? { $ref: '#/components/schemas/Error' } : ref(spec.schema);
       const types = n >= 400 ? [PROBLEM_JSON] : (spec.contentTypes ?? ['application/json']);

@@ -20,6 +20,7 @@ import { ApiError } from './errors.js';
 import { ConfigError } from '../errors.js';
 import type { Registry } from 'prom-client';
 import { AuthMetrics } from '../metrics/auth-metrics.js';
+import { createRedis } from '../audiences/redis-client.js';
 
 export interface ConfigPlaneOptions {
   readonly configDir: string;
@@ -64,6 +65,8 @@ export interface ConfigPlane {
 export async function openConfigPlane(o: ConfigPlaneOptions): Promise<ConfigPlane> {
   const settings = loadApiSettings(o.env ?? process.env);
   const { store, seeded } = await openConfigStore(o.configDir, settings);
+  // Limits and Idempotency-Key answers: a fail-fast client (a limit check never waits on a dead Redis).
+  const sharedRedis = settings.sharedRedisUrl ? createRedis(settings.sharedRedisUrl, { commandTimeoutMs: 500 }) : undefined;
   try {
     const initial = await bundleFromStore(store);
     const api = createConfigApi({
@@ -76,6 +79,8 @@ export async function openConfigPlane(o: ConfigPlaneOptions): Promise<ConfigPlan
       killSwitch: o.killSwitch,
       rebuilds: o.rebuilds,
       rateLimit: settings.rateLimit,
+      shared: sharedRedis && { redis: sharedRedis, prefix: settings.sharedRedisPrefix },
+      idempotencyTtlMs: settings.idempotencyTtlMs,
       bodyLimitBytes: settings.bodyLimitBytes,
       importLimitBytes: settings.importLimitBytes,
       env: o.env,
@@ -102,6 +107,7 @@ export async function openConfigPlane(o: ConfigPlaneOptions): Promise<ConfigPlan
       startInfo: () => ({
         configStore: settings.store,
         configSeededFromFiles: seeded,
+        apiLimits: sharedRedis ? 'shared (API_REDIS_URL)' : 'per process',
         configApi: '/api/v1 (openapi: /api/v1/openapi.json)',
         ...(settings.adminKeyGenerated
           ? {
@@ -110,9 +116,13 @@ export async function openConfigPlane(o: ConfigPlaneOptions): Promise<ConfigPlan
             }
           : {}),
       }),
-      close: () => store.close(),
+      async close() {
+        sharedRedis?.disconnect();
+        await store.close();
+      },
     };
   } catch (e) {
+    sharedRedis?.disconnect();
     await store.close();
     throw e;
   }

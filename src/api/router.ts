@@ -3,7 +3,7 @@
  * path, schemas (the same ones the handlers validate with, and that openapi.ts publishes) and a
  * handler returning a reply or throwing ApiError. The glue:
  *   headers (readable only synchronously in uWS) → body (bounded) → API key (and the failure limit
- *   of its source address) → rate limit →
+ *   of its source address) → rate limit → [POST with Idempotency-Key: idempotency.ts around the rest] →
  *   JSON parse → handler → one JSON answer (ETag, x-request-id, no-store), or a problem document
  *   (RFC 9457, `application/problem+json`, api/problem.ts).
  */
@@ -12,6 +12,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { TSchema } from '@sinclair/typebox';
 import type { Authenticator, Caller, Principal } from './auth.js';
 import type { RateLimiter } from './rate-limit.js';
+import { fingerprintOf, idempotent, parseIdempotencyKey, type IdempotencySettings, type IdempotencyStore } from './idempotency.js';
 import { ApiError, STATUS_TEXT, notAdmitted } from './errors.js';
 import { PROBLEM_JSON, problem } from './problem.js';
 import { readBody } from '../http/read-body.js';
@@ -84,6 +85,8 @@ export interface RouterDeps {
   readonly limiter: RateLimiter;
   /** Default request body limit in bytes. */
   readonly bodyLimit: number;
+  /** Where `Idempotency-Key` answers are kept (POST only); undefined: the header is ignored. */
+  readonly idempotency?: { readonly store: IdempotencyStore; readonly settings: IdempotencySettings };
 }
 
 const paramNames = (path: string) => [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
@@ -124,6 +127,8 @@ function handle(res: HttpResponse, req: HttpRequest, route: RouteSpec, names: st
     contentType: req.getHeader('content-type'),
     accept: req.getHeader('accept'),
     contentLength: req.getHeader('content-length'),
+    idempotencyKey: route.method === 'post' ? req.getHeader('idempotency-key') : '',
+    url: route.method === 'post' ? `${req.getUrl()}?${req.getQuery() ?? ''}` : '',
   };
   const query = new URLSearchParams(req.getQuery() ?? '');
   let aborted = false;
@@ -148,7 +153,7 @@ async function answer(
   deps: RouterDeps,
   params: Record<string, string>,
   query: URLSearchParams,
-  h: { caller: Caller; ifMatch?: string; ifNoneMatch?: string; contentType: string; accept: string },
+  h: { caller: Caller; ifMatch?: string; ifNoneMatch?: string; contentType: string; accept: string; idempotencyKey: string; url: string },
   raw: Buffer | undefined,
   requestId: string,
   instance: string,
@@ -161,27 +166,39 @@ async function answer(
       if (!r.ok) throw notAdmitted(r);
       principal = r.principal;
       const limit = principal.rateLimit ?? deps.limiter.defaults;
-      const take = deps.limiter.take(principal.keyId, limit);
+      const take = await deps.limiter.take(principal.keyId, limit);
       if (!take.ok)
         throw new ApiError(429, 'rate_limited', `this key is limited to ${limit.perSecond} requests per second (burst ${limit.burst})`, undefined, {
           'retry-after': String(take.retryAfterSeconds),
         });
       headers['ratelimit-remaining'] = String(take.remaining);
     }
-    let body: unknown = raw;
-    if (route.body === 'json' && raw) {
-      try {
-        body = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
-      } catch {
-        throw new ApiError(400, 'bad_json', 'the body is not valid JSON');
+    const run = async (): Promise<ApiReply> => {
+      let body: unknown = raw;
+      if (route.body === 'json' && raw) {
+        try {
+          body = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
+        } catch {
+          throw new ApiError(400, 'bad_json', 'the body is not valid JSON');
+        }
       }
-    }
-    const write: WriteContext = { principal, requestId, ifMatch: h.ifMatch, ifNoneMatch: h.ifNoneMatch };
-    const r = await route.handler({ params, query, body, raw, principal, requestId, contentType: h.contentType, accept: h.accept, write });
+      const write: WriteContext = { principal, requestId, ifMatch: h.ifMatch, ifNoneMatch: h.ifNoneMatch };
+      return route.handler({ params, query, body, raw, principal, requestId, contentType: h.contentType, accept: h.accept, write });
+    };
+    const key = deps.idempotency && route.auth !== false ? parseIdempotencyKey(h.idempotencyKey) : undefined;
+    const r =
+      key === undefined
+        ? await run()
+        : await idempotent(
+            deps.idempotency!.store,
+            { scope: principal.keyId, key, fingerprint: fingerprintOf('POST', h.url, raw) },
+            // A refusal (4xx) is this request's answer too, and kept like a success.
+            () => run().catch((e) => (e instanceof ApiError && e.status < 500 ? errorReply(e, instance) : Promise.reject(e))),
+            deps.idempotency!.settings,
+          );
     return { ...r, headers: { ...headers, ...r.headers } };
   } catch (e) {
-    if (e instanceof ApiError)
-      return { status: e.status, body: problem(e.status, e.code, e.message, e.errors, instance), headers: e.headers };
+    if (e instanceof ApiError) return errorReply(e, instance);
     const unavailable = /ECONNREFUSED|Connection is closed|Command timed out|ETIMEDOUT|MaxRetriesPerRequest/i.test(`${(e as Error)?.name} ${(e as Error)?.message}`);
     if (unavailable) log('warn', 'config API: the config store is unavailable', { route: `${route.method} ${route.path}`, requestId, error: (e as Error).message });
     else log('error', 'config API request failed', { route: `${route.method} ${route.path}`, requestId, error: (e as Error)?.stack ?? String(e) });
@@ -193,6 +210,8 @@ async function answer(
 
 /** The problem document of an ApiError (for routes outside this router that answer the same way). */
 export const problemOf = (e: ApiError, instance?: string) => problem(e.status, e.code, e.message, e.errors, instance);
+
+const errorReply = (e: ApiError, instance?: string): ApiReply => ({ status: e.status, body: problemOf(e, instance), headers: e.headers });
 
 function send(res: HttpResponse, r: ApiReply, requestId: string): void {
   res.cork(() => {

@@ -13,6 +13,9 @@
  * | `API_AUTH_FAILURE_LIMIT` | `20` | failed authentications per source address in a window before it gets 429; `0`: no limit |
  * | `API_AUTH_FAILURE_WINDOW_SECONDS` | `60` | that window |
  * | `API_TRUSTED_PROXIES` | `0` | proxies in front of the admin port whose X-Forwarded-For entries name the source address |
+ * | `API_REDIS_URL` | `CONFIG_REDIS_URL`, `REDIS_URL` | the Redis where rate limits, failed authentications and Idempotency-Key answers are shared by every instance; `none`: in each process |
+ * | `API_REDIS_PREFIX` | `api` | key prefix in that Redis |
+ * | `API_IDEMPOTENCY_TTL_SECONDS` | `86400` | how long an Idempotency-Key answer is kept |
  *
  * Production mode is `CONFIG_STORE=redis` or `NODE_ENV=production`: without DSP_ADMIN_KEY the
  * API refuses to start. In the embedded default a key is generated at start (and printed).
@@ -34,6 +37,10 @@ export interface ApiSettings {
   readonly importLimitBytes: number;
   /** Failed authentication per source address (auth-failures.ts). */
   readonly authFailures: AuthFailureSettings;
+  /** The Redis shared by every instance for limits and Idempotency-Key answers; undefined: each process alone. */
+  readonly sharedRedisUrl: string | undefined;
+  readonly sharedRedisPrefix: string;
+  readonly idempotencyTtlMs: number;
 }
 
 export function loadApiSettings(env: Record<string, string | undefined> = process.env): ApiSettings {
@@ -46,6 +53,12 @@ export function loadApiSettings(env: Record<string, string | undefined> = proces
     errors.push({ path: 'CONFIG_REDIS_URL', code: 'invalid_url', message: 'must start with redis://, rediss:// or redis+cluster://' });
   const redisPrefix = env.CONFIG_REDIS_PREFIX || 'cfg';
   if (!/^[A-Za-z0-9:_-]{1,64}$/.test(redisPrefix)) errors.push({ path: 'CONFIG_REDIS_PREFIX', code: 'invalid', message: 'must be 1-64 of A-Z a-z 0-9 : _ -' });
+  const apiRedis = (env.API_REDIS_URL ?? '').trim();
+  const sharedRedisUrl = apiRedis === 'none' ? undefined : apiRedis || redisUrl;
+  if (apiRedis && apiRedis !== 'none' && !/^redis(s|\+cluster)?:\/\//.test(apiRedis))
+    errors.push({ path: 'API_REDIS_URL', code: 'invalid_url', message: 'must start with redis://, rediss:// or redis+cluster://, or be none' });
+  const sharedRedisPrefix = env.API_REDIS_PREFIX || 'api';
+  if (!/^[A-Za-z0-9:_{}-]{1,64}$/.test(sharedRedisPrefix)) errors.push({ path: 'API_REDIS_PREFIX', code: 'invalid', message: 'must be 1-64 of A-Z a-z 0-9 : _ - { }' });
   const production = store === 'redis' || env.NODE_ENV === 'production';
   let adminKey = env.DSP_ADMIN_KEY?.trim() || undefined;
   const adminKeyGenerated = adminKey === undefined && !production;
@@ -78,6 +91,9 @@ export function loadApiSettings(env: Record<string, string | undefined> = proces
       windowMs: num('API_AUTH_FAILURE_WINDOW_SECONDS', DEFAULT_AUTH_FAILURES.windowMs / 1000, 1, 86_400, true) * 1000,
       trustedProxies: num('API_TRUSTED_PROXIES', 0, 0, 16, true),
     },
+    sharedRedisUrl,
+    sharedRedisPrefix,
+    idempotencyTtlMs: num('API_IDEMPOTENCY_TTL_SECONDS', 86_400, 60, 30 * 86_400, true) * 1000,
   };
   if (errors.length) throw new ConfigError(errors);
   return Object.freeze(settings);

@@ -8,6 +8,7 @@ export type AuthSurface = (typeof AUTH_SURFACES)[number];
 export class AuthMetrics {
   readonly failures: Counter<'surface'>;
   readonly refused: Counter<'surface'>;
+  readonly limitStoreErrors: Counter<'limiter'>;
 
   constructor(readonly registry: Registry) {
     this.failures = new Counter({
@@ -22,6 +23,13 @@ export class AuthMetrics {
       labelNames: ['surface'],
       registers: [registry],
     });
+    this.limitStoreErrors = new Counter({
+      name: 'api_limit_store_errors_total',
+      help: 'Rate-limit checks the shared Redis (API_REDIS_URL) could not answer, counted by this instance alone instead (fail open to the per-instance limit), by limiter (requests: per API key; auth_failures: per source address).',
+      labelNames: ['limiter'],
+      registers: [registry],
+    });
+    for (const l of ['requests', 'auth_failures']) this.limitStoreErrors.labels(l).inc(0);
     // At 0 from the start, so a rate or an alert sees the series before the first failure.
     for (const s of AUTH_SURFACES) {
       this.failures.labels(s).inc(0);
