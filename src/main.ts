@@ -19,6 +19,7 @@ import { openConfigPlane } from './api/plane.js';
 import type { ConfigBundle } from './campaigns/schema.js';
 import { BidderMetrics } from './metrics/bidder-metrics.js';
 import { buildAdminApp, buildBidApp, type AppDeps } from './app.js';
+import { NO_TRACING, startTracing } from './telemetry/tracing.js';
 import { assertPortFree, listenExclusive, type Listening } from './http/listen.js';
 import { httpEngine } from './http/http-engine.js';
 import { registerHttpEngine } from './metrics/engine-metrics.js';
@@ -139,6 +140,10 @@ async function main(): Promise<void> {
   /** Set once the event writer starts closing; no bid socket is open by then. */
   let eventsClosing = false;
   const signer = await loadSigner(settings);
+  // Off unless an OTLP endpoint is set: then the SDK is loaded and notice spans are exported.
+  const tracing = settings.tracesEndpoint
+    ? await startTracing({ endpoint: settings.tracesEndpoint, serviceName: settings.serviceName, instanceId: settings.instanceId })
+    : NO_TRACING;
   const userKeys = await loadUserKeyer(settings);
   const dedupe = new TrackedDedupe(events.dedupe);
   /** Billing and conversion notices waiting for their durable write (WORKERS=1): a drain waits for them too. */
@@ -167,6 +172,7 @@ async function main(): Promise<void> {
       // notice arriving after that (it would get 503 and retry elsewhere rather than be dropped).
       accepting: () => !eventsClosing,
       awaiting,
+      tracing,
     },
     bidLog: new BidLog(events.writer, settings.bidLogSampleRate, settings.requestLogSampleRate, `${settings.instanceId}${Date.now().toString(36)}-`),
     reports: { store: events.store },
@@ -332,6 +338,7 @@ async function main(): Promise<void> {
       await rebuilder.stop();
       eventsClosing = true;
       await events.close();
+      await tracing.shutdown().catch(() => undefined);
       await configPlane.close();
       await audiences.close();
       budgetRedis?.disconnect();

@@ -1,16 +1,19 @@
 /**
- * First-party audience uploads, streamed: bytes arrive in chunks, are split into lines (UTF-8
- * safe across chunk boundaries), validated row by row and written to the segment store in batches.
+ * First-party audience uploads, streamed: bytes arrive in chunks, are parsed into rows (UTF-8 safe
+ * across chunk boundaries), validated row by row and written to the segment store in batches.
  * Nothing holds the whole file. The caller pauses the upload stream while a batch is being written.
  *
- * CSV: `user_id,id_type[,segments[,ttl]]` (a header line starting with `user_id` is skipped;
- * `segments` lists extra segment ids separated by `|`; `ttl` in seconds).
+ * CSV (RFC 4180, parsed by csv-parse through CsvRecords): `user_id,id_type[,segments[,ttl]]` (a
+ * header record starting with `user_id` on line 1 is skipped; `segments` lists extra segment ids
+ * separated by `|`; `ttl` in seconds). Quoted fields may hold commas, doubled quotes and line breaks;
+ * errors name the line a record starts on.
  * NDJSON: `{"user_id": "...", "id_type": "uid", "segments": ["..."], "ttl": 86400}` per line.
  * Every row joins the segment named in the URL, plus its extra segments. A row naming a segment
  * it may not write (missing, paused, or another advertiser's: see `knownSegments`) is rejected
  * whole, its other segments too, with the same reason whichever it was.
  */
 import { StringDecoder } from 'node:string_decoder';
+import { CsvRecords } from './csv-records.js';
 import { uploadKey } from './identity.js';
 import type { MembershipRow, SegmentStore } from './segment-store.js';
 
@@ -42,6 +45,8 @@ const BATCH_ROWS = 1_000;
 const MAX_LINE_BYTES = 16 * 1024;
 const MAX_TTL_SECONDS = 400 * 24 * 3600;
 const SEGMENT_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+/** CSV bytes parsed between two checks of the batch size (bounds a batch for any chunk size). */
+const CSV_SLICE_BYTES = 16 * 1024;
 
 export interface UploadOptions {
   readonly uploadId: string;
@@ -73,6 +78,8 @@ export class AudienceUpload {
   private failed: Error | undefined;
   /** The current line passed MAX_LINE_BYTES and was rejected; drop the rest of it. */
   private skipRestOfLine = false;
+  /** The CSV parser (undefined for NDJSON). */
+  private readonly csv: CsvRecords | undefined;
 
   constructor(
     private readonly store: SegmentStore,
@@ -92,6 +99,11 @@ export class AudienceUpload {
       errors: [],
       startedAt: new Date().toISOString(),
     };
+    if (o.format === 'csv')
+      this.csv = new CsvRecords(
+        { record: (fields, line) => this.csvRecord(fields, line), error: (line, message) => this.reject(line, message) },
+        MAX_LINE_BYTES,
+      );
   }
 
   /** Milliseconds the upload has held the event loop: parsing, and the synchronous part of each write. */
@@ -107,13 +119,17 @@ export class AudienceUpload {
    */
   push(chunk: Uint8Array): Promise<void> | undefined {
     this.progress.bytes += chunk.byteLength;
-    const text = this.decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    // The CSV parser keeps the bytes of an unfinished record, and may parse the chunk after this call
+    // returns, so it gets a copy (the caller's memory, a socket buffer, may be reused or detached).
+    const work = this.csv
+      ? ((buf: Buffer) => () => this.consumeCsv(buf))(Buffer.from(chunk))
+      : ((text: string) => () => this.consume(text))(this.decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
     if (this.outstanding > 0) {
       this.outstanding++;
-      this.tail = this.tail.then(() => this.consume(text)).finally(() => void this.outstanding--);
+      this.tail = this.tail.then(work).finally(() => void this.outstanding--);
       return this.tail;
     }
-    const more = this.consume(text);
+    const more = work();
     if (more === undefined) return undefined;
     this.outstanding++;
     this.tail = more.finally(() => void this.outstanding--);
@@ -123,6 +139,26 @@ export class AudienceUpload {
   /** Resolves once every chunk fed so far is parsed and written. */
   async drained(): Promise<void> {
     while (this.outstanding > 0) await this.tail;
+  }
+
+  /** Parses a chunk of CSV a slice at a time: after a slice that fills a batch, the write and a rest. */
+  private consumeCsv(buf: Buffer, from = 0): Promise<void> | undefined {
+    const csv = this.csv!;
+    const t0 = performance.now();
+    for (let at = from; at < buf.length; ) {
+      const end = Math.min(buf.length, at + CSV_SLICE_BYTES);
+      csv.write(buf.subarray(at, end));
+      this.progress.lines = csv.lines;
+      at = end;
+      if (this.batch.length >= BATCH_ROWS) {
+        this.busyMs += performance.now() - t0;
+        return this.flush()
+          .then(() => this.rest())
+          .then(() => this.consumeCsv(buf, at));
+      }
+    }
+    this.busyMs += performance.now() - t0;
+    return undefined;
   }
 
   /** Parses a chunk's lines, a batch at a time: after each full batch, the write and a rest. */
@@ -148,8 +184,7 @@ export class AudienceUpload {
     this.partial = text.slice(start);
     if (this.skipRestOfLine) this.partial = ''; // still inside a rejected line: drop it up to its newline
     else if (tooLong(this.partial)) {
-      this.progress.lines++;
-      this.reject(`line longer than ${MAX_LINE_BYTES} bytes`);
+      this.reject(++this.progress.lines, `line longer than ${MAX_LINE_BYTES} bytes`);
       this.partial = '';
       this.skipRestOfLine = true;
     }
@@ -169,6 +204,10 @@ export class AudienceUpload {
   /** The stream ended: parses the last line, writes what is left, and reports. */
   async end(): Promise<UploadProgress> {
     await this.drained();
+    if (this.csv) {
+      await this.csv.end();
+      this.progress.lines = this.csv.lines;
+    }
     const last = this.partial + this.decoder.end();
     this.partial = '';
     if (last.length) this.line(last);
@@ -211,38 +250,48 @@ export class AudienceUpload {
     return this.writing;
   }
 
+  /** An NDJSON line. */
   private line(raw: string): void {
     if (this.skipRestOfLine) {
       this.skipRestOfLine = false;
       return;
     }
     const n = ++this.progress.lines;
-    if (tooLong(raw)) return this.reject(`line longer than ${MAX_LINE_BYTES} bytes`); // the same whether it came whole or in pieces
+    if (tooLong(raw)) return this.reject(n, `line longer than ${MAX_LINE_BYTES} bytes`); // the same whether it came whole or in pieces
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.trim() === '') return;
-    if (n === 1 && this.o.format === 'csv' && /^\s*"?user_id"?\s*,/i.test(line)) return;
-    const row = this.o.format === 'csv' ? fromCsv(line) : fromNdjson(line);
-    if (typeof row === 'string') return this.reject(row);
+    this.row(fromNdjson(line), n);
+  }
+
+  /** A CSV record starting on line `n`. */
+  private csvRecord(fields: string[], n: number): void {
+    if (fields.length === 1 && fields[0]!.trim() === '') return; // a blank line
+    if (n === 1 && fields.length >= 2 && fields[0]!.trim().toLowerCase() === 'user_id') return; // the header
+    this.row(fromCsv(fields), n);
+  }
+
+  private row(row: ParsedRow | string, n: number): void {
+    if (typeof row === 'string') return this.reject(n, row);
     const key = uploadKey(row.idType, row.userId);
-    if (typeof key !== 'string') return this.reject(key.error);
+    if (typeof key !== 'string') return this.reject(n, key.error);
     const segments = [this.o.segmentId];
     for (const s of row.segments) {
-      if (!SEGMENT_ID.test(s)) return this.reject(`"${s}" is not a valid segment id`);
-      if (!this.o.knownSegments.has(s)) return this.reject(`unknown segment "${s}"`);
+      if (!SEGMENT_ID.test(s)) return this.reject(n, `"${s}" is not a valid segment id`);
+      if (!this.o.knownSegments.has(s)) return this.reject(n, `unknown segment "${s}"`);
       if (segments.indexOf(s) < 0) segments.push(s);
     }
     let ttl = this.o.defaultTtlSeconds;
     if (row.ttl !== undefined) {
       if (!Number.isInteger(row.ttl) || row.ttl <= 0 || row.ttl > MAX_TTL_SECONDS)
-        return this.reject(`ttl must be whole seconds from 1 to ${MAX_TTL_SECONDS}`);
+        return this.reject(n, `ttl must be whole seconds from 1 to ${MAX_TTL_SECONDS}`);
       ttl = row.ttl;
     }
     this.batch.push({ key, segments, expiresAt: this.o.nowSeconds + ttl });
   }
 
-  private reject(message: string): void {
+  private reject(line: number, message: string): void {
     this.progress.rejected++;
-    this.note(this.progress.lines, message);
+    this.note(line, message);
   }
 
   private note(line: number, message: string): void {
@@ -262,50 +311,15 @@ interface ParsedRow {
   ttl: number | undefined;
 }
 
-function fromCsv(line: string): ParsedRow | string {
-  const f = splitCsv(line);
-  if (typeof f === 'string') return f;
+function fromCsv(f: string[]): ParsedRow | string {
   if (f.length < 2 || f.length > 4) return 'expected user_id,id_type[,segments[,ttl]]';
   const ttlText = f[3]?.trim();
   return {
-    userId: f[0],
-    idType: f[1],
+    userId: f[0]!,
+    idType: f[1]!,
     segments: f[2] ? f[2].split('|').map((s) => s.trim()).filter(Boolean) : [],
     ttl: ttlText ? (/^\d+$/.test(ttlText) ? Number(ttlText) : NaN) : undefined,
   };
-}
-
-/** RFC 4180 fields: commas, optional double quotes, doubled quotes inside quotes. */
-function splitCsv(line: string): string[] | string {
-  const out: string[] = [];
-  let i = 0;
-  while (i <= line.length) {
-    if (line[i] === '"') {
-      let value = '';
-      i++;
-      for (;;) {
-        const q = line.indexOf('"', i);
-        if (q < 0) return 'unterminated quoted field';
-        value += line.slice(i, q);
-        if (line[q + 1] === '"') {
-          value += '"';
-          i = q + 2;
-        } else {
-          i = q + 1;
-          break;
-        }
-      }
-      out.push(value);
-      if (i < line.length && line[i] !== ',') return 'unexpected text after a quoted field';
-      i++;
-    } else {
-      const comma = line.indexOf(',', i);
-      const end = comma < 0 ? line.length : comma;
-      out.push(line.slice(i, end));
-      i = end + 1;
-    }
-  }
-  return out;
 }
 
 function fromNdjson(line: string): ParsedRow | string {

@@ -58,6 +58,13 @@ export interface Settings {
   readonly uploadLimitBytes: number;
   /** The share of a thread's event loop an audience upload may take (the rest stays for bids). */
   readonly uploadLoopShare: number;
+  /**
+   * OpenTelemetry traces (OTLP/HTTP) go here: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, or
+   * OTEL_EXPORTER_OTLP_ENDPOINT + `/v1/traces`. Unset (the default): no tracing, and no SDK loaded.
+   */
+  readonly tracesEndpoint: string | undefined;
+  /** OTEL_SERVICE_NAME (default rtb-bidder). */
+  readonly serviceName: string;
   /** Every rule audience is rebuilt from the event store this often, in minutes (0: only new rules are backfilled). */
   readonly ruleRebuildMinutes: number;
   /** Local state: embedded stores, the event spool, the generated notice signing key. */
@@ -128,6 +135,18 @@ export interface Settings {
 }
 
 type Env = Record<string, string | undefined>;
+
+function tracesEndpoint(env: Env, errors: FieldError[]): string | undefined {
+  const direct = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  const url = direct || (base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined);
+  if (url === undefined) return undefined;
+  if (!/^https?:\/\/[^\s]+$/.test(url)) {
+    errors.push({ path: direct ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT', code: 'invalid', message: 'must be an http(s) URL' });
+    return undefined;
+  }
+  return url;
+}
 
 export function loadSettings(env: Env = process.env): Settings {
   const errors: FieldError[] = [];
@@ -204,6 +223,8 @@ export function loadSettings(env: Env = process.env): Settings {
     audienceNegativeTtlMs: int('AUDIENCE_NEGATIVE_TTL_MS', 30_000, 1, 86_400_000),
     uploadLimitBytes: int('UPLOAD_LIMIT_BYTES', 2 * 1024 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
     uploadLoopShare: ratio('UPLOAD_LOOP_SHARE', 0.25),
+    tracesEndpoint: tracesEndpoint(env, errors),
+    serviceName: env.OTEL_SERVICE_NAME || 'rtb-bidder',
     ruleRebuildMinutes: int('RULE_REBUILD_MINUTES', 60, 0, 7 * 1440),
     dataDir: env.DATA_DIR || 'data',
     noticeSigningKeys: env.NOTICE_SIGNING_KEYS || undefined,

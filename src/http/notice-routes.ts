@@ -25,6 +25,7 @@ import { clickToken, readClickToken } from '../events/click-token.js';
 import type { BudgetLedger } from '../money/budget-ledger.js';
 import type { FrequencyService } from '../money/frequency.js';
 import type { UserKeyer } from '../events/user-key.js';
+import { failSpan, type Span, type Tracing } from '../telemetry/tracing.js';
 
 /** What the outcome trainer (models/trainer.ts) takes from notices. */
 export interface OutcomeNotices {
@@ -59,6 +60,11 @@ export interface NoticeRouteDeps {
   readonly userKeys?: UserKeyer;
   /** Told of every impression, click and conversion with a user key (rule audiences, audiences/rule-audiences.ts). */
   readonly onNotice?: (advertiserId: string, event: 'impression' | 'click' | 'conversion', campaignId: string, userKey: string, nowSec: number) => void;
+  /**
+   * Traces (off by default): a span per notice (`notice <type>`: type, exchange, outcome) and a child
+   * span per event write (`event write`: event type, durable, duplicate). Never the query string.
+   */
+  readonly tracing?: Tracing;
 }
 
 const GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
@@ -72,11 +78,17 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
     deps.metrics.count(type, 'shutting_down');
     res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '1').writeHeader('content-type', 'text/plain').end('shutting_down', true);
   };
-  const record = (type: string, event: BidderEvent, also?: NoticeResult, onFirst?: () => void) => {
+  const tracing = deps.tracing;
+  /** The span of an event write, a child of its notice's. */
+  const writeSpan = (event: BidderEvent, durable: boolean, parent: Span | undefined) =>
+    parent && tracing?.start('event write', { 'dsp.event.type': event.type, 'dsp.event.durable': durable }, parent);
+  const record = (type: string, event: BidderEvent, also?: NoticeResult, onFirst?: () => void, parent?: Span) => {
     void deps.dedupe.firstSeen(event.event_id).then((first) => {
       if (!first) return deps.metrics.count(type, 'duplicate');
       onFirst?.();
+      const span = writeSpan(event, false, parent);
       deps.events.write(event);
+      span?.end();
       deps.metrics.count(type, 'accepted');
       if (also) deps.metrics.count(type, also);
     });
@@ -86,16 +98,18 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
   /** Durable writes under way on this thread, by event id: a repeat arriving meanwhile gets the first one's outcome. */
   const keeping = new Map<string, Promise<boolean>>();
   /** As `record`, for a durable notice: resolves true once its event (or the first one's, for a repeat) is durable. */
-  const keep = async (type: string, event: BidderEvent, also?: NoticeResult): Promise<boolean> => {
+  const keep = async (type: string, event: BidderEvent, also?: NoticeResult, parent?: Span): Promise<boolean> => {
     awaiting.pending++;
+    const span = writeSpan(event, true, parent);
     try {
       if (!(await deps.dedupe.firstSeen(event.event_id))) {
         deps.metrics.count(type, 'duplicate');
+        span?.setAttribute('dsp.event.duplicate', true);
         return (await keeping.get(event.event_id)) ?? true;
       }
       const kept = deps.events.writeDurable(event).then(
         () => true,
-        () => false,
+        () => (failSpan(span, 'not durable'), false),
       );
       keeping.set(event.event_id, kept);
       try {
@@ -113,6 +127,7 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
       }
     } finally {
       awaiting.pending--;
+      span?.end();
     }
   };
   /** Answers 204 once `kept` says the event is durable, 503 if it could not be made so. */
@@ -129,16 +144,30 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
   };
 
   const notice = (res: HttpResponse, req: HttpRequest) => {
+    if (tracing === undefined || !tracing.enabled) return answerNotice(res, req, undefined);
+    const span = tracing.start('notice', { 'http.route': '/notice/:type/:exchange' });
+    try {
+      answerNotice(res, req, span);
+    } finally {
+      span?.end();
+    }
+  };
+
+  const answerNotice = (res: HttpResponse, req: HttpRequest, span: Span | undefined) => {
     const type = req.getParameter(0);
     const exchange = req.getParameter(1);
     if (!isNoticeType(type)) {
       // Counted under one fixed label: the path segment is the caller's, not ours to make a label of.
       deps.metrics.count('unknown', 'unknown_type');
+      span?.setAttribute('dsp.notice.outcome', 'unknown_type');
       return void res.writeStatus('404 Not Found').end('unknown notice type');
     }
+    span?.updateName(`notice ${type}`);
+    span?.setAttributes({ 'dsp.notice.type': type, 'dsp.exchange': exchange.slice(0, 64) });
     const snap = deps.snapshots.current;
     const refuse = (result: NoticeResult, status: string) => {
       deps.metrics.count(type, result);
+      if (span) failSpan(span, result), span.setAttribute('dsp.notice.outcome', result);
       if (type === 'impression') return gif(res);
       res.writeStatus(status).writeHeader('content-type', 'text/plain').end(result);
     };
@@ -169,7 +198,8 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
       (r.event as ImpressionEvent).user_key = userKey;
       deps.onNotice?.(r.identity.advertiserId, type as 'impression' | 'click', r.identity.campaignId, userKey, nowSec);
     }
-    const kept = DURABLE.has(type) ? keep(type, r.event, also) : void record(type, r.event, also, count);
+    span?.setAttributes({ 'dsp.notice.outcome': 'accepted', 'dsp.campaign.id': r.identity.campaignId });
+    const kept = DURABLE.has(type) ? keep(type, r.event, also, span) : void record(type, r.event, also, count, span);
     if (deps.money !== undefined) {
       const e = r.event;
       const prices =
@@ -200,12 +230,23 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
   };
 
   const conversion = (res: HttpResponse, req: HttpRequest) => {
+    if (tracing === undefined || !tracing.enabled) return answerConversion(res, req, undefined);
+    const span = tracing.start('notice conversion', { 'http.route': '/notice/conversion', 'dsp.notice.type': 'conversion' });
+    try {
+      answerConversion(res, req, span);
+    } finally {
+      span?.end();
+    }
+  };
+
+  const answerConversion = (res: HttpResponse, req: HttpRequest, span: Span | undefined) => {
     if (!accepting()) return unavailable(res, 'conversion');
     const q = new URLSearchParams(req.getQuery() ?? '');
     const token = q.get('click');
     const click = token ? readClickToken(token, deps.signer) : undefined;
     if (!click) {
       deps.metrics.count('conversion', token ? 'bad_signature' : 'missing_field');
+      failSpan(span, token ? 'bad_signature' : 'missing_field');
       return void res.writeStatus(token ? '403 Forbidden' : '400 Bad Request').end(token ? 'bad_signature' : 'missing click token');
     }
     const snap = deps.snapshots.current;
@@ -226,7 +267,10 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
     const nowSec = Math.floor(Date.now() / 1000);
     const userKey = click.userHash !== undefined ? deps.userKeys?.key(click.userHash) : undefined;
     if (userKey !== undefined) deps.onNotice?.(click.advertiserId, 'conversion', click.campaignId, userKey, nowSec);
-    const kept = keep('conversion', {
+    span?.setAttributes({ 'dsp.notice.outcome': 'accepted', 'dsp.exchange': click.exchange, 'dsp.campaign.id': click.campaignId });
+    const kept = keep(
+      'conversion',
+      {
       type: 'conversion',
       event_id: `conversion:${click.advertiserId}:${order || click.bidId}`,
       event_time: nowSec,
@@ -247,7 +291,10 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
       value_base: valueBase,
       currency,
       ...(userKey !== undefined ? { user_key: userKey } : {}),
-    });
+      },
+      undefined,
+      span,
+    );
     answerWhenKept(res, kept);
   };
 

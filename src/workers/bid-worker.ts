@@ -10,6 +10,7 @@
  * fail), sends its last events and counters, and lets the loop run empty; the main thread then
  * sees the exit and starts a replacement. A drain ends the same way, after its requests finished.
  */
+import { NO_TRACING, startTracing, type Tracing } from '../telemetry/tracing.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
@@ -96,6 +97,8 @@ port.on('message', (m: ToWorker) => {
   else early.push(m);
 });
 
+let tracing: Tracing = NO_TRACING;
+
 async function start(): Promise<void> {
   const snapshots = new SnapshotRef(buildSnapshot(init.bundle, init.version));
   for (const id of snapshots.current.exchanges.keys()) metrics.forExchange(id);
@@ -110,6 +113,9 @@ async function start(): Promise<void> {
   const gate = thread.gate;
   const signer = await loadSigner(settings);
   const userKeys = await loadUserKeyer(settings); // the main thread made the secret file, if any, before workers start
+  // Each worker exports its own notice spans (off unless an OTLP endpoint is set).
+  if (settings.tracesEndpoint)
+    tracing = await startTracing({ endpoint: settings.tracesEndpoint, serviceName: settings.serviceName, instanceId: `${settings.instanceId}-w${init.index}` });
   app = buildBidApp({
     userKeys,
     settings,
@@ -132,6 +138,7 @@ async function start(): Promise<void> {
       maxAgeSec: settings.noticeMaxAgeSeconds,
       accepting: () => !sink.isClosed,
       awaiting,
+      tracing,
     },
     bidLog: new BidLog(sink, settings.bidLogSampleRate, settings.requestLogSampleRate, `${settings.instanceId}${Date.now().toString(36)}-`),
   });
@@ -204,6 +211,7 @@ async function finish(code: number, inFlightLeft: number): Promise<void> {
     profiles?.stop();
     profiles?.drain(); // the last samples go before `final`
     await sink.close();
+    await tracing.shutdown().catch(() => undefined);
     post({ t: 'final', metrics: await metrics.registry.getMetricsAsJSON(), inFlightLeft });
     await audiences?.close();
   } catch (e) {

@@ -129,7 +129,7 @@ describe('CSV', () => {
       'u4,uid,nope', // 5 unknown extra segment
       'u5,uid,,abc', // 6 ttl not a number
       'u6,uid,,0', // 7 ttl out of range
-      '"u7,uid', // 8 unterminated quote
+      'u7"x,uid', // 8 a quote inside an unquoted field
       'u8', // 9 too few fields
       'u9,uid,vip,60,extra', // 10 too many fields
       ',uid', // 11 empty id
@@ -151,7 +151,7 @@ describe('CSV', () => {
     expect(byLine.get(5)).toMatch(/unknown segment "nope"/);
     expect(byLine.get(6)).toMatch(/ttl/);
     expect(byLine.get(7)).toMatch(/ttl/);
-    expect(byLine.get(8)).toMatch(/unterminated/);
+    expect(byLine.get(8)).toMatch(/double quote inside an unquoted field/);
     expect(byLine.get(9)).toMatch(/expected user_id,id_type/);
     expect(byLine.get(10)).toMatch(/expected user_id,id_type/);
     expect(byLine.get(11)).toMatch(/empty/);
@@ -160,6 +160,38 @@ describe('CSV', () => {
     expect(byLine.get(14)).toMatch(/not a valid segment id/);
     expect(byLine.get(15)).toMatch(/after a quoted field/);
     expect(byLine.get(16)).toMatch(/longer than 200/);
+  });
+
+  it('RFC 4180: quoted fields hold line breaks (LF and CRLF) and quotes; a record is numbered by its first line', async () => {
+    const text = '\ufeffuser_id,id_type,segments\r\n"multi\nline",uid\r\n"crlf\r\ninside ""q""",uid,"vip|\nloyal"\r\nnext,bogus\r\nlast,uid\r\n';
+    const r = await whole('csv', text);
+    expect(r.rows).toEqual([row('uid:multi\nline', ['crm']), row('uid:crlf\r\ninside "q"', ['crm', 'vip', 'loyal']), row('uid:last', ['crm'])]);
+    expect(r.progress).toMatchObject({ lines: 8, accepted: 3, rejected: 1 });
+    expect(r.progress.errors).toEqual([{ line: 7, message: expect.stringMatching(/unknown id type "bogus"/) }]);
+  });
+
+  it('an unterminated quote at the end is one error on the line its record starts, after the rows before it', async () => {
+    const r = await whole('csv', 'a,uid\n"open,uid\nb,uid\nc,uid\n');
+    expect(r.progress).toMatchObject({ state: 'done', lines: 4, accepted: 1, rejected: 1 });
+    expect(r.rows.map((x) => x.key)).toEqual(['uid:a']);
+    expect(r.progress.errors).toEqual([{ line: 2, message: expect.stringMatching(/unterminated quoted field/) }]);
+  });
+
+  it('a malformed record is one error and parsing goes on with the next line', async () => {
+    const r = await whole('csv', 'a,uid\n"x"y,uid\nb,uid\nc"d,uid\ne,uid\n');
+    expect(r.rows.map((x) => x.key)).toEqual(['uid:a', 'uid:b', 'uid:e']);
+    expect(r.progress.errors).toEqual([
+      { line: 2, message: expect.stringMatching(/after a quoted field/) },
+      { line: 4, message: expect.stringMatching(/double quote inside an unquoted field/) },
+    ]);
+  });
+
+  it('an overlong record inside quotes is rejected and the rest of the file is not parsed (never held in memory)', async () => {
+    const text = `a,uid\n"${'x\n'.repeat(10_000)}",uid\nb,uid\n`;
+    const r = await run('csv', cut(bytes(text), Array.from({ length: 40 }, (_, i) => i * 1000)));
+    expect(r.rows.map((x) => x.key)).toEqual(['uid:a']);
+    expect(r.progress.errors).toEqual([{ line: 2, message: expect.stringMatching(/longer than 16384 bytes/) }]);
+    expect(r.progress.lines).toBe(10_003);
   });
 
   it('keeps only the first 20 errors but counts every rejected row', async () => {
@@ -354,5 +386,68 @@ describe('chunk boundaries', () => {
     }
     const single = await run('csv', cut(buf, Array.from({ length: buf.length }, (_, i) => i)));
     expect(summary(single)).toEqual(summary(one));
+  });
+});
+
+describe('RFC 4180 properties', () => {
+  // User ids with the characters that need quoting: commas, quotes, LF and CRLF inside the field.
+  const inner = fc.constantFrom('a', 'Z', '7', ',', '"', '""', '\n', '\r\n', 'é', '😀', ' ', '|');
+  const userId = fc
+    .tuple(fc.constantFrom('a', 'b', 'ü'), fc.array(inner, { maxLength: 8 }), fc.constantFrom('x', 'y', '中'))
+    .map(([first, mid, last]) => first + mid.join('') + last);
+  interface Rec {
+    id: string;
+    type: 'uid' | 'nope';
+    quoteAll: boolean;
+  }
+  const rec = fc.record({ id: userId, type: fc.constantFrom<'uid' | 'nope'>('uid', 'uid', 'uid', 'nope'), quoteAll: fc.boolean() });
+  const field = (v: string, quoteAll: boolean) => (quoteAll || /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+
+  /** The document, and for each record the line it starts on. */
+  const doc = fc
+    .tuple(fc.array(fc.tuple(rec, fc.boolean()), { maxLength: 30 }), fc.constantFrom('\n', '\r\n'), fc.boolean(), fc.boolean())
+    .map(([recs, eol, header, bom]) => {
+      let text = bom ? '\ufeff' : '';
+      let line = 1;
+      const starts: number[] = [];
+      const emit = (s: string) => {
+        text += s + eol;
+        line += (s.match(/\n/g)?.length ?? 0) + 1;
+      };
+      if (header) emit('user_id,id_type');
+      for (const [r, blankBefore] of recs) {
+        if (blankBefore) emit('');
+        starts.push(line);
+        emit(`${field(r.id, r.quoteAll)},${field(r.type, r.quoteAll)}`);
+      }
+      return { text, recs: recs.map(([r]) => r), starts, lines: line - 1 };
+    });
+
+  it('parses what was written: ids with commas, quotes and line breaks; errors on the line a record starts', async () => {
+    await fc.assert(
+      fc.asyncProperty(doc, fc.array(fc.nat(), { maxLength: 20 }), async (d, cutsRaw) => {
+        const buf = bytes(d.text);
+        const r = await run('csv', cut(buf, cutsRaw.map((c) => c % (buf.length + 1))));
+        const good = d.recs.filter((x) => x.type === 'uid');
+        expect(r.rows.map((x) => x.key)).toEqual(good.map((x) => `uid:${x.id}`));
+        const bad = d.recs.flatMap((x, i) => (x.type === 'nope' ? [d.starts[i]] : []));
+        expect(r.progress.errors.map((e) => e.line)).toEqual(bad.slice(0, 20));
+        expect(r.progress).toMatchObject({ state: 'done', accepted: good.length, rejected: bad.length, lines: d.lines });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('an unterminated quote anywhere after the good rows is one error on its start line', async () => {
+    await fc.assert(
+      fc.asyncProperty(doc, userId, async (d, tail) => {
+        const r = await whole('csv', `${d.text}"${tail.replace(/"/g, '')},uid`);
+        expect(r.progress.rejected).toBe(d.recs.filter((x) => x.type === 'nope').length + 1);
+        const last = r.progress.errors.at(-1);
+        if (r.progress.errors.length < 20) expect(last).toEqual({ line: d.lines + 1, message: expect.stringMatching(/unterminated quoted field/) });
+        expect(r.progress.accepted).toBe(d.recs.filter((x) => x.type === 'uid').length);
+      }),
+      { numRuns: 100 },
+    );
   });
 });

@@ -16,6 +16,7 @@ import { NoticeSigner, parseSigningKeys } from '../../src/events/notice-signer.j
 import { MemoryNoticeDedupe } from '../../src/events/notice-dedupe.js';
 import { NoticeMetrics } from '../../src/metrics/notice-metrics.js';
 import type { BidderEvent, EventSink } from '../../src/events/event-types.js';
+import type { NoticeRouteDeps } from '../../src/http/notice-routes.js';
 import { TrackedDedupe } from '../../src/workers/remote.js';
 
 export class Sink implements EventSink {
@@ -43,7 +44,11 @@ export interface GatedBidder {
   close(): void;
 }
 
-export async function startGated(options: Partial<GateOptions> = {}, env: Record<string, string> = {}): Promise<GatedBidder> {
+export async function startGated(
+  options: Partial<GateOptions> = {},
+  env: Record<string, string> = {},
+  notices: Partial<Omit<NoticeRouteDeps, 'snapshots' | 'signer' | 'events' | 'dedupe' | 'metrics'>> = {},
+): Promise<GatedBidder> {
   const settings = loadSettings({
     HOST: '127.0.0.1',
     PORT: '0',
@@ -69,7 +74,7 @@ export async function startGated(options: Partial<GateOptions> = {}, env: Record
     signer: new NoticeSigner(parseSigningKeys('test:0123456789abcdef0123456789abcdef')),
     isReady: () => true,
     gate,
-    notices: { events, dedupe, metrics: new NoticeMetrics(metrics.registry), maxAgeSec: 3600 },
+    notices: { events, dedupe, metrics: new NoticeMetrics(metrics.registry), maxAgeSec: 3600, ...notices },
   });
   const listening = await listenExclusive(app, '127.0.0.1', 0);
   return Object.assign(b, {
