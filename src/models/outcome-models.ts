@@ -43,20 +43,40 @@ export class OutcomeModelsRef {
   }
 }
 
-const familyPredict = (f: ModelFamily, campaignId: string, x: FeatureVector) => predict(f.prior, f.campaigns.get(campaignId), x.hashes, x.length);
+/**
+ * How optimistic an explored request is: it prices the impression as if its outcome were at least
+ * this many times as likely as the model's observed average rate.
+ */
+export const EXPLORE_OPTIMISM = 2;
+
+/** P(outcome) for the campaign; exploring (`optimism` > 0), at least its observed rate x optimism. */
+function familyPredict(f: ModelFamily, campaignId: string, x: FeatureVector, optimism: number): number {
+  const own = f.campaigns.get(campaignId);
+  const p = predict(f.prior, own, x.hashes, x.length);
+  if (optimism === 0) return p;
+  const least = (own ?? f.prior).rate * optimism;
+  return p > least ? p : least;
+}
 
 /**
  * What the impression is worth to a goal, as a CPM in the campaign's currency: target x P(click)
  * for cpc, target x P(click) x P(conversion | click) for cpa, and for roas the expected conversion
  * value (`value`, in the campaign's currency) over the target. -1 when the models it needs are not
  * ready (the campaign then bids its CPM fallback).
+ *
+ * `explore`: the request is in the goal's exploration share. Each probability is then at least the
+ * model's observed rate x EXPLORE_OPTIMISM (the campaign's own rate, drawn towards the prior's,
+ * published with its table): what the goal would pay for a better than average impression. So
+ * inventory the model undervalues is still bought and learned from, at a price near the goal's
+ * rather than the CPM fallback, which at scarce budgets is many times more.
  */
-export function goalCpm(goal: CompiledGoal, campaignId: string, models: OutcomeModels, x: FeatureVector, value: number): number {
+export function goalCpm(goal: CompiledGoal, campaignId: string, models: OutcomeModels, x: FeatureVector, value: number, explore = false): number {
   if (!models.click.ready) return -1;
-  const click = familyPredict(models.click, campaignId, x);
+  const optimism = explore ? EXPLORE_OPTIMISM : 0;
+  const click = familyPredict(models.click, campaignId, x, optimism);
   if (goal.type === 'cpc') return goal.target * click * 1000;
   if (!models.conversion.ready) return -1;
-  const conversion = click * familyPredict(models.conversion, campaignId, x);
+  const conversion = click * familyPredict(models.conversion, campaignId, x, optimism);
   if (goal.type === 'cpa') return goal.target * conversion * 1000;
   return value > 0 ? ((conversion * value) / goal.target) * 1000 : -1;
 }
