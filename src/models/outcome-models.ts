@@ -45,18 +45,14 @@ export class OutcomeModelsRef {
 
 /**
  * How optimistic an explored request is: it prices the impression as if its outcome were at least
- * this many times as likely as the model's observed average rate.
+ * this many times as likely as the models' observed average rate.
  */
 export const EXPLORE_OPTIMISM = 2;
 
-/** P(outcome) for the campaign; exploring (`optimism` > 0), at least its observed rate x optimism. */
-function familyPredict(f: ModelFamily, campaignId: string, x: FeatureVector, optimism: number): number {
-  const own = f.campaigns.get(campaignId);
-  const p = predict(f.prior, own, x.hashes, x.length);
-  if (optimism === 0) return p;
-  const least = (own ?? f.prior).rate * optimism;
-  return p > least ? p : least;
-}
+const familyPredict = (f: ModelFamily, campaignId: string, x: FeatureVector) => predict(f.prior, f.campaigns.get(campaignId), x.hashes, x.length);
+
+/** The observed rate a campaign explores from: its own table's (drawn towards the prior's by the trainer), else the prior's. */
+const familyRate = (f: ModelFamily, campaignId: string) => (f.campaigns.get(campaignId) ?? f.prior).rate;
 
 /**
  * What the impression is worth to a goal, as a CPM in the campaign's currency: target x P(click)
@@ -64,19 +60,22 @@ function familyPredict(f: ModelFamily, campaignId: string, x: FeatureVector, opt
  * value (`value`, in the campaign's currency) over the target. -1 when the models it needs are not
  * ready (the campaign then bids its CPM fallback).
  *
- * `explore`: the request is in the goal's exploration share. Each probability is then at least the
- * model's observed rate x EXPLORE_OPTIMISM (the campaign's own rate, drawn towards the prior's,
- * published with its table): what the goal would pay for a better than average impression. So
- * inventory the model undervalues is still bought and learned from, at a price near the goal's
- * rather than the CPM fallback, which at scarce budgets is many times more.
+ * `explore`: the request is in the goal's exploration share. The outcome's probability is then at
+ * least its observed rate (click; click x conversion for cpa and roas) x EXPLORE_OPTIMISM: what the
+ * goal would pay for a better than average impression. So inventory the model undervalues is still
+ * bought and learned from, at a price near the goal's rather than the CPM fallback, which at
+ * scarce budgets is many times more.
  */
 export function goalCpm(goal: CompiledGoal, campaignId: string, models: OutcomeModels, x: FeatureVector, value: number, explore = false): number {
   if (!models.click.ready) return -1;
-  const optimism = explore ? EXPLORE_OPTIMISM : 0;
-  const click = familyPredict(models.click, campaignId, x, optimism);
-  if (goal.type === 'cpc') return goal.target * click * 1000;
+  let click = familyPredict(models.click, campaignId, x);
+  if (goal.type === 'cpc') {
+    if (explore) click = Math.max(click, familyRate(models.click, campaignId) * EXPLORE_OPTIMISM);
+    return goal.target * click * 1000;
+  }
   if (!models.conversion.ready) return -1;
-  const conversion = click * familyPredict(models.conversion, campaignId, x, optimism);
+  let conversion = click * familyPredict(models.conversion, campaignId, x);
+  if (explore) conversion = Math.max(conversion, familyRate(models.click, campaignId) * familyRate(models.conversion, campaignId) * EXPLORE_OPTIMISM);
   if (goal.type === 'cpa') return goal.target * conversion * 1000;
   return value > 0 ? ((conversion * value) / goal.target) * 1000 : -1;
 }

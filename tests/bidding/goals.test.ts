@@ -107,6 +107,15 @@ describe('goals', () => {
     expect(price(bidOf(snap, low(), { id: exploredId, imp: [{ id: '1', banner: { w: 300, h: 250 }, bidfloor: 2.5 }] }))).toBe('below_floor');
     // A cold model bids the CPM fallback, explored or not.
     expect(price(bidOf(snap, NO_MODELS, { id: exploredId }))).toBe(3);
+    // cpa: the outcome is a click then a conversion; explored, its probability is at least click rate x conversion rate x optimism (0.1 x 0.05 x 2).
+    const cpaModels = models({
+      click: { prior: tableOf(Float32Array.of(-0.3), 1000, 100), campaigns: new Map(), ready: true },
+      conversion: { prior: tableOf(Float32Array.of(-0.5), 100, 5), campaigns: new Map(), ready: true },
+    });
+    const cpa = (explore: number) => snapshotOf([campaign('c', { bid: { base: 3, max: 5 }, goal: { type: 'cpa', target: 0.2, explore } })]);
+    const cpaPriced = price(bidOf(cpa(0), cpaModels, { id: exploredId })) as number;
+    expect(cpaPriced).toBeLessThan(1);
+    expect(price(bidOf(cpa(0.2), cpaModels, { id: exploredId }))).toBeCloseTo(0.2 * 0.1 * 0.05 * 2 * 1000, 9);
   });
 
   it('does not raise a goal’s price to a floor it is not worth; a CPM price still is', () => {
