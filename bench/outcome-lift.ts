@@ -31,6 +31,7 @@ import { BANNER_SIZES } from '../src/simulator/vocabulary.js';
 import { GroundTruth, competingBid } from '../src/simulator/market.js';
 import { Rng } from '../src/simulator/rng.js';
 import { DEFAULT_TRAINER, OutcomeTrainer, type TrainerSettings } from '../src/models/trainer.js';
+import { OutcomePublisher } from '../src/models/publisher.js';
 import { NO_MODELS, type OutcomeModels } from '../src/models/outcome-models.js';
 import type { Decile } from '../src/models/quality.js';
 
@@ -232,9 +233,11 @@ function oracleTarget(m: Stream, s: LiftSettings, budget: number): number {
 }
 
 /** The trainer after the history: the static campaign's wins on the earlier stream, notices in time order. */
-function warmTrainer(s: LiftSettings, h: Stream | undefined): OutcomeTrainer {
-  const trainer = new OutcomeTrainer(s.trainer);
-  if (h === undefined) return trainer;
+function warmTrainer(s: LiftSettings, h: Stream | undefined): OutcomePublisher {
+  // The product's publisher: readiness (examples, positives) and health (calibration, AUC) as a running bidder judges them.
+  const publisher = new OutcomePublisher({ outcomeMinExamples: s.trainer.minExamples, outcomeMinPositives: s.trainer.minPositives }, undefined, s.trainer);
+  const trainer = publisher.trainer;
+  if (h === undefined) return publisher;
   for (let i = 0; i < h.n; i++) {
     const sec = Math.floor((h.t0 + i * h.stepMs) / 1000);
     if (i % PUBLISH_EVERY === 0) trainer.expire(sec);
@@ -250,22 +253,20 @@ function warmTrainer(s: LiftSettings, h: Stream | undefined): OutcomeTrainer {
   }
   // Every history impression has had its click window by the time the measured stream starts.
   trainer.expire(Math.floor((h.t0 + h.n * h.stepMs) / 1000) + s.trainer.clickWindowSec);
-  return trainer;
+  return publisher;
 }
 
 function runLearned(m: Stream, s: LiftSettings, budget: number, target: number, h: Stream | undefined): { r: PolicyResult; trainer: OutcomeTrainer } {
   const snap = snapshot(s, target);
   const ex = snap.defaultExchange;
-  const trainer = warmTrainer(s, h);
-  let models = trainer.publish(true);
+  const publisher = warmTrainer(s, h);
+  const trainer = publisher.trainer;
+  let models = publisher.publish(m.t0);
   let imps = 0, clicks = 0, convs = 0, spend = 0;
   for (let i = 0; i < m.n && spend < budget; i++) {
     const now = m.t0 + i * m.stepMs;
     const sec = Math.floor(now / 1000);
-    if (i % PUBLISH_EVERY === 0 && i > 0) {
-      trainer.expire(sec);
-      models = trainer.publish(true);
-    }
+    if (i % PUBLISH_EVERY === 0 && i > 0) models = publisher.publish(now);
     const v = m.views[i];
     const d = decide(v, snap, ex, now, NO_AUDIENCE, undefined, undefined, models);
     const b = d.bids?.find((x) => x.imp === v.imps[0]);

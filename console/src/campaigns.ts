@@ -474,7 +474,7 @@ function CampaignForm({ me, campaign, advertisers, saved, onSaved }: { me: Me; c
             onInput=${set('goalTarget')}
             disabled=${readOnly || !f.goalType}
           />
-          <${Field} label="Explore share" hint="0 to 0.5: the share of requests bid at the base CPM" path="/goal/explore" errors=${errors} value=${f.goalExplore} onInput=${set('goalExplore')} disabled=${readOnly || !f.goalType} />
+          <${Field} label="Explore share" hint="0 to 0.5: the share of requests priced optimistically, at least twice the observed rate" path="/goal/explore" errors=${errors} value=${f.goalExplore} onInput=${set('goalExplore')} disabled=${readOnly || !f.goalType} />
         </div>
         <${Notice} error=${errors.get('/goal')?.filter((e) => e.path === '/goal').map((e) => e.message).join('; ') || null} />
       <//>

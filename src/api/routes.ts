@@ -81,8 +81,8 @@ export const ModelsSchema = Type.Object(
       Type.Object({
         model: StringEnum(['click', 'conversion']),
         ready: Type.Boolean({ description: 'prices goals (else they bid their CPM fallback)' }),
-        fallback: Type.Union([StringEnum(['cold_start', 'calibration']), Type.Null()], {
-          description: 'why goals bid their CPM fallback: not trained enough yet, or calibration outside OUTCOME_CALIBRATION_MIN..MAX; null when the model prices goals',
+        fallback: Type.Union([StringEnum(['cold_start', 'calibration', 'auc']), Type.Null()], {
+          description: 'why goals bid their CPM fallback: not trained enough yet (cold_start), calibration outside OUTCOME_CALIBRATION_MIN..MAX (calibration), or AUC under OUTCOME_MIN_AUC (auc); null when the model prices goals',
         }),
         version: Type.Integer({ description: 'publication number' }),
         publishedAt: Type.String({ format: 'date-time' }),

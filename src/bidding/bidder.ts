@@ -135,22 +135,20 @@ export function decide(
         let price = -1;
         let unshaded = 0;
         // A goal prices the impression from the models (the creative that fits is the candidate's);
-        // a cold model, or a request in the goal's exploration share, bids the CPM fallback.
+        // on the goal's exploration share optimistically (goalCpm); a cold model bids the CPM fallback.
         let base = c.baseBid;
         let byGoal = false;
         if (c.goal !== undefined && models.click.ready) {
           if (exploreDraw < 0) exploreDraw = hashFeature(0, req.id) / 4294967296;
-          if (exploreDraw >= c.goal.explore) {
-            if (featuresAt < -1) features.setRequest(req, device, ex.id, nowMs, audience.segments);
-            if (featuresAt !== k) features.setImp(imp);
-            featuresAt = k;
-            features.setCreative(fit.featureHash);
-            const value = c.goal.type === 'roas' ? snap.currencies.convert(models.values.get(c.id) ?? 0, snap.currencies.base, c.currency) : 0;
-            const worth = goalCpm(c.goal, c.id, models, features, value);
-            if (worth >= 0) {
-              base = worth;
-              byGoal = true;
-            }
+          if (featuresAt < -1) features.setRequest(req, device, ex.id, nowMs, audience.segments);
+          if (featuresAt !== k) features.setImp(imp);
+          featuresAt = k;
+          features.setCreative(fit.featureHash);
+          const value = c.goal.type === 'roas' ? snap.currencies.convert(models.values.get(c.id) ?? 0, snap.currencies.base, c.currency) : 0;
+          const worth = goalCpm(c.goal, c.id, models, features, value, exploreDraw < c.goal.explore);
+          if (worth >= 0) {
+            base = worth;
+            byGoal = true;
           }
         }
         for (;;) {

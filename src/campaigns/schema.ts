@@ -336,8 +336,9 @@ export const CampaignSchema = Type.Object(
      * What the campaign buys. `cpm` (the default): `bid.base` and the multipliers, as always. `cpc`,
      * `cpa`, `roas`: the base is the target times the predicted chance of the outcome (a click, a
      * conversion, or conversion value per unit spent), from the click and conversion models; until
-     * a model has enough data, and on an `explore` share of requests, the campaign bids `bid.base`
-     * (the CPM fallback). Multipliers, max bid, floors, budgets, caps and shading apply as before.
+     * a model has enough data the campaign bids `bid.base` (the CPM fallback); on an `explore` share
+     * of requests it prices optimistically (the outcome's probability at least twice its observed
+     * rate). Multipliers, max bid, floors, budgets, caps and shading apply as before.
      * `target` is in the campaign's currency per click or conversion; for `roas`, the value wanted
      * per unit spent (4: four times the spend).
      */

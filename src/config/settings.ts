@@ -39,8 +39,10 @@ export interface Settings {
   /** A model whose mean prediction over observed rate leaves [min, max] on recent examples bids CPM until it is back. */
   readonly outcomeCalibrationMin: number;
   readonly outcomeCalibrationMax: number;
-  /** Positives among the recent examples before calibration is judged. */
+  /** Positives among the recent examples before calibration and AUC are judged. */
   readonly outcomeCalibrationMinPositives: number;
+  /** Lowest AUC on recent examples at which a model may price goals. */
+  readonly outcomeMinAuc: number;
   /** Base of the win/billing/loss notice URLs put in bids. */
   readonly noticeBaseUrl: string;
   /** Unique per process; prefixes bid ids so they never collide across instances. */
@@ -209,7 +211,8 @@ export function loadSettings(env: Env = process.env): Settings {
     profileSampleEvery: int('PROFILE_SAMPLE_EVERY', 4, 1, 1_000_000),
     outcomePublishSeconds: int('OUTCOME_PUBLISH_SECONDS', 60, 1, 3600),
     outcomeMinExamples: int('OUTCOME_MIN_EXAMPLES', 10_000, 1, 1_000_000_000),
-    outcomeMinPositives: int('OUTCOME_MIN_POSITIVES', 20, 1, 1_000_000_000),
+    outcomeMinPositives: int('OUTCOME_MIN_POSITIVES', 200, 1, 1_000_000_000),
+    outcomeMinAuc: positive('OUTCOME_MIN_AUC', 0.6, 0.5, 1),
     outcomeCalibrationMin: positive('OUTCOME_CALIBRATION_MIN', 0.5, 0.01, 1),
     outcomeCalibrationMax: positive('OUTCOME_CALIBRATION_MAX', 2, 1, 100),
     outcomeCalibrationMinPositives: int('OUTCOME_CALIBRATION_MIN_POSITIVES', 50, 1, 1_000_000),

@@ -27,12 +27,12 @@ export class ModelMetrics {
       calibration: new Gauge({ name: 'bidder_model_calibration_ratio', help: 'Mean predicted probability over observed rate, on recent examples (1: calibrated; 2: predicts twice as many clicks or conversions as happen).', labelNames, registers }),
       holdout: new Gauge({ name: 'bidder_model_holdout_examples', help: 'How many recent examples the AUC, log loss and calibration are over.', labelNames, registers }),
       trained: new Gauge({ name: 'bidder_model_examples_trained', help: 'Examples each outcome model has trained on since the process started.', labelNames, registers }),
-      ready: new Gauge({ name: 'bidder_model_ready', help: '1 when the model prices goals (trained on OUTCOME_MIN_EXAMPLES and OUTCOME_MIN_POSITIVES, calibration in band), else 0 (goals bid their CPM fallback; bidder_model_fallback says why).', labelNames, registers }),
+      ready: new Gauge({ name: 'bidder_model_ready', help: '1 when the model prices goals (trained on OUTCOME_MIN_EXAMPLES and OUTCOME_MIN_POSITIVES, calibration in band, AUC above OUTCOME_MIN_AUC), else 0 (goals bid their CPM fallback; bidder_model_fallback says why).', labelNames, registers }),
       published: new Gauge({ name: 'bidder_model_last_publish_timestamp_seconds', help: 'When each outcome model was last published to the bid threads (Unix seconds; the process start before the first publication).', labelNames, registers }),
     };
     this.fallback = new Gauge({
       name: 'bidder_model_fallback',
-      help: '1 when goals priced by this model bid their CPM fallback for this reason: cold_start (not trained on OUTCOME_MIN_EXAMPLES and OUTCOME_MIN_POSITIVES yet) or calibration (mean prediction over observed rate outside OUTCOME_CALIBRATION_MIN..MAX on recent examples with at least OUTCOME_CALIBRATION_MIN_POSITIVES positives); else 0.',
+      help: '1 when goals priced by this model bid their CPM fallback for this reason: cold_start (not trained on OUTCOME_MIN_EXAMPLES and OUTCOME_MIN_POSITIVES yet) or calibration (mean prediction over observed rate outside OUTCOME_CALIBRATION_MIN..MAX on recent examples with at least OUTCOME_CALIBRATION_MIN_POSITIVES positives) or auc (AUC on those examples under OUTCOME_MIN_AUC); else 0.',
       labelNames: ['model', 'reason'],
       registers,
     });

@@ -12,12 +12,18 @@ export interface WeightTable {
   /** Examples it was trained on, and positives among them. */
   readonly examples: number;
   readonly positives: number;
+  /**
+   * The observed rate goals explore from (outcome-models.ts): positives over examples for the
+   * shared prior; for a campaign's table, its own rate drawn towards the prior's while it has few
+   * examples (set by the trainer at publication).
+   */
+  readonly rate: number;
 }
 
-export function tableOf(weights: Float32Array, examples: number, positives: number): WeightTable {
+export function tableOf(weights: Float32Array, examples: number, positives: number, rate = examples > 0 ? positives / examples : 0): WeightTable {
   const size = weights.length;
   if (size === 0 || (size & (size - 1)) !== 0) throw new RangeError('a weight table has a power-of-two size');
-  return { weights, mask: size - 1, examples, positives };
+  return { weights, mask: size - 1, examples, positives, rate };
 }
 
 export function tableLogit(t: WeightTable, hashes: Uint32Array, length: number): number {

@@ -43,20 +43,39 @@ export class OutcomeModelsRef {
   }
 }
 
+/**
+ * How optimistic an explored request is: it prices the impression as if its outcome were at least
+ * this many times as likely as the models' observed average rate.
+ */
+export const EXPLORE_OPTIMISM = 2;
+
 const familyPredict = (f: ModelFamily, campaignId: string, x: FeatureVector) => predict(f.prior, f.campaigns.get(campaignId), x.hashes, x.length);
+
+/** The observed rate a campaign explores from: its own table's (drawn towards the prior's by the trainer), else the prior's. */
+const familyRate = (f: ModelFamily, campaignId: string) => (f.campaigns.get(campaignId) ?? f.prior).rate;
 
 /**
  * What the impression is worth to a goal, as a CPM in the campaign's currency: target x P(click)
  * for cpc, target x P(click) x P(conversion | click) for cpa, and for roas the expected conversion
  * value (`value`, in the campaign's currency) over the target. -1 when the models it needs are not
  * ready (the campaign then bids its CPM fallback).
+ *
+ * `explore`: the request is in the goal's exploration share. The outcome's probability is then at
+ * least its observed rate (click; click x conversion for cpa and roas) x EXPLORE_OPTIMISM: what the
+ * goal would pay for a better than average impression. So inventory the model undervalues is still
+ * bought and learned from, at a price near the goal's rather than the CPM fallback, which at
+ * scarce budgets is many times more.
  */
-export function goalCpm(goal: CompiledGoal, campaignId: string, models: OutcomeModels, x: FeatureVector, value: number): number {
+export function goalCpm(goal: CompiledGoal, campaignId: string, models: OutcomeModels, x: FeatureVector, value: number, explore = false): number {
   if (!models.click.ready) return -1;
-  const click = familyPredict(models.click, campaignId, x);
-  if (goal.type === 'cpc') return goal.target * click * 1000;
+  let click = familyPredict(models.click, campaignId, x);
+  if (goal.type === 'cpc') {
+    if (explore) click = Math.max(click, familyRate(models.click, campaignId) * EXPLORE_OPTIMISM);
+    return goal.target * click * 1000;
+  }
   if (!models.conversion.ready) return -1;
-  const conversion = click * familyPredict(models.conversion, campaignId, x);
+  let conversion = click * familyPredict(models.conversion, campaignId, x);
+  if (explore) conversion = Math.max(conversion, familyRate(models.click, campaignId) * familyRate(models.conversion, campaignId) * EXPLORE_OPTIMISM);
   if (goal.type === 'cpa') return goal.target * conversion * 1000;
   return value > 0 ? ((conversion * value) / goal.target) * 1000 : -1;
 }

@@ -17,7 +17,7 @@ export interface ModelStatus {
   readonly model: 'click' | 'conversion';
   /** Prices goals (else they bid their CPM fallback). */
   readonly ready: boolean;
-  /** Why it does not (null when it does): not trained enough yet, or calibration out of band. */
+  /** Why it does not (null when it does): not trained enough yet, calibration out of band, or AUC under the floor. */
   readonly fallback: FallbackReason | null;
   /** Publication number (increases with every publication). */
   readonly version: number;
@@ -65,7 +65,7 @@ export class OutcomePublisher {
   private readonly health: HealthSettings;
 
   constructor(
-    settings: Pick<Settings, 'outcomeMinExamples' | 'outcomeMinPositives'> & Partial<Pick<Settings, 'outcomeCalibrationMin' | 'outcomeCalibrationMax' | 'outcomeCalibrationMinPositives'>>,
+    settings: Pick<Settings, 'outcomeMinExamples' | 'outcomeMinPositives'> & Partial<Pick<Settings, 'outcomeCalibrationMin' | 'outcomeCalibrationMax' | 'outcomeCalibrationMinPositives' | 'outcomeMinAuc'>>,
     private readonly metrics?: ModelMetrics,
     trainer: Partial<TrainerSettings> = {},
   ) {
@@ -74,6 +74,7 @@ export class OutcomePublisher {
       calibrationMin: settings.outcomeCalibrationMin ?? DEFAULT_HEALTH.calibrationMin,
       calibrationMax: settings.outcomeCalibrationMax ?? DEFAULT_HEALTH.calibrationMax,
       calibrationMinPositives: settings.outcomeCalibrationMinPositives ?? DEFAULT_HEALTH.calibrationMinPositives,
+      minAuc: settings.outcomeMinAuc ?? DEFAULT_HEALTH.minAuc,
     };
   }
 
@@ -89,7 +90,7 @@ export class OutcomePublisher {
 
   /**
    * Settles, measures, publishes. A model that is not trained enough, or whose calibration on recent
-   * examples left the accepted band (model-health.ts), is published with `ready: false`: goals bid
+   * examples left the accepted band or whose AUC on them is under the floor (model-health.ts), is published with `ready: false`: goals bid
    * their CPM fallback until it is back. It keeps training either way.
    */
   publish(nowMs = Date.now()): OutcomeModels {
@@ -99,7 +100,7 @@ export class OutcomePublisher {
     const at = new Date(nowMs).toISOString();
     const status = (model: 'click' | 'conversion', q: TrainerQuality, family: ModelFamily): ModelStatus => {
       const calibration = calibrationRatio(q.calibration);
-      const fallback = fallbackReason({ trainedEnough: family.ready, calibration, holdoutPositives: q.holdoutPositives }, this.health) ?? null;
+      const fallback = fallbackReason({ trainedEnough: family.ready, calibration, auc: finite(q.auc), holdoutPositives: q.holdoutPositives }, this.health) ?? null;
       return {
         model,
         ready: fallback === null,

@@ -39,9 +39,12 @@ export const DEFAULT_TRAINER: TrainerSettings = {
   priorBits: 18,
   campaignBits: 12,
   minExamples: 10_000,
-  minPositives: 20,
+  minPositives: 200,
   ftrl: DEFAULT_FTRL,
 };
+
+/** Pseudo-examples at the prior's rate added to a campaign's own when its observed rate is published. */
+export const RATE_PRIOR_EXAMPLES = 5_000;
 
 interface Pending {
   readonly campaignId: string;
@@ -102,10 +105,14 @@ class Family {
     this.holdout.add(trainWithPrior(this.prior, own, x.features, x.features.length, label), label);
   }
   publish(): ModelFamily {
+    const prior = tableOf(this.prior.weights(shared(this.prior)), this.prior.examples, this.prior.positives);
     const campaigns = new Map();
-    for (const [id, m] of this.campaigns) campaigns.set(id, tableOf(m.weights(shared(m)), m.examples, m.positives));
+    // A campaign's observed rate, drawn towards the prior's by RATE_PRIOR_EXAMPLES pseudo-examples:
+    // a campaign with a few hundred impressions and no click yet does not explore at a rate of 0.
+    for (const [id, m] of this.campaigns)
+      campaigns.set(id, tableOf(m.weights(shared(m)), m.examples, m.positives, (m.positives + RATE_PRIOR_EXAMPLES * prior.rate) / (m.examples + RATE_PRIOR_EXAMPLES)));
     return {
-      prior: tableOf(this.prior.weights(shared(this.prior)), this.prior.examples, this.prior.positives),
+      prior,
       campaigns,
       ready: this.prior.examples >= this.s.minExamples && this.prior.positives >= this.s.minPositives,
     };

@@ -1,12 +1,12 @@
 /**
  * Campaign goals: a cpc, cpa or roas campaign bids target x predicted outcome (within max bid, never
- * raised to a floor it is not worth), the CPM fallback while the models are cold and on its
- * exploration share, and the configuration refuses a goal without a target.
+ * raised to a floor it is not worth), the CPM fallback while the models are cold, an optimistic
+ * price from the observed rate on its exploration share, and the configuration refuses a goal without a target.
  */
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/bidding/bidder.js';
 import { NO_AUDIENCE } from '../../src/audiences/audience-service.js';
-import { NO_MODELS, type ModelFamily, type OutcomeModels } from '../../src/models/outcome-models.js';
+import { EXPLORE_OPTIMISM, NO_MODELS, type ModelFamily, type OutcomeModels } from '../../src/models/outcome-models.js';
 import { tableOf } from '../../src/models/model-table.js';
 import { FeatureVector } from '../../src/models/features.js';
 import type { Campaign } from '../../src/campaigns/schema.js';
@@ -74,15 +74,48 @@ describe('goals', () => {
     expect(price(bidOf(cpm, models()))).toBe(0.7);
   });
 
-  it('explores: on about its share of requests it bids the CPM fallback', () => {
-    const snap = snapshotOf([campaign('c', { bid: { base: 0.7, max: 5 }, goal: { type: 'cpc', target: 0.003, explore: 0.2 } })]);
-    let fallback = 0;
-    for (let i = 0; i < 2000; i++) if (price(bidOf(snap, models(), { id: `req-${i}` })) === 0.7) fallback++;
-    expect(fallback).toBeGreaterThan(330);
-    expect(fallback).toBeLessThan(470);
+  it('explores: on about its share of requests it prices the impression at least at the observed rate x optimism, not the CPM fallback', () => {
+    expect(EXPLORE_OPTIMISM).toBe(2);
+    // The model observed 100 clicks in 1,000 impressions (rate 0.1) and predicts far less here (a weight of -0.3 per feature).
+    const low = (campaigns: [string, number][] = [], w = -0.3) =>
+      models({ click: { prior: tableOf(Float32Array.of(w), 1000, 100), campaigns: new Map(campaigns.map(([id, r]) => [id, tableOf(Float32Array.of(0), 500, 0, r)])), ready: true } });
+    const g = (explore: number) => snapshotOf([campaign('c', { bid: { base: 3, max: 5 }, goal: { type: 'cpc', target: 0.01, explore } })]);
+    const snap = g(0.2);
+    const priced = price(bidOf(g(0), low())) as number; // never explores: the prediction
+    expect(priced).toBeGreaterThan(0);
+    expect(priced).toBeLessThan(1);
+    const explored = 0.01 * 0.1 * 2 * 1000; // 2: the observed rate x optimism, not bid.base 3
+    const seen = new Map<unknown, number>();
+    for (let i = 0; i < 2000; i++) {
+      const p = price(bidOf(snap, low(), { id: `req-${i}` }));
+      seen.set(p, (seen.get(p) ?? 0) + 1);
+    }
+    expect([...seen.keys()].sort()).toEqual([priced, explored].sort());
+    expect(seen.get(explored)).toBeGreaterThan(330);
+    expect(seen.get(explored)).toBeLessThan(470);
     // The same request always draws the same way (the decision stays a function of its inputs).
-    const once = price(bidOf(snap, models(), { id: 'req-7' }));
-    for (let i = 0; i < 5; i++) expect(price(bidOf(snap, models(), { id: 'req-7' }))).toBe(once);
+    const once = price(bidOf(snap, low(), { id: 'req-7' }));
+    for (let i = 0; i < 5; i++) expect(price(bidOf(snap, low(), { id: 'req-7' }))).toBe(once);
+    const exploredId = Array.from({ length: 200 }, (_, i) => `req-${i}`).find((id) => price(bidOf(snap, low(), { id })) === explored)!;
+    // A campaign with its own table explores from its own published rate (0.2 x 2; its weight 0 adds nothing to the prediction).
+    expect(price(bidOf(snap, low([['c', 0.2]]), { id: exploredId }))).toBeCloseTo(0.01 * 0.4 * 1000, 9);
+    // A prediction above rate x optimism is bid as it is.
+    const high = price(bidOf(g(0), low([], -0.02))) as number;
+    expect(high).toBeGreaterThan(explored);
+    expect(price(bidOf(snap, low([], -0.02), { id: exploredId }))).toBe(high);
+    // Explored, a goal's price is still not raised to a floor it is not worth.
+    expect(price(bidOf(snap, low(), { id: exploredId, imp: [{ id: '1', banner: { w: 300, h: 250 }, bidfloor: 2.5 }] }))).toBe('below_floor');
+    // A cold model bids the CPM fallback, explored or not.
+    expect(price(bidOf(snap, NO_MODELS, { id: exploredId }))).toBe(3);
+    // cpa: the outcome is a click then a conversion; explored, its probability is at least click rate x conversion rate x optimism (0.1 x 0.05 x 2).
+    const cpaModels = models({
+      click: { prior: tableOf(Float32Array.of(-0.3), 1000, 100), campaigns: new Map(), ready: true },
+      conversion: { prior: tableOf(Float32Array.of(-0.5), 100, 5), campaigns: new Map(), ready: true },
+    });
+    const cpa = (explore: number) => snapshotOf([campaign('c', { bid: { base: 3, max: 5 }, goal: { type: 'cpa', target: 0.2, explore } })]);
+    const cpaPriced = price(bidOf(cpa(0), cpaModels, { id: exploredId })) as number;
+    expect(cpaPriced).toBeLessThan(1);
+    expect(price(bidOf(cpa(0.2), cpaModels, { id: exploredId }))).toBeCloseTo(0.2 * 0.1 * 0.05 * 2 * 1000, 9);
   });
 
   it('does not raise a goal’s price to a floor it is not worth; a CPM price still is', () => {

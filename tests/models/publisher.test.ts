@@ -1,7 +1,8 @@
 /**
  * The publisher judges each model at every publication: cold until trained enough, and pulled back
  * to the CPM fallback when its calibration on recent examples leaves the accepted band (judged only
- * with enough positives); back to pricing once it is inside again. The judgement shows in the
+ * with enough positives), or when it does not rank them (AUC under the floor); back to pricing once
+ * it is inside again. The judgement shows in the
  * published tables (`ready`), in the status the admin API serves, and on /metrics.
  */
 import { describe, expect, it } from 'vitest';
@@ -12,7 +13,8 @@ import { hashFeature } from '../../src/models/features.js';
 import { fallbackReason, DEFAULT_HEALTH } from '../../src/models/model-health.js';
 import { Rng } from '../../src/simulator/rng.js';
 
-const SETTINGS = { outcomeMinExamples: 2000, outcomeMinPositives: 20, outcomeCalibrationMin: 0.5, outcomeCalibrationMax: 2, outcomeCalibrationMinPositives: 50 };
+// Every example has the same features here (the model cannot rank them: AUC about 0.5), so the AUC floor is off but in its own test.
+const SETTINGS = { outcomeMinExamples: 2000, outcomeMinPositives: 20, outcomeCalibrationMin: 0.5, outcomeCalibrationMax: 2, outcomeCalibrationMinPositives: 50, outcomeMinAuc: 0 };
 const TRAINER = { priorBits: 12, campaignBits: 8, clickWindowSec: 60 };
 const FEATURES = Uint32Array.of(hashFeature(1, ''), hashFeature(3, 'news.example'));
 
@@ -35,7 +37,8 @@ async function gauge(registry: Registry, name: string, labels: Record<string, st
 }
 
 describe('fallbackReason', () => {
-  const judge = (calibration: number | null, holdoutPositives = 100, trainedEnough = true) => fallbackReason({ trainedEnough, calibration, holdoutPositives }, DEFAULT_HEALTH);
+  const judge = (calibration: number | null, holdoutPositives = 100, trainedEnough = true, auc: number | null = 0.8) =>
+    fallbackReason({ trainedEnough, calibration, auc, holdoutPositives }, DEFAULT_HEALTH);
   it('is cold_start until trained enough, calibration outside [min, max] with enough positives, else none', () => {
     expect(judge(1, 100, false)).toBe('cold_start');
     expect(judge(1)).toBeUndefined();
@@ -45,6 +48,16 @@ describe('fallbackReason', () => {
     expect(judge(0.49)).toBe('calibration');
     expect(judge(5, 49)).toBeUndefined(); // too few positives to judge
     expect(judge(null)).toBeUndefined();
+  });
+  it('is auc when the model does not rank recent examples above the floor (judged with enough positives), calibration first', () => {
+    expect(DEFAULT_HEALTH.minAuc).toBe(0.6);
+    expect(judge(1, 100, true, 0.59)).toBe('auc');
+    expect(judge(1, 100, true, 0.51)).toBe('auc');
+    expect(judge(1, 100, true, 0.6)).toBeUndefined();
+    expect(judge(1, 49, true, 0.51)).toBeUndefined(); // too few positives to judge
+    expect(judge(1, 100, true, null)).toBeUndefined();
+    expect(judge(3, 100, true, 0.51)).toBe('calibration');
+    expect(judge(1, 100, false, 0.51)).toBe('cold_start');
   });
 });
 
@@ -106,5 +119,47 @@ describe('OutcomePublisher', () => {
     p.publish((now + 120) * 1000);
     expect(p.status()[0].calibration!).toBeGreaterThan(2);
     expect(p.status()[0]).toMatchObject({ ready: true, fallback: null });
+  });
+
+  it('falls back to CPM when the model does not rank recent examples (AUC under OUTCOME_MIN_AUC), and prices again once it does', async () => {
+    const registry = new Registry();
+    const p = new OutcomePublisher({ ...SETTINGS, outcomeMinAuc: 0.6 }, new ModelMetrics(registry), TRAINER);
+    const rng = new Rng(23);
+    const sites = [Uint32Array.of(hashFeature(1, ''), hashFeature(3, 'good.example')), Uint32Array.of(hashFeature(1, ''), hashFeature(3, 'poor.example'))];
+    /** Alternating sites; `ctrs[k]` is site k's click rate. */
+    const feedSites = (n: number, ctrs: [number, number], from: number): number => {
+      let now = from;
+      for (let i = 0; i < n; i++, now++) {
+        const id = `s${now}`;
+        p.trainer.bid(id, 'cmp', sites[i & 1], now);
+        p.trainer.impression(id, now);
+        if (rng.chance(ctrs[i & 1])) p.trainer.click(id, now);
+        if (now % 100 === 0) p.trainer.expire(now);
+      }
+      return now;
+    };
+    // Clicks follow the site (8 % against 0.5 %): the model ranks them, ready.
+    let now = feedSites(20_000, [0.08, 0.005], 0);
+    p.publish((now + 120) * 1000);
+    const ranks = p.status()[0];
+    expect(ranks.auc!).toBeGreaterThan(0.7);
+    expect(ranks).toMatchObject({ ready: true, fallback: null });
+    // Clicks stop following the site (both 4 %): on the recent examples its ranking is noise.
+    now = feedSites(20_000, [0.04, 0.04], now + 120);
+    const m = p.publish((now + 120) * 1000);
+    const noise = p.status()[0];
+    expect(noise.auc!).toBeLessThan(0.6);
+    expect(noise.holdoutPositives).toBeGreaterThanOrEqual(50);
+    expect(noise.calibration!).toBeGreaterThan(0.5); // in band: the AUC alone holds it back
+    expect(noise.calibration!).toBeLessThan(2);
+    expect(noise).toMatchObject({ ready: false, fallback: 'auc' });
+    expect(m.click.ready).toBe(false);
+    expect(await gauge(registry, 'bidder_model_fallback', { model: 'click', reason: 'auc' })).toBe(1);
+    expect(await gauge(registry, 'bidder_model_ready', { model: 'click' })).toBe(0);
+    // The sites differ again: it ranks, and prices.
+    now = feedSites(20_000, [0.08, 0.005], now + 120);
+    p.publish((now + 120) * 1000);
+    expect(p.status()[0]).toMatchObject({ ready: true, fallback: null });
+    expect(await gauge(registry, 'bidder_model_fallback', { model: 'click', reason: 'auc' })).toBe(0);
   });
 });

@@ -3,7 +3,8 @@
  * non-click only after its window, and publishes tables that rank clicks well once trained.
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TRAINER, OutcomeTrainer } from '../../src/models/trainer.js';
+import { DEFAULT_TRAINER, OutcomeTrainer, RATE_PRIOR_EXAMPLES } from '../../src/models/trainer.js';
+import { NO_MODELS } from '../../src/models/outcome-models.js';
 import { hashFeature } from '../../src/models/features.js';
 import { predict } from '../../src/models/model-table.js';
 import { sigmoid } from '../../src/models/ftrl.js';
@@ -58,6 +59,28 @@ describe('OutcomeTrainer', () => {
     const q = t.report().click;
     expect(q.auc).toBeGreaterThan(0.7);
     expect(q.calibration).toHaveLength(10);
+  });
+
+  it('publishes the observed rates goals explore from: the prior’s, and each campaign’s drawn towards it', () => {
+    const t = new OutcomeTrainer(settings);
+    const x = Uint32Array.of(hashFeature(1, ''));
+    // Campaign a: 10,000 impressions, 500 clicks (5 %); campaign b: 1,000 impressions, no click.
+    for (let i = 0; i < 11_000; i++) {
+      const id = `b${i}`;
+      t.bid(id, i < 10_000 ? 'a' : 'b', x, 0);
+      t.impression(id, 0);
+      if (i < 10_000 && i % 20 === 0) t.click(id, 0);
+    }
+    t.expire(10_000);
+    const m = t.publish(false);
+    expect(m.click.prior.rate).toBeCloseTo(500 / 11_000, 12);
+    const k = RATE_PRIOR_EXAMPLES;
+    expect(m.click.campaigns.get('a')!.rate).toBeCloseTo((500 + k * (500 / 11_000)) / (10_000 + k), 12);
+    // No click of its own yet: still above 0, under the prior's.
+    const b = m.click.campaigns.get('b')!.rate;
+    expect(b).toBeCloseTo((k * (500 / 11_000)) / (1_000 + k), 12);
+    expect(b).toBeGreaterThan(0.03);
+    expect(NO_MODELS.click.prior.rate).toBe(0);
   });
 
   it('stays within maxPending: the oldest impressions are settled early as negatives', () => {
