@@ -35,6 +35,7 @@ import { eventKey, RuleAudiences, type RuleEvent } from '../src/audiences/rule-a
 import { RuleRebuilder } from '../src/audiences/rule-rebuild.js';
 import type { AudienceRule, SegmentMeta } from '../src/audiences/segment-store.js';
 import { AudienceMetrics } from '../src/metrics/audience-metrics.js';
+import { Rng } from '../src/simulator/rng.js';
 
 const HELP = `npm run bench:audiences -- [options]
 
@@ -99,17 +100,6 @@ export interface AudienceBenchReport {
   online: OnlineResult[];
 }
 
-/** mulberry32: small, fast, seeded (the online path's events). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const KINDS = ['visit', 'product_view', 'add_to_cart', 'purchase', 'impression', 'click', 'conversion'] as const;
 type Kind = (typeof KINDS)[number];
@@ -316,7 +306,8 @@ async function online(ruleCount: number, eventsPerRun: number, seed: number): Pr
     }
   await audiences.refreshRegistry(true);
   const rules = new RuleAudiences(audiences);
-  const random = rng(seed);
+  const gen = new Rng(seed);
+  const random = () => gen.next();
   const nowSec = Math.floor(Date.now() / 1000);
   const run = async (source: RuleEvent['source']): Promise<number> => {
     const kinds = source === 'pixel' ? names : ['impression', 'click', 'conversion'];
