@@ -133,7 +133,9 @@ async function main(): Promise<void> {
   // Rule audiences from the event store (audiences/rule-rebuild.ts), on this thread only: its writes reach the workers' caches.
   const rebuilder = new RuleRebuilder(events.store, audiences, settings.ruleRebuildMinutes > 0 ? settings.ruleRebuildMinutes * 60_000 : Infinity);
   events.schemaReady.then(() => rebuilder.start(), () => {});
-  events.schemaReady.catch(() => fatal('event schema refused')); // a schema newer than this code: refuse to run
+  // A schema newer than this code: refuse to run. A migration cut short by our own shutdown (the store was
+  // closed under it) is not that: the next start carries on where it stopped.
+  events.schemaReady.catch(() => (stopping ? undefined : fatal('event schema refused')));
 
   let ready = false;
   let stopping = false;
