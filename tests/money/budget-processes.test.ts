@@ -102,7 +102,7 @@ const spentMicros = async (campaign: string) => Number((await raw.hget(`{bgt}:c:
 
 describe('budgets across four bidder processes on one Redis', () => {
   it('a flood of bids and billing notices spends the daily budget and overspends less than the bound and 1 %', async () => {
-    await clearOfUtcMidnight(40_000); // the flood and its checks take up to about 30 s, all in one budget day
+    await clearOfUtcMidnight(75_000); // the flood and its checks take up to about 60 s, all in one budget day
     let billed = 0; // what the exchange charged, in micros: every billing notice answered 204
     let budgetedBids = 0;
     let lastBudgeted = 0;
@@ -110,7 +110,8 @@ describe('budgets across four bidder processes on one Redis', () => {
     const began = performance.now();
     const done = () => {
       const now = performance.now();
-      return now - began > 15_000 || (lastBudgeted > 0 && now - lastBudgeted > 1_000);
+      // Three quiet seconds end it: on a loaded machine a lease renewal can stall a holder for a second.
+      return now - began > 45_000 || (lastBudgeted > 0 && now - lastBudgeted > 3_000);
     };
     await Promise.all(
       procs.flatMap((p) =>
@@ -145,7 +146,7 @@ describe('budgets across four bidder processes on one Redis', () => {
     expect(recorded).toBeLessThanOrEqual(limit + bound);
     expect(over).toBeLessThan(0.01);
     expect(recorded).toBeGreaterThan(limit * 0.97); // and the budget did get spent
-    expect(took).toBeLessThan(15);
+    expect(took).toBeLessThan(45);
     // Every process now bids its next campaign, with the budgeted one exhausted.
     for (const p of procs) expect((await bidOn(p)).crid).toBe('cr-fresh');
     // The worker process's metrics (aggregated over its two threads): spend, bids, and the global budget gauges.
@@ -155,7 +156,7 @@ describe('budgets across four bidder processes on one Redis', () => {
     expect(text).toMatch(/bidder_campaign_bids_total\{campaign="budgeted"\} \d/);
     expect(Number(/bidder_budget_spent\{campaign="budgeted"\} (\S+)/.exec(text)?.[1])).toBeCloseTo(recorded / 1e6, 6);
     expect(text).toContain('bidder_budget_daily_limit{campaign="budgeted"} 5');
-  }, 90_000);
+  }, 120_000);
 
   /** Sends `body` to the kill switch and measures until no process bids `crid` any more. */
   async function killAndMeasure(body: object, stops: (b: Awaited<ReturnType<typeof bidOn>>) => boolean): Promise<number> {
