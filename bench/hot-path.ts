@@ -25,7 +25,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { writeScenarioConfig } from './scenario/campaigns.js';
 import { searchFloorScale, type CalibrationStep } from './calibrate.js';
 import { buildRequestMix, setFloorScale } from './scenario/requests.js';
-import { loadBundleFromDir } from '../src/config/load-bundle.js';
+import { loadBundleFromDir } from '../src/campaigns/load-bundle.js';
 import { loadSettings } from '../src/config/settings.js';
 import { buildSnapshot, SnapshotRef } from '../src/campaigns/snapshot.js';
 import { BidderMetrics } from '../src/metrics/bidder-metrics.js';
@@ -37,7 +37,7 @@ import { ALL_USERS_SEGMENT, SEGMENT_COUNT, segmentId, userIdentity, userSegments
 import { loadSigner } from '../src/events/load-signer.js';
 import { BidLog } from '../src/events/bid-log.js';
 import type { BidderEvent, EventSink } from '../src/events/event-types.js';
-import { buildBudgetStore, buildFrequency, buildFrequencyStore, buildLedger } from '../src/money/build-money.js';
+import { buildBudgetStore, buildFrequency, buildFrequencyStore, buildLedger } from '../src/composition/build-money.js';
 import { registerBidRoutes } from '../src/http/bid-route.js';
 import { parseBidRequest } from '../src/openrtb/parse-request.js';
 import { isRefusal } from '../src/openrtb/protobuf-codec.js';

@@ -5,16 +5,16 @@
  * evaluated over the campaigns a chunk at a time, in rank order, only as far as the scan needs.
  */
 import type { ConfigBundle } from '../campaigns/schema.js';
-import type { Currencies } from '../bidding/currency.js';
+import type { Currencies } from '../currency/currencies.js';
 import type { BidRequestView, ImpView } from '../openrtb/request-view.js';
 import { fill, newBits, setBit, wordsFor, type Bits } from './bitset.js';
 import { CandidatePlan } from './candidate-plan.js';
 import { compileCampaign, type CompiledCampaign, type CompiledCreative } from './compiled-campaign.js';
 import { DaypartTable } from './dayparting.js';
 import { AllowRule, BlockRule } from './rules.js';
-import { cityKey, normalizeCountry, postalKey, postalPrefixes, regionRuleKey } from './geo.js';
+import { cityKey, normalizeCountry, postalKey, postalPrefixes, regionRuleKey } from '../openrtb/geo.js';
 import { languageAndPrimary, languageKey } from './language.js';
-import { parentCategory } from './categories.js';
+import { parentCategory } from '../openrtb/categories.js';
 import { connectionTypeRule, foldCase } from './device.js';
 
 /** What the request's user agent adds when the request does not say it directly. */

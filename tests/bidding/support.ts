@@ -2,7 +2,7 @@
  * Direct (no HTTP) access to the bidding pipeline for unit tests: bundles validated exactly as
  * config files are, requests parsed by the real parser, `decide()` with an explicit clock.
  */
-import { bundleFromTexts } from '../../src/config/load-bundle.js';
+import { bundleFromTexts } from '../../src/campaigns/load-bundle.js';
 import { buildSnapshot, type Snapshot } from '../../src/campaigns/snapshot.js';
 import type { Campaign, ConfigBundle } from '../../src/campaigns/schema.js';
 import { isInvalid, parseBidRequest } from '../../src/openrtb/parse-request.js';

@@ -17,7 +17,7 @@ import type { BidIdentity } from '../../src/events/bid-identity.js';
 import type { Campaign } from '../../src/campaigns/schema.js';
 import { campaign, snapshotOf, view } from '../bidding/support.js';
 import { RedisServer } from '../helpers/redis-server.js';
-import { createRedis } from '../../src/audiences/redis-client.js';
+import { createRedis } from '../../src/storage/redis-client.js';
 import { whenReady } from '../helpers/redis-ready.js';
 import { Registry } from 'prom-client';
 import { CampaignLabels, MoneyMetrics } from '../../src/metrics/money-metrics.js';

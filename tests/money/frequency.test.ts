@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '../helpers/redis-server.js';
-import { createRedis, type RedisLike } from '../../src/audiences/redis-client.js';
+import { createRedis, type RedisLike } from '../../src/storage/redis-client.js';
 import { MemoryFrequencyStore, RedisFrequencyStore, type FrequencyStore } from '../../src/money/frequency-store.js';
 import { FrequencyService, userHash } from '../../src/money/frequency.js';
 import { decide } from '../../src/bidding/bidder.js';

@@ -5,10 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import countries from 'i18n-iso-countries';
 import type { Campaign, ConfigBundle } from '../../src/campaigns/schema.js';
-import { Currencies } from '../../src/bidding/currency.js';
+import { Currencies } from '../../src/currency/currencies.js';
 import { TargetingIndex, type DeviceFacts } from '../../src/targeting/targeting-index.js';
 import { count } from '../../src/targeting/bitset.js';
-import { normalizeCountry } from '../../src/targeting/geo.js';
+import { normalizeCountry } from '../../src/openrtb/geo.js';
 import { bitList, campaign, view } from '../bidding/support.js';
 
 const NO_DEVICE: DeviceFacts = { deviceType: undefined, os: undefined, browser: undefined };

@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Campaign, ConfigBundle, Targeting } from '../../src/campaigns/schema.js';
-import { Currencies } from '../../src/bidding/currency.js';
+import { Currencies } from '../../src/currency/currencies.js';
 import { TargetingIndex, type DeviceFacts } from '../../src/targeting/targeting-index.js';
 import type { BidRequestView } from '../../src/openrtb/request-view.js';
 import { bitList, campaign, view } from '../bidding/support.js';

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { buildBidResponse, buildBidResponseObject, type ResponseContext } from '../../src/openrtb/build-response.js';
-import { BidIds, threadName } from '../../src/bidding/notice-urls.js';
+import { buildBidResponse, buildBidResponseObject, type ResponseContext } from '../../src/bidding/build-response.js';
+import { BidIds, threadName } from '../../src/events/notice-urls.js';
 import { NoticeSigner, parseSigningKeys } from '../../src/events/notice-signer.js';
 import { decide, type BidDecision } from '../../src/bidding/bidder.js';
 import type { Campaign, ConfigBundle } from '../../src/campaigns/schema.js';
