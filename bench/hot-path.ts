@@ -41,7 +41,7 @@ import { buildBudgetStore, buildFrequency, buildFrequencyStore, buildLedger } fr
 import { registerBidRoutes } from '../src/http/bid-route.js';
 import { parseBidRequest } from '../src/openrtb/parse-request.js';
 import { isRefusal } from '../src/openrtb/protobuf-codec.js';
-import { decide } from '../src/bidding/bidder.js';
+import { decideFor } from '../src/bidding/bidder.js';
 import type { ConfigBundle } from '../src/campaigns/schema.js';
 import { OutcomeModelsRef } from '../src/models/outcome-models.js';
 import { tableOf, type WeightTable } from '../src/models/model-table.js';
@@ -266,7 +266,7 @@ async function main(): Promise<void> {
         if (isRefusal(req)) continue;
         const privacy = privacyOutcome(req, settings);
         const a = privacy.userData ? audiences.resolve(userKeys(req, 'default'), 10) : undefined;
-        decide(req, snap, snap.defaultExchange, nowMs, a instanceof Promise || a === undefined ? undefined : a, undefined, undefined, models?.current);
+        decideFor(req, snap, snap.defaultExchange, nowMs, a instanceof Promise || a === undefined ? undefined : a, undefined, undefined, models?.current);
       }
     };
     const jsonParse = () => {

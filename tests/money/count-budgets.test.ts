@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnapshotRef, type Snapshot } from '../../src/campaigns/snapshot.js';
-import { decide } from '../../src/bidding/bidder.js';
+import { decideFor } from '../../src/bidding/bidder.js';
 import { BudgetLedger } from '../../src/money/budget-ledger.js';
 import { MemoryBudgetStore } from '../../src/money/memory-budget-store.js';
 import { RedisBudgetStore } from '../../src/money/redis-budget-store.js';
@@ -59,7 +59,7 @@ async function setup(makeStore: (clock: () => number) => Promise<BudgetStore>, b
   let k = 0;
   /** One request: the bid id, or the no-bid reason. */
   const bid = (): string => {
-    const d = decide(view({}), snap, snap.defaultExchange, now, undefined, ledger);
+    const d = decideFor(view({}), snap, snap.defaultExchange, now, undefined, ledger);
     if (d.noBid !== undefined) return d.noBid;
     const ids: BidIdentity[] = d.bids.map((b) => ({
       bidId: `bid${++k}`, requestId: 'r', impId: '1', exchange: 'main', advertiserId: 'adv', campaignId: b.campaign.id,
