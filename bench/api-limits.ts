@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { RateLimiter } from '../src/api/rate-limit.js';
 import { MemoryIdempotencyStore, RedisIdempotencyStore, idempotent, type IdempotencyStore, type StoredReply } from '../src/api/idempotency.js';
-import { createRedis } from '../src/audiences/redis-client.js';
+import { createRedis } from '../src/storage/redis-client.js';
 
 const freePort = () =>
   new Promise<number>((resolve) => {

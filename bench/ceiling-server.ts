@@ -9,7 +9,7 @@
  */
 import uws from 'uWebSockets.js';
 import { listenExclusive } from '../src/http/listen.js';
-import { readBody } from '../src/http/read-body.js';
+import { readBody } from '../src/uws/read-body.js';
 import { isRefusal, openRtbProtobuf } from '../src/openrtb/protobuf-codec.js';
 
 const LIMIT = 256 * 1024;

@@ -25,7 +25,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { writeScenarioConfig } from './scenario/campaigns.js';
 import { searchFloorScale, type CalibrationStep } from './calibrate.js';
 import { buildRequestMix, setFloorScale } from './scenario/requests.js';
-import { loadBundleFromDir } from '../src/config/load-bundle.js';
+import { loadBundleFromDir } from '../src/campaigns/load-bundle.js';
 import { loadSettings } from '../src/config/settings.js';
 import { buildSnapshot, SnapshotRef } from '../src/campaigns/snapshot.js';
 import { BidderMetrics } from '../src/metrics/bidder-metrics.js';
@@ -37,11 +37,11 @@ import { ALL_USERS_SEGMENT, SEGMENT_COUNT, segmentId, userIdentity, userSegments
 import { loadSigner } from '../src/events/load-signer.js';
 import { BidLog } from '../src/events/bid-log.js';
 import type { BidderEvent, EventSink } from '../src/events/event-types.js';
-import { buildBudgetStore, buildFrequency, buildFrequencyStore, buildLedger } from '../src/money/build-money.js';
+import { buildBudgetStore, buildFrequency, buildFrequencyStore, buildLedger } from '../src/composition/build-money.js';
 import { registerBidRoutes } from '../src/http/bid-route.js';
 import { parseBidRequest } from '../src/openrtb/parse-request.js';
 import { isRefusal } from '../src/openrtb/protobuf-codec.js';
-import { decide } from '../src/bidding/bidder.js';
+import { decideFor } from '../src/bidding/bidder.js';
 import type { ConfigBundle } from '../src/campaigns/schema.js';
 import { OutcomeModelsRef } from '../src/models/outcome-models.js';
 import { tableOf, type WeightTable } from '../src/models/model-table.js';
@@ -266,7 +266,7 @@ async function main(): Promise<void> {
         if (isRefusal(req)) continue;
         const privacy = privacyOutcome(req, settings);
         const a = privacy.userData ? audiences.resolve(userKeys(req, 'default'), 10) : undefined;
-        decide(req, snap, snap.defaultExchange, nowMs, a instanceof Promise || a === undefined ? undefined : a, undefined, undefined, models?.current);
+        decideFor(req, snap, snap.defaultExchange, nowMs, a instanceof Promise || a === undefined ? undefined : a, undefined, undefined, models?.current);
       }
     };
     const jsonParse = () => {

@@ -3,10 +3,10 @@
  * stream of requests, competing bids and click and conversion draws, replayed against one campaign
  * under three policies at several budgets, from scarce to plentiful:
  *   static:  today's CPM bid (bid.base), buying what it wins until the budget is spent;
- *   learned: a cpc goal priced by decide() from the click model the OutcomeTrainer learns online
+ *   learned: a cpc goal priced by decideFor() from the click model the OutcomeTrainer learns online
  *            from the impressions and clicks this very run wins (2 % exploration at the fallback);
  *   oracle:  the same cpc goal priced from the true CTR (the ceiling).
- * In process: decide() is called directly, first-price auctions, spend at our bid.
+ * In process: decideFor() is called directly, first-price auctions, spend at our bid.
  *
  * At each budget the cpc target is the one at which the oracle just spends that budget by the end of
  * the stream (found by bisection), and the learned policy is asked the same target.
@@ -21,7 +21,7 @@
  */
 import { buildSnapshot, type Snapshot } from '../src/campaigns/snapshot.js';
 import type { Campaign, ConfigBundle } from '../src/campaigns/schema.js';
-import { decide } from '../src/bidding/bidder.js';
+import { decideFor } from '../src/bidding/bidder.js';
 import { NO_AUDIENCE } from '../src/audiences/audience-service.js';
 import { parseBidRequest } from '../src/openrtb/parse-request.js';
 import { isRefusal } from '../src/openrtb/protobuf-codec.js';
@@ -127,7 +127,7 @@ function snapshot(s: LiftSettings, target: number | undefined): Snapshot {
 
 /**
  * A seeded stream with its truth and draws, and what the static campaign does on it: its price
- * (-1: no bid on the first imp, whose truth this is) and the features decide() logs with the bid.
+ * (-1: no bid on the first imp, whose truth this is) and the features decideFor() logs with the bid.
  */
 interface Stream {
   readonly n: number;
@@ -172,7 +172,7 @@ function stream(s: LiftSettings, requestSeed: string, n: number, t0: number, ste
     st.competing[i] = competingBid(v.imps[0].bidFloor, rng);
     st.clickDraw[i] = rng.next();
     st.conversionDraw[i] = rng.next();
-    const d = decide(v, snap, snap.defaultExchange, now, NO_AUDIENCE, undefined, undefined, recording);
+    const d = decideFor(v, snap, snap.defaultExchange, now, NO_AUDIENCE, undefined, undefined, recording);
     const b = d.bids?.find((x) => x.imp === v.imps[0]);
     if (b !== undefined) {
       st.staticPrice[i] = b.price;
@@ -268,7 +268,7 @@ function runLearned(m: Stream, s: LiftSettings, budget: number, target: number, 
     const sec = Math.floor(now / 1000);
     if (i % PUBLISH_EVERY === 0 && i > 0) models = publisher.publish(now);
     const v = m.views[i];
-    const d = decide(v, snap, ex, now, NO_AUDIENCE, undefined, undefined, models);
+    const d = decideFor(v, snap, ex, now, NO_AUDIENCE, undefined, undefined, models);
     const b = d.bids?.find((x) => x.imp === v.imps[0]);
     if (b === undefined || !(b.price > m.competing[i])) continue;
     spend += b.price / 1000;

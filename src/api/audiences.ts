@@ -15,7 +15,7 @@
  */
 import type { ConfigStore, StoredDoc } from '../campaigns/config-store.js';
 import { DEFAULT_SEGMENT_TTL_SECONDS, type AudienceRule, type LookalikeSpec, type SegmentMeta } from '../audiences/segment-store.js';
-import { checkRule, ruleTtl } from '../audiences/rule-audiences.js';
+import { checkRule, ruleTtl } from './rule-checks.js';
 import type { AudienceService } from '../audiences/audience-service.js';
 import type { AudienceRebuilder, RebuildOutcome } from '../audiences/rebuilds.js';
 import type { Principal } from './auth.js';

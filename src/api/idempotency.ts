@@ -17,7 +17,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { RedisLike } from '../audiences/redis-client.js';
+import type { RedisLike } from '../storage/redis-client.js';
 import { ApiError } from './errors.js';
 import { log } from '../log.js';
 

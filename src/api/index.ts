@@ -15,7 +15,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { Registry } from 'prom-client';
 import { MemoryConfigStore, seedStore, type ConfigStore } from '../campaigns/config-store.js';
 import { createRedisConfigStore } from '../campaigns/redis-config-store.js';
-import { loadBundleFromDir } from '../config/load-bundle.js';
+import { loadBundleFromDir } from '../campaigns/load-bundle.js';
 import type { AudienceService } from '../audiences/audience-service.js';
 import type { AccessRefusal, AudienceAccess, AudienceRights } from '../http/audience-routes.js';
 import { Authenticator, type Caller, type Principal, type RateLimit } from './auth.js';
@@ -23,7 +23,7 @@ import { AuthFailureLimiter, DEFAULT_AUTH_FAILURES, sourceAddress, type AuthFail
 import { AuthMetrics } from '../metrics/auth-metrics.js';
 import { RateLimiter } from './rate-limit.js';
 import { DEFAULT_IDEMPOTENCY, MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency.js';
-import type { RedisLike } from '../audiences/redis-client.js';
+import type { RedisLike } from '../storage/redis-client.js';
 import { ConfigResources } from './resources.js';
 import { AudienceResources } from './audiences.js';
 import { KeyService } from './keys.js';

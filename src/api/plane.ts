@@ -11,7 +11,7 @@ import type { AudienceService } from '../audiences/audience-service.js';
 import type { ConfigBundle } from '../campaigns/schema.js';
 import { bundleFromStore, type ConfigStore } from '../campaigns/config-store.js';
 import { startConfigSync, type ConfigSync, type ConfigSyncOptions } from '../campaigns/config-sync.js';
-import { loadBundleFromDir } from '../config/load-bundle.js';
+import { loadBundleFromDir } from '../campaigns/load-bundle.js';
 import type { ModelsView } from './routes.js';
 import { createConfigApi, openConfigStore, type ConfigApi } from './index.js';
 import { loadApiSettings, type ApiSettings } from './settings.js';
@@ -20,7 +20,7 @@ import { ApiError } from './errors.js';
 import { ConfigError } from '../errors.js';
 import type { Registry } from 'prom-client';
 import { AuthMetrics } from '../metrics/auth-metrics.js';
-import { createRedis } from '../audiences/redis-client.js';
+import { createRedis } from '../storage/redis-client.js';
 
 export interface ConfigPlaneOptions {
   readonly configDir: string;

@@ -14,7 +14,7 @@
  * Framework-agnostic: `take(keyId, limit)` is all a router calls.
  */
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { RedisLike } from '../audiences/redis-client.js';
+import type { RedisLike } from '../storage/redis-client.js';
 import type { RateLimit } from './auth.js';
 
 export type Take = { ok: true; remaining: number } | { ok: false; retryAfterSeconds: number };

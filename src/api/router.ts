@@ -15,7 +15,7 @@ import type { RateLimiter } from './rate-limit.js';
 import { fingerprintOf, idempotent, parseIdempotencyKey, type IdempotencySettings, type IdempotencyStore } from './idempotency.js';
 import { ApiError, STATUS_TEXT, notAdmitted } from './errors.js';
 import { PROBLEM_JSON, problem } from './problem.js';
-import { readBody } from '../http/read-body.js';
+import { readBody } from '../uws/read-body.js';
 import { log } from '../log.js';
 import { etag } from './write-rules.js';
 import type { WriteContext } from './resources.js';

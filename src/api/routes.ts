@@ -37,7 +37,7 @@ import {
   Role,
 } from './schemas.js';
 import { StringEnum } from '../campaigns/schema.js';
-import { pixelSnippet } from '../http/pixel-routes.js';
+import { pixelSnippet } from '../events/pixel-snippet.js';
 import { KillStateSchema, KillSwitchInputSchema, type KillSwitchAccess, type KillSwitchInput } from './kill-switch.js';
 
 export const API_PREFIX = '/api/v1';

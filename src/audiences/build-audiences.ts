@@ -3,7 +3,7 @@ import type { Settings } from '../config/settings.js';
 import type { AudienceMetrics } from '../metrics/audience-metrics.js';
 import { AudienceService, DEFAULT_AUDIENCE_SETTINGS } from './audience-service.js';
 import { MemorySegmentStore } from './memory-segment-store.js';
-import { createRedis } from './redis-client.js';
+import { createRedis } from '../storage/redis-client.js';
 import { RedisSegmentStore } from './redis-segment-store.js';
 import type { SegmentStore } from './segment-store.js';
 

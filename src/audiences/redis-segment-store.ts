@@ -15,7 +15,7 @@
  * trip (on a Cluster, one pipeline per node, in parallel).
  */
 import type { Redis } from 'ioredis';
-import type { RedisLike } from './redis-client.js';
+import type { RedisLike } from '../storage/redis-client.js';
 import { MATCH_PREFIX, type MembershipRow, type SegmentMeta, type SegmentStore, type UserSegments } from './segment-store.js';
 
 /** Adds memberships to one user hash, keeping later expiries, and pushes the key's TTL out. */

@@ -14,8 +14,6 @@
  * a new rule from history, expires members whose events left the lookback, and takes out a user
  * whose excluded event the online path saw before a later included one.
  */
-import { invalid } from '../api/errors.js';
-import type { FieldError } from '../errors.js';
 import type { AudienceService } from './audience-service.js';
 import type { AudienceRule, SegmentStore } from './segment-store.js';
 import { log } from '../log.js';
@@ -24,31 +22,6 @@ import { userHash } from '../money/frequency.js';
 import { rulesFor } from './rule-index.js';
 
 export const NOTICE_RULE_EVENTS = ['impression', 'click', 'conversion'] as const;
-
-/** Refuses rules the online path could not honour (for the config API; the schema checked the shape). */
-export function checkRule(candidate: Record<string, unknown>): void {
-  const rule = candidate.rule as AudienceRule | undefined;
-  if (rule === undefined) return;
-  const errors: FieldError[] = [];
-  if (candidate.advertiserId === undefined)
-    errors.push({ path: '/advertiserId', code: 'required', message: "a rule audience reads one advertiser's own events: name it" });
-  if (rule.source === 'notices') {
-    for (const [field, list] of [['events', rule.events], ['excludeEvents', rule.excludeEvents ?? []]] as const)
-      list.forEach((e, i) => {
-        if (!(NOTICE_RULE_EVENTS as readonly string[]).includes(e))
-          errors.push({ path: `/rule/${field}/${i}`, code: 'invalid', message: `notices rules count ${NOTICE_RULE_EVENTS.join(', ')}` });
-      });
-  } else if (rule.campaignIds !== undefined) errors.push({ path: '/rule/campaignIds', code: 'invalid', message: 'only for notices rules' });
-  for (const e of rule.excludeEvents ?? [])
-    if (rule.events.includes(e)) errors.push({ path: '/rule/excludeEvents', code: 'invalid', message: `"${e}" is both included and excluded` });
-  if (errors.length) throw invalid(errors);
-}
-
-/** A rule audience's membership lifetime: its lookback. */
-export function ruleTtl(candidate: Record<string, unknown>): number | undefined {
-  const rule = candidate.rule as AudienceRule | undefined;
-  return rule && rule.lookbackDays * 86_400;
-}
 
 export interface RuleEvent {
   readonly source: AudienceRule['source'];

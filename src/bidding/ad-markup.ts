@@ -5,7 +5,7 @@
  */
 import type { CompiledCreative } from '../targeting/compiled-campaign.js';
 import { nativeMarkup, type NativeRequest } from '../openrtb/native.js';
-import type { NoticeUrls } from './notice-urls.js';
+import type { NoticeUrls } from '../events/notice-urls.js';
 
 const escapeAttr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
 

@@ -6,6 +6,7 @@ import type { BidRequestView, DealView, ImpView } from '../openrtb/request-view.
 import type { ExchangeProfile, Snapshot } from '../campaigns/snapshot.js';
 import type { CompiledCampaign, CompiledCreative } from '../targeting/compiled-campaign.js';
 import type { DeviceFacts, TargetingIndex } from '../targeting/targeting-index.js';
+import { searchOver, type CandidateSearch } from '../targeting/candidate-search.js';
 import { nextBit } from '../targeting/bitset.js';
 import { CHUNK_WORDS } from '../targeting/targeting-index.js';
 import { parseIp, type IpAddress } from '../targeting/cidr.js';
@@ -45,13 +46,38 @@ export type Decision =
 
 /** Reused by every decision on this thread (decide() is synchronous). */
 const FEATURES = new FeatureVector();
-const NO_DEVICE: DeviceFacts = { deviceType: undefined, os: undefined, browser: undefined };
+export const NO_DEVICE: DeviceFacts = { deviceType: undefined, os: undefined, browser: undefined };
 const noBid = (reason: NoBidReason): Decision => ({ noBid: reason });
 
 /** Floors are compared in the base currency a hair low, so conversion rounding never cuts off a campaign that could meet one. */
 const FLOOR_SLACK = 1 - 1e-9;
 
-export function decide(
+/**
+ * What decide() reads and the scratch it shares between its steps: bid-context.ts's BidContext, one
+ * per request. `search` is the thread's candidate search over `snap.index` (targeting/candidate-search.ts).
+ */
+export interface DecideContext {
+  readonly req: BidRequestView;
+  readonly snap: Snapshot;
+  readonly ex: ExchangeProfile;
+  readonly nowMs: number;
+  readonly audience: Audience;
+  readonly money: MoneyGate | undefined;
+  readonly caps: UserCaps | undefined;
+  readonly models: OutcomeModels;
+  readonly search: CandidateSearch;
+  /** Set by decide(): the response currency, the device facts, the furthest no-bid reason so far. */
+  currency: string;
+  device: DeviceFacts;
+  reason: NoBidReason;
+  /** Model features: -2 none built yet; -1 the request's; k the request's and imp k's. */
+  featuresAt: number;
+  /** The request's exploration draw for goals, -1 until drawn. */
+  exploreDraw: number;
+}
+
+/** decide() for tests and tools: a context of its own (the server's comes from bid-request.ts). */
+export function decideFor(
   req: BidRequestView,
   snap: Snapshot,
   ex: ExchangeProfile,
@@ -61,151 +87,193 @@ export function decide(
   caps?: UserCaps,
   models: OutcomeModels = NO_MODELS,
 ): Decision {
+  return decide({ req, snap, ex, nowMs, audience, money, caps, models, search: searchOver(snap.index), currency: '', device: NO_DEVICE, reason: 'no_campaign', featuresAt: -2, exploreDraw: -1 });
+}
+
+/** The best eligible campaign and creative per imp, or why none: request checks, then each imp's scan. */
+export function decide(ctx: DecideContext): Decision {
+  const { req, snap, ex, money } = ctx;
   if (money !== undefined && money.stopAll) return noBid('kill_switch');
   if (req.wseat && req.wseat.length > 0 && req.wseat.indexOf(ex.seat) < 0) return noBid('seat_blocked');
   if (req.bseat.indexOf(ex.seat) >= 0) return noBid('seat_blocked');
   const currency = responseCurrency(req, ex, snap);
   if (currency === undefined) return noBid('unsupported_currency');
+  ctx.currency = currency;
 
   const index = snap.index;
-  const device = deviceFacts(req, index);
+  const device = (ctx.device = deviceFacts(req, index));
   // Only campaigns whose max bid reaches the lowest floor can bid: ranks are in descending max
   // bid, so with many campaigns the scan stops at the last word of those (at 10,000 campaigns about
   // a third of the words on average, in the benchmark's mix); a no-bid then looks past it only to
   // name its reason. The request's rules are resolved once into a plan, evaluated a chunk at a time.
   const floors = impFloors(req, snap);
   const words = index.words >= FLOOR_CUTOFF_MIN_WORDS ? index.wordsReaching(minOf(floors)) : index.words;
-  index.planRequest(req, device, nowMs, audience.complete && index.usesSegments ? audience.segments : undefined, ex.id);
+  const audience = ctx.audience;
+  ctx.search.planRequest(req, device, ctx.nowMs, audience.complete && index.usesSegments ? audience.segments : undefined, ex.id);
   const where = new RequestPlace(req);
-  const impBits = index.impBits;
-  // Model features, built on the first candidate with a goal (request part once, imp part per imp).
-  const features = FEATURES;
-  let featuresAt = -2; // -2: none yet; -1: the request's; k: the request's and imp k's
-  let exploreDraw = -1;
+  ctx.featuresAt = -2;
+  ctx.exploreDraw = -1;
+  ctx.reason = 'no_campaign';
 
   let bids: BidDecision[] | undefined;
-  let reason: NoBidReason = 'no_campaign';
   for (let k = 0; k < req.imps.length; k++) {
-    const imp = req.imps[k];
-    index.planImp(imp);
-    let native: NativeRequest | undefined | null = null; // read on the first candidate
-    let best: BidDecision | undefined;
-    let bestBase = 0;
-    // The lowest floor a bid on this imp can face, in the base currency (impFloors): no campaign
-    // whose max bid is under it can bid here; each bid's own floor is checked by biddablePrice.
-    const floorBase = floors[k];
-    // A chunk of campaigns at a time, in rank order: chunks past the best bid so far are never evaluated.
-    scan: for (let from = 0; from < words; from += CHUNK_WORDS) {
-      if (best && index.maxBidFrom(from * 32) < bestBase) break; // ranked by max bid: nobody further can beat it
-      const to = Math.min(words, from + CHUNK_WORDS);
-      if (!index.impCandidatesIn(from, to)) continue;
-      for (let i = nextBit(impBits, from * 32, to); i >= 0; i = nextBit(impBits, i + 1, to)) {
-        const c = index.campaigns[i];
-        if (best && c.maxBidBase < bestBase) break scan;
-        if (!eligible(c, nowMs, audience, where)) continue;
-        if (c.maxBidBase < floorBase) {
-          // Ranked by max bid: neither this campaign nor any further one can meet the floor.
-          reason = furthest(reason, 'below_floor');
-          break scan;
-        }
-        if (c.killSwitch) {
-          reason = furthest(reason, 'kill_switch');
-          continue;
-        }
-        if (money !== undefined) {
-          const refused = money.verdict(c, nowMs, bids === undefined || c.budget === undefined ? 0 : pickedFor(bids, c));
-          if (refused !== undefined) {
-            reason = furthest(reason, refused);
-            continue;
-          }
-        }
-        // The routes it may bid through: each offered deal it holds, in the imp's order, then the
-        // open market where the imp and the campaign allow it. The first it can afford is taken.
-        let dealAt = c.deals === undefined ? -1 : nextDeal(c, imp, ex.seat, 0);
-        const openMarket = c.openMarket && !imp.privateAuction;
-        if (dealAt < 0 && !openMarket) continue;
-        if (native === null) native = imp.native ? readNativeRequest(imp.native.request) : undefined;
-        const fit = fitCreative(c, imp, native);
-        if (!fit) {
-          reason = furthest(reason, 'no_creative_fit');
-          continue;
-        }
-        let creative = fit;
-        let deal: DealView | undefined;
-        let price = -1;
-        let unshaded = 0;
-        // A goal prices the impression from the models (the creative that fits is the candidate's);
-        // on the goal's exploration share optimistically (goalCpm); a cold model bids the CPM fallback.
-        let base = c.baseBid;
-        let byGoal = false;
-        if (c.goal !== undefined && models.click.ready) {
-          if (exploreDraw < 0) exploreDraw = hashFeature(0, req.id) / 4294967296;
-          if (featuresAt < -1) features.setRequest(req, device, ex.id, nowMs, audience.segments);
-          if (featuresAt !== k) features.setImp(imp);
-          featuresAt = k;
-          features.setCreative(fit.featureHash);
-          const value = c.goal.type === 'roas' ? snap.currencies.convert(models.values.get(c.id) ?? 0, snap.currencies.base, c.currency) : 0;
-          const worth = goalCpm(c.goal, c.id, models, features, value, exploreDraw < c.goal.explore);
-          if (worth >= 0) {
-            base = worth;
-            byGoal = true;
-          }
-        }
-        for (;;) {
-          deal = dealAt >= 0 ? imp.deals[dealAt] : undefined;
-          creative = fit;
-          let wanted = (unshaded = campaignPrice(c, req, device, audience, deal ? c.deals!.get(deal.id)! : 1, base));
-          if (c.shading !== undefined && money !== undefined) wanted *= money.shading(c); // ≤ 1: still within max bid
-          price = biddablePrice(c, wanted, imp, deal, creative, currency, snap.currencies, !byGoal);
-          if (price < 0 && durationPriced(creative, imp, deal)) {
-            // Its floor depends on the creative's duration (2.6 mincpmpersec, durfloors): another of the
-            // campaign's creatives the imp accepts may face a floor within max bid.
-            const affordable = fitCreative(c, imp, native, (cr) => biddablePrice(c, wanted, imp, deal, cr, currency, snap.currencies, !byGoal) >= 0);
-            if (affordable !== undefined) {
-              creative = affordable;
-              price = biddablePrice(c, wanted, imp, deal, creative, currency, snap.currencies, !byGoal);
-            }
-          }
-          if (price >= 0 || deal === undefined) break;
-          dealAt = nextDeal(c, imp, ex.seat, dealAt + 1);
-          if (dealAt < 0 && !openMarket) break;
-        }
-        if (c.frequency !== undefined && !capsAllow(c, creative.id, caps)) {
-          reason = furthest(reason, 'frequency_capped');
-          continue;
-        }
-        if (price < 0) {
-          reason = furthest(reason, 'below_floor');
-          continue;
-        }
-        const priceBase = snap.currencies.convert(price, currency, snap.currencies.base);
-        if (!best || priceBase > bestBase) {
-          const shaded = c.shading !== undefined && money !== undefined;
-          best = {
-            imp, campaign: c, creative, price, deal, native, user: caps?.user,
-            unshaded: shaded ? priceIn(c, unshaded, currency, snap.currencies) : undefined,
-            floor: shaded ? floorFor(imp, deal, creative, currency, snap.currencies) : undefined,
-            features: undefined,
-          };
-          bestBase = priceBase;
-        }
-      }
-    }
-    if (best && models.record) {
-      // The trainer learns from every bid, goal or not: what it saw is logged with the bid.
-      if (featuresAt < -1) features.setRequest(req, device, ex.id, nowMs, audience.segments);
-      features.setImp(imp);
-      featuresAt = k;
-      features.setCreative(best.creative.featureHash);
-      best.features = features.copy();
-    }
+    const best = bestForImp(ctx, k, floors[k], words, where, bids);
     if (best) (bids ??= []).push(best);
   }
   if (bids) return { bids, currency };
   // No bid. The campaigns left out above cannot meet any floor; if one of them matches the request
   // in every other way, the honest reason is the floor, as a scan of every campaign would have said.
-  if (furthest(reason, 'below_floor') !== reason && words < index.words && matchesBelowFloors(req, index, nowMs, audience, where, words)) reason = 'below_floor';
+  let reason: NoBidReason = ctx.reason;
+  if (furthest(reason, 'below_floor') !== reason && words < index.words && matchesBelowFloors(ctx, where, words)) reason = 'below_floor';
   return noBid(reason);
+}
+
+/**
+ * Imp k's best bid: its candidates a chunk of campaigns at a time, in rank order (chunks past the
+ * best bid so far are never evaluated). `floorBase`: the lowest floor a bid on this imp can face, in
+ * the base currency (impFloors): no campaign whose max bid is under it can bid here; each bid's own
+ * floor is checked by biddablePrice. `bids`: the request's bids on earlier imps.
+ */
+function bestForImp(ctx: DecideContext, k: number, floorBase: number, words: number, where: RequestPlace, bids: readonly BidDecision[] | undefined): BidDecision | undefined {
+  const { req, snap, ex, nowMs, audience, money, models, search } = ctx;
+  const index = snap.index;
+  const imp = req.imps[k];
+  search.planImp(imp);
+  const impBits = search.impBits;
+  let native: NativeRequest | undefined | null = null; // read on the first candidate
+  let best: BidDecision | undefined;
+  let bestBase = 0;
+  scan: for (let from = 0; from < words; from += CHUNK_WORDS) {
+    if (best && index.maxBidFrom(from * 32) < bestBase) break; // ranked by max bid: nobody further can beat it
+    const to = Math.min(words, from + CHUNK_WORDS);
+    if (!search.impCandidatesIn(from, to)) continue;
+    for (let i = nextBit(impBits, from * 32, to); i >= 0; i = nextBit(impBits, i + 1, to)) {
+      const c = index.campaigns[i];
+      if (best && c.maxBidBase < bestBase) break scan;
+      if (!eligible(c, nowMs, audience, where)) continue;
+      if (c.maxBidBase < floorBase) {
+        // Ranked by max bid: neither this campaign nor any further one can meet the floor.
+        ctx.reason = furthest(ctx.reason, 'below_floor');
+        break scan;
+      }
+      if (c.killSwitch) {
+        ctx.reason = furthest(ctx.reason, 'kill_switch');
+        continue;
+      }
+      if (money !== undefined) {
+        const refused = money.verdict(c, nowMs, bids === undefined || c.budget === undefined ? 0 : pickedFor(bids, c));
+        if (refused !== undefined) {
+          ctx.reason = furthest(ctx.reason, refused);
+          continue;
+        }
+      }
+      // The routes it may bid through: each offered deal it holds, in the imp's order, then the
+      // open market where the imp and the campaign allow it. The first it can afford is taken.
+      const dealAt = c.deals === undefined ? -1 : nextDeal(c, imp, ex.seat, 0);
+      const openMarket = c.openMarket && !imp.privateAuction;
+      if (dealAt < 0 && !openMarket) continue;
+      if (native === null) native = imp.native ? readNativeRequest(imp.native.request) : undefined;
+      const fit = fitCreative(c, imp, native);
+      if (!fit) {
+        ctx.reason = furthest(ctx.reason, 'no_creative_fit');
+        continue;
+      }
+      const price = offer(ctx, c, k, fit, native, dealAt, openMarket);
+      if (c.frequency !== undefined && !capsAllow(c, OFFER.creative.id, ctx.caps)) {
+        ctx.reason = furthest(ctx.reason, 'frequency_capped');
+        continue;
+      }
+      if (price < 0) {
+        ctx.reason = furthest(ctx.reason, 'below_floor');
+        continue;
+      }
+      const priceBase = snap.currencies.convert(price, ctx.currency, snap.currencies.base);
+      if (!best || priceBase > bestBase) {
+        best = bidOf(ctx, c, imp, price, native);
+        bestBase = priceBase;
+      }
+    }
+  }
+  if (best && models.record) {
+    // The trainer learns from every bid, goal or not: what it saw is logged with the bid.
+    if (ctx.featuresAt < -1) FEATURES.setRequest(req, ctx.device, ex.id, nowMs, audience.segments);
+    FEATURES.setImp(imp);
+    ctx.featuresAt = k;
+    FEATURES.setCreative(best.creative.featureHash);
+    best.features = FEATURES.copy();
+  }
+  return best;
+}
+
+/** What offer() settled on besides the price (reused: valid until the next offer). */
+const OFFER = { creative: undefined as unknown as CompiledCreative, deal: undefined as DealView | undefined, unshaded: 0 };
+
+/**
+ * The price campaign `c` offers on imp k with creative `fit` (which it can show there), in the
+ * response currency, through the first of its routes (deals from `dealAt`, then the open market)
+ * whose floor it meets; -1 when none. The creative and deal it settled on are left in OFFER.
+ */
+function offer(ctx: DecideContext, c: CompiledCampaign, k: number, fit: CompiledCreative, native: NativeRequest | undefined, dealAt: number, openMarket: boolean): number {
+  const { req, snap, ex, money, models } = ctx;
+  const imp = req.imps[k];
+  const currency = ctx.currency;
+  let creative = fit;
+  let deal: DealView | undefined;
+  let price = -1;
+  let unshaded = 0;
+  // A goal prices the impression from the models (the creative that fits is the candidate's);
+  // on the goal's exploration share optimistically (goalCpm); a cold model bids the CPM fallback.
+  let base = c.baseBid;
+  let byGoal = false;
+  if (c.goal !== undefined && models.click.ready) {
+    if (ctx.exploreDraw < 0) ctx.exploreDraw = hashFeature(0, req.id) / 4294967296;
+    if (ctx.featuresAt < -1) FEATURES.setRequest(req, ctx.device, ex.id, ctx.nowMs, ctx.audience.segments);
+    if (ctx.featuresAt !== k) FEATURES.setImp(imp);
+    ctx.featuresAt = k;
+    FEATURES.setCreative(fit.featureHash);
+    const value = c.goal.type === 'roas' ? snap.currencies.convert(models.values.get(c.id) ?? 0, snap.currencies.base, c.currency) : 0;
+    const worth = goalCpm(c.goal, c.id, models, FEATURES, value, ctx.exploreDraw < c.goal.explore);
+    if (worth >= 0) {
+      base = worth;
+      byGoal = true;
+    }
+  }
+  for (;;) {
+    deal = dealAt >= 0 ? imp.deals[dealAt] : undefined;
+    creative = fit;
+    let wanted = (unshaded = campaignPrice(c, req, ctx.device, ctx.audience, deal ? c.deals!.get(deal.id)! : 1, base));
+    if (c.shading !== undefined && money !== undefined) wanted *= money.shading(c); // ≤ 1: still within max bid
+    price = biddablePrice(c, wanted, imp, deal, creative, currency, snap.currencies, !byGoal);
+    if (price < 0 && durationPriced(creative, imp, deal)) {
+      // Its floor depends on the creative's duration (2.6 mincpmpersec, durfloors): another of the
+      // campaign's creatives the imp accepts may face a floor within max bid.
+      const affordable = fitCreative(c, imp, native, (cr) => biddablePrice(c, wanted, imp, deal, cr, currency, snap.currencies, !byGoal) >= 0);
+      if (affordable !== undefined) {
+        creative = affordable;
+        price = biddablePrice(c, wanted, imp, deal, creative, currency, snap.currencies, !byGoal);
+      }
+    }
+    if (price >= 0 || deal === undefined) break;
+    dealAt = nextDeal(c, imp, ex.seat, dealAt + 1);
+    if (dealAt < 0 && !openMarket) break;
+  }
+  OFFER.creative = creative;
+  OFFER.deal = deal;
+  OFFER.unshaded = unshaded;
+  return price;
+}
+
+/** The bid decision for the offer just made (OFFER) at `price`. */
+function bidOf(ctx: DecideContext, c: CompiledCampaign, imp: ImpView, price: number, native: NativeRequest | undefined): BidDecision {
+  const { snap, money, currency } = ctx;
+  const shaded = c.shading !== undefined && money !== undefined;
+  const { creative, deal, unshaded } = OFFER;
+  return {
+    imp, campaign: c, creative, price, deal, native, user: ctx.caps?.user,
+    unshaded: shaded ? priceIn(c, unshaded, currency, snap.currencies) : undefined,
+    floor: shaded ? floorFor(imp, deal, creative, currency, snap.currencies) : undefined,
+    features: undefined,
+  };
 }
 
 /**
@@ -241,15 +309,17 @@ function minOf(xs: readonly number[]): number {
  * scan checks before it looks at the floor. Evaluated only for a no-bid that would otherwise name
  * an earlier reason.
  */
-function matchesBelowFloors(req: BidRequestView, index: TargetingIndex, nowMs: number, audience: Audience, where: RequestPlace, fromWord: number): boolean {
+function matchesBelowFloors(ctx: DecideContext, where: RequestPlace, fromWord: number): boolean {
+  const { req, nowMs, audience, search } = ctx;
+  const index = ctx.snap.index;
   const words = index.words;
-  const bits = index.impBits;
+  const bits = search.impBits;
   for (let k = 0; k < req.imps.length; k++) {
-    index.planImp(req.imps[k]);
+    search.planImp(req.imps[k]);
     // A chunk at a time, stopping at the first match: one usually turns up early.
     for (let from = fromWord - (fromWord % CHUNK_WORDS); from < words; from += CHUNK_WORDS) {
       const to = Math.min(words, from + CHUNK_WORDS);
-      if (!index.impCandidatesIn(from, to)) continue;
+      if (!search.impCandidatesIn(from, to)) continue;
       for (let i = nextBit(bits, Math.max(from, fromWord) * 32, to); i >= 0; i = nextBit(bits, i + 1, to)) if (eligible(index.campaigns[i], nowMs, audience, where)) return true;
     }
   }

@@ -7,7 +7,7 @@
  */
 import type { DealView, DurationFloors, ImpView } from '../openrtb/request-view.js';
 import type { CompiledCreative } from '../targeting/compiled-campaign.js';
-import type { Currencies } from './currency.js';
+import type { Currencies } from '../currency/currencies.js';
 
 /**
  * The guidance's floor for a creative of `duration` seconds (CPM, in the guidance's currency), or

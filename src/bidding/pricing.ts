@@ -6,7 +6,7 @@
 import type { BidRequestView, DealView, ImpView } from '../openrtb/request-view.js';
 import type { CompiledCampaign, CompiledCreative } from '../targeting/compiled-campaign.js';
 import type { DeviceFacts } from '../targeting/targeting-index.js';
-import type { Currencies } from './currency.js';
+import type { Currencies } from '../currency/currencies.js';
 import type { Audience } from '../audiences/audience-service.js';
 import { segmentMultiplier } from './audience-rules.js';
 import { floorFor } from './floors.js';

@@ -4,7 +4,7 @@
  */
 import type { BidderMetrics } from '../metrics/bidder-metrics.js';
 import { ConfigError } from '../errors.js';
-import { loadBundleFromDir } from '../config/load-bundle.js';
+import { loadBundleFromDir } from './load-bundle.js';
 import type { ConfigBundle } from './schema.js';
 import { buildSnapshot, SnapshotRef, type Snapshot } from './snapshot.js';
 

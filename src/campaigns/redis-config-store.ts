@@ -16,7 +16,7 @@
  * Watchers hear the change feed, and poll the version every 500 ms in case a message was lost
  * (pub/sub is at most once: a reconnect can drop one).
  */
-import { createRedis, type RedisLike } from '../audiences/redis-client.js';
+import { createRedis, type RedisLike } from '../storage/redis-client.js';
 import {
   BaseConfigStore,
   BUNDLE_KINDS,

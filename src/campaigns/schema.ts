@@ -4,7 +4,7 @@
  * and the TypeScript types below are derived from them.
  */
 import { Type, type Static, type TString } from '@sinclair/typebox';
-import { POSTAL_RULE_MAX } from '../targeting/geo.js';
+import { POSTAL_RULE_MAX } from '../openrtb/geo.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' });
 const NonEmpty = Type.String({ minLength: 1, maxLength: 512 });

@@ -4,7 +4,7 @@
  * off the hot path and publish it with one reference swap, so no bid ever sees half a change.
  */
 import type { ConfigBundle, Exchange } from './schema.js';
-import { Currencies } from '../bidding/currency.js';
+import { Currencies } from '../currency/currencies.js';
 import { TargetingIndex } from '../targeting/targeting-index.js';
 import { resolvePriceKeys, type PriceKeys } from '../events/encrypted-price.js';
 import { ConfigError } from '../errors.js';

@@ -8,7 +8,7 @@ import ipaddr from 'ipaddr.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { FieldError } from '../errors.js';
 import { ConfigBundleSchema, type Campaign, type ConfigBundle } from './schema.js';
-import { normalizeCountry } from '../targeting/geo.js';
+import { normalizeCountry } from '../openrtb/geo.js';
 import { resolvePriceKeys } from '../events/encrypted-price.js';
 
 const Ajv = AjvModule.default ?? AjvModule;

@@ -5,7 +5,7 @@
  */
 import type { EventSink } from './event-types.js';
 import type { BidIdentity } from './bid-identity.js';
-import type { Currencies } from '../bidding/currency.js';
+import type { Currencies } from '../currency/currencies.js';
 
 export class BidLog {
   private readonly bidWeight: number;

@@ -16,6 +16,7 @@ export const EVENT_TABLES = {
   pixel: 'pixels',
 } as const;
 
+export const EVENT_TABLE_NAMES = Object.values(EVENT_TABLES) as string[];
 export type EventType = keyof typeof EVENT_TABLES;
 
 /** Columns every event has. Strings are '' when not applicable (ClickHouse 18.16 has no Nullable in keys). */

@@ -40,10 +40,10 @@
 import { join } from 'node:path';
 import { log as defaultLog } from '../log.js';
 import type { EventStore } from './event-store.js';
-import { EVENT_TABLES, type BidderEvent, type EventSink } from './event-types.js';
+import { EVENT_TABLES, EVENT_TABLE_NAMES, type BidderEvent, type EventSink } from './event-types.js';
 import { encodeEvents, Spool, type Segment, type TableRows } from './spool.js';
 import { isolateRefused, refusesRows, setAside, type RefusedRow } from './refused-rows.js';
-import { EVENT_TABLE_NAMES, type EventDropReason, type EventMetrics } from '../metrics/event-metrics.js';
+import type { EventDropReason, EventMetrics } from '../metrics/event-metrics.js';
 
 /** Events encoded and appended to the spool in one go (about a millisecond of JSON.stringify). */
 const APPEND_SLICE = 500;

@@ -8,7 +8,7 @@
  * A notice whose event could not be made durable is answered 503 and its mark is taken back
  * (`forget`), so the exchange's retry is recorded rather than refused as a duplicate.
  */
-import type { RedisLike } from '../audiences/redis-client.js';
+import type { RedisLike } from '../storage/redis-client.js';
 
 export interface NoticeDedupe {
   /** True the first time an event id is seen within the window; errors resolve to true. */

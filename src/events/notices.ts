@@ -3,7 +3,7 @@
  * the exchange substituted into its macros, and the checks that keep forged, stale and over-priced
  * notices out. Pure: the caller supplies the time, the signer and the currency table.
  */
-import type { Currencies } from '../bidding/currency.js';
+import type { Currencies } from '../currency/currencies.js';
 import type { NoticeSigner } from './notice-signer.js';
 import { identityColumns, readIdentity, type BidIdentity } from './bid-identity.js';
 import type { BidderEvent } from './event-types.js';

@@ -1,67 +1,25 @@
 /**
  * The exchange-facing bid endpoint: `POST /bid` (default exchange) and `POST /bid/{exchange}`.
- * uWS glue only: headers, body with limits, gzip, status codes. Parsing, bidding and
- * response building live in openrtb/ and bidding/.
+ * uWS glue only: headers, body with limits, gzip, the codec (JSON or protobuf), status codes. What
+ * happens to a parsed request, from its deadline to its answer and its log, is bidding/bid-request.ts.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import type { Settings } from '../config/settings.js';
-import type { ExchangeProfile, Snapshot, SnapshotRef } from '../campaigns/snapshot.js';
-import type { BidderMetrics, ExchangeMetrics, RejectReason } from '../metrics/bidder-metrics.js';
+import type { ExchangeProfile, Snapshot } from '../campaigns/snapshot.js';
+import type { ExchangeMetrics, RejectReason } from '../metrics/bidder-metrics.js';
 import { parseBidRequest } from '../openrtb/parse-request.js';
-import { buildBidResponse, buildBidResponseObject, type ResponseContext } from '../openrtb/build-response.js';
 import { isRefusal, openRtbProtobuf, type OpenRtbProtobuf } from '../openrtb/protobuf-codec.js';
-import { decide } from '../bidding/bidder.js';
-import { deadlineMs } from '../bidding/deadline.js';
 import type { NoBidReason } from '../bidding/no-bid-reason.js';
-import { BidIds, threadName } from '../bidding/notice-urls.js';
-import type { NoticeSigner } from '../events/notice-signer.js';
-import type { BidLog } from '../events/bid-log.js';
-import { readBody, type BodySink } from './read-body.js';
-import { NO_AUDIENCE, type Audience, type AudienceService } from '../audiences/audience-service.js';
-import { userKeys } from '../audiences/identity.js';
-import { bidEventKeys } from '../audiences/rule-audiences.js';
-import type { UserKeyer } from '../events/user-key.js';
-import type { BidRequestView } from '../openrtb/request-view.js';
+import { BidPipeline, type BidPipelineDeps } from '../bidding/bid-request.js';
+import { BidContext, type BidReply } from '../bidding/bid-context.js';
+import { readBody, type BodySink } from '../uws/read-body.js';
 import { acceptsGzip, gunzipLimited, gzip } from './gzip.js';
-import { PRIVACY_OUTCOMES, privacyOutcome, type PrivacyOutcome } from '../privacy/privacy-outcome.js';
 import type { PendingBody, RequestGate } from './request-gate.js';
-import type { BudgetLedger } from '../money/budget-ledger.js';
-import { userHash, type FrequencyService } from '../money/frequency.js';
-import type { UserCaps } from '../bidding/money-gate.js';
-import type { OutcomeModelsRef } from '../models/outcome-models.js';
-import type { ProfileFeed, SightingSink } from '../audiences/profiles.js';
 
-/** Where each bid's model features go (the outcome trainer, models/trainer.ts). */
-export interface OutcomeFeed {
-  bid(bidId: string, campaignId: string, features: Uint32Array, atSec: number): void;
-}
+export type { OutcomeFeed } from '../bidding/bid-request.js';
 
-export interface BidRouteDeps {
-  readonly settings: Settings;
-  readonly snapshots: SnapshotRef;
-  readonly metrics: BidderMetrics;
-  /** Signs the notice URLs of every bid. */
-  readonly signer: NoticeSigner;
-  /** Keys users as event rows do: with it, bids reach what rule audiences learnt (rule-audiences.ts). */
-  readonly userKeys?: UserKeyer;
-  /** The sampled bid and request logs; absent: nothing is logged. */
-  readonly bidLog?: BidLog;
-  /** The user's segments; absent: no audience lookups (every user is segment-less). */
-  readonly audiences?: AudienceService;
-  /** Monotonic milliseconds; injectable for tests. */
-  readonly clock?: () => number;
+export interface BidRouteDeps extends BidPipelineDeps {
   /** Load shedding and in-flight accounting for this thread (request-gate.ts); absent: every request is taken. */
   readonly gate?: RequestGate;
-  /** This thread's budgets, pacing and kill switch (money/budget-ledger.ts); absent: none apply. */
-  readonly money?: BudgetLedger;
-  /** Frequency caps: the user's counters, looked up alongside the audience; absent: caps are never met (fail-open/closed per campaign). */
-  readonly frequency?: FrequencyService;
-  /** The click and conversion models goals are priced from; absent: goals bid their CPM fallback. */
-  readonly models?: OutcomeModelsRef;
-  /** Takes each bid's features, when the models record them; absent: nothing is kept. */
-  readonly outcomes?: OutcomeFeed;
-  /** Samples of the users seen, for lookalike audiences (audiences/profiles.ts); absent: none are kept. */
-  readonly profiles?: ProfileFeed<SightingSink>;
 }
 
 const now = () => performance.now();
@@ -80,14 +38,14 @@ export function registerBidRoutes(app: TemplatedApp, deps: BidRouteDeps): void {
 }
 
 class BidHandler {
-  readonly ctx: ResponseContext;
   readonly clock: () => number;
   /** proto/openrtb.proto, compiled here, at start. */
   readonly protobuf: OpenRtbProtobuf;
+  readonly pipeline: BidPipeline;
   constructor(readonly deps: BidRouteDeps) {
-    this.ctx = { noticeBaseUrl: deps.settings.noticeBaseUrl, bidIds: new BidIds(deps.money?.holder ?? threadName(deps.settings.instanceId, 0)), signer: deps.signer };
     this.clock = deps.clock ?? now;
     this.protobuf = openRtbProtobuf();
+    this.pipeline = new BidPipeline(deps, this.protobuf);
   }
 
   handle(res: HttpResponse, req: HttpRequest, exchangeName: string | undefined): void {
@@ -157,7 +115,7 @@ class BidHandler {
   }
 }
 
-class PendingBid implements BodySink, PendingBody {
+class PendingBid implements BodySink, PendingBody, BidReply {
   aborted = false;
   /** Left the gate (answered or aborted): exactly once per admitted request. */
   private settled = false;
@@ -165,13 +123,6 @@ class PendingBid implements BodySink, PendingBody {
   private arrived = false;
   readonly since = performance.now();
 
-  /**
-   * Whether this request's user-level data may be used (set once parsed). Anything user-keyed
-   * (segment lookups now, user frequency caps later) must check `privacy.userData` first.
-   */
-  privacy: PrivacyOutcome = PRIVACY_OUTCOMES.gdpr_no_consent;
-  /** Frequency caps were read for this request (its user, if any, is counted when it is bid on). */
-  private capped = false;
   /** Its Content-Length is over the limit: the body is dropped as it comes, then 413. */
   tooLarge = false;
   /** Set for a protobuf request: the content type of the request, and of the answer. */
@@ -234,102 +185,28 @@ class PendingBid implements BodySink, PendingBody {
     const req =
       this.protobufType === undefined ? parseBidRequest(body, settings.maxJsonDepth) : this.h.protobuf.parseBidRequest(body, settings.maxJsonDepth);
     if (isRefusal(req)) return this.reject('400 Bad Request', req.invalid, req.message);
-
-    const budget = deadlineMs(req.tmax, settings);
-    if (this.h.clock() - this.start >= budget) return this.noBid('deadline', undefined, req.id);
-    this.privacy = privacyOutcome(req, settings);
-    this.h.deps.metrics.privacy[this.privacy.reason].inc();
-    const audiences = this.h.deps.audiences;
-    const frequency = this.h.deps.frequency;
-    // Without leave to use user-level data nothing user-keyed is looked up: a complete, empty audience, no caps.
-    const segments = this.privacy.userData && audiences !== undefined && this.snap.index.usesSegments;
-    const capped = (this.capped = this.privacy.userData && frequency !== undefined && frequency.windows(this.snap).length > 0);
-    if (!segments && !capped) return this.bid(req, budget, NO_AUDIENCE, undefined);
-    const keys = userKeys(req, this.ex.id);
-    const left = budget - (this.h.clock() - this.start) - settings.scoringReserveMs;
-    const lookupBudget = Math.min(settings.audienceLookupBudgetMs, left);
-    // With rule audiences live, the user also goes into the notice URLs (`u=`) and is looked up by
-    // the keys events teach under (rule-audiences.ts): both only here, where user data is allowed.
-    const keyer = this.h.deps.userKeys;
-    const rules = segments && keyer !== undefined && audiences!.ruleSegments().length > 0;
-    const user = capped || rules ? userHash(keys) : undefined;
-    // Both lookups run at once, inside the same slice of the deadline.
-    const audience = segments ? audiences!.resolve(rules ? keys.concat(bidEventKeys(req.buyerUid, user, keyer!)) : keys, lookupBudget) : NO_AUDIENCE;
-    const caps =
-      user === undefined ? undefined : capped ? frequency!.resolve(user, frequency!.windows(this.snap), lookupBudget) : { user, known: false, seen: () => 0 }; // not counted: caps follow failOpen, as without a user
-    if (!(audience instanceof Promise) && !(caps instanceof Promise)) return this.bid(req, budget, audience, caps);
-    void Promise.all([audience, caps]).then(([a, c]) => {
-      if (!this.aborted) this.res.cork(() => this.bid(req, budget, a, c));
-    });
+    this.h.pipeline.run(new BidContext(req, this.snap, this.ex, this.m, this.start, this.protobufType, this, this.h.deps.money));
   }
 
-  private bid(req: BidRequestView, budget: number, audience: Audience, caps: UserCaps | undefined): void {
-    let decision;
-    let built;
-    const nowMs = Date.now();
-    const nowSec = Math.floor(nowMs / 1000);
-    const profiles = this.h.deps.profiles;
-    // Only with leave to use user-level data; the user's first key is the segment store's key.
-    if (profiles !== undefined && this.privacy.userData && profiles.sampled()) {
-      const key = userKeys(req, this.ex.id)[0];
-      if (key !== undefined) profiles.put(key, req, nowMs, audience.segments);
-    }
-    try {
-      decision = decide(req, this.snap, this.ex, nowMs, audience, this.h.deps.money, caps, this.h.deps.models?.current);
-      // Inside the try too: a throw while writing the response must be a counted no-bid, not an uncaught exception.
-      if (decision.noBid === undefined) {
-        if (this.protobufType === undefined) built = buildBidResponse(req.id, decision.bids, decision.currency, this.ex, this.h.ctx, nowSec, req);
-        else {
-          const o = buildBidResponseObject(req.id, decision.bids, decision.currency, this.ex, this.h.ctx, nowSec, req);
-          built = { json: this.h.protobuf.encodeBidResponse(o.response), identities: o.identities };
-        }
-      }
-    } catch (e) {
-      this.m.outcome.error.inc();
-      return this.noBid('internal_error', e, req.id);
-    }
-    if (decision.noBid !== undefined) return this.noBid(decision.noBid, undefined, req.id);
-    if (this.h.clock() - this.start >= budget) return this.noBid('deadline', undefined, req.id);
-    const body = built!.json; // protobuf bytes for a protobuf request
-    // Counted before the answer leaves: a notice for this bid can never arrive before its reservation.
-    this.h.deps.money?.reserve(built!.identities, this.snap.currencies, nowMs);
-    if (caps !== undefined && this.capped) this.h.deps.frequency!.bid(caps.user, built!.identities, this.h.deps.frequency!.windows(this.snap));
-    const res = this.res.writeStatus('200 OK').writeHeader('content-type', this.protobufType ?? 'application/json').writeHeader('x-openrtb-version', this.ex.responseVersion);
+  get closed(): boolean {
+    return this.aborted;
+  }
+
+  resume(write: () => void): void {
+    this.res.cork(write);
+  }
+
+  sendBid(body: string | Uint8Array, contentType: string): void {
+    const res = this.res.writeStatus('200 OK').writeHeader('content-type', contentType).writeHeader('x-openrtb-version', this.ex.responseVersion);
     if (this.acceptGzip) res.writeHeader('content-encoding', 'gzip').end(gzip(body));
     else res.end(body);
     this.settle();
-    const m = this.m;
-    m.outcome.bid.inc();
-    const currencies = this.snap.currencies;
-    for (const b of decision.bids) {
-      m.bids.inc();
-      m.bidPrice.observe(currencies.convert(b.price, decision.currency, currencies.base));
-    }
-    m.duration.observe((this.h.clock() - this.start) / 1000);
-    const outcomes = this.h.deps.outcomes;
-    if (outcomes !== undefined)
-      for (let i = 0; i < decision.bids.length; i++) {
-        const f = decision.bids[i].features;
-        if (f !== undefined) outcomes.bid(built!.identities[i].bidId, decision.bids[i].campaign.id, f, nowSec);
-      }
-    const log = this.h.deps.bidLog;
-    if (log) {
-      log.bids(built!.identities, currencies, nowSec);
-      log.request(this.ex.id, req.id, 'bid', nowSec);
-    }
   }
 
-  /** `requestId` is known once the request parsed; only such requests go to the request log. */
-  private noBid(reason: NoBidReason, error?: unknown, requestId?: string): void {
+  sendNoBid(reason: NoBidReason): void {
     const res = this.res.writeStatus('204 No Content').writeHeader('x-openrtb-version', this.ex.responseVersion);
     if (this.h.deps.settings.debugNoBid) res.writeHeader('x-nobid-reason', reason);
     res.endWithoutBody();
     this.settle();
-    if (reason === 'deadline') this.m.outcome.timeout.inc();
-    else if (reason !== 'internal_error') this.m.outcome.no_bid.inc();
-    this.m.noBid[reason].inc();
-    this.m.duration.observe((this.h.clock() - this.start) / 1000);
-    if (requestId !== undefined) this.h.deps.bidLog?.request(this.ex.id, requestId, reason, Math.floor(Date.now() / 1000));
-    if (error !== undefined) process.emitWarning(`bid handler error: ${(error as Error)?.stack ?? error}`);
   }
 }

@@ -1,6 +1,6 @@
 /** Small JSON bodies for the admin API: read with a limit, parsed, errors as HTTP answers. */
 import type { HttpResponse } from 'uWebSockets.js';
-import { readBody } from './read-body.js';
+import { readBody } from '../uws/read-body.js';
 import type { FieldError } from '../errors.js';
 import { PROBLEM_JSON, problem } from '../api/problem.js';
 

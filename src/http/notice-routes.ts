@@ -15,12 +15,12 @@
  * pixels, and none of them is what the advertiser pays on.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import type { SnapshotRef } from '../campaigns/snapshot.js';
+import type { Snapshot, SnapshotRef } from '../campaigns/snapshot.js';
 import type { NoticeSigner } from '../events/notice-signer.js';
 import type { EventSink, BidderEvent, ImpressionEvent } from '../events/event-types.js';
 import type { NoticeDedupe } from '../events/notice-dedupe.js';
 import type { NoticeMetrics, NoticeResult } from '../metrics/notice-metrics.js';
-import { NOTICE_TYPES, parsePlainDecimal, readNotice, type NoticeType } from '../events/notices.js';
+import { NOTICE_TYPES, parsePlainDecimal, readNotice, type AcceptedNotice, type NoticeType } from '../events/notices.js';
 import { clickToken, readClickToken } from '../events/click-token.js';
 import type { BudgetLedger } from '../money/budget-ledger.js';
 import type { FrequencyService } from '../money/frequency.js';
@@ -73,65 +73,88 @@ const isNoticeType = (t: string): t is NoticeType => (NOTICE_TYPES as readonly s
 const DURABLE: ReadonlySet<string> = new Set(['billing', 'conversion']);
 
 export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): void {
-  const accepting = deps.accepting ?? (() => true);
-  const unavailable = (res: HttpResponse, type: string) => {
-    deps.metrics.count(type, 'shutting_down');
-    res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '1').writeHeader('content-type', 'text/plain').end('shutting_down', true);
-  };
-  const tracing = deps.tracing;
-  /** The span of an event write, a child of its notice's. */
-  const writeSpan = (event: BidderEvent, durable: boolean, parent: Span | undefined) =>
-    parent && tracing?.start('event write', { 'dsp.event.type': event.type, 'dsp.event.durable': durable }, parent);
-  const record = (type: string, event: BidderEvent, also?: NoticeResult, onFirst?: () => void, parent?: Span) => {
-    void deps.dedupe.firstSeen(event.event_id).then((first) => {
-      if (!first) return deps.metrics.count(type, 'duplicate');
-      onFirst?.();
-      const span = writeSpan(event, false, parent);
-      deps.events.write(event);
-      span?.end();
-      deps.metrics.count(type, 'accepted');
-      if (also) deps.metrics.count(type, also);
-    });
-  };
+  const h = new NoticeHandler(deps);
+  const conversion = (res: HttpResponse, req: HttpRequest) => h.conversion(res, req);
+  const notice = (res: HttpResponse, req: HttpRequest) => h.notice(res, req);
+  app.get('/notice/conversion', conversion);
+  app.post('/notice/conversion', conversion);
+  app.get('/notice/:type/:exchange', notice);
+  app.post('/notice/:type/:exchange', notice);
+}
 
-  const awaiting = deps.awaiting ?? { pending: 0 };
+/** The notice routes' handlers, one method each, over this thread's dependencies. */
+class NoticeHandler {
+  private readonly accepting: () => boolean;
+  private readonly tracing: Tracing | undefined;
+  private readonly awaiting: { pending: number };
   /** Durable writes under way on this thread, by event id: a repeat arriving meanwhile gets the first one's outcome. */
-  const keeping = new Map<string, Promise<boolean>>();
+  private readonly keeping = new Map<string, Promise<boolean>>();
+
+  constructor(private readonly deps: NoticeRouteDeps) {
+    this.accepting = deps.accepting ?? (() => true);
+    this.tracing = deps.tracing;
+    this.awaiting = deps.awaiting ?? { pending: 0 };
+  }
+
+  /** 503 while shutting down: the exchange retries the notice elsewhere or later. */
+  private unavailable(res: HttpResponse, type: string): void {
+    this.deps.metrics.count(type, 'shutting_down');
+    res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '1').writeHeader('content-type', 'text/plain').end('shutting_down', true);
+  }
+
+  /** The span of an event write, a child of its notice's. */
+  private writeSpan(event: BidderEvent, durable: boolean, parent: Span | undefined): Span | undefined {
+    return parent && this.tracing?.start('event write', { 'dsp.event.type': event.type, 'dsp.event.durable': durable }, parent);
+  }
+
+  /** Writes the event once (the first time its id is seen), counting the outcome. */
+  private record(type: string, event: BidderEvent, also?: NoticeResult, onFirst?: () => void, parent?: Span): void {
+    void this.deps.dedupe.firstSeen(event.event_id).then((first) => {
+      if (!first) return this.deps.metrics.count(type, 'duplicate');
+      onFirst?.();
+      const span = this.writeSpan(event, false, parent);
+      this.deps.events.write(event);
+      span?.end();
+      this.deps.metrics.count(type, 'accepted');
+      if (also) this.deps.metrics.count(type, also);
+    });
+  }
+
   /** As `record`, for a durable notice: resolves true once its event (or the first one's, for a repeat) is durable. */
-  const keep = async (type: string, event: BidderEvent, also?: NoticeResult, parent?: Span): Promise<boolean> => {
-    awaiting.pending++;
-    const span = writeSpan(event, true, parent);
+  private async keep(type: string, event: BidderEvent, also?: NoticeResult, parent?: Span): Promise<boolean> {
+    this.awaiting.pending++;
+    const span = this.writeSpan(event, true, parent);
     try {
-      if (!(await deps.dedupe.firstSeen(event.event_id))) {
-        deps.metrics.count(type, 'duplicate');
+      if (!(await this.deps.dedupe.firstSeen(event.event_id))) {
+        this.deps.metrics.count(type, 'duplicate');
         span?.setAttribute('dsp.event.duplicate', true);
-        return (await keeping.get(event.event_id)) ?? true;
+        return (await this.keeping.get(event.event_id)) ?? true;
       }
-      const kept = deps.events.writeDurable(event).then(
+      const kept = this.deps.events.writeDurable(event).then(
         () => true,
         () => (failSpan(span, 'not durable'), false),
       );
-      keeping.set(event.event_id, kept);
+      this.keeping.set(event.event_id, kept);
       try {
         if (await kept) {
-          deps.metrics.count(type, 'accepted');
-          if (also) deps.metrics.count(type, also);
+          this.deps.metrics.count(type, 'accepted');
+          if (also) this.deps.metrics.count(type, also);
           return true;
         }
-        deps.metrics.count(type, 'not_durable');
+        this.deps.metrics.count(type, 'not_durable');
         // Before the 503 goes out, so the retry it asks for is not refused as a duplicate.
-        await deps.dedupe.forget(event.event_id).catch(() => undefined);
+        await this.deps.dedupe.forget(event.event_id).catch(() => undefined);
         return false;
       } finally {
-        keeping.delete(event.event_id);
+        this.keeping.delete(event.event_id);
       }
     } finally {
-      awaiting.pending--;
+      this.awaiting.pending--;
       span?.end();
     }
-  };
+  }
   /** Answers 204 once `kept` says the event is durable, 503 if it could not be made so. */
-  const answerWhenKept = (res: HttpResponse, kept: Promise<boolean>) => {
+  private answerWhenKept(res: HttpResponse, kept: Promise<boolean>): void {
     let aborted = false;
     res.onAborted(() => (aborted = true));
     void kept.then((ok) => {
@@ -141,45 +164,46 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
         else res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '1').writeHeader('content-type', 'text/plain').end('not_durable');
       });
     });
-  };
+  }
 
-  const notice = (res: HttpResponse, req: HttpRequest) => {
-    if (tracing === undefined || !tracing.enabled) return answerNotice(res, req, undefined);
-    const span = tracing.start('notice', { 'http.route': '/notice/:type/:exchange' });
+  notice(res: HttpResponse, req: HttpRequest): void {
+    if (this.tracing === undefined || !this.tracing.enabled) return this.answerNotice(res, req, undefined);
+    const span = this.tracing.start('notice', { 'http.route': '/notice/:type/:exchange' });
     try {
-      answerNotice(res, req, span);
+      this.answerNotice(res, req, span);
     } finally {
       span?.end();
     }
-  };
+  }
 
-  const answerNotice = (res: HttpResponse, req: HttpRequest, span: Span | undefined) => {
+  /** A win, billing, loss, impression or click notice: checked, recorded once, passed on to money, frequency and the models. */
+  private answerNotice(res: HttpResponse, req: HttpRequest, span: Span | undefined): void {
     const type = req.getParameter(0);
     const exchange = req.getParameter(1);
     if (!isNoticeType(type)) {
       // Counted under one fixed label: the path segment is the caller's, not ours to make a label of.
-      deps.metrics.count('unknown', 'unknown_type');
+      this.deps.metrics.count('unknown', 'unknown_type');
       span?.setAttribute('dsp.notice.outcome', 'unknown_type');
       return void res.writeStatus('404 Not Found').end('unknown notice type');
     }
     span?.updateName(`notice ${type}`);
     span?.setAttributes({ 'dsp.notice.type': type, 'dsp.exchange': exchange.slice(0, 64) });
-    const snap = deps.snapshots.current;
+    const snap = this.deps.snapshots.current;
     const refuse = (result: NoticeResult, status: string) => {
-      deps.metrics.count(type, result);
+      this.deps.metrics.count(type, result);
       if (span) failSpan(span, result), span.setAttribute('dsp.notice.outcome', result);
       if (type === 'impression') return gif(res);
       res.writeStatus(status).writeHeader('content-type', 'text/plain').end(result);
     };
     if (!snap.exchanges.has(exchange)) return refuse('unknown_exchange', '404 Not Found');
     // Impressions and clicks come from browsers, which do not retry: they still get their GIF and redirect.
-    if (type !== 'impression' && type !== 'click' && !accepting()) return unavailable(res, type);
+    if (type !== 'impression' && type !== 'click' && !this.accepting()) return this.unavailable(res, type);
     const q = new URLSearchParams(req.getQuery() ?? '');
     const nowSec = Math.floor(Date.now() / 1000);
     const priceKeys = snap.exchanges.get(exchange)!.priceKeys;
-    const r = readNotice(type, exchange, q, { signer: deps.signer, currencies: snap.currencies, nowSec, maxAgeSec: deps.maxAgeSec, priceKeys });
+    const r = readNotice(type, exchange, q, { signer: this.deps.signer, currencies: snap.currencies, nowSec, maxAgeSec: this.deps.maxAgeSec, priceKeys });
     if (typeof r === 'string') return refuse(r, r === 'bad_signature' ? '403 Forbidden' : '400 Bad Request');
-    const frequency = deps.frequency;
+    const frequency = this.deps.frequency;
     const user = r.identity.userHash;
     const countOn = snap.index.anyById.get(r.identity.campaignId)?.frequency?.countOn;
     // An impression (or win) counts for the user; a loss of a capped campaign's bid ends its hold on the thread that made it.
@@ -193,27 +217,15 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
             : undefined;
     const also = r.priceMissing ? 'price_missing' : undefined;
     // The user key only where the bid's request allowed user data: `u=` is in the URL only then.
-    const userKey = (type === 'impression' || type === 'click') && user !== undefined ? deps.userKeys?.key(user) : undefined;
+    const userKey = (type === 'impression' || type === 'click') && user !== undefined ? this.deps.userKeys?.key(user) : undefined;
     if (userKey !== undefined) {
       (r.event as ImpressionEvent).user_key = userKey;
-      deps.onNotice?.(r.identity.advertiserId, type as 'impression' | 'click', r.identity.campaignId, userKey, nowSec);
+      this.deps.onNotice?.(r.identity.advertiserId, type as 'impression' | 'click', r.identity.campaignId, userKey, nowSec);
     }
     span?.setAttributes({ 'dsp.notice.outcome': 'accepted', 'dsp.campaign.id': r.identity.campaignId });
-    const kept = DURABLE.has(type) ? keep(type, r.event, also, span) : void record(type, r.event, also, count, span);
-    if (deps.money !== undefined) {
-      const e = r.event;
-      const prices =
-        e.type === 'win' || e.type === 'billing'
-          ? { clearCpmBase: e.clear_cpm_base, bidCpmBase: e.bid_cpm_base, minToWinBase: r.minToWinBase || undefined, unshadedBase: r.unshadedBase, floorBase: r.floorBase }
-          : e.type === 'loss'
-            ? { bidCpmBase: e.bid_cpm_base, minToWinBase: r.minToWinBase || undefined, lossReason: e.loss_reason, unshadedBase: r.unshadedBase, floorBase: r.floorBase }
-            : {};
-      deps.money.notice(type, snap.exchanges.get(exchange)!.spendOn, { eventId: e.event_id, exchange, identity: r.identity, ...prices }, snap.currencies, nowSec * 1000);
-    }
-    if (deps.outcomes !== undefined) {
-      if (type === 'impression') deps.outcomes.impression(r.identity.bidId, nowSec);
-      else if (type === 'click') deps.outcomes.click(r.identity.bidId, nowSec);
-    }
+    const kept = DURABLE.has(type) ? this.keep(type, r.event, also, span) : void this.record(type, r.event, also, count, span);
+    this.tellMoney(type, exchange, r, snap, nowSec);
+    this.tellModels(type, r.identity.bidId, nowSec);
     if (type === 'impression') return gif(res);
     if (type === 'click') {
       const landing = snap.index.creative(r.identity.creativeId)?.landingUrl;
@@ -221,35 +233,56 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
       const sep = landing.includes('?') ? '&' : '?';
       return void res
         .writeStatus('302 Found')
-        .writeHeader('location', `${landing}${sep}dsp_click=${clickToken(r.identity, nowSec, deps.signer)}`)
+        .writeHeader('location', `${landing}${sep}dsp_click=${clickToken(r.identity, nowSec, this.deps.signer)}`)
         .writeHeader('cache-control', 'no-store')
         .end();
     }
-    if (kept) return answerWhenKept(res, kept);
+    if (kept) return this.answerWhenKept(res, kept);
     res.writeStatus('204 No Content').endWithoutBody();
-  };
+  }
 
-  const conversion = (res: HttpResponse, req: HttpRequest) => {
-    if (tracing === undefined || !tracing.enabled) return answerConversion(res, req, undefined);
-    const span = tracing.start('notice conversion', { 'http.route': '/notice/conversion', 'dsp.notice.type': 'conversion' });
+  /** Budgets and pacing learn of wins, billings and losses with their prices (base currency). */
+  private tellMoney(type: NoticeType, exchange: string, r: AcceptedNotice, snap: Snapshot, nowSec: number): void {
+    if (this.deps.money === undefined) return;
+    const e = r.event;
+    const prices =
+      e.type === 'win' || e.type === 'billing'
+        ? { clearCpmBase: e.clear_cpm_base, bidCpmBase: e.bid_cpm_base, minToWinBase: r.minToWinBase || undefined, unshadedBase: r.unshadedBase, floorBase: r.floorBase }
+        : e.type === 'loss'
+          ? { bidCpmBase: e.bid_cpm_base, minToWinBase: r.minToWinBase || undefined, lossReason: e.loss_reason, unshadedBase: r.unshadedBase, floorBase: r.floorBase }
+          : {};
+    this.deps.money.notice(type, snap.exchanges.get(exchange)!.spendOn, { eventId: e.event_id, exchange, identity: r.identity, ...prices }, snap.currencies, nowSec * 1000);
+  }
+
+  /** The trainer takes impressions and clicks as labels of the bid's features. */
+  private tellModels(type: NoticeType, bidId: string, nowSec: number): void {
+    if (this.deps.outcomes === undefined) return;
+    if (type === 'impression') this.deps.outcomes.impression(bidId, nowSec);
+    else if (type === 'click') this.deps.outcomes.click(bidId, nowSec);
+  }
+
+  conversion(res: HttpResponse, req: HttpRequest): void {
+    if (this.tracing === undefined || !this.tracing.enabled) return this.answerConversion(res, req, undefined);
+    const span = this.tracing.start('notice conversion', { 'http.route': '/notice/conversion', 'dsp.notice.type': 'conversion' });
     try {
-      answerConversion(res, req, span);
+      this.answerConversion(res, req, span);
     } finally {
       span?.end();
     }
-  };
+  }
 
-  const answerConversion = (res: HttpResponse, req: HttpRequest, span: Span | undefined) => {
-    if (!accepting()) return unavailable(res, 'conversion');
+  /** A conversion, attributed through the signed click token of the click that led to it. */
+  private answerConversion(res: HttpResponse, req: HttpRequest, span: Span | undefined): void {
+    if (!this.accepting()) return this.unavailable(res, 'conversion');
     const q = new URLSearchParams(req.getQuery() ?? '');
     const token = q.get('click');
-    const click = token ? readClickToken(token, deps.signer) : undefined;
+    const click = token ? readClickToken(token, this.deps.signer) : undefined;
     if (!click) {
-      deps.metrics.count('conversion', token ? 'bad_signature' : 'missing_field');
+      this.deps.metrics.count('conversion', token ? 'bad_signature' : 'missing_field');
       failSpan(span, token ? 'bad_signature' : 'missing_field');
       return void res.writeStatus(token ? '403 Forbidden' : '400 Bad Request').end(token ? 'bad_signature' : 'missing click token');
     }
-    const snap = deps.snapshots.current;
+    const snap = this.deps.snapshots.current;
     const order = (q.get('order') ?? '').slice(0, 128);
     // No value (or an empty one) is a conversion worth 0; a value is a plain decimal, as prices are.
     const valueText = q.get('value');
@@ -257,18 +290,18 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
     const currency = (q.get('currency') ?? snap.currencies.base).toUpperCase();
     const valueBase = snap.currencies.convert(value ?? NaN, currency, snap.currencies.base);
     if (!Number.isFinite(valueBase)) {
-      deps.metrics.count('conversion', 'bad_price');
+      this.deps.metrics.count('conversion', 'bad_price');
       return void res.writeStatus('400 Bad Request').end('value must be a plain decimal (like 12.5) in a known currency');
     }
     // The trainer takes a click's example once, so a repeated conversion teaches nothing twice.
-    deps.outcomes?.conversion(click.bidId, click.campaignId, valueBase);
+    this.deps.outcomes?.conversion(click.bidId, click.campaignId, valueBase);
     // A budget in conversions counts it, once per order (or per click without one).
-    void deps.money?.countOutcome('conversions', `${click.advertiserId}:${order || click.bidId}`, click.campaignId, Date.now());
+    void this.deps.money?.countOutcome('conversions', `${click.advertiserId}:${order || click.bidId}`, click.campaignId, Date.now());
     const nowSec = Math.floor(Date.now() / 1000);
-    const userKey = click.userHash !== undefined ? deps.userKeys?.key(click.userHash) : undefined;
-    if (userKey !== undefined) deps.onNotice?.(click.advertiserId, 'conversion', click.campaignId, userKey, nowSec);
+    const userKey = click.userHash !== undefined ? this.deps.userKeys?.key(click.userHash) : undefined;
+    if (userKey !== undefined) this.deps.onNotice?.(click.advertiserId, 'conversion', click.campaignId, userKey, nowSec);
     span?.setAttributes({ 'dsp.notice.outcome': 'accepted', 'dsp.exchange': click.exchange, 'dsp.campaign.id': click.campaignId });
-    const kept = keep(
+    const kept = this.keep(
       'conversion',
       {
       type: 'conversion',
@@ -295,13 +328,8 @@ export function registerNoticeRoutes(app: TemplatedApp, deps: NoticeRouteDeps): 
       undefined,
       span,
     );
-    answerWhenKept(res, kept);
-  };
-
-  app.get('/notice/conversion', conversion);
-  app.post('/notice/conversion', conversion);
-  app.get('/notice/:type/:exchange', notice);
-  app.post('/notice/:type/:exchange', notice);
+    this.answerWhenKept(res, kept);
+  }
 }
 
 function gif(res: HttpResponse): void {

@@ -5,13 +5,13 @@
  * is made here, at boot, so the hot path only calls `inc()` on a kept child.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { EVENT_TABLES, type EventType } from '../events/event-types.js';
+import { EVENT_TABLES, EVENT_TABLE_NAMES, type EventType } from '../events/event-types.js';
 
 type Inc = { inc(n?: number): void };
 type Observe = { observe(v: number): void };
 
 export const EVENT_TYPES = Object.keys(EVENT_TABLES) as EventType[];
-export const EVENT_TABLE_NAMES = Object.values(EVENT_TABLES) as string[];
+export { EVENT_TABLE_NAMES };
 
 /**
  * Why an event was refused before it reached the writer (notice endpoints) or by the writer

@@ -18,6 +18,8 @@ const MIN_TO_WIN_BUCKETS = [1, 1.02, 1.05, 1.1, 1.2, 1.35, 1.5, 2, 3, 5];
 
 /** The campaigns that get their own label value. */
 export class CampaignLabels {
+  /** The label of every campaign outside the top N. */
+  readonly other = OTHER;
   private ids = new Set<string>();
   private version = -1;
   constructor(readonly topN: number) {}

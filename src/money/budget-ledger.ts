@@ -19,18 +19,18 @@ import type { CompiledCampaign } from '../targeting/compiled-campaign.js';
 import type { NoBidReason } from '../bidding/no-bid-reason.js';
 import type { MoneyGate } from '../bidding/money-gate.js';
 import type { BidIdentity } from '../events/bid-identity.js';
-import type { Currencies } from '../bidding/currency.js';
+import type { Currencies } from '../currency/currencies.js';
 import type { BidEnd, BudgetStore, LeaseRequest, SpendEntry } from './budget-store.js';
 import { accountsOf, dayOf, dayStartMs, type BudgetUnit, type CountUnit } from './accounts.js';
 import { EvenPacer } from './pacing.js';
 import { pacingDay, wholeDay, type PacingDay } from './pacing-day.js';
 import { ShadingController } from './shading.js';
-import { OTHER, type MoneyMetrics } from '../metrics/money-metrics.js';
+import type { MoneyMetrics } from '../metrics/money-metrics.js';
 import type { NoticeType } from '../events/notices.js';
-import { holderOf } from '../bidding/notice-urls.js';
+import { holderOf } from '../events/notice-urls.js';
 
 export interface LedgerOptions {
-  /** Unique per bid thread and start; the prefix of the thread's bid ids (bidding/notice-urls.ts). */
+  /** Unique per bid thread and start; the prefix of the thread's bid ids (events/notice-urls.ts). */
   readonly holder: string;
   readonly store: BudgetStore;
   readonly snapshots: SnapshotRef;
@@ -485,7 +485,7 @@ export class BudgetLedger implements MoneyGate {
       if (move === undefined || metrics === undefined) continue;
       const label = metrics.labels.of(this.o.snapshots.current, id);
       metrics.shadingMoves.labels(label, move).inc();
-      if (label !== OTHER) metrics.shadingFactor.labels(label).set(s.factor);
+      if (label !== metrics.labels.other) metrics.shadingFactor.labels(label).set(s.factor);
     }
   }
 
@@ -606,12 +606,12 @@ export class BudgetLedger implements MoneyGate {
       spent.set(label, (spent.get(label) ?? 0) + (m.daily ? toBase(m.daily.spent) : 0));
       limits.set(label, (limits.get(label) ?? 0) + (m.daily ? toBase(m.daily.limit) : 0));
       remaining.set(label, (remaining.get(label) ?? 0) + toBase(Math.max(0, main.limit - main.spent) / factor));
-      if (label !== OTHER && m.pacer && m.paceDaily) {
+      if (label !== metrics.labels.other && m.pacer && m.paceDaily) {
         const target = EvenPacer.targetOn(m.paceDaily.limit, this.pacingDayOf(m.campaign, now), now);
         metrics.pacingRatio.labels(label).set(target > 0 ? m.paceDaily.spent / target : 0);
         metrics.participation.labels(label).set(m.pacer.p);
       }
-      if (label !== OTHER && m.flightPacer && m.paceTotal) {
+      if (label !== metrics.labels.other && m.flightPacer && m.paceTotal) {
         const target = EvenPacer.targetOn(m.paceTotal.limit, flightOf(m.campaign), now);
         metrics.flightPacingRatio.labels(label).set(target > 0 ? m.paceTotal.spent / target : 0);
         metrics.flightParticipation.labels(label).set(m.flightPacer.p);

@@ -13,7 +13,7 @@
  * load-balanced notice address), and counts no impression twice.
  */
 import type { ChainableCommander } from 'ioredis';
-import type { RedisLike } from '../audiences/redis-client.js';
+import type { RedisLike } from '../storage/redis-client.js';
 
 export const WINDOWS = ['hour', 'day', 'week', 'lifetime'] as const;
 export type FrequencyWindow = (typeof WINDOWS)[number];

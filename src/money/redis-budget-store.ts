@@ -13,7 +13,7 @@
  * Every key carries the `{bgt}` hash tag, so with Redis Cluster they share one slot (scripts may
  * only touch keys of one slot).
  */
-import type { RedisLike } from '../audiences/redis-client.js';
+import type { RedisLike } from '../storage/redis-client.js';
 import { ENDED_TTL_SEC, type BidEnd, type BudgetStore, type KillState, type LeaseGrant, type LeaseRequest, type RenewResult, type SpendEntry } from './budget-store.js';
 
 const RENEW = `

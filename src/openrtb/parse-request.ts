@@ -21,9 +21,8 @@ import {
   type SizeLimits,
   type VideoView,
 } from './request-view.js';
-import { cityKey, normalizeCountry, regionKey } from '../targeting/geo.js';
-import { hasPosition } from '../targeting/locations.js';
-import { withParentCategories } from '../targeting/categories.js';
+import { cityKey, hasPosition, normalizeCountry, regionKey } from './geo.js';
+import { withParentCategories } from './categories.js';
 
 export const INVALID_REASONS = ['empty_body', 'bad_json', 'too_deep', 'not_object', 'bad_id', 'bad_imp', 'bad_field'] as const;
 export type InvalidReason = (typeof INVALID_REASONS)[number];

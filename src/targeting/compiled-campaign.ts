@@ -3,10 +3,10 @@
  * markup prebuilt, CIDRs parsed, all computed once when the index is compiled.
  */
 import type { Advertiser, Campaign, Creative, Dayparting, SegmentRules } from '../campaigns/schema.js';
-import type { Currencies } from '../bidding/currency.js';
+import type { Currencies } from '../currency/currencies.js';
 import { CidrSet } from './cidr.js';
 import { LocationSet } from './locations.js';
-import { normalizeCountry } from './geo.js';
+import { normalizeCountry } from '../openrtb/geo.js';
 import { creativeHash } from '../models/features.js';
 
 export type MediaType = 'banner' | 'video' | 'audio' | 'native';

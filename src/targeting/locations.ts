@@ -73,10 +73,3 @@ export function distanceKm(lat1: number, lon1: number, lat2: number, lon2: numbe
   const a = Math.sin(dLat / 2) ** 2 + Math.cos(lat1 * RAD) * Math.cos(lat2 * RAD) * Math.sin(dLon / 2) ** 2;
   return 2 * EARTH_KM * Math.asin(Math.min(1, Math.sqrt(a)));
 }
-
-/** A `geo` object's latitude and longitude, when both are numbers in range. */
-export function hasPosition(geo: { lat?: unknown; lon?: unknown } | undefined): boolean {
-  if (geo === undefined) return false;
-  const { lat, lon } = geo;
-  return typeof lat === 'number' && typeof lon === 'number' && lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180;
-}

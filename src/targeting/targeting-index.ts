@@ -5,16 +5,16 @@
  * evaluated over the campaigns a chunk at a time, in rank order, only as far as the scan needs.
  */
 import type { ConfigBundle } from '../campaigns/schema.js';
-import type { Currencies } from '../bidding/currency.js';
+import type { Currencies } from '../currency/currencies.js';
 import type { BidRequestView, ImpView } from '../openrtb/request-view.js';
 import { fill, newBits, setBit, wordsFor, type Bits } from './bitset.js';
 import { CandidatePlan } from './candidate-plan.js';
 import { compileCampaign, type CompiledCampaign, type CompiledCreative } from './compiled-campaign.js';
 import { DaypartTable } from './dayparting.js';
 import { AllowRule, BlockRule } from './rules.js';
-import { cityKey, normalizeCountry, postalKey, postalPrefixes, regionRuleKey } from './geo.js';
+import { cityKey, normalizeCountry, postalKey, postalPrefixes, regionRuleKey } from '../openrtb/geo.js';
 import { languageAndPrimary, languageKey } from './language.js';
-import { parentCategory } from './categories.js';
+import { parentCategory } from '../openrtb/categories.js';
 import { connectionTypeRule, foldCase } from './device.js';
 
 /** What the request's user agent adds when the request does not say it directly. */
@@ -38,7 +38,7 @@ export class TargetingIndex {
   /** Campaigns by the segments of their `anyOf` rule (applied only when the audience is fully known). */
   readonly segmentAnyOf: AllowRule;
 
-  private readonly all: Bits;
+  readonly all: Bits;
   readonly channel: AllowRule;
   readonly country: AllowRule;
   readonly region: AllowRule;
@@ -69,31 +69,17 @@ export class TargetingIndex {
   readonly byAdomain: BlockRule;
   readonly byAppBundle: BlockRule;
   readonly dayparts: DaypartTable;
-  private readonly bannerAny: Bits;
-  private readonly bannerBySize = new Map<string, Bits>();
-  private readonly video: Bits;
-  private readonly audio: Bits;
-  private readonly native: Bits;
-  private readonly openMarket: Bits;
-  private readonly byDeal = new Map<string, Bits>();
-  private readonly hasDealOnly: boolean;
+  readonly bannerAny: Bits;
+  readonly bannerBySize = new Map<string, Bits>();
+  readonly video: Bits;
+  readonly audio: Bits;
+  readonly native: Bits;
+  readonly openMarket: Bits;
+  readonly byDeal = new Map<string, Bits>();
+  readonly hasDealOnly: boolean;
 
   /** Max bid (base currency) by rank: descending. */
   private readonly maxBids: Float64Array;
-
-  /**
-   * Scratch space, reused by every request (one request runs at a time per thread): the plans,
-   * the request's candidates, an imp's candidates, and which chunks of the request's candidates
-   * are known (CHUNK_UNKNOWN, CHUNK_NONE, CHUNK_SOME).
-   */
-  private readonly requestPlan = new CandidatePlan();
-  private readonly impPlan = new CandidatePlan();
-  private readonly reqBits: Bits;
-  /** The candidates `impCandidatesIn` found, valid over the range it was last asked for. */
-  readonly impBits: Bits;
-  private readonly chunkState: Uint8Array;
-  /** The planned request has one imp: its request rules are evaluated only where the imp leaves campaigns, and not kept. */
-  private singleImp = false;
 
   constructor(bundle: ConfigBundle, currencies: Currencies) {
     const advertisers = new Map((bundle.advertisers ?? []).map((a) => [a.id, a]));
@@ -150,9 +136,6 @@ export class TargetingIndex {
     this.audio = newBits(words);
     this.native = newBits(words);
     this.openMarket = newBits(words);
-    this.reqBits = newBits(words);
-    this.impBits = newBits(words);
-    this.chunkState = new Uint8Array(Math.ceil(words / CHUNK_WORDS));
 
     const source = new Map((bundle.campaigns ?? []).map((c) => [c.id, c]));
     for (const c of compiled) this.addCampaign(c, source.get(c.id)!.targeting ?? {}, unconstrainedHours);
@@ -236,137 +219,9 @@ export class TargetingIndex {
     return Math.ceil(lo / 32); // lo: how many campaigns reach it
   }
 
-  /**
-   * Starts a request's candidate search: resolves its request-level rules (and, for a fully known
-   * audience, the `anyOf` audience rule over `segments`) into the request plan. Chunks of campaigns
-   * are then evaluated on demand by `impCandidatesIn`, each at most once per request. With only a
-   * partly known audience, `segments` is undefined: each campaign's own policy decides later (see
-   * bidding/audience-rules). `exchange`: the id of the exchange the request came from.
-   */
-  planRequest(req: BidRequestView, device: DeviceFacts, nowMs: number, segments: ReadonlySet<string> | undefined, exchange: string | undefined): void {
-    const plan = this.requestPlan.reset();
-    this.exchangeAllow.plan(plan, exchange);
-    this.exchangeBlock.plan(plan, exchange);
-    this.channel.plan(plan, req.channel);
-    this.country.plan(plan, req.country);
-    this.region.plan(plan, req.region);
-    this.city.plan(plan, req.city);
-    // A rule on a postal prefix covers the codes under it; one on a language, its regional forms.
-    // Normalised here, only when some campaign has such a rule.
-    if (this.postalCode.constrained) {
-      const zip = postalKey(req.postalCode);
-      if (zip !== undefined) this.postalCode.planAny(plan, postalPrefixes(zip));
-      else this.postalCode.plan(plan, undefined);
-    }
-    if (this.language.constrained) {
-      const language = languageKey(req.language);
-      if (language !== undefined) this.language.planAny(plan, languageAndPrimary(language));
-      else this.language.plan(plan, undefined);
-    }
-    this.deviceType.plan(plan, device.deviceType);
-    this.os.plan(plan, device.os);
-    this.browser.plan(plan, device.browser);
-    if (this.deviceMake.constrained) this.deviceMake.plan(plan, foldCase(req.make));
-    if (this.deviceModel.constrained) this.deviceModel.plan(plan, foldCase(req.model));
-    this.connectionType.plan(plan, req.connectionType);
-    if (this.carrier.constrained) this.carrier.plan(plan, foldCase(req.carrier));
-    if ((this.domainAllow.constrained || this.domainBlock.constrained) && req.domain !== undefined) {
-      // A rule on example.com covers news.example.com too.
-      const domains = domainAndParents(req.domain);
-      this.domainAllow.planAny(plan, domains);
-      this.domainBlock.planAll(plan, domains);
-    } else this.domainAllow.plan(plan, req.domain);
-    this.bundleAllow.plan(plan, req.bundle);
-    this.bundleBlock.plan(plan, req.bundle);
-    this.publisherAllow.plan(plan, req.publisherId);
-    this.publisherBlock.plan(plan, req.publisherId);
-    // Category lists in a taxonomy other than 1.0 (2.6 `cattax`) cannot be compared with the
-    // campaigns' 1.0 codes: an include rule can only match the categories that can be read, and
-    // neither an exclude rule nor a campaign's own categories (against bcat) can be shown clear.
-    this.categoryInclude.planAny(plan, req.categories);
-    if (req.categoriesKnown) this.categoryExclude.planAll(plan, req.categories);
-    else this.categoryExclude.planUnknown(plan);
-    if (req.bcatKnown) this.byOwnCategory.planAll(plan, req.bcat);
-    else if (req.bcat.length > 0) this.byOwnCategory.planUnknown(plan);
-    if (this.byAdomain.constrained) for (let i = 0; i < req.badv.length; i++) this.byAdomain.plan(plan, bareDomain(req.badv[i]));
-    if (this.byAppBundle.constrained) for (let i = 0; i < req.bapp.length; i++) this.byAppBundle.plan(plan, req.bapp[i].toLowerCase()); // campaign bundles are lower-cased
-    this.dayparts.plan(plan, nowMs);
-    if (segments !== undefined) this.segmentAnyOf.planAnyIn(plan, segments);
-    this.singleImp = req.imps.length === 1;
-    if (!this.singleImp) this.chunkState.fill(CHUNK_UNKNOWN);
-  }
-
-  /** Resolves an imp's media and deals into the imp plan; `impCandidatesIn` then narrows the request's candidates by it. */
-  planImp(imp: ImpView): void {
-    const plan = this.impPlan.reset();
-    plan.andAny();
-    if (imp.banner) {
-      if (imp.banner.sizes.length === 0) plan.anyOf(this.bannerAny, 0);
-      else
-        for (let i = 0; i < imp.banner.sizes.length; i++) {
-          const bits = this.bannerBySize.get(imp.banner.sizes[i]);
-          if (bits) plan.anyOf(bits, 0);
-        }
-    }
-    if (imp.video) plan.anyOf(this.video, 0);
-    if (imp.audio) plan.anyOf(this.audio, 0);
-    if (imp.native) plan.anyOf(this.native, 0);
-    // A placement rule is met only by a video imp carrying one of its values (2.5 has no plcmt).
-    this.videoPlacement.plan(plan, imp.video?.placement);
-    if (imp.privateAuction || this.hasDealOnly) {
-      plan.andAny();
-      if (!imp.privateAuction) plan.anyOf(this.openMarket, 0);
-      for (let i = 0; i < imp.deals.length; i++) {
-        const bits = this.byDeal.get(imp.deals[i].id);
-        if (bits) plan.anyOf(bits, 0);
-      }
-    }
-  }
-
-  /**
-   * The campaigns of the words [from, to) (`from` a multiple of CHUNK_WORDS, `to` at most one chunk
-   * on) that pass the planned request and imp: written to `impBits` over that range; false when none.
-   *
-   * The imp's media and deals go first: with thousands of campaigns they leave nothing in about half
-   * the chunks a request looks at, in one operation, where the request's rules (a dozen or more
-   * operations) rarely empty a chunk on their own. With one imp, the request's rules then run only
-   * over what the imp left, stopping as soon as that is empty; with several, they are evaluated over
-   * the whole chunk once per request and kept for the other imps.
-   */
-  impCandidatesIn(from: number, to: number): boolean {
-    const bits = this.impBits;
-    if (!this.impPlan.evaluate(bits, this.all, from, to)) return false;
-    if (this.singleImp) return this.requestPlan.evaluate(bits, bits, from, to);
-    const chunk = from / CHUNK_WORDS;
-    let state = this.chunkState[chunk];
-    if (state === CHUNK_UNKNOWN) {
-      const some = this.requestPlan.evaluate(this.reqBits, this.all, from, Math.min(this.words, from + CHUNK_WORDS));
-      state = this.chunkState[chunk] = some ? CHUNK_SOME : CHUNK_NONE;
-    }
-    if (state === CHUNK_NONE) return false;
-    const req = this.reqBits;
-    let acc = 0;
-    for (let w = from; w < to; w++) acc |= bits[w] &= req[w];
-    return acc !== 0;
-  }
-
   /** The highest max bid (base currency) among campaigns from rank `rank` on (ranks are in descending max bid). */
   maxBidFrom(rank: number): number {
     return rank < this.maxBids.length ? this.maxBids[rank] : 0;
-  }
-
-  /** Campaigns whose request-level rules all accept this request (every word at once; for tests and tools). */
-  requestCandidates(req: BidRequestView, device: DeviceFacts, nowMs: number, segments?: ReadonlySet<string>, exchange?: string): Bits {
-    this.planRequest(req, device, nowMs, segments, exchange);
-    this.requestPlan.evaluate(this.reqBits, this.all, 0, this.words);
-    return this.reqBits;
-  }
-
-  /** `requestBits` narrowed to the campaigns with a creative of a media type the imp accepts and a deal it allows (into `out`). */
-  impCandidates(imp: ImpView, requestBits: Bits, out: Bits): Bits {
-    this.planImp(imp);
-    this.impPlan.evaluate(out, requestBits, 0, this.words);
-    return out;
   }
 
   /** A live creative by id (for the click redirect's landing page). */
@@ -384,9 +239,6 @@ export class TargetingIndex {
  * at a time, and a chunk the request rules out usually costs two or three operations.
  */
 export const CHUNK_WORDS = 8;
-const CHUNK_UNKNOWN = 0;
-const CHUNK_NONE = 1;
-const CHUNK_SOME = 2;
 
 function withParents(cats: readonly string[]): string[] {
   const out = new Set<string>();
@@ -399,7 +251,7 @@ function withParents(cats: readonly string[]): string[] {
 }
 
 /** `shop.example.com` → itself and `example.com`, so a badv entry blocks its subdomains too. */
-function domainAndParents(domain: string): string[] {
+export function domainAndParents(domain: string): string[] {
   let d = domain.toLowerCase();
   if (d.startsWith('www.')) d = d.slice(4);
   const out: string[] = [];
@@ -411,9 +263,4 @@ function domainAndParents(domain: string): string[] {
     start = dot + 1;
   }
   return out.length ? out : [domain.toLowerCase()];
-}
-
-function bareDomain(d: string): string {
-  const lower = d.toLowerCase();
-  return lower.startsWith('www.') ? lower.slice(4) : lower;
 }

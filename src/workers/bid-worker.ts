@@ -21,7 +21,7 @@ import { NoticeMetrics } from '../metrics/notice-metrics.js';
 import { SnapshotRef, buildSnapshot } from '../campaigns/snapshot.js';
 import { buildAudiences } from '../audiences/build-audiences.js';
 import type { AudienceService } from '../audiences/audience-service.js';
-import { createRedis } from '../audiences/redis-client.js';
+import { createRedis } from '../storage/redis-client.js';
 import { RedisSegmentStore } from '../audiences/redis-segment-store.js';
 import { RedisNoticeDedupe } from '../events/notice-dedupe.js';
 import { loadSigner } from '../events/load-signer.js';
@@ -33,7 +33,7 @@ import { busyLoop, closeApp, drainBidServer, threadGate, type ThreadGate } from 
 import { ForwardingEventSink, MainLink, RemoteBudgetStore, RemoteFrequencyStore, RemoteNoticeDedupe, RemoteSegmentStore, TrackedDedupe } from './remote.js';
 import { log } from '../log.js';
 import { RedisBudgetStore } from '../money/redis-budget-store.js';
-import { buildFrequency, buildLedger } from '../money/build-money.js';
+import { buildFrequency, buildLedger } from '../composition/build-money.js';
 import { RedisFrequencyStore } from '../money/frequency-store.js';
 import type { BudgetLedger } from '../money/budget-ledger.js';
 import { NO_MODELS, OutcomeModelsRef } from '../models/outcome-models.js';

@@ -14,7 +14,7 @@ import { loadApiSettings } from '../../src/api/settings.js';
 import { createConfigApi, type ConfigApi } from '../../src/api/index.js';
 import { buildAdminApp, type AppDeps } from '../../src/app.js';
 import { loadSettings } from '../../src/config/settings.js';
-import { loadBundleFromDir } from '../../src/config/load-bundle.js';
+import { loadBundleFromDir } from '../../src/campaigns/load-bundle.js';
 import { buildSnapshot, SnapshotRef } from '../../src/campaigns/snapshot.js';
 import { MemoryConfigStore, seedStore } from '../../src/campaigns/config-store.js';
 import { BidderMetrics } from '../../src/metrics/bidder-metrics.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { MemoryConfigStore } from '../../src/campaigns/config-store.js';
 import { RedisConfigStore, createRedisConfigStore } from '../../src/campaigns/redis-config-store.js';
-import { createRedis } from '../../src/audiences/redis-client.js';
+import { createRedis } from '../../src/storage/redis-client.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { startContractServers, type ContractServers } from '../helpers/contract-servers.js';
 import type { RedisCluster } from '../helpers/redis-cluster.js';

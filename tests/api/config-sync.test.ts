@@ -9,7 +9,7 @@ import { SnapshotRef, type Snapshot } from '../../src/campaigns/snapshot.js';
 import { BidderMetrics } from '../../src/metrics/bidder-metrics.js';
 import { ConfigError } from '../../src/errors.js';
 import { loadApiSettings, openConfigStore } from '../../src/api/index.js';
-import { loadBundleFromDir } from '../../src/config/load-bundle.js';
+import { loadBundleFromDir } from '../../src/campaigns/load-bundle.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { tenants } from './fixtures.js';
 

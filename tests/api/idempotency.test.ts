@@ -18,7 +18,7 @@ import {
   storageKey,
   type StoredReply,
 } from '../../src/api/idempotency.js';
-import { createRedis, type RedisLike } from '../../src/audiences/redis-client.js';
+import { createRedis, type RedisLike } from '../../src/storage/redis-client.js';
 import { createConfigApi, registerConfigApi } from '../../src/api/index.js';
 import { MemoryConfigStore } from '../../src/campaigns/config-store.js';
 import { listenExclusive, type Listening } from '../../src/http/listen.js';

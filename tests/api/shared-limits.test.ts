@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import uws from 'uWebSockets.js';
 import { createConfigApi, registerConfigApi, type ConfigApi } from '../../src/api/index.js';
 import { MemoryConfigStore, type ConfigStore } from '../../src/campaigns/config-store.js';
-import { createRedis, type RedisLike } from '../../src/audiences/redis-client.js';
+import { createRedis, type RedisLike } from '../../src/storage/redis-client.js';
 import { listenExclusive, type Listening } from '../../src/http/listen.js';
 import { windowOf } from '../../src/api/rate-limit.js';
 import { loadApiSettings } from '../../src/api/settings.js';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { readFile } from 'node:fs/promises';
 import { startApi, type ApiHarness } from '../helpers/config-api.js';
-import { bundleFromTexts, loadBundleFromDir } from '../../src/config/load-bundle.js';
+import { bundleFromTexts, loadBundleFromDir } from '../../src/campaigns/load-bundle.js';
 import { bundleFromStore } from '../../src/campaigns/config-store.js';
 import { banner, samples, tenants } from './fixtures.js';
 

@@ -11,7 +11,7 @@ import { LookalikeBuilder } from '../../src/audiences/lookalikes.js';
 import { AudienceService, DEFAULT_AUDIENCE_SETTINGS } from '../../src/audiences/audience-service.js';
 import { MemorySegmentStore } from '../../src/audiences/memory-segment-store.js';
 import { RedisSegmentStore } from '../../src/audiences/redis-segment-store.js';
-import { createRedis } from '../../src/audiences/redis-client.js';
+import { createRedis } from '../../src/storage/redis-client.js';
 import type { SegmentMeta, SegmentStore } from '../../src/audiences/segment-store.js';
 import { AudienceMetrics } from '../../src/metrics/audience-metrics.js';
 import { measureLookalike } from '../../src/simulator/lookalike-market.js';

@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { createRedis, hotPathRedisOptions, type RedisLike } from '../../src/audiences/redis-client.js';
+import { createRedis, hotPathRedisOptions, type RedisLike } from '../../src/storage/redis-client.js';
 import { RedisSegmentStore } from '../../src/audiences/redis-segment-store.js';
 import { RedisServer } from '../helpers/redis-server.js';
 

@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { RedisServer } from '../helpers/redis-server.js';
 import { startBidder, type TestBidder } from '../helpers/bidder.js';
-import { createRedis } from '../../src/audiences/redis-client.js';
+import { createRedis } from '../../src/storage/redis-client.js';
 import { RedisSegmentStore } from '../../src/audiences/redis-segment-store.js';
 import { buildAudiences } from '../../src/audiences/build-audiences.js';
 import { loadSettings } from '../../src/config/settings.js';

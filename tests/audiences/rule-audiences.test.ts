@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigBundle } from '../../src/campaigns/schema.js';
 import { MemorySegmentStore } from '../../src/audiences/memory-segment-store.js';
 import { RedisSegmentStore } from '../../src/audiences/redis-segment-store.js';
-import { createRedis } from '../../src/audiences/redis-client.js';
+import { createRedis } from '../../src/storage/redis-client.js';
 import type { SegmentMeta, SegmentStore } from '../../src/audiences/segment-store.js';
 import type { PixelEvent } from '../../src/events/event-types.js';
 import { httpRequest, startBidder, type TestBidder } from '../helpers/bidder.js';

@@ -18,7 +18,7 @@ import { AudienceService, DEFAULT_AUDIENCE_SETTINGS } from '../../src/audiences/
 import { AudienceMetrics } from '../../src/metrics/audience-metrics.js';
 import { MemorySegmentStore } from '../../src/audiences/memory-segment-store.js';
 import { RedisSegmentStore } from '../../src/audiences/redis-segment-store.js';
-import { createRedis } from '../../src/audiences/redis-client.js';
+import { createRedis } from '../../src/storage/redis-client.js';
 import type { SegmentMeta, SegmentStore } from '../../src/audiences/segment-store.js';
 import { eventKey, forgottenEventUserKeys } from '../../src/audiences/rule-audiences.js';
 import { forgetEventUser, rebuildRule, RuleRebuilder } from '../../src/audiences/rule-rebuild.js';

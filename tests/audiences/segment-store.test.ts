@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Cluster, type Redis } from 'ioredis';
 import { MemorySegmentStore } from '../../src/audiences/memory-segment-store.js';
-import { createRedis } from '../../src/audiences/redis-client.js';
+import { createRedis } from '../../src/storage/redis-client.js';
 import { RedisSegmentStore } from '../../src/audiences/redis-segment-store.js';
 import type { MembershipRow, SegmentStore } from '../../src/audiences/segment-store.js';
 import { NotifyingSegmentStore } from '../../src/workers/notifying-store.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { generateCampaigns, writeScenarioConfig } from '../../bench/scenario/campaigns.js';
 import { buildRequestMix, describeMix, setFloorScale } from '../../bench/scenario/requests.js';
 import { userCsvChunks, userRow, CSV_HEADER } from '../../bench/scenario/users.js';
-import { loadBundleFromDir } from '../../src/config/load-bundle.js';
+import { loadBundleFromDir } from '../../src/campaigns/load-bundle.js';
 import type { Campaign } from '../../src/campaigns/schema.js';
 import { buildSnapshot } from '../../src/campaigns/snapshot.js';
 import { parseBidRequest, isInvalid } from '../../src/openrtb/parse-request.js';

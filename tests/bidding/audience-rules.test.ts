@@ -1,12 +1,12 @@
 /**
  * Audience rules (anyOf / allOf / exclude, the whenUnavailable policy) and segment multipliers:
- * on their own, and through the whole decision (decide() with a compiled snapshot), where the
+ * on their own, and through the whole decision (decideFor() with a compiled snapshot), where the
  * price must never pass the campaign's max bid.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { audienceAllows, segmentMultiplier } from '../../src/bidding/audience-rules.js';
-import { decide } from '../../src/bidding/bidder.js';
+import { decideFor } from '../../src/bidding/bidder.js';
 import type { Audience } from '../../src/audiences/audience-service.js';
 import type { CompiledSegmentRules } from '../../src/targeting/compiled-campaign.js';
 import { buildSnapshot } from '../../src/campaigns/snapshot.js';
@@ -130,7 +130,7 @@ describe('segmentMultiplier', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Through decide(): a compiled snapshot, a parsed request, an audience.
+// Through decideFor(): a compiled snapshot, a parsed request, an audience.
 
 const banner = { id: 'cr', type: 'banner' as const, w: 300, h: 250, html: '<div>ad</div>' };
 const campaign = (id: string, base: number, max: number, extra: Partial<Campaign> = {}): Campaign => ({
@@ -167,13 +167,13 @@ function request(floor = 0.01, cur?: string): BidRequestView {
 }
 
 function bidOf(snap: ReturnType<typeof snapshotOf>, audience: Audience, req = request()) {
-  const d = decide(req, snap, snap.defaultExchange, Date.now(), audience);
+  const d = decideFor(req, snap, snap.defaultExchange, Date.now(), audience);
   if (d.noBid !== undefined) return { noBid: d.noBid };
   expect(d.bids).toHaveLength(1);
   return { campaign: d.bids[0].campaign.id, price: d.bids[0].price };
 }
 
-describe('decide() with audiences', () => {
+describe('decideFor() with audiences', () => {
   const snap = snapshotOf([
     campaign('autos', 2, 5, {
       targeting: { segments: { anyOf: ['autos', 'moto'], exclude: ['churned'] } },
@@ -259,7 +259,7 @@ describe('decide() with audiences', () => {
           const factorMap = Object.fromEntries(segs.map((s, i) => [s, Math.round(factors[i] * 100) / 100]));
           const s = snapshotOf([campaign('p', base, max, { multipliers: { segment: factorMap } })]);
           const audience = { segments: new Set(userSegs), complete };
-          const d = decide(request(0.01, cur), s, s.defaultExchange, Date.now(), audience);
+          const d = decideFor(request(0.01, cur), s, s.defaultExchange, Date.now(), audience);
           const rate = cur === 'EUR' ? 0.9 : 1;
           const product = userSegs.reduce((f, seg) => f * factorMap[seg], 1);
           const want = Math.min(base * product, max) * rate;

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Campaign } from '../../src/campaigns/schema.js';
-import { Currencies } from '../../src/bidding/currency.js';
+import { Currencies } from '../../src/currency/currencies.js';
 import { FLOOR_CUTOFF_MIN_WORDS } from '../../src/bidding/bidder.js';
 import { CHUNK_WORDS } from '../../src/targeting/targeting-index.js';
 import { campaign, decideAt, outcome, snapshotOf } from './support.js';

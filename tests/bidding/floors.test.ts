@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { durationFloor, floorFor, lowestFloor } from '../../src/bidding/floors.js';
-import { Currencies } from '../../src/bidding/currency.js';
+import { Currencies } from '../../src/currency/currencies.js';
 import { compileCampaign, type CompiledCreative } from '../../src/targeting/compiled-campaign.js';
 import type { Campaign } from '../../src/campaigns/schema.js';
 import { campaign, view } from './support.js';

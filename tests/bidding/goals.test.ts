@@ -4,7 +4,7 @@
  * price from the observed rate on its exploration share, and the configuration refuses a goal without a target.
  */
 import { describe, expect, it } from 'vitest';
-import { decide } from '../../src/bidding/bidder.js';
+import { decideFor } from '../../src/bidding/bidder.js';
 import { NO_AUDIENCE } from '../../src/audiences/audience-service.js';
 import { EXPLORE_OPTIMISM, NO_MODELS, type ModelFamily, type OutcomeModels } from '../../src/models/outcome-models.js';
 import { tableOf } from '../../src/models/model-table.js';
@@ -32,7 +32,7 @@ const models = (extra: Partial<OutcomeModels> = {}): OutcomeModels => ({
 });
 
 const goal = (id: string, g: Campaign['goal'], bid = { base: 1, max: 5 }) => campaign(id, { bid, goal: { explore: 0, ...g } as Campaign['goal'] });
-const bidOf = (snap: ReturnType<typeof snapshotOf>, m: OutcomeModels, request: object = {}) => decide(view(request), snap, snap.defaultExchange, NOW, NO_AUDIENCE, undefined, undefined, m);
+const bidOf = (snap: ReturnType<typeof snapshotOf>, m: OutcomeModels, request: object = {}) => decideFor(view(request), snap, snap.defaultExchange, NOW, NO_AUDIENCE, undefined, undefined, m);
 const price = (d: ReturnType<typeof bidOf>) => d.bids?.[0].price ?? d.noBid;
 
 describe('goals', () => {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { biddablePrice, campaignPrice } from '../../src/bidding/pricing.js';
-import { Currencies } from '../../src/bidding/currency.js';
+import { Currencies } from '../../src/currency/currencies.js';
 import { compileCampaign, type CompiledCampaign } from '../../src/targeting/compiled-campaign.js';
 import { NO_AUDIENCE } from '../../src/audiences/audience-service.js';
 import type { ImpView } from '../../src/openrtb/request-view.js';

@@ -1,13 +1,13 @@
 /**
  * Direct (no HTTP) access to the bidding pipeline for unit tests: bundles validated exactly as
- * config files are, requests parsed by the real parser, `decide()` with an explicit clock.
+ * config files are, requests parsed by the real parser, `decideFor()` with an explicit clock.
  */
-import { bundleFromTexts } from '../../src/config/load-bundle.js';
+import { bundleFromTexts } from '../../src/campaigns/load-bundle.js';
 import { buildSnapshot, type Snapshot } from '../../src/campaigns/snapshot.js';
 import type { Campaign, ConfigBundle } from '../../src/campaigns/schema.js';
 import { isInvalid, parseBidRequest } from '../../src/openrtb/parse-request.js';
 import type { BidRequestView } from '../../src/openrtb/request-view.js';
-import { decide, type Decision } from '../../src/bidding/bidder.js';
+import { decideFor, type Decision } from '../../src/bidding/bidder.js';
 import { nextBit, type Bits } from '../../src/targeting/bitset.js';
 
 export const BASE: ConfigBundle = {
@@ -40,7 +40,7 @@ export function view(request: object): BidRequestView {
 }
 
 export function decideAt(snap: Snapshot, nowMs: number, request: object = {}): Decision {
-  return decide(view(request), snap, snap.defaultExchange, nowMs);
+  return decideFor(view(request), snap, snap.defaultExchange, nowMs);
 }
 
 /** The campaign ids a decision bids with (one per imp), or the no-bid reason. */

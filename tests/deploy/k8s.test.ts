@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { bundleFromTexts } from '../../src/config/load-bundle.js';
+import { bundleFromTexts } from '../../src/campaigns/load-bundle.js';
 import { NODE_ENV_NAMES, parseDockerfile, read, ROOT, settingDefault, settingsEnvNames } from './support.js';
 
 const DIR = join(ROOT, 'deploy', 'k8s');

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BidLog } from '../../src/events/bid-log.js';
 import { identityColumns, type BidIdentity } from '../../src/events/bid-identity.js';
 import type { BidderEvent, EventSink } from '../../src/events/event-types.js';
-import { Currencies } from '../../src/bidding/currency.js';
+import { Currencies } from '../../src/currency/currencies.js';
 
 class Collect implements EventSink {
   readonly rows: BidderEvent[] = [];

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { MemoryNoticeDedupe, RedisNoticeDedupe } from '../../src/events/notice-dedupe.js';
-import { createRedis, hotPathRedisOptions } from '../../src/audiences/redis-client.js';
+import { createRedis, hotPathRedisOptions } from '../../src/storage/redis-client.js';
 import { RemoteNoticeDedupe, TrackedDedupe } from '../../src/workers/remote.js';
 import { startContractServers, type ContractServers } from '../helpers/contract-servers.js';
 import { freePort, RedisServer } from '../helpers/redis-server.js';

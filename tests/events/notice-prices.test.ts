@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { identityQuery, type BidIdentity } from '../../src/events/bid-identity.js';
 import { parsePlainDecimal, readNotice, type AcceptedNotice } from '../../src/events/notices.js';
 import { NoticeSigner, parseSigningKeys } from '../../src/events/notice-signer.js';
-import { Currencies } from '../../src/bidding/currency.js';
+import { Currencies } from '../../src/currency/currencies.js';
 import { startBidder, httpRequest, type TestBidder } from '../helpers/bidder.js';
 import { RecordingSink, bannerRequest, clickUrl, pathOf, substitute } from '../helpers/notice-kit.js';
 

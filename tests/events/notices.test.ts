@@ -26,11 +26,11 @@ import {
 } from '../helpers/notice-kit.js';
 import { identityQuery, type BidIdentity } from '../../src/events/bid-identity.js';
 import { RedisNoticeDedupe } from '../../src/events/notice-dedupe.js';
-import { hotPathRedisOptions } from '../../src/audiences/redis-client.js';
+import { hotPathRedisOptions } from '../../src/storage/redis-client.js';
 import type { BidderEvent } from '../../src/events/event-types.js';
 import { readNotice, type AcceptedNotice } from '../../src/events/notices.js';
 import { NoticeSigner, parseSigningKeys } from '../../src/events/notice-signer.js';
-import { Currencies } from '../../src/bidding/currency.js';
+import { Currencies } from '../../src/currency/currencies.js';
 
 const MAX_AGE = 3600;
 const KEY_A = 'test:0123456789abcdef0123456789abcdef';

@@ -4,7 +4,7 @@
  */
 import { request } from 'node:http';
 import { loadSettings } from '../../src/config/settings.js';
-import { bundleFromTexts, loadBundleFromDir } from '../../src/config/load-bundle.js';
+import { bundleFromTexts, loadBundleFromDir } from '../../src/campaigns/load-bundle.js';
 import { buildSnapshot, SnapshotRef } from '../../src/campaigns/snapshot.js';
 import type { ConfigBundle } from '../../src/campaigns/schema.js';
 import { BidderMetrics } from '../../src/metrics/bidder-metrics.js';

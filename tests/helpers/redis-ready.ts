@@ -3,7 +3,7 @@
  * offline queue, so a command sent before the first connection (or, on a Cluster, the first slot
  * map) fails at once: tests that use a fresh client wait here first.
  */
-import type { RedisLike } from '../../src/audiences/redis-client.js';
+import type { RedisLike } from '../../src/storage/redis-client.js';
 
 export async function whenReady<C extends RedisLike>(c: C, timeoutMs = 15_000): Promise<C> {
   if (c.status === 'ready') return c;

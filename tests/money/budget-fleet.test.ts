@@ -19,7 +19,7 @@ import { RedisCluster } from '../helpers/redis-cluster.js';
 import { httpRequest } from '../helpers/bidder.js';
 import { BidderProcess, MAIN } from '../helpers/bidder-process.js';
 import { bannerRequest, pathOf, substitute } from '../helpers/notice-kit.js';
-import { createRedis, type RedisLike } from '../../src/audiences/redis-client.js';
+import { createRedis, type RedisLike } from '../../src/storage/redis-client.js';
 import { dayOf } from '../../src/money/accounts.js';
 import { clearOfUtcMidnight } from '../helpers/utc-day.js';
 import { TempDirs } from '../helpers/temp-dirs.js';

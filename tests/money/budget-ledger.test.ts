@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SnapshotRef } from '../../src/campaigns/snapshot.js';
-import { decide } from '../../src/bidding/bidder.js';
+import { decideFor } from '../../src/bidding/bidder.js';
 import { BudgetLedger, type LedgerOptions } from '../../src/money/budget-ledger.js';
 import { MemoryBudgetStore } from '../../src/money/memory-budget-store.js';
 import type { BudgetStore } from '../../src/money/budget-store.js';
@@ -36,7 +36,7 @@ function setup(o: Partial<LedgerOptions> & { daily?: number; store?: BudgetStore
   });
   let n = 0;
   const bid = (): string | undefined => {
-    const d = decide(view({}), snap, snap.defaultExchange, now, undefined, ledger);
+    const d = decideFor(view({}), snap, snap.defaultExchange, now, undefined, ledger);
     if (d.noBid !== undefined) return d.noBid;
     const ids: BidIdentity[] = d.bids.map((b) => ({
       bidId: `bid${++n}`, requestId: 'r', impId: '1', exchange: 'main', advertiserId: 'adv', campaignId: b.campaign.id,
@@ -75,7 +75,7 @@ describe('BudgetLedger', () => {
     const t = setup();
     await t.ledger.renew();
     const imps = Array.from({ length: 7 }, (_, i) => ({ id: String(i + 1), banner: { w: 300, h: 250 } }));
-    const d = decide(view({ imp: imps }), t.snap, t.snap.defaultExchange, t.now(), undefined, t.ledger);
+    const d = decideFor(view({ imp: imps }), t.snap, t.snap.defaultExchange, t.now(), undefined, t.ledger);
     expect(d.bids!.map((b) => b.campaign.id)).toEqual(['b', 'b', 'b', 'b', 'b', 'free', 'free']); // a 10 000 slice, 2 000 per imp
   });
 
@@ -115,7 +115,7 @@ describe('BudgetLedger', () => {
     await t.ledger.renew();
     expect(t.bid()).toMatch(/^b:/);
     const killed = snapshotOf([campaign('k', { killSwitch: true })]);
-    expect(decide(view({}), killed, killed.defaultExchange, NOW).noBid).toBe('kill_switch');
+    expect(decideFor(view({}), killed, killed.defaultExchange, NOW).noBid).toBe('kill_switch');
   });
 
   it('an unreachable store: budgeted campaigns stop after BUDGET_STALE_MS, the others keep bidding, spend is retried', async () => {
@@ -156,15 +156,15 @@ describe('BudgetLedger', () => {
     const ledger = new BudgetLedger({ holder: 'hp', store: t.store, snapshots: new SnapshotRef(paced), sliceFraction: 0.01, renewMs: 100, holdMs: 1000, leaseTtlMs: 3000, staleMs: 60_000, eventTtlSec: 3600, clock: t.now, random: () => 0.5 });
     await t.store.recordSpend('billing:p', [{ account: 'c:p:d:20260112', amount: 6_000_000, ttlSec: 3600 }], 3600); // 60 % spent at noon
     await ledger.renew();
-    expect(decide(view({}), paced, paced.defaultExchange, t.now(), undefined, ledger).noBid).toBeUndefined();
+    expect(decideFor(view({}), paced, paced.defaultExchange, t.now(), undefined, ledger).noBid).toBeUndefined();
     t.advance(10_000);
     await ledger.renew();
     expect(ledger.state()[0].pacing).toBe(0);
-    expect(decide(view({}), paced, paced.defaultExchange, t.now(), undefined, ledger).noBid).toBe('paced');
+    expect(decideFor(view({}), paced, paced.defaultExchange, t.now(), undefined, ledger).noBid).toBe('paced');
     t.advance(3 * 3_600_000); // 15:00: the line (62.5 %) passed the spend
     await ledger.renew();
     expect(ledger.state()[0].pacing).toBeGreaterThan(0.5);
-    expect(decide(view({}), paced, paced.defaultExchange, t.now(), undefined, ledger).noBid).toBeUndefined();
+    expect(decideFor(view({}), paced, paced.defaultExchange, t.now(), undefined, ledger).noBid).toBeUndefined();
   });
 
   it('four threads on one store spend a budget down together and never pass it', async () => {
@@ -183,7 +183,7 @@ describe('BudgetLedger', () => {
       if (step % 5 === 0) await Promise.all(ledgers.map((l) => l.renew()));
       for (const l of ledgers)
         for (let k = 0; k < 3; k++) {
-          const d = decide(view({}), snap, snap.defaultExchange, now, undefined, l);
+          const d = decideFor(view({}), snap, snap.defaultExchange, now, undefined, l);
           if (d.noBid) continue;
           const bidId = `x${++n}`;
           l.reserve([{ bidId, requestId: 'r', impId: '1', exchange: 'main', advertiserId: 'adv', campaignId: 'b', creativeId: 'cr-b', dealId: '', price: d.bids[0].price, currency: 'USD', issuedAt: 0 }], snap.currencies, now);
@@ -212,7 +212,7 @@ describe('BudgetLedger', () => {
       );
       let n = 0;
       const bid = (l: BudgetLedger): string | undefined => {
-        const d = decide(view({}), snap, snap.defaultExchange, now, undefined, l);
+        const d = decideFor(view({}), snap, snap.defaultExchange, now, undefined, l);
         if (d.noBid !== undefined || d.bids[0].campaign.id !== 'b') return undefined;
         const id: BidIdentity = {
           bidId: `${l.holder}-${++n}`, requestId: 'r', impId: '1', exchange: 'main', advertiserId: 'adv', campaignId: 'b',
@@ -306,12 +306,12 @@ describe('BudgetLedger', () => {
       const ledger = new BudgetLedger({ holder: 'h', store: t.store, snapshots: new SnapshotRef(snap), sliceFraction: 0.002, renewMs: 100, holdMs: 1000, leaseTtlMs: 3000, staleMs: 500, eventTtlSec: 3600, clock: t.now });
       await ledger.renew();
       expect(ledger.state()[0].accounts[0].granted).toBe(6000);
-      expect(decide(view({}), snap, snap.defaultExchange, t.now(), undefined, ledger).bids?.[0]?.campaign.id).toBe('b');
+      expect(decideFor(view({}), snap, snap.defaultExchange, t.now(), undefined, ledger).bids?.[0]?.campaign.id).toBe('b');
       // Near the end, the store grants only what is left: less than one bid, no bid.
       await t.store.recordSpend('billing:old', [{ account: 'c:b:d:20260112', amount: 1_995_000, ttlSec: 3600 }], 3600);
       await ledger.renew();
       expect(ledger.state()[0].accounts[0].granted).toBe(5000);
-      expect(decide(view({}), snap, snap.defaultExchange, t.now(), undefined, ledger).noBid).toBe('budget_exhausted');
+      expect(decideFor(view({}), snap, snap.defaultExchange, t.now(), undefined, ledger).noBid).toBe('budget_exhausted');
     });
 
     it('a budget smaller than one impression at max bid is named: budget_below_max_bid', async () => {
@@ -320,7 +320,7 @@ describe('BudgetLedger', () => {
       const store = new MemoryBudgetStore(() => NOW);
       const ledger = new BudgetLedger({ holder: 'h', store, snapshots: new SnapshotRef(snap), sliceFraction: 0.002, renewMs: 100, holdMs: 1000, leaseTtlMs: 3000, staleMs: 500, eventTtlSec: 3600, clock: () => NOW });
       await ledger.renew();
-      expect(decide(view({}), snap, snap.defaultExchange, NOW, undefined, ledger).noBid).toBe('budget_below_max_bid');
+      expect(decideFor(view({}), snap, snap.defaultExchange, NOW, undefined, ledger).noBid).toBe('budget_below_max_bid');
     });
   });
 });

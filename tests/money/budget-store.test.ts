@@ -6,7 +6,7 @@ import { afterAll, beforeAll } from 'vitest';
 import type { RedisServer } from '../helpers/redis-server.js';
 import { startContractServers, type ContractServers } from '../helpers/contract-servers.js';
 import type { RedisCluster } from '../helpers/redis-cluster.js';
-import { createRedis } from '../../src/audiences/redis-client.js';
+import { createRedis } from '../../src/storage/redis-client.js';
 import { MemoryBudgetStore } from '../../src/money/memory-budget-store.js';
 import { RedisBudgetStore } from '../../src/money/redis-budget-store.js';
 import { budgetStoreContract } from './budget-store.contract.js';

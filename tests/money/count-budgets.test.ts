@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnapshotRef, type Snapshot } from '../../src/campaigns/snapshot.js';
-import { decide } from '../../src/bidding/bidder.js';
+import { decideFor } from '../../src/bidding/bidder.js';
 import { BudgetLedger } from '../../src/money/budget-ledger.js';
 import { MemoryBudgetStore } from '../../src/money/memory-budget-store.js';
 import { RedisBudgetStore } from '../../src/money/redis-budget-store.js';
@@ -17,7 +17,7 @@ import type { BidIdentity } from '../../src/events/bid-identity.js';
 import type { Campaign } from '../../src/campaigns/schema.js';
 import { campaign, snapshotOf, view } from '../bidding/support.js';
 import { RedisServer } from '../helpers/redis-server.js';
-import { createRedis } from '../../src/audiences/redis-client.js';
+import { createRedis } from '../../src/storage/redis-client.js';
 import { whenReady } from '../helpers/redis-ready.js';
 import { Registry } from 'prom-client';
 import { CampaignLabels, MoneyMetrics } from '../../src/metrics/money-metrics.js';
@@ -59,7 +59,7 @@ async function setup(makeStore: (clock: () => number) => Promise<BudgetStore>, b
   let k = 0;
   /** One request: the bid id, or the no-bid reason. */
   const bid = (): string => {
-    const d = decide(view({}), snap, snap.defaultExchange, now, undefined, ledger);
+    const d = decideFor(view({}), snap, snap.defaultExchange, now, undefined, ledger);
     if (d.noBid !== undefined) return d.noBid;
     const ids: BidIdentity[] = d.bids.map((b) => ({
       bidId: `bid${++k}`, requestId: 'r', impId: '1', exchange: 'main', advertiserId: 'adv', campaignId: b.campaign.id,

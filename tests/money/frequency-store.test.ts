@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll } from 'vitest';
 import { startContractServers, type ContractServers } from '../helpers/contract-servers.js';
-import { createRedis } from '../../src/audiences/redis-client.js';
+import { createRedis } from '../../src/storage/redis-client.js';
 import { MemoryFrequencyStore, RedisFrequencyStore } from '../../src/money/frequency-store.js';
 import { frequencyStoreContract } from './frequency-store.contract.js';
 import { whenReady } from '../helpers/redis-ready.js';

@@ -5,10 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '../helpers/redis-server.js';
-import { createRedis, type RedisLike } from '../../src/audiences/redis-client.js';
+import { createRedis, type RedisLike } from '../../src/storage/redis-client.js';
 import { MemoryFrequencyStore, RedisFrequencyStore, type FrequencyStore } from '../../src/money/frequency-store.js';
 import { FrequencyService, userHash } from '../../src/money/frequency.js';
-import { decide } from '../../src/bidding/bidder.js';
+import { decideFor } from '../../src/bidding/bidder.js';
 import type { UserCaps } from '../../src/bidding/money-gate.js';
 import { campaign, snapshotOf, view } from '../bidding/support.js';
 import { startBidder, type TestBidder } from '../helpers/bidder.js';
@@ -44,7 +44,7 @@ describe('caps in the decision', () => {
     campaign('open', { bid: { base: 1.5, max: 1.5 }, frequencyCaps: { caps: [{ scope: 'campaign', window: 'hour', max: 1 }], whenUnavailable: 'bid' } }),
   ]);
   const d = (c?: UserCaps) => {
-    const r = decide(view({}), snap, snap.defaultExchange, Date.parse('2026-01-12T12:00:00Z'), undefined, undefined, c);
+    const r = decideFor(view({}), snap, snap.defaultExchange, Date.parse('2026-01-12T12:00:00Z'), undefined, undefined, c);
     return r.noBid ?? r.bids.map((b) => `${b.campaign.id}:${b.user}`)[0];
   };
 
@@ -204,7 +204,7 @@ describe('four bid threads racing for one user on one Redis', () => {
         await sleep((i / requests) * spreadMs);
         const f = threads[i % 4];
         const caps = await f.resolve('user', ['day'], 50);
-        const d = decide(view({}), snap, snap.defaultExchange, Date.now(), undefined, undefined, caps);
+        const d = decideFor(view({}), snap, snap.defaultExchange, Date.now(), undefined, undefined, caps);
         if (d.noBid) return;
         f.bid('user', [{ campaignId: 'c', creativeId: 'cr-c', advertiserId: 'adv' }], ['day']);
         pending.push(

@@ -1,7 +1,7 @@
 /**
  * Bid shading: in a simulated market the controller holds its target win rate at a lower price,
  * never below its min factor, from the win rate alone or, where notices carry min-to-win, from the
- * bid landscape at the first step; through the ledger and decide(), a shaded price stays within max
+ * bid landscape at the first step; through the ledger and decideFor(), a shaded price stays within max
  * bid, campaigns without `shading` are untouched (off by default), losses no price would have won are
  * left out of the landscape, and decisions show as metrics.
  */
@@ -12,7 +12,7 @@ import { SnapshotRef } from '../../src/campaigns/snapshot.js';
 import { BudgetLedger } from '../../src/money/budget-ledger.js';
 import { MemoryBudgetStore } from '../../src/money/memory-budget-store.js';
 import { CampaignLabels, MoneyMetrics } from '../../src/metrics/money-metrics.js';
-import { decide } from '../../src/bidding/bidder.js';
+import { decideFor } from '../../src/bidding/bidder.js';
 import type { BidIdentity } from '../../src/events/bid-identity.js';
 import { campaign, snapshotOf, view } from '../bidding/support.js';
 import { rng } from '../helpers/rng.js';
@@ -137,7 +137,7 @@ describe('ShadingController from the bid landscape (min-to-win)', () => {
   });
 });
 
-describe('shading through the ledger and decide()', () => {
+describe('shading through the ledger and decideFor()', () => {
   const NOW = Date.parse('2026-01-12T12:00:00Z');
 
   it('lowers the shaded campaign price step by step, leaves others alone, and reports its decisions', async () => {
@@ -151,7 +151,7 @@ describe('shading through the ledger and decide()', () => {
       holder: 's', store: new MemoryBudgetStore(() => now), snapshots: new SnapshotRef(snap), sliceFraction: 0.01, renewMs: 100, holdMs: 1000,
       leaseTtlMs: 3000, staleMs: 1000, eventTtlSec: 3600, clock: () => now, metrics: new MoneyMetrics(registry, new CampaignLabels(10)),
     });
-    const price = (w: number, h: number) => decide(view({ imp: [{ id: '1', banner: { w, h } }] }), snap, snap.defaultExchange, now, undefined, ledger).bids![0].price;
+    const price = (w: number, h: number) => decideFor(view({ imp: [{ id: '1', banner: { w, h } }] }), snap, snap.defaultExchange, now, undefined, ledger).bids![0].price;
     expect(price(300, 250)).toBe(2);
     await ledger.renew(); // starts the controller's clock
     const id = (n: number): BidIdentity => ({ bidId: `b${n}`, requestId: 'r', impId: '1', exchange: 'main', advertiserId: 'adv', campaignId: 'shaded', creativeId: 'cr-shaded', dealId: '', price: 2, currency: 'USD', issuedAt: 0 });
@@ -165,7 +165,7 @@ describe('shading through the ledger and decide()', () => {
     }
     expect(price(300, 250)).toBeCloseTo(2 * 0.95 ** 3, 4); // won everything: three steps down
     // The price before shading goes with a shaded bid (into its notice URLs), not with others.
-    const bid = (w: number, h: number) => decide(view({ imp: [{ id: '1', banner: { w, h } }] }), snap, snap.defaultExchange, now, undefined, ledger).bids![0];
+    const bid = (w: number, h: number) => decideFor(view({ imp: [{ id: '1', banner: { w, h } }] }), snap, snap.defaultExchange, now, undefined, ledger).bids![0];
     expect(bid(300, 250).unshaded).toBe(2);
     expect(bid(728, 90).unshaded).toBeUndefined();
     expect(price(728, 90)).toBe(1); // no shading configured: untouched

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Dayparting } from '../../src/campaigns/schema.js';
 import { hoursOfWeek, localHourOfWeek } from '../../src/targeting/dayparting.js';
 import { campaign, decideAt, outcome, snapshotOf, view, bitList } from '../bidding/support.js';
+import { CandidateSearch } from '../../src/targeting/candidate-search.js';
 
 const at = (iso: string) => Date.parse(iso);
 const parted = (id: string, dayparting: Dayparting) => campaign(id, { targeting: { dayparting } });
@@ -114,7 +115,7 @@ describe('day-parting through decide()', () => {
       campaign('always'),
     ]);
     const activeAt = (iso: string) =>
-      bitList(snap.index.requestCandidates(view({}), { deviceType: undefined, os: undefined, browser: undefined }, at(iso)))
+      bitList(new CandidateSearch(snap.index).requestCandidates(view({}), { deviceType: undefined, os: undefined, browser: undefined }, at(iso)))
         .map((i) => snap.index.campaigns[i].id)
         .sort();
     // Mon 12 Jan 2026, 10:30 UTC: 05:30 New York, 11:30 Berlin (Monday), 19:30 Tokyo.

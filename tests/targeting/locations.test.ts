@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { LocationSet, distanceKm, hasPosition, type Circle } from '../../src/targeting/locations.js';
+import { LocationSet, distanceKm, type Circle } from '../../src/targeting/locations.js';
+import { hasPosition } from '../../src/openrtb/geo.js';
 
 describe('distanceKm', () => {
   it('measures great-circle distances', () => {

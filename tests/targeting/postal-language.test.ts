@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { POSTAL_RULE_MAX, postalKey, postalPrefixes } from '../../src/targeting/geo.js';
+import { POSTAL_RULE_MAX, postalKey, postalPrefixes } from '../../src/openrtb/geo.js';
 import { languageAndPrimary, languageKey } from '../../src/targeting/language.js';
 import { validateBundleShape } from '../../src/campaigns/validate.js';
 

@@ -5,11 +5,12 @@
 import { describe, expect, it } from 'vitest';
 import countries from 'i18n-iso-countries';
 import type { Campaign, ConfigBundle } from '../../src/campaigns/schema.js';
-import { Currencies } from '../../src/bidding/currency.js';
+import { Currencies } from '../../src/currency/currencies.js';
 import { TargetingIndex, type DeviceFacts } from '../../src/targeting/targeting-index.js';
 import { count } from '../../src/targeting/bitset.js';
-import { normalizeCountry } from '../../src/targeting/geo.js';
+import { normalizeCountry } from '../../src/openrtb/geo.js';
 import { bitList, campaign, view } from '../bidding/support.js';
+import { CandidateSearch } from '../../src/targeting/candidate-search.js';
 
 const NO_DEVICE: DeviceFacts = { deviceType: undefined, os: undefined, browser: undefined };
 const NOW = Date.parse('2026-01-12T12:00:00Z');
@@ -45,7 +46,7 @@ describe('targeting index narrowing', () => {
   const byId = new Map(campaigns.map((c, i) => [c.id, i]));
   /** Generated positions (i) of the candidate campaigns, sorted. */
   const candidates = (request: object, device: DeviceFacts = NO_DEVICE) => {
-    const bits = index.requestCandidates(view(request), device, NOW);
+    const bits = new CandidateSearch(index).requestCandidates(view(request), device, NOW);
     const ids = bitList(bits).map((rank) => byId.get(index.campaigns[rank].id)!);
     expect(ids.length).toBe(count(bits));
     return ids.sort((a, b) => a - b);
@@ -104,9 +105,10 @@ describe('targeting index narrowing', () => {
       new Currencies(undefined),
     );
     const req = view({ imp: [{ id: '1', banner: { format: [{ w: 728, h: 90 }, { w: 160, h: 600 }] } }, { id: '2', video: { mimes: ['video/mp4'] } }, { id: '3', banner: {} }] });
-    const reqBits = small.requestCandidates(req, NO_DEVICE, NOW);
+    const search = new CandidateSearch(small);
+    const reqBits = search.requestCandidates(req, NO_DEVICE, NOW);
     expect(count(reqBits)).toBe(3);
-    const ids = (k: number) => bitList(small.impCandidates(req.imps[k], reqBits, small.newScratch())).map((r) => small.campaigns[r].id).sort();
+    const ids = (k: number) => bitList(search.impCandidates(req.imps[k], reqBits, small.newScratch())).map((r) => small.campaigns[r].id).sort();
     expect(ids(0)).toEqual(['leaderboard']);
     expect(ids(1)).toEqual(['video']);
     expect(ids(2)).toEqual(['leaderboard', 'mpu']); // no size listed: any banner

@@ -8,10 +8,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Campaign, ConfigBundle, Targeting } from '../../src/campaigns/schema.js';
-import { Currencies } from '../../src/bidding/currency.js';
+import { Currencies } from '../../src/currency/currencies.js';
 import { TargetingIndex, type DeviceFacts } from '../../src/targeting/targeting-index.js';
 import type { BidRequestView } from '../../src/openrtb/request-view.js';
 import { bitList, campaign, view } from '../bidding/support.js';
+import { CandidateSearch } from '../../src/targeting/candidate-search.js';
 
 const NOW = Date.parse('2026-01-12T12:00:00Z');
 const VIDEO = { id: 'v', type: 'video' as const, vast: '<VAST/>', duration: 15, mimes: ['video/mp4'], protocols: [3] };
@@ -60,8 +61,9 @@ function eligible(campaigns: Campaign[], r: Request): Set<string> {
   const index = new TargetingIndex(bundle, new Currencies(undefined));
   const req = toView(r);
   const device: DeviceFacts = { deviceType: req.deviceType, os: undefined, browser: undefined };
-  const reqBits = index.requestCandidates(req, device, NOW, undefined, r.exchange);
-  return new Set(bitList(index.impCandidates(req.imps[0], reqBits, index.newScratch())).map((rank) => index.campaigns[rank].id));
+  const search = new CandidateSearch(index);
+  const reqBits = search.requestCandidates(req, device, NOW, undefined, r.exchange);
+  return new Set(bitList(search.impCandidates(req.imps[0], reqBits, index.newScratch())).map((rank) => index.campaigns[rank].id));
 }
 
 /** The rule read plainly: whether it lets a campaign bid on the request. */
@@ -110,10 +112,11 @@ describe('the new rules, given to some campaigns', () => {
 
   it('a rule no campaign uses adds no operation to a request\'s plan', () => {
     const index = new TargetingIndex({ advertisers: [{ id: 'adv', name: 'A', domains: ['a.example'] }], campaigns: [campaign('plain', { targeting: { countries: ['US'] } })] }, new Currencies(undefined));
+    const search = new CandidateSearch(index);
     const size = (request: object) => {
-      index.planRequest(view(request), { deviceType: undefined, os: undefined, browser: undefined }, NOW, undefined, 'main');
-      index.planImp(view(request).imps[0]);
-      const plans = index as unknown as { requestPlan: { size: number }; impPlan: { size: number } };
+      search.planRequest(view(request), { deviceType: undefined, os: undefined, browser: undefined }, NOW, undefined, 'main');
+      search.planImp(view(request).imps[0]);
+      const plans = search as unknown as { requestPlan: { size: number }; impPlan: { size: number } };
       return [plans.requestPlan.size, plans.impPlan.size];
     };
     const bare = size({ imp: [{ id: '1', video: { mimes: ['video/mp4'] } }] });

@@ -67,3 +67,10 @@ export function postalPrefixes(key: string): string[] {
   for (let n = Math.min(key.length, POSTAL_RULE_MAX); n >= 2; n--) out.push(key.slice(0, n));
   return out;
 }
+
+/** A `geo` object's latitude and longitude, when both are numbers in range. */
+export function hasPosition(geo: { lat?: unknown; lon?: unknown } | undefined): boolean {
+  if (geo === undefined) return false;
+  const { lat, lon } = geo;
+  return typeof lat === 'number' && typeof lon === 'number' && lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180;
+}

@@ -7,16 +7,16 @@
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Settings } from '../config/settings.js';
-import type { RedisLike } from '../audiences/redis-client.js';
+import type { RedisLike } from '../storage/redis-client.js';
 import { EventMetrics } from '../metrics/event-metrics.js';
 import { NoticeMetrics } from '../metrics/notice-metrics.js';
 import { log } from '../log.js';
-import type { EventStore } from './event-store.js';
-import { ClickHouseStore } from './clickhouse-store.js';
-import { ChdbStore } from './chdb-store.js';
-import { migrate, MigrationError } from './migrate.js';
-import { EventWriter } from './event-writer.js';
-import { MemoryNoticeDedupe, RedisNoticeDedupe, type NoticeDedupe } from './notice-dedupe.js';
+import type { EventStore } from '../events/event-store.js';
+import { ClickHouseStore } from '../events/clickhouse-store.js';
+import { ChdbStore } from '../events/chdb-store.js';
+import { migrate, MigrationError } from '../events/migrate.js';
+import { EventWriter } from '../events/event-writer.js';
+import { MemoryNoticeDedupe, RedisNoticeDedupe, type NoticeDedupe } from '../events/notice-dedupe.js';
 
 export interface Events {
   readonly store: EventStore;

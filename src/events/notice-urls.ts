@@ -5,8 +5,8 @@
  * calling them. The identity is signed once per bid and shared by all five URLs.
  */
 import type { ExchangeProfile } from '../campaigns/snapshot.js';
-import type { NoticeSigner } from '../events/notice-signer.js';
-import { identityQuery, type BidIdentity } from '../events/bid-identity.js';
+import type { NoticeSigner } from './notice-signer.js';
+import { identityQuery, type BidIdentity } from './bid-identity.js';
 
 export interface NoticeUrls {
   readonly nurl: string | undefined;

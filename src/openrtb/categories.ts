@@ -2,7 +2,7 @@
  * IAB content categories. Tier-2 codes of the 1.0 taxonomy (`IAB1-2`) also count as their
  * tier-1 parent (`IAB1`), so a rule on `IAB1` covers the whole family, on either side.
  */
-import { NO_STRINGS } from '../openrtb/request-view.js';
+import { NO_STRINGS } from './request-view.js';
 
 export function parentCategory(cat: string): string | undefined {
   const dash = cat.indexOf('-');

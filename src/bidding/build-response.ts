@@ -3,13 +3,13 @@
  * Fields new in 2.6 (`mtype`, `dur`) are sent only to exchanges that speak 2.6.
  */
 import type { ExchangeProfile } from '../campaigns/snapshot.js';
-import type { BidDecision } from '../bidding/bidder.js';
-import { BidIds, noticeUrls } from '../bidding/notice-urls.js';
-import { adMarkup, adMarkupJson } from '../bidding/ad-markup.js';
+import type { BidDecision } from './bidder.js';
+import { BidIds, noticeUrls } from '../events/notice-urls.js';
+import { adMarkup, adMarkupJson } from './ad-markup.js';
 import type { CompiledCampaign, CompiledCreative } from '../targeting/compiled-campaign.js';
 import type { NoticeSigner } from '../events/notice-signer.js';
 import type { BidIdentity } from '../events/bid-identity.js';
-import type { BidRequestView } from './request-view.js';
+import type { BidRequestView } from '../openrtb/request-view.js';
 
 /** What a bid's identity takes from its request: the placement fields of the parsed view (read, not copied). */
 export type PlacementSource = Pick<BidRequestView, 'channel' | 'domain' | 'bundle' | 'publisherId' | 'country' | 'deviceType'>;

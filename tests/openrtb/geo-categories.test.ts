@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cityKey, normalizeCountry, regionKey, regionRuleKey } from '../../src/targeting/geo.js';
-import { parentCategory, withParentCategories } from '../../src/targeting/categories.js';
+import { cityKey, normalizeCountry, regionKey, regionRuleKey } from '../../src/openrtb/geo.js';
+import { parentCategory, withParentCategories } from '../../src/openrtb/categories.js';
 
 describe('countries', () => {
   it('alpha-2 and alpha-3, any case, normalise to upper-case alpha-3', () => {

@@ -7,8 +7,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, type FieldError } from '../errors.js';
-import type { ConfigBundle } from '../campaigns/schema.js';
-import { validateBundleRules, validateBundleShape } from '../campaigns/validate.js';
+import type { ConfigBundle } from './schema.js';
+import { validateBundleRules, validateBundleShape } from './validate.js';
 
 const CONFIG_FILE = /\.(json|ya?ml)$/i;
 const LIST_KEYS = ['exchanges', 'advertisers', 'campaigns'] as const;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleFromTexts, loadBundleFromDir } from '../../src/config/load-bundle.js';
+import { bundleFromTexts, loadBundleFromDir } from '../../src/campaigns/load-bundle.js';
 import { loadSettings } from '../../src/config/settings.js';
 import { buildSnapshot } from '../../src/campaigns/snapshot.js';
 import { ConfigError, type FieldError } from '../../src/errors.js';
@@ -499,7 +499,7 @@ describe('a config directory mounted from a Kubernetes ConfigMap', () => {
     );
     await symlink('..2026_11_23_17_00_00.123', join(dir, '..data'));
     await symlink(join('..data', 'bundle.yaml'), join(dir, 'bundle.yaml'));
-    const { loadBundleFromDir: load } = await import('../../src/config/load-bundle.js');
+    const { loadBundleFromDir: load } = await import('../../src/campaigns/load-bundle.js');
     const bundle = await load(dir);
     expect(bundle.campaigns?.map((c) => c.id)).toEqual(['c']);
   });

@@ -6,10 +6,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { buildBidResponse, buildBidResponseObject, type ResponseContext } from '../../src/openrtb/build-response.js';
-import { BidIds, threadName } from '../../src/bidding/notice-urls.js';
+import { buildBidResponse, buildBidResponseObject, type ResponseContext } from '../../src/bidding/build-response.js';
+import { BidIds, threadName } from '../../src/events/notice-urls.js';
 import { NoticeSigner, parseSigningKeys } from '../../src/events/notice-signer.js';
-import { decide, type BidDecision } from '../../src/bidding/bidder.js';
+import { decideFor, type BidDecision } from '../../src/bidding/bidder.js';
 import type { Campaign, ConfigBundle } from '../../src/campaigns/schema.js';
 import type { Snapshot } from '../../src/campaigns/snapshot.js';
 import { snapshotOf, view } from '../bidding/support.js';
@@ -27,7 +27,7 @@ function contexts(base: string): [ResponseContext, ResponseContext] {
 
 function bothTexts(snap: Snapshot, request: object, base = 'https://bid.example', exchange = snap.defaultExchange): { text: string; expected: string; bids: readonly BidDecision[] } {
   const req = view(request);
-  const d = decide(req, snap, exchange, NOW);
+  const d = decideFor(req, snap, exchange, NOW);
   if (d.noBid !== undefined) throw new Error(`no bid: ${d.noBid}`);
   const [a, b] = contexts(base);
   const text = buildBidResponse(req.id, d.bids, d.currency, exchange, a, 1_780_000_000);

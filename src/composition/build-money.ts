@@ -4,15 +4,15 @@
  */
 import type { Settings } from '../config/settings.js';
 import type { SnapshotRef } from '../campaigns/snapshot.js';
-import type { RedisLike } from '../audiences/redis-client.js';
-import type { BudgetStore } from './budget-store.js';
-import { MemoryBudgetStore } from './memory-budget-store.js';
-import { RedisBudgetStore } from './redis-budget-store.js';
-import { BudgetLedger } from './budget-ledger.js';
-import { threadName } from '../bidding/notice-urls.js';
+import type { RedisLike } from '../storage/redis-client.js';
+import type { BudgetStore } from '../money/budget-store.js';
+import { MemoryBudgetStore } from '../money/memory-budget-store.js';
+import { RedisBudgetStore } from '../money/redis-budget-store.js';
+import { BudgetLedger } from '../money/budget-ledger.js';
+import { threadName } from '../events/notice-urls.js';
 import type { Registry } from 'prom-client';
-import { FrequencyService } from './frequency.js';
-import { MemoryFrequencyStore, RedisFrequencyStore, type FrequencyStore } from './frequency-store.js';
+import { FrequencyService } from '../money/frequency.js';
+import { MemoryFrequencyStore, RedisFrequencyStore, type FrequencyStore } from '../money/frequency-store.js';
 import { CampaignLabels, MoneyMetrics, frequencyLookups } from '../metrics/money-metrics.js';
 
 /** The process's own store: Redis (shared by every instance) or in this process. */
