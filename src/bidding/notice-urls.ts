@@ -14,18 +14,63 @@ export interface NoticeUrls {
   readonly lurl: string;
   readonly impression: string;
   readonly click: string;
+  /** The signed identity query the five share (without `?`). */
+  readonly query: string;
+  /** The exchange's URL pieces these were made from. */
+  readonly template: NoticeTemplate;
+}
+
+/**
+ * What a bid's notice URLs are made of besides its identity query, per exchange (and notice base
+ * URL): each URL is `<head>?<query><tail>`. Made once, so a bid only joins three strings a URL, and
+ * the markup can escape the query once for both of the URLs that go into it (ad-markup.ts).
+ */
+export interface NoticeTemplate {
+  readonly base: string;
+  readonly win: string;
+  readonly winTail: string;
+  readonly billing: string;
+  readonly billingTail: string;
+  readonly loss: string;
+  readonly lossTail: string;
+  readonly impression: string;
+  readonly click: string;
+}
+
+const templates = new WeakMap<ExchangeProfile, NoticeTemplate>();
+
+export function noticeTemplate(base: string, ex: ExchangeProfile): NoticeTemplate {
+  let t = templates.get(ex);
+  if (t === undefined || t.base !== base) {
+    const m = ex.macros;
+    const head = (type: string) => `${base}/notice/${type}/${ex.id}?`;
+    t = {
+      base,
+      win: head('win'),
+      winTail: `&p=${m.price}&m=${m.minToWin}&pc=${m.currency}`,
+      billing: head('billing'),
+      billingTail: `&p=${m.price}&pc=${m.currency}`,
+      loss: head('loss'),
+      lossTail: `&l=${m.loss}&m=${m.minToWin}&p=${m.price}&pc=${m.currency}`,
+      impression: head('impression'),
+      click: head('click'),
+    };
+    templates.set(ex, t);
+  }
+  return t;
 }
 
 export function noticeUrls(base: string, ex: ExchangeProfile, id: BidIdentity, signer: NoticeSigner): NoticeUrls {
-  const q = identityQuery(id, signer);
-  const m = ex.macros;
-  const at = (type: string) => `${base}/notice/${type}/${ex.id}?${q}`;
+  const query = identityQuery(id, signer);
+  const t = noticeTemplate(base, ex);
   return {
-    nurl: ex.sendNurl ? `${at('win')}&p=${m.price}&m=${m.minToWin}&pc=${m.currency}` : undefined,
-    burl: `${at('billing')}&p=${m.price}&pc=${m.currency}`,
-    lurl: `${at('loss')}&l=${m.loss}&m=${m.minToWin}&p=${m.price}&pc=${m.currency}`,
-    impression: at('impression'),
-    click: at('click'),
+    nurl: ex.sendNurl ? t.win + query + t.winTail : undefined,
+    burl: t.billing + query + t.billingTail,
+    lurl: t.loss + query + t.lossTail,
+    impression: t.impression + query,
+    click: t.click + query,
+    query,
+    template: t,
   };
 }
 
