@@ -5,7 +5,7 @@
  */
 import type { CompiledCreative } from '../targeting/compiled-campaign.js';
 import { nativeMarkup, type NativeRequest } from '../openrtb/native.js';
-import type { NoticeTemplate, NoticeUrls } from './notice-urls.js';
+import { jsonQuery, type NoticeTemplate, type NoticeUrls } from './notice-urls.js';
 
 const escapeAttr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
 
@@ -68,7 +68,7 @@ export function adMarkupJson(cr: CompiledCreative, urls: NoticeUrls, native: Nat
     return `${out}${JSON_PIXEL_HEAD}${heads.impression}${query}${JSON_PIXEL_TAIL}"`;
   }
   if (cr.vastInsertAt < 0 || !trackers) return `"${e.parts[0]}${e.parts[1]}"`;
-  return `"${e.parts[0]}${IMPRESSION_HEAD}${jsonInner(urls.impression)}${IMPRESSION_TAIL}${e.parts[1]}"`;
+  return `"${e.parts[0]}${IMPRESSION_HEAD}${urls.template.json.impression}${jsonQuery(urls)}${IMPRESSION_TAIL}${e.parts[1]}"`;
 }
 
 /** A notice template's click and impression heads, attribute- then JSON-escaped (both escapes work character by character, so head and query can be escaped apart). */
