@@ -59,7 +59,10 @@ export function adMarkupJson(cr: CompiledCreative, urls: NoticeUrls, native: Nat
       return out + '"';
     }
     // Both of our URLs in a banner are the bid's query behind a fixed head: the query is escaped once.
-    const query = jsonInner(escapeAttr(urls.query));
+    // Without a `"` in it (ids are URL-encoded; the rest is ours), escaping it as an attribute and then
+    // as JSON is its JSON escape (made for the notice fields anyway) with `&` as `&amp;`: JSON escapes
+    // leave `&` alone and never make one.
+    const query = urls.query.indexOf('"') < 0 ? jsonQuery(urls).replaceAll('&', '&amp;') : jsonInner(escapeAttr(urls.query));
     const heads = escapedHeads(urls.template);
     if (parts.length > 1) {
       const click = heads.click + query;
