@@ -5,7 +5,7 @@
  */
 import type { CompiledCreative } from '../targeting/compiled-campaign.js';
 import { nativeMarkup, type NativeRequest } from '../openrtb/native.js';
-import type { NoticeUrls } from '../events/notice-urls.js';
+import { jsonQuery, type NoticeTemplate, type NoticeUrls } from '../events/notice-urls.js';
 
 const escapeAttr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
 
@@ -51,14 +51,43 @@ export function adMarkupJson(cr: CompiledCreative, urls: NoticeUrls, native: Nat
   if (cr.type === 'banner') {
     const parts = e.parts;
     let out = '"' + parts[0];
+    if (!trackers) {
+      if (parts.length > 1) {
+        const landing = jsonInner(escapeAttr(cr.landingUrl ?? '#'));
+        for (let i = 1; i < parts.length; i++) out += landing + parts[i];
+      }
+      return out + '"';
+    }
+    // Both of our URLs in a banner are the bid's query behind a fixed head: the query is escaped once.
+    // Without a `"` in it (ids are URL-encoded; the rest is ours), escaping it as an attribute and then
+    // as JSON is its JSON escape (made for the notice fields anyway) with `&` as `&amp;`: JSON escapes
+    // leave `&` alone and never make one.
+    const query = urls.query.indexOf('"') < 0 ? jsonQuery(urls).replaceAll('&', '&amp;') : jsonInner(escapeAttr(urls.query));
+    const heads = escapedHeads(urls.template);
     if (parts.length > 1) {
-      const click = jsonInner(escapeAttr(trackers ? urls.click : (cr.landingUrl ?? '#')));
+      const click = heads.click + query;
       for (let i = 1; i < parts.length; i++) out += click + parts[i];
     }
-    return trackers ? `${out}${JSON_PIXEL_HEAD}${jsonInner(escapeAttr(urls.impression))}${JSON_PIXEL_TAIL}"` : out + '"';
+    return `${out}${JSON_PIXEL_HEAD}${heads.impression}${query}${JSON_PIXEL_TAIL}"`;
   }
   if (cr.vastInsertAt < 0 || !trackers) return `"${e.parts[0]}${e.parts[1]}"`;
-  return `"${e.parts[0]}${IMPRESSION_HEAD}${jsonInner(urls.impression)}${IMPRESSION_TAIL}${e.parts[1]}"`;
+  return `"${e.parts[0]}${IMPRESSION_HEAD}${urls.template.json.impression}${jsonQuery(urls)}${IMPRESSION_TAIL}${e.parts[1]}"`;
+}
+
+/** A notice template's click and impression heads, attribute- then JSON-escaped (both escapes work character by character, so head and query can be escaped apart). */
+interface EscapedHeads {
+  readonly click: string;
+  readonly impression: string;
+}
+const escapedHeadsOf = new WeakMap<NoticeTemplate, EscapedHeads>();
+
+function escapedHeads(t: NoticeTemplate): EscapedHeads {
+  let h = escapedHeadsOf.get(t);
+  if (h === undefined) {
+    h = { click: jsonInner(escapeAttr(t.click)), impression: jsonInner(escapeAttr(t.impression)) };
+    escapedHeadsOf.set(t, h);
+  }
+  return h;
 }
 
 const jsonInner = (s: string) => JSON.stringify(s).slice(1, -1);

@@ -4,7 +4,7 @@
  */
 import type { ExchangeProfile } from '../campaigns/snapshot.js';
 import type { BidDecision } from './bidder.js';
-import { BidIds, noticeUrls } from '../events/notice-urls.js';
+import { BidIds, noticeFieldsJson, noticeUrls } from '../events/notice-urls.js';
 import { adMarkup, adMarkupJson } from './ad-markup.js';
 import type { CompiledCampaign, CompiledCreative } from '../targeting/compiled-campaign.js';
 import type { NoticeSigner } from '../events/notice-signer.js';
@@ -67,8 +67,7 @@ export function buildBidResponse(
       (d.deal !== undefined ? `,"dealid":${q(d.deal.id)}` : '') +
       (is26 ? f.tail26 : '') +
       `,"adm":${adMarkupJson(cr, urls, d.native, trackersAllowed(d, ctx))}` +
-      (urls.nurl !== undefined ? `,"nurl":${q(urls.nurl)}` : '') +
-      `,"burl":${q(urls.burl)},"lurl":${q(urls.lurl)}}`;
+      `${noticeFieldsJson(urls)}}`;
   }
   return { json: json + ']}]}', identities };
 }

@@ -25,7 +25,7 @@ export class NoticeSigner {
 
   /** `<key id>.<base64url mac>` */
   sign(payload: string): string {
-    return `${this.signing.id}.${mac(this.signing.secret, payload).toString('base64url')}`;
+    return `${this.signing.id}.${macText(this.signing.secret, payload)}`;
   }
 
   verify(payload: string, token: string): boolean {
@@ -40,6 +40,21 @@ export class NoticeSigner {
 
 function mac(secret: Buffer, payload: string): Buffer {
   return createHmac('sha256', secret).update(payload).digest().subarray(0, MAC_BYTES);
+}
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+/** Characters of MAC_BYTES bytes in base64url (no padding): 22, the last one holding 2 bits of the MAC and 4 zero bits. */
+const MAC_CHARS = Math.ceil((MAC_BYTES * 8) / 6);
+const LAST_CHAR_BITS = 0x3f & ~((1 << (MAC_CHARS * 6 - MAC_BYTES * 8)) - 1);
+
+/**
+ * `mac(...).toString('base64url')`, without a Buffer for the digest and another for its truncation
+ * (about a third of what signing cost): the whole digest's base64url text, cut to the truncated
+ * MAC's characters, the last one cleared of the bits that came from past the MAC.
+ */
+function macText(secret: Buffer, payload: string): string {
+  const full = createHmac('sha256', secret).update(payload).digest('base64url');
+  return full.slice(0, MAC_CHARS - 1) + BASE64URL[BASE64URL.indexOf(full[MAC_CHARS - 1]) & LAST_CHAR_BITS];
 }
 
 /** `id:secret,id:secret` (secrets of at least 16 bytes, base64 or plain text), first one signs. */
