@@ -16,7 +16,7 @@
  * segment); progress lists only those, and forgetting a user (every advertiser's segments) is for
  * operators only.
  */
-import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { AudienceService } from '../audiences/audience-service.js';
 import type { AudienceMetrics } from '../metrics/audience-metrics.js';
@@ -29,8 +29,10 @@ import { forgetEventUser } from '../audiences/rule-rebuild.js';
 import type { EventStore } from '../events/event-store.js';
 import type { UserKeyer } from '../events/user-key.js';
 import { validateSegmentInput } from '../audiences/segment-input.js';
-import { readJson, sendError, sendJson } from './json-body.js';
+import { readJsonBody } from './json-body.js';
+import { documentedAs } from '../api/direct-routes.js';
 import { PROBLEM_JSON } from '../api/problem.js';
+import { header, pathOf, queryOf, sendJsonReply, sendProblem, type AdminServer } from './admin-server.js';
 
 const SEGMENT_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const KEEP_UPLOADS = 100;
@@ -52,8 +54,8 @@ export interface AudienceRouteDeps {
 
 /** The config API's guard over these routes. */
 export interface AudienceAccess {
-  /** The request's key and source address (read synchronously, in the handler). */
-  callerOf(res: HttpResponse, req: HttpRequest): Caller;
+  /** The request's key and source address. */
+  callerOf(request: FastifyRequest): Caller;
   /** The caller's rights, or the answer that refuses it (401, 403, 429). */
   begin(caller: Caller & { requestId: string; instance?: string }): Promise<AudienceRights | AccessRefusal>;
 }
@@ -74,170 +76,166 @@ export interface AudienceRights {
   readonly mayForgetUsers: boolean;
 }
 
-function sendRefusal(res: HttpResponse, r: AccessRefusal): void {
-  res.cork(() => {
-    res.writeStatus(r.refused.status).writeHeader('content-type', PROBLEM_JSON);
-    for (const [k, v] of Object.entries(r.refused.headers)) res.writeHeader(k, v);
-    res.end(r.refused.body);
-  });
+function sendRefusal(reply: FastifyReply, r: AccessRefusal): FastifyReply {
+  reply.code(Number.parseInt(r.refused.status, 10)).header('content-type', PROBLEM_JSON);
+  for (const [k, v] of Object.entries(r.refused.headers)) reply.header(k, v);
+  return reply.send(Buffer.from(r.refused.body));
 }
 
-const accessHeaders = (access: AudienceAccess, res: HttpResponse, req: HttpRequest) => ({ ...access.callerOf(res, req), requestId: req.getHeader('x-request-id') || randomUUID(), instance: req.getUrl() });
+const accessHeaders = (access: AudienceAccess, request: FastifyRequest) => ({
+  ...access.callerOf(request),
+  requestId: header(request, 'x-request-id') || randomUUID(),
+  instance: pathOf(request),
+});
 
-export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDeps): void {
+const store503 = (reply: FastifyReply, e: unknown) => sendProblem(reply, 503, 'store_unavailable', (e as Error).message);
+const send = (reply: FastifyReply, status: number, body: unknown) => sendJsonReply(reply, status, body);
+const fail = (reply: FastifyReply, status: number, code: string, message: string, errors?: Parameters<typeof sendProblem>[4]) => sendProblem(reply, status, code, message, errors);
+
+export function registerAudienceRoutes(app: AdminServer, deps: AudienceRouteDeps): void {
   const { audiences } = deps;
   const d = deps;
   const store = audiences.store;
   // Keyed by segment and upload id: `?uploadId=` is the caller's choice, and an upload into one
   // segment must not replace the progress of another's upload that happens to use the same name.
   const uploads = new Map<string, UploadProgress>();
-  const guard = (res: HttpResponse, work: Promise<void>) =>
-    work.catch((e: Error) => sendError(res, '503 Service Unavailable', 'store_unavailable', e.message));
   const access = deps.access;
+  type Params = Record<string, string>;
 
   // With access, the config API serves segment metadata (GET list/one, PUT, DELETE) itself.
   if (!access) registerMetadataRoutes();
   function registerMetadataRoutes(): void {
-    app.get('/api/v1/audiences', (res) => {
-      res.onAborted(() => {});
-      guard(res, store.listSegments().then((segments) => sendJson(res, '200 OK', { segments })));
+    app.get('/api/v1/audiences', async (_request, reply) => {
+      try {
+        return send(reply, 200, { segments: await store.listSegments() });
+      } catch (e) {
+        return store503(reply, e);
+      }
     });
 
-    app.get('/api/v1/audiences/:segmentId', (res, req) => {
-      const id = req.getParameter(0);
-      res.onAborted(() => {});
-      guard(
-        res,
-        store.getSegment(id).then((m) => (m ? sendJson(res, '200 OK', m) : sendError(res, '404 Not Found', 'not_found', `no segment "${id}"`))),
-      );
+    app.get('/api/v1/audiences/:segmentId', async (request, reply) => {
+      const id = (request.params as Params).segmentId;
+      try {
+        const m = await store.getSegment(id);
+        return m ? send(reply, 200, m) : fail(reply, 404, 'not_found', `no segment "${id}"`);
+      } catch (e) {
+        return store503(reply, e);
+      }
     });
 
-    app.put('/api/v1/audiences/:segmentId', (res, req) => {
-      const id = req.getParameter(0);
-      readJson(res, req.getHeader('content-length'), 64 * 1024, (body, aborted) => {
-        if (!SEGMENT_ID.test(id)) return sendError(res, '400 Bad Request', 'invalid_id', 'segment ids are 1-64 of A-Z a-z 0-9 . _ : -');
-        const errors = validateSegmentInput(body);
-        if (errors.length) return sendError(res, '400 Bad Request', 'validation_failed', 'the segment is invalid', errors);
-        const input = (body ?? {}) as { name?: string; advertiserId?: string; ttlSeconds?: number }; // no body: defaults
-        guard(
-          res,
-          store.getSegment(id).then(async (existing) => {
-            const meta: SegmentMeta = {
-              id,
-              name: input.name ?? existing?.name ?? id,
-              advertiserId: input.advertiserId ?? existing?.advertiserId,
-              ttlSeconds: input.ttlSeconds ?? existing?.ttlSeconds ?? DEFAULT_SEGMENT_TTL_SECONDS,
-              createdAt: existing?.createdAt ?? new Date().toISOString(),
-            };
-            await store.putSegment(meta);
-            await audiences.refreshRegistry(true);
-            if (!aborted()) sendJson(res, existing ? '200 OK' : '201 Created', await store.getSegment(id));
-          }),
-        );
-      });
+    app.put('/api/v1/audiences/:segmentId', async (request, reply) => {
+      const id = (request.params as Params).segmentId;
+      const read = await readJsonBody(request, reply, 64 * 1024);
+      if (!read) return reply;
+      const body = read.value;
+      if (!SEGMENT_ID.test(id)) return fail(reply, 400, 'invalid_id', 'segment ids are 1-64 of A-Z a-z 0-9 . _ : -');
+      const errors = validateSegmentInput(body);
+      if (errors.length) return fail(reply, 400, 'validation_failed', 'the segment is invalid', errors);
+      const input = (body ?? {}) as { name?: string; advertiserId?: string; ttlSeconds?: number }; // no body: defaults
+      try {
+        const existing = await store.getSegment(id);
+        const meta: SegmentMeta = {
+          id,
+          name: input.name ?? existing?.name ?? id,
+          advertiserId: input.advertiserId ?? existing?.advertiserId,
+          ttlSeconds: input.ttlSeconds ?? existing?.ttlSeconds ?? DEFAULT_SEGMENT_TTL_SECONDS,
+          createdAt: existing?.createdAt ?? new Date().toISOString(),
+        };
+        await store.putSegment(meta);
+        await audiences.refreshRegistry(true);
+        return send(reply, existing ? 200 : 201, await store.getSegment(id));
+      } catch (e) {
+        return store503(reply, e);
+      }
     });
 
-    app.del('/api/v1/audiences/:segmentId', (res, req) => {
-      const id = req.getParameter(0);
-      res.onAborted(() => {});
-      guard(
-        res,
-        store.dropSegment(id).then(async (dropped) => {
-          await audiences.refreshRegistry(true);
-          if (dropped) sendJson(res, '200 OK', { id, dropped: true });
-          else sendError(res, '404 Not Found', 'not_found', `no segment "${id}"`);
-        }),
-      );
+    app.delete('/api/v1/audiences/:segmentId', async (request, reply) => {
+      const id = (request.params as Params).segmentId;
+      try {
+        const dropped = await store.dropSegment(id);
+        await audiences.refreshRegistry(true);
+        return dropped ? send(reply, 200, { id, dropped: true }) : fail(reply, 404, 'not_found', `no segment "${id}"`);
+      } catch (e) {
+        return store503(reply, e);
+      }
     });
   }
 
-  app.post('/api/v1/audiences/:segmentId/members', (res, req) => {
-    const id = req.getParameter(0);
-    const type = req.getHeader('content-type').toLowerCase();
-    const query = new URLSearchParams(req.getQuery() ?? '');
-    const length = req.getHeader('content-length');
+  app.post('/api/v1/audiences/:segmentId/members', documentedAs(app, 'post', '/api/v1/audiences/{id}/members'), async (request, reply) => {
+    const id = (request.params as Params).segmentId;
+    const type = header(request, 'content-type').toLowerCase();
+    const query = new URLSearchParams(queryOf(request));
+    const length = header(request, 'content-length');
     const format: UploadFormat | undefined = /csv|text\/plain/.test(type) ? 'csv' : /ndjson|jsonl|x-json-stream/.test(type) ? 'ndjson' : undefined;
-    if (!SEGMENT_ID.test(id)) return sendError(res, '400 Bad Request', 'invalid_id', 'segment ids are 1-64 of A-Z a-z 0-9 . _ : -');
-    if (!format) return sendError(res, '415 Unsupported Media Type', 'unsupported_media_type', 'send text/csv or application/x-ndjson');
+    if (!SEGMENT_ID.test(id)) return fail(reply, 400, 'invalid_id', 'segment ids are 1-64 of A-Z a-z 0-9 . _ : -');
+    if (!format) return fail(reply, 415, 'unsupported_media_type', 'send text/csv or application/x-ndjson');
     if (length !== '' && Number(length) > deps.uploadLimitBytes)
-      return sendError(res, '413 Payload Too Large', 'body_too_large', `uploads are limited to ${deps.uploadLimitBytes} bytes`);
-    streamUpload(res, req, deps, id, format, query);
+      return fail(reply.header('connection', 'close'), 413, 'body_too_large', `uploads are limited to ${deps.uploadLimitBytes} bytes`);
+    return streamUpload(request, reply, deps, id, format, query);
   });
 
-  /** Runs `then` with the caller's rights (undefined without access); nothing when access answered already. */
-  const withRights = (res: HttpResponse, req: HttpRequest, then: (rights: AudienceRights | undefined, aborted: () => boolean) => void) => {
-    let aborted = false;
-    res.onAborted(() => (aborted = true));
-    if (!access) return then(undefined, () => aborted);
-    access.begin(accessHeaders(access, res, req)).then(
-      (r) => {
-        if (aborted) return;
-        if ('refused' in r) sendRefusal(res, r);
-        else then(r, () => aborted);
-      },
-      (e: Error) => !aborted && sendError(res, '503 Service Unavailable', 'store_unavailable', e.message),
-    );
+  /** The caller's rights (undefined without access), or the reply that refused it. */
+  const rightsOf = async (request: FastifyRequest, reply: FastifyReply): Promise<{ rights: AudienceRights | undefined } | FastifyReply> => {
+    if (!access) return { rights: undefined };
+    try {
+      const r = await access.begin(accessHeaders(access, request));
+      return 'refused' in r ? sendRefusal(reply, r) : { rights: r };
+    } catch (e) {
+      return store503(reply, e);
+    }
   };
 
-  app.get('/api/v1/audience-uploads', (res, req) =>
-    withRights(res, req, (rights, aborted) => {
-      const all = [...uploads.values()].reverse();
-      if (!rights) return sendJson(res, '200 OK', { uploads: all });
-      guard(
-        res,
-        Promise.all(all.map((u) => rights.sees(u.segmentId))).then((ok) => {
-          if (!aborted()) sendJson(res, '200 OK', { uploads: all.filter((_, i) => ok[i]) });
-        }),
-      );
-    }),
-  );
-  app.get('/api/v1/audience-uploads/:uploadId', (res, req) => {
-    const id = req.getParameter(0);
-    const named = [...uploads.values()].filter((u) => u.uploadId === id).reverse(); // the latest first
-    withRights(res, req, (rights, aborted) => {
-      const missing = () => sendError(res, '404 Not Found', 'not_found', 'no such upload');
-      if (named.length === 0) return missing();
-      if (!rights) return sendJson(res, '200 OK', named[0]);
-      guard(
-        res,
-        Promise.all(named.map((u) => rights.sees(u.segmentId))).then((ok) => {
-          const u = named.find((_, i) => ok[i]);
-          if (!aborted()) (u ? sendJson(res, '200 OK', u) : missing());
-        }),
-      );
-    });
-  });
-
-  app.del('/api/v1/users/:idType/:userId/segments', (res, req) => {
-    const idType = req.getParameter(0);
-    const rawUser = req.getParameter(1);
-    withRights(res, req, (rights) => {
-      if (rights && !rights.mayForgetUsers) return sendError(res, '403 Forbidden', 'forbidden', 'forgetting a user is for operators (admin keys)');
-      forgetUser(res, idType, rawUser);
-    });
-  });
-
-  function forgetUser(res: HttpResponse, idType: string, rawUser: string): void {
-    let userId: string;
+  app.get('/api/v1/audience-uploads', documentedAs(app, 'get', '/api/v1/audience-uploads'), async (request, reply) => {
+    const r = await rightsOf(request, reply);
+    if (!('rights' in r)) return r;
+    const all = [...uploads.values()].reverse();
+    if (!r.rights) return send(reply, 200, { uploads: all });
     try {
-      userId = decodeURIComponent(rawUser);
-    } catch {
-      return sendError(res, '400 Bad Request', 'invalid_user', 'the user id is not valid percent-encoding'); // a throw here would take the process down
+      const ok = await Promise.all(all.map((u) => r.rights!.sees(u.segmentId)));
+      return send(reply, 200, { uploads: all.filter((_, i) => ok[i]) });
+    } catch (e) {
+      return store503(reply, e);
     }
+  });
+  app.get('/api/v1/audience-uploads/:uploadId', documentedAs(app, 'get', '/api/v1/audience-uploads/{uploadId}'), async (request, reply) => {
+    const id = (request.params as Params).uploadId;
+    const named = [...uploads.values()].filter((u) => u.uploadId === id).reverse(); // the latest first
+    const r = await rightsOf(request, reply);
+    if (!('rights' in r)) return r;
+    const missing = () => fail(reply, 404, 'not_found', 'no such upload');
+    if (named.length === 0) return missing();
+    if (!r.rights) return send(reply, 200, named[0]);
+    try {
+      const ok = await Promise.all(named.map((u) => r.rights!.sees(u.segmentId)));
+      const u = named.find((_, i) => ok[i]);
+      return u ? send(reply, 200, u) : missing();
+    } catch (e) {
+      return store503(reply, e);
+    }
+  });
+
+  app.delete('/api/v1/users/:idType/:userId/segments', documentedAs(app, 'del', '/api/v1/users/{idType}/{userId}/segments'), async (request, reply) => {
+    const { idType, userId } = request.params as Params;
+    const r = await rightsOf(request, reply);
+    if (!('rights' in r)) return r;
+    if (r.rights && !r.rights.mayForgetUsers) return fail(reply, 403, 'forbidden', 'forgetting a user is for operators (admin keys)');
+    return forgetUser(reply, idType, userId);
+  });
+
+  async function forgetUser(reply: FastifyReply, idType: string, userId: string): Promise<FastifyReply> {
     const key = uploadKey(idType, userId);
-    if (typeof key !== 'string') return sendError(res, '400 Bad Request', 'invalid_user', key.error);
+    if (typeof key !== 'string') return fail(reply, 400, 'invalid_user', key.error);
     // What events taught goes too: the rule memberships (event keys), and the event rows' user keys,
     // so that no rebuild brings the user back (rule-rebuild.ts).
-    const events = d.events && d.userKeys ? forgetEventUser(d.events, forgottenEventUserKeys(key, d.userKeys)) : Promise.resolve();
-    guard(
-      res,
-      Promise.all([forgetRuleUser(store, key, d.userKeys), events]).then(([removed]) => {
-        audiences.invalidate(d.userKeys ? [key, ...forgottenEventUserKeys(key, d.userKeys).map(eventKey)] : [key]);
-        const forgot = d.forget?.(key) ?? false;
-        if (removed || forgot) sendJson(res, '200 OK', { key, removed: true });
-        else sendError(res, '404 Not Found', 'not_found', `no segments for ${key}`);
-      }),
-    );
+    try {
+      const events = d.events && d.userKeys ? forgetEventUser(d.events, forgottenEventUserKeys(key, d.userKeys)) : Promise.resolve();
+      const [removed] = await Promise.all([forgetRuleUser(store, key, d.userKeys), events]);
+      audiences.invalidate(d.userKeys ? [key, ...forgottenEventUserKeys(key, d.userKeys).map(eventKey)] : [key]);
+      const forgot = d.forget?.(key) ?? false;
+      return removed || forgot ? send(reply, 200, { key, removed: true }) : fail(reply, 404, 'not_found', `no segments for ${key}`);
+    } catch (e) {
+      return store503(reply, e);
+    }
   }
 
   function remember(p: UploadProgress): void {
@@ -247,104 +245,84 @@ export function registerAudienceRoutes(app: TemplatedApp, deps: AudienceRouteDep
     if (uploads.size > KEEP_UPLOADS) uploads.delete(uploads.keys().next().value!);
   }
 
-  /** Streams the body into an AudienceUpload, pausing the socket while batches are written. */
-  function streamUpload(res: HttpResponse, req: HttpRequest, d: AudienceRouteDeps, segmentId: string, format: UploadFormat, query: URLSearchParams) {
-    let aborted = false;
-    let upload: AudienceUpload | undefined;
-    let received = 0;
-    let finished = false;
-    const early: Buffer[] = [];
-    let endedEarly = false;
-    res.onAborted(() => {
-      aborted = true;
-      upload?.abort();
-    });
-    res.pause(); // until the segment exists
-    let writing = false; // a batch write is in flight: the socket stays paused until it settles
-    const feed = (chunk: Uint8Array) => {
-      const wait = upload!.push(chunk);
-      if (wait && !writing) {
-        writing = true;
-        res.pause();
-        // Read on once everything fed so far is parsed and written (not after the answer is sent).
-        void upload!.drained().then(() => {
-          writing = false;
-          if (!aborted && !finished) res.resume();
-        });
-      }
-    };
-    const finish = () => {
-      finished = true;
-      void upload!.end().then((p) => {
-        d.metrics.uploadRows.labels('accepted').inc(p.accepted);
-        d.metrics.uploadRows.labels('rejected').inc(p.rejected);
-        if (aborted) return;
-        // The body has ended, but the socket may still be paused from the last batch: a keep-alive
-        // connection must read its next request.
-        res.resume();
-        sendJson(res, p.state === 'failed' ? '503 Service Unavailable' : '200 OK', p);
-      });
-    };
-    res.onData((ab, isLast) => {
-      if (aborted || finished) return;
-      received += ab.byteLength;
-      if (received > d.uploadLimitBytes) {
-        finished = true;
-        upload?.abort();
-        return sendError(res, '413 Payload Too Large', 'body_too_large', `uploads are limited to ${d.uploadLimitBytes} bytes`);
-      }
-      if (!upload) {
-        early.push(Buffer.from(new Uint8Array(ab)));
-        endedEarly ||= isLast;
-        return;
-      }
-      feed(new Uint8Array(ab));
-      if (isLast) finish();
-    });
-    // With access: the key, then its right to this segment, then as before.
-    const headers = d.access && accessHeaders(d.access, res, req);
+  /**
+   * Streams the body into an AudienceUpload. The body is not read until the key and the segment are
+   * settled; then the socket is paused while a batch is written (the upload's loop share bounds how
+   * much of the event loop it takes), and resumed once everything fed so far is parsed and written.
+   */
+  async function streamUpload(request: FastifyRequest, reply: FastifyReply, d: AudienceRouteDeps, segmentId: string, format: UploadFormat, query: URLSearchParams): Promise<FastifyReply> {
     let rights: AudienceRights | undefined;
-    const refusal: Promise<AccessRefusal | undefined> = d.access
-      ? d.access.begin(headers!).then((r) => {
-          if ('refused' in r) return r;
-          rights = r; // its advertisers bound the segments rows may name
-          return r.prepareUpload(segmentId, query);
-        })
-      : Promise.resolve(undefined);
-    refusal.then(async (refused): Promise<boolean> => {
-      if (refused) {
-        if (aborted || finished) return false;
-        finished = true; // the rest of the body is ignored
-        res.resume(); // paused above: a keep-alive connection must go on to its next request
-        sendRefusal(res, refused);
-        return false;
+    try {
+      // With access: the key, then its right to this segment, then as before.
+      if (d.access) {
+        const r = await d.access.begin(accessHeaders(d.access, request));
+        if ('refused' in r) return sendRefusal(reply, r); // the rest of the body is not read (node:http discards it)
+        rights = r; // its advertisers bound the segments rows may name
+        const refused = await r.prepareUpload(segmentId, query);
+        if (refused) return sendRefusal(reply, refused);
       }
       await ensureSegment(d.audiences, segmentId, query);
-      return true;
-    }).then(
-      (ok) => {
-        if (!ok || aborted || finished) return;
-        upload = new AudienceUpload(
-          d.audiences.store,
-          {
-            uploadId: query.get('uploadId') || randomUUID(),
-            segmentId,
-            format,
-            defaultTtlSeconds: Number(query.get('ttl')) || d.audiences.segmentTtl(segmentId),
-            knownSegments: d.audiences.liveSegments(rights?.advertiserIds),
-            nowSeconds: Math.floor(Date.now() / 1000),
-            loopShare: d.uploadLoopShare ?? 0.25,
-          },
-          (keys) => d.audiences.invalidate(keys),
-        );
-        remember(upload.progress);
-        for (const chunk of early) feed(chunk);
-        early.length = 0;
-        if (endedEarly) finish();
-        else if (!writing) res.resume();
+    } catch (e) {
+      return store503(reply, e);
+    }
+    const raw = request.raw;
+    if (raw.destroyed) return reply;
+    const upload = new AudienceUpload(
+      d.audiences.store,
+      {
+        uploadId: query.get('uploadId') || randomUUID(),
+        segmentId,
+        format,
+        defaultTtlSeconds: Number(query.get('ttl')) || d.audiences.segmentTtl(segmentId),
+        knownSegments: d.audiences.liveSegments(rights?.advertiserIds),
+        nowSeconds: Math.floor(Date.now() / 1000),
+        loopShare: d.uploadLoopShare ?? 0.25,
       },
-      (e: Error) => !aborted && sendError(res, '503 Service Unavailable', 'store_unavailable', e.message),
+      (keys) => d.audiences.invalidate(keys),
     );
+    remember(upload.progress);
+    const ended = await new Promise<'end' | 'too_large' | 'aborted'>((resolve) => {
+      let received = 0;
+      let writing = false; // a batch write is in flight: the socket stays paused until it settles
+      let done = false;
+      const settle = (how: 'end' | 'too_large' | 'aborted') => {
+        if (done) return;
+        done = true;
+        raw.off('data', onData);
+        resolve(how);
+      };
+      const onData = (chunk: Buffer) => {
+        if (done) return;
+        received += chunk.length;
+        if (received > d.uploadLimitBytes) {
+          raw.pause();
+          return settle('too_large');
+        }
+        const wait = upload.push(chunk);
+        if (wait && !writing) {
+          writing = true;
+          raw.pause();
+          // Read on once everything fed so far is parsed and written.
+          void upload.drained().then(() => {
+            writing = false;
+            if (!done) raw.resume();
+          });
+        }
+      };
+      raw.on('data', onData);
+      raw.once('end', () => settle('end'));
+      raw.once('close', () => settle(raw.complete ? 'end' : 'aborted'));
+      raw.once('error', () => settle('aborted'));
+    });
+    if (ended !== 'end') {
+      upload.abort();
+      if (ended === 'aborted') return reply;
+      return fail(reply.header('connection', 'close'), 413, 'body_too_large', `uploads are limited to ${d.uploadLimitBytes} bytes`);
+    }
+    const p = await upload.end();
+    d.metrics.uploadRows.labels('accepted').inc(p.accepted);
+    d.metrics.uploadRows.labels('rejected').inc(p.rejected);
+    return send(reply, p.state === 'failed' ? 503 : 200, p);
   }
 }
 

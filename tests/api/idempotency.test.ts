@@ -6,7 +6,7 @@
  * Redis share the keys.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import uws from 'uWebSockets.js';
+import { createAdminServer, listenAdmin } from '../../src/http/admin-server.js';
 import type { Redis } from 'ioredis';
 import { ApiError } from '../../src/api/errors.js';
 import {
@@ -21,7 +21,7 @@ import {
 import { createRedis, type RedisLike } from '../../src/audiences/redis-client.js';
 import { createConfigApi, registerConfigApi } from '../../src/api/index.js';
 import { MemoryConfigStore } from '../../src/campaigns/config-store.js';
-import { listenExclusive, type Listening } from '../../src/http/listen.js';
+import type { Listening } from '../../src/http/listen.js';
 import { httpRequest } from '../helpers/bidder.js';
 import { startContractServers, type ContractServers } from '../helpers/contract-servers.js';
 import { startApi, type ApiHarness } from '../helpers/config-api.js';
@@ -231,9 +231,9 @@ describe('Idempotency-Key across two API instances on one Redis', () => {
       clients.push(redis);
       await new Promise((r) => redis.once('ready', r));
       const api = createConfigApi({ store, adminKey: ADMIN, shared: { redis, prefix: 'two' }, rateLimit: { perSecond: 10_000, burst: 10_000 } });
-      const app = uws.App();
+      const app = await createAdminServer();
       registerConfigApi(app, api);
-      const l = await listenExclusive(app, '127.0.0.1', 0);
+      const l = await listenAdmin(app, '127.0.0.1', 0);
       listening.push(l);
       ports.push(l.port);
       apis.push(api);
