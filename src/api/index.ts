@@ -22,7 +22,7 @@ import { Authenticator, type Caller, type Principal, type RateLimit } from './au
 import { AuthFailureLimiter, DEFAULT_AUTH_FAILURES, sourceAddressOf, type AuthFailureSettings } from './auth-failures.js';
 import { AuthMetrics } from '../metrics/auth-metrics.js';
 import { RateLimiter } from './rate-limit.js';
-import { DEFAULT_IDEMPOTENCY, MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency.js';
+import { DEFAULT_IDEMPOTENCY, MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencySettings, type IdempotencyStore } from './idempotency.js';
 import type { RedisLike } from '../audiences/redis-client.js';
 import { ConfigResources } from './resources.js';
 import { AudienceResources } from './audiences.js';
@@ -136,7 +136,7 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
     resources,
     keys,
     audiences,
-    audienceAccess: audiences && audienceAccess(auth, callerOf, limiter, audiences),
+    audienceAccess: audiences && audienceAccess(auth, callerOf, limiter, audiences, () => ({ store: idempotency, settings: { ...DEFAULT_IDEMPOTENCY, ttlMs: idempotencyTtls.get(api) ?? DEFAULT_IDEMPOTENCY.ttlMs } })),
     // Generated from the routes registered on the admin server the API is on (registerConfigApi).
     openapi: () => {
       const server = servers.get(api);
@@ -178,7 +178,13 @@ export function registerConfigApi(app: AdminServer, api: ConfigApi): void {
 }
 
 /** The guard registerAudienceRoutes calls: same keys, failure limit, rate limits and tenant rules as the rest of the API. */
-function audienceAccess(auth: Authenticator, callerOf: ConfigApi['callerOf'], limiter: RateLimiter, audiences: AudienceResources): AudienceAccess {
+function audienceAccess(
+  auth: Authenticator,
+  callerOf: ConfigApi['callerOf'],
+  limiter: RateLimiter,
+  audiences: AudienceResources,
+  idempotency: () => { store: IdempotencyStore; settings: IdempotencySettings },
+): AudienceAccess {
   const refusal = (e: ApiError, instance?: string): AccessRefusal => ({
     refused: { status: STATUS_TEXT[e.status] ?? `${e.status} Error`, headers: { ...e.headers }, body: JSON.stringify(problemOf(e, instance)) },
   });
@@ -195,6 +201,7 @@ function audienceAccess(auth: Authenticator, callerOf: ConfigApi['callerOf'], li
       if (!permits(p, 'audiences', 'read')) return refusal(new ApiError(403, 'forbidden', `${aKey(p.role)} may not use audiences`), instance);
       return {
         mayForgetUsers: p.role === 'admin',
+        idempotency: { ...idempotency(), scope: p.keyId },
         sees: (id: string) => audiences.sees(p, id),
         advertiserIds: p.advertiserIds,
         prepareUpload: async (id: string, query: URLSearchParams) => {

@@ -17,7 +17,7 @@
  * operators only.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { AudienceService } from '../audiences/audience-service.js';
 import type { AudienceMetrics } from '../metrics/audience-metrics.js';
 import type { Caller } from '../api/auth.js';
@@ -31,7 +31,9 @@ import type { UserKeyer } from '../events/user-key.js';
 import { validateSegmentInput } from '../audiences/segment-input.js';
 import { readJsonBody } from './json-body.js';
 import { documentedAs } from '../api/direct-routes.js';
-import { PROBLEM_JSON } from '../api/problem.js';
+import { ApiError } from '../api/errors.js';
+import { fingerprintOf, parseIdempotencyKey, storageKey, type IdempotencySettings, type IdempotencyStore, type StoredReply } from '../api/idempotency.js';
+import { PROBLEM_JSON, problem } from '../api/problem.js';
 import { header, pathOf, queryOf, sendJsonReply, sendProblem, type AdminServer } from './admin-server.js';
 
 const SEGMENT_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -74,6 +76,8 @@ export interface AudienceRights {
   readonly advertiserIds: ReadonlySet<string> | undefined;
   /** Forgetting a user touches every advertiser's segments: operators only. */
   readonly mayForgetUsers: boolean;
+  /** Where `Idempotency-Key` answers of uploads are kept, per API key (`scope`). */
+  readonly idempotency?: { readonly store: IdempotencyStore; readonly settings: IdempotencySettings; readonly scope: string };
 }
 
 function sendRefusal(reply: FastifyReply, r: AccessRefusal): FastifyReply {
@@ -252,22 +256,125 @@ export function registerAudienceRoutes(app: AdminServer, deps: AudienceRouteDeps
    */
   async function streamUpload(request: FastifyRequest, reply: FastifyReply, d: AudienceRouteDeps, segmentId: string, format: UploadFormat, query: URLSearchParams): Promise<FastifyReply> {
     let rights: AudienceRights | undefined;
-    try {
-      // With access: the key, then its right to this segment, then as before.
-      if (d.access) {
+    if (d.access) {
+      // With access: the key (and its rate limit) first, as for every API route.
+      try {
         const r = await d.access.begin(accessHeaders(d.access, request));
         if ('refused' in r) return sendRefusal(reply, r); // the rest of the body is not read (node:http discards it)
         rights = r; // its advertisers bound the segments rows may name
-        const refused = await r.prepareUpload(segmentId, query);
-        if (refused) return sendRefusal(reply, refused);
+      } catch (e) {
+        return store503(reply, e);
       }
+      let key: string | undefined;
+      try {
+        key = rights.idempotency && parseIdempotencyKey(header(request, 'idempotency-key'));
+      } catch (e) {
+        return refuseWith(reply.header('connection', 'close'), e as ApiError, pathOf(request));
+      }
+      if (key !== undefined) return idempotentUpload(request, reply, d, rights, key, segmentId, format, query);
+    }
+    const r = await upload(request, d, rights, segmentId, format, query, undefined);
+    return answer(reply, r);
+  }
+
+  /** An upload's outcome: the answer, and whether the body was read to its end. */
+  interface Outcome {
+    readonly reply: StoredReply;
+    /** Every byte of the body went through (an upload that ran, or a replay's check). */
+    readonly complete: boolean;
+  }
+
+  function answer(reply: FastifyReply, o: Outcome): FastifyReply {
+    if (o.reply.status === 499) {
+      reply.hijack(); // the client went away mid-upload: nothing to answer
+      return reply;
+    }
+    if (o.reply.status === 413) reply.header('connection', 'close'); // the rest of the body is not read
+    for (const [k, v] of Object.entries(o.reply.headers ?? {})) reply.header(k, v);
+    if (o.reply.text !== undefined) return reply.code(o.reply.status).header('content-type', o.reply.contentType ?? PROBLEM_JSON).send(Buffer.from(o.reply.text));
+    return send(reply, o.reply.status, o.reply.body);
+  }
+
+  /**
+   * `Idempotency-Key` on an upload (api/idempotency.ts, for a body known only once streamed): the key
+   * is claimed for this path and query; the first request uploads and keeps its answer with the
+   * fingerprint of the bytes it read. A repeat within the TTL reads its body without uploading it:
+   * the same bytes get the first answer again (`Idempotent-Replayed: true`), others `422`. A request
+   * while the first still runs gets `409`. An upload that is refused, failed or cut off keeps nothing
+   * (a retry runs again).
+   */
+  async function idempotentUpload(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    d: AudienceRouteDeps,
+    rights: AudienceRights,
+    idemKey: string,
+    segmentId: string,
+    format: UploadFormat,
+    query: URLSearchParams,
+  ): Promise<FastifyReply> {
+    const idem = rights.idempotency!;
+    const instance = pathOf(request);
+    const key = storageKey(idem.scope, idemKey);
+    const fingerprint = fingerprintOf('POST', `${instance}?${queryOf(request)}`, undefined);
+    let claim;
+    try {
+      claim = await idem.store.claim(key, fingerprint, idem.settings.leaseMs);
+    } catch (e) {
+      return refuseWith(reply.header('connection', 'close'), new ApiError(503, 'idempotency_store_unavailable', `the Idempotency-Key store is unavailable (${(e as Error)?.message ?? e}); retry later`), instance);
+    }
+    const reused = () => new ApiError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with another request (method, path or body) in the last 24 hours');
+    switch (claim.kind) {
+      case 'running':
+        return refuseWith(reply.header('connection', 'close'), new ApiError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still running; retry later', undefined, { 'retry-after': '1' }), instance);
+      case 'mismatch':
+        return refuseWith(reply.header('connection', 'close'), reused(), instance);
+      case 'done': {
+        const hash = createHash('sha256');
+        const read = await pump(request, d.uploadLimitBytes, (chunk) => void hash.update(chunk));
+        if (read === 'aborted') return answer(reply, { reply: { status: 499 }, complete: false });
+        if (read === 'too_large') return tooLarge(reply, d);
+        if (hash.digest('base64url') !== claim.reply.bodyFingerprint) return refuseWith(reply, reused(), instance);
+        const { bodyFingerprint: _, ...first } = claim.reply;
+        return answer(reply, { reply: { ...first, headers: { ...first.headers, 'idempotent-replayed': 'true' } }, complete: true });
+      }
+    }
+    const hash = createHash('sha256');
+    let o: Outcome;
+    try {
+      o = await upload(request, d, rights, segmentId, format, query, hash);
+    } catch (e) {
+      await idem.store.release(key, claim.token).catch(() => {});
+      throw e;
+    }
+    if (o.complete && o.reply.status === 200) await idem.store.complete(key, claim.token, { ...o.reply, bodyFingerprint: hash.digest('base64url') }, idem.settings.ttlMs).catch(() => {});
+    else await idem.store.release(key, claim.token).catch(() => {});
+    return answer(reply, o);
+  }
+
+  /** Checks the segment, then streams the body into an AudienceUpload (each chunk also into `hash`). */
+  async function upload(
+    request: FastifyRequest,
+    d: AudienceRouteDeps,
+    rights: AudienceRights | undefined,
+    segmentId: string,
+    format: UploadFormat,
+    query: URLSearchParams,
+    hash: ReturnType<typeof createHash> | undefined,
+  ): Promise<Outcome> {
+    const refusal = (r: AccessRefusal): Outcome => ({
+      reply: { status: Number.parseInt(r.refused.status, 10), text: r.refused.body, contentType: PROBLEM_JSON, headers: r.refused.headers },
+      complete: false,
+    });
+    const unavailable = (e: unknown): Outcome => ({ reply: { status: 503, text: JSON.stringify(problem(503, 'store_unavailable', (e as Error).message)), contentType: PROBLEM_JSON }, complete: false });
+    try {
+      const refused = rights && (await rights.prepareUpload(segmentId, query));
+      if (refused) return refusal(refused);
       await ensureSegment(d.audiences, segmentId, query);
     } catch (e) {
-      return store503(reply, e);
+      return unavailable(e);
     }
-    const raw = request.raw;
-    if (raw.destroyed) return reply;
-    const upload = new AudienceUpload(
+    const u = new AudienceUpload(
       d.audiences.store,
       {
         uploadId: query.get('uploadId') || randomUUID(),
@@ -280,50 +387,69 @@ export function registerAudienceRoutes(app: AdminServer, deps: AudienceRouteDeps
       },
       (keys) => d.audiences.invalidate(keys),
     );
-    remember(upload.progress);
-    const ended = await new Promise<'end' | 'too_large' | 'aborted'>((resolve) => {
-      let received = 0;
-      let writing = false; // a batch write is in flight: the socket stays paused until it settles
-      let done = false;
-      const settle = (how: 'end' | 'too_large' | 'aborted') => {
-        if (done) return;
-        done = true;
-        raw.off('data', onData);
-        resolve(how);
-      };
-      const onData = (chunk: Buffer) => {
-        if (done) return;
-        received += chunk.length;
-        if (received > d.uploadLimitBytes) {
-          raw.pause();
-          return settle('too_large');
-        }
-        const wait = upload.push(chunk);
-        if (wait && !writing) {
-          writing = true;
-          raw.pause();
-          // Read on once everything fed so far is parsed and written.
-          void upload.drained().then(() => {
-            writing = false;
-            if (!done) raw.resume();
-          });
-        }
-      };
-      raw.on('data', onData);
-      raw.once('end', () => settle('end'));
-      raw.once('close', () => settle(raw.complete ? 'end' : 'aborted'));
-      raw.once('error', () => settle('aborted'));
+    remember(u.progress);
+    const ended = await pump(request, d.uploadLimitBytes, (chunk) => {
+      hash?.update(chunk);
+      // A batch write in flight: the socket stays paused until everything fed so far is parsed and written.
+      return u.push(chunk) ? u.drained() : undefined;
     });
     if (ended !== 'end') {
-      upload.abort();
-      if (ended === 'aborted') return reply;
-      return fail(reply.header('connection', 'close'), 413, 'body_too_large', `uploads are limited to ${d.uploadLimitBytes} bytes`);
+      u.abort();
+      return ended === 'aborted'
+        ? { reply: { status: 499 }, complete: false }
+        : { reply: { status: 413, text: JSON.stringify(problem(413, 'body_too_large', `uploads are limited to ${d.uploadLimitBytes} bytes`)), contentType: PROBLEM_JSON }, complete: false };
     }
-    const p = await upload.end();
+    const p = await u.end();
     d.metrics.uploadRows.labels('accepted').inc(p.accepted);
     d.metrics.uploadRows.labels('rejected').inc(p.rejected);
-    return send(reply, p.state === 'failed' ? 503 : 200, p);
+    return { reply: { status: p.state === 'failed' ? 503 : 200, body: p }, complete: true };
   }
+}
+
+const tooLarge = (reply: FastifyReply, d: AudienceRouteDeps) =>
+  fail(reply.header('connection', 'close'), 413, 'body_too_large', `uploads are limited to ${d.uploadLimitBytes} bytes`);
+
+const refuseWith = (reply: FastifyReply, e: ApiError, instance: string) => sendProblem(reply, e.status, e.code, e.message, e.errors, instance, e.headers);
+
+/**
+ * Reads the request body chunk by chunk into `feed`, up to `limit` bytes; while a promise `feed`
+ * returned is pending, the socket is paused (backpressure).
+ */
+function pump(request: FastifyRequest, limit: number, feed: (chunk: Buffer) => Promise<unknown> | undefined): Promise<'end' | 'too_large' | 'aborted'> {
+  const raw = request.raw;
+  if (raw.destroyed) return Promise.resolve('aborted');
+  return new Promise((resolve) => {
+    let received = 0;
+    let waiting = false;
+    let done = false;
+    const settle = (how: 'end' | 'too_large' | 'aborted') => {
+      if (done) return;
+      done = true;
+      raw.off('data', onData);
+      resolve(how);
+    };
+    const onData = (chunk: Buffer) => {
+      if (done) return;
+      received += chunk.length;
+      if (received > limit) {
+        raw.pause();
+        return settle('too_large');
+      }
+      const wait = feed(chunk);
+      if (wait && !waiting) {
+        waiting = true;
+        raw.pause();
+        void wait.then(() => {
+          waiting = false;
+          if (!done) raw.resume();
+        });
+      }
+    };
+    raw.on('data', onData);
+    raw.once('end', () => settle('end'));
+    raw.once('close', () => settle(raw.complete ? 'end' : 'aborted'));
+    raw.once('error', () => settle('aborted'));
+  });
 }
 
 /** Creates the segment with defaults (name = id) when an upload names one that does not exist yet. */

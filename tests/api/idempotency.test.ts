@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminServer, listenAdmin } from '../../src/http/admin-server.js';
+import { uploadKey } from '../../src/audiences/identity.js';
 import type { Redis } from 'ioredis';
 import { ApiError } from '../../src/api/errors.js';
 import {
@@ -183,6 +184,44 @@ describe('Idempotency-Key over HTTP', () => {
     expect(statuses[0]).toBe(201);
     expect([201, 409]).toContain(statuses[1]);
     expect((await advertisers()).filter((a) => a.name === 'Race Inc')).toHaveLength(1);
+  });
+
+  it('an audience upload with a key: the same bytes make one upload and get the same answer; other bytes or another query are a 422', async () => {
+    const csv = { 'content-type': 'text/csv' };
+    const uploadsOf = async (segment: string) => ((await h.call('GET', '/api/v1/audience-uploads')).json().uploads as { segmentId: string; uploadId: string }[]).filter((u) => u.segmentId === segment);
+    const rows = 'user_id,id_type\nidem-u1,uid\nidem-u2,uid\n';
+    const headers = { ...csv, 'idempotency-key': 'upload-idem-1' };
+    const first = await h.call('POST', '/api/v1/audiences/idem-seg/members', rows, { headers });
+    expect(first.status, first.text).toBe(200);
+    expect(first.json()).toMatchObject({ segmentId: 'idem-seg', accepted: 2, rejected: 0, state: 'done' });
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
+    const second = await h.call('POST', '/api/v1/audiences/idem-seg/members', rows, { headers });
+    expect(second.status, second.text).toBe(200);
+    expect(second.json()).toEqual(first.json());
+    expect(second.headers['idempotent-replayed']).toBe('true');
+    expect(await uploadsOf('idem-seg')).toHaveLength(1);
+
+    const other = await h.call('POST', '/api/v1/audiences/idem-seg/members', 'user_id,id_type\nidem-u3,uid\n', { headers });
+    expect(other.status, other.text).toBe(422);
+    expect(other.headers['content-type']).toBe('application/problem+json');
+    expect(other.json().code).toBe('idempotency_key_reused');
+    const otherQuery = await h.call('POST', '/api/v1/audiences/idem-seg/members?ttl=60', rows, { headers });
+    expect(otherQuery.status, otherQuery.text).toBe(422);
+    expect(await uploadsOf('idem-seg')).toHaveLength(1);
+    // The user of the refused body was not added.
+    const key = (id: string) => uploadKey('uid', id) as string;
+    const [u1, u3] = await h.bidder.audiences.store.lookup([key('idem-u1'), key('idem-u3')]);
+    expect(JSON.stringify(u1)).toContain('idem-seg');
+    expect(u3).toBeUndefined();
+
+    // Another API key has keys of its own; without the header each upload is its own.
+    const admin2 = await h.key('admin');
+    expect((await h.call('POST', '/api/v1/audiences/idem-seg/members', rows, { key: admin2, headers })).headers['idempotent-replayed']).toBeUndefined();
+    await h.call('POST', '/api/v1/audiences/idem-seg/members', rows, { headers: csv });
+    expect(await uploadsOf('idem-seg')).toHaveLength(3);
+    const bad = await h.call('POST', '/api/v1/audiences/idem-seg/members', rows, { headers: { ...csv, 'idempotency-key': 'bad key with spaces' } });
+    expect(bad.status).toBe(400);
+    expect(bad.json().code).toBe('bad_idempotency_key');
   });
 
   it('the OpenAPI document names the header, 409 and 422 on every POST that takes a key, and on no other method', () => {
