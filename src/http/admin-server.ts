@@ -57,6 +57,8 @@ export async function createAdminServer(o: AdminServerOptions = {}): Promise<Adm
     logger: false,
     // x-request-id is the API's own (router.ts); Fastify's ids are not exposed.
     requestIdHeader: false,
+    // node:http checks the headers and request timeouts on this interval (30 s by default).
+    http: { connectionsCheckingInterval: Math.max(100, Math.min(1_000, timeouts.headersMs / 2)) },
     keepAliveTimeout: timeouts.keepAliveMs,
     requestTimeout: timeouts.requestMs,
     connectionTimeout: timeouts.idleMs,
@@ -132,6 +134,8 @@ function traceRequests(app: AdminServer, tracing: Tracing): void {
 function answerError(error: Error & { statusCode?: number; code?: string }, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
   const path = request.url.split('?')[0];
+  // The client went away mid-body (or was timed out): nobody to answer, nothing to log.
+  if (request.raw.destroyed && (error.message === 'aborted' || (error as NodeJS.ErrnoException).code === 'ECONNRESET')) return reply.code(499).send();
   // A user id in a path that is not valid percent-encoding is that route's own error (audience-routes.ts).
   if (error.code === 'FST_ERR_BAD_URL' && path.startsWith('/api/v1/users/'))
     return sendProblem(reply, 400, 'invalid_user', 'the user id is not valid percent-encoding', undefined, path);
