@@ -1,6 +1,6 @@
 /**
- * Builds the two uWS apps from their dependencies, without listening, so tests and the
- * composition root share one construction.
+ * Builds the bid port's uWS app and the admin port's Fastify server from their dependencies,
+ * without listening, so tests and the composition root share one construction.
  */
 import uws, { type TemplatedApp } from 'uWebSockets.js';
 import type { Settings } from './config/settings.js';
@@ -20,6 +20,8 @@ import type { BudgetLedger } from './money/budget-ledger.js';
 import type { BudgetStore } from './money/budget-store.js';
 import type { FrequencyService } from './money/frequency.js';
 import { registerMoneyRoutes } from './http/money-routes.js';
+import { createAdminServer, type AdminServer } from './api/admin-server.js';
+import { registerTestHooks, type TestHooks } from './http/test-hooks.js';
 import { registerUserMatchRoutes } from './http/user-match-routes.js';
 import { registerPixelRoutes } from './http/pixel-routes.js';
 import { RuleAudiences } from './audiences/rule-audiences.js';
@@ -28,6 +30,7 @@ import type { OutcomeModelsRef } from './models/outcome-models.js';
 import type { OutcomeFeed } from './http/bid-route.js';
 import type { ProfileFeed, SightingSink } from './audiences/profiles.js';
 import type { OutcomeNotices } from './http/notice-routes.js';
+import type { Tracing } from './telemetry/tracing.js';
 
 export interface AppDeps {
   readonly settings: Settings;
@@ -64,6 +67,8 @@ export interface AppDeps {
   readonly profiles?: ProfileFeed<SightingSink>;
   /** Forgets a user's lookalike profile where no feed is in this thread (WORKERS>1: the main thread's store and the workers' rings). */
   readonly forgetProfile?: (key: string) => boolean;
+  /** Spans for the admin port's requests (off: NO_TRACING or undefined). */
+  readonly tracing?: Tracing;
 }
 
 export function buildBidApp(deps: AppDeps): TemplatedApp {
@@ -95,11 +100,12 @@ export function buildBidApp(deps: AppDeps): TemplatedApp {
   return app;
 }
 
-export function buildAdminApp(deps: AppDeps): TemplatedApp {
-  const app = uws.App();
-  const routes = closeAware(app); // a request that says `Connection: close` is answered so
-  if (deps.budgetStore) registerMoneyRoutes(routes, { store: deps.budgetStore, configApi: deps.configApi });
-  registerAdminRoutes(routes, {
+/** The admin port (Fastify on node:http, api/admin-server.ts); `testHooks` only with BIDDER_TEST_HOOKS=1. */
+export async function buildAdminApp(deps: AppDeps, testHooks?: TestHooks): Promise<AdminServer> {
+  const app = await createAdminServer({ tracing: deps.tracing });
+  if (deps.budgetStore) registerMoneyRoutes(app, { store: deps.budgetStore, configApi: deps.configApi });
+  if (testHooks) registerTestHooks(app, testHooks);
+  registerAdminRoutes(app, {
     snapshots: deps.snapshots,
     isReady: deps.isReady,
     readyStatus: deps.readyStatus,

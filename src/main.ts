@@ -12,7 +12,6 @@
  *   and would otherwise silently share it with a leftover process.
  */
 import { AggregatorRegistry, Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { TemplatedApp } from 'uWebSockets.js';
 import { loadSettings } from './config/settings.js';
 import { buildSnapshot, SnapshotRef } from './campaigns/snapshot.js';
 import { openConfigPlane } from './api/plane.js';
@@ -34,8 +33,8 @@ import { buildEvents } from './composition/build-events.js';
 import type { EventStore } from './events/event-store.js';
 import { BidLog } from './events/bid-log.js';
 import { createRedis } from './storage/redis-client.js';
-import { busyLoop, closeApp, drainBidServer, threadGate } from './http/bid-server.js';
-import { registerTestHooks } from './http/test-hooks.js';
+import { busyLoop, drainBidServer, threadGate } from './http/bid-server.js';
+import { listenAdmin, type AdminListening } from './api/admin-server.js';
 import { TrackedDedupe } from './workers/remote.js';
 import { NotifyingSegmentStore } from './workers/notifying-store.js';
 import { WorkerPool } from './workers/pool.js';
@@ -142,7 +141,7 @@ async function main(): Promise<void> {
   /** Set once the event writer starts closing; no bid socket is open by then. */
   let eventsClosing = false;
   const signer = await loadSigner(settings);
-  // Off unless an OTLP endpoint is set: then the SDK is loaded and notice spans are exported.
+  // Off unless an OTLP endpoint is set: then the SDK is loaded and notice and admin request spans are exported.
   const tracing = settings.tracesEndpoint
     ? await startTracing({ endpoint: settings.tracesEndpoint, serviceName: settings.serviceName, instanceId: settings.instanceId })
     : NO_TRACING;
@@ -178,6 +177,7 @@ async function main(): Promise<void> {
     },
     bidLog: new BidLog(events.writer, settings.bidLogSampleRate, settings.requestLogSampleRate, `${settings.instanceId}${Date.now().toString(36)}-`),
     reports: { store: events.store },
+    tracing,
     metricsText: multi
       ? async () => AggregatorRegistry.aggregate([await metrics.registry.getMetricsAsJSON(), ...(await pool!.scrape())]).metrics()
       : undefined,
@@ -193,18 +193,18 @@ async function main(): Promise<void> {
   };
 
   let plane: BidPlane;
-  let adminApp: TemplatedApp;
-  let admin: Listening;
+  let admin: AdminListening;
   if (!multi) {
     const thread = threadGate(settings, metrics.registry, 'main');
     money = buildLedger(settings, snapshots, budgetStore, 0, metrics.registry);
     const outcomes = outcomeModels && { models: outcomeModels.models, outcomes: outcomeModels.trainer };
     const bidApp = buildBidApp({ ...deps, ...outcomes, gate: thread.gate, money, frequency: buildFrequency(settings, frequencyStore, metrics.registry) });
     const bid = await listenExclusive(bidApp, settings.host, settings.port);
-    adminApp = buildAdminApp(deps);
-    if (settings.testHooks)
-      registerTestHooks(adminApp, { crash: () => false, lag: (busy, every, forMs) => void busyLoop(busy, every, forMs) });
-    admin = await listenExclusive(adminApp, settings.host, settings.adminPort);
+    admin = await listenAdmin(
+      await buildAdminApp(deps, settings.testHooks ? { crash: () => false, lag: (busy, every, forMs) => void busyLoop(busy, every, forMs) } : undefined),
+      settings.host,
+      settings.adminPort,
+    );
     plane = {
       port: bid.port,
       threadsAlive: false,
@@ -217,8 +217,11 @@ async function main(): Promise<void> {
     };
   } else {
     const collector = outcomeModels && new OutcomeCollector(outcomeModels.trainer);
-    adminApp = buildAdminApp(deps);
-    admin = await listenExclusive(adminApp, settings.host, settings.adminPort);
+    // The test hooks reach the worker pool, made once the admin port is taken.
+    const hooks = settings.testHooks
+      ? { crash: (n: number) => pool?.crash(n) ?? false, lag: (busyMs: number, everyMs: number, forMs: number) => pool?.broadcast({ t: 'test-lag', busyMs, everyMs, forMs }) }
+      : undefined;
+    admin = await listenAdmin(await buildAdminApp(deps, hooks), settings.host, settings.adminPort);
     const port = await assertPortFree(settings.host, bidPort).catch((e: Error) => fatal(e.message));
     pool = new WorkerPool({
       settings,
@@ -241,8 +244,6 @@ async function main(): Promise<void> {
     });
     if (outcomeModels) outcomeModels.onPublish = (models) => pool?.broadcast({ t: 'models', models });
     const workers = pool;
-    if (settings.testHooks)
-      registerTestHooks(adminApp, { crash: (n) => workers.crash(n), lag: (busyMs, everyMs, forMs) => workers.broadcast({ t: 'test-lag', busyMs, everyMs, forMs }) });
     process.on('uncaughtException', (e) => fatal(`uncaught exception: ${e?.stack ?? e}`));
     await workers.start().catch((e: Error) => fatal(e.message));
     plane = {
@@ -344,8 +345,7 @@ async function main(): Promise<void> {
       await configPlane.close();
       await audiences.close();
       budgetRedis?.disconnect();
-      admin.close();
-      closeApp(adminApp);
+      await admin.stop();
       log('info', 'stopped', { ms: Date.now() - t0 });
       exitNow(0);
     })().catch((e: Error) => {

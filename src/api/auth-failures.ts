@@ -128,10 +128,13 @@ export class AuthFailureLimiter {
 
 /** The address a request counts against (see above). Read it synchronously in the uWS handler. */
 export function sourceAddress(res: HttpResponse, req: HttpRequest, trustedProxies: number): string {
-  const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
+  return sourceAddressOf(Buffer.from(res.getRemoteAddressAsText()).toString(), req.getHeader('x-forwarded-for'), trustedProxies);
+}
+
+/** The same from the peer address and the X-Forwarded-For header (the admin port's node:http requests). */
+export function sourceAddressOf(peer: string, forwardedFor: string, trustedProxies: number): string {
   if (trustedProxies > 0) {
-    const hops = req
-      .getHeader('x-forwarded-for')
+    const hops = forwardedFor
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);

@@ -3,11 +3,14 @@
  * raw response (streamed uploads with backpressure, CSV reports, the kill switch), described for the
  * OpenAPI document so generated clients can call them too. Same keys, roles, tenancy and problem
  * documents as the rest of the API (api/index.ts `audienceAccess`, api/guard.ts, http/money-routes.ts).
- * tests/api/openapi.test.ts walks every route registered on the admin port and fails if one is not here
- * or in routes.ts.
+ * Each is registered with `documentedAs(method, path)`, so the document is generated from the routes
+ * registered on the admin server; tests/api/openapi.test.ts walks them (Fastify's onRoute hook) and
+ * fails if one is not documented.
  */
 import { Type } from '@sinclair/typebox';
 import type { DocumentedRoute, ResponseSpec } from './router.js';
+import { operationSchema } from './openapi.js';
+import type { AdminServer } from './admin-server.js';
 import { API_PREFIX } from './routes.js';
 
 const E = (description: string): ResponseSpec => ({ description });
@@ -120,3 +123,16 @@ export const DIRECT_ROUTES: readonly DocumentedRoute[] = [
     responses: { 200: { description: 'the new state', schema: KillStateSchema }, 400: E('validation_failed'), 403: E('not an admin key'), 429: E('too many failed authentications from the address') },
   },
 ];
+
+/** The documented route of `method path` (OpenAPI-style path), for a route's Fastify `config.documented`. */
+export function directRoute(method: DocumentedRoute['method'], path: string): DocumentedRoute {
+  const r = DIRECT_ROUTES.find((d) => d.method === method && d.path === path);
+  if (!r) throw new Error(`no documented route ${method} ${path} in api/direct-routes.ts`);
+  return r;
+}
+
+/** Fastify route options that document a route: its schema (summary, tags, parameters) and the spec openapi.ts reads. */
+export function documentedAs(app: AdminServer, method: DocumentedRoute['method'], path: string): { schema: Record<string, unknown>; config: { documented: DocumentedRoute } } {
+  const r = directRoute(method, path);
+  return { schema: operationSchema(app, r), config: { documented: r } };
+}

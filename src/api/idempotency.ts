@@ -29,6 +29,8 @@ export interface StoredReply {
   readonly text?: string;
   readonly contentType?: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /** A streamed body's fingerprint, known once it has been read (audience uploads: http/audience-routes.ts). */
+  readonly bodyFingerprint?: string;
 }
 
 export type Claim =

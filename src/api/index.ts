@@ -11,7 +11,7 @@
 import type { EventStore } from '../events/event-store.js';
 import type { KillSwitchAccess } from './kill-switch.js';
 import type { AudienceRebuilder } from '../audiences/rebuilds.js';
-import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { FastifyRequest } from 'fastify';
 import { Registry } from 'prom-client';
 import { MemoryConfigStore, seedStore, type ConfigStore } from '../campaigns/config-store.js';
 import { createRedisConfigStore } from '../campaigns/redis-config-store.js';
@@ -19,19 +19,18 @@ import { loadBundleFromDir } from '../campaigns/load-bundle.js';
 import type { AudienceService } from '../audiences/audience-service.js';
 import type { AccessRefusal, AudienceAccess, AudienceRights } from '../http/audience-routes.js';
 import { Authenticator, type Caller, type Principal, type RateLimit } from './auth.js';
-import { AuthFailureLimiter, DEFAULT_AUTH_FAILURES, sourceAddress, type AuthFailureSettings } from './auth-failures.js';
+import { AuthFailureLimiter, DEFAULT_AUTH_FAILURES, sourceAddressOf, type AuthFailureSettings } from './auth-failures.js';
 import { AuthMetrics } from '../metrics/auth-metrics.js';
 import { RateLimiter } from './rate-limit.js';
-import { DEFAULT_IDEMPOTENCY, MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency.js';
+import { DEFAULT_IDEMPOTENCY, MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencySettings, type IdempotencyStore } from './idempotency.js';
 import type { RedisLike } from '../storage/redis-client.js';
 import { ConfigResources } from './resources.js';
 import { AudienceResources } from './audiences.js';
 import { KeyService } from './keys.js';
 import { buildRoutes } from './routes.js';
-import { problemOf, registerRoutes, type RouteSpec } from './router.js';
-import { PROBLEM_JSON, problem } from './problem.js';
+import { methodNotAllowed, problemOf, registerRoutes, type RouteSpec } from './router.js';
+import { header, pathOf, sendProblem, type AdminServer } from './admin-server.js';
 import { openApiDocument } from './openapi.js';
-import { DIRECT_ROUTES } from './direct-routes.js';
 import { ApiError, STATUS_TEXT, aKey, notAdmitted } from './errors.js';
 import { permits } from './policy.js';
 import type { ApiSettings } from './settings.js';
@@ -83,8 +82,8 @@ export interface ConfigApi {
   /** Where Idempotency-Key answers are kept (POST routes). */
   readonly idempotency: IdempotencyStore;
   readonly authMetrics: AuthMetrics;
-  /** A request's key and source address; call it synchronously in the uWS handler, then `auth.admit` it. */
-  callerOf(res: HttpResponse, req: HttpRequest): Caller;
+  /** A request's key and source address, to `auth.admit`. */
+  callerOf(request: FastifyRequest): Caller;
   readonly resources: ConfigResources;
   readonly keys: KeyService;
   readonly audiences: AudienceResources | undefined;
@@ -99,9 +98,9 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
   const shared = (limiter: string) =>
     o.shared && { ...o.shared, onStoreError: () => authMetrics.limitStoreErrors.labels(limiter).inc() };
   const auth = new Authenticator(o.store, o.adminKey, new AuthFailureLimiter(failures, authMetrics, undefined, shared('auth_failures')));
-  const callerOf = (res: HttpResponse, req: HttpRequest): Caller => ({
-    authorization: req.getHeader('authorization'),
-    address: sourceAddress(res, req, failures.trustedProxies),
+  const callerOf = (request: FastifyRequest): Caller => ({
+    authorization: header(request, 'authorization'),
+    address: sourceAddressOf(request.socket.remoteAddress ?? '', header(request, 'x-forwarded-for'), failures.trustedProxies),
   });
   const limiter = new RateLimiter(o.rateLimit ?? { perSecond: 20, burst: 40 }, shared('requests'));
   const idempotency: IdempotencyStore = o.shared ? new RedisIdempotencyStore(o.shared.redis, { prefix: o.shared.prefix }) : new MemoryIdempotencyStore();
@@ -124,7 +123,7 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
     models: o.models ?? (() => ({ enabled: false, models: [] })),
     events: o.events ?? (() => undefined),
     killSwitch: o.killSwitch ?? (() => undefined),
-    openapi: () => (doc ??= openApiDocument([...routes, ...DIRECT_ROUTES], { version: o.version ?? '1' })),
+    openapi: () => api.openapi(),
   });
   const api: ConfigApi = {
     store: o.store,
@@ -137,8 +136,13 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
     resources,
     keys,
     audiences,
-    audienceAccess: audiences && audienceAccess(auth, callerOf, limiter, audiences),
-    openapi: () => (doc ??= openApiDocument([...routes, ...DIRECT_ROUTES], { version: o.version ?? '1' })),
+    audienceAccess: audiences && audienceAccess(auth, callerOf, limiter, audiences, () => ({ store: idempotency, settings: { ...DEFAULT_IDEMPOTENCY, ttlMs: idempotencyTtls.get(api) ?? DEFAULT_IDEMPOTENCY.ttlMs } })),
+    // Generated from the routes registered on the admin server the API is on (registerConfigApi).
+    openapi: () => {
+      const server = servers.get(api);
+      if (!server) throw new Error('the config API is not registered on an admin server');
+      return (doc ??= openApiDocument(server, { version: o.version ?? '1' }));
+    },
   };
   bodyLimits.set(api, o.bodyLimitBytes ?? 4 * 1024 * 1024);
   idempotencyTtls.set(api, o.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY.ttlMs);
@@ -146,10 +150,17 @@ export function createConfigApi(o: ConfigApiOptions): ConfigApi {
 }
 
 const bodyLimits = new WeakMap<ConfigApi, number>();
+/** The admin server the API is registered on (its routes are what the OpenAPI document describes). */
+const servers = new WeakMap<ConfigApi, AdminServer>();
 const idempotencyTtls = new WeakMap<ConfigApi, number>();
 
-/** Registers every `/api/v1` route of the config API (and a problem-document 404 for unknown `/api/v1/*` paths). */
-export function registerConfigApi(app: TemplatedApp, api: ConfigApi): void {
+/**
+ * Registers every `/api/v1` route of the config API, and the admin port's not-found answer: a
+ * problem document for unknown `/api/v1/*` paths (405 with Allow for a known path with another
+ * method), `not found` as text elsewhere.
+ */
+export function registerConfigApi(app: AdminServer, api: ConfigApi): void {
+  servers.set(api, app);
   registerRoutes(app, api.routes, {
     auth: api.auth,
     callerOf: api.callerOf,
@@ -157,15 +168,23 @@ export function registerConfigApi(app: TemplatedApp, api: ConfigApi): void {
     bodyLimit: bodyLimits.get(api) ?? 4 * 1024 * 1024,
     idempotency: { store: api.idempotency, settings: { ...DEFAULT_IDEMPOTENCY, ttlMs: idempotencyTtls.get(api) ?? DEFAULT_IDEMPOTENCY.ttlMs } },
   });
-  app.any('/api/v1/*', (res, req) => {
-    res.onAborted(() => {});
-    const body = JSON.stringify(problem(404, 'not_found', 'no such endpoint', undefined, req.getUrl()));
-    res.cork(() => res.writeStatus('404 Not Found').writeHeader('content-type', PROBLEM_JSON).end(body));
+  app.setNotFoundHandler((request, reply) => {
+    const path = pathOf(request);
+    if (!path.startsWith('/api/v1/')) return reply.code(404).send('not found');
+    const allow = methodNotAllowed(app, path);
+    if (allow) return sendProblem(reply, 405, 'method_not_allowed', `allowed: ${allow}`, undefined, path, { allow, 'cache-control': 'no-store' });
+    return sendProblem(reply, 404, 'not_found', 'no such endpoint', undefined, path);
   });
 }
 
 /** The guard registerAudienceRoutes calls: same keys, failure limit, rate limits and tenant rules as the rest of the API. */
-function audienceAccess(auth: Authenticator, callerOf: ConfigApi['callerOf'], limiter: RateLimiter, audiences: AudienceResources): AudienceAccess {
+function audienceAccess(
+  auth: Authenticator,
+  callerOf: ConfigApi['callerOf'],
+  limiter: RateLimiter,
+  audiences: AudienceResources,
+  idempotency: () => { store: IdempotencyStore; settings: IdempotencySettings },
+): AudienceAccess {
   const refusal = (e: ApiError, instance?: string): AccessRefusal => ({
     refused: { status: STATUS_TEXT[e.status] ?? `${e.status} Error`, headers: { ...e.headers }, body: JSON.stringify(problemOf(e, instance)) },
   });
@@ -182,6 +201,7 @@ function audienceAccess(auth: Authenticator, callerOf: ConfigApi['callerOf'], li
       if (!permits(p, 'audiences', 'read')) return refusal(new ApiError(403, 'forbidden', `${aKey(p.role)} may not use audiences`), instance);
       return {
         mayForgetUsers: p.role === 'admin',
+        idempotency: { ...idempotency(), scope: p.keyId },
         sees: (id: string) => audiences.sees(p, id),
         advertiserIds: p.advertiserIds,
         prepareUpload: async (id: string, query: URLSearchParams) => {

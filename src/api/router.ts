@@ -1,21 +1,23 @@
 /**
- * A small typed router for the config API on uWS. Each route is a RouteSpec: method, OpenAPI-style
- * path, schemas (the same ones the handlers validate with, and that openapi.ts publishes) and a
- * handler returning a reply or throwing ApiError. The glue:
- *   headers (readable only synchronously in uWS) → body (bounded) → API key (and the failure limit
+ * The config API's routes on the admin port's Fastify server (api/admin-server.ts). Each route is a
+ * RouteSpec: method, OpenAPI-style path, schemas (the same ones the handlers validate with, put on
+ * the Fastify route, from which the OpenAPI document is generated) and a handler returning a reply
+ * or throwing ApiError. The chain, the single place it is wired:
+ *   body (bounded) → API key (and the failure limit
  *   of its source address) → rate limit → [POST with Idempotency-Key: idempotency.ts around the rest] →
  *   JSON parse → handler → one JSON answer (ETag, x-request-id, no-store), or a problem document
  *   (RFC 9457, `application/problem+json`, api/problem.ts).
  */
 import { randomUUID } from 'node:crypto';
-import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import type { TSchema } from '@sinclair/typebox';
+import { fastifyPattern, operationSchema } from './openapi.js';
 import type { Authenticator, Caller, Principal } from './auth.js';
 import type { RateLimiter } from './rate-limit.js';
 import { fingerprintOf, idempotent, parseIdempotencyKey, type IdempotencySettings, type IdempotencyStore } from './idempotency.js';
-import { ApiError, STATUS_TEXT, notAdmitted } from './errors.js';
+import { ApiError, notAdmitted } from './errors.js';
 import { PROBLEM_JSON, problem } from './problem.js';
-import { readBody } from '../uws/read-body.js';
+import { header, pathOf, queryOf, readBodyLimited, type AdminServer } from './admin-server.js';
 import { log } from '../log.js';
 import { etag } from './write-rules.js';
 import type { WriteContext } from './resources.js';
@@ -81,7 +83,7 @@ export type DocumentedRoute = Omit<RouteSpec, 'handler'>;
 export interface RouterDeps {
   readonly auth: Authenticator;
   /** The request's key and source address (ConfigApi `callerOf`). */
-  readonly callerOf: (res: HttpResponse, req: HttpRequest) => Caller;
+  readonly callerOf: (request: FastifyRequest) => Caller;
   readonly limiter: RateLimiter;
   /** Default request body limit in bytes. */
   readonly bodyLimit: number;
@@ -89,63 +91,60 @@ export interface RouterDeps {
   readonly idempotency?: { readonly store: IdempotencyStore; readonly settings: IdempotencySettings };
 }
 
-const paramNames = (path: string) => [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
-export const uwsPattern = (path: string) => path.replace(/\{(\w+)\}/g, ':$1');
 
-export function registerRoutes(app: TemplatedApp, routes: readonly RouteSpec[], deps: RouterDeps): void {
+const HTTP_METHOD: Record<Method, HTTPMethods> = { get: 'GET', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE' };
+
+/** The path patterns of registered routes with their methods, for 405 answers (`methodNotAllowed`). */
+const knownPaths = new WeakMap<object, { re: RegExp; allow: string }[]>();
+
+export function registerRoutes(app: AdminServer, routes: readonly RouteSpec[], deps: RouterDeps): void {
   const byPath = new Map<string, RouteSpec[]>();
   for (const r of routes) {
-    const names = paramNames(r.path);
-    app[r.method](uwsPattern(r.path), (res, req) => handle(res, req, r, names, deps));
+    app.route({ method: HTTP_METHOD[r.method], url: fastifyPattern(r.path), schema: operationSchema(app, r), config: { documented: r as DocumentedRoute }, handler: (request, reply) => handle(request, reply, r, deps) });
     let list = byPath.get(r.path);
     if (!list) byPath.set(r.path, (list = []));
     list.push(r);
   }
-  // A known path with a method it does not have: 405 with Allow.
-  for (const [path, list] of byPath) {
-    const allow = list.map((r) => (r.method === 'del' ? 'DELETE' : r.method.toUpperCase())).join(', ');
-    app.any(uwsPattern(path), (res, req) => {
-      res.onAborted(() => {});
-      send(res, { status: 405, body: problem(405, 'method_not_allowed', `allowed: ${allow}`, undefined, req.getUrl()), headers: { allow } }, '');
+  // A known path with a method it does not have: 405 with Allow (answered by the not-found handler).
+  let known = knownPaths.get(app);
+  if (!known) knownPaths.set(app, (known = []));
+  for (const [path, list] of byPath)
+    known.push({
+      re: new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{\w+\\?\}/g, '[^/]+')}$`),
+      allow: list.map((r) => HTTP_METHOD[r.method]).join(', '),
     });
-  }
 }
 
-function handle(res: HttpResponse, req: HttpRequest, route: RouteSpec, names: string[], deps: RouterDeps): void {
-  const requestId = (req.getHeader('x-request-id') || randomUUID()).slice(0, 128);
-  const instance = req.getUrl();
-  let params: Record<string, string>;
-  try {
-    params = Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(req.getParameter(i) ?? '')]));
-  } catch {
-    return send(res, { status: 400, body: problem(400, 'bad_path', 'the path is not valid percent-encoding', undefined, instance) }, requestId);
-  }
+/** The Allow header of a path registered with other methods, or undefined. */
+export function methodNotAllowed(app: AdminServer, path: string): string | undefined {
+  return knownPaths.get(app)?.find((k) => k.re.test(path))?.allow;
+}
+
+async function handle(request: FastifyRequest, reply: FastifyReply, route: RouteSpec, deps: RouterDeps): Promise<FastifyReply> {
+  const requestId = (header(request, 'x-request-id') || randomUUID()).slice(0, 128);
+  const instance = pathOf(request);
+  const params: Record<string, string> = { ...(request.params as Record<string, string>) };
   const h = {
-    caller: deps.callerOf(res, req),
-    ifMatch: req.getHeader('if-match') || undefined,
-    ifNoneMatch: req.getHeader('if-none-match') || undefined,
-    contentType: req.getHeader('content-type'),
-    accept: req.getHeader('accept'),
-    contentLength: req.getHeader('content-length'),
-    idempotencyKey: route.method === 'post' ? req.getHeader('idempotency-key') : '',
-    url: route.method === 'post' ? `${req.getUrl()}?${req.getQuery() ?? ''}` : '',
+    caller: deps.callerOf(request),
+    ifMatch: header(request, 'if-match') || undefined,
+    ifNoneMatch: header(request, 'if-none-match') || undefined,
+    contentType: header(request, 'content-type'),
+    accept: header(request, 'accept'),
+    idempotencyKey: route.method === 'post' ? header(request, 'idempotency-key') : '',
+    url: route.method === 'post' ? `${instance}?${queryOf(request)}` : '',
   };
-  const query = new URLSearchParams(req.getQuery() ?? '');
-  let aborted = false;
-  res.onAborted(() => (aborted = true));
-  const reply = (r: ApiReply) => {
-    if (!aborted) send(res, r, requestId);
-  };
-  const run = (raw: Buffer | undefined) => void answer(route, deps, params, query, h, raw, requestId, instance).then(reply);
-  if (!route.body) return run(undefined);
-  const limit = route.bodyLimit ?? deps.bodyLimit;
-  const length = h.contentLength === '' ? 0 : Number(h.contentLength);
-  const tooLarge = () => reply({ status: 413, body: problem(413, 'body_too_large', `bodies are limited to ${limit} bytes`, undefined, instance) });
-  if (!(length >= 0) || length > limit) return tooLarge();
-  readBody(res, length, limit, {
-    onTooLarge: tooLarge,
-    onBody: (body) => run(body),
-  });
+  const query = new URLSearchParams(queryOf(request));
+  let raw: Buffer | undefined;
+  if (route.body) {
+    const limit = route.bodyLimit ?? deps.bodyLimit;
+    const body = await readBodyLimited(request, limit);
+    if (body === 'too_large') {
+      reply.header('connection', 'close'); // the rest of the body is not read
+      return send(reply, { status: 413, body: problem(413, 'body_too_large', `bodies are limited to ${limit} bytes`, undefined, instance) }, requestId);
+    }
+    raw = body;
+  }
+  return send(reply, await answer(route, deps, params, query, h, raw, requestId, instance), requestId);
 }
 
 async function answer(
@@ -213,15 +212,14 @@ export const problemOf = (e: ApiError, instance?: string) => problem(e.status, e
 
 const errorReply = (e: ApiError, instance?: string): ApiReply => ({ status: e.status, body: problemOf(e, instance), headers: e.headers });
 
-function send(res: HttpResponse, r: ApiReply, requestId: string): void {
-  res.cork(() => {
-    res.writeStatus(STATUS_TEXT[r.status] ?? `${r.status} Unknown`);
-    res.writeHeader('content-type', r.text !== undefined ? (r.contentType ?? 'text/plain') : r.status >= 400 ? PROBLEM_JSON : 'application/json');
-    res.writeHeader('cache-control', 'no-store');
-    if (requestId) res.writeHeader('x-request-id', requestId);
-    if (r.version !== undefined) res.writeHeader('etag', etag(r.version));
-    for (const [k, v] of Object.entries(r.headers ?? {})) res.writeHeader(k, v);
-    if (r.status === 204 || r.status === 304) res.end();
-    else res.end(r.text ?? JSON.stringify(r.body));
-  });
+function send(reply: FastifyReply, r: ApiReply, requestId: string): FastifyReply {
+  reply.code(r.status);
+  reply.header('content-type', r.text !== undefined ? (r.contentType ?? 'text/plain') : r.status >= 400 ? PROBLEM_JSON : 'application/json');
+  reply.header('cache-control', 'no-store');
+  if (requestId) reply.header('x-request-id', requestId);
+  if (r.version !== undefined) reply.header('etag', etag(r.version));
+  for (const [k, v] of Object.entries(r.headers ?? {})) reply.header(k, v);
+  if (r.status === 204 || r.status === 304) return reply.send();
+  // A Buffer: Fastify would add `; charset=utf-8` to a JSON type sent as a string.
+  return reply.send(Buffer.from(r.text ?? JSON.stringify(r.body)));
 }

@@ -2,12 +2,12 @@
  * The admin port: liveness, readiness, Prometheus metrics, the config API, the audience API, reports
  * and the web console (`/`).
  */
-import type { TemplatedApp } from 'uWebSockets.js';
+import type { AdminServer } from '../api/admin-server.js';
 import type { SnapshotRef } from '../campaigns/snapshot.js';
 import { registerAudienceRoutes, type AudienceRouteDeps } from './audience-routes.js';
 import { registerReportRoutes, type ReportRouteDeps } from './report-routes.js';
 import { registerConfigApi, type ConfigApi } from '../api/index.js';
-import { guardedApp } from '../api/guard.js';
+import { keyGuard } from '../api/guard.js';
 import { registerConsoleRoutes, type ConsoleFiles } from './console-routes.js';
 
 export interface AdminDeps {
@@ -31,11 +31,9 @@ export interface AdminDeps {
   readonly console?: ConsoleFiles;
 }
 
-export function registerAdminRoutes(app: TemplatedApp, deps: AdminDeps): void {
-  app.get('/healthz', (res) => {
-    res.writeHeader('content-type', 'application/json').end('{"status":"ok"}');
-  });
-  app.get('/readyz', (res) => {
+export function registerAdminRoutes(app: AdminServer, deps: AdminDeps): void {
+  app.get('/healthz', async (_request, reply) => reply.header('content-type', 'application/json').send(Buffer.from('{"status":"ok"}')));
+  app.get('/readyz', async (_request, reply) => {
     const snap = deps.snapshots.current;
     const body = JSON.stringify({
       ready: deps.isReady(),
@@ -44,27 +42,21 @@ export function registerAdminRoutes(app: TemplatedApp, deps: AdminDeps): void {
       loadedAt: snap.loadedAt.toISOString(),
       ...deps.readyStatus?.(),
     });
-    res.writeStatus(deps.isReady() ? '200 OK' : '503 Service Unavailable').writeHeader('content-type', 'application/json').end(body);
+    return reply.code(deps.isReady() ? 200 : 503).header('content-type', 'application/json').send(Buffer.from(body));
   });
-  app.get('/metrics', (res) => {
-    let aborted = false;
-    res.onAborted(() => (aborted = true));
-    deps.metricsText().then(
-      (text) => {
-        if (!aborted) res.cork(() => res.writeHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8').end(text));
-      },
-      (e: Error) => {
-        if (!aborted) res.cork(() => res.writeStatus('500 Internal Server Error').end(`metrics failed: ${e.message}`));
-      },
-    );
+  app.get('/metrics', async (_request, reply) => {
+    try {
+      const text = await deps.metricsText();
+      return reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(text);
+    } catch (e) {
+      return reply.code(500).header('content-type', 'text/plain; charset=utf-8').send(`metrics failed: ${(e as Error).message}`);
+    }
   });
   if (deps.configApi) registerConfigApi(app, deps.configApi);
+  else app.setNotFoundHandler((_request, reply) => reply.code(404).send('not found'));
   if (deps.audiences)
     registerAudienceRoutes(app, deps.configApi?.audienceAccess ? { ...deps.audiences, access: deps.configApi.audienceAccess } : deps.audiences);
   // With the config API, reports need a key; a key scoped to advertisers reads theirs only.
-  if (deps.reports) registerReportRoutes(deps.configApi ? guardedApp(app, deps.configApi, 'reports') : app, deps.reports);
+  if (deps.reports) registerReportRoutes(app, deps.reports, deps.configApi && keyGuard(deps.configApi, 'reports'));
   registerConsoleRoutes(app, deps.console);
-  app.any('/*', (res) => {
-    res.writeStatus('404 Not Found').end('not found');
-  });
 }

@@ -14,7 +14,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { FastifyReply } from 'fastify';
+import type { AdminServer } from '../api/admin-server.js';
+import { header } from '../api/admin-server.js';
 import { acceptsGzip, gzip } from './gzip.js';
 
 export interface ConsoleFile {
@@ -94,31 +96,24 @@ function defaultFiles(): ConsoleFiles | undefined {
   return cached.files;
 }
 
-function send(res: HttpResponse, f: ConsoleFile, ifNoneMatch: string, acceptEncoding: string): void {
-  res.cork(() => {
-    if (ifNoneMatch === f.etag) {
-      res.writeStatus('304 Not Modified').writeHeader('etag', f.etag).writeHeader('cache-control', f.cacheControl).endWithoutBody();
-      return;
-    }
-    const zipped = f.gzipped !== undefined && acceptsGzip(acceptEncoding);
-    res.writeStatus('200 OK').writeHeader('content-type', f.type).writeHeader('cache-control', f.cacheControl).writeHeader('etag', f.etag);
-    if (f.gzipped) res.writeHeader('vary', 'accept-encoding');
-    if (zipped) res.writeHeader('content-encoding', 'gzip');
-    // The console is not to be framed by other sites, nor its types sniffed.
-    res.writeHeader('x-content-type-options', 'nosniff').writeHeader('x-frame-options', 'DENY').writeHeader('referrer-policy', 'no-referrer');
-    res.end(zipped ? f.gzipped! : f.body);
-  });
+function send(reply: FastifyReply, f: ConsoleFile, ifNoneMatch: string, acceptEncoding: string): FastifyReply {
+  if (ifNoneMatch === f.etag) return reply.code(304).header('etag', f.etag).header('cache-control', f.cacheControl).send();
+  const zipped = f.gzipped !== undefined && acceptsGzip(acceptEncoding);
+  reply.code(200).header('content-type', f.type).header('cache-control', f.cacheControl).header('etag', f.etag);
+  if (f.gzipped) reply.header('vary', 'accept-encoding');
+  if (zipped) reply.header('content-encoding', 'gzip');
+  // The console is not to be framed by other sites, nor its types sniffed.
+  reply.header('x-content-type-options', 'nosniff').header('x-frame-options', 'DENY').header('referrer-policy', 'no-referrer');
+  return reply.send(zipped ? f.gzipped! : f.body);
 }
 
 /** GET `/` and each built file at its own path. `files` undefined: the default build, if there is one. */
-export function registerConsoleRoutes(app: TemplatedApp, files: ConsoleFiles | undefined = defaultFiles()): void {
+export function registerConsoleRoutes(app: AdminServer, files: ConsoleFiles | undefined = defaultFiles()): void {
   if (!files || files.size === 0) {
-    app.get('/', (res) => {
-      res.writeStatus('404 Not Found').writeHeader('content-type', 'text/plain; charset=utf-8').end('the console is not built: run `npm run build`\n');
-    });
+    app.get('/', async (_request, reply) => reply.code(404).header('content-type', 'text/plain; charset=utf-8').send('the console is not built: run `npm run build`\n'));
     return;
   }
   for (const [url, file] of files) {
-    app.get(url, (res, req) => send(res, file, req.getHeader('if-none-match'), req.getHeader('accept-encoding')));
+    app.get(url, async (request, reply) => send(reply, file, header(request, 'if-none-match'), header(request, 'accept-encoding')));
   }
 }

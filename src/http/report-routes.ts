@@ -11,28 +11,26 @@
  * date-times, `to` exclusive). CSV (header line, RFC 4180 quoting, CRLF) with
  * `Accept: text/csv` or `?format=csv`. Invalid parameters: 400 with field-level errors.
  *
- * With the config API the routes are guarded (api/guard.ts): a key scoped to advertisers (an
+ * With the config API the routes are guarded (api/guard.ts `keyGuard`): a key scoped to advertisers (an
  * advertiser key, a scoped read-only key) gets a report of its advertisers' events only.
  */
-import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { EventStore } from '../events/event-store.js';
 import { parseReportParams, reportColumns, ReportTooLargeError, runReport, type ReportQuery, type ReportRow } from '../events/reports.js';
 import type { FieldError } from '../errors.js';
-import { sendError, sendJson } from './json-body.js';
-import { principalOf } from '../api/guard.js';
+import { principalOf, type KeyGuard } from '../api/guard.js';
+import { documentedAs } from '../api/direct-routes.js';
+import { header, queryOf, sendJsonReply, sendProblem, type AdminServer } from '../api/admin-server.js';
 
 export interface ReportRouteDeps {
   readonly store: EventStore;
 }
 
-export function registerReportRoutes(app: TemplatedApp, deps: ReportRouteDeps): void {
-  app.get('/api/v1/reports', (res, req) => {
-    // Everything from `req` must be read before the first await (uWS reuses it).
-    const params = new URLSearchParams(req.getQuery() ?? '');
-    const accept = req.getHeader('accept');
-    const scope = principalOf(req)?.advertiserIds;
-    let aborted = false;
-    res.onAborted(() => (aborted = true));
+/** `guard`: the config API's key check (api/guard.ts `keyGuard`), run before the handler. */
+export function registerReportRoutes(app: AdminServer, deps: ReportRouteDeps, guard?: KeyGuard): void {
+  app.get('/api/v1/reports', { ...documentedAs(app, 'get', '/api/v1/reports'), onRequest: guard ? [guard] : [] }, async (request, reply) => {
+    const params = new URLSearchParams(queryOf(request));
+    const accept = header(request, 'accept');
+    const scope = principalOf(request)?.advertiserIds;
 
     const format = params.get('format');
     const errors: FieldError[] = [];
@@ -45,22 +43,19 @@ export function registerReportRoutes(app: TemplatedApp, deps: ReportRouteDeps): 
       to: params.get('to') ?? undefined,
     });
     if (!parsed.ok) errors.push(...parsed.errors);
-    if (errors.length || !parsed.ok) return sendError(res, '400 Bad Request', 'validation_failed', 'the report request is invalid', errors);
+    if (errors.length || !parsed.ok) return sendProblem(reply, 400, 'validation_failed', 'the report request is invalid', errors);
 
     const query: ReportQuery = scope ? { ...parsed.query, advertisers: [...scope] } : parsed.query;
     const csv = format === 'csv' || (format === null && prefersCsv(accept));
-    runReport(deps.store, query).then(
-      (rows) => {
-        if (aborted) return;
-        if (csv) sendCsv(res, query, rows);
-        else sendJson(res, '200 OK', { rows, groupBy: [...query.dimensions, query.grain], from: iso(query.from), to: iso(query.to) });
-      },
-      (e: Error) => {
-        if (aborted) return;
-        if (e instanceof ReportTooLargeError) sendError(res, '422 Unprocessable Entity', 'report_too_large', e.message);
-        else sendError(res, '503 Service Unavailable', 'store_unavailable', e.message);
-      },
-    );
+    try {
+      const rows = await runReport(deps.store, query);
+      if (csv)
+        return reply.code(200).header('content-type', 'text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="report.csv"').send(toCsv(query, rows));
+      return sendJsonReply(reply, 200, { rows, groupBy: [...query.dimensions, query.grain], from: iso(query.from), to: iso(query.to) });
+    } catch (e) {
+      if (e instanceof ReportTooLargeError) return sendProblem(reply, 422, 'report_too_large', e.message);
+      return sendProblem(reply, 503, 'store_unavailable', (e as Error).message);
+    }
   });
 }
 
@@ -102,15 +97,4 @@ export function toCsv(query: ReportQuery, rows: readonly ReportRow[]): string {
     out += columns.map((c) => csvField(r[c])).join(',') + '\r\n';
   }
   return out;
-}
-
-function sendCsv(res: HttpResponse, query: ReportQuery, rows: readonly ReportRow[]): void {
-  const body = toCsv(query, rows);
-  res.cork(() =>
-    res
-      .writeStatus('200 OK')
-      .writeHeader('content-type', 'text/csv; charset=utf-8')
-      .writeHeader('content-disposition', 'attachment; filename="report.csv"')
-      .end(body),
-  );
 }

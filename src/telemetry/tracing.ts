@@ -9,7 +9,7 @@
  * carry notice signatures and prices), no API keys, no user ids.
  *
  * Callers: the notice routes (http/notice-routes.ts: one span per notice, a child span per event
- * write). The admin API can wrap a handler with `inSpan`.
+ * write) and the admin port (api/admin-server.ts: one span per request, named by its route).
  */
 import type { Attributes, Span } from '@opentelemetry/api';
 

@@ -5,8 +5,8 @@
  * by design, goes through the limit; an address over it gets 429 even with the right key; another
  * address does not; X-Forwarded-For counts only when proxies are trusted; the metrics count both.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import uws, { type HttpRequest, type HttpResponse, type TemplatedApp } from 'uWebSockets.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { Registry } from 'prom-client';
 import { AuthFailureLimiter, MAX_TRACKED_ADDRESSES, addressKey, sourceAddress, type AuthFailureSettings } from '../../src/api/auth-failures.js';
 import { AuthMetrics } from '../../src/metrics/auth-metrics.js';
@@ -23,7 +23,8 @@ import { AudienceService, DEFAULT_AUDIENCE_SETTINGS } from '../../src/audiences/
 import { MemorySegmentStore } from '../../src/audiences/memory-segment-store.js';
 import { NoticeSigner, parseSigningKeys } from '../../src/events/notice-signer.js';
 import { MemoryBudgetStore } from '../../src/money/memory-budget-store.js';
-import { listenExclusive, type Listening } from '../../src/http/listen.js';
+import type { Listening } from '../../src/http/listen.js';
+import { adminRoutes, listenAdmin } from '../../src/api/admin-server.js';
 import { FakeEventStore } from '../helpers/fake-event-store.js';
 import { httpRequest } from '../helpers/bidder.js';
 
@@ -137,29 +138,11 @@ async function startAdmin(failures: AuthFailureSettings): Promise<{ api: ConfigA
     configApi: api,
     budgetStore: new MemoryBudgetStore(),
   };
-  const routes: [string, string][] = [];
-  const real = uws.App;
-  const spy = vi.spyOn(uws, 'App').mockImplementation((...args: Parameters<typeof uws.App>) => {
-    const app = real(...args);
-    return new Proxy(app, {
-      get(target, prop, receiver) {
-        const value = Reflect.get(target, prop, target) as unknown;
-        if (typeof prop === 'string' && ['get', 'post', 'put', 'patch', 'del', 'any', 'options', 'head'].includes(prop))
-          return (pattern: string, handler: unknown) => {
-            routes.push([prop, pattern]);
-            (value as (p: string, h: unknown) => TemplatedApp).call(target, pattern, handler);
-            return receiver;
-          };
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
-  });
-  try {
-    const admin = await listenExclusive(buildAdminApp(deps), '127.0.0.1', 0);
-    return { api, admin, routes, metrics };
-  } finally {
-    spy.mockRestore();
-  }
+  const app = await buildAdminApp(deps);
+  // Every route registered on the admin port (Fastify's onRoute hook), as [method, pattern].
+  const routes: [string, string][] = adminRoutes(app).map((r) => [r.method === 'DELETE' ? 'del' : r.method.toLowerCase(), r.url]);
+  const admin = await listenAdmin(app, '127.0.0.1', 0);
+  return { api, admin, routes, metrics };
 }
 
 /** Routes open by design: probes, metrics, the OpenAPI document, and the catch-alls (404, 405: they read nothing). */

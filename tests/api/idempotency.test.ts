@@ -6,7 +6,8 @@
  * Redis share the keys.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import uws from 'uWebSockets.js';
+import { createAdminServer, listenAdmin } from '../../src/api/admin-server.js';
+import { uploadKey } from '../../src/audiences/identity.js';
 import type { Redis } from 'ioredis';
 import { ApiError } from '../../src/api/errors.js';
 import {
@@ -21,7 +22,7 @@ import {
 import { createRedis, type RedisLike } from '../../src/storage/redis-client.js';
 import { createConfigApi, registerConfigApi } from '../../src/api/index.js';
 import { MemoryConfigStore } from '../../src/campaigns/config-store.js';
-import { listenExclusive, type Listening } from '../../src/http/listen.js';
+import type { Listening } from '../../src/http/listen.js';
 import { httpRequest } from '../helpers/bidder.js';
 import { startContractServers, type ContractServers } from '../helpers/contract-servers.js';
 import { startApi, type ApiHarness } from '../helpers/config-api.js';
@@ -185,6 +186,44 @@ describe('Idempotency-Key over HTTP', () => {
     expect((await advertisers()).filter((a) => a.name === 'Race Inc')).toHaveLength(1);
   });
 
+  it('an audience upload with a key: the same bytes make one upload and get the same answer; other bytes or another query are a 422', async () => {
+    const csv = { 'content-type': 'text/csv' };
+    const uploadsOf = async (segment: string) => ((await h.call('GET', '/api/v1/audience-uploads')).json().uploads as { segmentId: string; uploadId: string }[]).filter((u) => u.segmentId === segment);
+    const rows = 'user_id,id_type\nidem-u1,uid\nidem-u2,uid\n';
+    const headers = { ...csv, 'idempotency-key': 'upload-idem-1' };
+    const first = await h.call('POST', '/api/v1/audiences/idem-seg/members', rows, { headers });
+    expect(first.status, first.text).toBe(200);
+    expect(first.json()).toMatchObject({ segmentId: 'idem-seg', accepted: 2, rejected: 0, state: 'done' });
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
+    const second = await h.call('POST', '/api/v1/audiences/idem-seg/members', rows, { headers });
+    expect(second.status, second.text).toBe(200);
+    expect(second.json()).toEqual(first.json());
+    expect(second.headers['idempotent-replayed']).toBe('true');
+    expect(await uploadsOf('idem-seg')).toHaveLength(1);
+
+    const other = await h.call('POST', '/api/v1/audiences/idem-seg/members', 'user_id,id_type\nidem-u3,uid\n', { headers });
+    expect(other.status, other.text).toBe(422);
+    expect(other.headers['content-type']).toBe('application/problem+json');
+    expect(other.json().code).toBe('idempotency_key_reused');
+    const otherQuery = await h.call('POST', '/api/v1/audiences/idem-seg/members?ttl=60', rows, { headers });
+    expect(otherQuery.status, otherQuery.text).toBe(422);
+    expect(await uploadsOf('idem-seg')).toHaveLength(1);
+    // The user of the refused body was not added.
+    const key = (id: string) => uploadKey('uid', id) as string;
+    const [u1, u3] = await h.bidder.audiences.store.lookup([key('idem-u1'), key('idem-u3')]);
+    expect(JSON.stringify(u1)).toContain('idem-seg');
+    expect(u3).toBeUndefined();
+
+    // Another API key has keys of its own; without the header each upload is its own.
+    const admin2 = await h.key('admin');
+    expect((await h.call('POST', '/api/v1/audiences/idem-seg/members', rows, { key: admin2, headers })).headers['idempotent-replayed']).toBeUndefined();
+    await h.call('POST', '/api/v1/audiences/idem-seg/members', rows, { headers: csv });
+    expect(await uploadsOf('idem-seg')).toHaveLength(3);
+    const bad = await h.call('POST', '/api/v1/audiences/idem-seg/members', rows, { headers: { ...csv, 'idempotency-key': 'bad key with spaces' } });
+    expect(bad.status).toBe(400);
+    expect(bad.json().code).toBe('bad_idempotency_key');
+  });
+
   it('the OpenAPI document names the header, 409 and 422 on every POST that takes a key, and on no other method', () => {
     const paths = h.api.openapi().paths as Record<string, Record<string, { parameters?: { name: string; in: string }[]; responses: Record<string, unknown>; security?: unknown[] }>>;
     let posts = 0;
@@ -231,9 +270,9 @@ describe('Idempotency-Key across two API instances on one Redis', () => {
       clients.push(redis);
       await new Promise((r) => redis.once('ready', r));
       const api = createConfigApi({ store, adminKey: ADMIN, shared: { redis, prefix: 'two' }, rateLimit: { perSecond: 10_000, burst: 10_000 } });
-      const app = uws.App();
+      const app = await createAdminServer();
       registerConfigApi(app, api);
-      const l = await listenExclusive(app, '127.0.0.1', 0);
+      const l = await listenAdmin(app, '127.0.0.1', 0);
       listening.push(l);
       ports.push(l.port);
       apis.push(api);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import AjvModule from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { ValidateFunction } from 'ajv';
-import uws, { type TemplatedApp } from 'uWebSockets.js';
+import { adminRoutes, createAdminServer } from '../../src/api/admin-server.js';
 import { Registry } from 'prom-client';
 import { startApi, type ApiHarness } from '../helpers/config-api.js';
 import { samples, tenants } from './fixtures.js';
@@ -18,23 +18,10 @@ import { MemoryBudgetStore } from '../../src/money/memory-budget-store.js';
 import { AudienceMetrics } from '../../src/metrics/audience-metrics.js';
 import { FakeEventStore } from '../helpers/fake-event-store.js';
 
-/** Every route the admin port registers (`any` handlers, the 404/405 answers, left out), as `METHOD /path/{}`. */
-function adminPortRoutes(h: ApiHarness): string[] {
-  const seen: string[] = [];
-  const app = uws.App();
-  const recorder = new Proxy(app, {
-    get(target, prop, receiver) {
-      if (typeof prop === 'string' && ['get', 'post', 'put', 'patch', 'del'].includes(prop))
-        return (pattern: string, handler: unknown) => {
-          seen.push(`${prop === 'del' ? 'DELETE' : prop.toUpperCase()} ${pattern}`);
-          (target as any)[prop](pattern, handler);
-          return receiver;
-        };
-      const value = Reflect.get(target, prop, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  }) as TemplatedApp;
-  registerAdminRoutes(recorder, {
+/** Every route the admin port registers (Fastify's onRoute hook; the 404/405 answers are not routes), as `METHOD /path/{}`. */
+async function adminPortRoutes(h: ApiHarness): Promise<string[]> {
+  const app = await createAdminServer();
+  registerAdminRoutes(app, {
     snapshots: h.bidder.snapshots,
     metricsText: async () => '',
     isReady: () => true,
@@ -42,8 +29,10 @@ function adminPortRoutes(h: ApiHarness): string[] {
     configApi: h.api,
     reports: { store: new FakeEventStore() },
   });
-  registerMoneyRoutes(recorder, { store: new MemoryBudgetStore(), configApi: h.api });
-  return seen.map((r) => r.replace(/:\w+/g, '{}'));
+  registerMoneyRoutes(app, { store: new MemoryBudgetStore(), configApi: h.api });
+  return adminRoutes(app)
+    .filter((r) => ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(r.method))
+    .map((r) => `${r.method} ${r.url}`.replace(/:\w+/g, '{}'));
 }
 
 const Ajv = AjvModule.default ?? AjvModule;
@@ -130,8 +119,8 @@ describe('the document', () => {
     for (const r of routed) expect(documented.has(r), r).toBe(true);
   });
 
-  it('walks every route registered on the admin port: each API route (/api/v1, /admin) is in the document, and each documented one is registered', () => {
-    const registered = adminPortRoutes(h).filter((r) => / \/(api\/v1|admin)\//.test(r));
+  it('walks every route registered on the admin port: each API route (/api/v1, /admin) is in the document, and each documented one is registered', async () => {
+    const registered = (await adminPortRoutes(h)).filter((r) => / \/(api\/v1|admin)\//.test(r));
     expect(registered.length).toBeGreaterThan(60);
     const documented = Object.entries<any>(doc.paths).flatMap(([p, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${p.replace(/\{\w+\}/g, '{}')}`));
     expect(registered.filter((r) => !documented.includes(r)), 'registered but not documented').toEqual([]);

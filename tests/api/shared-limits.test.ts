@@ -7,11 +7,11 @@
  * api_limit_store_errors_total, and goes back to the shared count when Redis returns.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import uws from 'uWebSockets.js';
+import { createAdminServer, listenAdmin } from '../../src/api/admin-server.js';
 import { createConfigApi, registerConfigApi, type ConfigApi } from '../../src/api/index.js';
 import { MemoryConfigStore, type ConfigStore } from '../../src/campaigns/config-store.js';
 import { createRedis, type RedisLike } from '../../src/storage/redis-client.js';
-import { listenExclusive, type Listening } from '../../src/http/listen.js';
+import type { Listening } from '../../src/http/listen.js';
 import { windowOf } from '../../src/api/rate-limit.js';
 import { loadApiSettings } from '../../src/api/settings.js';
 import { openConfigPlane } from '../../src/api/plane.js';
@@ -40,9 +40,9 @@ async function instance(store: ConfigStore, redis: RedisLike | undefined, prefix
     rateLimit: { perSecond: 10_000, burst: 10_000 },
     authFailures: { limit: 4, windowMs: 60_000, trustedProxies: 0 },
   });
-  const app = uws.App();
+  const app = await createAdminServer();
   registerConfigApi(app, api);
-  const l = await listenExclusive(app, '127.0.0.1', 0);
+  const l = await listenAdmin(app, '127.0.0.1', 0);
   listening.push(l);
   return { api, port: l.port, get: (path, authorization) => httpRequest(l.port, 'GET', path, undefined, { authorization }) };
 }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import uws from 'uWebSockets.js';
+import { createAdminServer, listenAdmin } from '../../src/api/admin-server.js';
 import type { EventStore } from '../../src/events/event-store.js';
 import { EVENT_TABLES, type BidderEvent } from '../../src/events/event-types.js';
 import { appliedMigrations, migrate, MigrationError, type Migration } from '../../src/events/migrate.js';
@@ -19,7 +19,7 @@ import { EventWriter } from '../../src/events/event-writer.js';
 import { EventMetrics } from '../../src/metrics/event-metrics.js';
 import { parseReportParams, runReport, type ReportQuery, type ReportRow } from '../../src/events/reports.js';
 import { registerReportRoutes } from '../../src/http/report-routes.js';
-import { listenExclusive, type Listening } from '../../src/http/listen.js';
+import type { Listening } from '../../src/http/listen.js';
 import { httpRequest } from '../helpers/bidder.js';
 import { BY_CAMPAIGN_HOUR, BY_EXCHANGE_DAY, BY_PLACEMENT_DAY1, byTable, DAY1, DUPLICATES, EVENTS, TOTAL_DAY1 } from './report-dataset.js';
 
@@ -300,9 +300,9 @@ export function eventStoreContract(name: string, start: () => Promise<StoreHarne
       const get = (path: string, headers: Record<string, string> = {}) => httpRequest(listening.port, 'GET', path, undefined, headers);
 
       beforeAll(async () => {
-        const app = uws.App();
+        const app = await createAdminServer();
         registerReportRoutes(app, { store });
-        listening = await listenExclusive(app, '127.0.0.1', 0);
+        listening = await listenAdmin(app, '127.0.0.1', 0);
         // A campaign id CSV has to quote, on a day of its own.
         await store.insert('wins', [
           { ...EVENTS.find((e) => e.type === 'win')!, event_id: 'csv-1', campaign_id: 'c,"3"', event_time: Date.parse('2024-06-01T08:00:00Z') / 1000 },

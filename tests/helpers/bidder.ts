@@ -10,6 +10,7 @@ import type { ConfigBundle } from '../../src/campaigns/schema.js';
 import { BidderMetrics } from '../../src/metrics/bidder-metrics.js';
 import { buildAdminApp, buildBidApp, type AppDeps } from '../../src/app.js';
 import { listenExclusive } from '../../src/http/listen.js';
+import { listenAdmin } from '../../src/api/admin-server.js';
 import { AudienceMetrics } from '../../src/metrics/audience-metrics.js';
 import { AudienceService, DEFAULT_AUDIENCE_SETTINGS, type AudienceSettings } from '../../src/audiences/audience-service.js';
 import { MemorySegmentStore } from '../../src/audiences/memory-segment-store.js';
@@ -118,7 +119,7 @@ export async function startBidder(opts: StartOptions = {}): Promise<TestBidder> 
     money: opts.money?.(snapshots),
   };
   const bid = await listenExclusive(buildBidApp(deps), '127.0.0.1', 0);
-  const admin = await listenExclusive(buildAdminApp(deps), '127.0.0.1', 0);
+  const admin = await listenAdmin(await buildAdminApp(deps), '127.0.0.1', 0);
   return {
     port: bid.port,
     adminPort: admin.port,

@@ -4,7 +4,6 @@
  * config API and the audience routes (registerAdminRoutes with `configApi`), talked to over HTTP.
  */
 import type { KillSwitchAccess } from '../../src/api/kill-switch.js';
-import uws from 'uWebSockets.js';
 import { Registry } from 'prom-client';
 import { startBidder, httpRequest, validBundle, type HttpResult, type TestBidder } from './bidder.js';
 import type { ConfigBundle } from '../../src/campaigns/schema.js';
@@ -12,7 +11,9 @@ import { MemoryConfigStore, seedStore, type ConfigStore } from '../../src/campai
 import { snapshotFromStore, startConfigSync, type ConfigSync } from '../../src/campaigns/config-sync.js';
 import { createConfigApi, type ConfigApi } from '../../src/api/index.js';
 import { registerAdminRoutes } from '../../src/http/admin-routes.js';
-import { listenExclusive } from '../../src/http/listen.js';
+import { createAdminServer, listenAdmin } from '../../src/api/admin-server.js';
+import { registerMoneyRoutes } from '../../src/http/money-routes.js';
+import { MemoryBudgetStore } from '../../src/money/memory-budget-store.js';
 import { AudienceMetrics } from '../../src/metrics/audience-metrics.js';
 import type { RateLimit } from '../../src/api/auth.js';
 import { FakeEventStore } from './fake-event-store.js';
@@ -81,7 +82,7 @@ export async function startApi(o: HarnessOptions = {}): Promise<ApiHarness> {
     rebuilds: () => rebuilds,
     models: o.models,
   });
-  const app = uws.App();
+  const app = await createAdminServer();
   registerAdminRoutes(app, {
     snapshots: bidder.snapshots,
     metricsText: async () => '',
@@ -90,7 +91,9 @@ export async function startApi(o: HarnessOptions = {}): Promise<ApiHarness> {
     configApi: api,
     reports: { store: reportStore },
   });
-  const admin = await listenExclusive(app, '127.0.0.1', 0);
+  // The kill switch on /admin, as a bidder with a budget store has it (the OpenAPI document describes the routes registered).
+  registerMoneyRoutes(app, { store: new MemoryBudgetStore(), configApi: api });
+  const admin = await listenAdmin(app, '127.0.0.1', 0);
   const call: ApiHarness['call'] = (method, path, body, opts = {}) => {
     const key = opts.key === undefined ? ADMIN_KEY : opts.key;
     const headers: Record<string, string> = { ...(key !== null ? { authorization: `Bearer ${key}` } : {}), ...opts.headers };

@@ -7,11 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import uws from 'uWebSockets.js';
 import { buildSnapshot, SnapshotRef } from '../../src/campaigns/snapshot.js';
 import { registerAdminRoutes } from '../../src/http/admin-routes.js';
 import { loadConsoleFiles, type ConsoleFiles } from '../../src/http/console-routes.js';
-import { listenExclusive, type Listening } from '../../src/http/listen.js';
+import type { Listening } from '../../src/http/listen.js';
+import { createAdminServer, listenAdmin } from '../../src/api/admin-server.js';
 import { httpRequest } from '../helpers/bidder.js';
 import { TempDirs } from '../helpers/temp-dirs.js';
 
@@ -22,9 +22,9 @@ let built: Listening;
 let bare: Listening;
 
 async function admin(files: ConsoleFiles): Promise<Listening> {
-  const app = uws.App();
+  const app = await createAdminServer();
   registerAdminRoutes(app, { snapshots: new SnapshotRef(buildSnapshot({}, 1)), metricsText: async () => '', isReady: () => true, console: files });
-  return listenExclusive(app, '127.0.0.1', 0);
+  return listenAdmin(app, '127.0.0.1', 0);
 }
 
 beforeAll(async () => {

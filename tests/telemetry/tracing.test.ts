@@ -10,6 +10,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startGated, bidBody, type GatedBidder } from '../helpers/gate-kit.js';
 import { NO_TRACING, startTracing, type Tracing } from '../../src/telemetry/tracing.js';
 import { loadSettings } from '../../src/config/settings.js';
+import { createAdminServer, listenAdmin } from '../../src/api/admin-server.js';
+import { registerAdminRoutes } from '../../src/http/admin-routes.js';
+import { registerTestHooks } from '../../src/http/test-hooks.js';
+import { buildSnapshot, SnapshotRef } from '../../src/campaigns/snapshot.js';
 
 interface OtlpValue {
   stringValue?: string;
@@ -132,5 +136,57 @@ describe('tracing', () => {
     const q = new URLSearchParams(query);
     expect(q.get('s')?.length).toBeGreaterThan(8); // the signature
     for (const k of ['s', 'u', 'r']) if (q.get(k)) expect(all, k).not.toContain(q.get(k));
+  });
+
+  it('exports a span per admin request, named by its route, with the status, no path ids, query or key; a 5xx is an error', async () => {
+    const rx = await receiver();
+    cleanup.push(() => rx.close());
+    const tracing: Tracing = await startTracing({ endpoint: rx.url, serviceName: 'bidder-test', instanceId: 't2', exportDelayMs: 50 });
+    cleanup.push(() => tracing.shutdown());
+    const app = await createAdminServer({ tracing });
+    let failing = false;
+    registerAdminRoutes(app, {
+      snapshots: new SnapshotRef(buildSnapshot({}, 1)),
+      metricsText: async () => {
+        if (failing) throw new Error('scrape failed');
+        return '';
+      },
+      isReady: () => true,
+      console: new Map(),
+    });
+    registerTestHooks(app, { crash: () => false, lag: () => {} });
+    const admin = await listenAdmin(app, '127.0.0.1', 0);
+    cleanup.push(() => admin.stop());
+    const base = `http://127.0.0.1:${admin.port}`;
+
+    expect((await fetch(`${base}/healthz?token=secret-in-query`, { headers: { authorization: 'Bearer secret-key-123' } })).status).toBe(200);
+    expect((await fetch(`${base}/debug/workers/7-secret-id/crash`, { method: 'POST' })).status).toBe(404);
+    expect((await fetch(`${base}/no-such-page`)).status).toBe(404);
+    failing = true;
+    expect((await fetch(`${base}/metrics`)).status).toBe(500);
+
+    await tracing.flush();
+    await until(() => rx.spans.filter((s) => s.name.startsWith('admin ')).length >= 4);
+    const spans = rx.spans.filter((s) => s.name.startsWith('admin '));
+    const named = (n: string) => spans.find((s) => s.name === n);
+    expect(spans.map((s) => s.name).sort()).toEqual(['admin GET /healthz', 'admin GET /metrics', 'admin GET unmatched', 'admin POST /debug/workers/:n/crash']);
+    expect(attrs(named('admin GET /healthz')!)).toMatchObject({ 'http.request.method': 'GET', 'http.route': '/healthz', 'http.response.status_code': 200 });
+    expect(attrs(named('admin POST /debug/workers/:n/crash')!)).toMatchObject({ 'http.route': '/debug/workers/:n/crash', 'http.response.status_code': 404 });
+    expect(named('admin GET /healthz')!.status?.code ?? 0).not.toBe(2);
+    expect(named('admin GET /metrics')!.status?.code).toBe(2);
+    expect(attrs(named('admin GET /metrics')!)['http.response.status_code']).toBe(500);
+    const all = rx.bodies.join('\n');
+    for (const secret of ['secret-in-query', 'secret-key-123', '7-secret-id', 'no-such-page']) expect(all, secret).not.toContain(secret);
+  });
+
+  it('is off without tracing: the admin server starts no span', async () => {
+    const started: string[] = [];
+    const spy: Tracing = { ...NO_TRACING, start: (name) => void started.push(name) };
+    const app = await createAdminServer({ tracing: spy });
+    registerAdminRoutes(app, { snapshots: new SnapshotRef(buildSnapshot({}, 1)), metricsText: async () => '', isReady: () => true, console: new Map() });
+    const admin = await listenAdmin(app, '127.0.0.1', 0);
+    cleanup.push(() => admin.stop());
+    expect((await fetch(`http://127.0.0.1:${admin.port}/healthz`)).status).toBe(200);
+    expect(started).toEqual([]);
   });
 });
