@@ -16,6 +16,7 @@
  * Watchers hear the change feed, and poll the version every 500 ms in case a message was lost
  * (pub/sub is at most once: a reconnect can drop one).
  */
+import { Redis } from 'ioredis';
 import { createRedis, type RedisLike } from '../storage/redis-client.js';
 import {
   BaseConfigStore,
@@ -227,8 +228,16 @@ export class RedisConfigStore extends BaseConfigStore {
     this.subscriber.on('message', (channel: string, message: string) => {
       if (channel === this.channel) this.seen(Number(message));
     });
-    // ioredis subscribes again by itself after a reconnect; the poll covers the gap.
-    void this.subscriber.subscribe(this.channel).catch(() => {});
+    const subscribe = () => void this.subscriber.subscribe(this.channel).catch(() => {});
+    if (this.subscriber instanceof Redis) {
+      // ioredis would subscribe again by itself after a reconnect, but without a catch: a connection
+      // that drops again during that SUBSCRIBE rejects with nobody listening, and an unhandled
+      // rejection ends the process. So the store subscribes again itself on every `ready`. (A Cluster
+      // picks a new subscriber node and subscribes again with its own catch.) The poll covers the gap.
+      this.subscriber.options.autoResubscribe = false;
+      this.subscriber.on('ready', subscribe);
+    }
+    subscribe();
     const poll = () => {
       const startedAt = this.seenCount;
       return this.version().then(

@@ -137,6 +137,34 @@ describe('Redis config store: the change feed and its fallback', () => {
   });
 });
 
+describe('Redis config store: the change feed after Redis restarts', () => {
+  it('with polling effectively off, the store subscribes again after a reconnect and hears the change message', async () => {
+    const own = await RedisServer.start();
+    const prefix = 'resubscribe';
+    const watcher = new RedisConfigStore(createRedis(own.url, { admin: true }), createRedis(own.url, { admin: true }), { prefix, pollMs: 60_000 });
+    const writer = createRedisConfigStore(own.url, { prefix });
+    try {
+      const heard: number[] = [];
+      watcher.watch((v) => heard.push(v), 0);
+      await new Promise((r) => setTimeout(r, 200)); // the first poll has run, the subscription is up
+      await writer.put('campaigns', doc('c', 1), 0);
+      await expect.poll(() => heard, { timeout: 2_000 }).toEqual([1]);
+      await own.kill();
+      await own.restart(); // empty again: versions start from 0, and 1 is not news to the watcher
+      await expect.poll(() => writer.version().catch(() => -1), { timeout: 10_000 }).toBe(0);
+      await new Promise((r) => setTimeout(r, 300)); // the watcher's subscriber is back too
+      await writer.put('campaigns', doc('c', 1), 0);
+      await writer.put('campaigns', doc('c', 2), 1);
+      // Only the change message can carry version 2 within the timeout: the next poll is a minute away.
+      await expect.poll(() => heard.at(-1), { timeout: 3_000 }).toBe(2);
+    } finally {
+      await watcher.close();
+      await writer.close();
+      await own.stop();
+    }
+  });
+});
+
 describe('the API on a Redis store that goes away', () => {
   it('answers 503 store_unavailable while Redis is down (bids go on from the last snapshot), and works again when it is back', async () => {
     const { startApi, winner } = await import('../helpers/config-api.js');

@@ -167,9 +167,15 @@ describe('EventWriter', () => {
     await vi.waitFor(() => expect(store.rowCount).toBe(3000), { timeout: 3000, interval: 10 });
     expectInOrderOnce(store, evs);
     expect(store.inserts.length).toBe(8); // the backlog went in as one insert per table
-    await vi.waitFor(async () => expect(await spoolFiles()).toEqual([]), { timeout: 1000 });
-    expect(await value(metrics.spoolSegments)).toBe(0);
-    expect(await value(metrics.spoolBytes)).toBe(0);
+    // A shipped segment's file goes first, then the gauges (after the unlink resolves): wait for both.
+    await vi.waitFor(
+      async () => {
+        expect(await spoolFiles()).toEqual([]);
+        expect(await value(metrics.spoolSegments)).toBe(0);
+        expect(await value(metrics.spoolBytes)).toBe(0);
+      },
+      { timeout: 1000 },
+    );
     expect(await value(metrics.droppedTotal)).toBe(0);
     await writer.close();
     expect(store.rowCount).toBe(3000);
