@@ -224,87 +224,132 @@ interface Plan {
 }
 
 function planImport(state: StoreState, items: readonly Incoming[], mode: 'merge' | 'replace', p: Principal): Plan {
-  const at = new Date().toISOString();
-  const errors: FieldError[] = [];
-  const docs = Object.fromEntries(BUNDLE_KINDS.map((k) => [k, new Map(state.docs[k])])) as Record<BundleKind, Map<string, StoredDoc>>;
-  const pathOf = new Map<string, string>();
-  const writes: StoreWrite[] = [];
-  const changes: ImportResult['changes'] = [];
-  let unchanged = 0;
-  const stamp = (fields: Record<string, unknown>, current: StoredDoc | undefined): StoredDoc => {
+  return new ImportPlanner(state, items, mode, p).plan();
+}
+
+/** One import's plan as it is worked out: the resulting documents, the writes and changes, the errors so far. */
+class ImportPlanner {
+  private readonly at = new Date().toISOString();
+  private readonly errors: FieldError[] = [];
+  /** The resulting configuration's documents, by kind. */
+  private readonly docs: Record<BundleKind, Map<string, StoredDoc>>;
+  /** Where each `kind/id` of the file is in it, for error paths. */
+  private readonly pathOf = new Map<string, string>();
+  private readonly writes: StoreWrite[] = [];
+  private readonly changes: ImportResult['changes'] = [];
+  private unchanged = 0;
+
+  constructor(
+    private readonly state: StoreState,
+    private readonly items: readonly Incoming[],
+    private readonly mode: 'merge' | 'replace',
+    private readonly p: Principal,
+  ) {
+    this.docs = Object.fromEntries(BUNDLE_KINDS.map((k) => [k, new Map(state.docs[k])])) as Record<BundleKind, Map<string, StoredDoc>>;
+  }
+
+  plan(): Plan {
+    const named = this.name();
+    for (const item of this.items) this.apply(item);
+    if (this.mode === 'replace') this.removeAllBut(named);
+    if (this.errors.length) throw invalid(this.errors, 'the import is invalid');
+    this.checkRules();
+    if (this.errors.length) throw invalid(this.errors, 'the import is invalid');
+    return { at: this.at, writes: this.writes, changes: this.changes, unchanged: this.unchanged };
+  }
+
+  /** The `kind/id` of every item in the file, each one's path noted; an id used twice is an error. */
+  private name(): Set<string> {
+    const named = new Set<string>();
+    for (const item of this.items) {
+      const id = item.fields.id as string;
+      const k = `${item.kind}/${id}`;
+      if (named.has(k)) this.errors.push({ path: `${item.path}/id`, code: 'duplicate_id', message: `${item.kind.replace(/s$/, '')} id "${id}" is used twice` });
+      named.add(k);
+      this.pathOf.set(k, item.path);
+    }
+    return named;
+  }
+
+  /** Creates or updates the item's document, unless it is the same as the live one. */
+  private apply(item: Incoming): void {
+    const id = item.fields.id as string;
+    const current = this.state.docs[item.kind].get(id);
+    // Merging a file without settings (or with only some) keeps the rest of the current settings.
+    const fields = item.kind === 'settings' && this.mode === 'merge' && current ? { ...stripSystem(current), ...item.fields } : { ...item.fields };
+    if (item.kind === 'creatives') this.ownAndReview(item, fields, current);
+    if (current && live(current) && deepEqual(withServer(item.kind, fields), withServer(item.kind, stripSystem(current)))) {
+      this.unchanged++;
+      return;
+    }
+    this.put(item.kind, this.stamp(fields, current), current, current && live(current) ? 'update' : 'create');
+  }
+
+  /** A creative's owner is its campaign's advertiser; its review stays with an unchanged status, else it is the importer's. */
+  private ownAndReview(item: Incoming, fields: Record<string, unknown>, current: StoredDoc | undefined): void {
+    const owner = this.campaignOwner(fields.campaignId as string);
+    if (owner === undefined) this.errors.push({ path: `${item.path}/campaignId`, code: 'unknown_reference', message: `no campaign "${fields.campaignId}"` });
+    else fields.advertiserId = owner;
+    if (current && deepEqual(current.status, fields.status)) {
+      if (current.reviewedBy !== undefined) fields.reviewedBy = current.reviewedBy;
+      if (current.reviewedAt !== undefined) fields.reviewedAt = current.reviewedAt;
+    } else if (fields.status !== 'pending') {
+      fields.reviewedBy = this.p.keyId;
+      fields.reviewedAt = this.at;
+    }
+  }
+
+  /** Creatives belong to a campaign of the resulting configuration; their owner is its advertiser. */
+  private campaignOwner(cid: string): string | undefined {
+    const fromFile = this.items.find((i) => i.kind === 'campaigns' && i.fields.id === cid);
+    if (fromFile) return fromFile.fields.advertiserId as string;
+    const existing = this.state.docs.campaigns.get(cid);
+    return this.mode === 'merge' && existing && live(existing) ? (existing.advertiserId as string) : undefined;
+  }
+
+  /** Replace mode: soft-deletes every live resource the file does not name. */
+  private removeAllBut(named: ReadonlySet<string>): void {
+    for (const kind of ['creatives', 'campaigns', 'advertisers', 'exchanges'] as const)
+      for (const d of this.state.docs[kind].values())
+        if (live(d) && !named.has(`${kind}/${d.id}`)) this.put(kind, this.stamp({ ...stripSystem(d), deletedAt: this.at }, d), d, 'delete');
+  }
+
+  /**
+   * The rules of campaigns/validate.ts over the resulting configuration: errors in the file's items
+   * point into the file; a document left out of it that the import breaks is a `breaks_dependent`.
+   */
+  private checkRules(): void {
+    const ruleErrors = ruleErrorsByDoc({ version: this.state.version + 1, docs: this.docs });
+    const before = ruleErrorsByDoc(this.state);
+    for (const [k, list] of ruleErrors) {
+      const path = this.pathOf.get(k);
+      for (const e of list) {
+        if (path !== undefined) this.errors.push({ path: `${path}${e.path === '/' ? '' : e.path}` || '/', code: e.code, message: e.message });
+        else if (!(before.get(k) ?? []).some((b) => b.path === e.path && b.code === e.code))
+          this.errors.push({ path: '/', code: 'breaks_dependent', message: `${k}#${e.path}: ${e.message} [${e.code}]` });
+      }
+    }
+  }
+
+  /** The next revision of a document, with the server fields. */
+  private stamp(fields: Record<string, unknown>, current: StoredDoc | undefined): StoredDoc {
     const { id, ...rest } = fields;
     return {
       id: id as string,
       ...rest,
       version: (current?.version ?? 0) + 1,
-      createdAt: (current?.createdAt as string | undefined) ?? at,
-      updatedAt: at,
-      createdBy: (current?.createdBy as string | undefined) ?? p.keyId,
-      updatedBy: p.keyId,
+      createdAt: (current?.createdAt as string | undefined) ?? this.at,
+      updatedAt: this.at,
+      createdBy: (current?.createdBy as string | undefined) ?? this.p.keyId,
+      updatedBy: this.p.keyId,
     } as StoredDoc;
-  };
-  const put = (kind: BundleKind, doc: StoredDoc, current: StoredDoc | undefined, action: 'create' | 'update' | 'delete') => {
-    docs[kind].set(doc.id, doc);
-    writes.push({ kind, id: doc.id, expect: current?.version ?? 0, doc });
-    if (kind !== 'settings') changes.push({ kind, id: doc.id, action });
-  };
+  }
 
-  const named = new Set<string>();
-  for (const item of items) {
-    const id = item.fields.id as string;
-    const k = `${item.kind}/${id}`;
-    if (named.has(k)) errors.push({ path: `${item.path}/id`, code: 'duplicate_id', message: `${item.kind.replace(/s$/, '')} id "${id}" is used twice` });
-    named.add(k);
-    pathOf.set(k, item.path);
+  private put(kind: BundleKind, doc: StoredDoc, current: StoredDoc | undefined, action: 'create' | 'update' | 'delete'): void {
+    this.docs[kind].set(doc.id, doc);
+    this.writes.push({ kind, id: doc.id, expect: current?.version ?? 0, doc });
+    if (kind !== 'settings') this.changes.push({ kind, id: doc.id, action });
   }
-  // Creatives belong to a campaign of the resulting configuration; their owner is its advertiser.
-  const campaignOwner = (cid: string): string | undefined => {
-    const fromFile = items.find((i) => i.kind === 'campaigns' && i.fields.id === cid);
-    if (fromFile) return fromFile.fields.advertiserId as string;
-    const existing = state.docs.campaigns.get(cid);
-    return mode === 'merge' && existing && live(existing) ? (existing.advertiserId as string) : undefined;
-  };
-  for (const item of items) {
-    const id = item.fields.id as string;
-    const current = state.docs[item.kind].get(id);
-    // Merging a file without settings (or with only some) keeps the rest of the current settings.
-    const fields = item.kind === 'settings' && mode === 'merge' && current ? { ...stripSystem(current), ...item.fields } : { ...item.fields };
-    if (item.kind === 'creatives') {
-      const owner = campaignOwner(fields.campaignId as string);
-      if (owner === undefined) errors.push({ path: `${item.path}/campaignId`, code: 'unknown_reference', message: `no campaign "${fields.campaignId}"` });
-      else fields.advertiserId = owner;
-      if (current && deepEqual(current.status, fields.status)) {
-        if (current.reviewedBy !== undefined) fields.reviewedBy = current.reviewedBy;
-        if (current.reviewedAt !== undefined) fields.reviewedAt = current.reviewedAt;
-      } else if (fields.status !== 'pending') {
-        fields.reviewedBy = p.keyId;
-        fields.reviewedAt = at;
-      }
-    }
-    if (current && live(current) && deepEqual(withServer(item.kind, fields), withServer(item.kind, stripSystem(current)))) {
-      unchanged++;
-      continue;
-    }
-    put(item.kind, stamp(fields, current), current, current && live(current) ? 'update' : 'create');
-  }
-  if (mode === 'replace')
-    for (const kind of ['creatives', 'campaigns', 'advertisers', 'exchanges'] as const)
-      for (const d of state.docs[kind].values())
-        if (live(d) && !named.has(`${kind}/${d.id}`)) put(kind, stamp({ ...stripSystem(d), deletedAt: at }, d), d, 'delete');
-  if (errors.length) throw invalid(errors, 'the import is invalid');
-
-  const ruleErrors = ruleErrorsByDoc({ version: state.version + 1, docs });
-  const before = ruleErrorsByDoc(state);
-  for (const [k, list] of ruleErrors) {
-    const path = pathOf.get(k);
-    for (const e of list) {
-      if (path !== undefined) errors.push({ path: `${path}${e.path === '/' ? '' : e.path}` || '/', code: e.code, message: e.message });
-      else if (!(before.get(k) ?? []).some((b) => b.path === e.path && b.code === e.code))
-        errors.push({ path: '/', code: 'breaks_dependent', message: `${k}#${e.path}: ${e.message} [${e.code}]` });
-    }
-  }
-  if (errors.length) throw invalid(errors, 'the import is invalid');
-  return { at, writes, changes, unchanged };
 }
 
 function stripSystem(d: StoredDoc): Record<string, unknown> {

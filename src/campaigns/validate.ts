@@ -64,92 +64,144 @@ export function validateBundleRules(
   env: Record<string, string | undefined> = process.env,
   pausedExchanges: ReadonlySet<string> = NO_IDS,
 ): FieldError[] {
-  const errors: FieldError[] = [];
-  const err = (item: object, sub: string, code: string, message: string) =>
-    errors.push({ path: originOf(item) + sub, code, message });
-
-  const rates = bundle.currencies?.rates ?? {};
-  const baseCurrency = bundle.currencies?.base ?? 'USD';
-  const knownCurrency = (c: string) => c === baseCurrency || c in rates;
-
-  const exchangeIds = new Set<string>();
-  for (const ex of bundle.exchanges ?? []) {
-    if (exchangeIds.has(ex.id)) err(ex, '/id', 'duplicate_id', `exchange id "${ex.id}" is used twice`);
-    exchangeIds.add(ex.id);
-    if (ex.currency && !knownCurrency(ex.currency))
-      err(ex, '/currency', 'unknown_currency', `no rate for ${ex.currency} in the currency table`);
-    if (ex.priceEncryption) {
-      const keys = resolvePriceKeys(ex.priceEncryption, env);
-      if ('errors' in keys)
-        for (const [field, message] of Object.entries(keys.errors)) err(ex, `/priceEncryption/${field}`, 'invalid_key', message!);
-    }
-    if (ex.userSync) {
-      const url = ex.userSync.setUidUrl;
-      if (!url.includes('{UID}')) err(ex, '/userSync/setUidUrl', 'invalid_url', 'must contain {UID} (where our user id goes)');
-      else if (!URL.canParse(url.replaceAll('{UID}', 'x'))) err(ex, '/userSync/setUidUrl', 'invalid_url', 'is not a valid URL');
-    }
-  }
+  const r = new BundleRules(bundle, originOf);
+  const exchangeIds = r.checkExchanges(env);
   // The bundle's own origin is the file that set defaultExchange.
   if (bundle.defaultExchange && !exchangeIds.has(bundle.defaultExchange))
-    err(bundle, '/defaultExchange', 'unknown_reference', `no exchange "${bundle.defaultExchange}"`);
+    r.err(bundle, '/defaultExchange', 'unknown_reference', `no exchange "${bundle.defaultExchange}"`);
+  const advertisers = r.checkAdvertisers();
+  r.checkCampaigns(advertisers, (id) => exchangeIds.has(id) || pausedExchanges.has(id));
+  return r.errors;
+}
 
-  const advertisers = new Map<string, NonNullable<ConfigBundle['advertisers']>[number]>();
-  for (const adv of bundle.advertisers ?? []) {
-    // The first one stays: a duplicate must not change what earlier campaigns are checked against.
-    if (advertisers.has(adv.id)) err(adv, '/id', 'duplicate_id', `advertiser id "${adv.id}" is used twice`);
-    else advertisers.set(adv.id, adv);
-    if (adv.currency && !knownCurrency(adv.currency))
-      err(adv, '/currency', 'unknown_currency', `no rate for ${adv.currency} in the currency table`);
-    if (adv.budget?.pacing) err(adv, '/budget/pacing', 'not_allowed', 'pacing is set per campaign');
-    if (adv.budget?.flightPacing) err(adv, '/budget/flightPacing', 'not_allowed', 'pacing is set per campaign');
-    for (const unit of COUNT_UNITS)
-      if (adv.budget?.[unit]) err(adv, `/budget/${unit}`, 'not_allowed', `${unit} budgets are set per campaign`);
-    validateBudget(adv.budget, (sub, code, message) => err(adv, sub, code, message));
+type Advertiser = NonNullable<ConfigBundle['advertisers']>[number];
+
+/** The rules of validateBundleRules over one bundle, by kind of item, and the errors found so far. */
+class BundleRules {
+  readonly errors: FieldError[] = [];
+  private readonly rates: Record<string, number>;
+  private readonly baseCurrency: string;
+
+  constructor(
+    private readonly bundle: ConfigBundle,
+    private readonly originOf: OriginOf,
+  ) {
+    this.rates = bundle.currencies?.rates ?? {};
+    this.baseCurrency = bundle.currencies?.base ?? 'USD';
   }
 
-  const campaignIds = new Set<string>();
-  const creativeIds = new Set<string>();
-  for (const c of bundle.campaigns ?? []) {
-    if (campaignIds.has(c.id)) err(c, '/id', 'duplicate_id', `campaign id "${c.id}" is used twice`);
-    campaignIds.add(c.id);
-    const adv = advertisers.get(c.advertiserId);
-    if (!adv) err(c, '/advertiserId', 'unknown_reference', `no advertiser "${c.advertiserId}"`);
-    const currency = c.currency ?? adv?.currency ?? baseCurrency;
-    if (!knownCurrency(currency)) err(c, '/currency', 'unknown_currency', `no rate for ${currency} in the currency table`);
-    if (c.bid.base > c.bid.max) err(c, '/bid/base', 'out_of_range', 'must not exceed bid.max');
-    if (c.goal && c.goal.type !== 'cpm' && c.goal.target === undefined) err(c, '/goal/target', 'required', `is required for a ${c.goal.type} goal`);
+  err(item: object, sub: string, code: string, message: string): void {
+    this.errors.push({ path: this.originOf(item) + sub, code, message });
+  }
+
+  /** Reports each error of `item` through `err`, its path under the item's origin. */
+  private reporterOf(item: object): Report {
+    return (sub, code, message) => this.err(item, sub, code, message);
+  }
+
+  private knownCurrency(c: string): boolean {
+    return c === this.baseCurrency || c in this.rates;
+  }
+
+  /** Checks the exchanges; returns their ids. */
+  checkExchanges(env: Record<string, string | undefined>): Set<string> {
+    const exchangeIds = new Set<string>();
+    for (const ex of this.bundle.exchanges ?? []) {
+      if (exchangeIds.has(ex.id)) this.err(ex, '/id', 'duplicate_id', `exchange id "${ex.id}" is used twice`);
+      exchangeIds.add(ex.id);
+      if (ex.currency && !this.knownCurrency(ex.currency))
+        this.err(ex, '/currency', 'unknown_currency', `no rate for ${ex.currency} in the currency table`);
+      if (ex.priceEncryption) {
+        const keys = resolvePriceKeys(ex.priceEncryption, env);
+        if ('errors' in keys)
+          for (const [field, message] of Object.entries(keys.errors)) this.err(ex, `/priceEncryption/${field}`, 'invalid_key', message!);
+      }
+      if (ex.userSync) {
+        const url = ex.userSync.setUidUrl;
+        if (!url.includes('{UID}')) this.err(ex, '/userSync/setUidUrl', 'invalid_url', 'must contain {UID} (where our user id goes)');
+        else if (!URL.canParse(url.replaceAll('{UID}', 'x'))) this.err(ex, '/userSync/setUidUrl', 'invalid_url', 'is not a valid URL');
+      }
+    }
+    return exchangeIds;
+  }
+
+  /** Checks the advertisers; returns them by id (the first of a duplicated id). */
+  checkAdvertisers(): Map<string, Advertiser> {
+    const advertisers = new Map<string, Advertiser>();
+    for (const adv of this.bundle.advertisers ?? []) {
+      // The first one stays: a duplicate must not change what earlier campaigns are checked against.
+      if (advertisers.has(adv.id)) this.err(adv, '/id', 'duplicate_id', `advertiser id "${adv.id}" is used twice`);
+      else advertisers.set(adv.id, adv);
+      if (adv.currency && !this.knownCurrency(adv.currency))
+        this.err(adv, '/currency', 'unknown_currency', `no rate for ${adv.currency} in the currency table`);
+      if (adv.budget?.pacing) this.err(adv, '/budget/pacing', 'not_allowed', 'pacing is set per campaign');
+      if (adv.budget?.flightPacing) this.err(adv, '/budget/flightPacing', 'not_allowed', 'pacing is set per campaign');
+      for (const unit of COUNT_UNITS)
+        if (adv.budget?.[unit]) this.err(adv, `/budget/${unit}`, 'not_allowed', `${unit} budgets are set per campaign`);
+      validateBudget(adv.budget, this.reporterOf(adv));
+    }
+    return advertisers;
+  }
+
+  checkCampaigns(advertisers: ReadonlyMap<string, Advertiser>, knownExchange: (id: string) => boolean): void {
+    const campaignIds = new Set<string>();
+    const creativeIds = new Set<string>();
+    for (const c of this.bundle.campaigns ?? []) {
+      if (campaignIds.has(c.id)) this.err(c, '/id', 'duplicate_id', `campaign id "${c.id}" is used twice`);
+      campaignIds.add(c.id);
+      this.checkCampaign(c, advertisers.get(c.advertiserId));
+      this.checkCreatives(c, creativeIds);
+      const report = this.reporterOf(c);
+      validateCampaignTargeting(c, report, knownExchange);
+      validateBudget(c.budget, report, c.bid.max);
+      this.checkFlightAndMultipliers(c);
+    }
+  }
+
+  /** A campaign's own fields: its advertiser, currency, bid, goal, dates, domains, market. */
+  private checkCampaign(c: Campaign, adv: Advertiser | undefined): void {
+    if (!adv) this.err(c, '/advertiserId', 'unknown_reference', `no advertiser "${c.advertiserId}"`);
+    const currency = c.currency ?? adv?.currency ?? this.baseCurrency;
+    if (!this.knownCurrency(currency)) this.err(c, '/currency', 'unknown_currency', `no rate for ${currency} in the currency table`);
+    if (c.bid.base > c.bid.max) this.err(c, '/bid/base', 'out_of_range', 'must not exceed bid.max');
+    if (c.goal && c.goal.type !== 'cpm' && c.goal.target === undefined) this.err(c, '/goal/target', 'required', `is required for a ${c.goal.type} goal`);
     if (c.goal?.type === 'cpm' && (c.goal.target !== undefined || c.goal.explore !== undefined))
-      err(c, c.goal.target !== undefined ? '/goal/target' : '/goal/explore', 'not_applicable', 'applies to cpc, cpa and roas goals only (a cpm goal bids bid.base)');
+      this.err(c, c.goal.target !== undefined ? '/goal/target' : '/goal/explore', 'not_applicable', 'applies to cpc, cpa and roas goals only (a cpm goal bids bid.base)');
     if (c.start && c.end && Date.parse(c.start) >= Date.parse(c.end))
-      err(c, '/end', 'out_of_range', 'must be after start');
+      this.err(c, '/end', 'out_of_range', 'must be after start');
     if (!c.adomain && !adv?.domains?.length)
-      err(c, '/adomain', 'required', 'is required when the advertiser has no domains');
+      this.err(c, '/adomain', 'required', 'is required when the advertiser has no domains');
     if (c.openMarket === false && !c.deals?.length)
-      err(c, '/openMarket', 'never_bids', 'a campaign closed to the open market needs deals');
+      this.err(c, '/openMarket', 'never_bids', 'a campaign closed to the open market needs deals');
+  }
+
+  /** A campaign's creatives; `creativeIds`: the ids seen so far in the bundle. */
+  private checkCreatives(c: Campaign, creativeIds: Set<string>): void {
     for (const [i, cr] of c.creatives.entries()) {
-      if (creativeIds.has(cr.id)) err(c, `/creatives/${i}/id`, 'duplicate_id', `creative id "${cr.id}" is used twice`);
+      if (creativeIds.has(cr.id)) this.err(c, `/creatives/${i}/id`, 'duplicate_id', `creative id "${cr.id}" is used twice`);
       creativeIds.add(cr.id);
       if (cr.type === 'banner' && !cr.html && !cr.imageUrl)
-        err(c, `/creatives/${i}`, 'required', 'a banner needs html or imageUrl');
+        this.err(c, `/creatives/${i}`, 'required', 'a banner needs html or imageUrl');
       if (cr.type === 'banner' && cr.imageUrl && !cr.landingUrl)
-        err(c, `/creatives/${i}/landingUrl`, 'required', 'an image banner needs a landingUrl');
+        this.err(c, `/creatives/${i}/landingUrl`, 'required', 'an image banner needs a landingUrl');
       if (cr.type === 'banner' && cr.html?.includes('${DSP_CLICK_URL}') && !cr.landingUrl)
-        err(c, `/creatives/${i}/landingUrl`, 'required', 'html with ${DSP_CLICK_URL} needs a landingUrl for the click redirect');
+        this.err(c, `/creatives/${i}/landingUrl`, 'required', 'html with ${DSP_CLICK_URL} needs a landingUrl for the click redirect');
       if (cr.type === 'native' && !cr.title && !cr.image)
-        err(c, `/creatives/${i}`, 'required', 'a native creative needs a title or an image');
+        this.err(c, `/creatives/${i}`, 'required', 'a native creative needs a title or an image');
     }
-    validateCampaignTargeting(c, (sub, code, message) => err(c, sub, code, message), (id) => exchangeIds.has(id) || pausedExchanges.has(id));
-    validateBudget(c.budget, (sub, code, message) => err(c, sub, code, message), c.bid.max);
+  }
+
+  /** Even flight pacing needs dates and a total; device type multipliers name device types. */
+  private checkFlightAndMultipliers(c: Campaign): void {
     if (c.budget?.flightPacing === 'even') {
-      if (!c.start || !c.end) err(c, c.start ? '/end' : '/start', 'required', 'even flight pacing needs the campaign\'s start and end');
+      if (!c.start || !c.end) this.err(c, c.start ? '/end' : '/start', 'required', 'even flight pacing needs the campaign\'s start and end');
       if (c.budget.total === undefined && c.budget.impressions?.total === undefined)
-        err(c, '/budget/flightPacing', 'required', 'even flight pacing needs a total (money or impressions)');
+        this.err(c, '/budget/flightPacing', 'required', 'even flight pacing needs a total (money or impressions)');
     }
     const dt = c.multipliers?.deviceType ?? {};
     for (const key of Object.keys(dt))
-      if (!/^[1-8]$/.test(key)) err(c, `/multipliers/deviceType/${key}`, 'invalid_key', 'must be a device type 1..8');
+      if (!/^[1-8]$/.test(key)) this.err(c, `/multipliers/deviceType/${key}`, 'invalid_key', 'must be a device type 1..8');
   }
-  return errors;
 }
 
 type Report = (sub: string, code: string, message: string) => void;

@@ -78,115 +78,76 @@ export class EventMetrics {
   bufferProbe: () => number = () => 0;
 
   constructor(registry: Registry) {
-    const registers = [registry];
-    this.receivedTotal = new Counter({
-      name: 'events_received_total',
-      help: 'Events handed to the event writer, by type (stored, spooled or dropped).',
-      labelNames: ['type'],
-      registers,
-    });
-    this.rejectedTotal = new Counter({
-      name: 'events_rejected_total',
-      help: 'Events refused as invalid (bad notice, no event_id, unknown type), by type and reason.',
-      labelNames: ['type', 'reason'],
-      registers,
-    });
-    this.droppedTotal = new Counter({
-      name: 'events_dropped_total',
-      help: 'Accepted events that were lost (buffer over its hard cap, spool full, unreadable spool line, written after close), by reason. Should be 0.',
-      labelNames: ['reason'],
-      registers,
-    });
+    const r = [registry];
+    this.receivedTotal = counter(r, 'events_received_total', 'Events handed to the event writer, by type (stored, spooled or dropped).', ['type']);
+    this.rejectedTotal = counter(r, 'events_rejected_total', 'Events refused as invalid (bad notice, no event_id, unknown type), by type and reason.', ['type', 'reason']);
+    this.droppedTotal = counter(
+      r,
+      'events_dropped_total',
+      'Accepted events that were lost (buffer over its hard cap, spool full, unreadable spool line, written after close), by reason. Should be 0.',
+      ['reason'],
+    );
     const probe = this;
     this.bufferedRows = new Gauge({
       name: 'events_buffered_rows',
       help: 'Events held in memory, not yet appended to the spool.',
-      registers,
+      registers: r,
       collect() {
         this.set(probe.bufferProbe());
       },
     });
-    this.batchRowsHist = new Histogram({
-      name: 'events_insert_batch_rows',
-      help: 'Rows per insert into the event store, by table.',
-      labelNames: ['table'],
-      buckets: ROW_BUCKETS,
-      registers,
-    });
-    this.insertDurationHist = new Histogram({
-      name: 'events_insert_duration_seconds',
-      help: 'Duration of inserts into the event store (successful and failed), by table.',
-      labelNames: ['table'],
-      buckets: INSERT_BUCKETS,
-      registers,
-    });
-    this.insertErrorsTotal = new Counter({
-      name: 'events_insert_errors_total',
-      help: 'Failed inserts into the event store, by table (the rows stay spooled and are retried).',
-      labelNames: ['table'],
-      registers,
-    });
-    this.storedTotal = new Counter({
-      name: 'events_stored_total',
-      help: 'Rows inserted into the event store, by table (a retried insert counts again).',
-      labelNames: ['table'],
-      registers,
-    });
-    this.setAsideTotal = new Counter({
-      name: 'events_set_aside_total',
-      help: 'Rows the event store refused as malformed, by table: written to DATA_DIR/spool/refused/ with the store\'s error instead of being retried forever (not lost; should be 0).',
-      labelNames: ['table'],
-      registers,
-    });
-    this.spoolBytes = new Gauge({
-      name: 'events_spool_bytes',
-      help: 'Bytes in spool segments on local disk (not yet confirmed stored).',
-      registers,
-    });
-    this.spoolSegments = new Gauge({
-      name: 'events_spool_segments',
-      help: 'Spool segments on local disk, including the one being appended to.',
-      registers,
-    });
-    this.spoolErrors = new Counter({
-      name: 'events_spool_errors_total',
-      help: 'Failed spool operations (append, fdatasync, open, read, delete); rows are kept in memory and retried.',
-      registers,
-    });
-    this.syncLag = new Histogram({
-      name: 'events_spool_sync_lag_seconds',
-      help: 'Age of the oldest event of a batch when its fdatasync completed: the window a power loss could lose.',
-      buckets: LAG_BUCKETS,
-      registers,
-    });
-    this.durableWrite = new Histogram({
-      name: 'events_durable_write_seconds',
-      help: 'Time from a durable write (billing and conversion notices) to the fdatasync that covers it, failed ones included: what it adds to the notice answer.',
-      buckets: INSERT_BUCKETS,
-      registers,
-    });
-
-    const bind = <K extends string>(names: readonly K[], f: (k: K) => Inc) =>
-      Object.fromEntries(names.map((k) => [k, f(k)])) as Record<K, Inc>;
+    this.batchRowsHist = histogram(r, 'events_insert_batch_rows', 'Rows per insert into the event store, by table.', ROW_BUCKETS, ['table']);
+    this.insertDurationHist = histogram(r, 'events_insert_duration_seconds', 'Duration of inserts into the event store (successful and failed), by table.', INSERT_BUCKETS, ['table']);
+    this.insertErrorsTotal = counter(r, 'events_insert_errors_total', 'Failed inserts into the event store, by table (the rows stay spooled and are retried).', ['table']);
+    this.storedTotal = counter(r, 'events_stored_total', 'Rows inserted into the event store, by table (a retried insert counts again).', ['table']);
+    this.setAsideTotal = counter(
+      r,
+      'events_set_aside_total',
+      'Rows the event store refused as malformed, by table: written to DATA_DIR/spool/refused/ with the store\'s error instead of being retried forever (not lost; should be 0).',
+      ['table'],
+    );
+    this.spoolBytes = new Gauge({ name: 'events_spool_bytes', help: 'Bytes in spool segments on local disk (not yet confirmed stored).', registers: r });
+    this.spoolSegments = new Gauge({ name: 'events_spool_segments', help: 'Spool segments on local disk, including the one being appended to.', registers: r });
+    this.spoolErrors = counter(r, 'events_spool_errors_total', 'Failed spool operations (append, fdatasync, open, read, delete); rows are kept in memory and retried.');
+    this.syncLag = histogram(r, 'events_spool_sync_lag_seconds', 'Age of the oldest event of a batch when its fdatasync completed: the window a power loss could lose.', LAG_BUCKETS);
+    this.durableWrite = histogram(
+      r,
+      'events_durable_write_seconds',
+      'Time from a durable write (billing and conversion notices) to the fdatasync that covers it, failed ones included: what it adds to the notice answer.',
+      INSERT_BUCKETS,
+    );
     // No prototype: write() looks events' `type` up here, and a type like "constructor" must miss.
     this.received = Object.assign(Object.create(null), bind(EVENT_TYPES, (t) => this.receivedTotal.labels(t)));
     this.rejected = Object.fromEntries(
-      [...EVENT_TYPES, 'unknown' as const].map((t) => [t, bind(EVENT_REJECT_REASONS, (r) => this.rejectedTotal.labels(t, r))]),
+      [...EVENT_TYPES, 'unknown' as const].map((t) => [t, bind(EVENT_REJECT_REASONS, (reason) => this.rejectedTotal.labels(t, reason))]),
     ) as Record<RejectTypeLabel, Record<EventRejectReason, Inc>>;
-    this.dropped = bind(EVENT_DROP_REASONS, (r) => this.droppedTotal.labels(r));
-    this.table = Object.fromEntries(
-      EVENT_TABLE_NAMES.map((t) => [
-        t,
-        {
-          batchRows: this.batchRowsHist.labels(t),
-          insertDuration: this.insertDurationHist.labels(t),
-          insertErrors: this.insertErrorsTotal.labels(t),
-          stored: this.storedTotal.labels(t),
-          setAside: this.setAsideTotal.labels(t),
-        },
-      ]),
-    );
+    this.dropped = bind(EVENT_DROP_REASONS, (reason) => this.droppedTotal.labels(reason));
+    this.table = Object.fromEntries(EVENT_TABLE_NAMES.map((t) => [t, this.tableMetrics(t)]));
     this.spoolBytes.set(0);
     this.spoolSegments.set(0);
   }
+
+  /** The children of one table's insert metrics. */
+  private tableMetrics(t: string): TableMetrics {
+    return {
+      batchRows: this.batchRowsHist.labels(t),
+      insertDuration: this.insertDurationHist.labels(t),
+      insertErrors: this.insertErrorsTotal.labels(t),
+      stored: this.storedTotal.labels(t),
+      setAside: this.setAsideTotal.labels(t),
+    };
+  }
+}
+
+/** A child per name, by name. */
+function bind<K extends string>(names: readonly K[], f: (k: K) => Inc): Record<K, Inc> {
+  return Object.fromEntries(names.map((k) => [k, f(k)])) as Record<K, Inc>;
+}
+
+function counter<L extends string = never>(registers: Registry[], name: string, help: string, labelNames?: readonly L[]): Counter<L> {
+  return new Counter<L>(labelNames ? { name, help, labelNames, registers } : { name, help, registers });
+}
+
+function histogram<L extends string = never>(registers: Registry[], name: string, help: string, buckets: number[], labelNames?: readonly L[]): Histogram<L> {
+  return new Histogram<L>(labelNames ? { name, help, labelNames, buckets, registers } : { name, help, buckets, registers });
 }
