@@ -13,6 +13,7 @@
  */
 import { AggregatorRegistry, Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { loadSettings } from './config/settings.js';
+import { processEnvironment } from './config/environment.js';
 import { buildSnapshot, SnapshotRef } from './campaigns/snapshot.js';
 import { openConfigPlane } from './api/plane.js';
 import type { ConfigBundle } from './campaigns/schema.js';
@@ -66,7 +67,8 @@ interface BidPlane {
 }
 
 async function main(): Promise<void> {
-  const settings = loadSettings();
+  const env = processEnvironment();
+  const settings = loadSettings(env);
   // Before anything under DATA_DIR is opened: one bidder process per DATA_DIR.
   const dataDirLock = await DataDirLock.acquire(settings.dataDir, { log });
   process.on('exit', () => dataDirLock.release());
@@ -81,7 +83,7 @@ async function main(): Promise<void> {
     log('warn', 'HTTP engine is the JavaScript fallback: uWebSockets.js has no binary for this Node.js version (or UWS_USE_FALLBACK is set), so every port is slower (run Node 20: see docs/operations.md, Supported Node.js versions)', {
       node: process.versions.node,
       abi: process.versions.modules,
-      forced: Boolean(process.env.UWS_USE_FALLBACK),
+      forced: settings.httpFallbackForced,
     });
   let pool: WorkerPool | undefined;
   const audienceMetrics = new AudienceMetrics(metrics.registry);
@@ -105,6 +107,7 @@ async function main(): Promise<void> {
   let rebuilds: AudienceRebuilds | undefined;
   const configPlane = await openConfigPlane({
     configDir: settings.configDir,
+    env,
     audiences,
     registry: metrics.registry,
     pixelBaseUrl: settings.noticeBaseUrl,
