@@ -14,10 +14,10 @@
  * The bid path does not log per request (it counts, in metrics); log lines are for events.
  */
 import { pino, type DestinationStream, type Level, type Logger, type LoggerOptions } from 'pino';
+import { processEnvironment } from './config/environment.js';
+import { logLevelFrom } from './config/log-level.js';
 
 export type LogLevel = Level;
-
-export const LOG_LEVELS: readonly string[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 const SECRET_FIELDS = new Set(['authorization', 'cookie', 'set-cookie', 'key', 'apikey', 'password', 'secret', 'token']);
 
@@ -44,13 +44,6 @@ export function redact(fields: Record<string, unknown>, depth = 0): Record<strin
   return out ?? fields;
 }
 
-/** LOG_LEVEL, checked: loadSettings refuses an unknown value at start (logging itself then falls back to info, saying so). */
-export function logLevelFrom(env: NodeJS.ProcessEnv = process.env): string {
-  const level = (env.LOG_LEVEL ?? 'info').trim().toLowerCase() || 'info';
-  if (!LOG_LEVELS.includes(level)) throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${env.LOG_LEVEL}")`);
-  return level;
-}
-
 /** Options shared by every logger of the process (and by tests that pass their own destination). */
 export function loggerOptions(level: string): LoggerOptions {
   return {
@@ -69,10 +62,11 @@ let loggers: { out: Logger; err: Logger; destinations: DestinationStream[] } | u
 
 function current(): { out: Logger; err: Logger; destinations: DestinationStream[] } {
   if (loggers) return loggers;
+  const env = processEnvironment();
   let level: string;
   let refused: string | undefined;
   try {
-    level = logLevelFrom();
+    level = logLevelFrom(env);
   } catch (e) {
     level = 'info';
     refused = (e as Error).message;
@@ -80,7 +74,7 @@ function current(): { out: Logger; err: Logger; destinations: DestinationStream[
   const stdout = pino.destination({ dest: 1, sync: false });
   const stderr = pino.destination({ dest: 2, sync: false });
   loggers = { out: createLogger(level, stdout), err: createLogger(level, stderr), destinations: [stdout, stderr] };
-  if (refused) loggers.err.warn({ LOG_LEVEL: process.env.LOG_LEVEL }, `${refused}; logging at info`);
+  if (refused) loggers.err.warn({ LOG_LEVEL: env.LOG_LEVEL }, `${refused}; logging at info`);
   return loggers;
 }
 

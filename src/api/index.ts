@@ -34,6 +34,7 @@ import { openApiDocument } from './openapi.js';
 import { ApiError, STATUS_TEXT, aKey, notAdmitted } from './errors.js';
 import { permits } from './policy.js';
 import type { ApiSettings } from './settings.js';
+import type { Environment } from '../config/environment.js';
 import type { ModelsView } from './routes.js';
 
 export { loadApiSettings, type ApiSettings } from './settings.js';
@@ -56,7 +57,7 @@ export interface ConfigApiOptions {
   readonly bodyLimitBytes?: number;
   readonly importLimitBytes?: number;
   /** Where `${NAME}` exchange keys are resolved (validation). */
-  readonly env?: Record<string, string | undefined>;
+  readonly env?: Environment;
   readonly version?: string;
   /** Failed authentication per source address (default: DEFAULT_AUTH_FAILURES). */
   readonly authFailures?: AuthFailureSettings;

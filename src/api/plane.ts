@@ -21,11 +21,12 @@ import { ConfigError } from '../errors.js';
 import type { Registry } from 'prom-client';
 import { AuthMetrics } from '../metrics/auth-metrics.js';
 import { createRedis } from '../storage/redis-client.js';
+import { processEnvironment, type Environment } from '../config/environment.js';
 
 export interface ConfigPlaneOptions {
   readonly configDir: string;
-  /** Where DSP_ADMIN_KEY, CONFIG_STORE, ... are read (default: process.env). */
-  readonly env?: Record<string, string | undefined>;
+  /** Where DSP_ADMIN_KEY, CONFIG_STORE, ... are read, and `${NAME}` price keys looked up (default: the process environment). */
+  readonly env?: Environment;
   /** The audience service: with it, `/api/v1/audiences` and API keys on the upload routes. */
   readonly audiences?: AudienceService;
   /** Where failed authentications are counted (the process's metrics registry). */
@@ -63,7 +64,7 @@ export interface ConfigPlane {
 }
 
 export async function openConfigPlane(o: ConfigPlaneOptions): Promise<ConfigPlane> {
-  const settings = loadApiSettings(o.env ?? process.env);
+  const settings = loadApiSettings(o.env ?? processEnvironment());
   const { store, seeded } = await openConfigStore(o.configDir, settings);
   // Limits and Idempotency-Key answers: a fail-fast client (a limit check never waits on a dead Redis).
   const sharedRedis = settings.sharedRedisUrl ? createRedis(settings.sharedRedisUrl, { commandTimeoutMs: 500 }) : undefined;

@@ -35,6 +35,7 @@ import {
 import { check, checkQuery, deepEqual } from './validation.js';
 import { checkPreconditions, prepare, writableOf, type BodyAction } from './write-rules.js';
 import { StringEnum } from '../campaigns/schema.js';
+import { processEnvironment, type Environment } from '../config/environment.js';
 
 export type ResourceKind = 'advertisers' | 'campaigns' | 'creatives' | 'exchanges';
 export const RESOURCE_KINDS: readonly ResourceKind[] = ['advertisers', 'campaigns', 'creatives', 'exchanges'];
@@ -164,7 +165,7 @@ export class ConfigResources {
   constructor(
     readonly store: ConfigStore,
     private readonly segments?: SegmentLookup,
-    private readonly env: Record<string, string | undefined> = process.env,
+    private readonly env: Environment = processEnvironment(),
   ) {}
 
   // ----- reads

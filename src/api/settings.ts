@@ -21,6 +21,7 @@
  * API refuses to start. In the embedded default a key is generated at start (and printed).
  */
 import { ConfigError, type FieldError } from '../errors.js';
+import { processEnvironment, type Environment } from '../config/environment.js';
 import { generateAdminKey, type RateLimit } from './auth.js';
 import { DEFAULT_AUTH_FAILURES, type AuthFailureSettings } from './auth-failures.js';
 
@@ -43,7 +44,7 @@ export interface ApiSettings {
   readonly idempotencyTtlMs: number;
 }
 
-export function loadApiSettings(env: Record<string, string | undefined> = process.env): ApiSettings {
+export function loadApiSettings(env: Environment = processEnvironment()): ApiSettings {
   const errors: FieldError[] = [];
   const store = (env.CONFIG_STORE || 'memory').trim();
   if (store !== 'memory' && store !== 'redis') errors.push({ path: 'CONFIG_STORE', code: 'invalid', message: 'must be memory or redis' });

@@ -23,6 +23,7 @@ import {
 } from './schema.js';
 import { validateBundleRules, validateBundleShape } from './validate.js';
 import { ConfigError, type FieldError } from '../errors.js';
+import { processEnvironment, type Environment } from '../config/environment.js';
 
 /** Kinds whose documents make up the bidding configuration: writing them bumps the config version. */
 export const BUNDLE_KINDS = ['settings', 'exchanges', 'advertisers', 'campaigns', 'creatives'] as const;
@@ -368,7 +369,7 @@ export function validatedBundle(state: StoreState): ConfigBundle {
   origin.set(bundle, `settings/${SETTINGS_ID}#`);
   for (const key of ['exchanges', 'advertisers', 'campaigns'] as const)
     for (const item of bundle[key] ?? []) origin.set(item, `${key}/${item.id}#`);
-  const errors = validateBundleRules(bundle, (item) => origin.get(item) ?? '', process.env, pausedExchangeIds(state));
+  const errors = validateBundleRules(bundle, (item) => origin.get(item) ?? '', processEnvironment(), pausedExchangeIds(state));
   if (errors.length) throw new ConfigError(errors);
   return bundle;
 }
@@ -379,7 +380,7 @@ export function validatedBundle(state: StoreState): ConfigBundle {
  * Paused exchanges are left out, as bidders leave them out. Errors are grouped by `kind/id`, their
  * paths relative to that document (a creative's errors against the creative, not its campaign).
  */
-export function ruleErrorsByDoc(state: StoreState, env: Record<string, string | undefined> = process.env): Map<string, FieldError[]> {
+export function ruleErrorsByDoc(state: StoreState, env: Environment = processEnvironment()): Map<string, FieldError[]> {
   const settings = state.docs.settings.get(SETTINGS_ID);
   const origin = new WeakMap<object, string>();
   const creativeIds = new Map<string, string[]>();

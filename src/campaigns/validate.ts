@@ -10,6 +10,7 @@ import type { FieldError } from '../errors.js';
 import { ConfigBundleSchema, type Campaign, type ConfigBundle } from './schema.js';
 import { normalizeCountry } from '../openrtb/geo.js';
 import { resolvePriceKeys } from '../events/encrypted-price.js';
+import { processEnvironment, type Environment } from '../config/environment.js';
 
 const Ajv = AjvModule.default ?? AjvModule;
 const addFormats = addFormatsModule.default ?? addFormatsModule;
@@ -61,7 +62,7 @@ export type OriginOf = (item: object) => string;
 export function validateBundleRules(
   bundle: ConfigBundle,
   originOf: OriginOf,
-  env: Record<string, string | undefined> = process.env,
+  env: Environment = processEnvironment(),
   pausedExchanges: ReadonlySet<string> = NO_IDS,
 ): FieldError[] {
   const r = new BundleRules(bundle, originOf);

@@ -2,7 +2,8 @@
  * Process settings from the environment: validated, defaulted, frozen.
  * Every variable is documented in docs/configuration.md.
  */
-import { logLevelFrom } from '../log.js';
+import { logLevelFrom } from './log-level.js';
+import { processEnvironment, type Environment } from './environment.js';
 import { randomBytes } from 'node:crypto';
 import { usableCpus } from './cpu-count.js';
 import { ConfigError, type FieldError } from '../errors.js';
@@ -25,6 +26,8 @@ export interface Settings {
   readonly debugNoBid: boolean;
   /** LOG_LEVEL: the least severe level logged (src/log.ts reads it; checked here so a typo refuses the start). */
   readonly logLevel: string;
+  /** UWS_USE_FALLBACK is set: uWebSockets.js (which reads it itself) serves from its JavaScript fallback; said in the start warning. */
+  readonly httpFallbackForced: boolean;
   /** Train click and conversion models from this process's bids and notices (every worker's), and price goals from them. */
   readonly outcomeModels: boolean;
   /** Lookalike audiences: profiles of the users seen (sampled on every bid thread), and the builder on the main thread (LOOKALIKES). */
@@ -136,9 +139,8 @@ export interface Settings {
   readonly metricsTopCampaigns: number;
 }
 
-type Env = Record<string, string | undefined>;
 
-function tracesEndpoint(env: Env, errors: FieldError[]): string | undefined {
+function tracesEndpoint(env: Environment, errors: FieldError[]): string | undefined {
   const direct = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
   const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
   const url = direct || (base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined);
@@ -150,7 +152,7 @@ function tracesEndpoint(env: Env, errors: FieldError[]): string | undefined {
   return url;
 }
 
-export function loadSettings(env: Env = process.env): Settings {
+export function loadSettings(env: Environment = processEnvironment()): Settings {
   const errors: FieldError[] = [];
   const int = (name: string, fallback: number, min: number, max: number): number => {
     const raw = env[name];
@@ -205,6 +207,7 @@ export function loadSettings(env: Env = process.env): Settings {
         return 'info';
       }
     })(),
+    httpFallbackForced: Boolean(env.UWS_USE_FALLBACK),
     outcomeModels: bool('OUTCOME_MODELS'),
     lookalikes: bool('LOOKALIKES'),
     profileUsers: int('PROFILE_USERS', 200_000, 1, 50_000_000),

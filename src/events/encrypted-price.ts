@@ -12,6 +12,7 @@
  * signature does not verify is refused: someone changed it, or it was not made with our keys.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { processEnvironment, type Environment } from '../config/environment.js';
 
 export interface PriceKeys {
   readonly encryptionKey: Buffer;
@@ -84,7 +85,7 @@ export interface PriceEncryptionConfig {
  */
 export function resolvePriceKeys(
   config: PriceEncryptionConfig,
-  env: Record<string, string | undefined> = process.env,
+  env: Environment = processEnvironment(),
 ): PriceKeys | { errors: Partial<Record<keyof PriceEncryptionConfig, string>> } {
   const errors: Partial<Record<keyof PriceEncryptionConfig, string>> = {};
   const read = (field: keyof PriceEncryptionConfig): Buffer | undefined => {

@@ -3,6 +3,8 @@
  * snapshot (compiled here from the validated bundle the main thread posts), its own audience
  * cache, metrics registry and gate. Events go to the main thread's writer in batches; the
  * embedded segment store and notice dedupe are reached over the worker's port (remote.ts).
+ * The bid thread itself is built as the main thread builds its own (composition/bid-thread.ts);
+ * this file adds what only a worker has: its stores, its side of the protocol, and its end.
  *
  * A worker never dies with a uWS socket open: a thread exiting with open uWS handles aborts the
  * whole process (`uv_loop_close() while having open handles`). So an uncaught exception does not
@@ -10,36 +12,31 @@
  * fail), sends its last events and counters, and lets the loop run empty; the main thread then
  * sees the exit and starts a replacement. A drain ends the same way, after its requests finished.
  */
-import { NO_TRACING, startTracing, type Tracing } from '../telemetry/tracing.js';
+import { NO_TRACING, type Tracing } from '../telemetry/tracing.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import type { Settings } from '../config/settings.js';
 import { BidderMetrics } from '../metrics/bidder-metrics.js';
-import { AudienceMetrics } from '../metrics/audience-metrics.js';
 import { NoticeMetrics } from '../metrics/notice-metrics.js';
-import { SnapshotRef, buildSnapshot } from '../campaigns/snapshot.js';
-import { buildAudiences } from '../audiences/build-audiences.js';
+import type { SnapshotRef } from '../campaigns/snapshot.js';
 import type { AudienceService } from '../audiences/audience-service.js';
 import { createRedis } from '../storage/redis-client.js';
 import { RedisSegmentStore } from '../audiences/redis-segment-store.js';
 import { RedisNoticeDedupe } from '../events/notice-dedupe.js';
-import { loadSigner } from '../events/load-signer.js';
-import { BidLog } from '../events/bid-log.js';
-import { buildBidApp } from '../app.js';
-import { loadUserKeyer } from '../events/user-key.js';
 import { listenShared, type Listening } from '../http/listen.js';
-import { busyLoop, closeApp, drainBidServer, threadGate, type ThreadGate } from '../http/bid-server.js';
+import { busyLoop, closeApp, drainBidServer, type ThreadGate } from '../http/bid-server.js';
+import type { RequestGate } from '../http/request-gate.js';
 import { ForwardingEventSink, MainLink, RemoteBudgetStore, RemoteFrequencyStore, RemoteNoticeDedupe, RemoteSegmentStore, TrackedDedupe } from './remote.js';
 import { log } from '../log.js';
 import { RedisBudgetStore } from '../money/redis-budget-store.js';
-import { buildFrequency, buildLedger } from '../composition/build-money.js';
 import { RedisFrequencyStore } from '../money/frequency-store.js';
 import type { BudgetLedger } from '../money/budget-ledger.js';
 import { NO_MODELS, OutcomeModelsRef } from '../models/outcome-models.js';
 import { OutcomeForwarder } from './outcome-link.js';
 import { ProfileFeed } from '../audiences/profiles.js';
 import { ProfileForwarder } from './profile-link.js';
+import { buildBidThread, loadKeys, openAudiences, openSnapshots, startThreadTracing, swapSnapshot } from '../composition/bid-thread.js';
 
 /** Reported by the main thread only (they describe the process, not a thread). */
 const MAIN_THREAD_METRICS = ['bidder_campaigns_live', 'bidder_config_version', 'bidder_config_reloads_total'];
@@ -99,99 +96,103 @@ port.on('message', (m: ToWorker) => {
 
 let tracing: Tracing = NO_TRACING;
 
-async function start(): Promise<void> {
-  const snapshots = new SnapshotRef(buildSnapshot(init.bundle, init.version));
-  for (const id of snapshots.current.exchanges.keys()) metrics.forExchange(id);
-  const audienceMetrics = new AudienceMetrics(metrics.registry);
-  // One hot-path Redis client per worker (segment lookups and the notice dedupe); the embedded
-  // stores live on the main thread and are reached over the port.
+/** Where this worker's segments, notice dedupe, budgets and frequency counters are: one Redis client of its own, or the main thread's embedded stores over the port. */
+function workerStores() {
   const redis = settings.redisUrl ? createRedis(settings.redisUrl) : undefined;
-  audiences = await buildAudiences(settings, audienceMetrics, redis ? new RedisSegmentStore(redis, redis) : new RemoteSegmentStore(link));
-  const dedupe = new TrackedDedupe(redis ? new RedisNoticeDedupe(redis, settings.noticeDedupeWindowSeconds) : new RemoteNoticeDedupe(link));
-  money = buildLedger(settings, snapshots, redis ? new RedisBudgetStore(redis) : new RemoteBudgetStore(link), init.index, metrics.registry);
-  thread = threadGate(settings, metrics.registry, `w${init.index}`);
-  const gate = thread.gate;
-  const signer = await loadSigner(settings);
-  const userKeys = await loadUserKeyer(settings); // the main thread made the secret file, if any, before workers start
+  return {
+    segments: redis ? new RedisSegmentStore(redis, redis) : new RemoteSegmentStore(link),
+    dedupe: new TrackedDedupe(redis ? new RedisNoticeDedupe(redis, settings.noticeDedupeWindowSeconds) : new RemoteNoticeDedupe(link)),
+    budgets: redis ? new RedisBudgetStore(redis) : new RemoteBudgetStore(link),
+    frequency: redis ? new RedisFrequencyStore(redis) : new RemoteFrequencyStore(link),
+  };
+}
+
+async function start(): Promise<void> {
+  const snapshots = openSnapshots(init, metrics);
+  const stores = workerStores();
+  const threadAudiences = await openAudiences(settings, metrics, stores.segments);
+  audiences = threadAudiences.audiences;
+  const keys = await loadKeys(settings); // the main thread made the secret files, if any, before workers start
   // Each worker exports its own notice spans (off unless an OTLP endpoint is set).
-  if (settings.tracesEndpoint)
-    tracing = await startTracing({ endpoint: settings.tracesEndpoint, serviceName: settings.serviceName, instanceId: `${settings.instanceId}-w${init.index}` });
-  app = buildBidApp({
-    userKeys,
+  tracing = await startThreadTracing(settings, `${settings.instanceId}-w${init.index}`);
+  const bid = buildBidThread({
+    ...threadAudiences,
     settings,
+    thread: init.index,
     snapshots,
     metrics,
-    audiences,
-    audienceMetrics,
-    signer,
-    gate,
-    money,
-    frequency: buildFrequency(settings, redis ? new RedisFrequencyStore(redis) : new RemoteFrequencyStore(link), metrics.registry),
-    isReady: () => true,
+    keys,
+    budgetStore: stores.budgets,
+    frequencyStore: stores.frequency,
     models,
     outcomes,
     profiles,
     notices: {
       events: sink,
-      dedupe,
+      dedupe: stores.dedupe,
       metrics: new NoticeMetrics(metrics.registry),
       maxAgeSec: settings.noticeMaxAgeSeconds,
       accepting: () => !sink.isClosed,
       awaiting,
       tracing,
     },
-    bidLog: new BidLog(sink, settings.bidLogSampleRate, settings.requestLogSampleRate, `${settings.instanceId}${Date.now().toString(36)}-`),
   });
-  const bidApp = app;
-  listening = await listenShared(bidApp, settings.host, init.port);
-  const listen = listening;
-
-  handle = (m: ToWorker) => {
-    switch (m.t) {
-      case 'config':
-        if (m.version <= snapshots.current.version) return post({ t: 'config-ok', version: snapshots.current.version });
-        try {
-          // Compiled here, off every other worker's thread; the swap is one reference change.
-          const next = buildSnapshot(m.bundle, m.version);
-          for (const id of next.exchanges.keys()) metrics.forExchange(id);
-          snapshots.swap(next);
-          post({ t: 'config-ok', version: next.version });
-        } catch (e) {
-          post({ t: 'config-failed', version: m.version, error: (e as Error).message });
-        }
-        return;
-      case 'metrics':
-        void metrics.registry.getMetricsAsJSON().then((json) => post({ t: 'metrics', id: m.id, metrics: json }));
-        return;
-      case 'invalidate':
-        return audiences?.invalidate(m.keys);
-      case 'registry':
-        void audiences?.refreshRegistry(true).catch(() => {});
-        return;
-      case 'models':
-        return models?.swap(m.models);
-      case 'forget-profile':
-        profiles?.forget(m.key);
-        return;
-      case 'drain':
-        if (ending) return;
-        void drainBidServer(bidApp, listen, gate, { delayMs: m.delayMs, deadline: m.deadline, pending: () => dedupe.pending + awaiting.pending }).then((r) =>
-          finish(0, r.inFlightLeft),
-        );
-        return;
-      case 'test-crash':
-        if (init.testHooks) setImmediate(() => {
-          throw new Error('test crash (BIDDER_TEST_HOOKS)');
-        });
-        return;
-      case 'test-lag':
-        if (init.testHooks) timers.add(busyLoop(m.busyMs, m.everyMs, m.forMs));
-        return;
-    }
-  };
+  app = bid.app;
+  money = bid.money;
+  thread = bid;
+  listening = await listenShared(bid.app, settings.host, init.port);
+  const drain = drainOnRequest(bid.app, listening, bid.gate, stores.dedupe);
+  handle = (m) => handleMessage(m, snapshots, drain);
   profiles?.start(1000);
   post({ t: 'ready', port: listening.port });
   for (const m of early.splice(0)) handle(m);
+}
+
+/** The drain the main thread asks for: stop taking requests, let those in flight and the notices' durable writes finish, then end. */
+function drainOnRequest(bidApp: TemplatedApp, listen: Listening, gate: RequestGate, dedupe: TrackedDedupe) {
+  return (delayMs: number, deadline: number) =>
+    void drainBidServer(bidApp, listen, gate, { delayMs, deadline, pending: () => dedupe.pending + awaiting.pending }).then((r) => finish(0, r.inFlightLeft));
+}
+
+/** One message from the main thread, once start-up is done (protocol.ts). */
+function handleMessage(m: ToWorker, snapshots: SnapshotRef, drain: (delayMs: number, deadline: number) => void): void {
+  switch (m.t) {
+    case 'config':
+      if (m.version <= snapshots.current.version) return post({ t: 'config-ok', version: snapshots.current.version });
+      try {
+        // Compiled here, off every other worker's thread; the swap is one reference change.
+        const next = swapSnapshot(snapshots, m, metrics);
+        post({ t: 'config-ok', version: next.version });
+      } catch (e) {
+        post({ t: 'config-failed', version: m.version, error: (e as Error).message });
+      }
+      return;
+    case 'metrics':
+      void metrics.registry.getMetricsAsJSON().then((json) => post({ t: 'metrics', id: m.id, metrics: json }));
+      return;
+    case 'invalidate':
+      return audiences?.invalidate(m.keys);
+    case 'registry':
+      void audiences?.refreshRegistry(true).catch(() => {});
+      return;
+    case 'models':
+      return models?.swap(m.models);
+    case 'forget-profile':
+      profiles?.forget(m.key);
+      return;
+    case 'drain':
+      if (ending) return;
+      drain(m.delayMs, m.deadline);
+      return;
+    case 'test-crash':
+      if (init.testHooks) setImmediate(() => {
+        throw new Error('test crash (BIDDER_TEST_HOOKS)');
+      });
+      return;
+    case 'test-lag':
+      if (init.testHooks) timers.add(busyLoop(m.busyMs, m.everyMs, m.forMs));
+      return;
+  }
 }
 
 /**

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger, logDestinations, logLevelFrom, REDACT_PATHS } from '../../src/log.js';
+import { createLogger, logDestinations, REDACT_PATHS } from '../../src/log.js';
+import { logLevelFrom } from '../../src/config/log-level.js';
 import { BidderProcess, MAIN, TEST_ADMIN_KEY } from '../helpers/bidder-process.js';
 import { httpRequest } from '../helpers/bidder.js';
 
