@@ -151,3 +151,61 @@ async function seedBudget(store: BudgetStore, s: BudgetSeed, snap: Snapshot, now
     await store.recordSpend(`fixture-seed:${a.account}:${nowMs}`, [{ account: a.account, amount: spent, ttlSec: a.ttlSec }], 60);
   }
 }
+
+/** One exemplary fixture's request as benchmark input. */
+export interface FixtureRequest {
+  readonly name: string;
+  readonly body: Buffer;
+  /** The request's tmax in ms (the bidder's default 100 when it has none). */
+  readonly tmax: number;
+  readonly seed: FixtureSeed | undefined;
+  /** What the fixture expects: the status, and for a 200 the creative of each bid. */
+  readonly status: number;
+  readonly crids: readonly string[];
+}
+
+/** The exemplary fixtures as benchmark input: the campaigns they bid with, and their requests. */
+export interface FixtureMix {
+  /** The exchanges, advertisers and campaigns of their bundles (each once). */
+  readonly bundle: Required<Pick<ConfigBundle, 'exchanges' | 'advertisers' | 'campaigns'>>;
+  readonly requests: readonly FixtureRequest[];
+}
+
+/**
+ * The exemplary fixtures that post to the default exchange (the benchmarks' drivers post every
+ * request to one URL; `legacy-25-eur` posts to `/bid/legacy` and is left out). `seeded: false`
+ * leaves out those with a seed too, for a bidder whose stores the bench cannot reach (bench/run.ts).
+ */
+export function exemplaryMix(o: { seeded: boolean }): FixtureMix {
+  const bundle: FixtureMix['bundle'] = { exchanges: [], advertisers: [], campaigns: [] };
+  const requests: FixtureRequest[] = [];
+  for (const [name, f] of readFixtures('exemplary') as [string, Fixture][]) {
+    if (f.exchange !== undefined || (f.seed !== undefined && !o.seeded)) continue;
+    const resolved = resolveBundle(f);
+    for (const key of BUNDLE_LISTS) for (const item of resolved[key] ?? []) if (!(bundle[key] as { id: string }[]).some((x) => x.id === item.id)) (bundle[key] as object[]).push(item);
+    const request = f.request as { tmax?: number };
+    const bids = (f.expect.bids ?? []) as { crid: string }[];
+    requests.push({ name, body: Buffer.from(JSON.stringify(f.request)), tmax: request.tmax ?? 100, seed: f.seed, status: f.expect.status, crids: bids.map((b) => b.crid) });
+  }
+  return { bundle, requests };
+}
+
+/**
+ * What of the fixtures' bundle a scenario bundle lacks: exchanges it does not have (by id; the
+ * scenario's own keep their settings), and every advertiser and campaign (an id the scenario
+ * already uses throws: a fixture campaign must not silently go missing).
+ */
+export function fixtureAdditions(scenario: ConfigBundle, fixtures: FixtureMix['bundle']): FixtureMix['bundle'] {
+  const ids = (list: readonly { id: string }[] | undefined) => new Set((list ?? []).map((x) => x.id));
+  const taken = { advertisers: ids(scenario.advertisers), campaigns: ids(scenario.campaigns) };
+  for (const key of ['advertisers', 'campaigns'] as const)
+    for (const item of fixtures[key]) if (taken[key].has(item.id)) throw new Error(`fixture ${key}: "${item.id}" is taken by the scenario`);
+  const exchanges = ids(scenario.exchanges);
+  return { exchanges: fixtures.exchanges.filter((e) => !exchanges.has(e.id)), advertisers: fixtures.advertisers, campaigns: fixtures.campaigns };
+}
+
+/** Whether an answer is what the fixture expects: its status and, for a bid, each expected creative. */
+export function answeredAsExpected(r: FixtureRequest, status: number, body: string): boolean {
+  if (status !== r.status) return false;
+  return r.crids.every((crid) => body.includes(`"crid":${JSON.stringify(crid)}`));
+}
