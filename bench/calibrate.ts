@@ -2,10 +2,12 @@
  * Floor calibration: send every request of the mix once, measure the share that gets a bid, and
  * scale all floors until that share is inside the target band (20-40 %, aiming at 30 %).
  * A higher floor can only remove bids, so the share falls as the scale rises: a bracketing search
- * in log space converges in a few passes.
+ * in log space converges in a few passes. The exemplary fixtures' requests of the mix keep their
+ * own floors; answerFixtures checks their answers against their fixtures.
  */
 import { Agent, request } from 'node:http';
 import { setFloorScale, type RequestMix } from './scenario/requests.js';
+import { answeredAsExpected } from './scenario/fixtures.js';
 
 export interface CalibrationStep {
   floor_scale: number;
@@ -105,17 +107,51 @@ export async function measureBidRate(mix: RequestMix, port: number, concurrency:
   };
 }
 
+/** How the exemplary fixtures of the mix were answered: with their status, and with their bids (the scenario's campaigns compete). */
+export interface FixtureAnswers {
+  readonly requests: number;
+  readonly status_as_expected: number;
+  readonly as_expected: number;
+  /** Answered with their status but other bids than their fixture's. */
+  readonly other_bids: string[];
+}
+
+/** Sends each fixture's request of the mix once, one at a time, and compares the answers with their fixtures. */
+export async function answerFixtures(mix: RequestMix, port: number): Promise<FixtureAnswers> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  let status = 0;
+  const otherBids: string[] = [];
+  try {
+    for (const f of mix.fixtures) {
+      const answer = await postReading(agent, port, f.body);
+      if (Number(answer.status) !== f.status) continue;
+      status++;
+      if (!answeredAsExpected(f, f.status, answer.text)) otherBids.push(f.name);
+    }
+  } finally {
+    agent.destroy();
+  }
+  return { requests: mix.fixtures.length, status_as_expected: status, as_expected: status - otherBids.length, other_bids: otherBids };
+}
+
 function post(agent: Agent, port: number, body: Buffer): Promise<string> {
+  return postReading(agent, port, body, false).then((a) => a.status);
+}
+
+/** POST /bid; `keep`: the answer's body is read into `text` (else discarded). */
+function postReading(agent: Agent, port: number, body: Buffer, keep = true): Promise<{ status: string; text: string }> {
   return new Promise((resolve) => {
     const req = request(
       { host: '127.0.0.1', port, path: '/bid', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } },
       (res) => {
-        res.resume();
-        res.on('end', () => resolve(String(res.statusCode ?? 0)));
-        res.on('error', () => resolve('error'));
+        const chunks: Buffer[] = [];
+        if (keep) res.on('data', (c: Buffer) => chunks.push(c));
+        else res.resume();
+        res.on('end', () => resolve({ status: String(res.statusCode ?? 0), text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', () => resolve({ status: 'error', text: '' }));
       },
     );
-    req.on('error', () => resolve('error'));
+    req.on('error', () => resolve({ status: 'error', text: '' }));
     req.setTimeout(10_000, () => req.destroy());
     req.end(body);
   });

@@ -2,7 +2,10 @@
  * `npm run bench:hot-path`: the bid route's JavaScript alone, in one thread, without sockets.
  *
  * The scenario of `npm run bench` (campaigns, users in the in-process segment store, the request
- * mix with floors scaled to a 20-40 % bid rate) is built in this process; the bid route is
+ * mix with floors scaled to a 20-40 % bid rate) is built in this process, with the exemplary
+ * fixtures (tests/fixtures/openrtb/exemplary/) in it: their campaigns added to the scenario's,
+ * their requests to the mix, their seeds (frequency counts, budgets, segments) written into the
+ * stores; the bench reports how many of them got the answer their fixture expects. The bid route is
  * registered on a stand-in for the uWS app and each request body is handed to it as uWS would
  * (headers, one data chunk), with budgets, frequency caps, the bid log and metrics all on. The
  * answers are counted, not sent.
@@ -25,6 +28,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { writeScenarioConfig } from './scenario/campaigns.js';
 import { searchFloorScale, type CalibrationStep } from './calibrate.js';
 import { buildRequestMix, setFloorScale } from './scenario/requests.js';
+import { answeredAsExpected, exemplaryMix, fixtureAdditions, seedStores, type FixtureRequest } from './scenario/fixtures.js';
 import { loadBundleFromDir } from '../src/campaigns/load-bundle.js';
 import { loadSettings } from '../src/config/settings.js';
 import { buildSnapshot, SnapshotRef } from '../src/campaigns/snapshot.js';
@@ -82,6 +86,8 @@ type Handler = (res: HttpResponse, req: HttpRequest) => void;
 /** Just enough of uWS's request and response for the bid route. */
 class FakeExchange {
   status = '';
+  /** The body of the last answer (empty for a 204). */
+  answer = '';
   answers = { '200': 0, '204': 0, other: 0 };
   private body: ArrayBuffer = new ArrayBuffer(0);
   private readonly headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': '0' };
@@ -97,11 +103,13 @@ class FakeExchange {
       writeHeader() {
         return res;
       },
-      end() {
+      end(body?: string | Uint8Array) {
+        ex.answer = body === undefined ? '' : String(body);
         ex.count();
         return res;
       },
       endWithoutBody() {
+        ex.answer = '';
         ex.count();
         return res;
       },
@@ -189,6 +197,9 @@ async function main(): Promise<void> {
     const bundle = await loadBundleFromDir(tmp);
     const goals = Number(values.goals ?? 0);
     const models = goals > 0 ? withGoals(bundle, goals) : undefined;
+    const fixtures = exemplaryMix({ seeded: true });
+    const added = fixtureAdditions(bundle, fixtures.bundle);
+    for (const key of ['exchanges', 'advertisers', 'campaigns'] as const) (bundle[key] as object[]).push(...added[key]);
     const snap = buildSnapshot(bundle, 1);
     const snapshots = new SnapshotRef(snap);
     const settings = loadSettings({ DATA_DIR: tmp, CONFIG_DIR: tmp, NOTICE_SIGNING_KEYS: 'bench:benchmark-signing-key-0123456789', NOTICE_BASE_URL: 'https://bid.example' });
@@ -209,6 +220,9 @@ async function main(): Promise<void> {
       }
       await store.addMemberships(rows);
     }
+    const budgetStore = buildBudgetStore(undefined);
+    const frequencyStore = buildFrequencyStore(undefined);
+    for (const f of fixtures.requests) if (f.seed !== undefined) await seedStores(f.seed, { segments: store, frequency: frequencyStore, budgets: budgetStore }, snap, Date.now());
     const audiences = await buildAudiences(settings, new AudienceMetrics(metrics.registry), store);
     const sink = new CountingSink();
     const deps = {
@@ -218,8 +232,8 @@ async function main(): Promise<void> {
       signer: await loadSigner(settings),
       audiences,
       bidLog: new BidLog(sink, settings.bidLogSampleRate, settings.requestLogSampleRate, 'hot-'),
-      money: buildLedger(settings, snapshots, buildBudgetStore(undefined), 0, metrics.registry),
-      frequency: buildFrequency(settings, buildFrequencyStore(undefined), metrics.registry),
+      money: buildLedger(settings, snapshots, budgetStore, 0, metrics.registry),
+      frequency: buildFrequency(settings, frequencyStore, metrics.registry),
       models,
     };
     let handler: Handler | undefined;
@@ -231,9 +245,19 @@ async function main(): Promise<void> {
       any: () => app,
     } as unknown as TemplatedApp;
     registerBidRoutes(app, deps);
+    await deps.money.renew(); // the leases, with the fixtures' spend, before the first request
 
-    const mix = buildRequestMix(seed, requests, users);
+    const mix = buildRequestMix(seed, requests, users, fixtures.requests);
     const fake = new FakeExchange();
+    /** One fixture's request alone, its answer awaited (lookups may answer later): the status, and whether it is all its fixture expects. */
+    const fixtureAnswered = async (f: FixtureRequest): Promise<{ status: boolean; all: boolean }> => {
+      const before = fake.answers['200'] + fake.answers['204'] + fake.answers.other;
+      fake.set(f.body);
+      handler!(fake.res, fake.req);
+      for (let i = 0; i < 1000 && fake.answers['200'] + fake.answers['204'] + fake.answers.other === before; i++) await new Promise((r) => setTimeout(r, 1));
+      const status = Number(fake.status.slice(0, 3));
+      return { status: status === f.status, all: answeredAsExpected(f, status, fake.answer) };
+    };
     /** Every body once through the route: the bid share at the current floor scale. */
     const measure = async (): Promise<CalibrationStep> => {
       const t0 = performance.now();
@@ -249,6 +273,14 @@ async function main(): Promise<void> {
     else await searchFloorScale(mix, measure); // as the bench calibrates, through the same route
     const scale = mix.floorScale;
     const bodies = mix.bodies;
+    // The fixtures' campaigns face the scenario's here: one of those may outbid them (a bid all the same).
+    const wrongStatus: string[] = [];
+    const otherBids: string[] = [];
+    for (const f of fixtures.requests) {
+      const got = await fixtureAnswered(f);
+      if (!got.status) wrongStatus.push(f.name);
+      else if (!got.all) otherBids.push(f.name);
+    }
 
     const route = () => {
       for (const b of bodies) {
@@ -294,8 +326,10 @@ async function main(): Promise<void> {
     const answered = a['200'] + a['204'] + a.other;
     say('');
     process.stdout.write(
-      `${campaigns.toLocaleString('en')} campaigns, ${users.toLocaleString('en')} users, ${bodies.length} requests × ${rounds} rounds; floor scale ${scale.toFixed(3)}; ` +
-        `bid rate ${((100 * a['200']) / Math.max(1, answered)).toFixed(1)} % (other answers: ${a.other}); events logged ${sink.events}\n\n` +
+      `${campaigns.toLocaleString('en')} campaigns, ${users.toLocaleString('en')} users, ${bodies.length} requests (${mix.fixtures.length} of them exemplary fixtures) × ${rounds} rounds; floor scale ${scale.toFixed(3)}; ` +
+        `bid rate ${((100 * a['200']) / Math.max(1, answered)).toFixed(1)} % (other answers: ${a.other}); events logged ${sink.events}\n` +
+        `exemplary fixtures: ${mix.fixtures.length - wrongStatus.length} of ${mix.fixtures.length} answered with their status${wrongStatus.length ? ` (not: ${wrongStatus.join(', ')})` : ''}, ` +
+        `${mix.fixtures.length - wrongStatus.length - otherBids.length} with their bids${otherBids.length ? ` (other bids, where the scenario's campaigns compete: ${otherBids.join(', ')})` : ''}\n\n` +
         `| stage | µs per request (median) | min |\n|---|---:|---:|\n` +
         Object.entries(times)
           .map(([k, xs]) => `| ${k} | ${median(xs).toFixed(2)} | ${Math.min(...xs).toFixed(2)} |`)
@@ -311,7 +345,11 @@ async function main(): Promise<void> {
       route_over_json_parse: null as number | null,
       campaigns,
       users,
-      requests: bodies.length,
+      requests: mix.generated.length,
+      fixture_requests: mix.fixtures.length,
+      fixtures_status_as_expected: mix.fixtures.length - wrongStatus.length,
+      fixtures_as_expected: mix.fixtures.length - wrongStatus.length - otherBids.length,
+      fixtures_other_bids: otherBids,
       rounds,
       goals,
       clock: values.clock ?? 'wall',

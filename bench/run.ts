@@ -2,7 +2,9 @@
  * `npm run bench`: builds a realistic scenario and benchmarks the bidder against it.
  *
  *   1. scenario: N campaigns with mixed targeting (a generated config dir), a request mix shaped like
- *      ../shared/openrtb-corpus, M users with segments (uploaded through the audience API);
+ *      ../shared/openrtb-corpus, M users with segments (uploaded through the audience API), and the
+ *      exemplary fixtures without a seed (their campaigns in the config dir, their requests in the mix;
+ *      the bidder's in-process stores cannot be seeded from here: npm run bench:hot-path has them all);
  *   2. ceiling: a bare uWebSockets.js server that only parses the requests, driven flat out;
  *   3. the bidder (a child process): floors calibrated to a 20-40 % bid rate, then a fixed-rate run,
  *      a ramp that finds where latency breaks, and a closed-loop run at saturation;
@@ -12,17 +14,18 @@
  * Every child process is stopped at the end, on failure and on Ctrl-C.
  */
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { writeScenarioConfig } from './scenario/campaigns.js';
+import { BENCH_EXCHANGES, writeScenarioConfig } from './scenario/campaigns.js';
+import { exemplaryMix, fixtureAdditions } from './scenario/fixtures.js';
 import { buildRequestMix, describeMix, floorMedians, setFloorScale, type RequestMix } from './scenario/requests.js';
 import { uploadUsers } from './scenario/users.js';
 import { addStatusCounts, drive, fmtInt, newStatusCounts, type DriveTarget, type Pacer, type PhaseResult, type PhaseSpec } from './driver.js';
 import { BidderProcess } from './bidder-process.js';
 import { quantilesBetween } from './bidder-latency.js';
-import { calibrateFloors, measureBidRate } from './calibrate.js';
+import { answerFixtures, calibrateFloors, measureBidRate } from './calibrate.js';
 import { killAllNow, stopAll, stopChild } from './processes.js';
 import { startCeiling } from './ceiling.js';
 import { phaseJson, writeReport, type BenchReport, type BidderRun, type PhaseJson } from './report.js';
@@ -365,6 +368,11 @@ async function benchBuild(ctx: BuildContext, label: string, buildDir: string, re
     setup.warm_up = warm;
     say(`[${label}] warm-up pass: bid rate ${(warm.bid_rate * 100).toFixed(1)} % at floor scale ${warm.floor_scale}`);
   }
+  if (mix.fixtures.length > 0) {
+    const fx = await answerFixtures(mix, bidder.port);
+    setup.fixtures = fx;
+    say(`[${label}] exemplary fixtures: ${fx.status_as_expected} of ${fx.requests} answered with their status, ${fx.as_expected} with their bids${fx.other_bids.length ? ` (other bids: ${fx.other_bids.join(', ')})` : ''}`);
+  }
   checkCancelled();
   const rssAfterSetup = bidder.rss.sample() ?? 0;
   bidder.rss.resetPeak();
@@ -567,9 +575,15 @@ async function main(): Promise<number> {
     const t0 = Date.now();
     const configDir = join(tmp, 'config');
     const written = await writeScenarioConfig(configDir, { seed: opts.seed, campaigns: opts.campaigns });
-    const mix = buildRequestMix(opts.seed, opts.requests, opts.users);
+    // The bidder's config loader refuses an advertiser or campaign id the scenario already uses.
+    const fixtures = exemplaryMix({ seeded: false });
+    await writeFile(join(configDir, 'fixtures.json'), JSON.stringify(fixtureAdditions({ exchanges: BENCH_EXCHANGES.exchanges }, fixtures.bundle)));
+    const mix = buildRequestMix(opts.seed, opts.requests, opts.users, fixtures.requests);
     const mixInfo = describeMix(mix);
-    say(`scenario: ${written.campaigns} campaigns in ${written.files} files, ${mix.bodies.length} requests (avg ${mixInfo.avg_body_bytes} B) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    say(
+      `scenario: ${written.campaigns} campaigns in ${written.files} files and ${fixtures.bundle.campaigns.length} of the exemplary fixtures; ` +
+        `${mix.bodies.length} requests (${mix.fixtures.length} of them the fixtures'; generated ones avg ${mixInfo.avg_body_bytes} B) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
 
     // Backends.
     const ctx: BuildContext = { opts, tmp, configDir, mix, ceilingQps: 0, plan: P };

@@ -7,6 +7,10 @@
  *                tests/fixtures/openrtb/bundles/<name>.json with the extra exchanges,
  *                advertisers and campaigns appended (and any other key replaced)
  *   exchange     optional: posts to /bid/<exchange> instead of /bid
+ *   seed         optional: what the stores hold before the request, written through their interfaces
+ *                (bench/scenario/fixtures.ts): { segments?: [{ user, segments }],
+ *                frequency?: [{ user, window, campaign | creative | advertiser, count }],
+ *                budgets?: [{ campaign, remaining }] } (tests/fixtures/openrtb/README.md)
  *   request      the OpenRTB body (an object; a string is sent as raw bytes)
  *   expect       { status: 200, bids: [{ impid, crid, price, cid?, dealid?, w?, h?, mtype?, dur?, adomain? }],
  *                  cur?, version? }
@@ -18,6 +22,8 @@
  * absent in the bid. Every 200 answer must also pass the independent conformance checker
  * (tests/conformance/check-bid.ts). exemplary/ holds realistic requests that double as documentation and benchmark
  * input, supplemental/ edge cases (each positive with its negative twin), invalid/ requests refused with 400.
+ * A fixture with a seed runs on a bid route of its own, with fresh in-process stores (segments,
+ * frequency counters, budgets) seeded before the request, and must fail without its seed.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import uws from 'uWebSockets.js';
@@ -32,9 +38,17 @@ import { NoticeSigner, parseSigningKeys } from '../src/events/notice-signer.js';
 import type { ConfigBundle } from '../src/campaigns/schema.js';
 import { NO_BID_REASONS } from '../src/bidding/no-bid-reason.js';
 import { checkBid } from './conformance/check-bid.js';
+import { FIXTURE_KINDS, readFixtures, resolveBundle, seedStores, type FixtureSeed } from '../bench/scenario/fixtures.js';
+import { MemorySegmentStore } from '../src/audiences/memory-segment-store.js';
+import { AudienceService } from '../src/audiences/audience-service.js';
+import { AudienceMetrics } from '../src/metrics/audience-metrics.js';
+import { MemoryFrequencyStore } from '../src/money/frequency-store.js';
+import { FrequencyService } from '../src/money/frequency.js';
+import { MemoryBudgetStore } from '../src/money/memory-budget-store.js';
+import { BudgetLedger } from '../src/money/budget-ledger.js';
 
 const ROOT = new URL('./fixtures/openrtb/', import.meta.url);
-const KINDS = ['exemplary', 'supplemental', 'invalid'] as const;
+const KINDS = FIXTURE_KINDS;
 type Kind = (typeof KINDS)[number];
 
 interface ExpectedBid {
@@ -59,11 +73,17 @@ interface Fixture {
   description: string;
   campaigns: ConfigBundle | ({ base: string } & ConfigBundle);
   exchange?: string;
+  seed?: FixtureSeed;
   request: unknown;
   expect: Expectation;
 }
 
-const FIXTURE_KEYS = new Set(['description', 'campaigns', 'exchange', 'request', 'expect']);
+const FIXTURE_KEYS = new Set(['description', 'campaigns', 'exchange', 'seed', 'request', 'expect']);
+const SEED_KEYS: Record<string, Set<string>> = {
+  segments: new Set(['user', 'segments']),
+  frequency: new Set(['user', 'window', 'campaign', 'creative', 'advertiser', 'count']),
+  budgets: new Set(['campaign', 'remaining']),
+};
 const BID_KEYS = new Set(['impid', 'crid', 'price', 'cid', 'dealid', 'w', 'h', 'mtype', 'dur', 'adomain']);
 const EXPECT_KEYS: Record<number, Set<string>> = {
   200: new Set(['status', 'bids', 'cur', 'version']),
@@ -83,6 +103,14 @@ function checkShape(name: string, f: any): Fixture {
   if (typeof f.campaigns !== 'object' || f.campaigns === null) fail('needs campaigns');
   if (f.request === undefined) fail('needs a request');
   if (f.exchange !== undefined && typeof f.exchange !== 'string') fail('exchange must be a string');
+  if (f.seed !== undefined) {
+    if (typeof f.seed !== 'object' || f.seed === null || Object.keys(f.seed).length === 0) fail('seed must be an object that seeds something');
+    for (const [part, rows] of Object.entries(f.seed)) {
+      if (!SEED_KEYS[part]) fail(`unknown key seed.${part}`);
+      if (!Array.isArray(rows) || rows.length === 0) fail(`seed.${part} must be a non-empty array`);
+      for (const row of rows as object[]) for (const k of Object.keys(row)) if (!SEED_KEYS[part].has(k)) fail(`unknown key seed.${part}[].${k}`);
+    }
+  }
   const e = f.expect;
   if (!e || !EXPECT_KEYS[e.status]) fail('expect.status must be 200, 204 or 400');
   for (const k of Object.keys(e)) if (!EXPECT_KEYS[e.status].has(k)) fail(`unknown key expect.${k}`);
@@ -98,23 +126,8 @@ function checkShape(name: string, f: any): Fixture {
   return f as Fixture;
 }
 
-const LIST_KEYS = ['exchanges', 'advertisers', 'campaigns'] as const;
-
-function resolveBundle(f: Fixture): ConfigBundle {
-  const { base, ...extra } = f.campaigns as { base?: string } & ConfigBundle;
-  if (base === undefined) return extra;
-  const bundle: ConfigBundle = readJson(new URL(`bundles/${base}.json`, ROOT));
-  const merged: Record<string, unknown> = { ...bundle, ...extra };
-  for (const key of LIST_KEYS) merged[key] = [...(bundle[key] ?? []), ...(extra[key] ?? [])];
-  return merged as ConfigBundle;
-}
-
 function loadKind(kind: Kind): [string, Fixture][] {
-  const dir = new URL(`${kind}/`, ROOT);
-  return readdirSync(dir)
-    .filter((n) => n.endsWith('.json'))
-    .sort()
-    .map((n) => [n, checkShape(`${kind}/${n}`, readJson(new URL(n, dir)))]);
+  return readFixtures(kind).map(([n, f]) => [n, checkShape(`${kind}/${n}`, f)]);
 }
 
 /** A bid as the fixture sees it: the listed fields, with `dealid` always present, absent → null. */
@@ -131,22 +144,77 @@ function project(bid: Record<string, unknown>, keys: readonly string[]): Record<
  */
 let server: Listening;
 const snapshots = new SnapshotRef(buildSnapshot(validBundle({}), 0));
+const settings = loadSettings({ HOST: '127.0.0.1', PORT: '0', ADMIN_PORT: '0', INSTANCE_ID: 'fixtures', DEBUG_NOBID: '1' });
+const signer = new NoticeSigner(parseSigningKeys('fixtures:0123456789abcdef0123456789abcdef'));
 beforeAll(async () => {
-  const settings = loadSettings({ HOST: '127.0.0.1', PORT: '0', ADMIN_PORT: '0', INSTANCE_ID: 'fixtures', DEBUG_NOBID: '1' });
   const app = uws.App();
-  const signer = new NoticeSigner(parseSigningKeys('fixtures:0123456789abcdef0123456789abcdef'));
   registerBidRoutes(app, { settings, snapshots, metrics: new BidderMetrics({ defaultMetrics: false }), signer, clock: () => 0 });
   server = await listenExclusive(app, '127.0.0.1', 0);
 });
 afterAll(() => server?.close());
 
+/**
+ * A bid route of its own for a fixture with a seed: the bundle's snapshot, fresh in-process
+ * segment, frequency and budget stores with the seed written into them, the audience registry
+ * read and the budget leases taken, as a bid thread would have them before the request.
+ */
+async function seededRoute(bundle: ConfigBundle, seed: FixtureSeed): Promise<{ port: number; close(): Promise<void> }> {
+  const routeSnapshots = new SnapshotRef(buildSnapshot(validBundle(bundle), 1));
+  const metrics = new BidderMetrics({ defaultMetrics: false });
+  const segmentStore = new MemorySegmentStore();
+  const frequencyStore = new MemoryFrequencyStore();
+  const budgetStore = new MemoryBudgetStore();
+  await seedStores(seed, { segments: segmentStore, frequency: frequencyStore, budgets: budgetStore }, routeSnapshots.current, Date.now());
+  const audiences = new AudienceService(segmentStore, new AudienceMetrics(metrics.registry));
+  await audiences.refreshRegistry(true);
+  const money = new BudgetLedger({
+    holder: 'fixtures-0',
+    store: budgetStore,
+    snapshots: routeSnapshots,
+    sliceFraction: 0.01,
+    renewMs: 60_000,
+    holdMs: 60_000,
+    leaseTtlMs: 60_000,
+    staleMs: 60_000,
+    eventTtlSec: 3600,
+  });
+  await money.renew();
+  const frequency = new FrequencyService(frequencyStore, { cacheTtlMs: 0, holdMs: 0, maxUsers: 100 });
+  const app = uws.App();
+  registerBidRoutes(app, { settings, snapshots: routeSnapshots, metrics, signer, clock: () => 0, audiences, frequency, money });
+  const listening = await listenExclusive(app, '127.0.0.1', 0);
+  return {
+    port: listening.port,
+    async close() {
+      listening.close();
+      await Promise.all([audiences.close(), money.stop()]);
+    },
+  };
+}
+
 let version = 0;
-async function run(f: Fixture): Promise<void> {
+/** The fixture's request through the bid route: the shared one, or one seeded with `seed`. */
+async function post(f: Fixture, seed: FixtureSeed | undefined): Promise<HttpResult> {
   const bundle = resolveBundle(f);
-  snapshots.swap(buildSnapshot(validBundle(bundle), ++version));
   const path = f.exchange === undefined ? '/bid' : `/bid/${f.exchange}`;
   const body = typeof f.request === 'string' ? f.request : JSON.stringify(f.request);
-  const res: HttpResult = await httpRequest(server.port, 'POST', path, body);
+  if (seed === undefined) {
+    snapshots.swap(buildSnapshot(validBundle(bundle), ++version));
+    return httpRequest(server.port, 'POST', path, body);
+  }
+  const route = await seededRoute(bundle, seed);
+  try {
+    return await httpRequest(route.port, 'POST', path, body);
+  } finally {
+    await route.close();
+  }
+}
+
+const run = async (f: Fixture): Promise<void> => check(f, await post(f, f.seed));
+
+/** Throws (an assertion error) when the answer is not what the fixture expects. */
+function check(f: Fixture, res: HttpResult): void {
+  const bundle = resolveBundle(f);
   const e = f.expect;
   const seen = `got ${res.status} ${res.headers['x-nobid-reason'] ?? ''} ${res.status === 200 ? '' : res.text}`;
   expect(res.status, seen).toBe(e.status);
@@ -194,6 +262,15 @@ describe('fixture set', () => {
 
   it('exemplary fixtures all bid (they document what a bid looks like)', () => {
     for (const [name, f] of fixtures.exemplary) expect(f.expect.status, name).toBe(200);
+  });
+
+  it('every seeded exemplary fixture fails without its seed (it shows what the seed changes)', async () => {
+    const seeded = fixtures.exemplary.filter(([, f]) => f.seed !== undefined);
+    expect(seeded.length).toBeGreaterThan(0);
+    for (const [name, f] of seeded) {
+      const res = await post(f, {});
+      expect(() => check(f, res), `${name} passes with empty stores`).toThrow();
+    }
   });
 
   it('every shared bundle is used and valid', () => {

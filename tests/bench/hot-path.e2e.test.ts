@@ -26,6 +26,13 @@ describe.skipIf(!existsSync(HOT_PATH))('npm run bench:hot-path (tiny run)', () =
       expect(r.route_over_json_parse).toBeCloseTo(r.route_us / r.json_parse_us, 1);
       expect(r.bid_rate).toBeGreaterThan(0);
       expect(r.events_logged).toBeGreaterThan(0);
+      // The exemplary fixtures are in the mix, answered with their status; the seeded ones (a capped
+      // user, a spent-out campaign) with their fixture's bids, which they get only when seeded.
+      expect(r.fixture_requests).toBeGreaterThanOrEqual(10);
+      expect(r.fixtures_status_as_expected).toBe(r.fixture_requests);
+      expect(r.fixtures_other_bids).not.toContain('frequency-capped-user.json');
+      expect(r.fixtures_other_bids).not.toContain('budget-spent-out.json');
+      expect(r.fixtures_as_expected).toBe(r.fixture_requests - r.fixtures_other_bids.length);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -80,6 +80,10 @@ describe.skipIf(!existsSync(RUN))('npm run bench (tiny run)', () => {
       expect(r.ceiling.bidder_own_ms).toBeUndefined();
       expect(md).toContain("the bidder's own p50 / p99 at 80 %");
       expect(r.main.setup.upload.accepted).toBe(2_000);
+      // The exemplary fixtures without a seed are in the mix, each answered with its fixture's status.
+      expect(r.scenario.mix.fixtures).toBeGreaterThanOrEqual(8);
+      expect(r.main.setup.fixtures.requests).toBe(r.scenario.mix.fixtures);
+      expect(r.main.setup.fixtures.status_as_expected).toBe(r.main.setup.fixtures.requests);
       expect(existsSync(join(out, 'latest.md'))).toBe(true);
       expect((await readFile(join(out, 'latest.svg'), 'utf8')).startsWith('<svg')).toBe(true);
       expect(alive(r.main.setup.pid)).toBe(false);
