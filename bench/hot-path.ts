@@ -43,7 +43,7 @@ import { BidLog } from '../src/events/bid-log.js';
 import type { BidderEvent, EventSink } from '../src/events/event-types.js';
 import { buildBudgetStore, buildFrequency, buildFrequencyStore, buildLedger } from '../src/composition/build-money.js';
 import { registerBidRoutes } from '../src/http/bid-route.js';
-import { parseBidRequest } from '../src/openrtb/parse-request.js';
+import { readBidRequest } from '../src/openrtb/read-request.js';
 import { isRefusal } from '../src/openrtb/protobuf-codec.js';
 import { decideFor } from '../src/bidding/bidder.js';
 import type { ConfigBundle } from '../src/campaigns/schema.js';
@@ -289,12 +289,12 @@ async function main(): Promise<void> {
       }
     };
     const parseOnly = () => {
-      for (const b of bodies) parseBidRequest(b, settings.maxJsonDepth);
+      for (const b of bodies) readBidRequest(b, settings.maxJsonDepth);
     };
     const parseDecide = () => {
       const nowMs = Date.now();
       for (const b of bodies) {
-        const req = parseBidRequest(b, settings.maxJsonDepth);
+        const req = readBidRequest(b, settings.maxJsonDepth);
         if (isRefusal(req)) continue;
         const privacy = privacyOutcome(req, settings);
         const a = privacy.userData ? audiences.resolve(userKeys(req, 'default'), 10) : undefined;

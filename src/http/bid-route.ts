@@ -6,7 +6,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { ExchangeProfile, Snapshot } from '../campaigns/snapshot.js';
 import type { ExchangeMetrics, RejectReason } from '../metrics/bidder-metrics.js';
-import { parseBidRequest } from '../openrtb/parse-request.js';
+import { readBidRequest } from '../openrtb/read-request.js';
 import { isRefusal, openRtbProtobuf, type OpenRtbProtobuf } from '../openrtb/protobuf-codec.js';
 import type { NoBidReason } from '../bidding/no-bid-reason.js';
 import { BidPipeline, type BidPipelineDeps } from '../bidding/bid-request.js';
@@ -183,7 +183,7 @@ class PendingBid implements BodySink, PendingBody, BidReply {
       body = inflated;
     }
     const req =
-      this.protobufType === undefined ? parseBidRequest(body, settings.maxJsonDepth) : this.h.protobuf.parseBidRequest(body, settings.maxJsonDepth);
+      this.protobufType === undefined ? readBidRequest(body, settings.maxJsonDepth) : this.h.protobuf.parseBidRequest(body, settings.maxJsonDepth);
     if (isRefusal(req)) return this.reject('400 Bad Request', req.invalid, req.message);
     this.h.pipeline.run(new BidContext(req, this.snap, this.ex, this.m, this.start, this.protobufType, this, this.h.deps.money));
   }
