@@ -8,6 +8,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { LiteCounter, LiteHistogram } from './lite.js';
 import { NO_BID_REASONS, type NoBidReason } from '../bidding/no-bid-reason.js';
 import { INVALID_REASONS } from '../openrtb/parse-request.js';
+import { readerFallbacks, type FallbackReason } from '../openrtb/read-request.js';
 import { PRIVACY_REASONS, type PrivacyReason } from '../privacy/privacy-outcome.js';
 
 export const REJECT_REASONS = [
@@ -103,6 +104,9 @@ export class BidderMetrics {
     registers: [this.registry],
   });
 
+  /** Read from the reader's own per-thread tally at scrape time (the bid path only adds 1 to a field). */
+  readonly readerFallbacks = readerFallbackCounter(this.registry);
+
   readonly privacyOutcomes = new LiteCounter(
     'bidder_privacy_outcomes_total',
     'Bid requests that reached bidding, by privacy outcome: allowed (user-level data used), or why not (gdpr_no_consent, gdpr_malformed, coppa, us_privacy_opt_out, gpp_opt_out, lmt).',
@@ -144,4 +148,21 @@ export class BidderMetrics {
   async text(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/** bidder_request_reader_fallbacks_total{reason}: what the one-pass reader's tally has added since the last scrape. */
+function readerFallbackCounter(registry: Registry): Counter<'reason'> {
+  const exported = {} as { [reason in FallbackReason]?: number };
+  return new Counter({
+    name: 'bidder_request_reader_fallbacks_total',
+    help: 'JSON bid requests the one-pass reader handed to JSON.parse + view, by reason: empty, not_object, syntax, too_deep (refused either way), duplicate_key (a field read twice: JSON.parse keeps the last), unexpected.',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      for (const reason of Object.keys(readerFallbacks) as FallbackReason[]) {
+        this.labels(reason).inc(readerFallbacks[reason] - (exported[reason] ?? 0));
+        exported[reason] = readerFallbacks[reason];
+      }
+    },
+  });
 }

@@ -484,6 +484,18 @@ describe('odd but valid input', () => {
     expect(d).toEqual({ error: 0, bid: 1 });
   });
 
+  it('a field given twice goes the general way (JSON.parse keeps the last) and shows in bidder_request_reader_fallbacks_total', async () => {
+    const fallback = (reason: string): [string, Record<string, string>] => ['bidder_request_reader_fallbacks_total', { reason }];
+    // The last "device" is the one JSON.parse keeps: the bid's notice carries it, as without the duplicate.
+    const body = JSON.stringify(bannerRequest()).replace('"device":', '"device":{"ua":"first"},"device":');
+    const { result: r, d } = await deltas(main, { duplicate: fallback('duplicate_key'), syntax: fallback('syntax') }, async () => [
+      await main.post('/bid', body),
+      await main.post('/bid', '{"id":"x","imp":[}'),
+    ]);
+    expect(r.map((x) => x.status)).toEqual([200, 400]);
+    expect(d).toEqual({ duplicate: 1, syntax: 1 });
+  });
+
   it('the admin API answers a malformed percent-encoding in a path with 400, and keeps running', async () => {
     for (const userId of ['%ZZ', '%E0%A4%A', '%']) {
       const r = await httpRequest(main.adminPort, 'DELETE', `/api/v1/users/ifa/${userId}/segments`);
