@@ -64,6 +64,9 @@ const HELP = `npm run bench:hot-path -- [options]
   --out <file>      where the medians go as JSON (default bench/results/hot-path-latest.json)
   --clock <c>       wall (default) or cpu: this process's CPU time (user + system), so time spent
                     waiting for a core on a loaded machine is not counted (for A/B runs on shared machines)
+  --fixtures <f>    the exemplary fixtures in the mix: all (default), unseeded (leaves out those
+                    with a seed: the capped user's campaign is what turns on frequency lookups for
+                    every request with a user), or none (the mix of revisions before fixtures joined it)
   --goals <share>   this share of the campaigns on cpc and cpa goals (alternately), priced from
                     ready outcome models (2^18-slot prior, a 2^12-slot table per goal campaign)
 `;
@@ -126,6 +129,26 @@ class FakeExchange {
     };
     this.res = res as unknown as HttpResponse;
   }
+  /** Requests answered since `answers` was last reset. */
+  get answered(): number {
+    return this.answers['200'] + this.answers['204'] + this.answers.other;
+  }
+  /**
+   * Hands `body` to the route and resolves once it is answered. A request whose lookups go to a
+   * store (frequency counters not cached) is answered in a later microtask: it is waited for
+   * before the next is handed over, as requests arrive apart, so none runs into its deadline
+   * behind thousands handed over at once. Undefined: answered at once (nothing to await).
+   */
+  send(handler: Handler, body: Buffer): Promise<void> | undefined {
+    const n = this.answered + 1;
+    this.set(body);
+    handler(this.res, this.req);
+    return this.answered >= n ? undefined : this.answeredBy(n);
+  }
+  private async answeredBy(n: number): Promise<void> {
+    const giveUp = performance.now() + 10_000;
+    while (this.answered < n && performance.now() < giveUp) await new Promise((r) => setImmediate(r));
+  }
   set(body: Buffer): void {
     this.body = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer;
     this.headers['content-length'] = String(body.byteLength);
@@ -175,6 +198,7 @@ async function main(): Promise<void> {
       seed: { type: 'string' },
       only: { type: 'string' },
       goals: { type: 'string' },
+      fixtures: { type: 'string' },
       out: { type: 'string' },
       clock: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -183,6 +207,8 @@ async function main(): Promise<void> {
   if (values.help) return void process.stdout.write(HELP);
   if (values.clock !== undefined && values.clock !== 'wall' && values.clock !== 'cpu') throw new Error('--clock is wall or cpu');
   if (values.clock === 'cpu') clockNs = cpuNs;
+  const fixtureChoice = values.fixtures ?? 'all';
+  if (!['all', 'unseeded', 'none'].includes(fixtureChoice)) throw new Error('--fixtures is all, unseeded or none');
   const campaigns = Number(values.campaigns ?? 1000);
   const users = Number(values.users ?? 1_000_000);
   const requests = Number(values.requests ?? 3000);
@@ -197,7 +223,7 @@ async function main(): Promise<void> {
     const bundle = await loadBundleFromDir(tmp);
     const goals = Number(values.goals ?? 0);
     const models = goals > 0 ? withGoals(bundle, goals) : undefined;
-    const fixtures = exemplaryMix({ seeded: true });
+    const fixtures = fixtureChoice === 'none' ? { bundle: { exchanges: [], advertisers: [], campaigns: [] }, requests: [] } : exemplaryMix({ seeded: fixtureChoice === 'all' });
     const added = fixtureAdditions(bundle, fixtures.bundle);
     for (const key of ['exchanges', 'advertisers', 'campaigns'] as const) (bundle[key] as object[]).push(...added[key]);
     const snap = buildSnapshot(bundle, 1);
@@ -251,10 +277,7 @@ async function main(): Promise<void> {
     const fake = new FakeExchange();
     /** One fixture's request alone, its answer awaited (lookups may answer later): the status, and whether it is all its fixture expects. */
     const fixtureAnswered = async (f: FixtureRequest): Promise<{ status: boolean; all: boolean }> => {
-      const before = fake.answers['200'] + fake.answers['204'] + fake.answers.other;
-      fake.set(f.body);
-      handler!(fake.res, fake.req);
-      for (let i = 0; i < 1000 && fake.answers['200'] + fake.answers['204'] + fake.answers.other === before; i++) await new Promise((r) => setTimeout(r, 1));
+      await fake.send(handler!, f.body);
       const status = Number(fake.status.slice(0, 3));
       return { status: status === f.status, all: answeredAsExpected(f, status, fake.answer) };
     };
@@ -263,8 +286,8 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       fake.answers = { '200': 0, '204': 0, other: 0 };
       for (const b of mix.bodies) {
-        fake.set(b);
-        handler!(fake.res, fake.req);
+        const pending = fake.send(handler!, b);
+        if (pending !== undefined) await pending;
       }
       const a = fake.answers;
       return { floor_scale: mix.floorScale, bid_rate: a['200'] / Math.max(1, a['200'] + a['204']), statuses: { ...a }, seconds: (performance.now() - t0) / 1000 };
@@ -282,10 +305,11 @@ async function main(): Promise<void> {
       else if (!got.all) otherBids.push(f.name);
     }
 
-    const route = () => {
+    /** Every body through the route, each answered (frequency lookups may answer a little later) before the next. */
+    const route = async () => {
       for (const b of bodies) {
-        fake.set(b);
-        handler!(fake.res, fake.req);
+        const pending = fake.send(handler!, b);
+        if (pending !== undefined) await pending;
       }
     };
     const parseOnly = () => {
@@ -306,7 +330,7 @@ async function main(): Promise<void> {
     };
     // Warm up (JIT, caches), then measure the stages interleaved so drift hits them alike.
     for (let i = 0; i < 3; i++) {
-      route();
+      await route();
       parseDecide();
       parseOnly();
       jsonParse();
@@ -319,7 +343,7 @@ async function main(): Promise<void> {
       if (only === undefined || only === 'json') times['JSON.parse (the ceiling server parses this)'].push(perRequest(jsonParse, bodies.length));
       if (only === undefined || only === 'parse') times['parse (view)'].push(perRequest(parseOnly, bodies.length));
       if (only === undefined || only === 'decide') times['parse + audience + decide'].push(perRequest(parseDecide, bodies.length));
-      if (only === undefined || only === 'route') times['whole route'].push(perRequest(route, bodies.length));
+      if (only === undefined || only === 'route') times['whole route'].push(await perRequestAsync(route, bodies.length));
     }
     for (const k of Object.keys(times)) if (times[k].length === 0) delete times[k];
     const a = fake.answers;
@@ -352,6 +376,7 @@ async function main(): Promise<void> {
       fixtures_other_bids: otherBids,
       rounds,
       goals,
+      fixtures: fixtureChoice,
       clock: values.clock ?? 'wall',
       floor_scale: round2(scale),
       bid_rate: Math.round((a['200'] / Math.max(1, answered)) * 10_000) / 10_000,
@@ -381,6 +406,12 @@ let clockNs = wallNs;
 function perRequest(run: () => void, n: number): number {
   const t0 = clockNs();
   run();
+  return Number(clockNs() - t0) / 1000 / n;
+}
+
+async function perRequestAsync(run: () => Promise<void>, n: number): Promise<number> {
+  const t0 = clockNs();
+  await run();
   return Number(clockNs() - t0) / 1000 / n;
 }
 
