@@ -11,5 +11,7 @@ export interface EventStore {
   query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
   /** Inserts rows (objects keyed by column) into a table, as one insert. */
   insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void>;
+  /** The same insert with each row given as its JSON text (JSON.stringify of the row object); optional. */
+  insertJson?(table: string, rows: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }

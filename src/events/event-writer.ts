@@ -41,7 +41,7 @@ import { join } from 'node:path';
 import { log as defaultLog } from '../log.js';
 import type { EventStore } from './event-store.js';
 import { EVENT_TABLES, EVENT_TABLE_NAMES, type BidderEvent, type EventSink } from './event-types.js';
-import { encodeEvents, Spool, type Segment, type TableRows } from './spool.js';
+import { encodeEvents, Spool, type Segment, type TableJson, type TableRows } from './spool.js';
 import { isolateRefused, refusesRows, setAside, type RefusedRow } from './refused-rows.js';
 import type { EventDropReason, EventMetrics } from '../metrics/event-metrics.js';
 
@@ -100,6 +100,8 @@ interface DurableWrite {
 interface Group {
   readonly segments: Segment[];
   readonly tables: TableRows;
+  /** The rows' JSON text as appended to the spool, when every segment of the group kept it (fresh segments). */
+  readonly json: TableJson | undefined;
   readonly done: Set<string>;
 }
 
@@ -338,7 +340,7 @@ export class EventWriter implements EventSink {
       list.push(e as unknown as Record<string, unknown>);
     }
     this.buf = [];
-    const g: Group = { segments: [], tables, done: new Set() };
+    const g: Group = { segments: [], tables, json: undefined, done: new Set() };
     const insert = this.insertGroup(g).catch((err: unknown) => this.warn('close', 'direct insert of unspooled events failed', err));
     await Promise.race([insert, sleep(this.closeTimeoutMs)]);
     for (const [t, rows] of tables) if (!g.done.has(t)) this.drop('closed', rows.length);
@@ -404,8 +406,10 @@ export class EventWriter implements EventSink {
       let i = 0;
       while (i < batch.length) {
         // At most APPEND_SLICE events encoded at once: each append awaits the disk, so bids run between slices.
+        // Each row is encoded once: its JSON text goes into the spool line and, kept, into the insert.
         const end = Math.min(batch.length, i + Math.min(APPEND_SLICE, Math.max(1, this.batchRows - this.spool.openRows)));
-        await this.spool.append(encodeEvents(batch, i, end), batch, i, end, this.cachedRows < this.maxInsertRows);
+        const rowJson: string[] = [];
+        await this.spool.append(encodeEvents(batch, i, end, rowJson), batch, i, end, this.cachedRows < this.maxInsertRows, rowJson);
         i = end;
         if (this.spool.openRows >= this.batchRows) {
           await this.rotate();
@@ -468,7 +472,8 @@ export class EventWriter implements EventSink {
       let i = 0;
       while (i < events.length) {
         const end = Math.min(events.length, i + Math.min(APPEND_SLICE, Math.max(1, this.batchRows - this.spool.openRows)));
-        await this.spool.append(encodeEvents(events, i, end), events, i, end, this.cachedRows < this.maxInsertRows);
+        const rowJson: string[] = [];
+        await this.spool.append(encodeEvents(events, i, end, rowJson), events, i, end, this.cachedRows < this.maxInsertRows, rowJson);
         i = end;
         // rotate() fdatasyncs the segment before closing it, so what it holds is durable too.
         if (this.spool.openRows >= this.batchRows) await this.rotate();
@@ -578,15 +583,19 @@ export class EventWriter implements EventSink {
   private async formGroup(): Promise<Group> {
     const segments: Segment[] = [];
     const tables: TableRows = new Map();
+    let json: TableJson | undefined = new Map();
     let rows = 0;
     for (let i = 0; i < this.queue.length && rows < this.maxInsertRows; i++) {
       const seg = this.queue[i];
       if (segments.length > 0 && seg.rows !== undefined && rows + seg.rows > this.maxInsertRows) break;
       let segTables: TableRows;
+      let segJson: TableJson | undefined;
       if (seg.cache) {
         segTables = seg.cache;
+        segJson = seg.cacheJson;
         this.cachedRows -= seg.rows ?? 0;
         seg.cache = undefined;
+        seg.cacheJson = undefined;
       } else {
         let read;
         try {
@@ -611,10 +620,17 @@ export class EventWriter implements EventSink {
         if (into) for (const r of list) into.push(r);
         else tables.set(t, list.slice());
       }
+      json = segJson === undefined ? undefined : json;
+      if (json !== undefined)
+        for (const [t, list] of segJson!) {
+          const into = json.get(t);
+          if (into) for (const r of list) into.push(r);
+          else json.set(t, list.slice());
+        }
       rows += seg.rows ?? 0;
       segments.push(seg);
     }
-    return { segments, tables, done: new Set() };
+    return { segments, tables, json, done: new Set() };
   }
 
   private async insertGroup(g: Group): Promise<void> {
@@ -624,9 +640,12 @@ export class EventWriter implements EventSink {
       const m = this.metrics.table[table];
       const t0 = this.clock();
       let refused: RefusedRow[] | undefined;
+      const json = g.json?.get(table);
       try {
-        // A BidderEvent is a row as it is (the tables have every field, `type` included).
-        await this.store.insert(table, rows);
+        // A BidderEvent is a row as it is (the tables have every field, `type` included). Rows
+        // still held as the JSON the spool got go in as that text, not encoded a second time.
+        if (json !== undefined && json.length === rows.length && this.store.insertJson !== undefined) await this.store.insertJson(table, json);
+        else await this.store.insert(table, rows);
       } catch (err) {
         m.insertDuration.observe((this.clock() - t0) / 1000);
         m.insertErrors.inc();

@@ -15,6 +15,8 @@ import { EVENT_TABLES, type BidderEvent } from './event-types.js';
 export type Row = Record<string, unknown>;
 /** Rows by table, in append order. */
 export type TableRows = Map<string, Row[]>;
+/** The same rows as their JSON text (JSON.stringify of each), by table. */
+export type TableJson = Map<string, string[]>;
 
 /** A closed segment, waiting to be inserted. */
 export interface Segment {
@@ -25,6 +27,8 @@ export interface Segment {
   rows: number | undefined;
   /** The rows themselves, kept in memory for a fresh segment while the cache budget allows. */
   cache: TableRows | undefined;
+  /** With `cache`: each cached row's JSON text as the spool holds it, by table (so an insert need not encode it again). */
+  cacheJson: TableJson | undefined;
 }
 
 export interface ReadResult {
@@ -45,6 +49,7 @@ interface OpenSegment {
   dirty: boolean;
   failed: boolean;
   cache: TableRows | undefined;
+  cacheJson: TableJson | undefined;
 }
 
 const SEGMENT_RE = /^seg-(\d{1,15})\.ndjson$/;
@@ -54,12 +59,14 @@ export function segmentName(seq: number): string {
   return `seg-${String(seq).padStart(12, '0')}.ndjson`;
 }
 
-/** One spool line per event, newline-terminated. */
-export function encodeEvents(events: readonly BidderEvent[], from: number, to: number): string {
+/** One spool line per event, newline-terminated; with `rowJson`, each event's JSON text is pushed there too. */
+export function encodeEvents(events: readonly BidderEvent[], from: number, to: number, rowJson?: string[]): string {
   let text = '';
   for (let i = from; i < to; i++) {
     const e = events[i];
-    text += `{"t":"${EVENT_TABLES[e.type]}","r":${JSON.stringify(e)}}\n`;
+    const json = JSON.stringify(e);
+    rowJson?.push(json);
+    text += `{"t":"${EVENT_TABLES[e.type]}","r":${json}}\n`;
   }
   return text;
 }
@@ -139,7 +146,7 @@ export class Spool {
         await unlink(path).catch(() => undefined);
         continue;
       }
-      leftovers.push({ seq, path, bytes: size, rows: undefined, cache: undefined });
+      leftovers.push({ seq, path, bytes: size, rows: undefined, cache: undefined, cacheJson: undefined });
       this.totalBytes += size;
       this.segments++;
     }
@@ -162,9 +169,10 @@ export class Spool {
   /**
    * Appends `events[from..to)` (already encoded as `text`) to the open segment, opening one when
    * needed. Not durable until `sync`. On failure nothing counts as written and the segment is
-   * marked failed (it will be cut back to its last good byte when rotated).
+   * marked failed (it will be cut back to its last good byte when rotated). `rowJson`, when given,
+   * holds each event's JSON text (`rowJson[i - from]`, from encodeEvents), kept with the cache.
    */
-  async append(text: string, events: readonly BidderEvent[], from: number, to: number, cache: boolean): Promise<void> {
+  async append(text: string, events: readonly BidderEvent[], from: number, to: number, cache: boolean, rowJson?: readonly string[]): Promise<void> {
     if (this.dead) throw new Error('spool abandoned');
     const seg = this.cur ?? (await this.openSegment(cache));
     const data = Buffer.from(text, 'utf8');
@@ -178,6 +186,7 @@ export class Spool {
     } catch (err) {
       seg.failed = true;
       seg.cache = undefined;
+      seg.cacheJson = undefined;
       throw err;
     }
     seg.bytes += data.length;
@@ -186,12 +195,19 @@ export class Spool {
     this.totalBytes += data.length;
     this.publish();
     if (seg.cache) {
+      // The JSON text is kept only while every cached row has it.
+      if (rowJson === undefined || rowJson.length !== to - from) seg.cacheJson = undefined;
       for (let i = from; i < to; i++) {
         const e = events[i];
         const t = EVENT_TABLES[e.type];
         let list = seg.cache.get(t);
         if (!list) seg.cache.set(t, (list = []));
         list.push(e as unknown as Row);
+        if (seg.cacheJson !== undefined) {
+          let json = seg.cacheJson.get(t);
+          if (!json) seg.cacheJson.set(t, (json = []));
+          json.push(rowJson![i - from]);
+        }
       }
     }
   }
@@ -205,6 +221,7 @@ export class Spool {
     } catch (err) {
       seg.failed = true;
       seg.cache = undefined;
+      seg.cacheJson = undefined;
       throw err;
     }
     seg.dirty = false;
@@ -231,10 +248,10 @@ export class Spool {
       await seg.fh.close().catch(() => undefined);
     }
     if (seg.rows === 0) {
-      await this.remove({ seq: seg.seq, path: seg.path, bytes: seg.bytes, rows: 0, cache: undefined });
+      await this.remove({ seq: seg.seq, path: seg.path, bytes: seg.bytes, rows: 0, cache: undefined, cacheJson: undefined });
       return undefined;
     }
-    return { seq: seg.seq, path: seg.path, bytes: seg.bytes, rows: seg.rows, cache: seg.cache };
+    return { seq: seg.seq, path: seg.path, bytes: seg.bytes, rows: seg.rows, cache: seg.cache, cacheJson: seg.cache ? seg.cacheJson : undefined };
   }
 
   async read(seg: Segment): Promise<ReadResult> {
@@ -279,7 +296,7 @@ export class Spool {
     }
     this.segments++;
     this.publish();
-    this.cur = { seq, path, fh, bytes: 0, rows: 0, openedAt: this.clock(), dirty: false, failed: false, cache: cache ? new Map() : undefined };
+    this.cur = { seq, path, fh, bytes: 0, rows: 0, openedAt: this.clock(), dirty: false, failed: false, cache: cache ? new Map() : undefined, cacheJson: cache ? new Map() : undefined };
     return this.cur;
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { integerLiteral, jsonEachRowBytes, jsonEachRowChunks, stringLiteral, withoutLoneSurrogates } from '../../src/events/sql.js';
+import { integerLiteral, jsonEachRowBytes, jsonEachRowChunks, jsonLinesBytes, stringLiteral, withoutLoneSurrogates } from '../../src/events/sql.js';
 
 const rows = Array.from({ length: 1234 }, (_, i) => ({ id: `e${i}`, n: i, s: i % 7 ? 'plain' : 'quote " back \\ é ✓' }));
 /** The engine's own String.prototype.toWellFormed (Node 20; not in this TypeScript lib yet) as the oracle. */
@@ -85,5 +85,16 @@ describe('JSONEachRow encoding', () => {
     expect(stringLiteral("it's \\ here")).toBe("'it\\'s \\\\ here'");
     expect(integerLiteral(42)).toBe('42');
     expect(() => integerLiteral(1.5)).toThrow();
+  });
+});
+
+describe('JSONEachRow from rows already encoded', () => {
+  it('gives the same bytes as encoding the objects, lone surrogates as U+FFFD, in chunks', async () => {
+    const odd = [...rows.slice(0, 50), { request_id: 'r\ud800', imp: 'a\udfffb' }, ...rows.slice(50)];
+    const fromObjects = await jsonEachRowBytes(odd, 100);
+    const fromText = await jsonLinesBytes(odd.map((r) => JSON.stringify(r)), 100);
+    expect(fromText.equals(fromObjects)).toBe(true);
+    expect(fromText.toString('utf8')).toContain('"r\\ufffd"');
+    expect((await jsonLinesBytes([], 100)).length).toBe(0);
   });
 });
