@@ -308,19 +308,32 @@ function minOf(xs: readonly number[]): number {
  * request's targeting, an imp's media and deals, its dates, audience rules and IP rules: what the
  * scan checks before it looks at the floor. Evaluated only for a no-bid that would otherwise name
  * an earlier reason.
+ *
+ * Any one match settles it, and the broad campaigns that match most requests are few: the words
+ * where recent requests found theirs are tried first, a word at a time, before the chunk scan.
  */
 function matchesBelowFloors(ctx: DecideContext, where: RequestPlace, fromWord: number): boolean {
   const { req, nowMs, audience, search } = ctx;
   const index = ctx.snap.index;
   const words = index.words;
   const bits = search.impBits;
+  const recent = search.recentMatchWords;
   for (let k = 0; k < req.imps.length; k++) {
     search.planImp(req.imps[k]);
-    // A chunk at a time, stopping at the first match: one usually turns up early.
+    for (let j = 0; j < recent.length; j++) {
+      const w = recent[j];
+      if (w < fromWord || !search.impCandidatesInWord(w)) continue;
+      for (let i = nextBit(bits, w * 32, w + 1); i >= 0; i = nextBit(bits, i + 1, w + 1)) if (eligible(index.campaigns[i], nowMs, audience, where)) return true;
+    }
+    // A chunk at a time, stopping at the first match.
     for (let from = fromWord - (fromWord % CHUNK_WORDS); from < words; from += CHUNK_WORDS) {
       const to = Math.min(words, from + CHUNK_WORDS);
       if (!search.impCandidatesIn(from, to)) continue;
-      for (let i = nextBit(bits, Math.max(from, fromWord) * 32, to); i >= 0; i = nextBit(bits, i + 1, to)) if (eligible(index.campaigns[i], nowMs, audience, where)) return true;
+      for (let i = nextBit(bits, Math.max(from, fromWord) * 32, to); i >= 0; i = nextBit(bits, i + 1, to))
+        if (eligible(index.campaigns[i], nowMs, audience, where)) {
+          search.rememberMatchWord(i >>> 5);
+          return true;
+        }
     }
   }
   return false;

@@ -13,6 +13,12 @@ import { languageAndPrimary, languageKey } from './language.js';
 import { foldCase } from './device.js';
 import { CHUNK_WORDS, domainAndParents, type DeviceFacts, type TargetingIndex } from './targeting-index.js';
 
+/**
+ * How many words `recentMatchWords` keeps. In the benchmark's mix at 10,000 campaigns, 16 settle
+ * 96 % of the below-floor checks that find a match (8: 87 %, 4: 57 %).
+ */
+const RECENT_MATCH_WORDS = 16;
+
 const CHUNK_UNKNOWN = 0;
 const CHUNK_NONE = 1;
 const CHUNK_SOME = 2;
@@ -26,6 +32,13 @@ export class CandidateSearch {
   private readonly chunkState: Uint8Array;
   /** The planned request has one imp: its request rules are evaluated only where the imp leaves campaigns, and not kept. */
   private singleImp = false;
+  /**
+   * Words where earlier requests found a campaign under every floor that matched them (-1: none
+   * yet), newest overwriting oldest: the bidder's below-floor check tries these first
+   * (`impCandidatesInWord`). Kept across requests, not part of any answer: a hint where to look.
+   */
+  readonly recentMatchWords = new Int32Array(RECENT_MATCH_WORDS).fill(-1);
+  private recentNext = 0;
 
   constructor(readonly index: TargetingIndex) {
     this.reqBits = newBits(index.words);
@@ -148,6 +161,23 @@ export class CandidateSearch {
     let acc = 0;
     for (let w = from; w < to; w++) acc |= bits[w] &= req[w];
     return acc !== 0;
+  }
+
+  /**
+   * The campaigns of word `w` that pass the planned imp and request: written to `impBits` there;
+   * false when none. One word costs an eighth of a chunk, for a probe where a match is likely.
+   */
+  impCandidatesInWord(w: number): boolean {
+    const bits = this.impBits;
+    return this.impPlan.evaluate(bits, this.index.all, w, w + 1) && this.requestPlan.evaluate(bits, bits, w, w + 1);
+  }
+
+  /** Remembers word `w` among `recentMatchWords` (once). */
+  rememberMatchWord(w: number): void {
+    const recent = this.recentMatchWords;
+    if (recent.indexOf(w) >= 0) return;
+    recent[this.recentNext] = w;
+    this.recentNext = (this.recentNext + 1) % recent.length;
   }
 
   /** Campaigns whose request-level rules all accept this request (every word at once; for tests and tools). */

@@ -197,6 +197,41 @@ describe('best campaign per imp', () => {
     expect(ask('FR').bids?.[0]?.price).toBe(floor);
   });
 
+  it('with thousands of campaigns, the below-floor check tries where recent requests found a match, and every reason is still the request\'s own', () => {
+    // Everything but two campaigns targets France. Under the high floor: a US campaign (flight
+    // ending in February) and, further on, a German one with a creative of attribute 1. The check
+    // remembers the words where it found a match and tries them first for later requests: what a
+    // request is told must depend on that request alone.
+    const n = (FLOOR_CUTOFF_MIN_WORDS + 4 * CHUNK_WORDS) * 32;
+    const reaching = (FLOOR_CUTOFF_MIN_WORDS + CHUNK_WORDS) * 32; // campaigns 0 .. reaching-1 reach the high floor
+    const de = reaching + 3 * 32 + 7;
+    const us = n - 20;
+    const campaigns = Array.from({ length: n }, (_, i) =>
+      campaign(`c${i}`, {
+        bid: { base: 0.01, max: (n - i) / 100 },
+        targeting: { countries: [i === us ? 'US' : i === de ? 'DE' : 'FR'] },
+        ...(i === us ? { end: '2026-02-01T00:00:00Z' } : {}),
+        ...(i === de ? { creatives: [{ id: 'cr-de', type: 'banner' as const, w: 300, h: 250, attrs: [1], html: '<img src="https://cdn.advertiser.example/a.png">' }] } : {}),
+      }),
+    );
+    const snap = snapshotOf(campaigns);
+    const january = Date.parse('2026-01-12T12:00:00Z');
+    const march = Date.parse('2026-03-12T12:00:00Z');
+    const high = (n - (reaching - 1)) / 100;
+    const low = (n - de) / 100; // the German campaign reaches it
+    const ask = (at: number, country: string, floor = high, battr: number[] = []) =>
+      decideAt(snap, at, { imp: [{ id: '1', banner: { w: 300, h: 250, battr }, bidfloor: floor }], device: { geo: { country } } }).noBid;
+    expect(snap.index.wordsReaching(high * (1 - 1e-9))).toBeLessThan(Math.floor(de / 32));
+    expect(ask(january, 'US')).toBe('below_floor'); // found by the chunk scan, its word remembered
+    expect(ask(march, 'US')).toBe('no_campaign'); // the remembered word matches the country, but the flight is over
+    expect(ask(january, 'DE')).toBe('below_floor'); // not in the remembered word: found by the chunk scan
+    expect(ask(january, 'US')).toBe('below_floor');
+    expect(ask(january, 'GB')).toBe('no_campaign');
+    // The German campaign reaches this floor, so its (remembered) word is not under it: no creative fits.
+    expect(ask(january, 'DE', low, [1])).toBe('no_creative_fit');
+    expect(ask(january, 'DE', high, [1])).toBe('below_floor');
+  });
+
   it('a chunk scan never walks into the next chunk, where an earlier request left its candidates', () => {
     // Two chunks: the first 256 campaigns target the US with a creative of attribute 1; the last
     // targets France only, without attributes. A French request leaves that campaign in the second
