@@ -24,6 +24,7 @@ import { BidderProcess } from './bidder-process.js';
 import { calibrateFloors } from './calibrate.js';
 import { killAllNow, stopAll, stopChild } from './processes.js';
 import { startCeiling } from './ceiling.js';
+import { intOption } from './options.js';
 
 const HELP = `npm run bench:scaling -- [options]
 
@@ -68,11 +69,7 @@ function parseOptions(argv: string[]): Options {
     process.stdout.write(HELP);
     process.exit(0);
   }
-  const int = (name: string, v: string | undefined, dflt: number, min: number, max: number) => {
-    const n = v === undefined ? dflt : Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer from ${min} to ${max}`);
-    return n;
-  };
+  const int = intOption;
   const counts = (values.counts ?? '10,10000').split(',').map((c) => int('counts', c.trim(), 0, 1, 10_000));
   if (counts.length < 2 || counts.some((c, i) => i > 0 && c <= counts[i - 1])) throw new Error('--counts needs two or more counts, smallest first');
   return {

@@ -25,6 +25,7 @@ import { BidderProcess } from './bidder-process.js';
 import { calibrateFloors } from './calibrate.js';
 import { clockTicks, parseProcStat, processCpuSeconds } from './cpu.js';
 import { killAllNow, stopAll } from './processes.js';
+import { intOption } from './options.js';
 
 const HELP = `npm run bench:cpu -- [options]
 
@@ -78,11 +79,7 @@ function parseOptions(argv: string[]): Options {
     process.stdout.write(HELP);
     process.exit(0);
   }
-  const int = (name: string, v: string | undefined, dflt: number, min: number, max: number) => {
-    const n = v === undefined ? dflt : Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer from ${min} to ${max}`);
-    return n;
-  };
+  const int = intOption;
   return {
     base: values.base === undefined ? undefined : resolve(values.base),
     rounds: int('rounds', values.rounds, 6, 1, 100),

@@ -3,22 +3,13 @@
 // main.ts and app.ts compose everything while log.ts and errors.ts are leaves everything uses, so one 'root' node
 // would make a cycle of every folder that logs. Type-only imports (`import type ...`, or imports whose every name is marked `type`) vanish at
 // compile time and are left out; re-exports (`export ... from`) and dynamic `import()` are run-time edges.
-import { readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, relative, resolve, sep } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { sourceFiles } from './source-files.js';
 
 const SRC = resolve(__dirname, '../../src');
-
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...sourceFiles(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) out.push(path);
-  }
-  return out;
-}
 
 /** The node of a file under src/: its folder, or the file itself (main.ts, log.ts...) at the top of src/. */
 export function folderOf(file: string): string {

@@ -3,10 +3,11 @@
 // token to its last (leading comments left out); a nested function counts in its parent's length too, so splitting
 // a long registrar means naming its pieces, not nesting them. The allowlist names the few that may stay longer, each
 // with its reason; an entry that no longer needs to be there fails too, so the list only shrinks.
-import { readFileSync, readdirSync } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { relative, resolve, sep } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { sourceFiles } from './source-files.js';
 
 const SRC = resolve(__dirname, '../../src');
 export const MAX_LINES = 80;
@@ -23,16 +24,6 @@ export interface LongFunction {
   readonly line: number;
   readonly name: string;
   readonly lines: number;
-}
-
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...sourceFiles(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) out.push(path);
-  }
-  return out;
 }
 
 /** A function's name as a reader would look for it: its declaration, the variable or property it is assigned to, or its class for a constructor. */

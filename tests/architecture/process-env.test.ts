@@ -1,22 +1,13 @@
 // Settings come from the environment in src/config/ only (config/environment.ts, settings.ts, log-level.ts); everything
 // else takes them, or an Environment, as a parameter. Any read of `process.env` elsewhere in src/ fails here, named by file:line.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { sourceFiles } from './source-files.js';
 
 const SRC = resolve(__dirname, '../../src');
 const CONFIG = join(SRC, 'config') + sep;
-
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...sourceFiles(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) out.push(path);
-  }
-  return out;
-}
 
 const isProcess = (node: ts.Node): boolean => ts.isIdentifier(node) && node.text === 'process';
 
