@@ -25,9 +25,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Registry } from 'prom-client';
-import { ChdbStore } from '../src/events/chdb-store.js';
-import { ClickHouseStore } from '../src/events/clickhouse-store.js';
-import type { EventStore } from '../src/events/event-store.js';
+import { ChdbDatabase } from '../src/events/chdb-database.js';
+import { ClickHouseDatabase } from '../src/events/clickhouse-database.js';
+import type { EventDatabase } from '../src/events/event-database.js';
 import { migrate } from '../src/events/migrate.js';
 import { AudienceService, DEFAULT_AUDIENCE_SETTINGS } from '../src/audiences/audience-service.js';
 import { MemorySegmentStore } from '../src/audiences/memory-segment-store.js';
@@ -199,13 +199,13 @@ class Truth {
 const rssMb = () => Math.round(process.memoryUsage().rss / 1_048_576);
 const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
-async function openStore(o: AudienceBenchOptions): Promise<{ events: EventStore; engine: string; dispose: () => Promise<void> }> {
+async function openStore(o: AudienceBenchOptions): Promise<{ events: EventDatabase; engine: string; dispose: () => Promise<void> }> {
   if (o.clickhouse) {
-    const events = await ClickHouseStore.open(o.clickhouse);
+    const events = await ClickHouseDatabase.open(o.clickhouse);
     return { events, engine: 'clickhouse', dispose: () => events.close() };
   }
   const dir = await mkdtemp(join(tmpdir(), 'bench-audiences-'));
-  const events = await ChdbStore.open(join(dir, 'data'), { database: 'bench' });
+  const events = await ChdbDatabase.open(join(dir, 'data'), { database: 'bench' });
   return {
     events,
     engine: 'chdb',
@@ -227,7 +227,7 @@ function truthOf(o: AudienceBenchOptions): Truth {
 }
 
 /** Loads the generated events: by the store's insert (rows built here, as the event writer sends them), or by SQL in the engine. */
-async function load(events: EventStore, o: AudienceBenchOptions): Promise<void> {
+async function load(events: EventDatabase, o: AudienceBenchOptions): Promise<void> {
   if (o.load === 'sql') {
     for (const table of ['pixels', 'impressions', 'clicks', 'conversions']) await events.exec(generatorSql(o, table));
     return;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { EventWriter } from '../src/events/event-writer.js';
 import { EventMetrics } from '../src/metrics/event-metrics.js';
-import type { EventStore } from '../src/events/event-store.js';
+import type { EventDatabase } from '../src/events/event-database.js';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,7 +23,7 @@ const windows = arg('windows', '0,1,2,5').split(',').map(Number);
 const seconds = Number(arg('seconds', '4'));
 const rounds = Number(arg('rounds', '3'));
 
-const store: EventStore = {
+const store: EventDatabase = {
   kind: 'chdb',
   async exec() {},
   async query() {

@@ -30,7 +30,7 @@ import { searchFloorScale, type CalibrationStep } from './calibrate.js';
 import { buildRequestMix, setFloorScale } from './scenario/requests.js';
 import { answeredAsExpected, exemplaryMix, fixtureAdditions, seedStores, type FixtureRequest } from './scenario/fixtures.js';
 import { loadBundleFromDir } from '../src/campaigns/load-bundle.js';
-import { loadSettings } from '../src/config/settings.js';
+import { loadSettings } from '../src/settings/settings.js';
 import { buildSnapshot, SnapshotRef } from '../src/campaigns/snapshot.js';
 import { BidderMetrics } from '../src/metrics/bidder-metrics.js';
 import { AudienceMetrics } from '../src/metrics/audience-metrics.js';

@@ -3,7 +3,7 @@
  * without listening, so tests and the composition root share one construction.
  */
 import uws, { type TemplatedApp } from 'uWebSockets.js';
-import type { Settings } from './config/settings.js';
+import type { Settings } from './settings/settings.js';
 import type { SnapshotRef } from './campaigns/snapshot.js';
 import type { BidderMetrics } from './metrics/bidder-metrics.js';
 import { registerBidRoutes } from './http/bid-route.js';

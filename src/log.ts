@@ -14,8 +14,8 @@
  * The bid path does not log per request (it counts, in metrics); log lines are for events.
  */
 import { pino, type DestinationStream, type Level, type Logger, type LoggerOptions } from 'pino';
-import { processEnvironment } from './config/environment.js';
-import { logLevelFrom } from './config/log-level.js';
+import { processEnvironment } from './settings/environment.js';
+import { logLevelFrom } from './settings/log-level.js';
 
 export type LogLevel = Level;
 

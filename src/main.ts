@@ -16,9 +16,9 @@
  * process's state (`Lifecycle`) and what was built (`Parts`).
  */
 import { AggregatorRegistry, Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { loadSettings, type Settings } from './config/settings.js';
-import { processEnvironment, type Environment } from './config/environment.js';
-import { DataDirInUse, DataDirLock } from './config/data-dir-lock.js';
+import { loadSettings, type Settings } from './settings/settings.js';
+import { processEnvironment, type Environment } from './settings/environment.js';
+import { DataDirInUse, DataDirLock } from './settings/data-dir-lock.js';
 import { openConfigPlane, type ConfigPlane } from './api/plane.js';
 import type { ConfigSync } from './campaigns/config-sync.js';
 import type { SnapshotRef } from './campaigns/snapshot.js';
@@ -32,7 +32,7 @@ import { ConfigError, formatFieldErrors } from './errors.js';
 import { flushLogs, log } from './log.js';
 import { buildSegmentStore } from './audiences/build-audiences.js';
 import { buildEvents, type Events } from './composition/build-events.js';
-import type { EventStore } from './events/event-store.js';
+import type { EventDatabase } from './events/event-database.js';
 import { createRedis, type RedisLike } from './storage/redis-client.js';
 import { busyLoop, drainBidServer } from './http/bid-server.js';
 import { listenAdmin, type AdminListening } from './api/admin-server.js';
@@ -83,7 +83,7 @@ interface Lifecycle {
 
 /** Made after the config plane that reads them (its API is built first): the event store, the kill switch's store, the audience rebuilds. */
 interface LateParts {
-  eventStore?: EventStore;
+  eventStore?: EventDatabase;
   killStore?: BudgetStore;
   rebuilds?: AudienceRebuilds;
 }

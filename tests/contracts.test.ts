@@ -15,7 +15,7 @@ const CONTRACTS: Record<string, { readonly file: string; readonly fn: string }> 
   ConfigStore: { file: 'tests/api/config-store.contract.ts', fn: 'configStoreContract' },
   NoticeDedupe: { file: 'tests/events/notice-dedupe.contract.ts', fn: 'noticeDedupeContract' },
   EventSink: { file: 'tests/events/event-sink.contract.ts', fn: 'eventSinkContract' },
-  EventStore: { file: 'tests/events/event-store.contract.ts', fn: 'eventStoreContract' },
+  EventDatabase: { file: 'tests/events/event-database.contract.ts', fn: 'eventStoreContract' },
   IdempotencyStore: { file: 'tests/api/idempotency-store.contract.ts', fn: 'idempotencyStoreContract' },
 };
 
@@ -53,7 +53,7 @@ describe('storage contracts', () => {
   const found = implementations();
 
   it('finds the implementations it checks (the scan itself works)', () => {
-    for (const iface of ['SegmentStore', 'BudgetStore', 'FrequencyStore', 'ConfigStore', 'NoticeDedupe', 'EventSink', 'EventStore', 'IdempotencyStore']) {
+    for (const iface of ['SegmentStore', 'BudgetStore', 'FrequencyStore', 'ConfigStore', 'NoticeDedupe', 'EventSink', 'EventDatabase', 'IdempotencyStore']) {
       expect(found.get(iface)?.length ?? 0, iface).toBeGreaterThanOrEqual(2);
     }
     expect(found.get('ConfigStore')!.map((c) => c.name)).toContain('MemoryConfigStore'); // through BaseConfigStore

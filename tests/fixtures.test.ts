@@ -30,7 +30,7 @@ import uws from 'uWebSockets.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpRequest, validBundle, type HttpResult } from './helpers/bidder.js';
 import { buildSnapshot, SnapshotRef } from '../src/campaigns/snapshot.js';
-import { loadSettings } from '../src/config/settings.js';
+import { loadSettings } from '../src/settings/settings.js';
 import { BidderMetrics } from '../src/metrics/bidder-metrics.js';
 import { registerBidRoutes } from '../src/http/bid-route.js';
 import { listenExclusive, type Listening } from '../src/http/listen.js';

@@ -13,7 +13,7 @@
  * `minImpressions` impressions in the range take part; ties go by name, so the answer is stable.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { EventStore } from '../events/event-store.js';
+import type { EventDatabase } from '../events/event-database.js';
 import { parseReportParams, runReport, ReportTooLargeError, type ReportRow } from '../events/reports.js';
 import { StringEnum } from '../campaigns/schema.js';
 import type { StoredDoc } from '../campaigns/config-store.js';
@@ -111,7 +111,7 @@ const ATTEMPTS = 5;
 
 export async function blockPlacements(
   resources: ConfigResources,
-  events: EventStore | undefined,
+  events: EventDatabase | undefined,
   id: string,
   input: unknown,
   ctx: WriteContext,

@@ -8,7 +8,7 @@
  *   AdminDeps.configApi is set, and guards the audience upload routes with `api.audienceAccess`).
  * - campaigns/config-sync.ts `startConfigSync` keeps a SnapshotRef in step with the store.
  */
-import type { EventStore } from '../events/event-store.js';
+import type { EventDatabase } from '../events/event-database.js';
 import type { KillSwitchAccess } from './kill-switch.js';
 import type { AudienceRebuilder } from '../audiences/rebuilds.js';
 import type { FastifyRequest } from 'fastify';
@@ -34,7 +34,7 @@ import { openApiDocument } from './openapi.js';
 import { ApiError, STATUS_TEXT, aKey, notAdmitted } from './errors.js';
 import { permits } from './policy.js';
 import type { ApiSettings } from './settings.js';
-import type { Environment } from '../config/environment.js';
+import type { Environment } from '../settings/environment.js';
 import type { ModelsView } from './routes.js';
 
 export { loadApiSettings, type ApiSettings } from './settings.js';
@@ -68,7 +68,7 @@ export interface ConfigApiOptions {
   /** The outcome models' state, for `GET /api/v1/models` (default: models off). */
   readonly models?: ModelsView;
   /** The event store reports read (for block-placements); a function, as the store is opened after the config plane. */
-  readonly events?: () => EventStore | undefined;
+  readonly events?: () => EventDatabase | undefined;
   /** The budget store's kill switch, for `/api/v1/kill-switch` (a function, as the store is opened after the config plane). */
   readonly killSwitch?: () => KillSwitchAccess | undefined;
   /** Who rebuilds an audience now (`POST /api/v1/audiences/{id}/rebuild`); a function, as it is made after the config plane. */

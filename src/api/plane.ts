@@ -4,7 +4,7 @@
  * API, the configuration to start from, and `follow()` to keep a SnapshotRef in step with the
  * store (startConfigSync). See README, "Config API", and the wiring in the report.
  */
-import type { EventStore } from '../events/event-store.js';
+import type { EventDatabase } from '../events/event-database.js';
 import type { KillSwitchAccess } from './kill-switch.js';
 import type { AudienceRebuilder } from '../audiences/rebuilds.js';
 import type { AudienceService } from '../audiences/audience-service.js';
@@ -21,7 +21,7 @@ import { ConfigError } from '../errors.js';
 import type { Registry } from 'prom-client';
 import { AuthMetrics } from '../metrics/auth-metrics.js';
 import { createRedis } from '../storage/redis-client.js';
-import { processEnvironment, type Environment } from '../config/environment.js';
+import { processEnvironment, type Environment } from '../settings/environment.js';
 
 export interface ConfigPlaneOptions {
   readonly configDir: string;
@@ -36,7 +36,7 @@ export interface ConfigPlaneOptions {
   /** The outcome models' state, for `GET /api/v1/models`. */
   readonly models?: ModelsView;
   /** The event store the block-placements call reads reports from (opened after the plane). */
-  readonly events?: () => EventStore | undefined;
+  readonly events?: () => EventDatabase | undefined;
   /** The budget store's kill switch, for `/api/v1/kill-switch`. */
   readonly killSwitch?: () => KillSwitchAccess | undefined;
   /** Who rebuilds an audience now (made after the plane: the lookalike builder and the event store). */

@@ -35,7 +35,7 @@ import {
 import { check, checkQuery, deepEqual } from './validation.js';
 import { checkPreconditions, prepare, writableOf, type BodyAction } from './write-rules.js';
 import { StringEnum } from '../campaigns/schema.js';
-import { processEnvironment, type Environment } from '../config/environment.js';
+import { processEnvironment, type Environment } from '../settings/environment.js';
 
 export type ResourceKind = 'advertisers' | 'campaigns' | 'creatives' | 'exchanges';
 export const RESOURCE_KINDS: readonly ResourceKind[] = ['advertisers', 'campaigns', 'creatives', 'exchanges'];

@@ -4,7 +4,7 @@
  * with one method per route; this file lists them in the order the OpenAPI document shows.
  */
 import type { TSchema } from '@sinclair/typebox';
-import type { EventStore } from '../events/event-store.js';
+import type { EventDatabase } from '../events/event-database.js';
 import type { ConfigStore } from '../campaigns/config-store.js';
 import { LIST_QUERY, type ConfigResources, type ResourceKind } from './resources.js';
 import { AUDIENCE_LIST_QUERY, type AudienceResources } from './audiences.js';
@@ -44,7 +44,7 @@ export interface RouteDeps {
   readonly pixelBaseUrl: string;
   readonly models: ModelsView;
   /** The event store reports read (undefined until it is open, or in a process without one). */
-  readonly events: () => EventStore | undefined;
+  readonly events: () => EventDatabase | undefined;
   /** The budget store's kill switch (undefined in a process without one). */
   readonly killSwitch: () => KillSwitchAccess | undefined;
 }

@@ -21,7 +21,7 @@
  * API refuses to start. In the embedded default a key is generated at start (and printed).
  */
 import { ConfigError, type FieldError } from '../errors.js';
-import { processEnvironment, type Environment } from '../config/environment.js';
+import { processEnvironment, type Environment } from '../settings/environment.js';
 import { generateAdminKey, type RateLimit } from './auth.js';
 import { DEFAULT_AUTH_FAILURES, type AuthFailureSettings } from './auth-failures.js';
 

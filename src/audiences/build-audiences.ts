@@ -1,5 +1,5 @@
 /** Chooses the segment store from settings: Redis when REDIS_URL is set, in-process otherwise. */
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../settings/settings.js';
 import type { AudienceMetrics } from '../metrics/audience-metrics.js';
 import { AudienceService, DEFAULT_AUDIENCE_SETTINGS } from './audience-service.js';
 import { MemorySegmentStore } from './memory-segment-store.js';

@@ -7,7 +7,7 @@
  * A manual rule rebuild may overlap the rule schedule's own pass over the same rule: both write the
  * same memberships from the same rows, so the later one wins with the same answer.
  */
-import type { EventStore } from '../events/event-store.js';
+import type { EventDatabase } from '../events/event-database.js';
 import type { AudienceService } from './audience-service.js';
 import type { LookalikeBuilder } from './lookalikes.js';
 import { rebuildRule } from './rule-rebuild.js';
@@ -39,7 +39,7 @@ export class AudienceRebuilds implements AudienceRebuilder {
   constructor(
     private readonly audiences: AudienceService,
     private readonly lookalikes: LookalikeBuilder | undefined,
-    private readonly events: () => EventStore | undefined,
+    private readonly events: () => EventDatabase | undefined,
     private readonly now: () => number = Date.now,
   ) {}
 

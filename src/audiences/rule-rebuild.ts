@@ -16,7 +16,7 @@
  * with a user key (the event's request allowed user data). The SQL runs on ClickHouse 18.16 and
  * on chDB: plain aggregates, `UNION ALL` in a subquery, times as unix seconds.
  */
-import type { EventStore } from '../events/event-store.js';
+import type { EventDatabase } from '../events/event-database.js';
 import { integerLiteral, stringLiteral } from '../events/sql.js';
 import { log } from '../log.js';
 import type { AudienceService } from './audience-service.js';
@@ -63,7 +63,7 @@ export function ruleSql(meta: SegmentMeta, sinceSec: number): string {
 }
 
 /** Recomputes one rule audience's membership from the event store. */
-export async function rebuildRule(events: EventStore, audiences: AudienceService, meta: SegmentMeta, nowSec: number): Promise<RebuildResult> {
+export async function rebuildRule(events: EventDatabase, audiences: AudienceService, meta: SegmentMeta, nowSec: number): Promise<RebuildResult> {
   const lookback = meta.rule!.lookbackDays * 86_400;
   const from = nowSec - lookback;
   const rows = await events.query<{ user_key: string; last_in: number | string; last_ex: number | string }>(ruleSql(meta, nowSec - 2 * lookback));
@@ -94,7 +94,7 @@ export class RuleRebuilder {
   private running: Promise<RebuildResult[]> | undefined;
 
   constructor(
-    private readonly events: EventStore,
+    private readonly events: EventDatabase,
     private readonly audiences: AudienceService,
     private readonly intervalMs: number,
     private readonly checkMs = 5_000,
@@ -145,7 +145,7 @@ export class RuleRebuilder {
  * `ALTER TABLE ... DELETE/UPDATE` mutations (18.16 and chDB): asynchronous on a server, so a
  * rebuild racing the forget could still see the rows; the API also removes the memberships.
  */
-export async function forgetEventUser(events: EventStore, userKeys: readonly string[]): Promise<void> {
+export async function forgetEventUser(events: EventDatabase, userKeys: readonly string[]): Promise<void> {
   if (userKeys.length === 0) return;
   const keys = list(userKeys);
   await events.exec(`ALTER TABLE pixels DELETE WHERE user_key IN ${keys}`);

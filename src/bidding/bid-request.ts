@@ -4,7 +4,7 @@
  * decide → respond → reserve → send → log. The transport (http/bid-route.ts) reads the body, parses
  * it with the codec and hands the view over here; it writes what the BidReply is told.
  */
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../settings/settings.js';
 import type { SnapshotRef } from '../campaigns/snapshot.js';
 import type { BidderMetrics } from '../metrics/bidder-metrics.js';
 import type { OpenRtbProtobuf } from '../openrtb/protobuf-codec.js';

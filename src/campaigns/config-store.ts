@@ -23,7 +23,7 @@ import {
 } from './schema.js';
 import { validateBundleRules, validateBundleShape } from './validate.js';
 import { ConfigError, type FieldError } from '../errors.js';
-import { processEnvironment, type Environment } from '../config/environment.js';
+import { processEnvironment, type Environment } from '../settings/environment.js';
 
 /** Kinds whose documents make up the bidding configuration: writing them bumps the config version. */
 export const BUNDLE_KINDS = ['settings', 'exchanges', 'advertisers', 'campaigns', 'creatives'] as const;

@@ -10,7 +10,7 @@ import type { FieldError } from '../errors.js';
 import { ConfigBundleSchema, type Campaign, type ConfigBundle } from './schema.js';
 import { normalizeCountry } from '../openrtb/geo.js';
 import { resolvePriceKeys } from '../events/encrypted-price.js';
-import { processEnvironment, type Environment } from '../config/environment.js';
+import { processEnvironment, type Environment } from '../settings/environment.js';
 
 const Ajv = AjvModule.default ?? AjvModule;
 const addFormats = addFormatsModule.default ?? addFormatsModule;

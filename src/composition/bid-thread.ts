@@ -13,7 +13,7 @@
  * forwarding sink), and what it is told by whoever owns the trainer and the profile store.
  */
 import type { TemplatedApp } from 'uWebSockets.js';
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../settings/settings.js';
 import type { ConfigBundle } from '../campaigns/schema.js';
 import { SnapshotRef, buildSnapshot, type Snapshot } from '../campaigns/snapshot.js';
 import type { BidderMetrics } from '../metrics/bidder-metrics.js';

@@ -6,20 +6,20 @@
  */
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../settings/settings.js';
 import type { RedisLike } from '../storage/redis-client.js';
 import { EventMetrics } from '../metrics/event-metrics.js';
 import { NoticeMetrics } from '../metrics/notice-metrics.js';
 import { log } from '../log.js';
-import type { EventStore } from '../events/event-store.js';
-import { ClickHouseStore } from '../events/clickhouse-store.js';
-import { ChdbStore } from '../events/chdb-store.js';
+import type { EventDatabase } from '../events/event-database.js';
+import { ClickHouseDatabase } from '../events/clickhouse-database.js';
+import { ChdbDatabase } from '../events/chdb-database.js';
 import { migrate, MigrationError } from '../events/migrate.js';
 import { EventWriter } from '../events/event-writer.js';
 import { MemoryNoticeDedupe, RedisNoticeDedupe, type NoticeDedupe } from '../events/notice-dedupe.js';
 
 export interface Events {
-  readonly store: EventStore;
+  readonly store: EventDatabase;
   readonly writer: EventWriter;
   readonly dedupe: NoticeDedupe;
   readonly metrics: EventMetrics;
@@ -30,9 +30,9 @@ export interface Events {
 }
 
 export async function buildEvents(settings: Settings, registry: Registry, redis?: RedisLike): Promise<Events> {
-  const store: EventStore = settings.clickhouseUrl
-    ? new ClickHouseStore(settings.clickhouseUrl)
-    : await ChdbStore.open(join(settings.dataDir, 'chdb'));
+  const store: EventDatabase = settings.clickhouseUrl
+    ? new ClickHouseDatabase(settings.clickhouseUrl)
+    : await ChdbDatabase.open(join(settings.dataDir, 'chdb'));
   const metrics = new EventMetrics(registry);
   const writer = new EventWriter({ store, dataDir: settings.dataDir, metrics, log });
   const schemaReady = ensureSchema(store);
@@ -51,7 +51,7 @@ export async function buildEvents(settings: Settings, registry: Registry, redis?
 }
 
 /** Runs migrations, retrying with backoff while the store is unreachable; a schema newer than the code is fatal. */
-async function ensureSchema(store: EventStore): Promise<void> {
+async function ensureSchema(store: EventDatabase): Promise<void> {
   for (let wait = 500; ; wait = Math.min(wait * 2, 30_000)) {
     try {
       const r = await migrate(store);

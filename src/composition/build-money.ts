@@ -2,7 +2,7 @@
  * Budgets for a bid thread: the ledger (this thread's slices) on the shared budget store — Redis
  * when REDIS_URL is set, else the main thread's in-process store.
  */
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../settings/settings.js';
 import type { SnapshotRef } from '../campaigns/snapshot.js';
 import type { RedisLike } from '../storage/redis-client.js';
 import type { BudgetStore } from '../money/budget-store.js';

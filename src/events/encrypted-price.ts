@@ -12,7 +12,7 @@
  * signature does not verify is refused: someone changed it, or it was not made with our keys.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { processEnvironment, type Environment } from '../config/environment.js';
+import { processEnvironment, type Environment } from '../settings/environment.js';
 
 export interface PriceKeys {
   readonly encryptionKey: Buffer;

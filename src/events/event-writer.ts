@@ -1,5 +1,5 @@
 /**
- * The durable, batched event writer between the bid/notice hot path and the EventStore.
+ * The durable, batched event writer between the bid/notice hot path and the EventDatabase.
  *
  *   write() ──► memory buffer ──(every syncMs: append + fdatasync)──► spool segment (disk)
  *                                                                        │ rotated at batchRows / batchMs
@@ -39,7 +39,7 @@
  */
 import { join } from 'node:path';
 import { log as defaultLog } from '../log.js';
-import type { EventStore } from './event-store.js';
+import type { EventDatabase } from './event-database.js';
 import { EVENT_TABLES, EVENT_TABLE_NAMES, type BidderEvent, type EventSink } from './event-types.js';
 import { encodeEvents, Spool, type Segment, type TableJson, type TableRows } from './spool.js';
 import { isolateRefused, refusesRows, setAside, type RefusedRow } from './refused-rows.js';
@@ -51,7 +51,7 @@ const APPEND_SLICE = 500;
 export type LogFn = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
 export interface EventWriterOptions {
-  readonly store: EventStore;
+  readonly store: EventDatabase;
   /** The spool lives in `<dataDir>/spool/`. One writer per dataDir. */
   readonly dataDir: string;
   readonly metrics: EventMetrics;
@@ -109,7 +109,7 @@ export class EventWriter implements EventSink {
   /** Resolves when leftover segments have been found (and queued for replay) and the writer runs. */
   readonly started: Promise<void>;
 
-  private readonly store: EventStore;
+  private readonly store: EventDatabase;
   private readonly metrics: EventMetrics;
   private readonly spool: Spool;
   private readonly clock: () => number;

@@ -4,7 +4,7 @@
  * A fleet must share NOTICE_SIGNING_KEYS: any instance may receive any bid's notices.
  */
 import { localSecret } from './local-secret.js';
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../settings/settings.js';
 import { NoticeSigner, parseSigningKeys } from './notice-signer.js';
 
 export async function loadSigner(settings: Pick<Settings, 'dataDir' | 'noticeSigningKeys'>): Promise<NoticeSigner> {

@@ -20,7 +20,7 @@
  * skipped when `system.columns` already lists that column, which makes it safe to repeat too.
  */
 import { createHash } from 'node:crypto';
-import type { EventStore } from './event-store.js';
+import type { EventDatabase } from './event-database.js';
 import { MIGRATIONS } from './migrations/index.js';
 
 export interface Migration {
@@ -69,7 +69,7 @@ function checkList(migrations: readonly Migration[]): void {
 }
 
 /** The versions recorded in the store (empty when `schema_migrations` does not exist yet). */
-export async function appliedMigrations(store: EventStore): Promise<AppliedMigration[]> {
+export async function appliedMigrations(store: EventDatabase): Promise<AppliedMigration[]> {
   const exists = await store.query<{ n: number | string }>(
     `SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = '${MIGRATIONS_TABLE}'`,
   );
@@ -83,7 +83,7 @@ export async function appliedMigrations(store: EventStore): Promise<AppliedMigra
 const ADD_COLUMN = /^ALTER TABLE (\w+) ADD COLUMN (\w+) /;
 
 /** True when `sql` adds a column (one, unquoted names) that the table already has. */
-async function columnAlreadyAdded(store: EventStore, sql: string): Promise<boolean> {
+async function columnAlreadyAdded(store: EventDatabase, sql: string): Promise<boolean> {
   const m = ADD_COLUMN.exec(sql);
   if (!m) return false;
   const rows = await store.query<{ n: number | string }>(
@@ -92,7 +92,7 @@ async function columnAlreadyAdded(store: EventStore, sql: string): Promise<boole
   return Number(rows[0]?.n ?? 0) > 0;
 }
 
-export async function migrate(store: EventStore, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrateResult> {
+export async function migrate(store: EventDatabase, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrateResult> {
   checkList(migrations);
   await store.exec(CREATE_MIGRATIONS_TABLE);
   const applied = await appliedMigrations(store);

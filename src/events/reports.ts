@@ -44,7 +44,7 @@
  * SQL safety: dimensions and grains map through fixed whitelists to fixed column expressions;
  * the range reaches SQL only as integers and as dates this module formats itself.
  */
-import type { EventStore } from './event-store.js';
+import type { EventDatabase } from './event-database.js';
 import type { FieldError } from '../errors.js';
 import { integerLiteral, stringLiteral } from './sql.js';
 
@@ -362,7 +362,7 @@ export class ReportTooLargeError extends Error {
 type RawRow = Record<string, unknown>;
 
 /** Runs a report. Throws ReportTooLargeError past MAX_REPORT_ROWS groups. */
-export async function runReport(store: EventStore, q: ReportQuery): Promise<ReportRow[]> {
+export async function runReport(store: EventDatabase, q: ReportQuery): Promise<ReportRow[]> {
   const raw = await store.query<RawRow>(buildReportSql(q));
   if (raw.length > MAX_REPORT_ROWS) {
     throw new ReportTooLargeError(`the report has more than ${MAX_REPORT_ROWS} rows: narrow the range, use day, or group by fewer dimensions`);

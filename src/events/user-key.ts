@@ -6,7 +6,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { localSecret } from './local-secret.js';
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../settings/settings.js';
 
 export class UserKeyer {
   constructor(private readonly secret: string) {}

@@ -23,7 +23,7 @@ import type { FastifyRequest } from 'fastify';
 import type { AudienceService } from '../audiences/audience-service.js';
 import type { AudienceMetrics } from '../metrics/audience-metrics.js';
 import type { Caller } from '../api/auth.js';
-import type { EventStore } from '../events/event-store.js';
+import type { EventDatabase } from '../events/event-database.js';
 import type { UserKeyer } from '../events/user-key.js';
 import { documentedAs } from '../api/direct-routes.js';
 import type { IdempotencySettings, IdempotencyStore } from '../api/idempotency.js';
@@ -42,7 +42,7 @@ export interface AudienceRouteDeps {
   readonly access?: AudienceAccess;
   /** Forgetting a user also forgets what events taught (rule audiences): their event keys, and their rows here. */
   readonly userKeys?: UserKeyer;
-  readonly events?: EventStore;
+  readonly events?: EventDatabase;
   /** Whatever else remembers users by key (the lookalike profiles): forgetting a user forgets it there too. */
   readonly forget?: (key: string) => boolean;
 }

@@ -5,7 +5,7 @@
  */
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Registry } from 'prom-client';
-import { effectiveBodyTimeoutMs, type Settings } from '../config/settings.js';
+import { effectiveBodyTimeoutMs, type Settings } from '../settings/settings.js';
 import { LoopLag, RequestGate } from './request-gate.js';
 import type { Listening } from './listen.js';
 import { ThreadMetrics } from '../metrics/thread-metrics.js';

@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { SnapshotRef } from '../campaigns/snapshot.js';
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../settings/settings.js';
 import type { EventSink, PixelEvent } from '../events/event-types.js';
 import type { UserKeyer } from '../events/user-key.js';
 import { browserPrivacy, isUserId, userIdFromCookie } from '../audiences/user-match.js';

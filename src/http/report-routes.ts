@@ -14,7 +14,7 @@
  * With the config API the routes are guarded (api/guard.ts `keyGuard`): a key scoped to advertisers (an
  * advertiser key, a scoped read-only key) gets a report of its advertisers' events only.
  */
-import type { EventStore } from '../events/event-store.js';
+import type { EventDatabase } from '../events/event-database.js';
 import { parseReportParams, reportColumns, ReportTooLargeError, runReport, type ReportQuery, type ReportRow } from '../events/reports.js';
 import type { FieldError } from '../errors.js';
 import { principalOf, type KeyGuard } from '../api/guard.js';
@@ -22,7 +22,7 @@ import { documentedAs } from '../api/direct-routes.js';
 import { header, queryOf, sendJsonReply, sendProblem, type AdminServer } from '../api/admin-server.js';
 
 export interface ReportRouteDeps {
-  readonly store: EventStore;
+  readonly store: EventDatabase;
 }
 
 /** `guard`: the config API's key check (api/guard.ts `keyGuard`), run before the handler. */

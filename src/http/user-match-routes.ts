@@ -16,7 +16,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Registry } from 'prom-client';
 import type { SnapshotRef } from '../campaigns/snapshot.js';
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../settings/settings.js';
 import type { SegmentStore } from '../audiences/segment-store.js';
 import { browserPrivacy, MAX_EXCHANGE_UID_LENGTH, newUserId, userCookie, userIdFromCookie } from '../audiences/user-match.js';
 import { IdentityMetrics, type MatchResult } from '../metrics/identity-metrics.js';

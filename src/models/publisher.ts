@@ -5,7 +5,7 @@
  * `GET /api/v1/models`. The quality figures are computed here, once per publication, never per
  * scrape or request.
  */
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../settings/settings.js';
 import { NO_MODELS, OutcomeModelsRef, type ModelFamily, type OutcomeModels } from './outcome-models.js';
 import { DEFAULT_TRAINER, OutcomeTrainer, type ModelQuality, type TrainerSettings } from './trainer.js';
 import { DEFAULT_HEALTH, fallbackReason, type FallbackReason, type HealthSettings } from './model-health.js';

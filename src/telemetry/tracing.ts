@@ -1,6 +1,6 @@
 /**
  * OpenTelemetry tracing, off by default. With an OTLP endpoint set (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
- * or OTEL_EXPORTER_OTLP_ENDPOINT + `/v1/traces`; see config/settings.ts), `startTracing` loads the SDK
+ * or OTEL_EXPORTER_OTLP_ENDPOINT + `/v1/traces`; see settings/settings.ts), `startTracing` loads the SDK
  * (sdk-trace-base, the OTLP/HTTP JSON exporter) and spans are batched and exported. Without one,
  * callers hold `NO_TRACING`: nothing of the SDK is loaded (every import here is type-only; the SDK
  * comes in through `import()`), and a span costs one call that returns undefined.

@@ -16,7 +16,7 @@ import { NO_TRACING, type Tracing } from '../telemetry/tracing.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../settings/settings.js';
 import { BidderMetrics } from '../metrics/bidder-metrics.js';
 import { NoticeMetrics } from '../metrics/notice-metrics.js';
 import type { SnapshotRef } from '../campaigns/snapshot.js';

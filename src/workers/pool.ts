@@ -12,7 +12,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry } from 'prom-client';
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../settings/settings.js';
 import type { ConfigBundle } from '../campaigns/schema.js';
 import type { BidderEvent, EventSink } from '../events/event-types.js';
 import type { NoticeDedupe } from '../events/notice-dedupe.js';

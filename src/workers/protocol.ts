@@ -6,7 +6,7 @@
  */
 import type { Registry } from 'prom-client';
 import type { ConfigBundle } from '../campaigns/schema.js';
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../settings/settings.js';
 import type { BidderEvent } from '../events/event-types.js';
 import type { OutcomeModels } from '../models/outcome-models.js';
 import type { OutcomeBatch } from './outcome-link.js';

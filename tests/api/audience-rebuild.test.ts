@@ -9,13 +9,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type ApiHarness } from '../helpers/config-api.js';
 import type { HttpResult } from '../helpers/bidder.js';
-import { FakeEventStore } from '../helpers/fake-event-store.js';
+import { FakeEventDatabase } from '../helpers/fake-event-database.js';
 import { samples, tenants } from './fixtures.js';
 import { AudienceRebuilds } from '../../src/audiences/rebuilds.js';
 import type { SegmentMeta } from '../../src/audiences/segment-store.js';
 
 /** An event store whose queries wait for `release` while `hold` is set (a rule rebuild that takes its time). */
-class GatedEvents extends FakeEventStore {
+class GatedEvents extends FakeEventDatabase {
   hold = false;
   queries = 0;
   private waiting: (() => void)[] = [];

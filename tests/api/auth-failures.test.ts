@@ -13,7 +13,7 @@ import { AuthMetrics } from '../../src/metrics/auth-metrics.js';
 import { loadApiSettings } from '../../src/api/settings.js';
 import { createConfigApi, type ConfigApi } from '../../src/api/index.js';
 import { buildAdminApp, type AppDeps } from '../../src/app.js';
-import { loadSettings } from '../../src/config/settings.js';
+import { loadSettings } from '../../src/settings/settings.js';
 import { loadBundleFromDir } from '../../src/campaigns/load-bundle.js';
 import { buildSnapshot, SnapshotRef } from '../../src/campaigns/snapshot.js';
 import { MemoryConfigStore, seedStore } from '../../src/campaigns/config-store.js';
@@ -25,7 +25,7 @@ import { NoticeSigner, parseSigningKeys } from '../../src/events/notice-signer.j
 import { MemoryBudgetStore } from '../../src/money/memory-budget-store.js';
 import type { Listening } from '../../src/http/listen.js';
 import { adminRoutes, listenAdmin } from '../../src/api/admin-server.js';
-import { FakeEventStore } from '../helpers/fake-event-store.js';
+import { FakeEventDatabase } from '../helpers/fake-event-database.js';
 import { httpRequest } from '../helpers/bidder.js';
 
 const ADMIN_KEY = 'auth-failures-admin-key-0123456789';
@@ -134,7 +134,7 @@ async function startAdmin(failures: AuthFailureSettings): Promise<{ api: ConfigA
     audienceMetrics,
     signer: new NoticeSigner(parseSigningKeys('test:0123456789abcdef0123456789abcdef')),
     isReady: () => true,
-    reports: { store: new FakeEventStore() },
+    reports: { store: new FakeEventDatabase() },
     configApi: api,
     budgetStore: new MemoryBudgetStore(),
   };

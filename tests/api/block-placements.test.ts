@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type ApiHarness } from '../helpers/config-api.js';
 import { tenants } from './fixtures.js';
-import { ChdbStore } from '../../src/events/chdb-store.js';
+import { ChdbDatabase } from '../../src/events/chdb-database.js';
 import { migrate } from '../../src/events/migrate.js';
 import { EVENT_TABLES, type BidderEvent, type EventBase } from '../../src/events/event-types.js';
 import { worstPlacements } from '../../src/api/block-placements.js';
 
 let h: ApiHarness;
-let events: ChdbStore;
+let events: ChdbDatabase;
 let dir: string;
 let acme: string;
 
@@ -48,7 +48,7 @@ function rows(campaign: string, advertiser: string, placement: string, type: 'si
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'block-placements-'));
-  events = await ChdbStore.open(join(dir, 'chdb'));
+  events = await ChdbDatabase.open(join(dir, 'chdb'));
   await migrate(events);
   const all = [
     ...rows('acme-c1', 'acme', 'good.example', 'site', 200, 20), // ctr 0.1

@@ -16,7 +16,7 @@ import { registerAdminRoutes } from '../../src/http/admin-routes.js';
 import { registerMoneyRoutes } from '../../src/http/money-routes.js';
 import { MemoryBudgetStore } from '../../src/money/memory-budget-store.js';
 import { AudienceMetrics } from '../../src/metrics/audience-metrics.js';
-import { FakeEventStore } from '../helpers/fake-event-store.js';
+import { FakeEventDatabase } from '../helpers/fake-event-database.js';
 
 /** Every route the admin port registers (Fastify's onRoute hook; the 404/405 answers are not routes), as `METHOD /path/{}`. */
 async function adminPortRoutes(h: ApiHarness): Promise<string[]> {
@@ -27,7 +27,7 @@ async function adminPortRoutes(h: ApiHarness): Promise<string[]> {
     isReady: () => true,
     audiences: { audiences: h.bidder.audiences, metrics: new AudienceMetrics(new Registry()), uploadLimitBytes: 1024 },
     configApi: h.api,
-    reports: { store: new FakeEventStore() },
+    reports: { store: new FakeEventDatabase() },
   });
   registerMoneyRoutes(app, { store: new MemoryBudgetStore(), configApi: h.api });
   return adminRoutes(app)

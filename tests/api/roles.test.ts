@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, startApi, type ApiHarness } from '../helpers/config-api.js';
 import { hashSecret } from '../../src/api/auth.js';
 import { samples, tenants } from './fixtures.js';
-import { FakeEventStore } from '../helpers/fake-event-store.js';
+import { FakeEventDatabase } from '../helpers/fake-event-database.js';
 import { OutcomePublisher } from '../../src/models/publisher.js';
 
 let h: ApiHarness;
@@ -17,7 +17,7 @@ let roAcme: string; // read-only key scoped to acme
 let agency: string; // advertiser key for acme and globex
 let admin2: string; // a stored admin key
 /** Keeps the SQL of the reports asked for (no events: every report is empty). */
-const reports = new (class extends FakeEventStore {
+const reports = new (class extends FakeEventDatabase {
   private seen: string[] = [];
   override async query<T>(sql?: string): Promise<T[]> {
     this.seen.push(sql ?? '');

@@ -1,4 +1,4 @@
-// Settings come from the environment in src/config/ only (config/environment.ts, settings.ts, log-level.ts); everything
+// Settings come from the environment in src/settings/ only (settings/environment.ts, settings.ts, log-level.ts); everything
 // else takes them, or an Environment, as a parameter. Any read of `process.env` elsewhere in src/ fails here, named by file:line.
 import { readFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { sourceFiles } from './source-files.js';
 
 const SRC = resolve(__dirname, '../../src');
-const CONFIG = join(SRC, 'config') + sep;
+const CONFIG = join(SRC, 'settings') + sep;
 
 const isProcess = (node: ts.Node): boolean => ts.isIdentifier(node) && node.text === 'process';
 
@@ -42,7 +42,7 @@ export function environmentReads(text: string): number[] {
   return lines;
 }
 
-describe('process.env is read in src/config/ only', () => {
+describe('process.env is read in src/settings/ only', () => {
   it('finds every way of reading it, and nothing in comments or strings', () => {
     const text = [
       '// process.env.A in a comment',
@@ -57,14 +57,14 @@ describe('process.env is read in src/config/ only', () => {
     expect(environmentReads(text)).toEqual([2, 3, 4, 5]);
   });
 
-  it('has no read of process.env outside src/config/', () => {
+  it('has no read of process.env outside src/settings/', () => {
     const reads = sourceFiles(SRC)
       .filter((file) => !file.startsWith(CONFIG))
       .flatMap((file) => environmentReads(readFileSync(file, 'utf8')).map((line) => `src/${relative(SRC, file).split(sep).join('/')}:${line}`));
-    expect(reads, `process.env read outside src/config/ (take an Environment or a setting instead):\n${reads.join('\n')}`).toEqual([]);
+    expect(reads, `process.env read outside src/settings/ (take an Environment or a setting instead):\n${reads.join('\n')}`).toEqual([]);
   });
 
-  it('sees the reads in src/config/ itself (the scan reaches the files)', () => {
+  it('sees the reads in src/settings/ itself (the scan reaches the files)', () => {
     expect(environmentReads(readFileSync(join(CONFIG, 'environment.ts'), 'utf8')).length).toBeGreaterThan(0);
   });
 });

@@ -14,7 +14,7 @@ import { startBidder, type TestBidder } from '../helpers/bidder.js';
 import { createRedis } from '../../src/storage/redis-client.js';
 import { RedisSegmentStore } from '../../src/audiences/redis-segment-store.js';
 import { buildAudiences } from '../../src/audiences/build-audiences.js';
-import { loadSettings } from '../../src/config/settings.js';
+import { loadSettings } from '../../src/settings/settings.js';
 import { AudienceMetrics } from '../../src/metrics/audience-metrics.js';
 import type { ConfigBundle } from '../../src/campaigns/schema.js';
 

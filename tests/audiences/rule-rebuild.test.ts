@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { ChdbStore } from '../../src/events/chdb-store.js';
-import { ClickHouseStore } from '../../src/events/clickhouse-store.js';
-import type { EventStore } from '../../src/events/event-store.js';
+import { ChdbDatabase } from '../../src/events/chdb-database.js';
+import { ClickHouseDatabase } from '../../src/events/clickhouse-database.js';
+import type { EventDatabase } from '../../src/events/event-database.js';
 import { migrate } from '../../src/events/migrate.js';
 import { UserKeyer } from '../../src/events/user-key.js';
 import { AudienceService, DEFAULT_AUDIENCE_SETTINGS } from '../../src/audiences/audience-service.js';
@@ -55,7 +55,7 @@ const GLOBEX_VISITORS = meta('globex-visitors', 'globex', { source: 'pixel', eve
 const CLICKED_X = meta('acme-clicked-x', 'acme', { source: 'notices', events: ['click'], campaignIds: ['x'], lookbackDays: 7 });
 const CONVERTED = meta('acme-converted', 'acme', { source: 'notices', events: ['conversion'], lookbackDays: 90 });
 
-async function load(events: EventStore): Promise<void> {
+async function load(events: EventDatabase): Promise<void> {
   await migrate(events);
   await events.insert('pixels', [
     pixelRow('acme', 'visit', 'fresh', 2), // member
@@ -74,9 +74,9 @@ function members(store: SegmentStore, segment: string, keys: string[]): Promise<
   return store.lookup(keys).then((rows) => keys.filter((_, i) => rows[i]?.some((m) => m.segment === segment && m.expiresAt > NOW)));
 }
 
-function rebuildSuite(engine: string, openEvents: () => Promise<{ events: EventStore; dispose(): Promise<void> }>, stores: [string, () => Promise<SegmentStore>][]) {
+function rebuildSuite(engine: string, openEvents: () => Promise<{ events: EventDatabase; dispose(): Promise<void> }>, stores: [string, () => Promise<SegmentStore>][]) {
   describe(`rule audience rebuild on ${engine}`, () => {
-    let events: EventStore;
+    let events: EventDatabase;
     let dispose: () => Promise<void>;
     beforeAll(async () => {
       ({ events, dispose } = await openEvents());
@@ -158,7 +158,7 @@ rebuildSuite(
   'chDB',
   async () => {
     const dir = mkdtempSync(join(tmpdir(), 'chdb-rebuild-'));
-    return { events: await ChdbStore.open(join(dir, 'data'), { database: 'dsp' }), dispose: async () => rmSync(dir, { recursive: true, force: true }) };
+    return { events: await ChdbDatabase.open(join(dir, 'data'), { database: 'dsp' }), dispose: async () => rmSync(dir, { recursive: true, force: true }) };
   },
   [
     ['in-process', async () => new MemorySegmentStore()],
@@ -171,7 +171,7 @@ rebuildSuite(
   'ClickHouse 18.16',
   async () => {
     const server = await ClickHouseServer.start();
-    return { events: await ClickHouseStore.open(server.url), dispose: () => server.dispose() };
+    return { events: await ClickHouseDatabase.open(server.url), dispose: () => server.dispose() };
   },
   [['in-process', async () => new MemorySegmentStore()]],
 );

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleFromTexts, loadBundleFromDir } from '../../src/campaigns/load-bundle.js';
-import { loadSettings } from '../../src/config/settings.js';
+import { loadSettings } from '../../src/settings/settings.js';
 import { buildSnapshot } from '../../src/campaigns/snapshot.js';
 import { ConfigError, type FieldError } from '../../src/errors.js';
 

@@ -17,7 +17,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClickHouseStore } from '../../src/events/clickhouse-store.js';
+import { ClickHouseDatabase } from '../../src/events/clickhouse-database.js';
 import { EVENT_TABLES, type BidderEvent } from '../../src/events/event-types.js';
 import { appliedMigrations, migrate } from '../../src/events/migrate.js';
 import { MIGRATIONS } from '../../src/events/migrations/index.js';
@@ -157,10 +157,10 @@ if (!bin) console.warn('clickhouse-server not found: skipping the ClickHouse clu
 
 describe.skipIf(!bin)('ClickHouse cluster schema (deploy/clickhouse/cluster) with the bidder', () => {
   const nodes: Node[] = [];
-  let storeA: ClickHouseStore;
-  let storeB: ClickHouseStore;
-  let insertA: ClickHouseStore;
-  let insertB: ClickHouseStore;
+  let storeA: ClickHouseDatabase;
+  let storeB: ClickHouseDatabase;
+  let insertA: ClickHouseDatabase;
+  let insertB: ClickHouseDatabase;
 
   beforeAll(async () => {
     for (let i = 0; i < 2; i++) nodes.push({ dir: mkdtempSync(join(tmpdir(), `ch-cluster-${i}-`)), http: await freePort(), tcp: await freePort() });
@@ -181,10 +181,10 @@ describe.skipIf(!bin)('ClickHouse cluster schema (deploy/clickhouse/cluster) wit
       }
     }
     // Two bidder instances, each talking to a different node, as the bidder's user.
-    storeA = await ClickHouseStore.open(`http://bidder:@127.0.0.1:${nodes[0].http}/dsp`);
-    storeB = await ClickHouseStore.open(`http://bidder:@127.0.0.1:${nodes[1].http}/dsp`);
-    insertA = await ClickHouseStore.open(`http://bidder:@127.0.0.1:${nodes[0].http}/dsp_insert`);
-    insertB = await ClickHouseStore.open(`http://bidder:@127.0.0.1:${nodes[1].http}/dsp_insert`);
+    storeA = await ClickHouseDatabase.open(`http://bidder:@127.0.0.1:${nodes[0].http}/dsp`);
+    storeB = await ClickHouseDatabase.open(`http://bidder:@127.0.0.1:${nodes[1].http}/dsp`);
+    insertA = await ClickHouseDatabase.open(`http://bidder:@127.0.0.1:${nodes[0].http}/dsp_insert`);
+    insertB = await ClickHouseDatabase.open(`http://bidder:@127.0.0.1:${nodes[1].http}/dsp_insert`);
   }, 60_000);
 
   afterAll(async () => {
@@ -215,7 +215,7 @@ describe.skipIf(!bin)('ClickHouse cluster schema (deploy/clickhouse/cluster) wit
 
   it("local tables are the bidder's migration 0001 tables, column for column, key for key", async () => {
     // The reference: the bidder's own migrations in a scratch database on one node.
-    const ref = await ClickHouseStore.open(`http://default:@127.0.0.1:${nodes[0].http}/dsp_reference`);
+    const ref = await ClickHouseDatabase.open(`http://default:@127.0.0.1:${nodes[0].http}/dsp_reference`);
     try {
       await migrate(ref);
     } finally {

@@ -11,10 +11,10 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const read = (rel: string): string => readFileSync(join(ROOT, rel), 'utf8');
 
-/** Every environment variable src/config/settings.ts reads. */
+/** Every environment variable src/settings/settings.ts reads. */
 export function settingsEnvNames(): Set<string> {
   // The process settings, and the config API's (src/api/settings.ts: CONFIG_STORE, DSP_ADMIN_KEY, ...).
-  const src = read('src/config/settings.ts') + read('src/api/settings.ts');
+  const src = read('src/settings/settings.ts') + read('src/api/settings.ts');
   const names = new Set<string>();
   for (const m of src.matchAll(/\b(?:int|ratio|bool)\(\s*'([A-Z][A-Z0-9_]*)'/g)) names.add(m[1]);
   for (const m of src.matchAll(/\benv\.([A-Z][A-Z0-9_]*)/g)) names.add(m[1]);
@@ -23,10 +23,10 @@ export function settingsEnvNames(): Set<string> {
   return names;
 }
 
-/** The default of an integer setting, as written in src/config/settings.ts (`int('NAME', 10_000, ...)`). */
+/** The default of an integer setting, as written in src/settings/settings.ts (`int('NAME', 10_000, ...)`). */
 export function settingDefault(name: string): number {
-  const m = new RegExp(`\\bint\\(\\s*'${name}',\\s*([\\d_]+)\\s*,`).exec(read('src/config/settings.ts'));
-  if (!m) throw new Error(`src/config/settings.ts: no integer setting ${name} with a literal default`);
+  const m = new RegExp(`\\bint\\(\\s*'${name}',\\s*([\\d_]+)\\s*,`).exec(read('src/settings/settings.ts'));
+  if (!m) throw new Error(`src/settings/settings.ts: no integer setting ${name} with a literal default`);
   return Number(m[1].replace(/_/g, ''));
 }
 

@@ -9,21 +9,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { ClickHouseStore } from '../../src/events/clickhouse-store.js';
+import { ClickHouseDatabase } from '../../src/events/clickhouse-database.js';
 import { migrate } from '../../src/events/migrate.js';
 import { EventWriter } from '../../src/events/event-writer.js';
 import { EventMetrics } from '../../src/metrics/event-metrics.js';
 import type { BidderEvent } from '../../src/events/event-types.js';
 import { ClickHouseServer } from '../helpers/clickhouse-server.js';
-import { idsByTable, makeEvent } from '../helpers/fake-event-store.js';
+import { idsByTable, makeEvent } from '../helpers/fake-event-database.js';
 
 let server: ClickHouseServer;
-let store: ClickHouseStore;
+let store: ClickHouseDatabase;
 let dataDir: string;
 
 beforeAll(async () => {
   server = await ClickHouseServer.start();
-  store = await ClickHouseStore.open(server.url, { requestTimeoutMs: 5_000 });
+  store = await ClickHouseDatabase.open(server.url, { requestTimeoutMs: 5_000 });
   await migrate(store);
   dataDir = await mkdtemp(join(tmpdir(), 'event-loss-'));
 });

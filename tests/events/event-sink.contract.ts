@@ -9,7 +9,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EVENT_TABLES, type BidderEvent, type EventSink } from '../../src/events/event-types.js';
-import { idsByTable, makeEvent } from '../helpers/fake-event-store.js';
+import { idsByTable, makeEvent } from '../helpers/fake-event-database.js';
 
 export interface SinkUnderTest {
   readonly sink: EventSink;

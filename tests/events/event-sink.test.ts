@@ -3,7 +3,7 @@
  * directory → store), and the bid workers' ForwardingEventSink over a real MessageChannel into the
  * main thread's writer (two workers, one writer), as WorkerPool wires them. The store behind the
  * writer is the recording fake of the writer's own tests (the stores themselves have their own
- * contract, event-store.contract.ts).
+ * contract, event-database.contract.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,14 +14,14 @@ import type { BidderEvent, EventSink } from '../../src/events/event-types.js';
 import { EventMetrics } from '../../src/metrics/event-metrics.js';
 import type { RpcMethod } from '../../src/workers/protocol.js';
 import { ForwardingEventSink } from '../../src/workers/remote.js';
-import { FakeEventStore } from '../helpers/fake-event-store.js';
+import { FakeEventDatabase } from '../helpers/fake-event-database.js';
 import { workerLink } from '../helpers/worker-link.js';
 import { eventSinkContract } from './event-sink.contract.js';
 
 /** A writer on its own spool directory, restartable after a crash on the same spool and store. */
 async function writerOnSpool() {
   const dataDir = await mkdtemp(join(tmpdir(), 'event-sink-'));
-  const store = new FakeEventStore();
+  const store = new FakeEventDatabase();
   const writers: EventWriter[] = [];
   const start = () => {
     const w = new EventWriter({ store, dataDir, metrics: new EventMetrics(new Registry()), batchRows: 1000, batchMs: 200, syncMs: 20, retryMinMs: 20, retryMaxMs: 100, log: () => undefined });

@@ -11,10 +11,10 @@ import { Registry } from 'prom-client';
 import { EventWriter } from '../../src/events/event-writer.js';
 import { EventMetrics } from '../../src/metrics/event-metrics.js';
 import { EVENT_TABLES, type BidderEvent } from '../../src/events/event-types.js';
-import { FakeEventStore, makeEvent } from '../helpers/fake-event-store.js';
+import { FakeEventDatabase, makeEvent } from '../helpers/fake-event-database.js';
 
 /** A fake store that also takes rows as JSON text, and records which way each insert came. */
-class JsonEventStore extends FakeEventStore {
+class JsonEventDatabase extends FakeEventDatabase {
   readonly jsonInserts: { table: string; rows: string[] }[] = [];
   objectInserts = 0;
 
@@ -41,7 +41,7 @@ afterEach(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-function make(store: FakeEventStore): EventWriter {
+function make(store: FakeEventDatabase): EventWriter {
   const writer = new EventWriter({ dataDir, store, metrics: new EventMetrics(new Registry()), batchRows: 1000, batchMs: 200, syncMs: 20, retryMinMs: 20, retryMaxMs: 100, log: () => {} });
   writers.push(writer);
   return writer;
@@ -51,7 +51,7 @@ const events = (n: number, prefix = 'ev-'): BidderEvent[] => Array.from({ length
 
 describe('EventWriter with a store that takes JSON text', () => {
   it('inserts fresh rows as the JSON.stringify of each event, per table, in order, none as objects', async () => {
-    const store = new JsonEventStore();
+    const store = new JsonEventDatabase();
     const writer = make(store);
     await writer.started;
     const evs = events(40);
@@ -68,7 +68,7 @@ describe('EventWriter with a store that takes JSON text', () => {
   });
 
   it('inserts segments left by an earlier process as objects (their text is not kept)', async () => {
-    const first = new JsonEventStore();
+    const first = new JsonEventDatabase();
     first.mode = 'fail';
     const a = make(first);
     await a.started;
@@ -76,7 +76,7 @@ describe('EventWriter with a store that takes JSON text', () => {
     for (const e of evs) a.write(e);
     await new Promise((r) => setTimeout(r, 300)); // spooled and rotated; the inserts fail
     a.abandon();
-    const second = new JsonEventStore();
+    const second = new JsonEventDatabase();
     const b = make(second);
     await b.started;
     await b.flush();
@@ -86,7 +86,7 @@ describe('EventWriter with a store that takes JSON text', () => {
   });
 
   it('finds a refused row by halving the insert as objects, and stores the rest', async () => {
-    const store = new JsonEventStore();
+    const store = new JsonEventDatabase();
     store.refuseRow = (row) => row.event_id === 'ev-3';
     const writer = make(store);
     await writer.started;

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { EventWriter } from '../../src/events/event-writer.js';
 import { EventMetrics } from '../../src/metrics/event-metrics.js';
-import { FakeEventStore } from '../helpers/fake-event-store.js';
+import { FakeEventDatabase } from '../helpers/fake-event-database.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The writer and every module it imports, transitively (relative imports; the rest from node_modules). */
@@ -95,7 +95,7 @@ async function trial(i: number, mode: 'up' | 'down', killAfterMs: number): Promi
     when.set(id, Number(t));
     rows++;
   }
-  const store = new FakeEventStore();
+  const store = new FakeEventDatabase();
   const writer = new EventWriter({ store, dataDir, metrics: new EventMetrics(new Registry()), log: () => {} });
   await writer.close();
   for (const ins of store.inserts) {

@@ -11,7 +11,7 @@ import { EventWriter, type EventWriterOptions, type LogFn } from '../../src/even
 import { EventMetrics } from '../../src/metrics/event-metrics.js';
 import { EVENT_TABLES, type BidderEvent } from '../../src/events/event-types.js';
 import { segmentName } from '../../src/events/spool.js';
-import { FakeEventStore, idsByTable, makeEvent } from '../helpers/fake-event-store.js';
+import { FakeEventDatabase, idsByTable, makeEvent } from '../helpers/fake-event-database.js';
 
 let dataDir: string;
 let writers: EventWriter[] = [];
@@ -27,13 +27,13 @@ afterEach(async () => {
 
 interface Made {
   writer: EventWriter;
-  store: FakeEventStore;
+  store: FakeEventDatabase;
   metrics: EventMetrics;
   logs: { level: string; msg: string; fields?: Record<string, unknown> }[];
 }
 
-function make(opts: Partial<EventWriterOptions> & { store?: FakeEventStore } = {}): Made {
-  const store = opts.store ?? new FakeEventStore();
+function make(opts: Partial<EventWriterOptions> & { store?: FakeEventDatabase } = {}): Made {
+  const store = opts.store ?? new FakeEventDatabase();
   const metrics = new EventMetrics(new Registry());
   const logs: Made['logs'] = [];
   const log: LogFn = (level, msg, fields) => logs.push({ level, msg, fields });
@@ -83,7 +83,7 @@ function events(n: number, from = 0, type?: BidderEvent['type']): BidderEvent[] 
   return Array.from({ length: n }, (_, i) => makeEvent(from + i, type));
 }
 
-function expectInOrderOnce(store: FakeEventStore, written: readonly BidderEvent[]): void {
+function expectInOrderOnce(store: FakeEventDatabase, written: readonly BidderEvent[]): void {
   for (const [table, ids] of idsByTable(written)) expect(store.ids(table), table).toEqual(ids);
   expect(store.rowCount).toBe(written.length);
 }

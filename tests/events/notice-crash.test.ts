@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { BidderProcess } from '../helpers/bidder-process.js';
-import { FakeEventStore } from '../helpers/fake-event-store.js';
+import { FakeEventDatabase } from '../helpers/fake-event-database.js';
 import { EventWriter } from '../../src/events/event-writer.js';
 import { EventMetrics } from '../../src/metrics/event-metrics.js';
 import { NoticeSigner, parseSigningKeys } from '../../src/events/notice-signer.js';
@@ -113,7 +113,7 @@ async function trial(i: number): Promise<Trial> {
   for (const a of agents) a.destroy();
 
   // The next start: a writer on the same DATA_DIR replays the spool.
-  const store = new FakeEventStore();
+  const store = new FakeEventDatabase();
   const writer = new EventWriter({ store, dataDir, metrics: new EventMetrics(new Registry()), log: () => {} });
   await writer.close();
   const have = new Set(store.ids());

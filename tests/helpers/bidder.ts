@@ -3,7 +3,7 @@
  * bundle or a config directory, and talks to it over real HTTP.
  */
 import { request } from 'node:http';
-import { loadSettings } from '../../src/config/settings.js';
+import { loadSettings } from '../../src/settings/settings.js';
 import { bundleFromTexts, loadBundleFromDir } from '../../src/campaigns/load-bundle.js';
 import { buildSnapshot, SnapshotRef } from '../../src/campaigns/snapshot.js';
 import type { ConfigBundle } from '../../src/campaigns/schema.js';
@@ -17,7 +17,7 @@ import { MemorySegmentStore } from '../../src/audiences/memory-segment-store.js'
 import type { SegmentStore } from '../../src/audiences/segment-store.js';
 import { NoticeSigner, parseSigningKeys } from '../../src/events/notice-signer.js';
 import type { EventSink } from '../../src/events/event-types.js';
-import type { EventStore } from '../../src/events/event-store.js';
+import type { EventDatabase } from '../../src/events/event-database.js';
 import { MemoryNoticeDedupe, type NoticeDedupe } from '../../src/events/notice-dedupe.js';
 import { NoticeMetrics } from '../../src/metrics/notice-metrics.js';
 import { UserKeyer } from '../../src/events/user-key.js';
@@ -62,7 +62,7 @@ export interface StartOptions {
   /** Notice deduplication (default: in-process, 7 h window). */
   dedupe?: NoticeDedupe;
   /** Serves reports on the admin port from this store. */
-  reportStore?: EventStore;
+  reportStore?: EventDatabase;
   /** Frequency caps (default: none). */
   frequency?: FrequencyService;
   /** Outcome models and the trainer that takes bids' features and notices (default: none). */

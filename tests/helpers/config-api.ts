@@ -16,8 +16,8 @@ import { registerMoneyRoutes } from '../../src/http/money-routes.js';
 import { MemoryBudgetStore } from '../../src/money/memory-budget-store.js';
 import { AudienceMetrics } from '../../src/metrics/audience-metrics.js';
 import type { RateLimit } from '../../src/api/auth.js';
-import { FakeEventStore } from './fake-event-store.js';
-import type { EventStore } from '../../src/events/event-store.js';
+import { FakeEventDatabase } from './fake-event-database.js';
+import type { EventDatabase } from '../../src/events/event-database.js';
 import { ProfileStore } from '../../src/audiences/profiles.js';
 import { LookalikeBuilder } from '../../src/audiences/lookalikes.js';
 import { AudienceRebuilds, type AudienceRebuilder } from '../../src/audiences/rebuilds.js';
@@ -50,11 +50,11 @@ export interface HarnessOptions {
   readonly env?: Record<string, string>;
   readonly debounceMs?: number;
   /** Where reports are read from (default: a store with no events). */
-  readonly reportStore?: EventStore;
+  readonly reportStore?: EventDatabase;
   /** The kill switch `/api/v1/kill-switch` reaches (default: none, 503). */
   readonly killSwitch?: KillSwitchAccess;
   /** Who rebuilds audiences (default: a lookalike builder over `profiles`, rules from `reportStore`). */
-  readonly rebuilds?: (h: { audiences: AudienceService; profiles: ProfileStore; events: EventStore }) => AudienceRebuilder;
+  readonly rebuilds?: (h: { audiences: AudienceService; profiles: ProfileStore; events: EventDatabase }) => AudienceRebuilder;
   /** What `GET /api/v1/models` answers (default: models off). */
   readonly models?: ModelsView;
 }
@@ -65,7 +65,7 @@ export async function startApi(o: HarnessOptions = {}): Promise<ApiHarness> {
   const bidder = await startBidder({ bundle: o.bundle ?? {}, env: { DEBUG_NOBID: '1', ...o.env } });
   bidder.snapshots.swap(await snapshotFromStore(store));
   const sync = startConfigSync({ store, snapshots: bidder.snapshots, debounceMs: o.debounceMs ?? 0, onSwap: () => void bidder.audiences.refreshRegistry(true) });
-  const reportStore = o.reportStore ?? new FakeEventStore();
+  const reportStore = o.reportStore ?? new FakeEventDatabase();
   const profiles = new ProfileStore(100_000);
   const rebuilds = (o.rebuilds ?? ((d) => new AudienceRebuilds(d.audiences, new LookalikeBuilder(d.audiences, d.profiles), () => d.events)))({
     audiences: bidder.audiences,

@@ -5,7 +5,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { TemplatedApp } from 'uWebSockets.js';
-import { loadSettings } from '../../src/config/settings.js';
+import { loadSettings } from '../../src/settings/settings.js';
 import { loadBundleFromDir } from '../../src/campaigns/load-bundle.js';
 import { buildSnapshot, SnapshotRef } from '../../src/campaigns/snapshot.js';
 import { BidderMetrics } from '../../src/metrics/bidder-metrics.js';

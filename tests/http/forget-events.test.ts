@@ -14,7 +14,7 @@ import { MemorySegmentStore } from '../../src/audiences/memory-segment-store.js'
 import type { SegmentMeta } from '../../src/audiences/segment-store.js';
 import { eventKey } from '../../src/audiences/rule-audiences.js';
 import { RuleRebuilder } from '../../src/audiences/rule-rebuild.js';
-import { ChdbStore } from '../../src/events/chdb-store.js';
+import { ChdbDatabase } from '../../src/events/chdb-database.js';
 import { migrate } from '../../src/events/migrate.js';
 import { EVENT_TABLES } from '../../src/events/event-types.js';
 import { UserKeyer } from '../../src/events/user-key.js';
@@ -47,7 +47,7 @@ const FORGOTTEN = 'ForgetMeVisitor0000001';
 const KEPT = 'KeepMeVisitor000000001';
 
 let dir: string;
-let events: ChdbStore;
+let events: ChdbDatabase;
 let store: MemorySegmentStore;
 let sink: RecordingSink;
 let bidder: TestBidder;
@@ -85,7 +85,7 @@ async function visitAndClick(uid: string): Promise<void> {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'forget-events-'));
-  events = await ChdbStore.open(join(dir, 'data'), { database: 'dsp' });
+  events = await ChdbDatabase.open(join(dir, 'data'), { database: 'dsp' });
   await migrate(events);
   store = new MemorySegmentStore();
   await store.putSegment(VISITORS);

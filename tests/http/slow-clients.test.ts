@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import { bidBody, RawConnection, sample, startGated, type GatedBidder } from '../helpers/gate-kit.js';
-import { effectiveBodyTimeoutMs, loadSettings } from '../../src/config/settings.js';
+import { effectiveBodyTimeoutMs, loadSettings } from '../../src/settings/settings.js';
 
 let b: GatedBidder;
 const conns: RawConnection[] = [];

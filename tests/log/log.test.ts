@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, logDestinations, REDACT_PATHS } from '../../src/log.js';
-import { logLevelFrom } from '../../src/config/log-level.js';
+import { logLevelFrom } from '../../src/settings/log-level.js';
 import { BidderProcess, MAIN, TEST_ADMIN_KEY } from '../helpers/bidder-process.js';
 import { httpRequest } from '../helpers/bidder.js';
 

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startGated, bidBody, type GatedBidder } from '../helpers/gate-kit.js';
 import { NO_TRACING, startTracing, type Tracing } from '../../src/telemetry/tracing.js';
-import { loadSettings } from '../../src/config/settings.js';
+import { loadSettings } from '../../src/settings/settings.js';
 import { createAdminServer, listenAdmin } from '../../src/api/admin-server.js';
 import { registerAdminRoutes } from '../../src/http/admin-routes.js';
 import { registerTestHooks } from '../../src/http/test-hooks.js';

@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BidderProcess } from '../helpers/bidder-process.js';
-import { ChdbStore } from '../../src/events/chdb-store.js';
+import { ChdbDatabase } from '../../src/events/chdb-database.js';
 import { billingPath, bidRequest, Lane, sleep, slowPost, type Exchange } from '../helpers/lanes.js';
 
 const LANES = 12;
@@ -173,7 +173,7 @@ it('SIGTERM under load: every request answered or cleanly retried, every event s
   expect(answeredByAAfterSigterm.length).toBeGreaterThan(0);
 
   // --- No event lost: A's store, read after A exited.
-  const store = await ChdbStore.open(join(dir, 'a', 'chdb'));
+  const store = await ChdbDatabase.open(join(dir, 'a', 'chdb'));
   try {
     const ids = async (sql: string) => new Set((await store.query<{ id: string }>(sql)).map((r) => r.id));
     const billings = await ids('SELECT DISTINCT event_id AS id FROM billings');

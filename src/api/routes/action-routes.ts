@@ -4,7 +4,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { StringEnum } from '../../campaigns/schema.js';
-import type { EventStore } from '../../events/event-store.js';
+import type { EventDatabase } from '../../events/event-database.js';
 import { pixelSnippet } from '../../events/pixel-snippet.js';
 import type { AudienceResources } from '../audiences.js';
 import { blockPlacements, BlockPlacementsResultSchema, BlockPlacementsSchema } from '../block-placements.js';
@@ -40,7 +40,7 @@ export interface ActionRouteDeps {
   /** The exchange-facing base URL the pixel snippets call. */
   readonly pixelBaseUrl: string;
   /** The event store reports read (undefined until it is open, or in a process without one). */
-  readonly events: () => EventStore | undefined;
+  readonly events: () => EventDatabase | undefined;
 }
 
 export class ActionRoutes {

@@ -1,20 +1,20 @@
-/** The EventStore contract on a real ClickHouse 18.16 server (Debian's package) over HTTP. */
+/** The EventDatabase contract on a real ClickHouse 18.16 server (Debian's package) over HTTP. */
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClickHouseStore } from '../../src/events/clickhouse-store.js';
+import { ClickHouseDatabase } from '../../src/events/clickhouse-database.js';
 import { ClickHouseServer } from '../helpers/clickhouse-server.js';
-import { eventStoreContract } from './event-store.contract.js';
+import { eventStoreContract } from './event-database.contract.js';
 
 eventStoreContract('ClickHouse server', async () => {
   const server = await ClickHouseServer.start();
   return {
-    open: (database) => ClickHouseStore.open(database ? server.url.replace(/\/dsp$/, `/${database}`) : server.url),
+    open: (database) => ClickHouseDatabase.open(database ? server.url.replace(/\/dsp$/, `/${database}`) : server.url),
     dispose: () => server.dispose(),
   };
 });
 
-describe('ClickHouseStore and the test server', () => {
+describe('ClickHouseDatabase and the test server', () => {
   let server: ClickHouseServer;
   beforeAll(async () => {
     server = await ClickHouseServer.start({ database: 'dspdb' });
@@ -24,7 +24,7 @@ describe('ClickHouseStore and the test server', () => {
   });
 
   it('talks to 18.16 and creates the database named in the URL', async () => {
-    const store = new ClickHouseStore(server.url);
+    const store = new ClickHouseDatabase(server.url);
     try {
       expect(store.database).toBe('dspdb');
       expect(await store.serverVersion()).toMatch(/^18\.16\./);
@@ -48,7 +48,7 @@ describe('ClickHouseStore and the test server', () => {
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     const port = (proxy.address() as AddressInfo).port;
-    const store = new ClickHouseStore(`http://default:@127.0.0.1:${port}/proxied`);
+    const store = new ClickHouseDatabase(`http://default:@127.0.0.1:${port}/proxied`);
     try {
       await store.exec('CREATE TABLE IF NOT EXISTS t (id String) ENGINE = MergeTree() ORDER BY id');
       await store.insert('t', [{ id: 'a' }]);
@@ -66,8 +66,8 @@ describe('ClickHouseStore and the test server', () => {
   });
 
   it('uses options.database (default dsp) when the URL has no path', async () => {
-    const a = await ClickHouseStore.open(server.baseUrl);
-    const b = await ClickHouseStore.open(server.baseUrl, { database: 'other' });
+    const a = await ClickHouseDatabase.open(server.baseUrl);
+    const b = await ClickHouseDatabase.open(server.baseUrl, { database: 'other' });
     try {
       expect(await a.query('SELECT currentDatabase() AS db')).toEqual([{ db: 'dsp' }]);
       expect(await b.query('SELECT currentDatabase() AS db')).toEqual([{ db: 'other' }]);
@@ -78,7 +78,7 @@ describe('ClickHouseStore and the test server', () => {
   });
 
   it('fails while the server is stopped and works again after a restart, data kept', async () => {
-    const store = await ClickHouseStore.open(server.url);
+    const store = await ClickHouseDatabase.open(server.url);
     try {
       await store.exec('CREATE TABLE IF NOT EXISTS kept (id String) ENGINE = MergeTree() ORDER BY id');
       await store.insert('kept', [{ id: 'a' }]);
@@ -97,7 +97,7 @@ describe('ClickHouseStore and the test server', () => {
 
   it('creates the database lazily once the server is reachable', async () => {
     await server.stop();
-    const store = new ClickHouseStore(server.url.replace(/\/dspdb$/, '/lazy'));
+    const store = new ClickHouseDatabase(server.url.replace(/\/dspdb$/, '/lazy'));
     try {
       await expect(store.exec('SELECT 1')).rejects.toThrow();
       await server.restart();

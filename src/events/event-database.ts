@@ -3,7 +3,7 @@
  * over HTTP (@clickhouse/client, production) and chDB in process (embedded default). The same
  * migrations and report queries run on both (ClickHouse 18.16 and current ClickHouse).
  */
-export interface EventStore {
+export interface EventDatabase {
   readonly kind: 'clickhouse' | 'chdb';
   /** Runs a statement that returns nothing (DDL, INSERT ... SELECT). */
   exec(sql: string): Promise<void>;

@@ -1,34 +1,34 @@
 /**
- * EventStore on chDB (current ClickHouse embedded in the process), the default when no
+ * EventDatabase on chDB (current ClickHouse embedded in the process), the default when no
  * ClickHouse server is configured. Data persists in `dataPath` (a directory).
  *
  * - Async only: every query and insert goes through the addon's async entry points, which run
  *   on a libuv worker thread, so the event loop never waits for the engine. The only
  *   synchronous engine call is opening the session (tens of ms, more with many tables), once:
- *   use `ChdbStore.open()` at start-up so that it never happens under traffic.
+ *   use `ChdbDatabase.open()` at start-up so that it never happens under traffic.
  * - The native library is loaded on first use (dynamic import), so a process that uses the
  *   ClickHouse server adapter never maps it.
  * - Inserts are `INSERT INTO <table> SETTINGS input_format_skip_unknown_fields = 0 FORMAT
  *   JSONEachRow` with the rows as the payload: the text the HTTP adapter sends, with 18.16's
  *   strictness about unknown fields.
- * - libchdb binds one data directory per process: open one ChdbStore per process (several at
+ * - libchdb binds one data directory per process: open one ChdbDatabase per process (several at
  *   the same path coexist; a different path needs the first one closed).
  * - The database (default `dsp`) is created if missing and made the session's current
  *   database with `USE` (per session, not shared with other sessions).
  */
 import { mkdirSync } from 'node:fs';
 import type { ChdbResult, Session } from 'chdb';
-import type { EventStore } from './event-store.js';
+import type { EventDatabase } from './event-database.js';
 import { identifier, jsonEachRowBytes, jsonLinesBytes } from './sql.js';
 
-export interface ChdbStoreOptions {
+export interface ChdbDatabaseOptions {
   /** Database name (default `dsp`). */
   readonly database?: string;
 }
 
 const INSERT_SETTINGS = { input_format_skip_unknown_fields: 0, max_threads: 1, max_insert_threads: 1 };
 
-export class ChdbStore implements EventStore {
+export class ChdbDatabase implements EventDatabase {
   readonly kind = 'chdb' as const;
   readonly database: string;
   private session: Session | undefined;
@@ -38,14 +38,14 @@ export class ChdbStore implements EventStore {
 
   constructor(
     readonly dataPath: string,
-    options: ChdbStoreOptions = {},
+    options: ChdbDatabaseOptions = {},
   ) {
     this.database = identifier(options.database ?? 'dsp');
   }
 
   /** Constructs and opens the session now (so a bad path or a missing native library fails at start-up). */
-  static async open(dataPath: string, options?: ChdbStoreOptions): Promise<ChdbStore> {
-    const store = new ChdbStore(dataPath, options);
+  static async open(dataPath: string, options?: ChdbDatabaseOptions): Promise<ChdbDatabase> {
+    const store = new ChdbDatabase(dataPath, options);
     await store.open();
     return store;
   }

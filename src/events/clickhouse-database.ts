@@ -1,7 +1,7 @@
 /**
- * EventStore over a ClickHouse server's HTTP interface (@clickhouse/client), for production.
+ * EventDatabase over a ClickHouse server's HTTP interface (@clickhouse/client), for production.
  *
- * `new ClickHouseStore('http://default:@127.0.0.1:8123/dspdb')`: credentials and the database
+ * `new ClickHouseDatabase('http://default:@127.0.0.1:8123/dspdb')`: credentials and the database
  * come from the URL (the path; `options.database`, default `dsp`, when the URL has none). The
  * database is created if missing, lazily before the first call (or eagerly with `open()`).
  *
@@ -15,10 +15,10 @@
  */
 import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import type { EventStore } from './event-store.js';
+import type { EventDatabase } from './event-database.js';
 import { identifier, withoutLoneSurrogates } from './sql.js';
 
-export interface ClickHouseStoreOptions {
+export interface ClickHouseDatabaseOptions {
   /** Database when the URL has no path (default `dsp`). */
   readonly database?: string;
   /** Per-request timeout in ms (default 30 s). */
@@ -27,14 +27,14 @@ export interface ClickHouseStoreOptions {
   readonly maxOpenConnections?: number;
 }
 
-export class ClickHouseStore implements EventStore {
+export class ClickHouseDatabase implements EventDatabase {
   readonly kind = 'clickhouse' as const;
   readonly database: string;
   private readonly client: ClickHouseClient;
   private readonly url: URL;
   private ready: Promise<void> | undefined;
 
-  constructor(url: string, private readonly options: ClickHouseStoreOptions = {}) {
+  constructor(url: string, private readonly options: ClickHouseDatabaseOptions = {}) {
     this.url = new URL(url);
     const fromPath = decodeURIComponent(this.url.pathname.replace(/^\/+|\/+$/g, ''));
     this.database = identifier(fromPath || options.database || 'dsp');
@@ -42,8 +42,8 @@ export class ClickHouseStore implements EventStore {
   }
 
   /** Constructs and waits until the database exists (so a bad URL fails at start-up). */
-  static async open(url: string, options?: ClickHouseStoreOptions): Promise<ClickHouseStore> {
-    const store = new ClickHouseStore(url, options);
+  static async open(url: string, options?: ClickHouseDatabaseOptions): Promise<ClickHouseDatabase> {
+    const store = new ClickHouseDatabase(url, options);
     await store.ensureDatabase();
     return store;
   }

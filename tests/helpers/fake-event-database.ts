@@ -1,13 +1,13 @@
 /**
- * An in-memory EventStore for event writer tests: records every insert, and fails, hangs or
+ * An in-memory EventDatabase for event writer tests: records every insert, and fails, hangs or
  * slows down on demand. Plus a generator of valid events with sequential ids.
  */
-import type { EventStore } from '../../src/events/event-store.js';
+import type { EventDatabase } from '../../src/events/event-database.js';
 import { EVENT_TABLES, type BidderEvent, type EventType } from '../../src/events/event-types.js';
 
 export type StoreMode = 'ok' | 'fail' | 'hang';
 
-export class FakeEventStore implements EventStore {
+export class FakeEventDatabase implements EventDatabase {
   readonly kind = 'chdb' as const;
   /** Successful inserts, in completion order. */
   readonly inserts: { table: string; rows: Record<string, unknown>[] }[] = [];

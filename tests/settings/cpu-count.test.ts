@@ -1,6 +1,6 @@
 /** The default WORKERS: usable CPUs capped by the cgroup quota (v2 cpu.max, v1 cfs quota/period). */
 import { describe, expect, it } from 'vitest';
-import { quotaCpus, usableCpus } from '../../src/config/cpu-count.js';
+import { quotaCpus, usableCpus } from '../../src/settings/cpu-count.js';
 
 const files = (m: Record<string, string>) => (path: string) => m[path];
 

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DataDirInUse, DataDirLock, LOCK_FILE } from '../../src/config/data-dir-lock.js';
+import { DataDirInUse, DataDirLock, LOCK_FILE } from '../../src/settings/data-dir-lock.js';
 import { BidderProcess } from '../helpers/bidder-process.js';
 import { TempDirs } from '../helpers/temp-dirs.js';
 

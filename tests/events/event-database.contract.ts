@@ -1,5 +1,5 @@
 /**
- * One contract for every EventStore adapter: migrations, inserts of every event type, duplicate
+ * One contract for every EventDatabase adapter: migrations, inserts of every event type, duplicate
  * inserts counted once by the reports before any merge, exact report numbers for a hand-built
  * dataset, hour and day grains, and the HTTP report route (JSON, CSV, validation errors); and
  * the event writer setting aside the rows the engine refuses.
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { createAdminServer, listenAdmin } from '../../src/api/admin-server.js';
-import type { EventStore } from '../../src/events/event-store.js';
+import type { EventDatabase } from '../../src/events/event-database.js';
 import { EVENT_TABLES, type BidderEvent } from '../../src/events/event-types.js';
 import { appliedMigrations, migrate, MigrationError, type Migration } from '../../src/events/migrate.js';
 import { MIGRATIONS } from '../../src/events/migrations/index.js';
@@ -25,7 +25,7 @@ import { BY_CAMPAIGN_HOUR, BY_EXCHANGE_DAY, BY_PLACEMENT_DAY1, byTable, DAY1, DU
 
 export interface StoreHarness {
   /** A store on the engine under test, in `database` (default `dsp`). */
-  open(database?: string): Promise<EventStore>;
+  open(database?: string): Promise<EventDatabase>;
   /** Stops the engine and removes its data. */
   dispose(): Promise<void>;
 }
@@ -38,11 +38,11 @@ function query(text: string): ReportQuery {
   return q.query;
 }
 
-async function insertAll(store: EventStore, events: readonly BidderEvent[]): Promise<void> {
+async function insertAll(store: EventDatabase, events: readonly BidderEvent[]): Promise<void> {
   for (const [table, rows] of byTable(events)) await store.insert(table, rows);
 }
 
-async function count(store: EventStore, table: string): Promise<number> {
+async function count(store: EventDatabase, table: string): Promise<number> {
   const rows = await store.query<{ n: number | string }>(`SELECT count() AS n FROM ${table}`);
   return Number(rows[0].n);
 }
@@ -52,9 +52,9 @@ function sum(rows: readonly ReportRow[], key: keyof ReportRow): number {
 }
 
 export function eventStoreContract(name: string, start: () => Promise<StoreHarness>): void {
-  describe(`EventStore contract: ${name}`, () => {
+  describe(`EventDatabase contract: ${name}`, () => {
     let harness: StoreHarness;
-    let store: EventStore;
+    let store: EventDatabase;
 
     beforeAll(async () => {
       harness = await start();
