@@ -15,7 +15,7 @@ const CONTRACTS: Record<string, { readonly file: string; readonly fn: string }> 
   ConfigStore: { file: 'tests/api/config-store.contract.ts', fn: 'configStoreContract' },
   NoticeDedupe: { file: 'tests/events/notice-dedupe.contract.ts', fn: 'noticeDedupeContract' },
   EventSink: { file: 'tests/events/event-sink.contract.ts', fn: 'eventSinkContract' },
-  EventDatabase: { file: 'tests/events/event-database.contract.ts', fn: 'eventStoreContract' },
+  EventDatabase: { file: 'tests/events/event-database.contract.ts', fn: 'eventDatabaseContract' },
   IdempotencyStore: { file: 'tests/api/idempotency-store.contract.ts', fn: 'idempotencyStoreContract' },
 };
 

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ChdbDatabase } from '../../src/events/chdb-database.js';
-import { eventStoreContract } from './event-database.contract.js';
+import { eventDatabaseContract } from './event-database.contract.js';
 
-eventStoreContract('chDB', async () => {
+eventDatabaseContract('chDB', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'chdb-test-'));
   return {
     open: (database) => ChdbDatabase.open(join(dir, 'data'), { database }),

@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClickHouseDatabase } from '../../src/events/clickhouse-database.js';
 import { ClickHouseServer } from '../helpers/clickhouse-server.js';
-import { eventStoreContract } from './event-database.contract.js';
+import { eventDatabaseContract } from './event-database.contract.js';
 
-eventStoreContract('ClickHouse server', async () => {
+eventDatabaseContract('ClickHouse server', async () => {
   const server = await ClickHouseServer.start();
   return {
     open: (database) => ClickHouseDatabase.open(database ? server.url.replace(/\/dsp$/, `/${database}`) : server.url),

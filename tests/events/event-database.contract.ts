@@ -51,7 +51,7 @@ function sum(rows: readonly ReportRow[], key: keyof ReportRow): number {
   return Number(rows.reduce((s, r) => s + ((r[key] as number) ?? 0), 0).toPrecision(12));
 }
 
-export function eventStoreContract(name: string, start: () => Promise<StoreHarness>): void {
+export function eventDatabaseContract(name: string, start: () => Promise<StoreHarness>): void {
   describe(`EventDatabase contract: ${name}`, () => {
     let harness: StoreHarness;
     let store: EventDatabase;
