@@ -25,6 +25,7 @@ import { calibrateFloors } from './calibrate.js';
 import { killAllNow, stopAll, stopChild } from './processes.js';
 import { startCeiling } from './ceiling.js';
 import { intOption } from './options.js';
+import { median } from './stats.js';
 
 const HELP = `npm run bench:scaling -- [options]
 
@@ -86,13 +87,6 @@ function parseOptions(argv: string[]): Options {
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'); // from dist/bench
-
-/** Median of a non-empty list. */
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
 

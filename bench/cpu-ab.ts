@@ -26,6 +26,7 @@ import { calibrateFloors } from './calibrate.js';
 import { clockTicks, parseProcStat, processCpuSeconds } from './cpu.js';
 import { killAllNow, stopAll } from './processes.js';
 import { intOption } from './options.js';
+import { median } from './stats.js';
 
 const HELP = `npm run bench:cpu -- [options]
 
@@ -97,12 +98,6 @@ function parseOptions(argv: string[]): Options {
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'); // from dist/bench
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
