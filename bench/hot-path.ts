@@ -67,6 +67,9 @@ const HELP = `npm run bench:hot-path -- [options]
   --fixtures <f>    the exemplary fixtures in the mix: all (default), unseeded (leaves out those
                     with a seed: the capped user's campaign is what turns on frequency lookups for
                     every request with a user), or none (the mix of revisions before fixtures joined it)
+  --gap-us <µs>     sleep this long after each request (the thread really sleeps, as a bidder
+                    does between requests at a low rate): each request then starts with caches
+                    gone cold; use with --clock cpu (default 0: back to back)
   --goals <share>   this share of the campaigns on cpc and cpa goals (alternately), priced from
                     ready outcome models (2^18-slot prior, a 2^12-slot table per goal campaign)
 `;
@@ -201,6 +204,7 @@ async function main(): Promise<void> {
       fixtures: { type: 'string' },
       out: { type: 'string' },
       clock: { type: 'string' },
+      'gap-us': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -213,6 +217,10 @@ async function main(): Promise<void> {
   const users = Number(values.users ?? 1_000_000);
   const requests = Number(values.requests ?? 3000);
   const rounds = Number(values.rounds ?? 15);
+  const gapUs = Number(values['gap-us'] ?? 0);
+  if (!(gapUs >= 0)) throw new Error('--gap-us is a number of microseconds');
+  if (gapUs > 0 && values.clock !== 'cpu') throw new Error('--gap-us needs --clock cpu (the wall clock would count the sleeps)');
+  const gap = gapUs > 0 ? () => Atomics.wait(sleepCell, 0, 0, gapUs / 1000) : () => {};
   const seed = values.seed ?? '1';
   const say = (s: string) => process.stderr.write(`${s}\n`);
   const startedAt = new Date().toISOString();
@@ -310,10 +318,14 @@ async function main(): Promise<void> {
       for (const b of bodies) {
         const pending = fake.send(handler!, b);
         if (pending !== undefined) await pending;
+        gap();
       }
     };
     const parseOnly = () => {
-      for (const b of bodies) readBidRequest(b, settings.maxJsonDepth);
+      for (const b of bodies) {
+        readBidRequest(b, settings.maxJsonDepth);
+        gap();
+      }
     };
     const parseDecide = () => {
       const nowMs = Date.now();
@@ -323,10 +335,14 @@ async function main(): Promise<void> {
         const privacy = privacyOutcome(req, settings);
         const a = privacy.userData ? audiences.resolve(userKeys(req, 'default'), 10) : undefined;
         decideFor(req, snap, snap.defaultExchange, nowMs, a instanceof Promise || a === undefined ? undefined : a, undefined, undefined, models?.current);
+        gap();
       }
     };
     const jsonParse = () => {
-      for (const b of bodies) JSON.parse(b.toString('utf8'));
+      for (const b of bodies) {
+        JSON.parse(b.toString('utf8'));
+        gap();
+      }
     };
     // Warm up (JIT, caches), then measure the stages interleaved so drift hits them alike.
     for (let i = 0; i < 3; i++) {
@@ -378,6 +394,7 @@ async function main(): Promise<void> {
       goals,
       fixtures: fixtureChoice,
       clock: values.clock ?? 'wall',
+      gap_us: gapUs,
       floor_scale: round2(scale),
       bid_rate: Math.round((a['200'] / Math.max(1, answered)) * 10_000) / 10_000,
       events_logged: sink.events,
@@ -402,6 +419,8 @@ const cpuNs = () => {
   return BigInt(u.user + u.system) * 1000n;
 };
 let clockNs = wallNs;
+/** Atomics.wait on it sleeps the thread (--gap-us). */
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 
 function perRequest(run: () => void, n: number): number {
   const t0 = clockNs();
