@@ -3,6 +3,7 @@
  * service (cache, pending bids and when they end, lookup budget), end to end through the bid and notice routes (the hashed user key travels in the signed
  * notice URLs), and four bid threads racing for one user on one Redis, against the documented margin.
  */
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '../helpers/redis-server.js';
 import { createRedis, type RedisLike } from '../../src/storage/redis-client.js';
@@ -33,6 +34,15 @@ afterAll(async () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('userHash', () => {
+  it('is the first key\'s SHA-256, base64url, cut to 16 characters (what notices and counters already carry)', () => {
+    expect(userHash([])).toBeUndefined();
+    expect(userHash(['uid:alice'])).toBe('gcaRZPdrUl9wrs-Z');
+    for (const key of ['uid:alice', 'ifa:6d92078a-8246-4ba4-ae5b-76104861e7dc', 'xid:ex:é€😀', 'eid:id5-sync.com:' + 'x'.repeat(200)])
+      expect(userHash([key, 'uid:other'])).toBe(createHash('sha256').update(key).digest('base64url').slice(0, 16));
+  });
+});
 
 describe('caps in the decision', () => {
   const caps = (seen: Record<string, number>, known = true): UserCaps => ({ user: 'u', known, seen: (w, f) => seen[`${w}|${f}`] ?? 0 });
