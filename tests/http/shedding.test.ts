@@ -165,4 +165,32 @@ describe('LoopLag', () => {
       lag.stop();
     }
   });
+
+  it('stops its timer while no request asks, and starts it again on the next one', async () => {
+    const lag = new LoopLag(5, 4);
+    try {
+      expect(lag.running).toBe(true);
+      await new Promise((r) => setTimeout(r, 60)); // well past 4 quiet intervals of 5 ms
+      expect(lag.running).toBe(false);
+      expect(lag.takeMax()).toBeLessThan(20); // a scrape reads it without waking it
+      expect(lag.running).toBe(false);
+      expect(lag.lagAt(performance.now())).toBe(0); // the first request after the quiet spell
+      expect(lag.running).toBe(true);
+      // Running again, it sees a busy loop as before.
+      const end = performance.now() + 40;
+      while (performance.now() < end);
+      expect(lag.lagAt(performance.now())).toBeGreaterThan(20);
+      // Requests keep it running.
+      for (let i = 0; i < 8; i++) {
+        await new Promise((r) => setTimeout(r, 5));
+        lag.lagAt(performance.now());
+      }
+      expect(lag.running).toBe(true);
+      lag.stop();
+      expect(lag.lagAt(performance.now())).toBe(0);
+      expect(lag.running).toBe(false); // stopped for good
+    } finally {
+      lag.stop();
+    }
+  });
 });
