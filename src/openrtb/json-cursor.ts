@@ -209,7 +209,7 @@ export class JsonCursor {
   }
 
   /**
-   * An object or array (`schain`, `eids`...) as JSON.parse builds it, natively: its end is found by
+   * An object or array (`eids`, a Native request object...) as JSON.parse builds it, natively: its end is found by
    * counting brackets outside strings, and JSON.parse of those bytes validates them (bytes that are
    * not one valid value make it throw, whatever the count found).
    */

@@ -166,7 +166,6 @@ function buildView(doc: unknown): BidRequestView {
   const pgeo = hasPosition(dgeo) ? dgeo : hasPosition(ugeo) ? ugeo : undefined;
   const regs = obj(doc.regs);
   const regsExt = obj(regs?.ext);
-  const source = obj(doc.source);
 
   return {
     id,
@@ -218,7 +217,6 @@ function buildView(doc: unknown): BidRequestView {
     gppSid: ints(regs?.gpp_sid) ?? ints(regsExt?.gpp_sid),
     coppa: regs?.coppa === 1,
     lmt: device?.lmt === 1,
-    schain: source?.schain ?? obj(source?.ext)?.schain,
     buyerUid: str(user?.buyeruid),
     userId: str(user?.id),
     ifa: str(device?.ifa),

@@ -7,7 +7,7 @@
  * member), and the view is built from those records by the same `viewFromDocument` that builds it
  * from a `JSON.parse` document. A member holds exactly what JSON.parse would have put there: an
  * object where the view expects one is read field by field, anything else (a string where an
- * object belongs, `schain`, `eids`, a Native request object) is the JSON.parse value of its bytes.
+ * object belongs, `eids`, a Native request object) is the JSON.parse value of its bytes.
  * Since the view reads nothing else, it comes out the same, refusals and their messages included.
  *
  * Bodies the cursor stops on go the general way, `JSON.parse` and the view (parseBidRequest), which
@@ -76,7 +76,7 @@ function arrayOf(c: JsonCursor, read: (c: JsonCursor) => Record): unknown {
 
 // --- BidRequest -------------------------------------------------------------------------------
 
-const REQUEST = new KeyTable(['id', 'imp', 'tmax', 'site', 'app', 'dooh', 'cattax', 'device', 'user', 'regs', 'source', 'test', 'at', 'cur', 'bcat', 'badv', 'bapp', 'wseat', 'bseat']);
+const REQUEST = new KeyTable(['id', 'imp', 'tmax', 'site', 'app', 'dooh', 'cattax', 'device', 'user', 'regs', 'test', 'at', 'cur', 'bcat', 'badv', 'bapp', 'wseat', 'bseat']);
 
 function readRequest(c: JsonCursor): Record {
   const r = {
@@ -90,7 +90,6 @@ function readRequest(c: JsonCursor): Record {
     device: undefined as unknown,
     user: undefined as unknown,
     regs: undefined as unknown,
-    source: undefined as unknown,
     test: undefined as unknown,
     at: undefined as unknown,
     cur: undefined as unknown,
@@ -114,15 +113,14 @@ function readRequest(c: JsonCursor): Record {
       case 7: r.device = objectOr(c, readDevice); break;
       case 8: r.user = objectOr(c, readUser); break;
       case 9: r.regs = objectOr(c, readRegs); break;
-      case 10: r.source = objectOr(c, readSource); break;
-      case 11: r.test = c.value(); break;
-      case 12: r.at = c.value(); break;
-      case 13: r.cur = c.list(); break;
-      case 14: r.bcat = c.list(); break;
-      case 15: r.badv = c.list(); break;
-      case 16: r.bapp = c.list(); break;
-      case 17: r.wseat = c.list(); break;
-      case 18: r.bseat = c.list(); break;
+      case 10: r.test = c.value(); break;
+      case 11: r.at = c.value(); break;
+      case 12: r.cur = c.list(); break;
+      case 13: r.bcat = c.list(); break;
+      case 14: r.badv = c.list(); break;
+      case 15: r.bapp = c.list(); break;
+      case 16: r.wseat = c.list(); break;
+      case 17: r.bseat = c.list(); break;
       default: c.skip();
     }
   }
@@ -333,21 +331,6 @@ function readRegs(c: JsonCursor): Record {
       case 5: r.ext = objectOr(c, readRegs); break;
       default: c.skip();
     }
-  }
-  return r;
-}
-
-/** Source, and source.ext (2.5's place of `schain`). */
-const SOURCE = new KeyTable(['schain', 'ext']);
-
-function readSource(c: JsonCursor): Record {
-  const r = { schain: undefined as unknown, ext: undefined as unknown };
-  let seen = 0;
-  for (let k = c.firstKey(SOURCE); k !== END_OF_OBJECT; k = c.nextKey(SOURCE)) {
-    seen = once(seen, k);
-    if (k === 0) r.schain = c.value();
-    else if (k === 1) r.ext = objectOr(c, readSource);
-    else c.skip();
   }
   return r;
 }

@@ -159,7 +159,6 @@ export interface BidRequestView {
   readonly gppSid: readonly number[] | undefined;
   readonly coppa: boolean;
   readonly lmt: boolean;
-  readonly schain: unknown;
 
   /** User identity, for the audiences work. */
   readonly buyerUid: string | undefined;
