@@ -86,6 +86,8 @@ export class FrequencyService {
   private windowsFor: { version: number; windows: FrequencyWindow[] } | undefined;
   /** Lookups that did not answer within their budget, or failed. */
   unavailable = 0;
+  /** `lookups` children bound once: labels() per request hashes its label values every time. */
+  private readonly counted: { readonly cached?: { inc(): void }; readonly store?: { inc(): void }; readonly unavailable?: { inc(): void } };
 
   constructor(
     private readonly store: FrequencyStore,
@@ -93,6 +95,8 @@ export class FrequencyService {
   ) {
     this.cache = new LRUCache({ max: Math.max(1, o.maxUsers) });
     this.clock = o.clock ?? Date.now;
+    const l = o.lookups;
+    this.counted = l === undefined ? {} : { cached: l.labels('cached'), store: l.labels('store'), unavailable: l.labels('unavailable') };
   }
 
   /** The windows any campaign of the snapshot caps on (empty: no caps, nothing to look up or count). */
@@ -111,7 +115,7 @@ export class FrequencyService {
     const buckets = windows.map((w) => ({ window: w, bucket: bucketOf(w, Math.floor(now / 1000)) }));
     let e = this.cache.get(user);
     if (e !== undefined && e.fetchedAt > 0 && now - e.fetchedAt < this.o.cacheTtlMs && sameBuckets(e.buckets, buckets)) {
-      this.o.lookups?.labels('cached').inc();
+      this.counted.cached?.inc();
       return this.view(user, true, e, now);
     }
     if (e === undefined) this.cache.set(user, (e = { fetchedAt: 0, buckets, counts: new Map(), pending: [], loading: undefined }));
@@ -149,7 +153,7 @@ export class FrequencyService {
         clearTimeout(timer);
         const ok = entry.fetchedAt > 0 && sameBuckets(entry.buckets, buckets);
         if (!ok) this.miss();
-        else this.o.lookups?.labels('store').inc();
+        else this.counted.store?.inc();
         resolve(this.view(user, ok, entry, now));
       });
     });
@@ -186,7 +190,7 @@ export class FrequencyService {
 
   private miss(): void {
     this.unavailable++;
-    this.o.lookups?.labels('unavailable').inc();
+    this.counted.unavailable?.inc();
   }
 
   private view(user: string, known: boolean, e: Entry, now: number): CapsView {

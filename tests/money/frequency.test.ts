@@ -9,6 +9,8 @@ import { RedisServer } from '../helpers/redis-server.js';
 import { createRedis, type RedisLike } from '../../src/storage/redis-client.js';
 import { MemoryFrequencyStore, RedisFrequencyStore, type FrequencyStore } from '../../src/money/frequency-store.js';
 import { FrequencyService, userHash } from '../../src/money/frequency.js';
+import { Registry } from 'prom-client';
+import { frequencyLookups } from '../../src/metrics/money-metrics.js';
 import { decideFor } from '../../src/bidding/bidder.js';
 import type { UserCaps } from '../../src/bidding/money-gate.js';
 import { campaign, snapshotOf, view } from '../bidding/support.js';
@@ -75,6 +77,21 @@ describe('caps in the decision', () => {
 });
 
 describe('FrequencyService', () => {
+  it('counts its lookups by result in bidder_frequency_lookups_total', async () => {
+    let now = Date.parse('2026-01-12T12:30:00Z');
+    const registry = new Registry();
+    const lookups = frequencyLookups(registry);
+    const slow = new MemoryFrequencyStore(() => now);
+    const f = new FrequencyService(slow, { cacheTtlMs: 1000, holdMs: 5000, maxUsers: 100, clock: () => now, lookups });
+    await f.resolve('u', ['hour'], 50); // store
+    f.resolve('u', ['hour'], 50); // cached
+    f.resolve('u', ['hour'], 50); // cached
+    now += 1001;
+    f.resolve('u', ['hour'], 0); // past the TTL with no budget: unavailable
+    const values = Object.fromEntries((await lookups.get()).values.map((v) => [v.labels.result, v.value]));
+    expect(values).toEqual({ store: 1, cached: 2, unavailable: 1 });
+  });
+
   it('reads within the lookup budget, caches, counts its own bids at once, and sees recorded impressions after the cache TTL', async () => {
     let now = Date.parse('2026-01-12T12:30:00Z');
     const store = new MemoryFrequencyStore(() => now);
