@@ -152,10 +152,22 @@ class FakeExchange {
     const giveUp = performance.now() + 10_000;
     while (this.answered < n && performance.now() < giveUp) await new Promise((r) => setImmediate(r));
   }
+  /**
+   * uWS hands the route a view of its receive buffer, without a copy (valid during the callback,
+   * where the route copies it out). So each body's ArrayBuffer and Content-Length are made once
+   * and handed over again on every pass: a copy per request here would be the bench's cost, not the
+   * bidder's (it was about 7 % of the route's samples before).
+   */
   set(body: Buffer): void {
-    this.body = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer;
-    this.headers['content-length'] = String(body.byteLength);
+    let h = this.handed.get(body);
+    if (h === undefined) {
+      h = { body: body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer, length: String(body.byteLength) };
+      this.handed.set(body, h);
+    }
+    this.body = h.body;
+    this.headers['content-length'] = h.length;
   }
+  private readonly handed = new WeakMap<Buffer, { body: ArrayBuffer; length: string }>();
   private count(): void {
     const k = this.status.slice(0, 3);
     if (k === '200' || k === '204') this.answers[k]++;
