@@ -24,25 +24,14 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { writeScenarioConfig } from './scenario/campaigns.js';
 import { searchFloorScale, type CalibrationStep } from './calibrate.js';
 import { buildRequestMix, setFloorScale } from './scenario/requests.js';
-import { answeredAsExpected, exemplaryMix, fixtureAdditions, seedStores, type FixtureRequest } from './scenario/fixtures.js';
+import { answeredAsExpected, exemplaryMix, fixtureAdditions, type FixtureRequest } from './scenario/fixtures.js';
+import { buildRoute, routeModules, type Handler } from './route-build.js';
 import { loadBundleFromDir } from '../src/campaigns/load-bundle.js';
-import { loadSettings } from '../src/settings/settings.js';
-import { buildSnapshot, SnapshotRef } from '../src/campaigns/snapshot.js';
-import { BidderMetrics } from '../src/metrics/bidder-metrics.js';
-import { AudienceMetrics } from '../src/metrics/audience-metrics.js';
-import { MemorySegmentStore } from '../src/audiences/memory-segment-store.js';
-import { buildAudiences } from '../src/audiences/build-audiences.js';
-import { uploadKey, userKeys } from '../src/audiences/identity.js';
-import { ALL_USERS_SEGMENT, SEGMENT_COUNT, segmentId, userIdentity, userSegments } from '../src/simulator/vocabulary.js';
-import { loadSigner } from '../src/events/load-signer.js';
-import { BidLog } from '../src/events/bid-log.js';
-import type { BidderEvent, EventSink } from '../src/events/event-types.js';
-import { buildBudgetStore, buildFrequency, buildFrequencyStore, buildLedger } from '../src/composition/build-money.js';
-import { registerBidRoutes } from '../src/http/bid-route.js';
+import { userKeys } from '../src/audiences/identity.js';
 import { readBidRequest } from '../src/openrtb/read-request.js';
 import { isRefusal } from '../src/openrtb/protobuf-codec.js';
 import { decideFor } from '../src/bidding/bidder.js';
@@ -70,24 +59,12 @@ const HELP = `npm run bench:hot-path -- [options]
   --gap-us <µs>     sleep this long after each request (the thread really sleeps, as a bidder
                     does between requests at a low rate): each request then starts with caches
                     gone cold; use with --clock cpu (default 0: back to back)
+  --base <dir>      another built checkout (dist/src there): its bid route is built over the same
+                    scenario in this process and measured round after round with this one, the
+                    order swapped every round (the whole route only; per-round ratios reported)
   --goals <share>   this share of the campaigns on cpc and cpa goals (alternately), priced from
                     ready outcome models (2^18-slot prior, a 2^12-slot table per goal campaign)
 `;
-
-/** Discards events (the writer's cost is the event store's, off the hot path) but counts them. */
-class CountingSink implements EventSink {
-  events = 0;
-  write(_e: BidderEvent): void {
-    this.events++;
-  }
-  async writeDurable(e: BidderEvent): Promise<void> {
-    this.write(e);
-  }
-  async flush(): Promise<void> {}
-  async close(): Promise<void> {}
-}
-
-type Handler = (res: HttpResponse, req: HttpRequest) => void;
 
 /** Just enough of uWS's request and response for the bid route. */
 class FakeExchange {
@@ -217,6 +194,7 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       clock: { type: 'string' },
       'gap-us': { type: 'string' },
+      base: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -246,58 +224,17 @@ async function main(): Promise<void> {
     const fixtures = fixtureChoice === 'none' ? { bundle: { exchanges: [], advertisers: [], campaigns: [] }, requests: [] } : exemplaryMix({ seeded: fixtureChoice === 'all' });
     const added = fixtureAdditions(bundle, fixtures.bundle);
     for (const key of ['exchanges', 'advertisers', 'campaigns'] as const) (bundle[key] as object[]).push(...added[key]);
-    const snap = buildSnapshot(bundle, 1);
-    const snapshots = new SnapshotRef(snap);
-    const settings = loadSettings({ DATA_DIR: tmp, CONFIG_DIR: tmp, NOTICE_SIGNING_KEYS: 'bench:benchmark-signing-key-0123456789', NOTICE_BASE_URL: 'https://bid.example' });
-    const metrics = new BidderMetrics({ defaultMetrics: false });
-    for (const id of snap.exchanges.keys()) metrics.forExchange(id);
-    const store = new MemorySegmentStore();
-    say(`loading ${users.toLocaleString('en')} users into the in-process segment store`);
-    const created = new Date().toISOString();
-    for (let i = 0; i < SEGMENT_COUNT; i++) await store.putSegment({ id: segmentId(i), name: `s${i}`, ttlSeconds: 30 * 24 * 3600, createdAt: created });
-    await store.putSegment({ id: ALL_USERS_SEGMENT, name: 'all', ttlSeconds: 30 * 24 * 3600, createdAt: created });
-    const expiresAt = Math.floor(Date.now() / 1000) + 30 * 24 * 3600;
-    for (let start = 0; start < users; start += 10_000) {
-      const rows = [];
-      for (let n = start; n < Math.min(users, start + 10_000); n++) {
-        const who = userIdentity(n);
-        const key = uploadKey(who.kind, who.id);
-        if (typeof key === 'string') rows.push({ key, segments: [...userSegments(n), ALL_USERS_SEGMENT], expiresAt });
-      }
-      await store.addMemberships(rows);
-    }
-    const budgetStore = buildBudgetStore(undefined);
-    const frequencyStore = buildFrequencyStore(undefined);
-    for (const f of fixtures.requests) if (f.seed !== undefined) await seedStores(f.seed, { segments: store, frequency: frequencyStore, budgets: budgetStore }, snap, Date.now());
-    const audiences = await buildAudiences(settings, new AudienceMetrics(metrics.registry), store);
-    const sink = new CountingSink();
-    const deps = {
-      settings,
-      snapshots,
-      metrics,
-      signer: await loadSigner(settings),
-      audiences,
-      bidLog: new BidLog(sink, settings.bidLogSampleRate, settings.requestLogSampleRate, 'hot-'),
-      money: buildLedger(settings, snapshots, budgetStore, 0, metrics.registry),
-      frequency: buildFrequency(settings, frequencyStore, metrics.registry),
-      models,
-    };
-    let handler: Handler | undefined;
-    const app = {
-      post: (path: string, h: Handler) => {
-        if (path === '/bid') handler = h;
-        return app;
-      },
-      any: () => app,
-    } as unknown as TemplatedApp;
-    registerBidRoutes(app, deps);
-    await deps.money.renew(); // the leases, with the fixtures' spend, before the first request
+    const scenario = { bundle, dir: tmp, users, fixtures: fixtures.requests, models, say };
+    const mine = await buildRoute(await routeModules(), scenario);
+    const { handler, snap, settings, audiences, sink } = mine;
+    // --base: the other build's route, over the same scenario and requests, in this process.
+    const other = values.base !== undefined ? await buildRoute(await routeModules(resolve(values.base)), scenario) : undefined;
 
     const mix = buildRequestMix(seed, requests, users, fixtures.requests);
     const fake = new FakeExchange();
     /** One fixture's request alone, its answer awaited (lookups may answer later): the status, and whether it is all its fixture expects. */
     const fixtureAnswered = async (f: FixtureRequest): Promise<{ status: boolean; all: boolean }> => {
-      await fake.send(handler!, f.body);
+      await fake.send(handler, f.body);
       const status = Number(fake.status.slice(0, 3));
       return { status: status === f.status, all: answeredAsExpected(f, status, fake.answer) };
     };
@@ -306,7 +243,7 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       fake.answers = { '200': 0, '204': 0, other: 0 };
       for (const b of mix.bodies) {
-        const pending = fake.send(handler!, b);
+        const pending = fake.send(handler, b);
         if (pending !== undefined) await pending;
       }
       const a = fake.answers;
@@ -326,13 +263,16 @@ async function main(): Promise<void> {
     }
 
     /** Every body through the route, each answered (frequency lookups may answer a little later) before the next. */
-    const route = async () => {
+    const routeOf = (f: FakeExchange, h: Handler) => async () => {
       for (const b of bodies) {
-        const pending = fake.send(handler!, b);
+        const pending = f.send(h, b);
         if (pending !== undefined) await pending;
         gap();
       }
     };
+    const route = routeOf(fake, handler);
+    const fakeBase = new FakeExchange();
+    const routeBase = other === undefined ? undefined : routeOf(fakeBase, other.handler);
     const parseOnly = () => {
       for (const b of bodies) {
         readBidRequest(b, settings.maxJsonDepth);
@@ -359,11 +299,14 @@ async function main(): Promise<void> {
     // Warm up (JIT, caches), then measure the stages interleaved so drift hits them alike.
     for (let i = 0; i < 3; i++) {
       await route();
+      await routeBase?.();
       parseDecide();
       parseOnly();
       jsonParse();
     }
     fake.answers = { '200': 0, '204': 0, other: 0 };
+    fakeBase.answers = { '200': 0, '204': 0, other: 0 };
+    const baseTimes: number[] = [];
     const times: Record<string, number[]> = { 'JSON.parse (the ceiling server parses this)': [], 'parse (view)': [], 'parse + audience + decide': [], 'whole route': [] };
     const only = values.only;
     if (only !== undefined && !['json', 'parse', 'decide', 'route'].includes(only)) throw new Error('--only is json, parse, decide or route');
@@ -371,7 +314,14 @@ async function main(): Promise<void> {
       if (only === undefined || only === 'json') times['JSON.parse (the ceiling server parses this)'].push(perRequest(jsonParse, bodies.length));
       if (only === undefined || only === 'parse') times['parse (view)'].push(perRequest(parseOnly, bodies.length));
       if (only === undefined || only === 'decide') times['parse + audience + decide'].push(perRequest(parseDecide, bodies.length));
-      if (only === undefined || only === 'route') times['whole route'].push(await perRequestAsync(route, bodies.length));
+      if (routeBase !== undefined) {
+        // Both builds' routes, back to back, the order swapped every round.
+        const first = r % 2 === 0 ? route : routeBase;
+        const a = await perRequestAsync(first, bodies.length);
+        const b = await perRequestAsync(first === route ? routeBase : route, bodies.length);
+        times['whole route'].push(first === route ? a : b);
+        baseTimes.push(first === route ? b : a);
+      } else if (only === undefined || only === 'route') times['whole route'].push(await perRequestAsync(route, bodies.length));
     }
     for (const k of Object.keys(times)) if (times[k].length === 0) delete times[k];
     const a = fake.answers;
@@ -414,11 +364,32 @@ async function main(): Promise<void> {
       machine: { cpus: cpus().length, node: process.version, loadavg: loadavg().map((x) => round2(x)) },
     };
     if (result.route_us !== null && result.json_parse_us) result.route_over_json_parse = round2(result.route_us / result.json_parse_us);
+    if (other !== undefined) {
+      const ratios = times['whole route'].map((t, i) => t / baseTimes[i]);
+      const fb = fakeBase.answers;
+      const compare = {
+        base: other.root,
+        route_us: round2(median(times['whole route'])),
+        route_us_base: round2(median(baseTimes)),
+        ratio_median: Math.round(median(ratios) * 1000) / 1000,
+        ratio_min: Math.round(Math.min(...ratios) * 1000) / 1000,
+        ratio_max: Math.round(Math.max(...ratios) * 1000) / 1000,
+        bid_rate_base: Math.round((fb['200'] / Math.max(1, fb['200'] + fb['204'] + fb.other)) * 10_000) / 10_000,
+        rounds: ratios.length,
+      };
+      (result as typeof result & { compare?: typeof compare }).compare = compare;
+      process.stdout.write(
+        `\nwhole route, interleaved in this process: this build ${compare.route_us} µs, ${other.root} ${compare.route_us_base} µs; ` +
+          `per-round ratio (this / base) median ${compare.ratio_median} (${compare.ratio_min}-${compare.ratio_max}) over ${compare.rounds} rounds; ` +
+          `bid rate ${(100 * result.bid_rate).toFixed(1)} % against ${(100 * compare.bid_rate_base).toFixed(1)} %\n`,
+      );
+    }
     const out = resolve(values.out ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results', 'hot-path-latest.json'));
     await mkdir(dirname(out), { recursive: true });
     await writeFile(out, JSON.stringify(result, null, 2) + '\n');
     say(`medians written to ${out}`);
     await audiences.close();
+    await other?.audiences.close();
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
