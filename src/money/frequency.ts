@@ -86,6 +86,7 @@ export class FrequencyService {
   private windowsFor: { version: number; windows: FrequencyWindow[] } | undefined;
   /** Lookups that did not answer within their budget, or failed. */
   unavailable = 0;
+  private bucketsAt: { readonly sec: number; readonly windows: readonly FrequencyWindow[]; readonly buckets: readonly BucketRef[] } | undefined;
   /** `lookups` children bound once: labels() per request hashes its label values every time. */
   private readonly counted: { readonly cached?: { inc(): void }; readonly store?: { inc(): void }; readonly unavailable?: { inc(): void } };
 
@@ -109,10 +110,22 @@ export class FrequencyService {
     return this.windowsFor.windows;
   }
 
+  /**
+   * The buckets of `windows` at `nowSec`, made once a second (and per windows list) and shared by
+   * every request in it: they change only at a bucket's boundary, and nothing writes to them.
+   */
+  private bucketsFor(windows: readonly FrequencyWindow[], nowSec: number): readonly BucketRef[] {
+    const at = this.bucketsAt;
+    if (at !== undefined && at.sec === nowSec && at.windows === windows) return at.buckets;
+    const buckets = windows.map((w) => ({ window: w, bucket: bucketOf(w, nowSec) }));
+    this.bucketsAt = { sec: nowSec, windows, buckets };
+    return buckets;
+  }
+
   /** The user's counters now when cached, else a promise that answers within `budgetMs` (unknown on a timeout or error). */
   resolve(user: string, windows: readonly FrequencyWindow[], budgetMs: number): UserCaps | Promise<UserCaps> {
     const now = this.clock();
-    const buckets = windows.map((w) => ({ window: w, bucket: bucketOf(w, Math.floor(now / 1000)) }));
+    const buckets = this.bucketsFor(windows, Math.floor(now / 1000));
     let e = this.cache.get(user);
     if (e !== undefined && e.fetchedAt > 0 && now - e.fetchedAt < this.o.cacheTtlMs && sameBuckets(e.buckets, buckets)) {
       this.counted.cached?.inc();
@@ -201,6 +214,7 @@ export class FrequencyService {
 }
 
 function sameBuckets(a: readonly BucketRef[], b: readonly BucketRef[]): boolean {
+  if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i].window !== b[i].window || a[i].bucket !== b[i].bucket) return false;
   return true;

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '../helpers/redis-server.js';
 import { createRedis, type RedisLike } from '../../src/storage/redis-client.js';
-import { MemoryFrequencyStore, RedisFrequencyStore, type FrequencyStore } from '../../src/money/frequency-store.js';
+import { MemoryFrequencyStore, RedisFrequencyStore, type FrequencyStore, type FrequencyWindow } from '../../src/money/frequency-store.js';
 import { FrequencyService, userHash } from '../../src/money/frequency.js';
 import { Registry } from 'prom-client';
 import { frequencyLookups } from '../../src/metrics/money-metrics.js';
@@ -110,6 +110,23 @@ describe('FrequencyService', () => {
     expect(fresh.seen('hour', 'c:a')).toBe(2); // the recorded impression, and the pending bid (conservative until holdMs)
     now += 5000; // the pending bid is past holdMs
     expect((await f.resolve('u', ['hour'], 50)).seen('hour', 'c:a')).toBe(1);
+  });
+
+  it('an hourly cap starts again at the hour: the counters of the new bucket, not the cached ones of the last', async () => {
+    let now = Date.parse('2026-01-12T12:59:59.400Z');
+    const store = new MemoryFrequencyStore(() => now);
+    const f = new FrequencyService(store, { cacheTtlMs: 60_000, holdMs: 0, maxUsers: 100, clock: () => now });
+    const b = { campaignId: 'a', creativeId: 'cr', advertiserId: 'adv' };
+    const windows: FrequencyWindow[] = ['hour', 'day']; // one list, as the bid path passes the snapshot's
+    await f.record('u', b, windows, Math.floor(now / 1000));
+    expect((await f.resolve('u', windows, 50)).seen('hour', 'c:a')).toBe(1);
+    now += 300; // still 12:59:59: cached
+    const cached = f.resolve('u', windows, 50) as UserCaps;
+    expect(cached.seen('hour', 'c:a')).toBe(1);
+    now += 600; // 13:00:00.3, well inside the cache TTL: the hour's bucket changed, so the counters are read again
+    const next = await f.resolve('u', windows, 50);
+    expect(next.seen('hour', 'c:a')).toBe(0);
+    expect(next.seen('day', 'c:a')).toBe(1);
   });
 
   it('a bid stops counting as pending with the read that includes its impression, recorded by any thread: never counted twice', async () => {
