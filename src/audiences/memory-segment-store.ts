@@ -24,6 +24,8 @@ export class MemorySegmentStore implements SegmentStore {
   private readonly sizes = new Map<string, number>();
   /** segment number × 2^32 + expiry → the shared membership */
   private readonly interned = new Map<number, Membership>();
+  /** By segment number: the membership `membership()` returned last for it. */
+  private readonly lastMembership: (Membership | undefined)[] = [];
   private version = 0;
   /**
    * The match table, both ways: key → linked key → expiry. On the heap (a map per matched key), unlike
@@ -199,6 +201,10 @@ export class MemorySegmentStore implements SegmentStore {
   }
 
   private membership(s: number, expiresAt: number): Membership {
+    // Most of a segment's members share an expiry (one upload, one TTL): the last one made for the
+    // segment is checked first, which spares the map lookup (its key a double: hashed every time).
+    const last = this.lastMembership[s];
+    if (last !== undefined && last.expiresAt === expiresAt) return last;
     const k = s * 0x1_0000_0000 + expiresAt;
     let m = this.interned.get(k);
     if (m === undefined) {
@@ -206,6 +212,7 @@ export class MemorySegmentStore implements SegmentStore {
       m = Object.freeze({ segment: this.segmentIds[s], expiresAt });
       this.interned.set(k, m);
     }
+    this.lastMembership[s] = m;
     return m;
   }
 }
