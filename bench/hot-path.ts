@@ -30,6 +30,7 @@ import { searchFloorScale, type CalibrationStep } from './calibrate.js';
 import { buildRequestMix, setFloorScale } from './scenario/requests.js';
 import { answeredAsExpected, exemplaryMix, fixtureAdditions, type FixtureRequest } from './scenario/fixtures.js';
 import { buildRoute, routeModules, type Handler } from './route-build.js';
+import { allocationsOf, type AllocationSite } from './allocations.js';
 import { loadBundleFromDir } from '../src/campaigns/load-bundle.js';
 import { userKeys } from '../src/audiences/identity.js';
 import { readBidRequest } from '../src/openrtb/read-request.js';
@@ -64,6 +65,10 @@ const HELP = `npm run bench:hot-path -- [options]
                     order swapped every round (the whole route only; per-round ratios reported)
   --goals <share>   this share of the campaigns on cpc and cpa goals (alternately), priced from
                     ready outcome models (2^18-slot prior, a 2^12-slot table per goal campaign)
+  --alloc           also the bytes each stage allocates per request (V8's sampling heap profiler,
+                    collected objects included, over two passes of the mix after the timed rounds)
+                    and the route's largest allocation sites: a figure that does not drift with
+                    the machine's load, and what the garbage collector's time follows
 `;
 
 /** Just enough of uWS's request and response for the bid route. */
@@ -194,6 +199,7 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       clock: { type: 'string' },
       'gap-us': { type: 'string' },
+      alloc: { type: 'boolean' },
       base: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -325,6 +331,25 @@ async function main(): Promise<void> {
     }
     for (const k of Object.keys(times)) if (times[k].length === 0) delete times[k];
     const a = fake.answers;
+    // --alloc: after the timed rounds (the sampling would slow them), bytes per request by stage.
+    let alloc: { json_parse: number; view: number; decide: number; route: number; route_sites: AllocationSite[] } | null = null;
+    if (values.alloc) {
+      const passes = 2;
+      const perReq = (bytes: number) => Math.round(bytes / (passes * bodies.length));
+      const twice = (f: () => void) => () => {
+        for (let i = 0; i < passes; i++) f();
+      };
+      const routeAlloc = await allocationsOf(async () => {
+        for (let i = 0; i < passes; i++) await route();
+      });
+      alloc = {
+        json_parse: perReq((await allocationsOf(twice(jsonParse))).bytes),
+        view: perReq((await allocationsOf(twice(parseOnly))).bytes),
+        decide: perReq((await allocationsOf(twice(parseDecide))).bytes),
+        route: perReq(routeAlloc.bytes),
+        route_sites: routeAlloc.bySite.slice(0, 12).map((x) => ({ site: x.site, bytes: perReq(x.bytes) })),
+      };
+    }
     const answered = a['200'] + a['204'] + a.other;
     say('');
     process.stdout.write(
@@ -336,7 +361,14 @@ async function main(): Promise<void> {
         Object.entries(times)
           .map(([k, xs]) => `| ${k} | ${median(xs).toFixed(2)} | ${Math.min(...xs).toFixed(2)} |`)
           .join('\n') +
-        '\n',
+        '\n' +
+        (alloc === null
+          ? ''
+          : `\n| stage | bytes allocated per request |\n|---|---:|\n` +
+            `| JSON.parse | ${alloc.json_parse} |\n| parse (view) | ${alloc.view} |\n| parse + audience + decide | ${alloc.decide} |\n| whole route | ${alloc.route} |\n\n` +
+            `the route's largest allocation sites (bytes per request):\n` +
+            alloc.route_sites.map((x) => `  ${String(x.bytes).padStart(6)}  ${x.site}`).join('\n') +
+            '\n'),
     );
     const med = (k: string) => (times[k] ? round2(median(times[k])) : null);
     const result = {
@@ -360,6 +392,7 @@ async function main(): Promise<void> {
       floor_scale: round2(scale),
       bid_rate: Math.round((a['200'] / Math.max(1, answered)) * 10_000) / 10_000,
       events_logged: sink.events,
+      alloc_bytes: alloc,
       started_at: startedAt,
       machine: { cpus: cpus().length, node: process.version, loadavg: loadavg().map((x) => round2(x)) },
     };

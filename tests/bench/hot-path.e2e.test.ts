@@ -13,13 +13,24 @@ import { promisify } from 'node:util';
 const HOT_PATH = join(process.cwd(), 'dist', 'bench', 'hot-path.js');
 
 describe.skipIf(!existsSync(HOT_PATH))('npm run bench:hot-path (tiny run)', () => {
-  it('writes the medians of every stage, the scenario and the route-to-parse ratio', async () => {
+  it('writes the medians of every stage, the scenario, the route-to-parse ratio and (--alloc) the bytes allocated', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hot-path-e2e-'));
     try {
       const out = join(dir, 'hot.json');
-      await promisify(execFile)(process.execPath, [HOT_PATH, '--campaigns', '20', '--users', '2000', '--requests', '100', '--rounds', '3', '--out', out], { timeout: 120_000 });
+      await promisify(execFile)(process.execPath, [HOT_PATH, '--campaigns', '20', '--users', '2000', '--requests', '100', '--rounds', '3', '--alloc', '--out', out], { timeout: 120_000 });
       const r = JSON.parse(await readFile(out, 'utf8'));
       for (const k of ['json_parse_us', 'view_us', 'decide_us', 'route_us']) expect(r[k], k).toBeGreaterThan(0);
+      // Each stage does what the one before it does and more; a parse alone allocates its document.
+      const a = r.alloc_bytes;
+      expect(a.json_parse).toBeGreaterThan(100);
+      expect(a.view).toBeGreaterThan(100);
+      expect(a.decide).toBeGreaterThan(a.view);
+      expect(a.route).toBeGreaterThan(a.decide);
+      expect(a.route_sites.length).toBeGreaterThan(3);
+      for (const s of a.route_sites) {
+        expect(s.site).toMatch(/\S+ \S+/);
+        expect(s.bytes).toBeLessThanOrEqual(a.route);
+      }
       expect(r.campaigns).toBe(20);
       expect(r.users).toBe(2000);
       expect(r.requests).toBe(100);
@@ -47,6 +58,7 @@ describe.skipIf(!existsSync(HOT_PATH))('npm run bench:hot-path (tiny run)', () =
       expect(r.json_parse_us).toBeGreaterThan(0);
       expect(r.route_us).toBeNull();
       expect(r.route_over_json_parse).toBeNull();
+      expect(r.alloc_bytes).toBeNull();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
