@@ -56,8 +56,7 @@ export class CandidateSearch {
   planRequest(req: BidRequestView, device: DeviceFacts, nowMs: number, segments: ReadonlySet<string> | undefined, exchange: string | undefined): void {
     const ix = this.index;
     const plan = this.requestPlan.reset();
-    ix.exchangeAllow.plan(plan, exchange);
-    ix.exchangeBlock.plan(plan, exchange);
+    ix.exchanges.plan(plan, exchange);
     ix.channel.plan(plan, req.channel);
     ix.country.plan(plan, req.country);
     ix.region.plan(plan, req.region);
@@ -81,22 +80,16 @@ export class CandidateSearch {
     if (ix.deviceModel.constrained) ix.deviceModel.plan(plan, foldCase(req.model));
     ix.connectionType.plan(plan, req.connectionType);
     if (ix.carrier.constrained) ix.carrier.plan(plan, foldCase(req.carrier));
-    if ((ix.domainAllow.constrained || ix.domainBlock.constrained) && req.domain !== undefined) {
-      // A rule on example.com covers news.example.com too.
-      const domains = domainAndParents(req.domain);
-      ix.domainAllow.planAny(plan, domains);
-      ix.domainBlock.planAll(plan, domains);
-    } else ix.domainAllow.plan(plan, req.domain);
-    ix.bundleAllow.plan(plan, req.bundle);
-    ix.bundleBlock.plan(plan, req.bundle);
-    ix.publisherAllow.plan(plan, req.publisherId);
-    ix.publisherBlock.plan(plan, req.publisherId);
+    // A rule on example.com covers news.example.com too.
+    if (ix.domains.constrained && req.domain !== undefined) ix.domains.planAny(plan, domainAndParents(req.domain), true);
+    else ix.domains.allow.plan(plan, req.domain);
+    ix.bundles.plan(plan, req.bundle);
+    ix.publishers.plan(plan, req.publisherId);
     // Category lists in a taxonomy other than 1.0 (2.6 `cattax`) cannot be compared with the
     // campaigns' 1.0 codes: an include rule can only match the categories that can be read, and
     // neither an exclude rule nor a campaign's own categories (against bcat) can be shown clear.
-    ix.categoryInclude.planAny(plan, req.categories);
-    if (req.categoriesKnown) ix.categoryExclude.planAll(plan, req.categories);
-    else ix.categoryExclude.planUnknown(plan);
+    ix.categories.planAny(plan, req.categories, req.categoriesKnown);
+    if (!req.categoriesKnown) ix.categories.block.planUnknown(plan);
     if (req.bcatKnown) ix.byOwnCategory.planAll(plan, req.bcat);
     else if (req.bcat.length > 0) ix.byOwnCategory.planUnknown(plan);
     if (ix.byAdomain.constrained) for (let i = 0; i < req.badv.length; i++) ix.byAdomain.plan(plan, bareDomain(req.badv[i]));

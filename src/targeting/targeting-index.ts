@@ -11,7 +11,7 @@ import { fill, newBits, setBit, wordsFor, type Bits } from './bitset.js';
 import { CandidatePlan } from './candidate-plan.js';
 import { compileCampaign, type CompiledCampaign, type CompiledCreative } from './compiled-campaign.js';
 import { DaypartTable } from './dayparting.js';
-import { AllowRule, BlockRule } from './rules.js';
+import { AllowRule, BlockRule, ListRules } from './rules.js';
 import { cityKey, normalizeCountry, postalKey, postalPrefixes, regionRuleKey } from '../openrtb/geo.js';
 import { languageAndPrimary, languageKey } from './language.js';
 import { parentCategory } from '../openrtb/categories.js';
@@ -52,18 +52,15 @@ export class TargetingIndex {
   readonly deviceModel: AllowRule;
   readonly connectionType: AllowRule<number>;
   readonly carrier: AllowRule;
-  readonly exchangeAllow: AllowRule;
-  readonly exchangeBlock: BlockRule;
+  /** Exchange, domain, bundle, publisher and category rules: allow and block lists over one map each. */
+  readonly exchanges: ListRules;
   /** An imp rule: campaigns by the 2.6 `video.plcmt` values they accept. */
   readonly videoPlacement: AllowRule<number>;
-  readonly domainAllow: AllowRule;
-  readonly domainBlock: BlockRule;
-  readonly bundleAllow: AllowRule;
-  readonly bundleBlock: BlockRule;
-  readonly publisherAllow: AllowRule;
-  readonly publisherBlock: BlockRule;
-  readonly categoryInclude: AllowRule;
-  readonly categoryExclude: BlockRule;
+  readonly domains: ListRules;
+  readonly bundles: ListRules;
+  readonly publishers: ListRules;
+  /** Include (allow) and exclude (block) category rules. */
+  readonly categories: ListRules;
   /** Request-side block lists, keyed by what campaigns carry. */
   readonly byOwnCategory: BlockRule;
   readonly byAdomain: BlockRule;
@@ -114,17 +111,12 @@ export class TargetingIndex {
     this.deviceModel = allow();
     this.connectionType = allow<number>();
     this.carrier = allow();
-    this.exchangeAllow = allow();
-    this.exchangeBlock = block();
+    this.exchanges = new ListRules(words);
     this.videoPlacement = allow<number>();
-    this.domainAllow = allow();
-    this.domainBlock = block();
-    this.bundleAllow = allow();
-    this.bundleBlock = block();
-    this.publisherAllow = allow();
-    this.publisherBlock = block();
-    this.categoryInclude = allow();
-    this.categoryExclude = block();
+    this.domains = new ListRules(words);
+    this.bundles = new ListRules(words);
+    this.publishers = new ListRules(words);
+    this.categories = new ListRules(words);
     this.byOwnCategory = block();
     this.byAdomain = block();
     this.byAppBundle = block();
@@ -149,7 +141,7 @@ export class TargetingIndex {
     this.usesSegments = compiled.some((c) => c.segments || c.multipliers?.segment);
     // Dimensions with a bounded vocabulary get each value's accepting set precomputed (a copy per
     // value); cities, domains, bundles and publishers can have tens of thousands of values and do not.
-    for (const rule of [this.channel, this.country, this.region, this.deviceType, this.os, this.browser, this.deviceMake, this.connectionType, this.exchangeAllow, this.videoPlacement])
+    for (const rule of [this.channel, this.country, this.region, this.deviceType, this.os, this.browser, this.deviceMake, this.connectionType, this.exchanges.allow, this.videoPlacement])
       rule.seal();
   }
 
@@ -171,17 +163,17 @@ export class TargetingIndex {
     this.deviceModel.add(r, t.deviceModels?.map((x) => x.toLowerCase()));
     this.connectionType.add(r, connectionTypeRule(t.connectionTypes));
     this.carrier.add(r, t.carriers?.map((x) => x.toLowerCase()));
-    this.exchangeAllow.add(r, t.exchanges?.allow);
-    this.exchangeBlock.add(r, t.exchanges?.block);
+    this.exchanges.allow.add(r, t.exchanges?.allow);
+    this.exchanges.block.add(r, t.exchanges?.block);
     this.videoPlacement.add(r, t.videoPlacements);
-    this.domainAllow.add(r, lower(t.domains?.allow));
-    this.domainBlock.add(r, lower(t.domains?.block));
-    this.bundleAllow.add(r, lower(t.bundles?.allow));
-    this.bundleBlock.add(r, lower(t.bundles?.block));
-    this.publisherAllow.add(r, t.publishers?.allow);
-    this.publisherBlock.add(r, t.publishers?.block);
-    this.categoryInclude.add(r, t.categories?.include);
-    this.categoryExclude.add(r, t.categories?.exclude);
+    this.domains.allow.add(r, lower(t.domains?.allow));
+    this.domains.block.add(r, lower(t.domains?.block));
+    this.bundles.allow.add(r, lower(t.bundles?.allow));
+    this.bundles.block.add(r, lower(t.bundles?.block));
+    this.publishers.allow.add(r, t.publishers?.allow);
+    this.publishers.block.add(r, t.publishers?.block);
+    this.categories.allow.add(r, t.categories?.include);
+    this.categories.block.add(r, t.categories?.exclude);
     this.byOwnCategory.add(r, withParents(c.categories));
     this.byAdomain.add(r, c.adomain.flatMap(domainAndParents));
     if (c.bundle) this.byAppBundle.add(r, [c.bundle]);
